@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { DEFAULT_PREFIX } from './keys.js';
+import { checkPriceTable, DEFAULT_PRICES, type PriceTable } from './pricing.js';
+
+const ms = (def: number) => z.coerce.number().int().min(1).default(def);
+const count = (def: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(1).max(max).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/**
+ * Every environment variable Nightshift reads, with its default and meaning. The README's
+ * configuration table is checked against this list by a test.
+ */
+export const SETTINGS = {
+  REDIS_URL: {
+    schema: z.string().default('redis://127.0.0.1:6379'),
+    doc: 'Redis connection: `redis://` or `rediss://` (TLS), with password if any.',
+  },
+  NIGHTSHIFT_REDIS_CLUSTER_NODES: {
+    schema: optionalString,
+    doc: 'Comma-separated `host:port` seed nodes of a Redis Cluster; when set, used instead of REDIS_URL (whose password/TLS still apply).',
+  },
+  ANTHROPIC_API_KEY: {
+    schema: optionalString,
+    doc: "The SDK's own variable. Unset: the demo uses the local emulator. Never logged.",
+  },
+  ANTHROPIC_BASE_URL: {
+    schema: optionalString,
+    doc: "The SDK's own variable: API base URL (the emulator's URL in tests).",
+  },
+  NIGHTSHIFT_PREFIX: {
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'use 1–32 of A-Z a-z 0-9 _ . -')
+      .default(DEFAULT_PREFIX),
+    doc: 'Prefix of every Redis key and queue.',
+  },
+  NIGHTSHIFT_LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    doc: 'Log level (pino).',
+  },
+  NIGHTSHIFT_TICK_MS: { schema: ms(60_000), doc: 'Batcher tick: how often it checks whether to flush.' },
+  NIGHTSHIFT_MAX_REQUESTS: {
+    schema: count(100_000, 100_000),
+    doc: 'Flush when this many requests wait; also the most per batch (API cap 100,000).',
+  },
+  NIGHTSHIFT_MAX_BYTES: {
+    schema: count(200_000_000, 256_000_000),
+    doc: 'Flush when this many serialized bytes wait; also the most per batch (API limit 256 MB).',
+  },
+  NIGHTSHIFT_MIN_REQUESTS: {
+    schema: count(1),
+    doc: 'Do not flush fewer requests unless time, a deadline or a manual flush forces it.',
+  },
+  NIGHTSHIFT_MAX_WAIT_MS: { schema: ms(HOUR), doc: 'Flush once the oldest waiting request is this old.' },
+  NIGHTSHIFT_DEADLINE_SLACK_MS: {
+    schema: ms(HOUR),
+    doc: 'Safety margin on top of the 24 h batch window when judging deadlines.',
+  },
+  NIGHTSHIFT_CREATE_TIMEOUT_MS: { schema: ms(120_000), doc: 'Timeout of one `batches.create` call.' },
+  NIGHTSHIFT_SUBMISSION_LEASE_MS: {
+    schema: ms(10 * MINUTE),
+    doc: 'How long a submission may stay unresolved before recovery treats its flush as dead.',
+  },
+  NIGHTSHIFT_CIRCUIT_COOLDOWN_MS: {
+    schema: ms(30 * MINUTE),
+    doc: 'After a billing error, how long submissions stay stopped before one probe (or `nightshift circuit close`).',
+  },
+  NIGHTSHIFT_POLL_MS: { schema: ms(60_000), doc: 'Collector: how often each batch in flight is polled.' },
+  NIGHTSHIFT_MAX_POLL_MS: {
+    schema: ms(10 * MINUTE),
+    doc: 'Collector: the longest poll interval for batches that have been in progress long.',
+  },
+  NIGHTSHIFT_MAX_ATTEMPTS: { schema: count(3, 100), doc: 'Attempts per request before it is dead-lettered.' },
+  NIGHTSHIFT_RETRY_BACKOFF_MS: {
+    schema: ms(MINUTE),
+    doc: 'Base of the exponential backoff before a requeued request may be submitted again.',
+  },
+  NIGHTSHIFT_NOT_FOUND_GRACE_MS: {
+    schema: ms(10 * MINUTE),
+    doc: 'How long 404s for a batch we created are treated as API propagation delay.',
+  },
+  NIGHTSHIFT_RESULT_RETENTION_DAYS: {
+    schema: count(35, 3650),
+    doc: 'Days delivered results and batch records are kept in Redis (longer than the API’s 29).',
+  },
+  NIGHTSHIFT_DELETE_AFTER_COLLECT: {
+    schema: bool(false),
+    doc: 'Delete each batch at the API once its results are applied.',
+  },
+  NIGHTSHIFT_ADOPT_ORPHANS: {
+    schema: bool(false),
+    doc: 'Collector lists batches at the API and adopts ended ones whose custom_ids are ours but unknown.',
+  },
+  NIGHTSHIFT_ALERT_POLL_STALE_MS: {
+    schema: ms(15 * MINUTE),
+    doc: 'Alert when the collector has not polled successfully for this long.',
+  },
+  NIGHTSHIFT_ALERT_UNAPPLIED_MS: {
+    schema: ms(HOUR),
+    doc: 'Alert when an ended batch’s results are still not applied after this long.',
+  },
+  NIGHTSHIFT_ALERT_ARCHIVE_DAYS: {
+    schema: count(3, 28),
+    doc: 'Alert when uncollected results are this many days from the 29-day archive.',
+  },
+  NIGHTSHIFT_PRICING_FILE: {
+    schema: optionalString,
+    doc: 'JSON file of model prices (USD per MTok) merged over the built-in table.',
+  },
+  NIGHTSHIFT_BOARD_HOST: { schema: z.string().default('127.0.0.1'), doc: 'Board listen address.' },
+  NIGHTSHIFT_BOARD_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).default(3000),
+    doc: 'Board port.',
+  },
+  NIGHTSHIFT_BOARD_USER: {
+    schema: optionalString,
+    doc: 'Board basic-auth user (with NIGHTSHIFT_BOARD_PASSWORD).',
+  },
+  NIGHTSHIFT_BOARD_PASSWORD: { schema: optionalString, doc: 'Board basic-auth password. Never logged.' },
+  NIGHTSHIFT_BOARD_TOKEN: { schema: optionalString, doc: 'Board bearer token (alternative to basic auth).' },
+  NIGHTSHIFT_BOARD_READ_ONLY: { schema: bool(false), doc: 'Board refuses every mutation (viewers).' },
+} as const;
+
+type Settings = typeof SETTINGS;
+export type Env = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+/** The validated configuration of a Nightshift process. */
+export interface Config {
+  env: Env;
+  prefix: string;
+  prices: PriceTable;
+}
+
+/**
+ * Reads and validates the environment once. Unknown `NIGHTSHIFT_*` variables and invalid values stop
+ * start-up with one message that names every bad variable.
+ */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const env: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    const raw = source[name];
+    const parsed = setting.schema.safeParse(raw === '' && !name.startsWith('ANTHROPIC') ? undefined : raw);
+    if (parsed.success) env[name] = parsed.data;
+    else
+      problems.push(
+        `${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+      );
+  }
+  for (const name of Object.keys(source)) {
+    if (name.startsWith('NIGHTSHIFT_') && !(name in SETTINGS)) {
+      problems.push(`${name}: unknown setting (see the configuration table in README.md)`);
+    }
+  }
+  const typed = env as Env;
+  let prices: PriceTable = { ...DEFAULT_PRICES };
+  if (typed.NIGHTSHIFT_PRICING_FILE && problems.length === 0) {
+    try {
+      const table = JSON.parse(readFileSync(typed.NIGHTSHIFT_PRICING_FILE, 'utf8'));
+      const bad = checkPriceTable(table);
+      if (bad.length) problems.push(`NIGHTSHIFT_PRICING_FILE: ${bad.join('; ')}`);
+      else prices = { ...prices, ...table };
+    } catch (err) {
+      problems.push(
+        `NIGHTSHIFT_PRICING_FILE: cannot read ${typed.NIGHTSHIFT_PRICING_FILE}: ${(err as Error).message}`,
+      );
+    }
+  }
+  if (typed.NIGHTSHIFT_BOARD_USER && !typed.NIGHTSHIFT_BOARD_PASSWORD) {
+    problems.push('NIGHTSHIFT_BOARD_PASSWORD: required when NIGHTSHIFT_BOARD_USER is set');
+  }
+  if (problems.length) {
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return { env: typed, prefix: typed.NIGHTSHIFT_PREFIX, prices };
+}

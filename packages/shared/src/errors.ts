@@ -1,0 +1,93 @@
+/**
+ * One error class with a string code, plus subclasses where callers branch.
+ * Messages are sentences that name the field, custom_id, batch or setting, and the fix.
+ */
+export type ErrorCode =
+  | 'VALIDATION'
+  | 'CONFLICT'
+  | 'DEADLINE_TOO_SOON'
+  | 'CONFIG'
+  | 'NOT_FOUND'
+  | 'REDIS_UNAVAILABLE'
+  | 'CIRCUIT_OPEN'
+  | 'INVALID_STATE'
+  | 'API';
+
+export class NightshiftError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NightshiftError';
+    this.code = code;
+  }
+}
+
+/** One problem with one field of one item. */
+export interface FieldIssue {
+  /** Index in `enqueueMany` input (absent for single enqueue). */
+  index?: number;
+  /** Path of the field, e.g. `params.max_tokens`. */
+  field: string;
+  /** What is wrong and how to fix it. */
+  message: string;
+}
+
+/** Bad input: nothing was written. `issues` lists every problem found. */
+export class ValidationError extends NightshiftError {
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[]) {
+    super('VALIDATION', formatIssues(issues));
+    this.name = 'ValidationError';
+    this.issues = issues;
+  }
+}
+
+function formatIssues(issues: FieldIssue[]): string {
+  const lines = issues.slice(0, 20).map((i) => {
+    const where = i.index === undefined ? i.field : `requests[${i.index}].${i.field}`;
+    return `${where}: ${i.message}`;
+  });
+  if (issues.length > 20) lines.push(`… and ${issues.length - 20} more`);
+  const head = issues.length === 1 ? 'Invalid request' : `${issues.length} invalid fields`;
+  return `${head}; nothing was enqueued.\n  ${lines.join('\n  ')}`;
+}
+
+/** The same custom_id is already known with different params. Nothing changed. */
+export class ConflictError extends NightshiftError {
+  readonly conflicts: { index?: number; customId: string; state: string }[];
+  constructor(conflicts: { index?: number; customId: string; state: string }[]) {
+    const list = conflicts
+      .slice(0, 10)
+      .map((c) => `${c.customId} (${c.state})`)
+      .join(', ');
+    super(
+      'CONFLICT',
+      `custom_id already enqueued with different params: ${list}${conflicts.length > 10 ? ', …' : ''}. ` +
+        'Use a new key for new work, or pass { replace: true } to replace a request that is still only queued.',
+    );
+    this.name = 'ConflictError';
+    this.conflicts = conflicts;
+  }
+}
+
+/** The deadline cannot be met by the batch path (24 h + slack) and no real-time path was chosen. */
+export class DeadlineTooSoonError extends NightshiftError {
+  readonly customIds: string[];
+  constructor(customIds: string[], detail: string) {
+    super(
+      'DEADLINE_TOO_SOON',
+      `${detail} Batches may take up to 24 h; give a later deadline, or enqueue with { realtime: 'fallback' } ` +
+        'to send such requests through the Messages API at standard price.',
+    );
+    this.name = 'DeadlineTooSoonError';
+    this.customIds = customIds;
+  }
+}
+
+/** Configuration from the environment is invalid: start-up stops. */
+export class ConfigError extends NightshiftError {
+  constructor(message: string) {
+    super('CONFIG', message);
+    this.name = 'ConfigError';
+  }
+}

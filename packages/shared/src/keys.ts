@@ -1,0 +1,102 @@
+/**
+ * Every Redis key and BullMQ queue name Nightshift uses is built here, nowhere else.
+ *
+ * Redis Cluster: BullMQ keeps each queue's keys in one hash slot when the queue name carries a
+ * hash tag, so every queue name is `{role}` and different queues may sit on different shards.
+ * Our own keys (request records, pending indexes, submissions, batches, ledger, heartbeats) are
+ * touched together by Lua scripts, so they all share the one tag `{req}`.
+ *
+ *   <prefix>:{flush}:…          BullMQ queue: batcher ticks and manual flushes (single-flight)
+ *   <prefix>:{batches}:…        BullMQ queue: one tracking job per batch in flight
+ *   <prefix>:{collect}:…        BullMQ queue: collector sweeps (repeatable)
+ *   <prefix>:{results}:…        BullMQ queue: results delivered to the service
+ *   <prefix>:{dead-letters}:…   BullMQ queue: requests that reached a final failure
+ *   <prefix>:{req}:…            our store, see `storeKeys`
+ */
+
+/** BullMQ queue names (the hash tag is part of the name). */
+export const QUEUES = Object.freeze({
+  flush: '{flush}',
+  batches: '{batches}',
+  collect: '{collect}',
+  results: '{results}',
+  deadLetters: '{dead-letters}',
+});
+
+export type QueueRole = keyof typeof QUEUES;
+
+/** Names people read in Bull Board. */
+export const QUEUE_LABELS: Readonly<Record<QueueRole, string>> = Object.freeze({
+  flush: 'flush (batcher ticks)',
+  batches: 'batches in flight',
+  collect: 'collect (collector sweeps)',
+  results: 'results',
+  deadLetters: 'dead letters',
+});
+
+/** The default key prefix; `NIGHTSHIFT_PREFIX` overrides it. */
+export const DEFAULT_PREFIX = 'nightshift';
+
+/** Job ids never contain ':' and are never all digits (BullMQ rules, see ARCHITECTURE.md). */
+export const jobIds = {
+  /** The tracking job of one batch in `{batches}`. */
+  batch: (batchId: string) => `batch-${batchId}`,
+  /** The one result job of a custom_id in `{results}`: delivered at most once while retained. */
+  result: (customId: string) => `res-${customId}`,
+  /** A dead letter: a new id per death, so a retried request that dies again is recorded again. */
+  deadLetter: (customId: string, deaths: number) => `dead-${customId}-${deaths}`,
+  /** The repeatable scheduler ids. */
+  flushScheduler: 'flush-tick',
+  collectScheduler: 'collect-tick',
+};
+
+/** Builds the keys of our own store. All share the hash tag `{req}`. */
+export function storeKeys(prefix: string = DEFAULT_PREFIX) {
+  const base = `${prefix}:{req}`;
+  return {
+    base,
+    /** HASH: one request record (see RecordFields). */
+    record: (customId: string) => `${base}:rec:${customId}`,
+    /** ZSET cid → ready-at ms: queued requests of one group (same partition + cache prefix). */
+    pending: (group: string) => `${base}:pending:${group}`,
+    /** ZSET group → oldest ready-at ms among its queued requests. */
+    groups: `${base}:groups`,
+    /** HASH group → partition. */
+    groupPartition: `${base}:group-partition`,
+    /** HASH partition → queued count / bytes (two hashes). */
+    partitionCount: `${base}:partition-count`,
+    partitionBytes: `${base}:partition-bytes`,
+    /** ZSET cid → deadline ms, for queued requests that have one. */
+    deadlines: `${base}:deadlines`,
+    /** HASH: a submission (claimed requests on their way into one batch). */
+    submission: (id: string) => `${base}:sub:${id}`,
+    /** LIST of custom_ids of a submission, in claim order. */
+    submissionMembers: (id: string) => `${base}:sub:${id}:m`,
+    /** SET of submission ids not yet resolved (claiming / creating). */
+    openSubmissions: `${base}:subs-open`,
+    /** HASH: what we know of one Message Batch. */
+    batch: (batchId: string) => `${base}:batch:${batchId}`,
+    /** ZSET batchId → submitted-at ms: every batch we know. */
+    batches: `${base}:batches`,
+    /** SET of batch ids whose results are not yet applied. */
+    inflight: `${base}:inflight`,
+    /** HASH per UTC day: `<mode>|<feature>|<model>|<metric>` → integer. */
+    ledger: (day: string) => `${base}:ledger:${day}`,
+    /** SET of days that have a ledger hash. */
+    ledgerDays: `${base}:ledger-days`,
+    /** HASH of counters (results by type, requeues, dead letters, duplicates, …). */
+    stats: `${base}:stats`,
+    /** HASH `<role>:<instance>` → JSON heartbeat. */
+    heartbeats: `${base}:heartbeats`,
+    /** HASH code → JSON alert. */
+    alerts: `${base}:alerts`,
+    /** HASH: the submission circuit breaker (open after billing errors). */
+    circuit: `${base}:circuit`,
+    /** LIST of the latest flush records (JSON), newest first, capped. */
+    flushes: `${base}:flushes`,
+    /** HASH: create backoff state of the batcher. */
+    backoff: `${base}:backoff`,
+  };
+}
+
+export type StoreKeys = ReturnType<typeof storeKeys>;

@@ -1,0 +1,218 @@
+/**
+ * Terminology (used the same way in code, Redis keys, metrics and docs):
+ *
+ * - request     one Messages API call a service wants done: `params` + `feature` + `custom_id`.
+ * - custom_id   the request's id, derived from the source (e.g. a document id), 1–64 of [A-Za-z0-9_-].
+ * - feature     a tag for cost accounting ("classify-docs", "weekly-digest").
+ * - group       requests that share partition and prompt-cache prefix; kept in one batch.
+ * - flush       one run of the batcher: decide, claim, submit.
+ * - submission  the claimed requests on their way into one batch (durable before `batches.create`).
+ * - batch       a Message Batch at the API (`msgbatch_…`), tracked by one job in `{batches}`.
+ * - result      one line of a batch's results (succeeded / errored / canceled / expired).
+ * - apply       turning a result into its one effect: delivered, requeued or dead-lettered.
+ * - requeue     a request back to `queued` with attempt + 1 after a retryable outcome.
+ * - dead letter a request's final failure, with its reason and attempt history.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+
+export type MessageParams = Anthropic.Messages.MessageCreateParamsNonStreaming;
+export type Message = Anthropic.Messages.Message;
+export type Usage = Anthropic.Messages.Usage;
+
+/**
+ * Where a request is. `claimed` covers both "being submitted" and "in batch X": the submission
+ * it belongs to says which.
+ */
+export type RequestState = 'queued' | 'claimed' | 'realtime' | 'succeeded' | 'dead';
+
+/** Fields of the request record hash `rec:<custom_id>` (all strings in Redis). */
+export interface RecordFields {
+  cid: string;
+  feature: string;
+  model: string;
+  /** The Messages params as JSON, exactly as they are sent. */
+  params: string;
+  /** sha256 of the canonical params JSON: decides "same request" vs conflict. */
+  phash: string;
+  /** Caller metadata as JSON ('' when none). */
+  meta: string;
+  /** Deadline, ms since epoch ('' when none). */
+  deadline: string;
+  partition: string;
+  group: string;
+  /** Serialized size of `{"custom_id":…,"params":…}` in bytes. */
+  bytes: string;
+  /** 1 on first enqueue, +1 on each requeue. */
+  attempt: string;
+  state: RequestState;
+  /** The submission holding the request while claimed. */
+  sub: string;
+  /** First enqueue, ms. */
+  enq: string;
+  /** Earliest time the request may be submitted (backoff after a retry), ms. */
+  ready: string;
+  /** Last change, ms. */
+  upd: string;
+  /** Last error as JSON ('' when none). */
+  err: string;
+  /** JSON array of AttemptRecord. */
+  hist: string;
+  /** '1' when the caller allows the real-time path if a deadline can no longer be met. */
+  rt: string;
+  /** Times this request was dead-lettered (for dead-letter job ids). */
+  deaths: string;
+  /** Final outcome time, ms. */
+  done: string;
+  /** Batch id that delivered the success ('' otherwise). */
+  batch: string;
+}
+
+/** One attempt in a request's history. */
+export interface AttemptRecord {
+  attempt: number;
+  batchId: string | null;
+  outcome: 'succeeded' | 'errored' | 'expired' | 'canceled' | 'missing' | 'lost' | 'rejected';
+  errorType?: string;
+  message?: string;
+  at: number;
+}
+
+/** Token counts by pricing tier. */
+export interface TokenCounts {
+  input: number;
+  cacheWrite5m: number;
+  cacheWrite1h: number;
+  cacheRead: number;
+  output: number;
+}
+
+/** What a result cost, in US dollars. */
+export interface CostBreakdown {
+  /** What was paid: batch price (50 % of list) or list price on the real-time path. */
+  cost: number;
+  /** The same tokens at the real-time (list) price. */
+  realtimeEquivalent: number;
+  /** realtimeEquivalent − cost. */
+  savings: number;
+  /** True when the model had no price in the table (cost is then 0 and flagged). */
+  unpriced?: boolean;
+}
+
+/** The payload of a `{results}` job: what the service receives. */
+export interface ResultPayload {
+  customId: string;
+  feature: string;
+  metadata: unknown;
+  model: string;
+  message: Message;
+  usage: TokenCounts;
+  cost: CostBreakdown;
+  /** null on the real-time path. */
+  batchId: string | null;
+  attempt: number;
+  mode: 'batch' | 'realtime';
+  completedAt: number;
+}
+
+/** The payload of a `{dead-letters}` job. */
+export interface DeadLetterPayload {
+  customId: string;
+  feature: string;
+  model: string;
+  reason: string;
+  lastError: { type: string; message: string } | null;
+  attempts: AttemptRecord[];
+  batchId: string | null;
+  params: MessageParams;
+  metadata: unknown;
+  deadAt: number;
+}
+
+/** The status `getStatus(customId)` answers. */
+export type RequestStatus =
+  | { customId: string; state: 'unknown' }
+  | {
+      customId: string;
+      state: 'queued' | 'retrying' | 'submitting' | 'in_batch' | 'realtime' | 'succeeded' | 'dead';
+      feature: string;
+      model: string;
+      attempt: number;
+      enqueuedAt: number;
+      /** For in_batch: the batch id and its processing status. */
+      batchId?: string;
+      batchStatus?: string;
+      /** For retrying: when it may be submitted again. */
+      readyAt?: number;
+      deadline?: number;
+      /** For dead: why. */
+      reason?: string;
+      lastError?: { type: string; message: string } | null;
+      history: AttemptRecord[];
+      completedAt?: number;
+    };
+
+/** The payload of a `{batches}` tracking job. */
+export interface BatchJobData {
+  batchId: string;
+  submissionId: string;
+  requestCount: number;
+  bytes: number;
+  partition: string;
+  reason: FlushReason;
+  submittedAt: number;
+  /** Consecutive 404s seen for this batch (transient right after create). */
+  notFound?: number;
+  polls?: number;
+  lastStatus?: string;
+  counts?: Record<string, number>;
+}
+
+export type FlushReason = 'size' | 'bytes' | 'time' | 'deadline' | 'manual' | 'retry';
+
+/** What the batcher stores about a batch (`batch:<id>` hash, strings in Redis). */
+export interface BatchFields {
+  id: string;
+  sub: string;
+  /** submitted → ended → applying → collected; or lost. */
+  state: 'submitted' | 'ended' | 'applying' | 'collected' | 'lost';
+  status: string;
+  count: string;
+  bytes: string;
+  partition: string;
+  reason: FlushReason;
+  submitted: string;
+  created: string;
+  expires: string;
+  ended: string;
+  applied: string;
+  counts: string;
+  /** 'duplicate' / 'adopted' / '' */
+  origin: string;
+}
+
+/** A heartbeat of one process. */
+export interface Heartbeat {
+  role: 'batcher' | 'collector' | 'board';
+  instance: string;
+  pid: number;
+  host: string;
+  at: number;
+  /** Last successful flush (batcher) or poll (collector), ms. */
+  lastWork?: number;
+}
+
+/** An alert raised by the collector or batcher. */
+export interface Alert {
+  code:
+    | 'poll-stale'
+    | 'batch-past-expiry'
+    | 'results-unapplied'
+    | 'archive-approaching'
+    | 'billing'
+    | 'circuit-open'
+    | 'batch-lost'
+    | 'unknown-custom-ids';
+  message: string;
+  since: number;
+  batchId?: string;
+}

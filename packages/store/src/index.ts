@@ -1,0 +1,15 @@
+export {
+  type ConnectionSettings,
+  connectionFromEnv,
+  createRedis,
+  describeRedis,
+  type RedisClient,
+} from './connection.js';
+export {
+  type ApplyItem,
+  type EnqueueItem,
+  type LedgerRow,
+  Store,
+  type SubmissionFields,
+  utcDay,
+} from './store.js';

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import type { RedisClient } from './connection.js';
+
+const dir = new URL('./scripts/', import.meta.url);
+const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
+const pending = read('_pending.lua');
+
+/** Our Lua scripts; each declares one key (the store's stats key) so Cluster routes it to the `{req}` slot. */
+const SCRIPTS = {
+  nsEnqueue: pending + read('enqueue.lua'),
+  nsClaim: pending + read('claim.lua'),
+  nsRelease: pending + read('release.lua'),
+  nsCommit: read('commit.lua'),
+  nsApply: pending + read('apply.lua'),
+  nsRetryDead: pending + read('retry-dead.lua'),
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+type Runner = (routeKey: string, ...args: (string | number)[]) => Promise<unknown>;
+
+const defined = new WeakSet<object>();
+
+/** Registers the scripts on a client (once) and returns typed runners. */
+export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
+  if (!defined.has(redis)) {
+    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+    defined.add(redis);
+  }
+  const r = redis as unknown as Record<ScriptName, Runner>;
+  return {
+    nsEnqueue: (...a) => r.nsEnqueue(...a),
+    nsClaim: (...a) => r.nsClaim(...a),
+    nsRelease: (...a) => r.nsRelease(...a),
+    nsCommit: (...a) => r.nsCommit(...a),
+    nsApply: (...a) => r.nsApply(...a),
+    nsRetryDead: (...a) => r.nsRetryDead(...a),
+  };
+}

@@ -1,0 +1,35 @@
+-- Shared helpers, prepended to every script that touches the pending index.
+-- The pending index: pending:<group> ZSET (cid → ready-at), groups ZSET (group → oldest ready-at),
+-- group-partition HASH, partition-count / partition-bytes HASH, deadlines ZSET.
+local function pendingAdd(base, cid, group, partition, bytes, ready, deadline)
+  redis.call('ZADD', base .. ':pending:' .. group, ready, cid)
+  redis.call('ZADD', base .. ':groups', 'LT', ready, group)
+  redis.call('HSET', base .. ':group-partition', group, partition)
+  redis.call('HINCRBY', base .. ':partition-count', partition, 1)
+  redis.call('HINCRBY', base .. ':partition-bytes', partition, bytes)
+  if deadline and deadline ~= '' then
+    redis.call('ZADD', base .. ':deadlines', deadline, cid)
+  end
+end
+
+-- Re-scores a group after members left it: its oldest ready-at, or gone when empty.
+local function groupRescore(base, group)
+  local first = redis.call('ZRANGE', base .. ':pending:' .. group, 0, 0, 'WITHSCORES')
+  if first[1] then
+    redis.call('ZADD', base .. ':groups', first[2], group)
+  else
+    redis.call('ZREM', base .. ':groups', group)
+    redis.call('HDEL', base .. ':group-partition', group)
+  end
+end
+
+local function pendingRemove(base, cid, group, partition, bytes)
+  local removed = redis.call('ZREM', base .. ':pending:' .. group, cid)
+  redis.call('ZREM', base .. ':deadlines', cid)
+  if removed == 1 then
+    redis.call('HINCRBY', base .. ':partition-count', partition, -1)
+    redis.call('HINCRBY', base .. ':partition-bytes', partition, -bytes)
+    groupRescore(base, group)
+  end
+  return removed
+end

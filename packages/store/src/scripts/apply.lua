@@ -1,0 +1,93 @@
+--[[
+  Applies decided outcomes to request records: the one place a request reaches its effect.
+  Each item is guarded by the record's current state, so applying the same result twice (a
+  restart mid-stream, a duplicate batch) changes nothing the second time, and the ledger counts
+  each success once.
+
+  ARGV[1] base  ARGV[2] now  ARGV[3] day (UTC yyyy-mm-dd, for the ledger)  ARGV[4] n
+  then 7 fields per item: cid action guardSub a b c d
+    action 'success'  a=mode ('b' batch | 'r' realtime)  b='in,cw5,cw1h,cr,out,costNano,listNano'
+                      c=attempt entry JSON  d=batch id ('' on the real-time path)
+           accepted while the record is queued, claimed (any submission) or realtime: a paid
+           success is never thrown away.
+    action 'requeue'  a=ready-at  b=error JSON  c=attempt entry JSON  d='1' counts an attempt, '0' not
+    action 'dead'     a=reason  b=error JSON  c=attempt entry JSON
+    action 'realtime' c=attempt entry JSON: the request leaves the batch path for a real-time call
+           requeue/dead/realtime need state 'claimed' with sub = guardSub (or 'realtime' when
+           guardSub is 'realtime').
+  Output: one code per item: 'ok' | 'unknown' | 'dup:<state>' | 'stale:<state>'
+]]
+local base, now, day, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local ledger = {}
+local stats = {}
+local function bump(t, k, v) t[k] = (t[k] or 0) + v end
+local function appendHist(hist, entry)
+  if not hist or hist == '' or hist == '[]' then return '[' .. entry .. ']' end
+  return string.sub(hist, 1, -2) .. ',' .. entry .. ']'
+end
+local out = {}
+for i = 0, n - 1 do
+  local o = 5 + i * 7
+  local cid, action, guard = ARGV[o], ARGV[o+1], ARGV[o+2]
+  local a, b, c, d = ARGV[o+3], ARGV[o+4], ARGV[o+5], ARGV[o+6]
+  local rk = base .. ':rec:' .. cid
+  local r = redis.call('HMGET', rk, 'state', 'sub', 'attempt', 'feature', 'model', 'group', 'partition',
+    'bytes', 'deadline', 'hist', 'deaths', 'ready')
+  local state = r[1]
+  if not state then
+    out[#out + 1] = 'unknown'
+  elseif action == 'success' then
+    if state == 'queued' or state == 'claimed' or state == 'realtime' then
+      if state == 'queued' then pendingRemove(base, cid, r[6], r[7], tonumber(r[8])) end
+      redis.call('HSET', rk, 'state', 'succeeded', 'done', now, 'upd', now, 'batch', d, 'err', '',
+        'hist', appendHist(r[10], c))
+      redis.call('ZREM', base .. ':realtime', cid)
+      local t = {}
+      for x in string.gmatch(b, '[^,]+') do t[#t + 1] = tonumber(x) end
+      local key = a .. '|' .. r[4] .. '|' .. r[5] .. '|'
+      bump(ledger, key .. 'n', 1)
+      bump(ledger, key .. 'in', t[1]); bump(ledger, key .. 'cw5', t[2]); bump(ledger, key .. 'cw1h', t[3])
+      bump(ledger, key .. 'cr', t[4]); bump(ledger, key .. 'out', t[5])
+      bump(ledger, key .. 'cost', t[6]); bump(ledger, key .. 'list', t[7])
+      bump(stats, a == 'r' and 'realtime_succeeded' or 'succeeded', 1)
+      out[#out + 1] = 'ok'
+    else
+      bump(stats, 'duplicate_results', 1)
+      out[#out + 1] = 'dup:' .. state
+    end
+  else
+    local owned = (state == 'claimed' and r[2] == guard) or (state == 'realtime' and guard == 'realtime')
+    if not owned then
+      out[#out + 1] = 'stale:' .. state
+    elseif action == 'requeue' then
+      local attempt = tonumber(r[3]) + (d == '1' and 1 or 0)
+      redis.call('HSET', rk, 'state', 'queued', 'sub', '', 'attempt', attempt, 'ready', a, 'upd', now,
+        'err', b, 'hist', appendHist(r[10], c))
+      redis.call('ZREM', base .. ':realtime', cid)
+      pendingAdd(base, cid, r[6], r[7], tonumber(r[8]), a, r[9])
+      bump(stats, 'requeued', 1)
+      out[#out + 1] = 'ok'
+    elseif action == 'dead' then
+      redis.call('HSET', rk, 'state', 'dead', 'sub', '', 'done', now, 'upd', now, 'err', b,
+        'reason', a, 'deaths', tonumber(r[11]) + 1, 'hist', appendHist(r[10], c))
+      redis.call('ZREM', base .. ':realtime', cid)
+      bump(stats, 'dead', 1)
+      out[#out + 1] = 'ok'
+    elseif action == 'realtime' then
+      redis.call('HSET', rk, 'state', 'realtime', 'sub', '', 'upd', now, 'hist', appendHist(r[10], c))
+      redis.call('ZADD', base .. ':realtime', now, cid)
+      out[#out + 1] = 'ok'
+    else
+      return redis.error_reply('apply: unknown action ' .. tostring(action))
+    end
+  end
+end
+local lk = base .. ':ledger:' .. day
+local any = false
+for k, v in pairs(ledger) do
+  redis.call('HINCRBY', lk, k, v)
+  any = true
+end
+if any then redis.call('SADD', base .. ':ledger-days', day) end
+for k, v in pairs(stats) do redis.call('HINCRBY', base .. ':stats', k, v) end
+return out

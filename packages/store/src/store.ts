@@ -1,0 +1,636 @@
+import {
+  type Alert,
+  type AttemptRecord,
+  type BatchFields,
+  type FlushReason,
+  type Heartbeat,
+  type RecordFields,
+  type RequestStatus,
+  type StoreKeys,
+  storeKeys,
+} from '@nightshift/shared';
+import type { RedisClient } from './connection.js';
+import { type ScriptName, scripts } from './scripts.js';
+
+/** One request as the producer writes it. */
+export interface EnqueueItem {
+  cid: string;
+  feature: string;
+  model: string;
+  params: string;
+  phash: string;
+  meta: string;
+  deadline: number | null;
+  partition: string;
+  group: string;
+  bytes: number;
+  realtimeAllowed: boolean;
+  /** 'realtime' writes the record off the batch path (the producer calls the API itself). */
+  state: 'queued' | 'realtime';
+}
+
+/** A decided outcome for one request (see apply.lua). */
+export type ApplyItem =
+  | {
+      cid: string;
+      action: 'success';
+      mode: 'batch' | 'realtime';
+      tokens: {
+        input: number;
+        cacheWrite5m: number;
+        cacheWrite1h: number;
+        cacheRead: number;
+        output: number;
+      };
+      costNano: number;
+      listNano: number;
+      entry: AttemptRecord;
+      batchId: string | null;
+    }
+  | {
+      cid: string;
+      action: 'requeue';
+      guardSub: string;
+      readyAt: number;
+      error: object | null;
+      entry: AttemptRecord;
+      countsAttempt: boolean;
+    }
+  | {
+      cid: string;
+      action: 'dead';
+      guardSub: string;
+      reason: string;
+      error: object | null;
+      entry: AttemptRecord;
+    }
+  | { cid: string; action: 'realtime'; guardSub: string; entry: AttemptRecord };
+
+export interface SubmissionFields {
+  id: string;
+  state: 'claiming' | 'creating' | 'submitted' | 'released';
+  partition: string;
+  reason: FlushReason;
+  owner: string;
+  created: string;
+  lease: string;
+  count: string;
+  bytes: string;
+  batch?: string;
+  /** When batches.create was called (ms), for reconciliation by time. */
+  createAt?: string;
+  duplicates?: string;
+}
+
+export interface LedgerRow {
+  mode: 'batch' | 'realtime';
+  feature: string;
+  model: string;
+  day: string;
+  results: number;
+  tokens: { input: number; cacheWrite5m: number; cacheWrite1h: number; cacheRead: number; output: number };
+  /** Nano-dollars. */
+  costNano: number;
+  listNano: number;
+}
+
+export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+const CHUNK = 1000;
+
+/**
+ * The request store: request records, the pending index, submissions, batches, the cost ledger
+ * and the small operational hashes (heartbeats, alerts, circuit). Every multi-key change is one
+ * Lua script (see scripts/), so each transition is atomic.
+ */
+export class Store {
+  readonly keys: StoreKeys;
+  private readonly run: Record<
+    ScriptName,
+    (routeKey: string, ...args: (string | number)[]) => Promise<unknown>
+  >;
+
+  constructor(
+    readonly redis: RedisClient,
+    readonly prefix: string,
+  ) {
+    this.keys = storeKeys(prefix);
+    this.run = scripts(redis);
+  }
+
+  private call(name: ScriptName, ...args: (string | number)[]) {
+    return this.run[name](this.keys.stats, this.keys.base, ...args);
+  }
+
+  /** Inserts records idempotently; one code per item (see enqueue.lua). Chunked; each chunk atomic. */
+  async enqueue(items: EnqueueItem[], opts: { replace?: boolean; now?: number } = {}): Promise<string[]> {
+    const now = opts.now ?? Date.now();
+    const codes: string[] = [];
+    for (let i = 0; i < items.length; i += CHUNK) {
+      const chunk = items.slice(i, i + CHUNK);
+      const args: (string | number)[] = [now, opts.replace ? '1' : '0', chunk.length];
+      for (const it of chunk) {
+        args.push(
+          it.cid,
+          it.feature,
+          it.model,
+          it.params,
+          it.phash,
+          it.meta,
+          it.deadline ?? '',
+          it.partition,
+        );
+        args.push(it.group, it.bytes, it.realtimeAllowed ? '1' : '', it.state);
+      }
+      codes.push(...((await this.call('nsEnqueue', ...args)) as string[]));
+    }
+    return codes;
+  }
+
+  /** Reads some fields of many records (pipelined); null for unknown ids. */
+  async peek<F extends keyof RecordFields>(
+    cids: string[],
+    fields: F[],
+  ): Promise<(Pick<RecordFields, F> | null)[]> {
+    if (cids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const cid of cids) pipe.hmget(this.keys.record(cid), ...(fields as string[]));
+    const replies = (await pipe.exec()) ?? [];
+    return replies.map(([err, vals]) => {
+      if (err) throw err;
+      const arr = vals as (string | null)[];
+      if (arr.every((v) => v === null)) return null;
+      const rec = {} as Record<string, string>;
+      fields.forEach((f, i) => {
+        rec[f as string] = arr[i] ?? '';
+      });
+      return rec as Pick<RecordFields, F>;
+    });
+  }
+
+  async record(cid: string): Promise<RecordFields | null> {
+    const h = await this.redis.hgetall(this.keys.record(cid));
+    return h?.cid ? (h as unknown as RecordFields) : null;
+  }
+
+  /** Where a request is, in the words of `getStatus`. */
+  async status(cid: string): Promise<RequestStatus> {
+    const rec = await this.record(cid);
+    if (!rec) return { customId: cid, state: 'unknown' };
+    const history = JSON.parse(rec.hist || '[]') as AttemptRecord[];
+    const attempt = Number(rec.attempt);
+    const base = {
+      customId: cid,
+      feature: rec.feature,
+      model: rec.model,
+      attempt,
+      enqueuedAt: Number(rec.enq),
+      history,
+      ...(rec.deadline ? { deadline: Number(rec.deadline) } : {}),
+    };
+    const lastError = rec.err ? (JSON.parse(rec.err) as { type: string; message: string }) : null;
+    switch (rec.state) {
+      case 'queued':
+        return attempt > 1
+          ? { ...base, state: 'retrying', readyAt: Number(rec.ready), lastError }
+          : { ...base, state: 'queued' };
+      case 'claimed': {
+        const sub = await this.submission(rec.sub);
+        if (sub?.state === 'submitted' && sub.batch) {
+          const batch = await this.batch(sub.batch);
+          return {
+            ...base,
+            state: 'in_batch',
+            batchId: sub.batch,
+            batchStatus: batch?.status ?? 'in_progress',
+          };
+        }
+        return { ...base, state: 'submitting' };
+      }
+      case 'realtime':
+        return { ...base, state: 'realtime' };
+      case 'succeeded':
+        return {
+          ...base,
+          state: 'succeeded',
+          completedAt: Number(rec.done),
+          ...(rec.batch ? { batchId: rec.batch } : {}),
+        };
+      case 'dead':
+        return {
+          ...base,
+          state: 'dead',
+          reason: (rec as unknown as { reason?: string }).reason ?? '',
+          lastError,
+          completedAt: Number(rec.done),
+        };
+    }
+  }
+
+  // ---- submissions (batcher) -------------------------------------------------------------
+
+  /** Opens a submission before anything is claimed into it. */
+  async openSubmission(s: {
+    id: string;
+    partition: string;
+    reason: FlushReason;
+    owner: string;
+    leaseMs: number;
+    now?: number;
+  }) {
+    const now = s.now ?? Date.now();
+    await this.redis
+      .multi()
+      .hset(this.keys.submission(s.id), {
+        id: s.id,
+        state: 'claiming',
+        partition: s.partition,
+        reason: s.reason,
+        owner: s.owner,
+        created: now,
+        lease: now + s.leaseMs,
+        count: 0,
+        bytes: 0,
+      })
+      .sadd(this.keys.openSubmissions, s.id)
+      .exec();
+  }
+
+  async updateSubmission(id: string, fields: Partial<Record<keyof SubmissionFields, string | number>>) {
+    await this.redis.hset(this.keys.submission(id), fields as Record<string, string | number>);
+  }
+
+  async submission(id: string): Promise<SubmissionFields | null> {
+    if (!id) return null;
+    const h = await this.redis.hgetall(this.keys.submission(id));
+    return h?.id ? (h as unknown as SubmissionFields) : null;
+  }
+
+  async openSubmissionIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.openSubmissions);
+  }
+
+  async submissionMembers(id: string, start = 0, stop = -1): Promise<string[]> {
+    return this.redis.lrange(this.keys.submissionMembers(id), start, stop);
+  }
+
+  /** Claims ready requests of one group into a submission (see claim.lua). */
+  async claim(group: string, subId: string, maxCount: number, maxBytes: number, now = Date.now()) {
+    const reply = (await this.call('nsClaim', group, now, maxCount, maxBytes, subId)) as (string | number)[];
+    const items: [cid: string, params: string][] = [];
+    for (let i = 1; i < reply.length; i += 2) items.push([String(reply[i]), String(reply[i + 1])]);
+    return { bytes: Number(reply[0]), items };
+  }
+
+  /** Puts every member still claimed by the submission back in the queue; marks it released. */
+  async release(subId: string, opts: { readyAt?: number; now?: number } = {}): Promise<number> {
+    const now = opts.now ?? Date.now();
+    const total = await this.redis.llen(this.keys.submissionMembers(subId));
+    let released = 0;
+    for (let start = 0; start < total || start === 0; start += CHUNK) {
+      const last = start + CHUNK >= total ? '1' : '0';
+      released += Number(
+        await this.call(
+          'nsRelease',
+          subId,
+          now,
+          start,
+          CHUNK,
+          last,
+          opts.readyAt === undefined ? '' : opts.readyAt,
+        ),
+      );
+      if (last === '1') break;
+    }
+    return released;
+  }
+
+  /** Records the batch a submission became (see commit.lua). */
+  async commit(
+    subId: string,
+    batch: { id: string; created_at: string; expires_at: string; processing_status: string },
+    meta: {
+      count: number;
+      bytes: number;
+      partition: string;
+      reason: FlushReason;
+      origin?: '' | 'duplicate' | 'adopted';
+    },
+    now = Date.now(),
+  ): Promise<string> {
+    return (await this.call(
+      'nsCommit',
+      subId,
+      batch.id,
+      now,
+      meta.count,
+      meta.bytes,
+      meta.partition,
+      meta.reason,
+      Date.parse(batch.created_at),
+      Date.parse(batch.expires_at),
+      batch.processing_status,
+      meta.origin ?? '',
+    )) as string;
+  }
+
+  /**
+   * Moves the given members of one submission into another (both stay claimed). Used to split a
+   * submission the API refused as too large, or to set aside requests it rejected.
+   */
+  async moveMembers(fromSub: string, toSub: string, cids: string[]) {
+    const multi = this.redis.multi();
+    for (const cid of cids) {
+      multi.lrem(this.keys.submissionMembers(fromSub), 1, cid);
+      multi.rpush(this.keys.submissionMembers(toSub), cid);
+      multi.hset(this.keys.record(cid), 'sub', toSub);
+    }
+    await multi.exec();
+  }
+
+  // ---- results (collector, real-time path) -----------------------------------------------
+
+  /** Applies decided outcomes (see apply.lua); one code per item. Chunked. */
+  async apply(items: ApplyItem[], now = Date.now()): Promise<string[]> {
+    const codes: string[] = [];
+    for (let i = 0; i < items.length; i += CHUNK) {
+      const chunk = items.slice(i, i + CHUNK);
+      const args: (string | number)[] = [now, utcDay(now), chunk.length];
+      for (const it of chunk) {
+        const entry = JSON.stringify(it.entry);
+        switch (it.action) {
+          case 'success': {
+            const t = it.tokens;
+            const packed = [
+              t.input,
+              t.cacheWrite5m,
+              t.cacheWrite1h,
+              t.cacheRead,
+              t.output,
+              it.costNano,
+              it.listNano,
+            ];
+            args.push(
+              it.cid,
+              'success',
+              '',
+              it.mode === 'batch' ? 'b' : 'r',
+              packed.join(','),
+              entry,
+              it.batchId ?? '',
+            );
+            break;
+          }
+          case 'requeue':
+            args.push(
+              it.cid,
+              'requeue',
+              it.guardSub,
+              it.readyAt,
+              it.error ? JSON.stringify(it.error) : '',
+              entry,
+              it.countsAttempt ? '1' : '0',
+            );
+            break;
+          case 'dead':
+            args.push(
+              it.cid,
+              'dead',
+              it.guardSub,
+              it.reason,
+              it.error ? JSON.stringify(it.error) : '',
+              entry,
+              '',
+            );
+            break;
+          case 'realtime':
+            args.push(it.cid, 'realtime', it.guardSub, '', '', entry, '');
+            break;
+        }
+      }
+      codes.push(...((await this.call('nsApply', ...args)) as string[]));
+    }
+    return codes;
+  }
+
+  /** Dead-lettered requests back to the queue with a fresh attempt budget. */
+  async retryDead(cids: string[], now = Date.now()): Promise<string[]> {
+    if (cids.length === 0) return [];
+    return (await this.call('nsRetryDead', now, ...cids)) as string[];
+  }
+
+  // ---- batches -----------------------------------------------------------------------------
+
+  async batch(id: string): Promise<BatchFields | null> {
+    const h = await this.redis.hgetall(this.keys.batch(id));
+    return h?.id ? (h as unknown as BatchFields) : null;
+  }
+
+  async updateBatch(id: string, fields: Partial<Record<keyof BatchFields, string | number>>) {
+    await this.redis.hset(this.keys.batch(id), fields as Record<string, string | number>);
+  }
+
+  async inflightBatchIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.inflight);
+  }
+
+  /** Marks a batch's results as applied: it leaves the in-flight set. */
+  async markCollected(id: string, counts: Record<string, number>, now = Date.now()) {
+    await this.redis
+      .multi()
+      .hset(this.keys.batch(id), { state: 'collected', applied: now, counts: JSON.stringify(counts) })
+      .srem(this.keys.inflight, id)
+      .exec();
+  }
+
+  /** Known batches, newest first. */
+  async listBatches(limit = 50, offset = 0): Promise<BatchFields[]> {
+    const ids = await this.redis.zrevrange(this.keys.batches, offset, offset + limit - 1);
+    const out = await Promise.all(ids.map((id) => this.batch(id)));
+    return out.filter((b): b is BatchFields => b !== null);
+  }
+
+  async batchMembers(id: string): Promise<string[]> {
+    const b = await this.batch(id);
+    return b ? this.submissionMembers(b.sub) : [];
+  }
+
+  // ---- pending overview (batcher decisions, board, CLI) -------------------------------------
+
+  /** Queued requests per partition, the groups oldest first, and the earliest deadline. */
+  async pendingOverview(now = Date.now()) {
+    const [counts, bytes, groupsRaw, deadline, gp] = await Promise.all([
+      this.redis.hgetall(this.keys.partitionCount),
+      this.redis.hgetall(this.keys.partitionBytes),
+      this.redis.zrange(this.keys.groups, '0', '-1', 'WITHSCORES'),
+      this.redis.zrange(this.keys.deadlines, '0', '0', 'WITHSCORES'),
+      this.redis.hgetall(this.keys.groupPartition),
+    ]);
+    const groups: { group: string; partition: string; oldest: number }[] = [];
+    for (let i = 0; i < groupsRaw.length; i += 2) {
+      const group = groupsRaw[i]!;
+      groups.push({ group, partition: gp[group] ?? '', oldest: Number(groupsRaw[i + 1]) });
+    }
+    const partitions = new Map<string, { count: number; bytes: number; oldest: number | null }>();
+    for (const [p, c] of Object.entries(counts)) {
+      if (Number(c) > 0) partitions.set(p, { count: Number(c), bytes: Number(bytes[p] ?? 0), oldest: null });
+    }
+    for (const g of groups) {
+      const p = partitions.get(g.partition);
+      if (p && (p.oldest === null || g.oldest < p.oldest)) p.oldest = g.oldest;
+    }
+    let total = 0;
+    let oldest: number | null = null;
+    for (const p of partitions.values()) {
+      total += p.count;
+      if (p.oldest !== null && (oldest === null || p.oldest < oldest)) oldest = p.oldest;
+    }
+    return {
+      total,
+      oldestAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      partitions,
+      groups,
+      earliestDeadline: deadline.length ? Number(deadline[1]) : null,
+    };
+  }
+
+  /** Queued custom_ids whose deadline is at or before `by`. */
+  async deadlinesBefore(by: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.deadlines, '-inf', by);
+  }
+
+  /** Custom_ids in the real-time state since before `before` (crashed real-time calls). */
+  async staleRealtime(before: number): Promise<string[]> {
+    return this.redis.zrangebyscore(`${this.keys.base}:realtime`, '-inf', before);
+  }
+
+  // ---- ledger --------------------------------------------------------------------------------
+
+  /** Ledger rows for the given UTC days (all days when omitted). */
+  async ledger(days?: string[]): Promise<LedgerRow[]> {
+    const list = days ?? (await this.redis.smembers(this.keys.ledgerDays));
+    const rows = new Map<string, LedgerRow>();
+    const hashes = await Promise.all(list.map((d) => this.redis.hgetall(this.keys.ledger(d))));
+    list.forEach((day, i) => {
+      for (const [field, value] of Object.entries(hashes[i] ?? {})) {
+        const [mode, feature, model, metric] = field.split('|') as [string, string, string, string];
+        const key = `${day}|${mode}|${feature}|${model}`;
+        let row = rows.get(key);
+        if (!row) {
+          row = {
+            mode: mode === 'r' ? 'realtime' : 'batch',
+            feature,
+            model,
+            day,
+            results: 0,
+            tokens: { input: 0, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 0 },
+            costNano: 0,
+            listNano: 0,
+          };
+          rows.set(key, row);
+        }
+        const v = Number(value);
+        switch (metric) {
+          case 'n':
+            row.results += v;
+            break;
+          case 'in':
+            row.tokens.input += v;
+            break;
+          case 'cw5':
+            row.tokens.cacheWrite5m += v;
+            break;
+          case 'cw1h':
+            row.tokens.cacheWrite1h += v;
+            break;
+          case 'cr':
+            row.tokens.cacheRead += v;
+            break;
+          case 'out':
+            row.tokens.output += v;
+            break;
+          case 'cost':
+            row.costNano += v;
+            break;
+          case 'list':
+            row.listNano += v;
+            break;
+        }
+      }
+    });
+    return [...rows.values()];
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.keys.stats);
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  }
+
+  async bumpStat(name: string, by = 1) {
+    await this.redis.hincrby(this.keys.stats, name, by);
+  }
+
+  // ---- liveness, alerts, circuit, flush log ---------------------------------------------------
+
+  async heartbeat(hb: Heartbeat) {
+    await this.redis.hset(this.keys.heartbeats, `${hb.role}:${hb.instance}`, JSON.stringify(hb));
+  }
+
+  async heartbeats(): Promise<Heartbeat[]> {
+    const h = await this.redis.hgetall(this.keys.heartbeats);
+    return Object.values(h).map((v) => JSON.parse(v) as Heartbeat);
+  }
+
+  async removeHeartbeat(role: string, instance: string) {
+    await this.redis.hdel(this.keys.heartbeats, `${role}:${instance}`);
+  }
+
+  /** Raises (or refreshes) an alert; the first raise time is kept. */
+  async raiseAlert(alert: Omit<Alert, 'since'>, now = Date.now()): Promise<boolean> {
+    const field = alert.batchId ? `${alert.code}:${alert.batchId}` : alert.code;
+    const prev = await this.redis.hget(this.keys.alerts, field);
+    const since = prev ? (JSON.parse(prev) as Alert).since : now;
+    await this.redis.hset(this.keys.alerts, field, JSON.stringify({ ...alert, since }));
+    return !prev;
+  }
+
+  async clearAlert(code: Alert['code'], batchId?: string) {
+    await this.redis.hdel(this.keys.alerts, batchId ? `${code}:${batchId}` : code);
+  }
+
+  async alerts(): Promise<Alert[]> {
+    const h = await this.redis.hgetall(this.keys.alerts);
+    return Object.values(h)
+      .map((v) => JSON.parse(v) as Alert)
+      .sort((a, b) => a.since - b.since);
+  }
+
+  async circuit(): Promise<{ open: boolean; reason?: string; since?: number; until?: number }> {
+    const h = await this.redis.hgetall(this.keys.circuit);
+    if (!h.state || h.state !== 'open') return { open: false };
+    return { open: true, reason: h.reason ?? '', since: Number(h.since), until: Number(h.until) };
+  }
+
+  async openCircuit(reason: string, cooldownMs: number, now = Date.now()) {
+    await this.redis.hset(this.keys.circuit, { state: 'open', reason, since: now, until: now + cooldownMs });
+    await this.raiseAlert({ code: 'circuit-open', message: `Submissions stopped: ${reason}` }, now);
+  }
+
+  async closeCircuit() {
+    await this.redis.del(this.keys.circuit);
+    await this.clearAlert('circuit-open');
+  }
+
+  async recordFlush(record: object) {
+    await this.redis
+      .multi()
+      .lpush(this.keys.flushes, JSON.stringify(record))
+      .ltrim(this.keys.flushes, 0, 199)
+      .exec();
+  }
+
+  async flushes(n = 20): Promise<Record<string, unknown>[]> {
+    const list = await this.redis.lrange(this.keys.flushes, 0, n - 1);
+    return list.map((s) => JSON.parse(s));
+  }
+}

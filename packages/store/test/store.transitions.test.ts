@@ -1,0 +1,215 @@
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRedis, type EnqueueItem, type RedisClient, Store } from '../src/index.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+let store: Store;
+let n = 0;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+beforeEach(() => {
+  store = new Store(redis, `t${++n}`);
+});
+
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
+  cid,
+  feature: 'classify',
+  model: 'claude-haiku-4-5',
+  params: JSON.stringify({
+    model: 'claude-haiku-4-5',
+    max_tokens: 10,
+    messages: [{ role: 'user', content: cid }],
+  }),
+  phash: `h-${cid}`,
+  meta: '',
+  deadline: null,
+  partition: 'default',
+  group: 'g1',
+  bytes: 100,
+  realtimeAllowed: false,
+  state: 'queued',
+  ...over,
+});
+
+const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
+
+describe('enqueue', () => {
+  it('is idempotent for the same params and refuses changed params', async () => {
+    expect(await store.enqueue([item('a'), item('b')])).toEqual(['new', 'new']);
+    expect(await store.enqueue([item('a')])).toEqual(['exists:queued']);
+    expect(await store.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:queued']);
+    const ov = await store.pendingOverview();
+    expect(ov.total).toBe(2);
+  });
+
+  it('replaces a request only while it is queued', async () => {
+    await store.enqueue([item('a', { group: 'g1' })]);
+    expect(await store.enqueue([item('a', { phash: 'v2', group: 'g2' })], { replace: true })).toEqual([
+      'replaced',
+    ]);
+    const ov = await store.pendingOverview();
+    expect(ov.total).toBe(1);
+    expect(ov.groups.map((g) => g.group)).toEqual(['g2']);
+  });
+});
+
+describe('claim, commit, release', () => {
+  it('claims within count and byte budgets and keeps the index consistent', async () => {
+    await store.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));
+    await store.openSubmission({
+      id: 's1',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
+    const first = await store.claim('g1', 's1', 10, 250);
+    expect(first.items.map(([c]) => c)).toEqual(['a', 'b']);
+    expect(first.bytes).toBe(200);
+    expect((await store.pendingOverview()).total).toBe(2);
+    expect(await store.submissionMembers('s1')).toEqual(['a', 'b']);
+    expect((await store.status('a')).state).toBe('submitting');
+
+    const code = await store.commit(
+      's1',
+      {
+        id: 'msgbatch_1',
+        created_at: new Date().toISOString(),
+        expires_at: new Date().toISOString(),
+        processing_status: 'in_progress',
+      },
+      { count: 2, bytes: 200, partition: 'default', reason: 'manual' },
+    );
+    expect(code).toBe('claiming');
+    expect(await store.status('a')).toMatchObject({ state: 'in_batch', batchId: 'msgbatch_1' });
+    expect(await store.inflightBatchIds()).toEqual(['msgbatch_1']);
+  });
+
+  it('release puts claimed requests back with their deadline', async () => {
+    await store.enqueue([item('a', { deadline: 5000 }), item('b')]);
+    await store.openSubmission({
+      id: 's1',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
+    await store.claim('g1', 's1', 10, 10_000);
+    expect(await store.deadlinesBefore(10_000)).toEqual([]);
+    expect(await store.release('s1')).toBe(2);
+    expect((await store.pendingOverview()).total).toBe(2);
+    expect(await store.deadlinesBefore(10_000)).toEqual(['a']);
+    expect((await store.submission('s1'))?.state).toBe('released');
+  });
+});
+
+describe('apply', () => {
+  async function inBatch(cids: string[]) {
+    await store.enqueue(cids.map((c) => item(c)));
+    await store.openSubmission({
+      id: 's1',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
+    await store.claim('g1', 's1', 100, 1e9);
+  }
+  const tokens = { input: 10, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 5 };
+
+  it('counts a success once, however often it is applied', async () => {
+    await inBatch(['a']);
+    const s = {
+      cid: 'a',
+      action: 'success' as const,
+      mode: 'batch' as const,
+      tokens,
+      costNano: 7,
+      listNano: 14,
+      entry,
+      batchId: 'b1',
+    };
+    expect(await store.apply([s])).toEqual(['ok']);
+    expect(await store.apply([s])).toEqual(['dup:succeeded']);
+    const rows = await store.ledger();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      results: 1,
+      costNano: 7,
+      listNano: 14,
+      tokens: { input: 10, output: 5 },
+    });
+    expect((await store.status('a')).state).toBe('succeeded');
+  });
+
+  it('requeues with attempt + 1 and backoff, guarded by the submission', async () => {
+    await inBatch(['a', 'b']);
+    const rq = {
+      action: 'requeue' as const,
+      guardSub: 's1',
+      readyAt: Date.now() + 60_000,
+      error: { type: 'api_error', message: 'x' },
+      entry,
+      countsAttempt: true,
+    };
+    expect(
+      await store.apply([
+        { cid: 'a', ...rq },
+        { cid: 'b', ...rq, guardSub: 'other' },
+      ]),
+    ).toEqual(['ok', 'stale:claimed']);
+    expect(await store.status('a')).toMatchObject({ state: 'retrying', attempt: 2 });
+    expect(await store.apply([{ cid: 'a', ...rq }])).toEqual(['stale:queued']);
+    // not ready yet: a claim now takes nothing but b is not pending either
+    await store.openSubmission({
+      id: 's2',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
+    expect((await store.claim('g1', 's2', 100, 1e9)).items).toEqual([]);
+    expect((await store.claim('g1', 's2', 100, 1e9, Date.now() + 61_000)).items.map(([c]) => c)).toEqual([
+      'a',
+    ]);
+  });
+
+  it('dead-letters and retries from the dead letter', async () => {
+    await inBatch(['a']);
+    const dead = {
+      cid: 'a',
+      action: 'dead' as const,
+      guardSub: 's1',
+      reason: 'invalid_request_error',
+      error: { type: 'invalid_request_error', message: 'bad' },
+      entry,
+    };
+    expect(await store.apply([dead])).toEqual(['ok']);
+    expect(await store.status('a')).toMatchObject({ state: 'dead', reason: 'invalid_request_error' });
+    expect(await store.retryDead(['a', 'zz'])).toEqual(['ok', 'unknown']);
+    expect(await store.status('a')).toMatchObject({ state: 'queued', attempt: 1 });
+    expect((await store.stats()).dead).toBe(1);
+  });
+
+  it('reports unknown custom_ids', async () => {
+    const s = {
+      cid: 'nope',
+      action: 'success' as const,
+      mode: 'batch' as const,
+      tokens,
+      costNano: 1,
+      listNano: 2,
+      entry,
+      batchId: 'b1',
+    };
+    expect(await store.apply([s])).toEqual(['unknown']);
+  });
+});

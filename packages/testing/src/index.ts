@@ -1,0 +1,3 @@
+export { freePort } from './ports.js';
+export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.js';
+export { waitFor } from './wait.js';

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// Every package's tests run in one vitest invocation. Each test file starts its own redis-server
+// (packages/testing), so files may run in parallel; the pool is kept small for a 2-core machine.
+export default defineConfig({
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'bench/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.ci/vitest-report.json' },
+  },
+});
