@@ -5,6 +5,7 @@ export {
   describeRedis,
   type RedisClient,
 } from './connection.js';
+export { addDeadLetters, defaultJobOptions, deliverResults, openQueue } from './queues.js';
 export {
   type ApplyItem,
   type EnqueueItem,
@@ -13,3 +14,4 @@ export {
   type SubmissionFields,
   utcDay,
 } from './store.js';
+export { buildSuccess } from './success.js';
