@@ -1,3 +1,4 @@
 export { freePort } from './ports.js';
+export { type RedisCluster, startRedisCluster } from './redis-cluster.js';
 export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.js';
 export { waitFor } from './wait.js';
