@@ -96,6 +96,8 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     flushes: `${base}:flushes`,
     /** HASH: create backoff state of the batcher. */
     backoff: `${base}:backoff`,
+    /** STRING: the batcher's flush lock (token, PX lease): one flush at a time across processes. */
+    flushLock: `${base}:flush-lock`,
   };
 }
 

@@ -274,9 +274,27 @@ export class Store {
     return this.redis.lrange(this.keys.submissionMembers(id), start, stop);
   }
 
-  /** Claims ready requests of one group into a submission (see claim.lua). */
-  async claim(group: string, subId: string, maxCount: number, maxBytes: number, now = Date.now()) {
-    const reply = (await this.call('nsClaim', group, now, maxCount, maxBytes, subId)) as (string | number)[];
+  /**
+   * Claims ready requests of one group into a submission (see claim.lua). `perItemOverhead` bytes
+   * are counted against `maxBytes` for each request taken (the batcher passes 1 for the joining ',').
+   */
+  async claim(
+    group: string,
+    subId: string,
+    maxCount: number,
+    maxBytes: number,
+    now = Date.now(),
+    perItemOverhead = 0,
+  ) {
+    const reply = (await this.call(
+      'nsClaim',
+      group,
+      now,
+      maxCount,
+      maxBytes,
+      subId,
+      perItemOverhead,
+    )) as (string | number)[];
     const items: [cid: string, params: string][] = [];
     for (let i = 1; i < reply.length; i += 2) items.push([String(reply[i]), String(reply[i + 1])]);
     return { bytes: Number(reply[0]), items };

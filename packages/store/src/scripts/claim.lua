@@ -2,6 +2,8 @@
   Claims ready requests of one group into a submission, within a count and byte budget.
 
   ARGV[1] base  ARGV[2] group  ARGV[3] now  ARGV[4] maxCount  ARGV[5] maxBytes  ARGV[6] submission id
+  ARGV[7] per-item overhead in bytes, optional (default 0): counted against maxBytes for every
+          request taken, e.g. 1 for the ',' that joins the items of a batch body
   Output: { bytesTaken, cid1, params1, cid2, params2, … }
   Only requests whose ready-at ≤ now are taken (a requeued request waits out its backoff).
   The submission's member list and the records change in the same call, so a crash leaves
@@ -9,6 +11,7 @@
 ]]
 local base, group, now = ARGV[1], ARGV[2], ARGV[3]
 local maxCount, maxBytes, sid = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local overhead = tonumber(ARGV[7] or '0') or 0
 local pk = base .. ':pending:' .. group
 local sk = base .. ':sub:' .. sid
 local mk = sk .. ':m'
@@ -23,7 +26,7 @@ for _, cid in ipairs(ids) do
     redis.call('ZREM', pk, cid) -- stale index entry
   else
     local b = tonumber(r[2])
-    if bytes + b > maxBytes then break end
+    if bytes + b + overhead * (taken + 1) > maxBytes then break end
     redis.call('ZREM', pk, cid)
     redis.call('ZREM', base .. ':deadlines', cid)
     redis.call('HSET', rk, 'state', 'claimed', 'sub', sid, 'upd', now)
