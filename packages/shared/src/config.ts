@@ -188,3 +188,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   return { env: typed, prefix: typed.NIGHTSHIFT_PREFIX, prices };
 }
+
+/** The README's configuration table, rendered from SETTINGS (a test keeps the README in sync). */
+export function renderConfigTable(): string {
+  const rows = Object.entries(SETTINGS).map(([name, s]) => {
+    const parsed = s.schema.safeParse(undefined);
+    const def = parsed.success && parsed.data !== undefined ? `\`${String(parsed.data)}\`` : '(unset)';
+    return `| \`${name}\` | ${def} | ${s.doc} |`;
+  });
+  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

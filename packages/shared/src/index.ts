@@ -1,4 +1,4 @@
-export { type Config, type Env, loadConfig, SETTINGS } from './config.js';
+export { type Config, type Env, loadConfig, renderConfigTable, SETTINGS } from './config.js';
 export { CUSTOM_ID_PATTERN, deriveCustomId } from './custom-id.js';
 export {
   ConfigError,

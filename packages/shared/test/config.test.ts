@@ -1,0 +1,53 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, renderConfigTable, SETTINGS } from '../src/index.js';
+
+describe('loadConfig', () => {
+  it('gives documented defaults for an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.prefix).toBe('nightshift');
+    expect(c.env.NIGHTSHIFT_MAX_REQUESTS).toBe(100_000);
+    expect(c.env.NIGHTSHIFT_BOARD_HOST).toBe('127.0.0.1');
+    expect(c.env.NIGHTSHIFT_DELETE_AFTER_COLLECT).toBe(false);
+  });
+
+  it('names every bad variable at once', () => {
+    let err: unknown;
+    try {
+      loadConfig({ NIGHTSHIFT_TICK_MS: 'soon', NIGHTSHIFT_MAX_REQUESTS: '200000', NIGHTSHIFT_TYPO: '1' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toContain('NIGHTSHIFT_TICK_MS');
+    expect(msg).toContain('NIGHTSHIFT_MAX_REQUESTS');
+    expect(msg).toContain('NIGHTSHIFT_TYPO: unknown setting');
+  });
+
+  it('requires a password with a board user, and never echoes secrets it was not asked about', () => {
+    expect(() => loadConfig({ NIGHTSHIFT_BOARD_USER: 'ops' })).toThrow(/NIGHTSHIFT_BOARD_PASSWORD/);
+    expect(() => loadConfig({ ANTHROPIC_API_KEY: 'sk-secret', NIGHTSHIFT_TICK_MS: '0' })).not.toThrow(
+      /sk-secret/,
+    );
+  });
+
+  it('merges a pricing file and rejects a malformed one', () => {
+    const dir = `${process.env.TMPDIR ?? '/tmp'}/ns-pricing-${process.pid}.json`;
+    writeFileSync(
+      dir,
+      JSON.stringify({ 'my-model': { input: 1, cacheWrite5m: 1, cacheWrite1h: 1, cacheRead: 1, output: 1 } }),
+    );
+    expect(loadConfig({ NIGHTSHIFT_PRICING_FILE: dir }).prices['my-model']?.output).toBe(1);
+    writeFileSync(dir, JSON.stringify({ 'my-model': { input: -1 } }));
+    expect(() => loadConfig({ NIGHTSHIFT_PRICING_FILE: dir })).toThrow(/my-model.input/);
+  });
+});
+
+describe('README configuration table', () => {
+  it('lists every variable exactly as SETTINGS defines it (run `pnpm gen:readme` to regenerate)', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(renderConfigTable());
+    for (const name of Object.keys(SETTINGS)) expect(readme).toContain(`\`${name}\``);
+  });
+});
