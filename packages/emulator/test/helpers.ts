@@ -1,0 +1,179 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { expect } from 'vitest';
+import type { Emulator } from '../src/index.js';
+
+export const MODEL = 'claude-haiku-4-5';
+export const RFC3339_US = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+type BatchRequest = Anthropic.Messages.BatchCreateParams.Request;
+type MessageBatch = Anthropic.Messages.MessageBatch;
+type Results = Awaited<ReturnType<Anthropic['messages']['batches']['results']>>;
+export type ResultLine = Anthropic.Messages.MessageBatchIndividualResponse;
+/** An SDK APIError instance. */
+export type ApiError = InstanceType<typeof Anthropic.APIError>;
+
+/** An SDK client pointed at the emulator. */
+export function sdk(emu: Emulator, opts: ConstructorParameters<typeof Anthropic>[0] = {}): Anthropic {
+  return new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 2, ...opts });
+}
+
+/** A small valid batch request. */
+export function req(
+  customId: string,
+  text = `Say hello to ${customId}.`,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    custom_id: customId,
+    params: { model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: text }], ...extra },
+  } as BatchRequest;
+}
+
+/** A batch request with arbitrary (possibly invalid) params. */
+export function rawReq(customId: string, params: Record<string, unknown>): BatchRequest {
+  return { custom_id: customId, params } as unknown as BatchRequest;
+}
+
+/** Reads a results decoder to the end. */
+export async function collect(decoder: Results): Promise<ResultLine[]> {
+  const out: ResultLine[] = [];
+  for await (const line of decoder) out.push(line);
+  return out;
+}
+
+/** Asserts every MessageBatch field, its type and nullability for the given state. */
+export function expectBatchShape(
+  b: MessageBatch,
+  status: 'in_progress' | 'canceling' | 'ended',
+  opts: { total: number; url: string; canceled?: boolean; archived?: boolean },
+): void {
+  expect(Object.keys(b).sort()).toEqual(
+    [
+      'archived_at',
+      'cancel_initiated_at',
+      'created_at',
+      'ended_at',
+      'expires_at',
+      'id',
+      'processing_status',
+      'request_counts',
+      'results_url',
+      'type',
+    ].sort(),
+  );
+  expect(b.id).toMatch(/^msgbatch_[0-9A-Za-z]{24}$/);
+  expect(b.type).toBe('message_batch');
+  expect(b.processing_status).toBe(status);
+  expect(b.created_at).toMatch(RFC3339_US);
+  expect(b.expires_at).toMatch(RFC3339_US);
+  expect(Date.parse(b.expires_at) - Date.parse(b.created_at)).toBe(24 * 3600 * 1000);
+  expect(b.expires_at.slice(-8)).toBe(b.created_at.slice(-8)); // same microseconds
+  const c = b.request_counts;
+  expect(Object.keys(c).sort()).toEqual(['canceled', 'errored', 'expired', 'processing', 'succeeded']);
+  for (const v of Object.values(c)) expect(Number.isInteger(v)).toBe(true);
+  expect(c.processing + c.succeeded + c.errored + c.canceled + c.expired).toBe(opts.total);
+  if (opts.canceled) expect(b.cancel_initiated_at).toMatch(RFC3339_US);
+  else expect(b.cancel_initiated_at).toBeNull();
+  if (opts.archived) expect(b.archived_at).toMatch(RFC3339_US);
+  else expect(b.archived_at).toBeNull();
+  if (status === 'ended') {
+    expect(c.processing).toBe(0);
+    expect(b.ended_at).toMatch(RFC3339_US);
+    expect(b.results_url).toBe(`${opts.url}/v1/messages/batches/${b.id}/results`);
+  } else {
+    expect(c).toEqual({ processing: opts.total, succeeded: 0, errored: 0, canceled: 0, expired: 0 });
+    expect(b.ended_at).toBeNull();
+    expect(b.results_url).toBeNull();
+  }
+}
+
+/** Asserts the full 1.x Message shape of a succeeded result. */
+export function expectMessageShape(
+  m: Anthropic.Messages.Message,
+  tier: 'batch' | 'standard' = 'batch',
+): void {
+  expect(Object.keys(m).sort()).toEqual(
+    [
+      'container',
+      'content',
+      'diagnostics',
+      'id',
+      'model',
+      'role',
+      'stop_details',
+      'stop_reason',
+      'stop_sequence',
+      'type',
+      'usage',
+    ].sort(),
+  );
+  expect(m.id).toMatch(/^msg_[0-9A-Za-z]{24}$/);
+  expect(m.type).toBe('message');
+  expect(m.role).toBe('assistant');
+  expect(m.container).toBeNull();
+  expect(m.diagnostics).toBeNull();
+  expect(m.stop_details).toBeNull();
+  expect(['end_turn', 'max_tokens', 'stop_sequence']).toContain(m.stop_reason);
+  const u = m.usage;
+  expect(Object.keys(u).sort()).toEqual(
+    [
+      'cache_creation',
+      'cache_creation_input_tokens',
+      'cache_read_input_tokens',
+      'inference_geo',
+      'input_tokens',
+      'output_tokens',
+      'output_tokens_details',
+      'server_tool_use',
+      'service_tier',
+      'speed',
+    ].sort(),
+  );
+  expect(u.input_tokens).toBeGreaterThanOrEqual(0);
+  expect(u.output_tokens).toBeGreaterThan(0);
+  expect(typeof u.cache_creation_input_tokens).toBe('number');
+  expect(typeof u.cache_read_input_tokens).toBe('number');
+  expect(u.cache_creation).toEqual({
+    ephemeral_5m_input_tokens: expect.any(Number),
+    ephemeral_1h_input_tokens: expect.any(Number),
+  });
+  expect(u.output_tokens_details).toBeNull();
+  expect(u.server_tool_use).toBeNull();
+  expect(u.service_tier).toBe(tier);
+  expect(u.inference_geo).toBeNull();
+  expect(u.speed).toBeNull();
+  const block = m.content[0];
+  expect(block?.type).toBe('text');
+}
+
+/** Raw HTTP helper (for things the SDK cannot do, e.g. `x-api-key` auth). */
+export async function raw(
+  emu: Emulator,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, asserted field by field in tests
+): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+  const res = await fetch(`${emu.url}${path}`, {
+    method: init.method ?? 'GET',
+    headers: {
+      'x-api-key': 'test-key',
+      'anthropic-version': '2026-10-21',
+      'content-type': 'application/json',
+      ...init.headers,
+    },
+    body:
+      init.body === undefined
+        ? undefined
+        : typeof init.body === 'string'
+          ? init.body
+          : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
