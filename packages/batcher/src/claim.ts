@@ -1,0 +1,128 @@
+import type { FlushReason } from '@nightshift/shared';
+import { bodyBytes, type ClaimedItem, ENVELOPE_BYTES } from './body.js';
+import { type FlushContext, newSubmissionId } from './context.js';
+import type { PartitionPlan } from './decide.js';
+
+/** Requests claimed into one open submission, on their way into one batch. */
+export interface ClaimedBatch {
+  subId: string;
+  partition: string;
+  reason: FlushReason;
+  items: ClaimedItem[];
+  /** Sum of the items' serialized bytes (without the envelope and separators). */
+  itemBytes: number;
+  /** When the submission was opened (for the flush record's duration). */
+  startedAt: number;
+}
+
+/** Where a partition plan's claiming stands between its batches. */
+export interface ClaimCursor {
+  /** Index into plan.groups of the group being claimed. */
+  group: number;
+}
+
+// The body's bytes are ENVELOPE + Σ items + (n − 1) separators ≤ maxBytes; claims count one
+// separator per item, so the item budget is maxBytes − ENVELOPE + 1.
+const budgetFor = (maxBytes: number) => maxBytes - ENVELOPE_BYTES + 1;
+
+/**
+ * Opens a submission and claims one batch's worth of the plan's groups, oldest group first.
+ * A group is kept whole: when it does not fit in what is left of a non-empty batch, the batch is
+ * closed and the group starts the next one. Only a group larger than a whole batch is split.
+ * Returns null when nothing was ready (the empty submission is released).
+ */
+export async function claimBatch(
+  ctx: FlushContext,
+  plan: PartitionPlan,
+  cursor: ClaimCursor,
+): Promise<ClaimedBatch | null> {
+  const { store, opts } = ctx;
+  const now = opts.now();
+  const subId = newSubmissionId(now);
+  await store.openSubmission({
+    id: subId,
+    partition: plan.partition,
+    reason: plan.reason,
+    owner: opts.instance,
+    leaseMs: opts.submissionLeaseMs,
+    now,
+  });
+  const batch: ClaimedBatch = {
+    subId,
+    partition: plan.partition,
+    reason: plan.reason,
+    items: [],
+    itemBytes: 0,
+    startedAt: now,
+  };
+  while (cursor.group < plan.groups.length) {
+    const group = plan.groups[cursor.group]!;
+    if (batch.items.length > 0 && !(await groupFits(ctx, group, batch, now))) break;
+    const full = await claimGroup(ctx, group, batch, now);
+    if (full) break;
+    cursor.group++;
+  }
+  if (batch.items.length === 0) {
+    await store.release(subId, { now });
+    return null;
+  }
+  await ctx.hooks.afterClaim?.(subId);
+  return batch;
+}
+
+/**
+ * Claims a group into the batch chunk by chunk. Returns true when the batch is full (the group
+ * may have more), false when the group has no ready request left.
+ */
+async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch, now: number) {
+  const { store, opts } = ctx;
+  for (;;) {
+    const countLeft = opts.maxRequests - batch.items.length;
+    const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
+    if (countLeft <= 0 || bytesLeft <= 0) return true;
+    const want = Math.min(opts.claimChunk, countLeft);
+    let res = await store.claim(group, batch.subId, want, bytesLeft, now, 1);
+    if (res.items.length === 0 && batch.items.length === 0 && (await readyCount(ctx, group, now)) > 0) {
+      // One request alone is larger than maxBytes: send it alone and let the API judge it (a 413
+      // dead-letters it) rather than block its group for ever.
+      res = await store.claim(group, batch.subId, 1, Number.MAX_SAFE_INTEGER, now, 1);
+      batch.items.push(...res.items);
+      batch.itemBytes += res.bytes;
+      return true;
+    }
+    for (const item of res.items) batch.items.push(item);
+    batch.itemBytes += res.bytes;
+    if (res.items.length < want) return (await readyCount(ctx, group, now)) > 0;
+  }
+}
+
+/** Whether all of a group's ready requests fit in what is left of the batch. */
+async function groupFits(ctx: FlushContext, group: string, batch: ClaimedBatch, now: number) {
+  const { store, opts } = ctx;
+  const countLeft = opts.maxRequests - batch.items.length;
+  const ids = await store.redis.zrangebyscore(
+    store.keys.pending(group),
+    '-inf',
+    now,
+    'LIMIT',
+    0,
+    countLeft + 1,
+  );
+  if (ids.length === 0) return true;
+  if (ids.length > countLeft) return false;
+  const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
+  let sum = 0;
+  for (let i = 0; i < ids.length; i += 5000) {
+    const recs = await store.peek(ids.slice(i, i + 5000), ['bytes']);
+    for (const r of recs) sum += Number(r?.bytes ?? 0) + 1;
+    if (sum > bytesLeft) return false;
+  }
+  return true;
+}
+
+async function readyCount(ctx: FlushContext, group: string, now: number): Promise<number> {
+  return ctx.store.redis.zcount(ctx.store.keys.pending(group), '-inf', now);
+}
+
+/** Body bytes the batch will have. */
+export const claimedBodyBytes = (b: ClaimedBatch) => bodyBytes(b.items.length, b.itemBytes);

@@ -1,0 +1,140 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { type BatchJobData, type FlushReason, jobIds } from '@nightshift/shared';
+import { clearBackoff } from './backoff.js';
+import type { FlushContext, FlushState } from './context.js';
+import type { SubmittedBatch } from './events.js';
+
+type MessageBatch = Anthropic.Messages.MessageBatch;
+
+/** A submission about to be recorded as a batch. */
+export interface CommitInput {
+  subId: string;
+  partition: string;
+  reason: FlushReason;
+  count: number;
+  bytes: number;
+  startedAt: number;
+}
+
+/**
+ * Records that a submission became `batch` (commit Lua: batch record, in-flight set, submission
+ * submitted), adds its `{batches}` tracking job, and logs the flush record. `origin` 'adopted'
+ * marks a batch found by reconciliation rather than returned by create.
+ */
+export async function commitBatch(
+  ctx: FlushContext,
+  state: FlushState | null,
+  input: CommitInput,
+  batch: MessageBatch,
+  origin: '' | 'adopted',
+): Promise<SubmittedBatch> {
+  const { store, opts } = ctx;
+  const now = opts.now();
+  const before = await store.commit(
+    input.subId,
+    batch,
+    { count: input.count, bytes: input.bytes, partition: input.partition, reason: input.reason, origin },
+    now,
+  );
+  await ctx.hooks.afterCommit?.(input.subId, batch.id);
+  await trackBatch(ctx, { ...input, batchId: batch.id, submittedAt: now });
+  const record: SubmittedBatch = {
+    batchId: batch.id,
+    submissionId: input.subId,
+    partition: input.partition,
+    reason: input.reason,
+    requestCount: input.count,
+    bytes: input.bytes,
+    origin,
+    durationMs: now - input.startedAt,
+  };
+  await store.recordFlush({ ...record, at: now, instance: opts.instance, commit: before });
+  ctx.log.info(
+    {
+      batch_id: batch.id,
+      submission_id: input.subId,
+      partition: input.partition,
+      count: input.count,
+      bytes: input.bytes,
+      reason: input.reason,
+      origin: origin || 'created',
+      duration_ms: record.durationMs,
+    },
+    origin === 'adopted' ? 'batch adopted' : 'batch submitted',
+  );
+  if (state) {
+    state.report.batches.push(record);
+    if (origin === '') await afterSuccessfulCreate(ctx, state);
+  }
+  ctx.emit(origin === 'adopted' ? 'batch:adopted' : 'batch:submitted', record);
+  return record;
+}
+
+/** A create went through: the backoff ends, and a probe after a billing stop closes the circuit. */
+async function afterSuccessfulCreate(ctx: FlushContext, state: FlushState) {
+  await clearBackoff(ctx.store);
+  if (state.probe) {
+    await ctx.store.closeCircuit();
+    state.probe = false;
+    ctx.log.info('circuit closed: the probe batch was accepted');
+  }
+}
+
+/** Adds the `{batches}` tracking job (deterministic id: adding it twice is a no-op). */
+export async function trackBatch(
+  ctx: FlushContext,
+  b: CommitInput & { batchId: string; submittedAt: number },
+): Promise<void> {
+  const data: BatchJobData = {
+    batchId: b.batchId,
+    submissionId: b.subId,
+    requestCount: b.count,
+    bytes: b.bytes,
+    partition: b.partition,
+    reason: b.reason,
+    submittedAt: b.submittedAt,
+  };
+  await ctx.batchesQueue.add('batch', data, { jobId: jobIds.batch(b.batchId) });
+}
+
+/** Puts a submission's requests back in the queue and reports it. */
+export async function releaseSubmission(
+  ctx: FlushContext,
+  state: FlushState | null,
+  subId: string,
+  why: string,
+): Promise<number> {
+  const count = await ctx.store.release(subId, { now: ctx.opts.now() });
+  if (state) state.report.released += count;
+  ctx.log.info({ submission_id: subId, count, why }, 'submission released');
+  ctx.emit('submission:released', { submissionId: subId, count, why });
+  return count;
+}
+
+/**
+ * Adds tracking jobs for batches in flight that lack one (a crash between commit and the job).
+ * Idempotent: an existing job id is left as it is.
+ */
+export async function ensureTrackingJobs(ctx: FlushContext): Promise<number> {
+  const ids = await ctx.store.inflightBatchIds();
+  let added = 0;
+  for (const id of ids) {
+    const job = await ctx.batchesQueue.getJob(jobIds.batch(id));
+    if (job) continue;
+    const b = await ctx.store.batch(id);
+    if (!b) continue;
+    await trackBatch(ctx, {
+      subId: b.sub,
+      partition: b.partition,
+      reason: b.reason,
+      count: Number(b.count),
+      bytes: Number(b.bytes),
+      startedAt: Number(b.submitted),
+      batchId: id,
+      submittedAt: Number(b.submitted),
+    });
+    added++;
+  }
+  if (added) ctx.log.warn({ added }, 'added missing tracking jobs for batches in flight');
+  return added;
+}

@@ -1,0 +1,216 @@
+import { hostname } from 'node:os';
+import type Anthropic from '@anthropic-ai/sdk';
+import { ConfigError, createLogger, DEFAULT_PREFIX, type Logger } from '@nightshift/shared';
+import type { RedisClient } from '@nightshift/store';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** The API's hard limit on requests per Message Batch. */
+export const API_MAX_REQUESTS = 100_000;
+/** The API's body limit of one create call (256 MB). */
+export const API_MAX_BYTES = 256_000_000;
+
+/** Options of {@link startBatcher}. Every duration is in milliseconds. */
+export interface BatcherOptions {
+  /**
+   * A worker-purpose Redis client (`createRedis(settings, 'worker')`: maxRetriesPerRequest null).
+   * Shared with BullMQ; the batcher never closes it.
+   */
+  connection: RedisClient;
+  /**
+   * Key prefix of every Redis key and queue.
+   * @defaultValue 'nightshift'
+   */
+  prefix?: string;
+  /** The Anthropic SDK client (or one pointed at the emulator). Its own retries are not used for create. */
+  client: Anthropic;
+  /**
+   * How often the `{flush}` scheduler ticks (each tick decides whether to flush).
+   * @defaultValue 60_000
+   */
+  tickMs?: number;
+  /**
+   * Flush a partition once this many requests wait; also the most requests per batch (hard cap 100,000).
+   * @defaultValue 100_000
+   */
+  maxRequests?: number;
+  /**
+   * Flush a partition once this many serialized bytes wait; also the most body bytes per batch
+   * (at most 256 MB, the API limit).
+   * @defaultValue 200_000_000
+   */
+  maxBytes?: number;
+  /**
+   * Do not flush a partition with fewer requests unless the oldest request's wait, a deadline or a
+   * manual flush forces it (the size and bytes triggers respect it).
+   * @defaultValue 1
+   */
+  minRequests?: number;
+  /**
+   * Flush a partition once its oldest ready request has waited this long.
+   * @defaultValue 3_600_000 (1 h)
+   */
+  maxWaitMs?: number;
+  /**
+   * Margin on top of the 24 h batch window: a request with a deadline is submitted while
+   * `deadline > now + 24 h + slack + tickMs` still holds.
+   * @defaultValue 3_600_000 (1 h)
+   */
+  deadlineSlackMs?: number;
+  /**
+   * Timeout of one `batches.create` call; a create that times out is ambiguous and reconciled.
+   * @defaultValue 120_000
+   */
+  createTimeoutMs?: number;
+  /**
+   * How long a submission may stay unresolved before recovery treats its flush as dead. Must be
+   * longer than `createTimeoutMs`.
+   * @defaultValue 600_000 (10 min)
+   */
+  submissionLeaseMs?: number;
+  /**
+   * After a billing or spend-limit error, how long submissions stay stopped before one probe flush.
+   * @defaultValue 1_800_000 (30 min)
+   */
+  circuitCooldownMs?: number;
+  /**
+   * First wait after a create failed with 429, 5xx or a connection error; doubles per consecutive
+   * failure up to `maxCreateBackoffMs`. A longer `retry-after` wins.
+   * @defaultValue 30_000
+   */
+  createBackoffMs?: number;
+  /**
+   * The longest wait between failed creates.
+   * @defaultValue 1_800_000 (30 min)
+   */
+  maxCreateBackoffMs?: number;
+  /**
+   * Requests per claim Lua call (bounds how long one call blocks Redis).
+   * @defaultValue 2_000
+   */
+  claimChunk?: number;
+  /**
+   * Run a `{flush}` worker in this process (with start-up recovery and a heartbeat). `false`: only
+   * make sure the scheduler exists and offer `flushNow`, which then waits for another process's
+   * worker (the CLI).
+   * @defaultValue true
+   */
+  runWorker?: boolean;
+  /**
+   * How often the heartbeat is written.
+   * @defaultValue 5_000
+   */
+  heartbeatMs?: number;
+  /**
+   * Lease of the Redis flush lock; renewed every third of it while a flush runs.
+   * @defaultValue 30_000
+   */
+  flushLockMs?: number;
+  /**
+   * Name of this process in heartbeats, submission owners and logs.
+   * @defaultValue `<hostname>-<pid>`
+   */
+  instance?: string;
+  /**
+   * Clock (ms). Tests inject one; it must agree with the API's clock to within a minute, because
+   * reconciliation matches batches by their `created_at`.
+   * @defaultValue Date.now
+   */
+  now?: () => number;
+  /**
+   * Structured logger.
+   * @defaultValue createLogger('batcher')
+   */
+  logger?: Logger;
+  /** TEST ONLY: crash-injection points in the submit path. Never set in production. */
+  testOnlyHooks?: TestOnlyHooks;
+}
+
+/**
+ * TEST ONLY. Crash-injection points: a hook may throw to simulate the process dying at that line
+ * of the submit path (nothing after it runs; Redis holds what a kill -9 would leave).
+ */
+export interface TestOnlyHooks {
+  /** After the submission is opened and claimed, before state 'creating'. */
+  afterClaim?: (subId: string) => void | Promise<void>;
+  /** After `batches.create` answered, before commit. */
+  afterCreate?: (subId: string, batchId: string) => void | Promise<void>;
+  /** After commit, before the `{batches}` tracking job is added. */
+  afterCommit?: (subId: string, batchId: string) => void | Promise<void>;
+}
+
+/** Options after defaults and validation. */
+export type ResolvedOptions = Required<Omit<BatcherOptions, 'logger' | 'testOnlyHooks'>> & {
+  logger: Logger;
+  testOnlyHooks: TestOnlyHooks;
+};
+
+/** Applies defaults and validates; throws a ConfigError naming every bad option. */
+export function resolveOptions(o: BatcherOptions): ResolvedOptions {
+  const r: ResolvedOptions = {
+    connection: o.connection,
+    prefix: o.prefix ?? DEFAULT_PREFIX,
+    client: o.client,
+    tickMs: o.tickMs ?? MINUTE,
+    maxRequests: o.maxRequests ?? API_MAX_REQUESTS,
+    maxBytes: o.maxBytes ?? 200_000_000,
+    minRequests: o.minRequests ?? 1,
+    maxWaitMs: o.maxWaitMs ?? HOUR,
+    deadlineSlackMs: o.deadlineSlackMs ?? HOUR,
+    createTimeoutMs: o.createTimeoutMs ?? 120_000,
+    submissionLeaseMs: o.submissionLeaseMs ?? 10 * MINUTE,
+    circuitCooldownMs: o.circuitCooldownMs ?? 30 * MINUTE,
+    createBackoffMs: o.createBackoffMs ?? 30_000,
+    maxCreateBackoffMs: o.maxCreateBackoffMs ?? 30 * MINUTE,
+    claimChunk: o.claimChunk ?? 2_000,
+    runWorker: o.runWorker ?? true,
+    heartbeatMs: o.heartbeatMs ?? 5_000,
+    flushLockMs: o.flushLockMs ?? 30_000,
+    instance: o.instance ?? `${hostname()}-${process.pid}`,
+    now: o.now ?? Date.now,
+    logger: o.logger ?? createLogger('batcher'),
+    testOnlyHooks: o.testOnlyHooks ?? {},
+  };
+  const issues: string[] = [];
+  const need = (ok: boolean, field: string, message: string) => {
+    if (!ok) issues.push(`${field} ${message}`);
+  };
+  const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
+  need(!!r.connection, 'connection', 'is required: a worker-purpose Redis client');
+  need(!!r.client, 'client', 'is required: an Anthropic SDK client');
+  for (const f of [
+    'tickMs',
+    'maxWaitMs',
+    'createTimeoutMs',
+    'submissionLeaseMs',
+    'circuitCooldownMs',
+    'createBackoffMs',
+    'maxCreateBackoffMs',
+    'claimChunk',
+    'heartbeatMs',
+    'flushLockMs',
+    'minRequests',
+  ] as const) {
+    need(positiveInt(r[f]), f, `must be a positive integer (got ${r[f]})`);
+  }
+  need(Number.isInteger(r.deadlineSlackMs) && r.deadlineSlackMs >= 0, 'deadlineSlackMs', 'must be ≥ 0');
+  need(
+    positiveInt(r.maxRequests) && r.maxRequests <= API_MAX_REQUESTS,
+    'maxRequests',
+    `must be an integer in 1..${API_MAX_REQUESTS} (the API's limit per batch)`,
+  );
+  need(
+    positiveInt(r.maxBytes) && r.maxBytes <= API_MAX_BYTES && r.maxBytes > 15,
+    'maxBytes',
+    `must be an integer in 16..${API_MAX_BYTES} (the API's 256 MB limit)`,
+  );
+  need(r.minRequests <= r.maxRequests, 'minRequests', 'must not exceed maxRequests');
+  need(
+    r.submissionLeaseMs > r.createTimeoutMs,
+    'submissionLeaseMs',
+    'must be longer than createTimeoutMs, or recovery could reconcile a create still in progress',
+  );
+  if (issues.length) throw new ConfigError(`Invalid batcher options:\n  ${issues.join('\n  ')}`);
+  return r;
+}

@@ -1,0 +1,77 @@
+import type { AttemptRecord, DeadLetterPayload, MessageParams, RecordFields } from '@nightshift/shared';
+import { type ApplyItem, addDeadLetters } from '@nightshift/store';
+import type { FlushContext, FlushState } from './context.js';
+
+const parseOr = <T>(json: string, fallback: T): T => {
+  try {
+    return JSON.parse(json) as T;
+  } catch {
+    return fallback;
+  }
+};
+
+/**
+ * Dead-letters requests the API refused at create time (the envelope named them, or bisection
+ * isolated them), then takes them out of the submission's member list.
+ *
+ * Order matters for crash safety: the `{dead-letters}` jobs first (deterministic ids, so a
+ * repeat is a no-op), then the guarded apply (record → dead), then the member-list move. A crash
+ * before the apply leaves the request claimed by the open submission: recovery releases it, the
+ * next create refuses it again and the same job id dedupes the dead letter.
+ */
+export async function deadLetterRejected(
+  ctx: FlushContext,
+  state: FlushState,
+  subId: string,
+  cids: string[],
+  failure: { type: string; message: string },
+): Promise<number> {
+  const { store } = ctx;
+  const now = ctx.opts.now();
+  const reason = `rejected by API: ${failure.message}`;
+  const records = await Promise.all(cids.map((c) => store.record(c)));
+  const owned = records.filter((r): r is RecordFields => r?.state === 'claimed' && r.sub === subId);
+  const letters: { payload: DeadLetterPayload; deaths: number }[] = [];
+  const applies: ApplyItem[] = [];
+  for (const rec of owned) {
+    const entry: AttemptRecord = {
+      attempt: Number(rec.attempt),
+      batchId: null,
+      outcome: 'rejected',
+      errorType: failure.type,
+      message: failure.message,
+      at: now,
+    };
+    letters.push({
+      deaths: Number(rec.deaths || 0) + 1,
+      payload: {
+        customId: rec.cid,
+        feature: rec.feature,
+        model: rec.model,
+        reason,
+        lastError: failure,
+        attempts: [...parseOr<AttemptRecord[]>(rec.hist || '[]', []), entry],
+        batchId: null,
+        params: parseOr<MessageParams>(rec.params, rec.params as unknown as MessageParams),
+        metadata: rec.meta ? parseOr<unknown>(rec.meta, rec.meta) : null,
+        deadAt: now,
+      },
+    });
+    applies.push({ cid: rec.cid, action: 'dead', guardSub: subId, reason, error: failure, entry });
+  }
+  await addDeadLetters(ctx.deadLetterQueue, letters);
+  const codes = await store.apply(applies, now);
+  // Out of the member list, into a side list that records what the API refused from this submission.
+  await store.moveMembers(
+    subId,
+    `${subId}-rejected`,
+    owned.map((r) => r.cid),
+  );
+  const dead = codes.filter((c) => c === 'ok').length;
+  state.report.deadLettered += dead;
+  ctx.log.warn(
+    { submission_id: subId, custom_ids: cids, reason },
+    'requests rejected by the API, dead-lettered',
+  );
+  return dead;
+}

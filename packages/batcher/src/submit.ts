@@ -1,0 +1,221 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { bumpBackoff } from './backoff.js';
+import { buildBody, itemBytes } from './body.js';
+import type { ClaimedBatch } from './claim.js';
+import { commitBatch, releaseSubmission } from './commit.js';
+import type { FlushContext, FlushState } from './context.js';
+import { newSubmissionId } from './context.js';
+import { type CreateFailure, classifyCreateError } from './create-errors.js';
+import { findCreatedBatch } from './reconcile.js';
+import { deadLetterRejected } from './reject.js';
+
+/**
+ * Sends one claimed submission to `batches.create` and resolves it: commit on success, or the
+ * error path (split, dead-letter and resubmit, release with backoff, reconcile, open the circuit).
+ * Steps, in this order (ARCHITECTURE.md "Crash safety of the submit path"): state 'creating' with
+ * createAt and a fresh lease → create with the SDK's retries off → commit → tracking job.
+ */
+export async function submitClaimed(
+  ctx: FlushContext,
+  state: FlushState,
+  batch: ClaimedBatch,
+): Promise<void> {
+  const { store, opts } = ctx;
+  const createAt = opts.now();
+  await store.updateSubmission(batch.subId, {
+    state: 'creating',
+    createAt,
+    lease: createAt + opts.submissionLeaseMs,
+    count: batch.items.length,
+    bytes: batch.itemBytes,
+  });
+  let body: Buffer | null = buildBody(batch.items);
+  const bytes = body.length;
+  let created: Anthropic.Messages.MessageBatch;
+  try {
+    created = await opts.client.messages.batches.create({ requests: [] } as never, {
+      body,
+      // An SDK retry of create carries no idempotency key and could make a second batch: a failed
+      // create is judged (and, if ambiguous, reconciled) here instead.
+      maxRetries: 0,
+      timeout: opts.createTimeoutMs,
+      headers: { 'content-type': 'application/json' },
+    });
+  } catch (err) {
+    body = null;
+    await onCreateError(ctx, state, batch, classifyCreateError(err), { createAt, bytes });
+    return;
+  }
+  body = null;
+  await ctx.hooks.afterCreate?.(batch.subId, created.id);
+  await commitBatch(ctx, state, { ...batch, count: batch.items.length, bytes }, created, '');
+}
+
+async function onCreateError(
+  ctx: FlushContext,
+  state: FlushState,
+  batch: ClaimedBatch,
+  failure: CreateFailure,
+  attempt: { createAt: number; bytes: number },
+): Promise<void> {
+  const { store, opts } = ctx;
+  const now = opts.now();
+  const log = { submission_id: batch.subId, count: batch.items.length, error: failure.message };
+  switch (failure.kind) {
+    case 'too-large':
+      if (batch.items.length === 1) {
+        await deadLetterRejected(ctx, state, batch.subId, [batch.items[0]![0]], {
+          type: 'request_too_large',
+          message: failure.message,
+        });
+        await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
+        return;
+      }
+      ctx.log.warn(log, 'create refused as too large (413): splitting the submission in two');
+      return splitAndSubmit(ctx, state, batch);
+    case 'invalid':
+      return onInvalid(ctx, state, batch, failure);
+    case 'billing': {
+      await releaseSubmission(ctx, state, batch.subId, 'billing error');
+      const reason = `billing / spend limit: ${failure.message}`;
+      await store.openCircuit(reason, opts.circuitCooldownMs, now);
+      state.stop = 'circuit';
+      state.probe = false;
+      ctx.log.error(log, 'create refused for billing: circuit open, submissions stopped');
+      ctx.emit('circuit:open', { reason, until: now + opts.circuitCooldownMs });
+      return;
+    }
+    case 'rate-limited':
+      await releaseSubmission(ctx, state, batch.subId, 'rate limited (429)');
+      await backoff(ctx, failure.message, failure.retryAfterMs);
+      state.stop = 'backoff';
+      ctx.log.warn(log, 'create rate limited (429): released, backing off');
+      return;
+    case 'ambiguous':
+      return onAmbiguous(ctx, state, batch, failure.message, attempt);
+    case 'refused':
+      await releaseSubmission(ctx, state, batch.subId, `refused (${failure.status})`);
+      await backoff(ctx, failure.message);
+      state.stop = 'create-failed';
+      ctx.emit('error', new Error(`batches.create refused (${failure.status}): ${failure.message}`));
+      return;
+  }
+}
+
+/** 400: dead-letter the request the API names and submit the rest; without a name, bisect. */
+async function onInvalid(
+  ctx: FlushContext,
+  state: FlushState,
+  batch: ClaimedBatch,
+  failure: { message: string; index?: number },
+): Promise<void> {
+  const idx = failure.index;
+  const rejectedError = { type: 'invalid_request_error', message: failure.message };
+  if (idx !== undefined && idx < batch.items.length) {
+    const [cid] = batch.items[idx]!;
+    await deadLetterRejected(ctx, state, batch.subId, [cid], rejectedError);
+    const rest = batch.items.filter((_, i) => i !== idx);
+    if (rest.length === 0) {
+      await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
+      return;
+    }
+    return submitClaimed(ctx, state, { ...batch, items: rest, itemBytes: sumBytes(rest) });
+  }
+  if (batch.items.length === 1) {
+    await deadLetterRejected(ctx, state, batch.subId, [batch.items[0]![0]], rejectedError);
+    await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
+    return;
+  }
+  ctx.log.warn(
+    { submission_id: batch.subId, count: batch.items.length, error: failure.message },
+    'create refused (400) without naming a request: bisecting',
+  );
+  return splitAndSubmit(ctx, state, batch);
+}
+
+/**
+ * 5xx, timeout, connection error: the batch may exist. Look for it now; adopt it if found.
+ * Otherwise keep the submission open ('creating') with a lease of one create timeout, so that
+ * recovery looks again once a slow create would have become visible, and back off.
+ */
+async function onAmbiguous(
+  ctx: FlushContext,
+  state: FlushState,
+  batch: ClaimedBatch,
+  message: string,
+  { createAt, bytes }: { createAt: number; bytes: number },
+): Promise<void> {
+  const { store, opts } = ctx;
+  const log = { submission_id: batch.subId, count: batch.items.length, error: message };
+  let found: Anthropic.Messages.MessageBatch | null = null;
+  try {
+    found = await findCreatedBatch(ctx, {
+      id: batch.subId,
+      count: String(batch.items.length),
+      createAt: String(createAt),
+    });
+  } catch (err) {
+    ctx.log.warn({ ...log, list_error: (err as Error).message }, 'cannot list batches to reconcile');
+  }
+  if (found) {
+    ctx.log.warn(
+      { ...log, batch_id: found.id },
+      'create failed ambiguously but the batch exists: adopting it',
+    );
+    await commitBatch(ctx, state, { ...batch, count: batch.items.length, bytes }, found, 'adopted');
+    await backoff(ctx, message);
+    state.stop = 'ambiguous';
+    return;
+  }
+  await store.updateSubmission(batch.subId, { lease: opts.now() + opts.createTimeoutMs });
+  await backoff(ctx, message);
+  state.stop = 'ambiguous';
+  ctx.log.warn(log, 'create failed ambiguously and no batch is visible yet: left for recovery');
+}
+
+/** Moves the first half of the members to a new submission, then submits each half. */
+async function splitAndSubmit(ctx: FlushContext, state: FlushState, batch: ClaimedBatch): Promise<void> {
+  const { store, opts } = ctx;
+  const now = opts.now();
+  const half = Math.ceil(batch.items.length / 2);
+  const first = batch.items.slice(0, half);
+  const rest = batch.items.slice(half);
+  const subId = newSubmissionId(now);
+  await store.openSubmission({
+    id: subId,
+    partition: batch.partition,
+    reason: batch.reason,
+    owner: opts.instance,
+    leaseMs: opts.submissionLeaseMs,
+    now,
+  });
+  // The first half sits at the head of the member list, so each LREM finds its id at once.
+  await store.moveMembers(
+    batch.subId,
+    subId,
+    first.map(([cid]) => cid),
+  );
+  const a: ClaimedBatch = { ...batch, subId, items: first, itemBytes: sumBytes(first) };
+  const b: ClaimedBatch = { ...batch, items: rest, itemBytes: sumBytes(rest) };
+  await store.updateSubmission(a.subId, { count: a.items.length, bytes: a.itemBytes });
+  await store.updateSubmission(b.subId, { count: b.items.length, bytes: b.itemBytes });
+  await submitClaimed(ctx, state, a);
+  if (state.stop) {
+    await releaseSubmission(ctx, state, b.subId, `flush stopped (${state.stop})`);
+    return;
+  }
+  await submitClaimed(ctx, state, b);
+}
+
+async function backoff(ctx: FlushContext, reason: string, retryAfterMs?: number) {
+  const b = await bumpBackoff(ctx.store, {
+    baseMs: ctx.opts.createBackoffMs,
+    maxMs: ctx.opts.maxCreateBackoffMs,
+    now: ctx.opts.now(),
+    reason,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+  ctx.log.info({ failures: b.failures, until: b.until }, 'create backoff');
+}
+
+const sumBytes = (items: ClaimedBatch['items']) => items.reduce((s, it) => s + itemBytes(it), 0);
