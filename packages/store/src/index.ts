@@ -5,6 +5,7 @@ export {
   describeRedis,
   type RedisClient,
 } from './connection.js';
+export { type CostFigures, type CostReport, costReport } from './cost-report.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue } from './queues.js';
 export {
   type ApplyItem,

@@ -522,6 +522,18 @@ export class Store {
     return this.redis.zrangebyscore(`${this.keys.base}:realtime`, '-inf', before);
   }
 
+  /**
+   * Marks real-time requests as being worked on now (their `since` becomes `now`), so that another
+   * sweep does not pick the same stale request while a retry is in progress. Only existing entries
+   * are touched.
+   */
+  async touchRealtime(cids: string[], now = Date.now()): Promise<void> {
+    if (cids.length === 0) return;
+    const args: (string | number)[] = [];
+    for (const cid of cids) args.push(now, cid);
+    await this.redis.zadd(`${this.keys.base}:realtime`, 'XX', ...args);
+  }
+
   // ---- ledger --------------------------------------------------------------------------------
 
   /** Ledger rows for the given UTC days (all days when omitted). */

@@ -1,0 +1,153 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { AttemptRecord, Message, RecordFields } from '@nightshift/shared';
+
+/** One line of a batch's results stream. */
+export type ResultLine = Anthropic.Messages.MessageBatchIndividualResponse;
+
+/** The record fields every decision needs (read in one pipelined peek per chunk). */
+export const PEEK_FIELDS = [
+  'state',
+  'sub',
+  'attempt',
+  'feature',
+  'model',
+  'meta',
+  'deadline',
+  'deaths',
+  'rt',
+] as const satisfies readonly (keyof RecordFields)[];
+
+export type PeekedRecord = Pick<RecordFields, (typeof PEEK_FIELDS)[number]>;
+
+/** Which batch the lines come from, and what it may decide. */
+export interface BatchScope {
+  batchId: string;
+  /** The submission the batch belongs to: failures apply only to records it still holds. */
+  subId: string;
+  /** A duplicate batch (second batch of one submission) applies successes only. */
+  onlySuccesses: boolean;
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  retryBackoffMs: number;
+  deadlineSlackMs: number;
+}
+
+/** The last error as stored on the record and shown in a dead letter. */
+export interface LastError {
+  type: string;
+  message: string;
+}
+
+/** What to do with one request. */
+export type Verdict =
+  | { kind: 'success'; message: Message }
+  | { kind: 'skip'; why: 'unknown' | 'duplicate' | 'stale' | 'ignored' | 'malformed' }
+  | {
+      kind: 'requeue';
+      countsAttempt: boolean;
+      readyAt: number;
+      error: LastError | null;
+      entry: AttemptRecord;
+    }
+  | { kind: 'dead'; reason: string; error: LastError | null; entry: AttemptRecord }
+  | { kind: 'realtime'; entry: AttemptRecord };
+
+/** A verdict that changes something (everything but a skip). */
+export type Effect = Exclude<Verdict, { kind: 'skip' }>;
+
+/** The longest a batch may take (the API expires it after 24 h). */
+export const BATCH_WINDOW_MS = 24 * 3_600_000;
+
+/** Error types a resubmission cannot fix: the request itself, or our access, is wrong. */
+const NOT_RETRYABLE = new Set([
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'request_too_large',
+]);
+
+/** Records a success may still land on: anything not final. A paid result is never thrown away. */
+const OPEN = new Set(['queued', 'claimed', 'realtime']);
+
+const NOT_PROCESSED: Record<'expired' | 'canceled', string> = {
+  expired: 'The batch reached its 24 h expiry before this request was processed.',
+  canceled: 'The batch was canceled before this request was processed.',
+};
+
+/**
+ * Decides the effect of one result line on its record, as peeked at the start of the chunk. The
+ * apply script re-checks the same guards atomically, so a decision made on a stale read is refused
+ * there, never applied twice.
+ */
+export function decide(
+  line: ResultLine,
+  rec: PeekedRecord | null,
+  scope: BatchScope,
+  policy: RetryPolicy,
+  now: number,
+): Verdict {
+  if (!rec) return { kind: 'skip', why: 'unknown' };
+  const result = line.result;
+  if (result?.type === 'succeeded') {
+    return OPEN.has(rec.state)
+      ? { kind: 'success', message: result.message }
+      : { kind: 'skip', why: 'duplicate' };
+  }
+  if (result?.type !== 'errored' && result?.type !== 'expired' && result?.type !== 'canceled') {
+    return { kind: 'skip', why: 'malformed' };
+  }
+  if (scope.onlySuccesses) return { kind: 'skip', why: 'ignored' };
+  if (rec.state !== 'claimed' || rec.sub !== scope.subId) return { kind: 'skip', why: 'stale' };
+  const attempt = Number(rec.attempt) || 1;
+  if (result.type === 'errored') {
+    const type = result.error?.error?.type ?? 'api_error';
+    const message = result.error?.error?.message ?? '';
+    const error = { type, message };
+    const entry: AttemptRecord = {
+      attempt,
+      batchId: scope.batchId,
+      outcome: 'errored',
+      errorType: type,
+      message,
+      at: now,
+    };
+    // Billing: the request is fine, the account is not. Keep it (no attempt spent) and stop submitting.
+    if (type === 'billing_error')
+      return { kind: 'requeue', countsAttempt: false, readyAt: now, error, entry };
+    if (NOT_RETRYABLE.has(type)) return { kind: 'dead', reason: type, error, entry };
+    return retryOrGiveUp(rec, attempt, entry, error, policy, now);
+  }
+  const error = { type: result.type, message: NOT_PROCESSED[result.type] };
+  const entry: AttemptRecord = { attempt, batchId: scope.batchId, outcome: result.type, at: now };
+  return retryOrGiveUp(rec, attempt, entry, error, policy, now);
+}
+
+/**
+ * A retryable failure: back to the queue with backoff, unless a batch can no longer meet the
+ * request's deadline (then real-time if the caller allowed it, else a dead letter) or the
+ * attempts are used up.
+ */
+export function retryOrGiveUp(
+  rec: Pick<PeekedRecord, 'deadline' | 'rt'>,
+  attempt: number,
+  entry: AttemptRecord,
+  error: LastError,
+  policy: RetryPolicy,
+  now: number,
+): Effect {
+  const deadline = rec.deadline ? Number(rec.deadline) : null;
+  if (deadline !== null && now + BATCH_WINDOW_MS + policy.deadlineSlackMs > deadline) {
+    return rec.rt === '1' ? { kind: 'realtime', entry } : { kind: 'dead', reason: 'deadline', error, entry };
+  }
+  if (attempt >= policy.maxAttempts) return { kind: 'dead', reason: 'attempts-exhausted', error, entry };
+  return {
+    kind: 'requeue',
+    countsAttempt: true,
+    readyAt: now + policy.retryBackoffMs * 2 ** (attempt - 1),
+    error,
+    entry,
+  };
+}

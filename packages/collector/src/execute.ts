@@ -1,0 +1,234 @@
+import {
+  type AttemptRecord,
+  type DeadLetterPayload,
+  jobIds,
+  type MessageParams,
+  type ResultPayload,
+} from '@nightshift/shared';
+import { type ApplyItem, addDeadLetters, buildSuccess, deliverResults } from '@nightshift/store';
+import type { PeekedRecord, Verdict } from './decide.js';
+import { runRealtime } from './realtime.js';
+import type { ApplyCounts, Ctx } from './types.js';
+import { logUsage } from './usage.js';
+
+/** A request with a decided effect (skips are counted by the caller and never get here). */
+export interface Decided {
+  cid: string;
+  rec: PeekedRecord;
+  verdict: Exclude<Verdict, { kind: 'skip' }>;
+}
+
+/** Where the effects come from: the batch (null on the real-time path) and the submission guard. */
+export interface Origin {
+  batchId: string | null;
+  guardSub: string;
+}
+
+/** What happens after the apply script answered for one item. */
+type Post =
+  | { kind: 'success'; payload: ResultPayload }
+  | { kind: 'dead'; jobId: string; reason: string }
+  | { kind: 'requeue'; d: Decided; readyAt: number; countsAttempt: boolean; billing: string | null }
+  | { kind: 'realtime' };
+
+export function parseJson<T>(text: string | undefined | null, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Carries out decided effects in the documented order (ARCHITECTURE.md, "Exactly-once effect"):
+ * add the `{results}` / `{dead-letters}` jobs with deterministic ids, then run the guarded apply
+ * script once for the whole chunk. A crash between the two re-runs both on restart: the jobs are
+ * duplicates BullMQ ignores, the script applies once.
+ */
+export async function execute(
+  ctx: Ctx,
+  origin: Origin,
+  decided: Decided[],
+  counts: ApplyCounts,
+  now: number,
+): Promise<void> {
+  if (decided.length === 0) return;
+  const items: ApplyItem[] = [];
+  const posts: Post[] = [];
+  const results: ResultPayload[] = [];
+  const dead: Decided[] = [];
+  for (const d of decided) {
+    const item = toItem(ctx, origin, d, now, posts, results);
+    items.push(item);
+    if (d.verdict.kind === 'dead') dead.push(d);
+  }
+  const deadLetters = dead.length ? await buildDeadLetters(ctx, origin.batchId, dead, now) : [];
+  await Promise.all([
+    deliverResults(ctx.queues.results, results),
+    addDeadLetters(ctx.queues.deadLetters, deadLetters),
+  ]);
+  const codes = await ctx.store.apply(items, now);
+  await afterApply(ctx, origin, items, posts, codes, counts, now);
+}
+
+function toItem(
+  ctx: Ctx,
+  origin: Origin,
+  d: Decided,
+  now: number,
+  posts: Post[],
+  results: ResultPayload[],
+): ApplyItem {
+  const { cid, rec, verdict: v } = d;
+  switch (v.kind) {
+    case 'success': {
+      const built = buildSuccess({
+        customId: cid,
+        feature: rec.feature,
+        metadata: parseJson(rec.meta, null),
+        model: rec.model,
+        message: v.message,
+        mode: origin.batchId === null ? 'realtime' : 'batch',
+        batchId: origin.batchId,
+        attempt: Number(rec.attempt) || 1,
+        prices: ctx.opts.prices,
+        now,
+      });
+      results.push(built.payload);
+      posts.push({ kind: 'success', payload: built.payload });
+      return built.item;
+    }
+    case 'requeue': {
+      const billing = v.error?.type === 'billing_error' ? v.error.message || 'billing_error' : null;
+      posts.push({ kind: 'requeue', d, readyAt: v.readyAt, countsAttempt: v.countsAttempt, billing });
+      return {
+        cid,
+        action: 'requeue',
+        guardSub: origin.guardSub,
+        readyAt: v.readyAt,
+        error: v.error,
+        entry: v.entry,
+        countsAttempt: v.countsAttempt,
+      };
+    }
+    case 'dead': {
+      const jobId = jobIds.deadLetter(cid, (Number(rec.deaths) || 0) + 1);
+      posts.push({ kind: 'dead', jobId, reason: v.reason });
+      return {
+        cid,
+        action: 'dead',
+        guardSub: origin.guardSub,
+        reason: v.reason,
+        error: v.error,
+        entry: v.entry,
+      };
+    }
+    case 'realtime':
+      posts.push({ kind: 'realtime' });
+      return { cid, action: 'realtime', guardSub: origin.guardSub, entry: v.entry };
+  }
+}
+
+/** Dead-letter payloads: the params and history are read only for the requests that die. */
+async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[], now: number) {
+  const extra = await ctx.store.peek(
+    dead.map((d) => d.cid),
+    ['params', 'hist'],
+  );
+  return dead.map((d, i) => {
+    const v = d.verdict as Extract<Verdict, { kind: 'dead' }>;
+    const hist = parseJson<AttemptRecord[]>(extra[i]?.hist, []);
+    const payload: DeadLetterPayload = {
+      customId: d.cid,
+      feature: d.rec.feature,
+      model: d.rec.model,
+      reason: v.reason,
+      lastError: v.error,
+      attempts: [...hist, v.entry],
+      batchId,
+      params: parseJson<MessageParams>(extra[i]?.params, null as unknown as MessageParams),
+      metadata: parseJson(d.rec.meta, null),
+      deadAt: now,
+    };
+    return { payload, deaths: (Number(d.rec.deaths) || 0) + 1 };
+  });
+}
+
+async function afterApply(
+  ctx: Ctx,
+  origin: Origin,
+  items: ApplyItem[],
+  posts: Post[],
+  codes: string[],
+  counts: ApplyCounts,
+  now: number,
+) {
+  const cleanup: Promise<unknown>[] = [];
+  const realtime: string[] = [];
+  let billing: string | null = null;
+  for (let i = 0; i < items.length; i++) {
+    const code = codes[i] ?? 'unknown';
+    const post = posts[i]!;
+    const cid = items[i]!.cid;
+    if (code === 'unknown') {
+      counts.unknown++;
+      continue;
+    }
+    switch (post.kind) {
+      case 'success':
+        if (code === 'ok') {
+          counts.delivered++;
+          if (ctx.opts.logUsage) logUsage(ctx.log, post.payload);
+        } else {
+          counts.duplicate++;
+          // The record died between our read and the script (a concurrent batch decided first):
+          // the result job added for it must not reach the service.
+          if (code === 'dup:dead') cleanup.push(ctx.queues.results.remove(jobIds.result(cid)));
+        }
+        break;
+      case 'requeue':
+        if (code !== 'ok') {
+          counts.stale++;
+          break;
+        }
+        if (post.countsAttempt) counts.requeued++;
+        else counts.held++;
+        if (post.billing) billing = post.billing;
+        ctx.emit('item:requeued', {
+          customId: cid,
+          batchId: origin.batchId,
+          attempt: (Number(post.d.rec.attempt) || 1) + (post.countsAttempt ? 1 : 0),
+          outcome: post.d.verdict.kind === 'requeue' ? post.d.verdict.entry.outcome : 'errored',
+          readyAt: post.readyAt,
+        });
+        break;
+      case 'dead':
+        if (code === 'ok') {
+          counts.dead++;
+          ctx.emit('item:dead', { customId: cid, batchId: origin.batchId, reason: post.reason });
+        } else {
+          counts.stale++;
+          cleanup.push(ctx.queues.deadLetters.remove(post.jobId));
+        }
+        break;
+      case 'realtime':
+        if (code === 'ok') {
+          counts.realtime++;
+          realtime.push(cid);
+        } else counts.stale++;
+        break;
+    }
+  }
+  await Promise.all(cleanup);
+  if (billing) await onBilling(ctx, origin.batchId, billing, now);
+  if (realtime.length) await runRealtime(ctx, realtime);
+}
+
+async function onBilling(ctx: Ctx, batchId: string | null, message: string, now: number) {
+  const reason = `billing_error in results of ${batchId ?? 'a real-time call'}: ${message}`;
+  ctx.log.error({ batchId, message }, 'billing_error: submissions stopped, affected requests kept queued');
+  await ctx.store.openCircuit(reason, ctx.opts.circuitCooldownMs, now);
+  const alert = { code: 'billing' as const, message: reason };
+  if (await ctx.store.raiseAlert(alert, now)) ctx.emit('alert', { ...alert, since: now });
+}

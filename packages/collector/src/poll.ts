@@ -1,0 +1,243 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { BatchFields, BatchJobData } from '@nightshift/shared';
+import { DelayedError, type Job } from 'bullmq';
+import { clearBatchAlerts, raise } from './alerts.js';
+import { streamResults } from './apply-results.js';
+import type { BatchScope } from './decide.js';
+import { describeError, isDefinitive, isNotFound } from './errors.js';
+import { parseJson } from './execute.js';
+import { requeueLost, requeueMissing } from './members.js';
+import type { ResolvedOptions } from './options.js';
+import { type ApplyCounts, type BatchOutcome, type Ctx, emptyCounts } from './types.js';
+
+type MessageBatch = Anthropic.Messages.MessageBatch;
+
+/** The data of a `{batches}` tracking job: what the batcher wrote plus the collector's step state. */
+export interface TrackingData extends BatchJobData {
+  /** Consecutive transient failures (reset by a successful poll). */
+  transient?: number;
+  /** Complete-looking result streams that had fewer lines than the batch's request counts. */
+  shortReads?: number;
+  lastError?: string;
+}
+
+const HOUR = 3_600_000;
+/** The API keeps results for 29 days after creation. */
+export const ARCHIVE_MS = 29 * 24 * HOUR;
+/** After the grace period, this many 404s in a row (re-checked quickly) mean the batch is gone. */
+const LOST_AFTER_404S = 3;
+/** A stream with fewer lines than the counts is re-read this often before missing lines are requeued. */
+const MAX_SHORT_READS = 3;
+
+/** Poll interval of a batch of the given age: pollMs, doubling per hour in progress, capped. */
+export function pollInterval(opts: Pick<ResolvedOptions, 'pollMs' | 'maxPollMs'>, ageMs: number): number {
+  const hours = Math.max(0, Math.floor(ageMs / HOUR));
+  return Math.min(opts.maxPollMs, opts.pollMs * 2 ** Math.min(hours, 30));
+}
+
+/**
+ * The processor of `{batches}`: one step of the step-job pattern. Each run polls the batch once and
+ * either re-delays the job (not ended, or a transient failure) or applies the results and finishes.
+ * BullMQ's lock on the job keeps two collectors from working on one batch at once.
+ */
+export function createBatchProcessor(ctx: Ctx) {
+  return async (job: Job<TrackingData>, token?: string): Promise<BatchOutcome> => {
+    const { batchId } = job.data;
+    const rec = await ctx.store.batch(batchId);
+    if (!rec) {
+      ctx.log.warn({ batchId }, 'tracking job for a batch the store does not know (purged); finished');
+      return { batchId, outcome: 'unknown-batch' };
+    }
+    if (rec.state === 'collected' || rec.state === 'lost') {
+      const counts = parseJson<ApplyCounts | undefined>(rec.counts, undefined);
+      return { batchId, outcome: rec.state, ...(counts ? { counts } : {}) };
+    }
+    let batch: MessageBatch;
+    try {
+      batch = await ctx.client.messages.batches.retrieve(
+        batchId,
+        {},
+        { timeout: ctx.opts.requestTimeoutMs, signal: ctx.signal },
+      );
+    } catch (err) {
+      if (isNotFound(err) && !ctx.signal.aborted) return onNotFound(ctx, job, token, rec);
+      return retryLater(ctx, job, token, 'retrieve', err);
+    }
+    ctx.lastPollAt = Math.max(ctx.lastPollAt, ctx.now());
+    if (batch.processing_status !== 'ended') return waitMore(ctx, job, token, rec, batch);
+    return collect(ctx, job, token, rec, batch);
+  };
+}
+
+async function delayJob(job: Job, token: string | undefined, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + ms, token);
+  throw new DelayedError();
+}
+
+async function waitMore(
+  ctx: Ctx,
+  job: Job<TrackingData>,
+  token: string | undefined,
+  rec: BatchFields,
+  batch: MessageBatch,
+): Promise<never> {
+  const polls = (job.data.polls ?? 0) + 1;
+  await job.updateData({
+    ...job.data,
+    polls,
+    lastStatus: batch.processing_status,
+    counts: batch.request_counts as unknown as Record<string, number>,
+    notFound: 0,
+    transient: 0,
+  });
+  await job.updateProgress({ status: batch.processing_status, polls });
+  if (rec.status !== batch.processing_status) {
+    await ctx.store.updateBatch(rec.id, { status: batch.processing_status });
+  }
+  const created = Date.parse(batch.created_at) || Number(rec.submitted) || ctx.now();
+  return delayJob(job, token, pollInterval(ctx.opts, ctx.now() - created));
+}
+
+async function onNotFound(
+  ctx: Ctx,
+  job: Job<TrackingData>,
+  token: string | undefined,
+  rec: BatchFields,
+): Promise<BatchOutcome> {
+  const now = ctx.now();
+  const since = Number(rec.submitted) || job.data.submittedAt || now;
+  const inGrace = now - since < ctx.opts.notFoundGraceMs;
+  const notFound = (job.data.notFound ?? 0) + 1;
+  if (!inGrace && notFound >= LOST_AFTER_404S) {
+    return markLost(
+      ctx,
+      rec,
+      'not-found',
+      `Batch ${rec.id} answers 404 ${Math.round((now - since) / 60_000)} min after submission.`,
+    );
+  }
+  await job.updateData({ ...job.data, notFound });
+  ctx.log.info({ batchId: rec.id, notFound, inGrace }, 'batch not found at the API (yet); polling again');
+  // Within the grace period a 404 is propagation delay; after it, re-check quickly before giving up.
+  return delayJob(job, token, inGrace ? ctx.opts.pollMs : ctx.opts.transientRetryMs);
+}
+
+/**
+ * Keeps the job alive through any failure: it re-delays itself with backoff rather than failing, so
+ * a batch is never dropped. On close() it is handed back at once for another collector to take.
+ */
+async function retryLater(
+  ctx: Ctx,
+  job: Job<TrackingData>,
+  token: string | undefined,
+  what: string,
+  err: unknown,
+): Promise<never> {
+  if (ctx.signal.aborted) return delayJob(job, token, 0);
+  const transient = (job.data.transient ?? 0) + 1;
+  const delay = Math.min(ctx.opts.maxPollMs, ctx.opts.transientRetryMs * 2 ** Math.min(transient - 1, 20));
+  const e = describeError(err);
+  await job.updateData({
+    ...job.data,
+    transient,
+    lastError: `${what}: ${e.type}: ${e.message}`.slice(0, 500),
+  });
+  if (isDefinitive(err)) ctx.reportError(err, `${what} of batch ${job.data.batchId}`);
+  else
+    ctx.log.warn(
+      { batchId: job.data.batchId, what, err: e, transient, delay },
+      'transient failure; retrying',
+    );
+  return delayJob(job, token, delay);
+}
+
+async function collect(
+  ctx: Ctx,
+  job: Job<TrackingData>,
+  token: string | undefined,
+  rec: BatchFields,
+  batch: MessageBatch,
+): Promise<BatchOutcome> {
+  const id = rec.id;
+  if (rec.state === 'submitted') {
+    const ended = Date.parse(batch.ended_at ?? '') || ctx.now();
+    await ctx.store.updateBatch(id, {
+      state: 'ended',
+      status: 'ended',
+      ended,
+      counts: JSON.stringify(batch.request_counts),
+    });
+    ctx.emit('batch:ended', { batchId: id, counts: batch.request_counts });
+  }
+  if (batch.archived_at) {
+    return markLost(
+      ctx,
+      rec,
+      'archived',
+      `The results of batch ${id} were archived before they were applied.`,
+    );
+  }
+  await ctx.store.updateBatch(id, { state: 'applying' });
+  const scope: BatchScope = { batchId: id, subId: rec.sub, onlySuccesses: rec.origin === 'duplicate' };
+  const counts = emptyCounts();
+  const expected = ['succeeded', 'errored', 'canceled', 'expired'].reduce(
+    (n, k) => n + (batch.request_counts[k as keyof typeof batch.request_counts] ?? 0),
+    0,
+  );
+  try {
+    await streamResults(ctx, scope, counts);
+    const shortReads = job.data.shortReads ?? 0;
+    if (counts.lines < expected && shortReads < MAX_SHORT_READS) {
+      await job.updateData({ ...job.data, shortReads: shortReads + 1 });
+      throw new Error(`results stream ended after ${counts.lines} of ${expected} lines`);
+    }
+    await requeueMissing(ctx, scope, counts);
+  } catch (err) {
+    const archived = ctx.now() >= (Date.parse(batch.created_at) || 0) + ARCHIVE_MS;
+    if (isNotFound(err) && archived && !ctx.signal.aborted) {
+      return markLost(ctx, rec, 'archived', `The results of batch ${id} are no longer available (29 days).`);
+    }
+    return retryLater(ctx, job, token, `results (after ${counts.lines} lines)`, err);
+  }
+  return finish(ctx, id, counts);
+}
+
+async function finish(ctx: Ctx, id: string, counts: ApplyCounts): Promise<BatchOutcome> {
+  await ctx.store.markCollected(id, counts as unknown as Record<string, number>, ctx.now());
+  await clearBatchAlerts(ctx, id);
+  if (ctx.opts.deleteAfterCollect) {
+    try {
+      await ctx.client.messages.batches.delete(id, {}, { timeout: ctx.opts.requestTimeoutMs });
+      await ctx.store.updateBatch(id, { status: 'deleted' });
+    } catch (err) {
+      // Not fatal: the API archives results after 29 days anyway.
+      ctx.log.warn({ batchId: id, err: describeError(err) }, 'could not delete the batch at the API');
+    }
+  }
+  ctx.log.info({ batchId: id, counts }, 'batch collected');
+  ctx.emit('results:applied', { batchId: id, counts });
+  return { batchId: id, outcome: 'collected', counts };
+}
+
+/** The batch is gone: held members back to the queue (no attempt spent), batch out of flight, alert. */
+async function markLost(
+  ctx: Ctx,
+  rec: BatchFields,
+  reason: 'not-found' | 'archived',
+  message: string,
+): Promise<BatchOutcome> {
+  const counts = emptyCounts();
+  const scope = { batchId: rec.id, subId: rec.sub, onlySuccesses: rec.origin === 'duplicate' };
+  await requeueLost(ctx, scope, counts, message);
+  const now = ctx.now();
+  await ctx.store.updateBatch(rec.id, { state: 'lost', applied: now, counts: JSON.stringify(counts) });
+  await ctx.store.redis.srem(ctx.store.keys.inflight, rec.id);
+  await clearBatchAlerts(ctx, rec.id);
+  await raise(
+    ctx,
+    { code: 'batch-lost', batchId: rec.id, message: `${message} Its requests were requeued.` },
+    now,
+  );
+  ctx.log.error({ batchId: rec.id, reason, requeued: counts.held }, message);
+  return { batchId: rec.id, outcome: 'lost', reason, counts };
+}

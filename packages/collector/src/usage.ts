@@ -1,0 +1,23 @@
+import type { Logger, ResultPayload } from '@nightshift/shared';
+
+/**
+ * One usage line per succeeded result, in the same shape for batch and real-time work, so a cost
+ * dashboard can put both side by side:
+ * `{ event: 'usage', feature, model, batch, input_tokens, cache_write_5m, cache_write_1h, cache_read,
+ *    output_tokens, cost_usd, realtime_equivalent_usd }`.
+ */
+export function logUsage(log: Logger, p: ResultPayload): void {
+  log.info({
+    event: 'usage',
+    feature: p.feature,
+    model: p.model,
+    batch: p.mode === 'batch',
+    input_tokens: p.usage.input,
+    cache_write_5m: p.usage.cacheWrite5m,
+    cache_write_1h: p.usage.cacheWrite1h,
+    cache_read: p.usage.cacheRead,
+    output_tokens: p.usage.output,
+    cost_usd: p.cost.cost,
+    realtime_equivalent_usd: p.cost.realtimeEquivalent,
+  });
+}

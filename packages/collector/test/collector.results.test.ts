@@ -1,0 +1,171 @@
+import type { DeadLetterPayload, ResultPayload } from '@nightshift/shared';
+import { createRedis, type RedisClient } from '@nightshift/store';
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CollectorEvents } from '../src/index.js';
+import { capturingLogger, defaultParams, emulator, World } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+const RETRYABLE = ['api_error', 'overloaded_error', 'rate_limit_error', 'timeout_error', 'mystery_error'];
+const FATAL = [
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'request_too_large',
+];
+
+describe('when a batch ends with every kind of result', () => {
+  it('delivers, requeues, dead-letters, holds and counts each line by its type', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    const T = Date.now();
+    const { logger, lines } = capturingLogger();
+    try {
+      const ok = ['ok-1', 'ok-2'];
+      const retry = RETRYABLE.map((t) => `r-${t}`);
+      const fatal = FATAL.map((t) => `f-${t}`);
+      const cids = [...ok, ...retry, ...fatal, 'bill-1', 'exp-1', 'can-1', 'miss-1'];
+      for (const t of [...RETRYABLE, ...FATAL, 'billing_error']) {
+        const id = t === 'billing_error' ? 'bill-1' : RETRYABLE.includes(t) ? `r-${t}` : `f-${t}`;
+        emu.control.injectOutcome({
+          match: new RegExp(`^${id}$`),
+          outcome: 'errored',
+          errorType: t,
+          message: `msg ${t}`,
+        });
+      }
+      emu.control.injectOutcome({ match: /^exp-1$/, outcome: 'expired' });
+      emu.control.injectOutcome({ match: /^can-1$/, outcome: 'canceled' });
+      const apiCids = [...cids.filter((c) => c !== 'miss-1'), 'alien-1'];
+      const { batch, subId } = await w.seed({
+        cids,
+        apiCids,
+        meta: (cid) => ({ doc: cid }),
+        params: (cid) => defaultParams(cid),
+      });
+
+      const c = await w.collector({ now: () => T, logger });
+      const seen = { requeued: 0, dead: 0, ended: 0, applied: [] as CollectorEvents['results:applied'][0][] };
+      c.on('item:requeued', () => seen.requeued++);
+      c.on('item:dead', () => seen.dead++);
+      c.on('batch:ended', () => seen.ended++);
+      c.on('results:applied', (e) => seen.applied.push(e));
+      const done = await w.waitCollected(batch.id);
+      expect(done.state).toBe('collected');
+      expect(await w.store.inflightBatchIds()).toEqual([]);
+
+      // succeeded: one result job each, with the full payload, and one usage line each.
+      const results = await w.resultJobs();
+      expect(results.map((j) => j.id).sort()).toEqual(['res-ok-1', 'res-ok-2']);
+      const payload = results.find((j) => j.id === 'res-ok-1')!.data as ResultPayload;
+      expect(payload).toMatchObject({
+        customId: 'ok-1',
+        feature: 'classify',
+        metadata: { doc: 'ok-1' },
+        model: 'claude-haiku-4-5',
+        batchId: batch.id,
+        attempt: 1,
+        mode: 'batch',
+      });
+      expect(payload.message.usage.service_tier).toBe('batch');
+      expect(payload.cost.cost).toBeCloseTo(payload.cost.realtimeEquivalent / 2, 12);
+      expect((await w.store.status('ok-1')).state).toBe('succeeded');
+      const usage = lines.filter((l) => l.event === 'usage');
+      expect(usage).toHaveLength(2);
+      expect(usage[0]).toMatchObject({ feature: 'classify', model: 'claude-haiku-4-5', batch: true });
+      expect(Object.keys(usage[0]!).sort()).toEqual(
+        [
+          'event',
+          'feature',
+          'model',
+          'batch',
+          'input_tokens',
+          'cache_write_5m',
+          'cache_write_1h',
+          'cache_read',
+          'output_tokens',
+          'cost_usd',
+          'realtime_equivalent_usd',
+        ].sort(),
+      );
+
+      // retryable errors (and unknown types), expired, canceled and missing: attempt + 1, backoff.
+      for (const cid of [...retry, 'exp-1', 'can-1', 'miss-1']) {
+        const rec = await w.store.record(cid);
+        expect(rec, cid).toMatchObject({ state: 'queued', attempt: '2', ready: String(T + 60_000), sub: '' });
+      }
+      const apiErr = await w.store.status('r-api_error');
+      expect(apiErr).toMatchObject({
+        state: 'retrying',
+        lastError: { type: 'api_error', message: 'msg api_error' },
+        history: [{ attempt: 1, batchId: batch.id, outcome: 'errored', errorType: 'api_error' }],
+      });
+      const firstOutcome = async (cid: string) => JSON.parse((await w.store.record(cid))!.hist)[0].outcome;
+      expect(await firstOutcome('exp-1')).toBe('expired');
+      expect(await firstOutcome('can-1')).toBe('canceled');
+      expect(await firstOutcome('miss-1')).toBe('missing');
+
+      // not retryable: dead at once with the API's message; one dead-letter job each.
+      const dead = await w.deadJobs();
+      expect(dead.map((j) => j.id).sort()).toEqual(fatal.map((c) => `dead-${c}-1`).sort());
+      const dl = dead.find((j) => j.id === 'dead-f-invalid_request_error-1')!.data as DeadLetterPayload;
+      expect(dl).toMatchObject({
+        customId: 'f-invalid_request_error',
+        reason: 'invalid_request_error',
+        lastError: { type: 'invalid_request_error', message: 'msg invalid_request_error' },
+        batchId: batch.id,
+        metadata: { doc: 'f-invalid_request_error' },
+        params: defaultParams('f-invalid_request_error'),
+      });
+      expect(dl.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'errored' })]);
+      for (const cid of fatal) expect((await w.store.status(cid)).state).toBe('dead');
+
+      // billing: kept without spending an attempt; circuit open; alert.
+      expect(await w.store.record('bill-1')).toMatchObject({ state: 'queued', attempt: '1' });
+      expect((await w.store.circuit()).open).toBe(true);
+      const codes = (await w.store.alerts()).map((a) => a.code);
+      expect(codes).toEqual(expect.arrayContaining(['billing', 'circuit-open', 'unknown-custom-ids']));
+
+      // a custom_id that is not ours is counted, never fatal.
+      const stats = await w.store.stats();
+      expect(stats.unknown_custom_ids).toBe(1);
+      expect(stats.succeeded).toBe(2);
+      expect(stats.dead).toBe(FATAL.length);
+
+      const counts = seen.applied[0]!.counts;
+      expect(counts).toMatchObject({
+        lines: cids.length,
+        succeeded: 3, // ok-1, ok-2 and the alien line
+        errored: RETRYABLE.length + FATAL.length + 1,
+        expired: 1,
+        canceled: 1,
+        unknown: 1,
+        delivered: 2,
+        requeued: RETRYABLE.length + 3,
+        held: 1,
+        dead: FATAL.length,
+        missing: 1,
+      });
+      expect(seen.ended).toBe(1);
+      expect(seen.dead).toBe(FATAL.length);
+      expect(seen.requeued).toBe(RETRYABLE.length + 4);
+      expect(JSON.parse((await w.store.batch(batch.id))!.counts)).toMatchObject({ delivered: 2 });
+      expect(subId).toBeTruthy();
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  });
+});

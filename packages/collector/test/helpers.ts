@@ -1,0 +1,198 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { type Emulator, type EmulatorOptions, startEmulator } from '@nightshift/emulator';
+import { createLogger, jobIds, type Logger, type MessageParams } from '@nightshift/shared';
+import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
+import type { Queue } from 'bullmq';
+import { type Collector, type CollectorOptions, startCollector } from '../src/index.js';
+
+let counter = 0;
+/** A fresh key prefix per test. */
+export const nextPrefix = () => `t${process.pid}x${++counter}`;
+
+export const silent: Logger = createLogger('test', 'silent');
+
+/** A logger that keeps the objects logged at info (usage lines) and drops the rest. */
+export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const noop = () => undefined;
+  const logger = {
+    level: 'info',
+    info: (obj: unknown) => {
+      if (obj && typeof obj === 'object') lines.push(obj as Record<string, unknown>);
+    },
+    warn: noop,
+    error: noop,
+    debug: noop,
+    trace: noop,
+    fatal: noop,
+    child() {
+      return logger;
+    },
+  };
+  return { logger: logger as unknown as Logger, lines };
+}
+
+export function defaultParams(cid: string, model = 'claude-haiku-4-5'): MessageParams {
+  return { model, max_tokens: 16, messages: [{ role: 'user', content: `Say something about ${cid}` }] };
+}
+
+export interface SeedOptions {
+  cids: string[];
+  feature?: string;
+  model?: string;
+  params?: (cid: string) => MessageParams;
+  /** Custom ids to send to the API instead of `cids` (e.g. fewer, for missing results). */
+  apiCids?: string[];
+  deadline?: (cid: string) => number | null;
+  realtime?: (cid: string) => boolean;
+  meta?: (cid: string) => unknown;
+  subId?: string;
+  /** Skip commit + tracking job (orphans). */
+  commit?: boolean;
+  now?: number;
+}
+
+/** A test world: a store on one prefix, an SDK client at an emulator, queues to look into. */
+export class World {
+  readonly store: Store;
+  readonly client: Anthropic;
+  readonly results: Queue;
+  readonly deadLetters: Queue;
+  readonly batches: Queue;
+  private readonly collectors: Collector[] = [];
+
+  constructor(
+    readonly redis: RedisClient,
+    readonly emu: Emulator,
+    readonly prefix = nextPrefix(),
+  ) {
+    this.store = new Store(redis, prefix);
+    this.client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 0 });
+    this.results = openQueue('results', redis, prefix);
+    this.deadLetters = openQueue('deadLetters', redis, prefix);
+    this.batches = openQueue('batches', redis, prefix);
+  }
+
+  /** Enqueues, claims into one submission, creates the batch at the emulator, commits, adds the tracking job. */
+  async seed(o: SeedOptions) {
+    const feature = o.feature ?? 'classify';
+    const model = o.model ?? 'claude-haiku-4-5';
+    const paramsOf = o.params ?? ((cid: string) => defaultParams(cid, model));
+    const group = `g-${o.subId ?? 's1'}-${counter++}`;
+    const items: EnqueueItem[] = o.cids.map((cid) => {
+      const params = JSON.stringify(paramsOf(cid));
+      return {
+        cid,
+        feature,
+        model: (JSON.parse(params) as MessageParams).model,
+        params,
+        phash: `h-${cid}`,
+        meta: o.meta ? JSON.stringify(o.meta(cid)) : '',
+        deadline: o.deadline?.(cid) ?? null,
+        partition: 'default',
+        group,
+        bytes: params.length + cid.length + 30,
+        realtimeAllowed: o.realtime?.(cid) ?? false,
+        state: 'queued',
+      };
+    });
+    const now = o.now ?? Date.now();
+    await this.store.enqueue(items, { now });
+    const subId = o.subId ?? `s-${counter++}`;
+    await this.store.openSubmission({
+      id: subId,
+      partition: 'default',
+      reason: 'manual',
+      owner: 'test',
+      leaseMs: 60_000,
+      now,
+    });
+    const claimed = await this.store.claim(group, subId, o.cids.length, 1e12, now);
+    const byCid = new Map(items.map((i) => [i.cid, i.params]));
+    const batch = await this.client.messages.batches.create({
+      requests: (o.apiCids ?? o.cids).map((cid) => ({
+        custom_id: cid,
+        params: JSON.parse(byCid.get(cid) ?? JSON.stringify(paramsOf(cid))) as MessageParams,
+      })),
+    });
+    if (o.commit !== false) await this.commit(subId, batch, claimed.items.length, now);
+    return { batch, subId };
+  }
+
+  /** Commits a batch to a submission (as the batcher does) and adds its tracking job. */
+  async commit(
+    subId: string,
+    batch: Anthropic.Messages.MessageBatch,
+    count: number,
+    now = Date.now(),
+  ): Promise<string> {
+    const code = await this.store.commit(
+      subId,
+      batch,
+      { count, bytes: 0, partition: 'default', reason: 'manual' },
+      now,
+    );
+    await this.batches.add(
+      'batch',
+      {
+        batchId: batch.id,
+        submissionId: subId,
+        requestCount: count,
+        bytes: 0,
+        partition: 'default',
+        reason: 'manual',
+        submittedAt: now,
+      },
+      { jobId: jobIds.batch(batch.id) },
+    );
+    return code;
+  }
+
+  /** Starts a collector on this world with fast test timings. */
+  async collector(over: Partial<CollectorOptions> = {}): Promise<Collector> {
+    const c = await startCollector({
+      connection: this.redis,
+      prefix: this.prefix,
+      client: this.client,
+      pollMs: 100,
+      maxPollMs: 200,
+      transientRetryMs: 50,
+      lockDurationMs: 5_000,
+      orphanMinAgeMs: 0,
+      logger: silent,
+      ...over,
+    });
+    c.on('error', () => undefined);
+    this.collectors.push(c);
+    return c;
+  }
+
+  async waitCollected(batchId: string, timeoutMs = 20_000) {
+    const { waitFor } = await import('@nightshift/testing');
+    return waitFor(
+      async () => {
+        const b = await this.store.batch(batchId);
+        return b && (b.state === 'collected' || b.state === 'lost') ? b : null;
+      },
+      { timeoutMs, what: `batch ${batchId} collected` },
+    );
+  }
+
+  /** Result jobs in {results} (no consumer runs in these tests, so they stay waiting). */
+  async resultJobs() {
+    return this.results.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'], 0, -1);
+  }
+
+  async deadJobs() {
+    return this.deadLetters.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'], 0, -1);
+  }
+
+  async close() {
+    await Promise.all(this.collectors.map((c) => c.close()));
+    await Promise.all([this.results.close(), this.deadLetters.close(), this.batches.close()]);
+  }
+}
+
+export async function emulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator({ quiet: true, ...opts });
+}
