@@ -141,7 +141,12 @@ describe('splitting and grouping', () => {
     await enqueue(store, 25);
     const r = await b.runFlushOnce('manual');
     expect(r.batches.map((x) => x.requestCount)).toEqual([10, 10, 5]);
-    const all = [...batchContents(env, r.batches.map((x) => x.batchId)).values()].flat();
+    const all = [
+      ...batchContents(
+        env,
+        r.batches.map((x) => x.batchId),
+      ).values(),
+    ].flat();
     expect(new Set(all).size).toBe(25);
   });
 
@@ -153,9 +158,12 @@ describe('splitting and grouping', () => {
     clock.advance(1);
     await enqueue(store, 2, { group: 'C' }, 'c');
     const r = await b.runFlushOnce('manual');
-    const contents = [...batchContents(env, r.batches.map((x) => x.batchId)).values()].map((ids) =>
-      [...new Set(ids.map((id) => id[0]))].sort().join(''),
-    );
+    const contents = [
+      ...batchContents(
+        env,
+        r.batches.map((x) => x.batchId),
+      ).values(),
+    ].map((ids) => [...new Set(ids.map((id) => id[0]))].sort().join(''));
     // A (4) then B would not fit (4 + 4 > 6): A alone; B + C (6) fit together.
     expect(contents).toEqual(['a', 'bc']);
   });
@@ -170,9 +178,12 @@ describe('splitting and grouping', () => {
     clock.advance(1);
     await enqueue(store, 7, { group: 'C', size: 200 }, 'c');
     const r = await b.runFlushOnce('manual');
-    const groups = [...batchContents(env, r.batches.map((x) => x.batchId)).values()].map((ids) =>
-      ids.map((id) => id[0]).join(''),
-    );
+    const groups = [
+      ...batchContents(
+        env,
+        r.batches.map((x) => x.batchId),
+      ).values(),
+    ].map((ids) => ids.map((id) => id[0]).join(''));
     expect(groups).toEqual(['aaa', 'bbb', 'ccccc', 'cc']);
     for (const x of r.batches) expect(x.bytes).toBeLessThanOrEqual(maxBytes);
   });
@@ -183,7 +194,10 @@ describe('splitting and grouping', () => {
     await enqueue(store, 2, { partition: 'globex' }, 'globex');
     const one = await b.runFlushOnce('manual');
     expect(one.batches).toHaveLength(2);
-    for (const [, ids] of batchContents(env, one.batches.map((x) => x.batchId))) {
+    for (const [, ids] of batchContents(
+      env,
+      one.batches.map((x) => x.batchId),
+    )) {
       expect(new Set(ids.map((id) => id.split('-')[0])).size).toBe(1);
     }
     await enqueue(store, 2, { partition: 'acme' }, 'acme2');

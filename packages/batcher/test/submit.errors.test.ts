@@ -1,0 +1,202 @@
+import { jobIds, QUEUES } from '@nightshift/shared';
+import { openQueue } from '@nightshift/store';
+import { waitFor } from '@nightshift/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Batcher } from '../src/index.js';
+import {
+  batchContents,
+  batcherFor,
+  clock,
+  type Env,
+  enqueue,
+  makeItem,
+  nextPrefix,
+  setupEnv,
+  storeFor,
+  teardownEnv,
+} from './helpers.js';
+
+let env: Env;
+const open: Batcher[] = [];
+
+beforeAll(async () => {
+  env = await setupEnv();
+});
+afterEach(() => {
+  env.emu.control.clearFaults();
+  // Earlier tests' batches fall out of the reconciliation window of later ones.
+  clock.advance(10 * 60_000);
+});
+afterAll(async () => {
+  await Promise.all(open.map((b) => b.close()));
+  await teardownEnv(env);
+});
+
+async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
+  const prefix = nextPrefix();
+  const b = await batcherFor(env, prefix, { createBackoffMs: 1000, ...over });
+  open.push(b);
+  return { b, prefix, store: storeFor(env, prefix) };
+}
+
+const created = () => env.emu.inspect.batches().length;
+
+describe('413 request_too_large', () => {
+  it('splits the submission in two and submits each half', async () => {
+    const { b, store } = await fresh();
+    const cids = await enqueue(store, 9);
+    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 413 });
+    const r = await b.runFlushOnce('manual');
+    expect(r.batches.map((x) => x.requestCount)).toEqual([5, 4]);
+    const sent = [
+      ...batchContents(
+        env,
+        r.batches.map((x) => x.batchId),
+      ).values(),
+    ].flat();
+    expect(sent.sort()).toEqual([...cids].sort());
+    for (const cid of cids) expect((await store.status(cid)).state).toBe('in_batch');
+    expect(await store.openSubmissionIds()).toEqual([]);
+  });
+});
+
+describe('400 on the envelope', () => {
+  it('dead-letters the request the API names and submits the rest', async () => {
+    const { b, prefix, store } = await fresh();
+    await enqueue(store, 4);
+    await store.enqueue([makeItem('bad', { rawParams: '[1,2]' })], { now: clock.now() });
+    const r = await b.runFlushOnce('manual');
+    expect(r.deadLettered).toBe(1);
+    expect(r.batches.map((x) => x.requestCount)).toEqual([4]);
+    const rec = await store.record('bad');
+    expect(rec?.state).toBe('dead');
+    expect((rec as unknown as { reason: string }).reason).toMatch(/^rejected by API: requests\.\d+\.params/);
+    const dlq = openQueue('deadLetters', env.redis, prefix);
+    const job = await dlq.getJob(jobIds.deadLetter('bad', 1));
+    expect(job?.data).toMatchObject({ customId: 'bad', batchId: null, params: [1, 2] });
+    await dlq.close();
+    expect(await store.submissionMembers(r.batches[0]!.submissionId)).not.toContain('bad');
+  });
+
+  it('bisects when the message names no request, until the offending one is alone', async () => {
+    const { b, store } = await fresh();
+    await enqueue(store, 4);
+    // Every create fails until the first half is down to one request: 4 → 2 → 1.
+    env.emu.control.injectFault({
+      endpoint: 'create',
+      kind: 'status',
+      status: 400,
+      message: 'bad',
+      times: 3,
+    });
+    const r = await b.runFlushOnce('manual');
+    expect(r.deadLettered).toBe(1);
+    expect(r.batches.map((x) => x.requestCount)).toEqual([1, 2]);
+    expect((await store.record('r-0'))?.state).toBe('dead');
+  });
+});
+
+describe('429 rate limited', () => {
+  it('releases, backs off, and submits once the backoff has passed', async () => {
+    const { b, store } = await fresh({ createBackoffMs: 5_000 });
+    const cids = await enqueue(store, 3);
+    const before = created();
+    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 429, retryAfterSec: 1 });
+    const r = await b.runFlushOnce('manual');
+    expect(r.stopped).toBe('backoff');
+    expect(r.released).toBe(3);
+    expect(created()).toBe(before);
+    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
+    expect((await b.runFlushOnce('tick')).skipped).toBe('backoff');
+    clock.advance(5_000);
+    await enqueue(store, 1, {}, 'late');
+    clock.advance(3600_000);
+    const again = await b.runFlushOnce('tick');
+    expect(again.batches.map((x) => x.requestCount)).toEqual([4]);
+  });
+});
+
+describe('ambiguous failures (5xx, timeout)', () => {
+  it('adopts the batch a create-then-fail made instead of creating a duplicate', async () => {
+    const { b, store } = await fresh();
+    const cids = await enqueue(store, 5);
+    const before = created();
+    env.emu.control.injectFault({ endpoint: 'create', kind: 'create-then-fail', status: 529 });
+    const r = await b.runFlushOnce('manual');
+    expect(r.batches.map((x) => [x.origin, x.requestCount])).toEqual([['adopted', 5]]);
+    expect(created()).toBe(before + 1);
+    const batchId = r.batches[0]!.batchId;
+    expect((await store.batch(batchId))?.origin).toBe('adopted');
+    for (const cid of cids) expect(await store.status(cid)).toMatchObject({ state: 'in_batch', batchId });
+  });
+
+  it('a plain 500 leaves the submission for recovery, which releases it; then it is submitted once', async () => {
+    const { b, store } = await fresh({ createTimeoutMs: 1_000, submissionLeaseMs: 5_000 });
+    const cids = await enqueue(store, 3);
+    const before = created();
+    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 500 });
+    const r = await b.runFlushOnce('manual');
+    expect(r.stopped).toBe('ambiguous');
+    expect(await store.openSubmissionIds()).toHaveLength(1);
+    for (const cid of cids) expect((await store.status(cid)).state).toBe('submitting');
+    clock.advance(2_000); // past the recheck lease and the backoff
+    const again = await b.runFlushOnce('manual');
+    expect(again.recovered).toEqual({ released: 3, adopted: 0 });
+    expect(again.batches.map((x) => x.requestCount)).toEqual([3]);
+    expect(created()).toBe(before + 1);
+  });
+
+  it('a create that times out but is accepted later is adopted by recovery, not duplicated', async () => {
+    const { b, store } = await fresh({ createTimeoutMs: 300, submissionLeaseMs: 5_000 });
+    const cids = await enqueue(store, 4);
+    const before = created();
+    env.emu.control.injectFault({ endpoint: 'create', kind: 'delay', ms: 800 });
+    const r = await b.runFlushOnce('manual');
+    expect(r.stopped).toBe('ambiguous');
+    expect(r.batches).toEqual([]);
+    await waitFor(() => created() === before + 1, { what: 'the delayed create to land' });
+    clock.advance(2_000);
+    const again = await b.runFlushOnce('manual');
+    expect(again.recovered).toEqual({ released: 0, adopted: 1 });
+    expect(created()).toBe(before + 1);
+    for (const cid of cids) expect((await store.status(cid)).state).toBe('in_batch');
+  });
+});
+
+describe('402 billing_error', () => {
+  it('opens the circuit, keeps everything queued, submits nothing while open, then probes', async () => {
+    const { b, store } = await fresh({ circuitCooldownMs: 60_000 });
+    const cids = await enqueue(store, 3);
+    const events: string[] = [];
+    b.on('circuit:open', (c) => events.push(c.reason));
+    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 402 });
+    const r = await b.runFlushOnce('manual');
+    expect(r.stopped).toBe('circuit');
+    expect(events).toHaveLength(1);
+    expect((await store.circuit()).open).toBe(true);
+    expect((await store.alerts()).map((a) => a.code)).toContain('circuit-open');
+    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
+    const calls = env.emu.inspect.createCalls();
+    expect((await b.runFlushOnce('manual')).skipped).toBe('circuit');
+    expect(env.emu.inspect.createCalls()).toBe(calls);
+    clock.advance(60_000);
+    const probe = await b.runFlushOnce('manual');
+    expect(probe.batches.map((x) => x.requestCount)).toEqual([3]);
+    expect((await store.circuit()).open).toBe(false);
+  });
+});
+
+describe('the tracking job', () => {
+  it('is one {batches} job per batch with the batch id and counts', async () => {
+    const { b, prefix, store } = await fresh();
+    await enqueue(store, 2);
+    const r = await b.runFlushOnce('manual');
+    const q = openQueue('batches', env.redis, prefix);
+    const job = await q.getJob(jobIds.batch(r.batches[0]!.batchId));
+    expect(q.name).toBe(QUEUES.batches);
+    expect(job?.data).toMatchObject({ batchId: r.batches[0]!.batchId, requestCount: 2, reason: 'manual' });
+    await q.close();
+    const flushes = await store.flushes(1);
+    expect(flushes[0]).toMatchObject({ batchId: r.batches[0]!.batchId, requestCount: 2, reason: 'manual' });
+  });
+});
