@@ -1,0 +1,87 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * `nightshift-board`: the ops board as its own process. Reads the environment once (loadConfig),
+ * connects to Redis, listens, prints the URL (never credentials), and shuts down gracefully on
+ * SIGTERM/SIGINT.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { ConfigError, createLogger, loadConfig } from '@nightshift/shared';
+import { connectionFromEnv, createRedis, describeRedis } from '@nightshift/store';
+import { createBoard } from './board.js';
+import type { BoardOptions } from './options.js';
+
+function authFromEnv(env: ReturnType<typeof loadConfig>['env']): BoardOptions['auth'] {
+  const {
+    NIGHTSHIFT_BOARD_USER: user,
+    NIGHTSHIFT_BOARD_PASSWORD: password,
+    NIGHTSHIFT_BOARD_TOKEN: token,
+  } = env;
+  if (token && user) {
+    throw new ConfigError(
+      'Set either NIGHTSHIFT_BOARD_TOKEN or NIGHTSHIFT_BOARD_USER/NIGHTSHIFT_BOARD_PASSWORD, not both.',
+    );
+  }
+  if (token) return { token };
+  if (user && password) return { user, password };
+  return undefined;
+}
+
+async function main() {
+  const config = loadConfig();
+  const { env } = config;
+  const logger = createLogger('board', env.NIGHTSHIFT_LOG_LEVEL);
+  const settings = connectionFromEnv(env);
+  const auth = authFromEnv(env);
+  const redis = createRedis(settings, 'client');
+  // ioredis errors name host and port only; they are logged, and /healthz reports the outage.
+  redis.on('error', (err: Error) =>
+    logger.warn({ redis: describeRedis(settings), err: err.message }, 'redis error'),
+  );
+  const client = env.ANTHROPIC_API_KEY
+    ? new Anthropic({
+        apiKey: env.ANTHROPIC_API_KEY,
+        ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
+      })
+    : undefined;
+  let board: Awaited<ReturnType<typeof createBoard>>;
+  try {
+    board = await createBoard({
+      connection: redis,
+      prefix: config.prefix,
+      host: env.NIGHTSHIFT_BOARD_HOST,
+      port: env.NIGHTSHIFT_BOARD_PORT,
+      auth,
+      readOnly: env.NIGHTSHIFT_BOARD_READ_ONLY,
+      client,
+      prices: config.prices,
+      logger,
+      staleAfterMs: { batcher: 3 * env.NIGHTSHIFT_TICK_MS, collector: 3 * env.NIGHTSHIFT_POLL_MS },
+    });
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  process.stdout.write(
+    `Nightshift board listening on ${board.url} (Redis ${describeRedis(settings)}, ` +
+      `${auth ? ('token' in auth ? 'token auth' : 'basic auth') : 'no auth, loopback only'}` +
+      `${env.NIGHTSHIFT_BOARD_READ_ONLY ? ', read-only' : ''})\n`,
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'board stopping');
+    await board.close();
+    await redis.quit().catch(() => redis.disconnect());
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  const message =
+    err instanceof ConfigError ? err.message : `board failed to start: ${(err as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+});

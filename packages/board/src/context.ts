@@ -1,0 +1,40 @@
+import { type Logger, QUEUES, type QueueRole } from '@nightshift/shared';
+import { openQueue, Store } from '@nightshift/store';
+import type { Queue } from 'bullmq';
+import type { ResolvedOptions } from './options.js';
+
+/** What every route needs: the store, the queues, the options, a logger and the per-process CSRF token. */
+export interface BoardContext {
+  store: Store;
+  queues: Record<QueueRole, Queue>;
+  opts: ResolvedOptions;
+  logger: Logger;
+  csrfToken: string;
+}
+
+/** The queue roles in the order people read them. */
+export const QUEUE_ROLES = Object.keys(QUEUES) as QueueRole[];
+
+/**
+ * Opens every Nightshift queue on the shared connection (reads and light writes only; no workers).
+ * Connection errors go to the log: a Redis outage shows as 503 on /healthz, not as a crash.
+ */
+export function openQueues(opts: ResolvedOptions, logger: Logger): Record<QueueRole, Queue> {
+  const out = {} as Record<QueueRole, Queue>;
+  for (const role of QUEUE_ROLES) {
+    const q = openQueue(role, opts.connection, opts.prefix);
+    q.on('error', (err) => logger.warn({ queue: QUEUES[role], err: err.message }, 'queue connection error'));
+    out[role] = q;
+  }
+  return out;
+}
+
+export function createContext(opts: ResolvedOptions, logger: Logger, csrfToken: string): BoardContext {
+  return {
+    store: new Store(opts.connection, opts.prefix),
+    queues: openQueues(opts, logger),
+    opts,
+    logger,
+    csrfToken,
+  };
+}

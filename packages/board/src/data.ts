@@ -1,0 +1,307 @@
+import type { Alert, BatchFields, DeadLetterPayload, Heartbeat } from '@nightshift/shared';
+import type { BoardContext } from './context.js';
+import { type CostReportView, costReportFor } from './costs.js';
+
+/** Queued requests of one partition. */
+export interface PartitionView {
+  partition: string;
+  count: number;
+  bytes: number;
+  oldestAgeMs: number | null;
+}
+
+/** What waits to be batched. */
+export interface WaitingView {
+  total: number;
+  oldestAgeMs: number | null;
+  earliestDeadline: number | null;
+  partitions: PartitionView[];
+}
+
+/** One batch as the board shows it. */
+export interface BatchView {
+  id: string;
+  state: string;
+  status: string;
+  partition: string;
+  reason: string;
+  origin: string;
+  requestCount: number;
+  submittedAt: number | null;
+  ageMs: number | null;
+  expiresAt: number | null;
+  /** Negative once past expiry. */
+  expiresInMs: number | null;
+  endedAt: number | null;
+  counts: Record<string, number>;
+}
+
+/** Liveness of one process instance. */
+export interface InstanceView {
+  instance: string;
+  host: string;
+  pid: number;
+  lastBeatAt: number;
+  lastBeatAgeMs: number;
+  lastWorkAt: number | null;
+  late: boolean;
+}
+
+/** Liveness of a role: red (`late` / `missing`) when its freshest heartbeat is older than `staleAfterMs`. */
+export interface RoleLiveness {
+  role: 'batcher' | 'collector';
+  state: 'ok' | 'late' | 'missing';
+  staleAfterMs: number;
+  lastBeatAgeMs: number | null;
+  /** Last flush (batcher) or last successful poll (collector), ms. */
+  lastWorkAt: number | null;
+  instances: InstanceView[];
+}
+
+/** One dead letter (a waiting job of `{dead-letters}`). */
+export interface DeadLetterView {
+  jobId: string;
+  customId: string;
+  feature: string;
+  model: string;
+  reason: string;
+  lastError: { type: string; message: string } | null;
+  attempts: number;
+  batchId: string | null;
+  deadAt: number | null;
+}
+
+/** One queued request (not a BullMQ job: read from the store's pending index). */
+export interface QueuedRequestView {
+  customId: string;
+  feature: string;
+  model: string;
+  partition: string;
+  attempt: number;
+  enqueuedAt: number | null;
+  ageMs: number | null;
+  readyAt: number | null;
+  deadline: number | null;
+}
+
+/** Everything the overview page shows. */
+export interface Overview {
+  now: number;
+  readOnly: boolean;
+  canCancel: boolean;
+  waiting: WaitingView;
+  inflight: BatchView[];
+  recent: BatchView[];
+  liveness: { batcher: RoleLiveness; collector: RoleLiveness; flushes: Record<string, unknown>[] };
+  alerts: Alert[];
+  circuit: { open: boolean; reason?: string; since?: number; until?: number };
+  deadLetters: { total: number; items: DeadLetterView[] };
+  requests: { total: number; items: QueuedRequestView[] };
+  costs: CostReportView;
+}
+
+const num = (v: string | undefined | null): number | null => {
+  if (v === undefined || v === null || v === '') return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+};
+
+export async function waitingView(ctx: BoardContext, now: number): Promise<WaitingView> {
+  const ov = await ctx.store.pendingOverview(now);
+  const partitions = [...ov.partitions.entries()]
+    .map(([partition, p]) => ({
+      partition,
+      count: p.count,
+      bytes: p.bytes,
+      oldestAgeMs: p.oldest === null ? null : Math.max(0, now - p.oldest),
+    }))
+    .sort((a, b) => b.count - a.count || a.partition.localeCompare(b.partition));
+  return { total: ov.total, oldestAgeMs: ov.oldestAgeMs, earliestDeadline: ov.earliestDeadline, partitions };
+}
+
+function parseCounts(raw: string | undefined): Record<string, number> {
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as Record<string, unknown>;
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(parsed)) if (typeof v === 'number') out[k] = v;
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+export function batchView(b: BatchFields, now: number): BatchView {
+  const submittedAt = num(b.submitted);
+  const expiresAt = num(b.expires);
+  return {
+    id: b.id,
+    state: b.state,
+    status: b.status,
+    partition: b.partition,
+    reason: b.reason,
+    origin: b.origin ?? '',
+    requestCount: Number(b.count) || 0,
+    submittedAt,
+    ageMs: submittedAt === null ? null : Math.max(0, now - submittedAt),
+    expiresAt,
+    expiresInMs: expiresAt === null ? null : expiresAt - now,
+    endedAt: num(b.ended),
+    counts: parseCounts(b.counts),
+  };
+}
+
+/** Batches whose results are not applied yet (oldest first), and the latest known batches. */
+export async function batchesView(ctx: BoardContext, now: number, recentLimit = 20, offset = 0) {
+  const ids = await ctx.store.inflightBatchIds();
+  const [inflightRaw, recentRaw] = await Promise.all([
+    Promise.all(ids.map((id) => ctx.store.batch(id))),
+    recentLimit > 0 ? ctx.store.listBatches(recentLimit, offset) : Promise.resolve([]),
+  ]);
+  const inflight = inflightRaw
+    .filter((b): b is BatchFields => b !== null)
+    .map((b) => batchView(b, now))
+    .sort((a, b) => (a.submittedAt ?? 0) - (b.submittedAt ?? 0));
+  return { inflight, recent: recentRaw.map((b) => batchView(b, now)) };
+}
+
+/** The time of a flush record, whatever its field is called (the batcher owns the format). */
+function flushTime(f: Record<string, unknown>): number | null {
+  for (const k of ['at', 'finishedAt', 'endedAt', 'startedAt', 'time']) {
+    if (typeof f[k] === 'number') return f[k] as number;
+  }
+  return null;
+}
+
+function roleLiveness(
+  role: 'batcher' | 'collector',
+  beats: Heartbeat[],
+  staleAfterMs: number,
+  now: number,
+  extraWorkAt: number | null,
+): RoleLiveness {
+  const instances = beats
+    .filter((h) => h.role === role)
+    .map((h) => ({
+      instance: h.instance,
+      host: h.host,
+      pid: h.pid,
+      lastBeatAt: h.at,
+      lastBeatAgeMs: Math.max(0, now - h.at),
+      lastWorkAt: h.lastWork ?? null,
+      late: now - h.at > staleAfterMs,
+    }))
+    .sort((a, b) => a.lastBeatAgeMs - b.lastBeatAgeMs);
+  const freshest = instances[0];
+  const works = [extraWorkAt, ...instances.map((i) => i.lastWorkAt)].filter((x): x is number => x !== null);
+  return {
+    role,
+    state: !freshest ? 'missing' : freshest.late ? 'late' : 'ok',
+    staleAfterMs,
+    lastBeatAgeMs: freshest ? freshest.lastBeatAgeMs : null,
+    lastWorkAt: works.length ? Math.max(...works) : null,
+    instances,
+  };
+}
+
+export async function livenessView(ctx: BoardContext, now: number) {
+  const [beats, flushes] = await Promise.all([ctx.store.heartbeats(), ctx.store.flushes(10)]);
+  const lastFlush = flushes[0] ? flushTime(flushes[0]) : null;
+  const stale = ctx.opts.staleAfterMs;
+  return {
+    batcher: roleLiveness('batcher', beats, stale.batcher, now, lastFlush),
+    collector: roleLiveness('collector', beats, stale.collector, now, null),
+    flushes,
+  };
+}
+
+export function deadLetterView(jobId: string, data: Partial<DeadLetterPayload>): DeadLetterView {
+  return {
+    jobId,
+    customId: data.customId ?? '',
+    feature: data.feature ?? '',
+    model: data.model ?? '',
+    reason: data.reason ?? '',
+    lastError: data.lastError ?? null,
+    attempts: Array.isArray(data.attempts) ? data.attempts.length : 0,
+    batchId: data.batchId ?? null,
+    deadAt: typeof data.deadAt === 'number' ? data.deadAt : null,
+  };
+}
+
+/** Dead letters waiting in `{dead-letters}`, oldest first. */
+export async function deadLettersView(ctx: BoardContext, limit: number) {
+  const q = ctx.queues.deadLetters;
+  const [total, jobs] = await Promise.all([q.getWaitingCount(), q.getWaiting(0, Math.max(0, limit - 1))]);
+  const items = jobs
+    .filter((j) => j?.id)
+    .map((j) => deadLetterView(String(j.id), (j.data ?? {}) as Partial<DeadLetterPayload>));
+  return { total, items };
+}
+
+/** The first `limit` queued requests of the oldest groups (the store's pending index, read only). */
+export async function queuedRequestsView(ctx: BoardContext, now: number, limit: number) {
+  const ov = await ctx.store.pendingOverview(now);
+  const picked: { cid: string; ready: number }[] = [];
+  for (const g of ov.groups) {
+    if (picked.length >= limit) break;
+    const raw = await ctx.store.redis.zrange(
+      ctx.store.keys.pending(g.group),
+      '0',
+      String(limit - picked.length - 1),
+      'WITHSCORES',
+    );
+    for (let i = 0; i < raw.length; i += 2) picked.push({ cid: raw[i]!, ready: Number(raw[i + 1]) });
+  }
+  const recs = await ctx.store.peek(
+    picked.map((p) => p.cid),
+    ['feature', 'model', 'partition', 'attempt', 'enq', 'deadline'],
+  );
+  const items: QueuedRequestView[] = [];
+  picked.forEach((p, i) => {
+    const r = recs[i];
+    if (!r) return;
+    const enq = num(r.enq);
+    items.push({
+      customId: p.cid,
+      feature: r.feature,
+      model: r.model,
+      partition: r.partition,
+      attempt: Number(r.attempt) || 1,
+      enqueuedAt: enq,
+      ageMs: enq === null ? null : Math.max(0, now - enq),
+      readyAt: p.ready,
+      deadline: num(r.deadline),
+    });
+  });
+  return { total: ov.total, items };
+}
+
+/** Gathers the whole overview (one page render or one `/api/overview` answer). */
+export async function overview(ctx: BoardContext, days: number): Promise<Overview> {
+  const now = ctx.opts.now();
+  const [waiting, batches, liveness, alerts, circuit, deadLetters, requests, costs] = await Promise.all([
+    waitingView(ctx, now),
+    batchesView(ctx, now, 15),
+    livenessView(ctx, now),
+    ctx.store.alerts(),
+    ctx.store.circuit(),
+    deadLettersView(ctx, 50),
+    queuedRequestsView(ctx, now, 50),
+    costReportFor(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
+  ]);
+  return {
+    now,
+    readOnly: ctx.opts.readOnly,
+    canCancel: !!ctx.opts.client && !ctx.opts.readOnly,
+    waiting,
+    inflight: batches.inflight,
+    recent: batches.recent,
+    liveness,
+    alerts,
+    circuit,
+    deadLetters,
+    requests,
+    costs,
+  };
+}

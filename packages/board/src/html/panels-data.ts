@@ -1,0 +1,81 @@
+import type { CostLine } from '../costs.js';
+import { chartLegend, costChart } from './chart.js';
+import { duration, html, int, type Raw, usd, utc } from './format.js';
+import { actionForm, type View } from './panels-ops.js';
+
+/** The windows people pick from. */
+export const COST_WINDOWS = [1, 7, 30] as const;
+
+function costTable(lines: CostLine[], what: string, testId: string): Raw {
+  return html`<table class="grid compact" data-testid="${testId}">
+    <thead><tr><th>${what}</th><th class="num">results</th><th class="num">paid</th><th class="num">real-time equiv.</th><th class="num">saved</th></tr></thead>
+    <tbody>${lines.map(
+      (
+        l,
+      ) => html`<tr><td class="mono">${l.key}${l.unpriced ? html` <span class="pill pill-warn" title="no price in the table: cost counted as 0">unpriced</span>` : ''}</td>
+        <td class="num">${int(l.results)}${l.realtimeResults ? html` <span class="muted small">(${int(l.realtimeResults)} real-time)</span>` : ''}</td>
+        <td class="num">${usd(l.cost)}</td><td class="num">${usd(l.realtimeEquivalent)}</td><td class="num good">${usd(l.savings)}</td></tr>`,
+    )}</tbody></table>`;
+}
+
+/** Cost and savings per feature and per model, with the charts, for the chosen window. */
+export function costsPanel({ o, days }: View): Raw {
+  const c = o.costs;
+  const picker = html`<nav class="windows" aria-label="cost window">${COST_WINDOWS.map((d) =>
+    d === days
+      ? html`<span class="window current" aria-current="true">${d === 1 ? 'last day' : `${d} days`}</span>`
+      : html`<a class="window" href="/?days=${d}#costs">${d === 1 ? 'last day' : `${d} days`}</a>`,
+  )}</nav>`;
+  const head = html`<div class="costs-head">${picker}
+    <p class="costs-total">${c.from === c.to ? c.from : `${c.from} → ${c.to}`} (UTC): paid <strong>${usd(c.total.cost)}</strong>
+    for work worth <strong>${usd(c.total.realtimeEquivalent)}</strong> at list price — saved <strong class="good">${usd(c.total.savings)}</strong>
+    on ${int(c.total.results)} results.</p></div>`;
+  if (c.total.results === 0) return html`${head}<p class="empty">No results in this window yet.</p>`;
+  return html`${head}${chartLegend}
+    <div class="two-col">
+      <div>${costChart(c.byFeature, 'Per feature')}${costTable(c.byFeature, 'feature', 'costs-feature')}</div>
+      <div>${costChart(c.byModel, 'Per model')}${costTable(c.byModel, 'model', 'costs-model')}</div>
+    </div>`;
+}
+
+/** Dead letters with Retry (one) and Retry all. */
+export function deadLettersPanel({ o, csrf }: View): Raw {
+  const d = o.deadLetters;
+  if (!d.total) return html`<p class="ok-line">No dead letters.</p>`;
+  const canAct = !o.readOnly;
+  const all = canAct
+    ? actionForm(
+        '/api/dead-letters/retry-all',
+        `Retry all ${int(d.total)}`,
+        csrf,
+        `Send all ${d.total} dead-lettered requests back to the queue with a fresh attempt budget?`,
+      )
+    : '';
+  return html`<div class="panel-actions">${all}<span class="muted small">${d.items.length < d.total ? `showing the oldest ${d.items.length} of ${int(d.total)}` : ''}</span></div>
+    <table class="grid" data-testid="dead-letters">
+    <thead><tr><th>custom_id</th><th>feature</th><th>reason</th><th>last error</th><th class="num">attempts</th><th>dead since</th>${canAct ? html`<th></th>` : ''}</tr></thead>
+    <tbody>${d.items.map(
+      (x) => html`<tr data-dead="${x.customId}">
+        <td class="mono">${x.customId}</td><td>${x.feature}</td><td>${x.reason}</td>
+        <td class="small">${x.lastError ? `${x.lastError.type}: ${x.lastError.message}` : '—'}</td>
+        <td class="num">${x.attempts}</td><td title="${utc(x.deadAt)}">${x.deadAt === null ? '—' : `${duration(o.now - x.deadAt)} ago`}</td>
+        ${canAct ? html`<td>${actionForm(`/api/dead-letters/${encodeURIComponent(x.jobId)}/retry`, 'Retry', csrf, '')}</td>` : ''}
+      </tr>`,
+    )}</tbody></table>`;
+}
+
+/** The oldest queued requests (they are not BullMQ jobs, so Bull Board cannot show them). */
+export function requestsPanel({ o }: View): Raw {
+  const r = o.requests;
+  if (!r.items.length) return html`<p class="empty">Nothing is waiting.</p>`;
+  return html`<p class="muted small">The oldest ${r.items.length} of ${int(r.total)} waiting requests, oldest group first.
+    Requests are kept in Nightshift's store, not as BullMQ jobs (see ARCHITECTURE.md), so they are listed here rather than in Bull Board.</p>
+    <table class="grid compact" data-testid="requests">
+    <thead><tr><th>custom_id</th><th>feature</th><th>model</th><th>partition</th><th class="num">attempt</th><th class="num">age</th><th>ready</th><th>deadline</th></tr></thead>
+    <tbody>${r.items.map(
+      (q) => html`<tr><td class="mono">${q.customId}</td><td>${q.feature}</td><td class="mono">${q.model}</td>
+        <td class="mono">${q.partition || '(default)'}</td><td class="num">${q.attempt}</td><td class="num">${duration(q.ageMs)}</td>
+        <td>${q.readyAt !== null && q.readyAt > o.now ? `in ${duration(q.readyAt - o.now)}` : 'now'}</td>
+        <td>${q.deadline === null ? '—' : utc(q.deadline)}</td></tr>`,
+    )}</tbody></table>`;
+}

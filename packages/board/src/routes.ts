@@ -1,0 +1,122 @@
+import express, { type Request, type Response, Router } from 'express';
+import { type ActionResult, cancelBatch, retryAllDeadLetters, retryDeadLetter } from './actions.js';
+import type { BoardContext } from './context.js';
+import { costReportFor } from './costs.js';
+import { batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
+import { renderFragments, renderPage } from './html/page.js';
+import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
+import { requireCsrf } from './security.js';
+
+/** A query parameter out of range: answered with 400. */
+class BadParam extends Error {}
+
+function intParam(req: Request, name: string, def: number, min: number, max: number): number {
+  const raw = req.query[name];
+  if (raw === undefined || raw === '') return def;
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new BadParam(`${name} must be a whole number from ${min} to ${max}.`);
+  }
+  return n;
+}
+
+const NOTICES: Record<string, (n: number) => string> = {
+  retried: (n) => `${n} dead-lettered request${n === 1 ? '' : 's'} queued again.`,
+  cancelled: () => 'Cancel requested; the collector applies the batch’s results when it ends.',
+  failed: () => 'The action failed; see the board’s log.',
+};
+
+/** The overview page, its JSON, and the read-only JSON endpoints. */
+export function readRoutes(ctx: BoardContext): Router {
+  const r = Router();
+  r.get('/', async (req, res) => {
+    const days = intParam(req, 'days', 7, 1, 90);
+    const o = await overview(ctx, days);
+    const done = typeof req.query.done === 'string' ? NOTICES[req.query.done] : undefined;
+    const notice = done ? done(intParam(req, 'n', 0, 0, 1e9)) : '';
+    res.type('html').send(renderPage({ o, csrf: ctx.csrfToken, days }, String(res.locals.nonce), notice));
+  });
+  r.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
+  r.get('/api/overview', async (req, res) => {
+    const days = intParam(req, 'days', 7, 1, 90);
+    const o = await overview(ctx, days);
+    const fragments =
+      req.query.fragments === '1' ? renderFragments({ o, csrf: ctx.csrfToken, days }) : undefined;
+    res.json({ ...o, ...(fragments ? { fragments } : {}) });
+  });
+  r.get('/api/batches', async (req, res) => {
+    const limit = intParam(req, 'limit', 50, 1, 1000);
+    const offset = intParam(req, 'offset', 0, 0, 1e9);
+    res.json(await batchesView(ctx, ctx.opts.now(), limit, offset));
+  });
+  r.get('/api/costs', async (req, res) => {
+    const days = intParam(req, 'days', 7, 1, 90);
+    res.json(
+      await costReportFor(ctx.store, {
+        days,
+        now: ctx.opts.now(),
+        ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}),
+      }),
+    );
+  });
+  r.get('/api/dead-letters', async (req, res) => {
+    res.json(await deadLettersView(ctx, intParam(req, 'limit', 50, 1, 1000)));
+  });
+  r.get('/api/requests', async (req, res) => {
+    res.json(await queuedRequestsView(ctx, ctx.opts.now(), intParam(req, 'limit', 50, 1, 1000)));
+  });
+  r.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', METRICS_CONTENT_TYPE);
+    res.send(await renderMetrics(ctx));
+  });
+  return r;
+}
+
+/** Browsers (the page script, curl -H) get JSON; a plain form post gets a redirect back to the page. */
+function answer(req: Request, res: Response, result: ActionResult, anchor: string) {
+  const wantsJson =
+    req.get('x-csrf-token') !== undefined || (req.get('accept') ?? '').includes('application/json');
+  if (wantsJson) {
+    res.status(result.status).json({ ok: result.ok, message: result.message, ...result.details });
+    return;
+  }
+  res.redirect(303, `/?done=${result.code}&n=${result.count}#${anchor}`);
+}
+
+/** The mutating routes: POST only, same-origin + CSRF token, refused with 403 in read-only mode. */
+export function actionRoutes(ctx: BoardContext): Router {
+  const r = Router();
+  const paths = [
+    '/api/dead-letters/retry-all',
+    '/api/dead-letters/:jobId/retry',
+    '/api/batches/:batchId/cancel',
+  ];
+  const guard = [
+    (_req: Request, res: Response, next: () => void) => {
+      if (ctx.opts.readOnly) res.status(403).json({ error: 'The board is read-only: actions are disabled.' });
+      else next();
+    },
+    express.urlencoded({ extended: false, limit: '4kb' }),
+    requireCsrf(ctx.csrfToken),
+  ];
+  r.post(paths[0]!, ...guard, async (req, res) =>
+    answer(req, res, await retryAllDeadLetters(ctx), 'dead-letters'),
+  );
+  r.post(paths[1]!, ...guard, async (req, res) =>
+    answer(req, res, await retryDeadLetter(ctx, String(req.params.jobId)), 'dead-letters'),
+  );
+  r.post(paths[2]!, ...guard, async (req, res) =>
+    answer(req, res, await cancelBatch(ctx, String(req.params.batchId)), 'batches'),
+  );
+  for (const p of paths) {
+    r.all(p, (_req, res) => {
+      res.setHeader('Allow', 'POST');
+      res.status(405).json({ error: 'Use POST.' });
+    });
+  }
+  return r;
+}
+
+export { BadParam };

@@ -1,0 +1,232 @@
+import { createRedis, type RedisClient } from '@nightshift/store';
+import { freePort, type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CostReportView } from '../src/costs.js';
+import type { BatchView, DeadLetterView, Overview, QueuedRequestView } from '../src/data.js';
+import type { Board } from '../src/index.js';
+import { type ErrorBody, getJson, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+let board: Board;
+let seeded: Seeded;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url }, 'client');
+  const prefix = nextPrefix();
+  seeded = await seed(redis, prefix);
+  board = await startBoard(redis, prefix);
+});
+afterAll(async () => {
+  await board.close();
+  await seeded.deadLetters.close();
+  await redis.quit();
+  await server.stop();
+});
+
+const get = (path: string, init?: RequestInit) => fetch(`${board.url}${path}`, init);
+const json = <T>(path: string) => getJson<T>(`${board.url}${path}`);
+
+describe('the overview page', () => {
+  it('renders every panel server-side, readable without JavaScript', async () => {
+    const res = await get('/');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    const page = await res.text();
+    for (const part of [
+      'Requests waiting',
+      'msgbatch_seed0001',
+      'NO HEARTBEAT',
+      'invalid_request',
+      'Retry',
+      'class="bar bar-paid"',
+      'weekly-digest',
+      '<meta name="csrf-token"',
+    ]) {
+      expect(page).toContain(part);
+    }
+    // The page's script and style carry the nonce announced in the CSP.
+    const nonce = /'nonce-([^']+)'/.exec(res.headers.get('content-security-policy') ?? '')?.[1];
+    expect(nonce).toBeTruthy();
+    expect(page).toContain(`<script nonce="${nonce}">`);
+  });
+
+  it('validates the cost window', async () => {
+    expect((await get('/?days=30')).status).toBe(200);
+    const bad = await get('/?days=0');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as ErrorBody).error).toMatch(/days must be a whole number from 1 to 90/);
+  });
+
+  it('shows a fixed notice after a form action, never text taken from the URL', async () => {
+    const page = await (await get('/?done=retried&n=2')).text();
+    expect(page).toContain('2 dead-lettered requests queued again.');
+    const spoof = await (await get('/?done=%3Cscript%3Ealert(1)%3C/script%3E')).text();
+    expect(spoof).not.toContain('<script>alert(1)');
+  });
+});
+
+describe('the JSON endpoints', () => {
+  it('/api/overview answers the page data, and the panels as HTML when asked', async () => {
+    const o = await json<Overview & { fragments?: Record<string, string> }>('/api/overview');
+    expect(o.waiting).toMatchObject({ total: 4, oldestAgeMs: 600_000 });
+    expect(o.inflight.map((b) => b.id)).toEqual([seeded.batchId]);
+    expect(o.inflight[0]).toMatchObject({ requestCount: 3, ageMs: 300_000, counts: { succeeded: 2 } });
+    expect(o.liveness.batcher.state).toBe('missing');
+    expect(o.liveness.collector.state).toBe('ok');
+    expect(o.deadLetters.total).toBe(1);
+    expect(o.fragments).toBeUndefined();
+    const withHtml = await json<{ fragments: Record<string, string> }>('/api/overview?fragments=1&days=1');
+    expect(Object.keys(withHtml.fragments)).toEqual(
+      expect.arrayContaining([
+        'status',
+        'summary',
+        'liveness',
+        'batches',
+        'costs',
+        'dead-letters',
+        'requests',
+      ]),
+    );
+    expect(withHtml.fragments['dead-letters']).toContain('data-dead="c3"');
+  });
+
+  it('/api/batches lists in-flight and recent batches', async () => {
+    const b = await json<{ inflight: BatchView[]; recent: BatchView[] }>('/api/batches?limit=5');
+    expect(b.inflight).toHaveLength(1);
+    expect(b.recent[0]).toMatchObject({ id: seeded.batchId, status: 'in_progress', expiresInMs: 86_100_000 });
+    expect((await get('/api/batches?limit=0')).status).toBe(400);
+  });
+
+  it('/api/costs sums the ledger of the window', async () => {
+    const c = await json<CostReportView>('/api/costs?days=7');
+    expect(c).toMatchObject({ days: 7, from: '2026-11-14', to: '2026-11-20' });
+    expect(c.total.results).toBe(2);
+    expect(c.total.cost).toBeCloseTo(seeded.paid, 9);
+    expect(c.total.realtimeEquivalent).toBeCloseTo(seeded.list, 9);
+    expect(c.byFeature.map((l) => l.key)).toEqual(['classify-docs']);
+    expect(c.byModel[0]).toMatchObject({ key: 'claude-haiku-4-5', batchResults: 2 });
+    expect((await get('/api/costs?days=91')).status).toBe(400);
+  });
+
+  it('/api/dead-letters shows why each request died', async () => {
+    const d = await json<{ total: number; items: DeadLetterView[] }>('/api/dead-letters');
+    expect(d.total).toBe(1);
+    expect(d.items[0]).toMatchObject({
+      jobId: 'dead-c3-1',
+      customId: 'c3',
+      feature: 'classify-docs',
+      reason: 'invalid_request',
+      attempts: 1,
+      lastError: { type: 'invalid_request_error' },
+    });
+  });
+
+  it('/api/requests lists queued requests, oldest group first', async () => {
+    const r = await json<{ total: number; items: QueuedRequestView[] }>('/api/requests?limit=3');
+    expect(r.total).toBe(4);
+    expect(r.items.map((i) => i.customId)).toEqual(['c4', 'c5', 'd1']);
+    expect(r.items[0]).toMatchObject({
+      feature: 'classify-docs',
+      model: 'claude-haiku-4-5',
+      attempt: 1,
+      ageMs: 600_000,
+    });
+  });
+
+  it('answers 404 as JSON for unknown paths', async () => {
+    const res = await get('/api/nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'Not found.' });
+  });
+});
+
+describe('Bull Board under /queues', () => {
+  it('serves its UI titled Nightshift with a link back to the overview', async () => {
+    const res = await get('/queues');
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(page).toContain('<base href="/queues/"');
+    expect(page).toContain('"boardTitle":"Nightshift"');
+    expect(page).toContain('"url":"/"');
+    const asset = /src="(static\/js\/main\.[^"]+)"/.exec(page)?.[1];
+    const js = await get(`/queues/${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('x-powered-by')).toBeNull();
+  });
+
+  it('lists every Nightshift queue with its label, and job data is readable', async () => {
+    const { queues } = await json<{ queues: { name: string; displayName: string; readOnlyMode: boolean }[] }>(
+      '/queues/api/queues?activeQueue=%7Bdead-letters%7D&status=waiting',
+    );
+    const names = queues.map((q) => q.name).sort();
+    expect(names).toEqual(['{batches}', '{collect}', '{dead-letters}', '{flush}', '{results}']);
+    const dead = queues.find((q) => q.name === '{dead-letters}');
+    expect(dead?.displayName).toBe('dead letters');
+    expect(dead?.readOnlyMode).toBe(false);
+    const job = await json<{ job: { data: unknown } }>('/queues/api/queues/%7Bdead-letters%7D/dead-c3-1');
+    expect(job.job.data).toMatchObject({
+      customId: 'c3',
+      reason: 'invalid_request',
+      params: { max_tokens: 64 },
+    });
+  });
+});
+
+describe('/metrics and /healthz', () => {
+  it('/metrics answers Prometheus text', async () => {
+    const res = await get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await res.text()).toContain('# TYPE nightshift_requests_queued gauge');
+  });
+
+  it('/healthz is 200 while Redis answers and 503 when it does not', async () => {
+    const ok = await get('/healthz');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ ok: true });
+
+    const deadRedis = createRedis({ url: `redis://127.0.0.1:${await freePort()}` }, 'client');
+    deadRedis.on('error', () => {});
+    const orphan = await startBoard(deadRedis, nextPrefix());
+    try {
+      const down = await fetch(`${orphan.url}/healthz`);
+      expect(down.status).toBe(503);
+      expect(((await down.json()) as { ok: boolean }).ok).toBe(false);
+    } finally {
+      await orphan.close();
+      deadRedis.disconnect();
+    }
+  });
+});
+
+describe('security headers', () => {
+  it('are set on the page, the JSON, Bull Board and errors, without X-Powered-By', async () => {
+    for (const path of [
+      '/',
+      '/api/overview',
+      '/queues',
+      '/queues/api/queues',
+      '/metrics',
+      '/healthz',
+      '/nope',
+    ]) {
+      const res = await get(path);
+      const h = res.headers;
+      expect(h.get('x-powered-by'), path).toBeNull();
+      expect(h.get('x-content-type-options'), path).toBe('nosniff');
+      expect(h.get('x-frame-options'), path).toBe('DENY');
+      expect(h.get('referrer-policy'), path).toBe('no-referrer');
+      const csp = h.get('content-security-policy') ?? '';
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      expect(csp, path).toContain("default-src 'self'");
+      expect(csp, path).not.toContain('unsafe-eval');
+    }
+    // Inline styles are allowed for Bull Board's UI only.
+    expect((await get('/queues')).headers.get('content-security-policy')).toContain(
+      "style-src 'self' 'unsafe-inline'",
+    );
+    expect((await get('/')).headers.get('content-security-policy')).not.toContain('unsafe-inline');
+  });
+});

@@ -1,0 +1,224 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_PRICES, jobIds } from '@nightshift/shared';
+import { buildSuccess, createRedis, openQueue, type RedisClient, type Store } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Board } from '../src/index.js';
+import { item, MIN, message, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const shots = process.env.NIGHTSHIFT_SCREENSHOTS === '1';
+const docs = join(dirname(fileURLToPath(import.meta.url)), '../../../docs');
+
+if (!haveChromium) {
+  console.warn(
+    `browser.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run does it).`,
+  );
+}
+
+/** More history than {@link seed}: a collected batch with results across three features and three models, and a flush record. */
+async function showcase(store: Store, redis: RedisClient, prefix: string, now: number) {
+  const features: [string, string, number, number][] = [
+    ['weekly-digest', 'claude-sonnet-4-5', 6000, 900],
+    ['extract-entities', 'claude-opus-4-6', 3000, 700],
+    ['summarize-tickets', 'claude-haiku-4-5', 2500, 400],
+    ['classify-docs', 'claude-haiku-4-5', 1200, 150],
+  ];
+  const items = features.flatMap(([feature, model], f) =>
+    Array.from({ length: 3 + f }, (_, i) => item(`${feature}-${i}`, { feature, model, group: 'g-hist' })),
+  );
+  await store.enqueue(items, { now: now - 9 * 60 * MIN });
+  await store.openSubmission({
+    id: 's0',
+    partition: 'default',
+    reason: 'time',
+    owner: 'batcher-1',
+    leaseMs: MIN,
+    now: now - 8 * 60 * MIN,
+  });
+  await store.claim('g-hist', 's0', 1000, 1e9, now - 8 * 60 * MIN);
+  const batchId = 'msgbatch_01HISTORY0000';
+  await store.commit(
+    's0',
+    {
+      id: batchId,
+      created_at: new Date(now - 8 * 60 * MIN).toISOString(),
+      expires_at: new Date(now + 16 * 60 * MIN).toISOString(),
+      processing_status: 'in_progress',
+    },
+    { count: items.length, bytes: items.length * 120, partition: 'default', reason: 'time' },
+    now - 8 * 60 * MIN,
+  );
+  const applied = items.map((it, i) => {
+    const [, , input, output] = features.find(([f]) => f === it.feature)!;
+    return buildSuccess({
+      customId: it.cid,
+      feature: it.feature,
+      metadata: null,
+      model: it.model,
+      message: message(it.model, input + i * 37, output + i * 11),
+      mode: 'batch',
+      batchId,
+      attempt: 1,
+      prices: DEFAULT_PRICES,
+      now: now - 7 * 60 * MIN,
+    }).item;
+  });
+  await store.apply(applied, now - 7 * 60 * MIN);
+  await store.updateBatch(batchId, { status: 'ended', state: 'ended', ended: now - 7 * 60 * MIN });
+  await store.markCollected(batchId, { succeeded: items.length, errored: 0 }, now - 7 * 60 * MIN);
+  await store.recordFlush({
+    at: now - 5 * MIN,
+    batchId: 'msgbatch_seed0001',
+    requests: 3,
+    bytes: 360,
+    reason: 'size',
+    durationMs: 412,
+  });
+  await store.recordFlush({
+    at: now - 8 * 60 * MIN,
+    batchId,
+    requests: items.length,
+    bytes: items.length * 120,
+    reason: 'time',
+    durationMs: 388,
+  });
+  // The tracking job Bull Board shows for the batch in flight.
+  const batches = openQueue('batches', redis, prefix);
+  await batches.add(
+    'track',
+    {
+      batchId: 'msgbatch_seed0001',
+      submissionId: 's1',
+      requestCount: 3,
+      bytes: 360,
+      partition: 'default',
+      reason: 'size',
+      submittedAt: now - 5 * MIN,
+    },
+    { jobId: jobIds.batch('msgbatch_seed0001'), delay: 60_000 },
+  );
+  await batches.close();
+}
+
+describe.skipIf(!haveChromium)('the board in a real browser', () => {
+  let server: RedisServer;
+  let redis: RedisClient;
+  let board: Board;
+  let browser: Browser;
+  let page: Page;
+  let seeded: Seeded;
+  const prefix = nextPrefix();
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = createRedis({ url: server.url }, 'client');
+    const now = Date.now();
+    seeded = await seed(redis, prefix, now);
+    await showcase(seeded.store, redis, prefix, now);
+    board = await startBoard(redis, prefix, { now: Date.now });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await board?.close();
+    await seeded?.deadLetters.close();
+    await redis?.quit();
+    await server?.stop();
+  });
+
+  it('shows waiting requests, a batch in flight, red liveness, the cost chart and a dead letter', async () => {
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/.test(m.text())) violations.push(m.text());
+    });
+    await page.goto(`${board.url}/`);
+    expect(await page.getByTestId('tile-waiting').locator('.tile-value').textContent()).toBe('4');
+    await expect(page.locator('[data-batch="msgbatch_seed0001"]').count()).resolves.toBe(1);
+    const batcher = page.getByTestId('batcher-state');
+    expect(await batcher.textContent()).toBe('NO HEARTBEAT');
+    expect(await batcher.evaluate('el => getComputedStyle(el).backgroundColor')).toBe('rgb(192, 38, 45)');
+    expect(await page.getByTestId('collector-state').textContent()).toBe('OK');
+    const bars = page.locator('#costs svg rect.bar-paid');
+    expect(await bars.count()).toBeGreaterThanOrEqual(4);
+    expect(Number(await bars.first().getAttribute('width'))).toBeGreaterThan(1);
+    const dead = page.locator('[data-dead="c3"]');
+    expect(await dead.textContent()).toContain('invalid_request');
+    expect(await dead.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
+    expect(violations).toEqual([]);
+  });
+
+  it('turns liveness green on the next refresh once the batcher beats', async () => {
+    await seeded.store.heartbeat({
+      role: 'batcher',
+      instance: 'batcher-1',
+      pid: 311,
+      host: 'worker-a',
+      at: Date.now(),
+      lastWork: Date.now() - 5 * MIN,
+    });
+    await waitFor(async () => (await page.getByTestId('batcher-state').textContent()) === 'OK', {
+      what: 'batcher OK after refresh',
+    });
+    if (shots) {
+      mkdirSync(docs, { recursive: true });
+      await page.screenshot({ path: join(docs, 'board-overview.png'), fullPage: true });
+    }
+  });
+
+  it('lists the Nightshift queues in Bull Board with readable job data', async () => {
+    /** Waits until the page's visible text contains every part (Bull Board renders after its API calls). */
+    const shows = async (...parts: string[]) => {
+      let last = '';
+      await waitFor(
+        async () => {
+          // biome-ignore lint/performance/useDomNodeTextContent: what a person sees, not the UI config script's JSON
+          last = await page.locator('body').innerText();
+          return parts.every((p) => last.includes(p));
+        },
+        { what: `Bull Board to show ${parts.join(', ')}` },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- page text ---\n${last.slice(0, 1500)}`);
+      });
+    };
+    await page.goto(`${board.url}/queues`);
+    await shows('batches in flight', 'dead letters', 'results', 'flush (batcher ticks)', '{dead-letters}');
+    if (shots) await page.screenshot({ path: join(docs, 'board-queues.png') });
+    await page.goto(`${board.url}/queues/queue/${encodeURIComponent('{dead-letters}')}/${seeded.deadJobId}`);
+    await shows(
+      'customId:"c3"',
+      'reason:"invalid_request"',
+      'max_tokens: must be at most 8192',
+      'max_tokens:64',
+    );
+    await page.goto(`${board.url}/queues/queue/${encodeURIComponent('{batches}')}/batch-msgbatch_seed0001`);
+    await shows('batchId:"msgbatch_seed0001"', 'requestCount:3');
+  });
+
+  it('retries a dead letter when Retry is clicked', async () => {
+    await page.goto(`${board.url}/`);
+    await page.locator('[data-dead="c3"]').getByRole('button', { name: 'Retry' }).click();
+    await page.locator('[data-dead="c3"]').waitFor({ state: 'detached' });
+    expect(await page.locator('#notice').textContent()).toContain('c3 is queued again');
+    expect((await seeded.store.record('c3'))?.state).toBe('queued');
+    expect(await seeded.deadLetters.getJob(seeded.deadJobId)).toBeUndefined();
+    expect(await page.getByTestId('tile-waiting').locator('.tile-value').textContent()).toBe('5');
+  });
+});

@@ -1,0 +1,197 @@
+import type { DeadLetterPayload, Message } from '@nightshift/shared';
+import { createLogger, DEFAULT_PRICES } from '@nightshift/shared';
+import {
+  addDeadLetters,
+  buildSuccess,
+  type EnqueueItem,
+  openQueue,
+  type RedisClient,
+  Store,
+} from '@nightshift/store';
+import type { Queue } from 'bullmq';
+import { createBoard } from '../src/index.js';
+import type { Board, BoardOptions } from '../src/options.js';
+
+/** A fixed clock so ages and metrics are exact. */
+export const T0 = Date.parse('2026-11-20T12:00:00Z');
+export const MIN = 60_000;
+
+export const silentLogger = createLogger('board-test', 'silent');
+
+let counter = 0;
+/** A unique prefix per test. */
+export const nextPrefix = () => `b${process.pid}t${++counter}`;
+
+export function item(cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem {
+  const model = over.model ?? 'claude-haiku-4-5';
+  return {
+    cid,
+    feature: 'classify-docs',
+    model,
+    params: JSON.stringify({ model, max_tokens: 64, messages: [{ role: 'user', content: `doc ${cid}` }] }),
+    phash: `h-${cid}`,
+    meta: '',
+    deadline: null,
+    partition: 'default',
+    group: 'g-default',
+    bytes: 120,
+    realtimeAllowed: false,
+    state: 'queued',
+    ...over,
+  };
+}
+
+export function message(model: string, input: number, output: number): Message {
+  return {
+    id: `msg_${input}_${output}`,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'text', text: 'label: invoice', citations: null }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: {
+      input_tokens: input,
+      output_tokens: output,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+      cache_creation: null,
+      server_tool_use: null,
+      service_tier: 'batch',
+    },
+  } as unknown as Message;
+}
+
+/** What {@link seed} wrote, for assertions. */
+export interface Seeded {
+  store: Store;
+  deadLetters: Queue;
+  batchId: string;
+  deadJobId: string;
+  deadCid: string;
+  /** Dollars at batch price for the two successes (haiku 4.5: 1000 in + 200 out each). */
+  paid: number;
+  list: number;
+}
+
+/**
+ * A known state without batcher or collector: 7 requests enqueued 10 min before T0 (5 in partition
+ * `default`, 2 in `acme`), 3 claimed into a committed batch, of which 2 succeeded (ledger) and 1
+ * died (dead-letter job). 4 stay queued. A collector heartbeat is fresh; the batcher has none.
+ */
+export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise<Seeded> {
+  const store = new Store(redis, prefix);
+  const enq = t0 - 10 * MIN;
+  await store.enqueue(
+    ['c1', 'c2', 'c3', 'c4', 'c5'].map((c) => item(c)),
+    { now: enq },
+  );
+  await store.enqueue(
+    ['d1', 'd2'].map((c) =>
+      item(c, { feature: 'weekly-digest', model: 'claude-sonnet-4-5', partition: 'acme', group: 'g-acme' }),
+    ),
+    { now: enq + MIN },
+  );
+  await store.openSubmission({
+    id: 's1',
+    partition: 'default',
+    reason: 'size',
+    owner: 'test',
+    leaseMs: MIN,
+    now: t0 - 5 * MIN,
+  });
+  await store.claim('g-default', 's1', 3, 1_000_000, t0 - 5 * MIN);
+  const batchId = 'msgbatch_seed0001';
+  await store.commit(
+    's1',
+    {
+      id: batchId,
+      created_at: new Date(t0 - 5 * MIN).toISOString(),
+      expires_at: new Date(t0 - 5 * MIN + 24 * 60 * MIN).toISOString(),
+      processing_status: 'in_progress',
+    },
+    { count: 3, bytes: 360, partition: 'default', reason: 'size' },
+    t0 - 5 * MIN,
+  );
+  await store.updateBatch(batchId, { counts: JSON.stringify({ processing: 1, succeeded: 2, errored: 0 }) });
+  const successes = ['c1', 'c2'].map(
+    (cid) =>
+      buildSuccess({
+        customId: cid,
+        feature: 'classify-docs',
+        metadata: null,
+        model: 'claude-haiku-4-5',
+        message: message('claude-haiku-4-5', 1000, 200),
+        mode: 'batch',
+        batchId,
+        attempt: 1,
+        prices: DEFAULT_PRICES,
+        now: t0 - MIN,
+      }).item,
+  );
+  const entry = {
+    attempt: 1,
+    batchId,
+    outcome: 'errored' as const,
+    errorType: 'invalid_request_error',
+    at: t0 - MIN,
+  };
+  const error = { type: 'invalid_request_error', message: 'max_tokens: must be at most 8192' };
+  await store.apply(
+    [...successes, { cid: 'c3', action: 'dead', guardSub: 's1', reason: 'invalid_request', error, entry }],
+    t0 - MIN,
+  );
+  const deadLetters = openQueue('deadLetters', redis, prefix);
+  const payload: DeadLetterPayload = {
+    customId: 'c3',
+    feature: 'classify-docs',
+    model: 'claude-haiku-4-5',
+    reason: 'invalid_request',
+    lastError: error,
+    attempts: [entry],
+    batchId,
+    params: JSON.parse(item('c3').params),
+    metadata: null,
+    deadAt: t0 - MIN,
+  };
+  await addDeadLetters(deadLetters, [{ payload, deaths: 1 }]);
+  await store.heartbeat({
+    role: 'collector',
+    instance: 'col-1',
+    pid: 4242,
+    host: 'worker-a',
+    at: t0 - 20_000,
+    lastWork: t0 - 30_000,
+  });
+  return { store, deadLetters, batchId, deadJobId: 'dead-c3-1', deadCid: 'c3', paid: 0.002, list: 0.004 };
+}
+
+/** Starts a board on a free port with the fixed clock and a silent logger. */
+export function startBoard(
+  redis: RedisClient,
+  prefix: string,
+  over: Partial<BoardOptions> = {},
+): Promise<Board> {
+  return createBoard({ connection: redis, prefix, port: 0, now: () => T0, logger: silentLogger, ...over });
+}
+
+export const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** Reads the CSRF token the overview page embeds. */
+export async function csrfToken(url: string, headers: Record<string, string> = {}): Promise<string> {
+  const page = await (await fetch(`${url}/`, { headers })).text();
+  const m = /<meta name="csrf-token" content="([^"]+)">/.exec(page);
+  if (!m) throw new Error('no csrf token in the page');
+  return m[1]!;
+}
+
+/** Fetches JSON typed as the board's own view types. */
+export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
+  return (await fetch(url, init)).json() as Promise<T>;
+}
+
+/** An error answer. */
+export interface ErrorBody {
+  error: string;
+}
