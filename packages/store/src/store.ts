@@ -168,6 +168,19 @@ export class Store {
     });
   }
 
+  /**
+   * How many of the given custom_ids have a record: one EXISTS per 1,000 ids (all keys share the
+   * `{req}` slot). Read-only; lets a bulk pre-check skip `peek` for slices that are all new.
+   */
+  async countRecords(cids: string[]): Promise<number> {
+    const counts = await Promise.all(
+      Array.from({ length: Math.ceil(cids.length / CHUNK) }, (_, i) =>
+        this.redis.exists(...cids.slice(i * CHUNK, (i + 1) * CHUNK).map((c) => this.keys.record(c))),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   async record(cid: string): Promise<RecordFields | null> {
     const h = await this.redis.hgetall(this.keys.record(cid));
     return h?.cid ? (h as unknown as RecordFields) : null;

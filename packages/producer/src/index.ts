@@ -1,0 +1,28 @@
+/**
+ * `@nightshift/producer`: what a service imports to send work that no human waits on to Anthropic's
+ * Message Batches API (half price), and to receive the results.
+ */
+export {
+  ConflictError,
+  DeadlineTooSoonError,
+  type FieldIssue,
+  NightshiftError,
+  type RequestStatus,
+  type ResultPayload,
+  ValidationError,
+} from '@nightshift/shared';
+export { createProducer } from './producer.js';
+export { createResultWorker } from './result-worker.js';
+export type {
+  BulkEnqueueResult,
+  EnqueueOptions,
+  EnqueueOutcome,
+  EnqueueRequest,
+  EnqueueResult,
+  Producer,
+  ProducerOptions,
+  RealtimeChoice,
+  ResultEvent,
+  ResultWorker,
+  ResultWorkerOptions,
+} from './types.js';

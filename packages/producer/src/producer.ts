@@ -1,0 +1,318 @@
+import Anthropic from '@anthropic-ai/sdk';
+import {
+  ConflictError,
+  CUSTOM_ID_PATTERN,
+  createLogger,
+  DEFAULT_PREFIX,
+  DEFAULT_PRICES,
+  DeadlineTooSoonError,
+  deriveCustomId,
+  type FieldIssue,
+  NightshiftError,
+  type RequestState,
+  ValidationError,
+} from '@nightshift/shared';
+import { createRedis, type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
+import type { Queue } from 'bullmq';
+import { RealtimePath } from './realtime.js';
+import type {
+  BulkEnqueueResult,
+  EnqueueOptions,
+  EnqueueRequest,
+  Producer,
+  ProducerOptions,
+  RealtimeChoice,
+} from './types.js';
+import { type PreparedRequest, prepareRequest, TAG_PATTERN } from './validate.js';
+
+const HOUR = 3_600_000;
+const BATCH_WINDOW_MS = 24 * HOUR;
+/** Store.enqueue writes 1,000 per Lua call; a few calls in flight overlap our encoding with Redis' work. */
+const WRITE_SLICE = 1000;
+const WRITE_PARALLEL = 4;
+const PREFIX_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/** One distinct custom_id of a call, with what the call decided for it. */
+interface Unique {
+  item: PreparedRequest;
+  realtime: boolean;
+  result?: BulkEnqueueResult;
+}
+
+/**
+ * Creates a producer: what a service uses to send work that no human waits on to the batch path.
+ *
+ * @example
+ * const producer = createProducer({ redisUrl: process.env.REDIS_URL });
+ * await producer.enqueue({ feature: 'classify-docs', key: doc.id, params: { model, max_tokens: 50, messages } });
+ */
+export function createProducer(opts: ProducerOptions): Producer {
+  if (!opts || (opts.connection === undefined) === (opts.redisUrl === undefined)) {
+    throw new NightshiftError('CONFIG', 'createProducer: give exactly one of connection or redisUrl');
+  }
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new NightshiftError(
+      'CONFIG',
+      `createProducer: prefix "${prefix}" must be 1–32 of A-Z a-z 0-9 _ . -`,
+    );
+  }
+  const owned = opts.connection === undefined;
+  const redis: RedisClient = opts.connection ?? createRedis({ url: opts.redisUrl as string }, 'client');
+  const store = new Store(redis, prefix);
+  const now = opts.now ?? Date.now;
+  const logger = opts.logger ?? createLogger('producer');
+  const slackMs = opts.deadlineSlackMs ?? HOUR;
+  const defaultRealtime: RealtimeChoice = opts.realtime ?? 'never';
+  const ctx = { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel };
+
+  const queues = new Map<'results' | 'deadLetters', Queue>();
+  const queue = (role: 'results' | 'deadLetters') => {
+    let q = queues.get(role);
+    if (!q) {
+      q = openQueue(role, redis, prefix);
+      queues.set(role, q);
+    }
+    return q;
+  };
+  let client = opts.client;
+  const realtime = new RealtimePath({
+    store,
+    client: () => {
+      client ??= new Anthropic();
+      return client;
+    },
+    results: () => queue('results'),
+    deadLetters: () => queue('deadLetters'),
+    prices: opts.prices ?? DEFAULT_PRICES,
+    now,
+    logger,
+    concurrency: opts.realtimeConcurrency ?? 8,
+  });
+
+  const ops = new Set<Promise<unknown>>();
+  let closing: Promise<void> | null = null;
+  const guard = <T>(fn: () => Promise<T>): Promise<T> => {
+    if (closing) return Promise.reject(new NightshiftError('INVALID_STATE', 'the producer is closed'));
+    const p = fn();
+    ops.add(p);
+    const done = () => ops.delete(p);
+    p.then(done, done);
+    return p;
+  };
+
+  const submit = async (reqs: unknown, eopts: EnqueueOptions, single: boolean) => {
+    const uniques = validateAll(reqs, ctx, single);
+    if (uniques.order.length === 0) return [];
+    const t = now();
+    const refused: Unique[] = [];
+    for (const u of uniques.byCid.values()) {
+      const d = u.item.deadline;
+      if (d === null || d >= t + BATCH_WINDOW_MS + slackMs) continue;
+      if ((u.item.realtime ?? defaultRealtime) === 'fallback') u.realtime = true;
+      else refused.push(u);
+    }
+    if (refused.length) throw tooSoon(refused, t + BATCH_WINDOW_MS + slackMs, slackMs, single);
+    const toWrite = await precheck(store, uniques, eopts.replace === true, single);
+    await write(store, toWrite, defaultRealtime, eopts.replace === true, t, single);
+    const rt = toWrite.filter((u) => u.realtime && u.result?.outcome !== 'exists');
+    if (rt.length) {
+      const states = await realtime.run(rt.map((u) => u.item));
+      for (const u of rt)
+        u.result = { customId: u.item.cid, outcome: 'realtime', state: states.get(u.item.cid)! };
+    }
+    return uniques.order.map((cid) => uniques.byCid.get(cid)!.result!);
+  };
+
+  return {
+    enqueue: (req, eopts = {}) =>
+      guard(async () => {
+        const [r] = await submit([req], eopts, true);
+        return { ...r!, status: await store.status(r!.customId) };
+      }),
+    enqueueMany: (reqs, eopts = {}) => guard(() => submit(reqs, eopts, false)),
+    getStatus: (customId) =>
+      guard(async () => {
+        if (typeof customId !== 'string' || !CUSTOM_ID_PATTERN.test(customId)) {
+          throw new ValidationError([
+            { field: 'customId', message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' },
+          ]);
+        }
+        return store.status(customId);
+      }),
+    customIdFor: (feature, key) => {
+      const issues: FieldIssue[] = [];
+      if (typeof feature !== 'string' || !TAG_PATTERN.test(feature)) {
+        issues.push({ field: 'feature', message: 'must be 1–64 characters of A-Z a-z 0-9 _ . -' });
+      }
+      if (typeof key !== 'string' || key.length === 0) {
+        issues.push({ field: 'key', message: 'must be a non-empty string' });
+      }
+      if (issues.length) throw new ValidationError(issues);
+      return deriveCustomId(feature, key);
+    },
+    close: () => {
+      closing ??= (async () => {
+        await Promise.allSettled([...ops]);
+        await realtime.drain();
+        await Promise.allSettled([...queues.values()].map((q) => q.close()));
+        if (owned) await redis.quit().catch(() => redis.disconnect());
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Validates every request and collapses identical duplicates; throws one ValidationError for all. */
+function validateAll(reqs: unknown, ctx: Parameters<typeof prepareRequest>[2], single: boolean) {
+  if (!Array.isArray(reqs)) {
+    throw new ValidationError([{ field: 'requests', message: 'enqueueMany takes an array of requests' }]);
+  }
+  const issues: FieldIssue[] = [];
+  const byCid = new Map<string, Unique>();
+  const order: string[] = [];
+  for (let i = 0; i < reqs.length; i++) {
+    const { item, issues: found } = prepareRequest(reqs[i], i, ctx);
+    for (const f of found) issues.push(single ? { field: f.field, message: f.message } : f);
+    if (!item) continue;
+    const first = byCid.get(item.cid);
+    if (first && first.item.phash !== item.phash) {
+      issues.push({
+        index: i,
+        field: (reqs[i] as EnqueueRequest).customId !== undefined ? 'customId' : 'key',
+        message: `gives custom_id ${item.cid}, like requests[${first.item.index}], with different params; use distinct keys`,
+      });
+    }
+    if (!first) byCid.set(item.cid, { item, realtime: false });
+    order.push(item.cid);
+  }
+  if (issues.length) throw new ValidationError(issues);
+  return { byCid, order };
+}
+
+function tooSoon(refused: Unique[], limit: number, slackMs: number, single: boolean): DeadlineTooSoonError {
+  const list = refused
+    .slice(0, 5)
+    .map(
+      (u) =>
+        `${single ? '' : `requests[${u.item.index}] `}${u.item.cid} (deadline ${new Date(u.item.deadline!).toISOString()})`,
+    )
+    .join(', ');
+  return new DeadlineTooSoonError(
+    refused.map((u) => u.item.cid),
+    `${refused.length} request(s) have a deadline before ${new Date(limit).toISOString()} ` +
+      `(now + 24 h + ${Math.round(slackMs / 60_000)} min slack): ${list}${refused.length > 5 ? ', …' : ''}. ` +
+      'Nothing was enqueued.',
+  );
+}
+
+/**
+ * Read-only pass before any write: same params → `exists` (no write); different params → conflict,
+ * unless `replace` and still queued. A conflict anywhere throws before anything is written.
+ */
+async function precheck(
+  store: Store,
+  uniques: ReturnType<typeof validateAll>,
+  replace: boolean,
+  single: boolean,
+) {
+  const list = [...uniques.byCid.values()];
+  const cids = list.map((u) => u.item.cid);
+  // EXISTS per slice first: a slice of only new ids (the usual case) needs no per-record read.
+  const slices = await Promise.all(
+    Array.from({ length: Math.ceil(cids.length / WRITE_SLICE) }, async (_, s) => {
+      const slice = cids.slice(s * WRITE_SLICE, (s + 1) * WRITE_SLICE);
+      if ((await store.countRecords(slice)) === 0) return slice.map(() => null);
+      return store.peek(slice, ['state', 'phash']);
+    }),
+  );
+  const current = slices.flat();
+  const conflicts: ConflictError['conflicts'] = [];
+  const toWrite: Unique[] = [];
+  list.forEach((u, i) => {
+    const cur = current[i];
+    if (!cur) toWrite.push(u);
+    else if (cur.phash === u.item.phash)
+      u.result = { customId: u.item.cid, outcome: 'exists', state: cur.state };
+    else if (replace && cur.state === 'queued') toWrite.push(u);
+    else
+      conflicts.push({ ...(single ? {} : { index: u.item.index }), customId: u.item.cid, state: cur.state });
+  });
+  if (conflicts.length) throw new ConflictError(conflicts);
+  return toWrite;
+}
+
+/** Writes in slices of 1,000 (each one atomic Lua call), a few at once; maps the store's codes. */
+async function write(
+  store: Store,
+  toWrite: Unique[],
+  defaultRealtime: RealtimeChoice,
+  replace: boolean,
+  now: number,
+  single: boolean,
+) {
+  const items: EnqueueItem[] = toWrite.map(({ item, realtime }) => ({
+    cid: item.cid,
+    feature: item.feature,
+    model: item.model,
+    params: item.params,
+    phash: item.phash,
+    meta: item.meta,
+    deadline: item.deadline,
+    partition: item.partition,
+    group: item.group,
+    bytes: item.bytes,
+    realtimeAllowed: (item.realtime ?? defaultRealtime) === 'fallback',
+    state: realtime ? 'realtime' : 'queued',
+  }));
+  const codes: string[] = new Array(items.length);
+  let next = 0;
+  let written = 0;
+  let failed = false;
+  const lane = async () => {
+    while (next < items.length && !failed) {
+      const start = next;
+      next += WRITE_SLICE;
+      const got = await store
+        .enqueue(items.slice(start, start + WRITE_SLICE), { replace, now })
+        .catch((err: unknown) => {
+          failed = true; // the other lanes stop taking slices: the caller will re-run the call
+          throw err;
+        });
+      for (let i = 0; i < got.length; i++) codes[start + i] = got[i]!;
+      written += got.length;
+    }
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(WRITE_PARALLEL, Math.ceil(items.length / WRITE_SLICE)) }, lane),
+    );
+  } catch (err) {
+    if (err instanceof NightshiftError) throw err;
+    throw new NightshiftError(
+      'REDIS_UNAVAILABLE',
+      `Redis failed while enqueueing (${written} of ${items.length} written): ${(err as Error).message}. ` +
+        'Call again with the same input: what was written is recognised and the rest is completed.',
+      { cause: err },
+    );
+  }
+  const raced: ConflictError['conflicts'] = [];
+  toWrite.forEach((u, i) => {
+    const code = codes[i]!;
+    const cid = u.item.cid;
+    if (code === 'new')
+      u.result = { customId: cid, outcome: 'queued', state: u.realtime ? 'realtime' : 'queued' };
+    else if (code === 'replaced')
+      u.result = { customId: cid, outcome: 'replaced', state: u.realtime ? 'realtime' : 'queued' };
+    else if (code.startsWith('exists:'))
+      u.result = { customId: cid, outcome: 'exists', state: code.slice(7) as RequestState };
+    else
+      raced.push({
+        ...(single ? {} : { index: u.item.index }),
+        customId: cid,
+        state: code.split(':')[1] ?? '',
+      });
+  });
+  // Only a concurrent writer between the pre-check and the write gets here; the rest is written.
+  if (raced.length) throw new ConflictError(raced);
+}

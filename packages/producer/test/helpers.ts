@@ -1,0 +1,23 @@
+import type { EnqueueRequest } from '../src/index.js';
+
+export const MODEL = 'claude-haiku-4-5';
+
+/** A valid request for document `i`; `over` replaces top-level fields. */
+export function docRequest(i: number | string, over: Partial<EnqueueRequest> = {}): EnqueueRequest {
+  return {
+    feature: 'classify-docs',
+    key: `doc-${i}`,
+    params: {
+      model: MODEL,
+      max_tokens: 16,
+      system: 'You classify documents. Labels: invoice, contract, other',
+      messages: [{ role: 'user', content: `Document ${i}: please classify.` }],
+    },
+    metadata: { docId: String(i) },
+    ...over,
+  };
+}
+
+let n = 0;
+/** A prefix no other test of the file uses. */
+export const uniquePrefix = () => `t${process.pid}x${++n}`;
