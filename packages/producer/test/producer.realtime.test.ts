@@ -1,0 +1,168 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { type Emulator, startEmulator } from '@nightshift/emulator';
+import { createLogger, type DeadLetterPayload, type ResultPayload } from '@nightshift/shared';
+import { createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import type { Queue } from 'bullmq';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createProducer, DeadlineTooSoonError, type Producer, type ProducerOptions } from '../src/index.js';
+import { docRequest, uniquePrefix } from './helpers.js';
+
+let server: RedisServer;
+let emu: Emulator;
+let redis: RedisClient;
+let client: Anthropic;
+let prefix: string;
+let store: Store;
+let results: Queue<ResultPayload>;
+let deadLetters: Queue<DeadLetterPayload>;
+const closers: (() => Promise<unknown>)[] = [];
+const logger = createLogger('producer-test', 'silent');
+
+const HOUR = 3_600_000;
+const soon = () => Date.now() + 2 * HOUR;
+
+beforeAll(async () => {
+  [server, emu] = await Promise.all([startRedisServer(), startEmulator({ quiet: true })]);
+  redis = createRedis({ url: server.url }, 'client');
+  client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 0 });
+});
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+  await redis.quit();
+  await Promise.all([server.stop(), emu.close()]);
+});
+beforeEach(() => {
+  emu.control.clearFaults();
+  prefix = uniquePrefix();
+  store = new Store(redis, prefix);
+  results = openQueue<ResultPayload>('results', redis, prefix);
+  deadLetters = openQueue<DeadLetterPayload>('deadLetters', redis, prefix);
+  closers.push(
+    () => results.close(),
+    () => deadLetters.close(),
+  );
+});
+
+function make(over: Partial<ProducerOptions> = {}): Producer {
+  const p = createProducer({ connection: redis, prefix, client, logger, ...over });
+  closers.push(() => p.close());
+  return p;
+}
+const messageCalls = () => emu.inspect.stats().calls.messages;
+
+describe('a deadline the batch path cannot meet, with the real-time fallback', () => {
+  it('is sent at once and its result comes back through {results} at list price', async () => {
+    const producer = make();
+    const calls = messageCalls();
+    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
+    expect(r).toMatchObject({ outcome: 'realtime', state: 'succeeded' });
+    expect(r.status).toMatchObject({ state: 'succeeded', attempt: 1 });
+    expect(messageCalls()).toBe(calls + 1);
+
+    const job = await results.getJob(`res-${r.customId}`);
+    expect(job?.data).toMatchObject({
+      customId: r.customId,
+      feature: 'classify-docs',
+      metadata: { docId: '1' },
+      mode: 'realtime',
+      batchId: null,
+      attempt: 1,
+    });
+    const { cost } = job!.data;
+    expect(cost.cost).toBeGreaterThan(0);
+    expect(cost.cost).toBe(cost.realtimeEquivalent);
+    expect(cost.savings).toBe(0);
+
+    const rows = await store.ledger();
+    expect(rows).toEqual([
+      expect.objectContaining({ mode: 'realtime', feature: 'classify-docs', results: 1 }),
+    ]);
+    expect(rows[0]!.costNano).toBe(rows[0]!.listNano);
+    expect((await store.pendingOverview()).total).toBe(0);
+
+    // Enqueued again: known and done, no second call.
+    expect((await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }))).outcome).toBe(
+      'exists',
+    );
+    expect(messageCalls()).toBe(calls + 1);
+  });
+
+  it('follows the producer default, and a request can still say never', async () => {
+    const producer = make({ realtime: 'fallback' });
+    const res = await producer.enqueueMany([
+      docRequest(1),
+      docRequest(2, { deadline: soon() }),
+      docRequest(3, { deadline: soon() }),
+    ]);
+    expect(res.map((r) => [r.outcome, r.state])).toEqual([
+      ['queued', 'queued'],
+      ['realtime', 'succeeded'],
+      ['realtime', 'succeeded'],
+    ]);
+    expect(await results.getJobCounts('waiting')).toEqual({ waiting: 2 });
+    expect((await store.pendingOverview()).total).toBe(1);
+    const err = await producer
+      .enqueue(docRequest(4, { deadline: soon(), realtime: 'never' }))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(DeadlineTooSoonError);
+  });
+
+  it('dead-letters a request the API refuses, with the API error', async () => {
+    const producer = make();
+    emu.control.injectFault({
+      endpoint: 'messages',
+      kind: 'status',
+      status: 400,
+      errorType: 'invalid_request_error',
+      message: 'messages: text content blocks must be non-empty',
+    });
+    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
+    expect(r).toMatchObject({ outcome: 'realtime', state: 'dead' });
+    expect(r.status).toMatchObject({
+      state: 'dead',
+      reason: 'invalid_request_error',
+      lastError: {
+        type: 'invalid_request_error',
+        message: 'messages: text content blocks must be non-empty',
+      },
+    });
+    const dead = await deadLetters.getJob(`dead-${r.customId}-1`);
+    expect(dead?.data).toMatchObject({
+      customId: r.customId,
+      reason: 'invalid_request_error',
+      batchId: null,
+      metadata: { docId: '1' },
+      params: { model: 'claude-haiku-4-5', max_tokens: 16 },
+      attempts: [expect.objectContaining({ outcome: 'errored', errorType: 'invalid_request_error' })],
+    });
+    expect(await results.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    expect(await store.ledger()).toEqual([]);
+  });
+
+  it('leaves a request in real-time after a transient error, for the collector to call again', async () => {
+    const producer = make();
+    emu.control.injectFault({ endpoint: 'messages', kind: 'status', status: 529 });
+    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
+    expect(r).toMatchObject({ outcome: 'realtime', state: 'realtime' });
+    expect(r.status.state).toBe('realtime');
+    expect(await store.staleRealtime(Date.now() + 1)).toEqual([r.customId]);
+    expect(await deadLetters.getJobCounts('waiting')).toEqual({ waiting: 0 });
+  });
+
+  it('bounds concurrent real-time calls and answers every request', async () => {
+    const producer = make({ realtime: 'fallback', realtimeConcurrency: 2 });
+    const reqs = Array.from({ length: 12 }, (_, i) => docRequest(i, { deadline: soon() }));
+    const res = await producer.enqueueMany(reqs);
+    expect(res.every((r) => r.outcome === 'realtime' && r.state === 'succeeded')).toBe(true);
+    expect(await results.getJobCounts('waiting')).toEqual({ waiting: 12 });
+  });
+
+  it('close waits for real-time calls in progress', async () => {
+    const producer = make({ realtime: 'fallback' });
+    const pending = producer.enqueue(docRequest(1, { deadline: soon() }));
+    await producer.close();
+    expect((await pending).state).toBe('succeeded');
+    await expect(producer.enqueue(docRequest(2))).rejects.toThrow(/closed/);
+  });
+});

@@ -1,0 +1,159 @@
+import { DEFAULT_PRICES } from '@nightshift/shared';
+import { buildSuccess, createRedis, type RedisClient, Store } from '@nightshift/store';
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProducer, type Producer } from '../src/index.js';
+import { docRequest, fakeMessage, uniquePrefix } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+let store: Store;
+let producer: Producer;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url }, 'client');
+  const prefix = uniquePrefix();
+  store = new Store(redis, prefix);
+  producer = createProducer({ connection: redis, prefix });
+});
+afterAll(async () => {
+  await producer.close();
+  await redis.quit();
+  await server.stop();
+});
+
+const batch = (id: string, t: number) => ({
+  id,
+  created_at: new Date(t).toISOString(),
+  expires_at: new Date(t + 86_400_000).toISOString(),
+  processing_status: 'in_progress',
+});
+
+/** Drives the store the way the batcher does: open a submission, claim the group, commit a batch. */
+async function submit(group: string, sub: string, batchId: string | null, now: number) {
+  await store.openSubmission({
+    id: sub,
+    partition: 'default',
+    reason: 'manual',
+    owner: 'test',
+    leaseMs: 60_000,
+    now,
+  });
+  const claimed = await store.claim(group, sub, 100, 1e9, now);
+  if (batchId) {
+    await store.commit(sub, batch(batchId, now), {
+      count: claimed.items.length,
+      bytes: claimed.bytes,
+      partition: 'default',
+      reason: 'manual',
+    });
+  }
+  return claimed.items.map(([cid]) => cid);
+}
+
+describe('getStatus follows a request through its life', () => {
+  it('queued → submitting → in_batch → retrying → in_batch → succeeded', async () => {
+    const { customId } = await producer.enqueue(docRequest('life'));
+    const t = Date.now() + 1;
+    const { group } = (await store.record(customId))!;
+    expect(await producer.getStatus(customId)).toMatchObject({ state: 'queued', attempt: 1, history: [] });
+
+    expect(await submit(group, 'sub-1', null, t)).toEqual([customId]);
+    expect(await producer.getStatus(customId)).toMatchObject({ state: 'submitting' });
+
+    await store.commit('sub-1', batch('msgbatch_1', t), {
+      count: 1,
+      bytes: 1,
+      partition: 'default',
+      reason: 'manual',
+    });
+    expect(await producer.getStatus(customId)).toMatchObject({
+      state: 'in_batch',
+      batchId: 'msgbatch_1',
+      batchStatus: 'in_progress',
+    });
+
+    const readyAt = t + 60_000;
+    const error = { type: 'overloaded_error', message: 'Overloaded' };
+    const entry = {
+      attempt: 1,
+      batchId: 'msgbatch_1',
+      outcome: 'errored' as const,
+      errorType: error.type,
+      at: t,
+    };
+    expect(
+      await store.apply(
+        [{ cid: customId, action: 'requeue', guardSub: 'sub-1', readyAt, error, entry, countsAttempt: true }],
+        t,
+      ),
+    ).toEqual(['ok']);
+    expect(await producer.getStatus(customId)).toMatchObject({
+      state: 'retrying',
+      attempt: 2,
+      readyAt,
+      lastError: error,
+      history: [entry],
+    });
+
+    expect(await submit(group, 'sub-2', 'msgbatch_2', readyAt)).toEqual([customId]);
+    expect(await producer.getStatus(customId)).toMatchObject({
+      state: 'in_batch',
+      batchId: 'msgbatch_2',
+      attempt: 2,
+    });
+
+    const { item } = buildSuccess({
+      customId,
+      feature: 'classify-docs',
+      metadata: null,
+      model: 'claude-haiku-4-5',
+      message: fakeMessage('invoice'),
+      mode: 'batch',
+      batchId: 'msgbatch_2',
+      attempt: 2,
+      prices: DEFAULT_PRICES,
+      now: readyAt + 1000,
+    });
+    await store.apply([item], readyAt + 1000);
+    expect(await producer.getStatus(customId)).toMatchObject({
+      state: 'succeeded',
+      batchId: 'msgbatch_2',
+      completedAt: readyAt + 1000,
+    });
+    // Done is done: the same request again is a no-op.
+    expect((await producer.enqueue(docRequest('life'))).outcome).toBe('exists');
+  });
+
+  it('dead, with the reason and the last error', async () => {
+    const t = Date.now();
+    const { customId } = await producer.enqueue(
+      docRequest('doomed', { params: { ...docRequest(0).params, system: 'Doomed' } }),
+    );
+    const { group } = (await store.record(customId))!;
+    await submit(group, 'sub-3', 'msgbatch_3', t);
+    const error = { type: 'invalid_request_error', message: 'max_tokens too large' };
+    const entry = {
+      attempt: 1,
+      batchId: 'msgbatch_3',
+      outcome: 'errored' as const,
+      errorType: error.type,
+      at: t,
+    };
+    await store.apply(
+      [{ cid: customId, action: 'dead', guardSub: 'sub-3', reason: 'invalid_request_error', error, entry }],
+      t,
+    );
+    expect(await producer.getStatus(customId)).toMatchObject({
+      state: 'dead',
+      reason: 'invalid_request_error',
+      lastError: error,
+      history: [entry],
+    });
+    const many = await producer.enqueueMany([
+      docRequest('doomed', { params: { ...docRequest(0).params, system: 'Doomed' } }),
+    ]);
+    expect(many).toEqual([{ customId, outcome: 'exists', state: 'dead' }]);
+  });
+});
