@@ -79,7 +79,13 @@ function answer(req: Request, res: Response, result: ActionResult, anchor: strin
   const wantsJson =
     req.get('x-csrf-token') !== undefined || (req.get('accept') ?? '').includes('application/json');
   if (wantsJson) {
-    res.status(result.status).json({ ok: result.ok, message: result.message, ...result.details });
+    res
+      .status(result.status)
+      .json(
+        result.ok
+          ? { ok: true, message: result.message, ...result.details }
+          : { ok: false, error: result.message },
+      );
     return;
   }
   res.redirect(303, `/?done=${result.code}&n=${result.count}#${anchor}`);

@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
 import { item, MIN, message, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
 
+/** The browser's own global (the test is compiled without the DOM lib; the function runs in Chromium). */
+declare const getComputedStyle: (el: unknown) => { backgroundColor: string };
+
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const shots = process.env.NIGHTSHIFT_SCREENSHOTS === '1';
@@ -154,7 +157,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', () => {
     await expect(page.locator('[data-batch="msgbatch_seed0001"]').count()).resolves.toBe(1);
     const batcher = page.getByTestId('batcher-state');
     expect(await batcher.textContent()).toBe('NO HEARTBEAT');
-    expect(await batcher.evaluate('el => getComputedStyle(el).backgroundColor')).toBe('rgb(192, 38, 45)');
+    expect(await batcher.evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(192, 38, 45)');
     expect(await page.getByTestId('collector-state').textContent()).toBe('OK');
     const bars = page.locator('#costs svg rect.bar-paid');
     expect(await bars.count()).toBeGreaterThanOrEqual(4);

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createRedis, type RedisClient } from '@nightshift/store';
+import { freePort, type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basic, nextPrefix, type Seeded, seed } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const REDIS_PASSWORD = 'redisPw-SECRET-4b1d9e';
+const API_KEY = 'sk-ant-api03-SECRET-KEY-do-not-show-8c2f7a';
+const BOARD_PASSWORD = 'boardPw-SECRET-77e0';
+const SECRETS = [REDIS_PASSWORD, API_KEY, BOARD_PASSWORD];
+
+let server: RedisServer;
+let redis: RedisClient;
+let redisUrl: string;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  // The harness pings without a password, so the password is set once Redis is up.
+  const admin = createRedis({ url: server.url }, 'client');
+  await admin.config('SET', 'requirepass', REDIS_PASSWORD);
+  admin.disconnect();
+  redisUrl = `redis://:${REDIS_PASSWORD}@127.0.0.1:${server.port}`;
+  redis = createRedis({ url: redisUrl }, 'client');
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+/** Runs `nightshift-board` with `env` (on top of PATH only: the test's own environment stays out). */
+function runBin(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', BIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d) => {
+    out.stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out.stderr += d;
+  });
+  return { child, out };
+}
+
+const stop = async (child: ChildProcess) => {
+  if (child.exitCode !== null) return child.exitCode;
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+};
+
+describe('nightshift-board', () => {
+  let seeded: Seeded;
+  const prefix = nextPrefix();
+
+  beforeAll(async () => {
+    seeded = await seed(redis, prefix, Date.now());
+  });
+  afterAll(async () => {
+    await seeded.deadLetters.close();
+  });
+
+  it('never shows the Redis password, the API key or the board password, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const { child, out } = runBin({
+      REDIS_URL: redisUrl,
+      ANTHROPIC_API_KEY: API_KEY,
+      ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+      NIGHTSHIFT_PREFIX: prefix,
+      NIGHTSHIFT_BOARD_PORT: String(port),
+      NIGHTSHIFT_BOARD_USER: 'ops',
+      NIGHTSHIFT_BOARD_PASSWORD: BOARD_PASSWORD,
+      NIGHTSHIFT_LOG_LEVEL: 'debug',
+    });
+    try {
+      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out.stdout)?.[1], {
+        what: `the board to print its URL (stderr: ${out.stderr})`,
+      });
+      expect(url).toBe(`http://127.0.0.1:${port}`);
+      const auth = { authorization: basic('ops', BOARD_PASSWORD) };
+      const pages = [
+        '/',
+        '/?days=30',
+        '/api/overview?fragments=1',
+        '/api/batches',
+        '/api/costs?days=30',
+        '/api/dead-letters',
+        '/api/requests',
+        '/metrics',
+        '/healthz',
+        '/queues',
+        '/queues/api/queues',
+        '/queues/api/redis/stats',
+        '/queues/api/queues/%7Bdead-letters%7D/dead-c3-1',
+        '/queues/api/queues/%7Bdead-letters%7D/workers',
+        '/nope',
+      ];
+      for (const path of pages) {
+        const res = await fetch(`${url}${path}`, { headers: auth });
+        expect(res.status, path).toBe(path === '/nope' ? 404 : 200);
+        const text = `${JSON.stringify([...res.headers])}\n${await res.text()}`;
+        for (const secret of SECRETS) expect(text, `${path} shows a secret`).not.toContain(secret);
+      }
+      // The cancel action exists (a client was made from ANTHROPIC_API_KEY), and an unauthenticated answer is bare.
+      expect(await (await fetch(`${url}/`, { headers: auth })).text()).toContain(
+        `/api/batches/${seeded.batchId}/cancel`,
+      );
+      const denied = await fetch(`${url}/`);
+      expect(denied.status).toBe(401);
+      expect(await stop(child)).toBe(0);
+      for (const secret of SECRETS) {
+        expect(out.stdout, 'stdout').not.toContain(secret);
+        expect(out.stderr, 'stderr').not.toContain(secret);
+      }
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to listen on 0.0.0.0 without credentials', async () => {
+    const { child, out } = runBin({
+      REDIS_URL: redisUrl,
+      NIGHTSHIFT_PREFIX: prefix,
+      NIGHTSHIFT_BOARD_HOST: '0.0.0.0',
+      NIGHTSHIFT_BOARD_PORT: String(await freePort()),
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(out.stderr).toMatch(
+      /NIGHTSHIFT_BOARD_USER and NIGHTSHIFT_BOARD_PASSWORD .* or NIGHTSHIFT_BOARD_TOKEN/,
+    );
+    expect(out.stderr).not.toContain(REDIS_PASSWORD);
+  });
+
+  it('refuses both kinds of credentials at once', async () => {
+    const { child, out } = runBin({
+      REDIS_URL: redisUrl,
+      NIGHTSHIFT_BOARD_USER: 'ops',
+      NIGHTSHIFT_BOARD_PASSWORD: BOARD_PASSWORD,
+      NIGHTSHIFT_BOARD_TOKEN: 'tok-0123456789abcdef',
+      NIGHTSHIFT_BOARD_PORT: String(await freePort()),
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(out.stderr).toMatch(/either NIGHTSHIFT_BOARD_TOKEN or NIGHTSHIFT_BOARD_USER/);
+    expect(out.stderr).not.toContain(BOARD_PASSWORD);
+  });
+});

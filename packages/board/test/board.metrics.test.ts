@@ -1,0 +1,136 @@
+import { DEFAULT_PRICES, type ResultPayload } from '@nightshift/shared';
+import { buildSuccess, createRedis, deliverResults, openQueue, type RedisClient } from '@nightshift/store';
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Board } from '../src/index.js';
+import { message, nextPrefix, type Seeded, seed, startBoard, T0 } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url }, 'client');
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+/** Parses Prometheus text into `name{labels}` → value, checking every sample's metric was declared. */
+function parse(text: string): Map<string, number> {
+  const declared = new Set<string>();
+  const out = new Map<string, number>();
+  for (const line of text.trim().split('\n')) {
+    const type = /^# TYPE (\S+) (gauge|counter)$/.exec(line);
+    if (type) {
+      declared.add(type[1]!);
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`not a Prometheus sample: ${line}`);
+    if (!declared.has(m[1]!)) throw new Error(`sample before its # TYPE: ${line}`);
+    out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+  }
+  return out;
+}
+
+describe('/metrics', () => {
+  let board: Board;
+  let seeded: Seeded;
+  let prefix: string;
+
+  beforeAll(async () => {
+    prefix = nextPrefix();
+    seeded = await seed(redis, prefix);
+    board = await startBoard(redis, prefix);
+  });
+  afterAll(async () => {
+    await board.close();
+    await seeded.deadLetters.close();
+  });
+
+  const scrape = async () => parse(await (await fetch(`${board.url}/metrics`)).text());
+
+  it('matches the seeded store: queued, oldest age, batches, results, dead letters, heartbeats', async () => {
+    const m = await scrape();
+    expect(m.get('nightshift_requests_queued{partition="default"}')).toBe(2);
+    expect(m.get('nightshift_requests_queued{partition="acme"}')).toBe(2);
+    expect(m.get('nightshift_oldest_queued_age_seconds')).toBe(600);
+    expect(m.get('nightshift_batches_in_flight{status="in_progress"}')).toBe(1);
+    expect(m.get('nightshift_results_total{type="succeeded"}')).toBe(2);
+    expect(m.get('nightshift_results_total{type="dead"}')).toBe(1);
+    expect(m.get('nightshift_batches_submitted_total')).toBe(1);
+    expect(m.get('nightshift_dead_letters')).toBe(1);
+    expect(m.get('nightshift_heartbeat_age_seconds{role="collector",instance="col-1"}')).toBe(20);
+    expect([...m.keys()].some((k) => k.includes('role="batcher"'))).toBe(false);
+    expect(m.get('nightshift_circuit_open')).toBe(0);
+    expect(m.get('nightshift_queue_jobs{queue="dead-letters",state="waiting"}')).toBe(1);
+    expect(m.get('nightshift_queue_jobs{queue="results",state="waiting"}')).toBe(0);
+  });
+
+  it('reports cost and savings by feature, model and mode from the ledger', async () => {
+    const m = await scrape();
+    expect(
+      m.get('nightshift_cost_usd_total{feature="classify-docs",model="claude-haiku-4-5",mode="batch"}'),
+    ).toBeCloseTo(seeded.paid, 9);
+    expect(
+      m.get('nightshift_savings_usd_total{feature="classify-docs",model="claude-haiku-4-5"}'),
+    ).toBeCloseTo(seeded.list - seeded.paid, 9);
+  });
+
+  it('follows changes: results delivered, a real-time success, a batch collected, the circuit opened', async () => {
+    const results = openQueue('results', redis, prefix);
+    const payloads = ['r1', 'r2'].map(
+      (cid) => ({ customId: cid, feature: 'classify-docs', mode: 'batch' }) as unknown as ResultPayload,
+    );
+    await deliverResults(results, payloads);
+    await results.close();
+    // c4 goes the real-time way: list price paid, no savings.
+    const rt = buildSuccess({
+      customId: 'c4',
+      feature: 'classify-docs',
+      metadata: null,
+      model: 'claude-haiku-4-5',
+      message: message('claude-haiku-4-5', 2000, 0),
+      mode: 'realtime',
+      batchId: null,
+      attempt: 1,
+      prices: DEFAULT_PRICES,
+      now: T0,
+    });
+    await seeded.store.apply([rt.item], T0);
+    await seeded.store.markCollected(seeded.batchId, { succeeded: 2, errored: 1 }, T0);
+    await seeded.store.openCircuit('billing_error: credit balance too low', 60_000, T0);
+
+    const m = await scrape();
+    expect(m.get('nightshift_queue_jobs{queue="results",state="waiting"}')).toBe(2);
+    expect(m.get('nightshift_requests_queued{partition="default"}')).toBe(1);
+    expect(m.get('nightshift_results_total{type="realtime_succeeded"}')).toBe(1);
+    expect(
+      m.get('nightshift_cost_usd_total{feature="classify-docs",model="claude-haiku-4-5",mode="realtime"}'),
+    ).toBeCloseTo(0.002, 9);
+    expect(
+      m.get('nightshift_savings_usd_total{feature="classify-docs",model="claude-haiku-4-5"}'),
+    ).toBeCloseTo(0.002, 9);
+    expect([...m.keys()].some((k) => k.startsWith('nightshift_batches_in_flight{'))).toBe(false);
+    expect(m.get('nightshift_circuit_open')).toBe(1);
+    expect(m.get('nightshift_alerts{code="circuit-open"}')).toBe(1);
+  });
+});
+
+describe('/metrics on an empty deployment', () => {
+  it('answers zeros, not errors', async () => {
+    const board = await startBoard(redis, nextPrefix());
+    try {
+      const m = parse(await (await fetch(`${board.url}/metrics`)).text());
+      expect(m.get('nightshift_oldest_queued_age_seconds')).toBe(0);
+      expect(m.get('nightshift_dead_letters')).toBe(0);
+      expect(m.get('nightshift_circuit_open')).toBe(0);
+      expect(m.get('nightshift_queue_jobs{queue="flush",state="waiting"}')).toBe(0);
+    } finally {
+      await board.close();
+    }
+  });
+});
