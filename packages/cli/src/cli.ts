@@ -1,0 +1,154 @@
+import { parseArgs } from 'node:util';
+import { NightshiftError } from '@nightshift/shared';
+import { batches } from './commands/batches.js';
+import { cancel } from './commands/cancel.js';
+import { circuit } from './commands/circuit.js';
+import { costs } from './commands/costs.js';
+import { deadLetters, retryDead } from './commands/dead-letters.js';
+import { flush } from './commands/flush.js';
+import { health } from './commands/health.js';
+import { status } from './commands/status.js';
+import { type CliContext, openContext, UsageError } from './context.js';
+
+export const HELP = `Usage: nightshift <command> [options]
+
+Commands:
+  status                 queued requests, batches in flight, last flush/poll, alerts, circuit, queues
+  batches [--limit N]    known batches, newest first, with counts
+  flush [--partition P]  ask the batcher to flush now (waits for its report)
+  cancel <batchId>       cancel a batch at the API
+  dead-letters [--limit N]
+                         list dead letters with their reasons
+  retry-dead <customId...> | --all
+                         send dead letters back to the queue
+  costs [--days 1|7|30]  cost and savings per feature and model
+  circuit close          resume submissions after a billing stop
+  health <batcher|collector>
+                         exit 0 if such a process on this host sent a heartbeat recently
+  demo [--requests N] [--quick]
+                         run the whole pipeline end to end on local defaults (pnpm start)
+
+Options:
+  --json                 machine-readable output
+  -h, --help             this text
+
+Configuration comes from the environment (REDIS_URL, ANTHROPIC_API_KEY, NIGHTSHIFT_*): see README.md.
+Exit codes: 0 ok, 1 failed, 2 usage or configuration error.`;
+
+export interface CliIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const stdio: CliIO = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+};
+
+function positiveInt(value: string | undefined, name: string, def: number): number {
+  if (value === undefined) return def;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--${name} must be a positive whole number, got "${value}"`);
+  return n;
+}
+
+/** Runs one CLI invocation; returns the exit code. Never calls process.exit (tests call it in-process). */
+export async function runCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  io: CliIO = stdio,
+): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    io.err(`nightshift: ${(err as Error).message}\nRun "nightshift --help" for usage.`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    io.out(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  if (command === 'demo') {
+    const { runDemo } = await import('./demo/run.js');
+    return runDemo({
+      env,
+      io,
+      requests: positiveInt(values.requests, 'requests', 300),
+      quick: values.quick ?? false,
+    });
+  }
+  let ctx: CliContext | undefined;
+  try {
+    ctx = openContext(env, io, values.json ?? false);
+    return await dispatch(ctx, command, rest, values);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`nightshift: ${err.message}\nRun "nightshift --help" for usage.`);
+      return 2;
+    }
+    if (err instanceof NightshiftError && err.code === 'CONFIG') {
+      io.err(err.message);
+      return 2;
+    }
+    io.err(`nightshift ${command}: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    ctx?.redis.disconnect();
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      limit: { type: 'string' },
+      days: { type: 'string' },
+      all: { type: 'boolean' },
+      partition: { type: 'string' },
+      requests: { type: 'string' },
+      quick: { type: 'boolean' },
+      'max-age': { type: 'string' },
+    },
+  });
+}
+
+async function dispatch(
+  ctx: CliContext,
+  command: string,
+  args: string[],
+  values: ReturnType<typeof parse>['values'],
+): Promise<number> {
+  switch (command) {
+    case 'status':
+      return status(ctx);
+    case 'batches':
+      return batches(ctx, positiveInt(values.limit, 'limit', 50));
+    case 'flush':
+      return flush(ctx, values.partition);
+    case 'cancel':
+      return cancel(ctx, args[0]);
+    case 'dead-letters':
+      return deadLetters(ctx, positiveInt(values.limit, 'limit', 100));
+    case 'retry-dead':
+      return retryDead(ctx, args, values.all ?? false);
+    case 'costs': {
+      const days = values.days === undefined ? 7 : Number(values.days);
+      if (days !== 1 && days !== 7 && days !== 30)
+        throw new UsageError(`--days must be 1, 7 or 30, got "${values.days}"`);
+      return costs(ctx, days);
+    }
+    case 'circuit':
+      return circuit(ctx, args[0]);
+    case 'health':
+      return health(ctx, args[0], positiveInt(values['max-age'], 'max-age', 60) * 1000);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}

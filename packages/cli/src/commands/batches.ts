@@ -1,0 +1,39 @@
+import type { CliContext } from '../context.js';
+import { ago, table } from '../format.js';
+
+/** Known batches, newest first, with their request counts and outcome counts. */
+export async function batches(ctx: CliContext, limit: number): Promise<number> {
+  const list = await ctx.store.listBatches(limit);
+  const rows = list.map((b) => ({
+    id: b.id,
+    state: b.state,
+    status: b.status,
+    requests: Number(b.count),
+    reason: b.reason,
+    submitted: Number(b.submitted),
+    counts: b.counts ? JSON.parse(b.counts) : null,
+    origin: b.origin || null,
+  }));
+  if (ctx.json) {
+    ctx.out(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  const fmtCounts = (c: Record<string, number> | null) =>
+    c
+      ? Object.entries(c)
+          .filter(([, v]) => v)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')
+      : '';
+  ctx.out(
+    table(
+      rows.map((r) => ({
+        ...r,
+        submitted: ago(r.submitted),
+        counts: fmtCounts(r.counts),
+        origin: r.origin ?? '',
+      })),
+    ),
+  );
+  return 0;
+}

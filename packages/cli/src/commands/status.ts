@@ -1,0 +1,70 @@
+import { QUEUES, type QueueRole } from '@nightshift/shared';
+import { openQueue } from '@nightshift/store';
+import type { CliContext } from '../context.js';
+import { ago, duration, table } from '../format.js';
+
+/** Everything an operator checks first: backlog, batches in flight, liveness, alerts, circuit. */
+export async function status(ctx: CliContext): Promise<number> {
+  const { store } = ctx;
+  const now = Date.now();
+  const [pending, inflightIds, beats, alerts, circuit, stats, flushes] = await Promise.all([
+    store.pendingOverview(now),
+    store.inflightBatchIds(),
+    store.heartbeats(),
+    store.alerts(),
+    store.circuit(),
+    store.stats(),
+    store.flushes(1),
+  ]);
+  const inflight = (await Promise.all(inflightIds.map((id) => store.batch(id)))).filter((b) => b !== null);
+  const queues: Record<string, Record<string, number>> = {};
+  for (const role of Object.keys(QUEUES) as QueueRole[]) {
+    const q = openQueue(role, ctx.redis, ctx.config.prefix);
+    queues[role] = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    await q.close();
+  }
+  const lastOf = (role: string) =>
+    Math.max(0, ...beats.filter((b) => b.role === role).map((b) => b.lastWork ?? 0));
+  const report = {
+    queued: {
+      total: pending.total,
+      oldestAgeMs: pending.oldestAgeMs,
+      partitions: Object.fromEntries(pending.partitions),
+    },
+    batchesInFlight: inflight.map((b) => ({
+      id: b.id,
+      status: b.status,
+      requests: Number(b.count),
+      submittedAt: Number(b.submitted),
+    })),
+    lastFlushAt: lastOf('batcher') || null,
+    lastPollAt: lastOf('collector') || null,
+    processes: beats,
+    alerts,
+    circuit,
+    stats,
+    queues,
+    lastFlush: flushes[0] ?? null,
+  };
+  if (ctx.json) {
+    ctx.out(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  ctx.out(
+    `Queued requests: ${pending.total}${pending.oldestAgeMs !== null ? ` (oldest waiting ${duration(pending.oldestAgeMs)})` : ''}`,
+  );
+  ctx.out(`Batches in flight: ${inflight.length}`);
+  if (inflight.length)
+    ctx.out(table(report.batchesInFlight.map((b) => ({ ...b, submittedAt: ago(b.submittedAt, now) }))));
+  ctx.out(`Last flush: ${ago(report.lastFlushAt, now)}   Last poll: ${ago(report.lastPollAt, now)}`);
+  ctx.out(
+    `Processes: ${beats.map((b) => `${b.role}@${b.instance} (${ago(b.at, now)})`).join(', ') || 'none seen'}`,
+  );
+  ctx.out(`Circuit: ${circuit.open ? `OPEN — ${circuit.reason}` : 'closed'}`);
+  ctx.out(
+    alerts.length ? `Alerts:\n${alerts.map((a) => `  [${a.code}] ${a.message}`).join('\n')}` : 'Alerts: none',
+  );
+  ctx.out('Queues:');
+  ctx.out(table(Object.entries(queues).map(([role, c]) => ({ queue: QUEUES[role as QueueRole], ...c }))));
+  return 0;
+}

@@ -1,0 +1,45 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { type Config, loadConfig } from '@nightshift/shared';
+import { connectionFromEnv, createRedis, type RedisClient, Store } from '@nightshift/store';
+
+/** What every command gets: validated config, a Redis client, the store, output streams. */
+export interface CliContext {
+  config: Config;
+  redis: RedisClient;
+  store: Store;
+  json: boolean;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** The Anthropic client, made on first use (only `cancel` and the demo need it). */
+  anthropic: () => Anthropic;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function openContext(
+  env: NodeJS.ProcessEnv,
+  io: { out: (s: string) => void; err: (s: string) => void },
+  json: boolean,
+): CliContext {
+  const config = loadConfig(env);
+  const redis = createRedis(connectionFromEnv(config.env), 'client');
+  // Errors surface on the command that needs Redis; the client would otherwise print them too.
+  redis.on('error', () => {});
+  let client: Anthropic | undefined;
+  return {
+    config,
+    redis,
+    store: new Store(redis, config.prefix),
+    json,
+    ...io,
+    anthropic: () => {
+      client ??= new Anthropic({
+        apiKey: config.env.ANTHROPIC_API_KEY ?? null,
+        ...(config.env.ANTHROPIC_BASE_URL ? { baseURL: config.env.ANTHROPIC_BASE_URL } : {}),
+      });
+      return client;
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import { jobIds } from '@nightshift/shared';
+import { addDeadLetters, createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+let n = 0;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+async function cli(args: string[], prefix: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(
+    args,
+    { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: prefix },
+    {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    },
+  );
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const params = (cid: string) =>
+  JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: cid }] });
+const item = (cid: string) => ({
+  cid,
+  feature: 'docs',
+  model: 'claude-haiku-4-5',
+  params: params(cid),
+  phash: `h${cid}`,
+  meta: '',
+  deadline: null,
+  partition: 'default',
+  group: 'g',
+  bytes: 100,
+  realtimeAllowed: false,
+  state: 'queued' as const,
+});
+
+/** A store with 3 queued requests, one batch in flight and one dead letter. */
+async function seed() {
+  const prefix = `c${++n}`;
+  const store = new Store(redis, prefix);
+  await store.enqueue(['a', 'b', 'c', 'd', 'e'].map(item));
+  await store.openSubmission({ id: 's1', partition: 'default', reason: 'size', owner: 'x', leaseMs: 60_000 });
+  await store.claim('g', 's1', 2, 1e9);
+  const now = new Date().toISOString();
+  await store.commit(
+    's1',
+    { id: 'msgbatch_01abc', created_at: now, expires_at: now, processing_status: 'in_progress' },
+    { count: 2, bytes: 200, partition: 'default', reason: 'size' },
+  );
+  await store.apply([
+    {
+      cid: 'b',
+      action: 'dead',
+      guardSub: 's1',
+      reason: 'invalid_request_error: bad',
+      error: { type: 'invalid_request_error', message: 'bad' },
+      entry: { attempt: 1, batchId: 'msgbatch_01abc', outcome: 'errored', at: 1 },
+    },
+  ]);
+  const dl = openQueue('deadLetters', redis, prefix);
+  await addDeadLetters(dl, [
+    {
+      deaths: 1,
+      payload: {
+        customId: 'b',
+        feature: 'docs',
+        model: 'claude-haiku-4-5',
+        reason: 'invalid_request_error: bad',
+        lastError: { type: 'invalid_request_error', message: 'bad' },
+        attempts: [],
+        batchId: 'msgbatch_01abc',
+        params: JSON.parse(params('b')),
+        metadata: null,
+        deadAt: Date.now(),
+      },
+    },
+  ]);
+  await dl.close();
+  await store.apply([
+    {
+      cid: 'a',
+      action: 'success',
+      mode: 'batch',
+      tokens: { input: 1000, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 100 },
+      costNano: 750_000,
+      listNano: 1_500_000,
+      entry: { attempt: 1, batchId: 'msgbatch_01abc', outcome: 'succeeded', at: 1 },
+      batchId: 'msgbatch_01abc',
+    },
+  ]);
+  return { prefix, store };
+}
+
+describe('nightshift CLI', () => {
+  it('status --json reports the backlog, batches in flight and the queues', async () => {
+    const { prefix } = await seed();
+    const r = await cli(['status', '--json'], prefix);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s.queued.total).toBe(3);
+    expect(s.batchesInFlight.map((b: { id: string }) => b.id)).toEqual(['msgbatch_01abc']);
+    expect(s.queues.deadLetters.waiting).toBe(1);
+    const human = await cli(['status'], prefix);
+    expect(human.out).toContain('Queued requests: 3');
+    expect(human.out).toContain('Circuit: closed');
+  });
+
+  it('batches lists known batches with their counts', async () => {
+    const { prefix } = await seed();
+    const r = await cli(['batches', '--json'], prefix);
+    expect(JSON.parse(r.out)).toMatchObject([{ id: 'msgbatch_01abc', requests: 2, reason: 'size' }]);
+  });
+
+  it('lists dead letters and retries them', async () => {
+    const { prefix, store } = await seed();
+    const list = JSON.parse((await cli(['dead-letters', '--json'], prefix)).out);
+    expect(list).toMatchObject([
+      { customId: 'b', reason: 'invalid_request_error: bad', lastError: { type: 'invalid_request_error' } },
+    ]);
+    const r = await cli(['retry-dead', 'b', 'nope', '--json'], prefix);
+    expect(r.code).toBe(1); // one id was not a dead letter
+    expect(JSON.parse(r.out)).toMatchObject({ retried: ['b'], unknown: ['nope'] });
+    expect((await store.status('b')).state).toBe('queued');
+    expect(JSON.parse((await cli(['dead-letters', '--json'], prefix)).out)).toEqual([]);
+  });
+
+  it('costs shows cost and savings per feature and model', async () => {
+    const { prefix } = await seed();
+    const r = await cli(['costs', '--days', '1', '--json'], prefix);
+    const rep = JSON.parse(r.out);
+    expect(rep.totals).toMatchObject({
+      results: 1,
+      costUsd: 0.00075,
+      realtimeEquivalentUsd: 0.0015,
+      savingsUsd: 0.00075,
+    });
+    expect((await cli(['costs'], prefix)).out).toContain('saved $0.0008');
+  });
+
+  it('closes an open circuit', async () => {
+    const { prefix, store } = await seed();
+    await store.openCircuit('billing_error: credit balance too low', 60_000);
+    expect((await cli(['circuit', 'close'], prefix)).out).toContain('Circuit closed');
+    expect((await store.circuit()).open).toBe(false);
+  });
+
+  it('health fails without a heartbeat and passes with one', async () => {
+    const { prefix, store } = await seed();
+    expect((await cli(['health', 'batcher'], prefix)).code).toBe(1);
+    await store.heartbeat({
+      role: 'batcher',
+      instance: 'x',
+      pid: 1,
+      host: (await import('node:os')).hostname(),
+      at: Date.now(),
+    });
+    expect((await cli(['health', 'batcher'], prefix)).code).toBe(0);
+  });
+
+  it('flush refuses clearly when no batcher is alive', async () => {
+    const { prefix } = await seed();
+    const r = await cli(['flush'], prefix);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('No batcher is running');
+  });
+
+  it('answers usage errors with exit 2 and configuration errors naming the variable', async () => {
+    expect((await cli(['frobnicate'], 'x')).code).toBe(2);
+    expect((await cli(['costs', '--days', '5'], 'x')).err).toContain('--days must be 1, 7 or 30');
+    expect((await cli(['cancel', 'not-a-batch'], 'x')).err).toContain('is not a batch id');
+    const out: string[] = [];
+    const code = await runCli(
+      ['status'],
+      { NIGHTSHIFT_TICK_MS: 'often' },
+      { out: (l) => out.push(l), err: (l) => out.push(l) },
+    );
+    expect(code).toBe(2);
+    expect(out.join('\n')).toContain('NIGHTSHIFT_TICK_MS');
+    expect(jobIds.deadLetter('b', 1)).toBe('dead-b-1');
+  });
+});
