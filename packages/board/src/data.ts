@@ -1,6 +1,6 @@
 import type { Alert, BatchFields, DeadLetterPayload, Heartbeat } from '@nightshift/shared';
 import type { BoardContext } from './context.js';
-import { type CostReportView, costReportFor } from './costs.js';
+import { type BoardCostReport, type CostWindow, loadCosts } from './costs.js';
 
 /** Queued requests of one partition. */
 export interface PartitionView {
@@ -97,7 +97,7 @@ export interface Overview {
   circuit: { open: boolean; reason?: string; since?: number; until?: number };
   deadLetters: { total: number; items: DeadLetterView[] };
   requests: { total: number; items: QueuedRequestView[] };
-  costs: CostReportView;
+  costs: BoardCostReport;
 }
 
 const num = (v: string | undefined | null): number | null => {
@@ -278,7 +278,7 @@ export async function queuedRequestsView(ctx: BoardContext, now: number, limit: 
 }
 
 /** Gathers the whole overview (one page render or one `/api/overview` answer). */
-export async function overview(ctx: BoardContext, days: number): Promise<Overview> {
+export async function overview(ctx: BoardContext, days: CostWindow): Promise<Overview> {
   const now = ctx.opts.now();
   const [waiting, batches, liveness, alerts, circuit, deadLetters, requests, costs] = await Promise.all([
     waitingView(ctx, now),
@@ -288,7 +288,7 @@ export async function overview(ctx: BoardContext, days: number): Promise<Overvie
     ctx.store.circuit(),
     deadLettersView(ctx, 50),
     queuedRequestsView(ctx, now, 50),
-    costReportFor(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
+    loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
   ]);
   return {
     now,

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, Router } from 'express';
 import { type ActionResult, cancelBatch, retryAllDeadLetters, retryDeadLetter } from './actions.js';
 import type { BoardContext } from './context.js';
-import { costReportFor } from './costs.js';
+import { COST_WINDOWS, type CostWindow, loadCosts } from './costs.js';
 import { batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
 import { renderFragments, renderPage } from './html/page.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
@@ -20,6 +20,12 @@ function intParam(req: Request, name: string, def: number, min: number, max: num
   return n;
 }
 
+function daysParam(req: Request): CostWindow {
+  const days = intParam(req, 'days', 7, 1, 30);
+  if (!(COST_WINDOWS as readonly number[]).includes(days)) throw new BadParam('days must be 1, 7 or 30.');
+  return days as CostWindow;
+}
+
 const NOTICES: Record<string, (n: number) => string> = {
   retried: (n) => `${n} dead-lettered request${n === 1 ? '' : 's'} queued again.`,
   cancelled: () => 'Cancel requested; the collector applies the batch’s results when it ends.',
@@ -30,7 +36,7 @@ const NOTICES: Record<string, (n: number) => string> = {
 export function readRoutes(ctx: BoardContext): Router {
   const r = Router();
   r.get('/', async (req, res) => {
-    const days = intParam(req, 'days', 7, 1, 90);
+    const days = daysParam(req);
     const o = await overview(ctx, days);
     const done = typeof req.query.done === 'string' ? NOTICES[req.query.done] : undefined;
     const notice = done ? done(intParam(req, 'n', 0, 0, 1e9)) : '';
@@ -40,7 +46,7 @@ export function readRoutes(ctx: BoardContext): Router {
     res.status(204).end();
   });
   r.get('/api/overview', async (req, res) => {
-    const days = intParam(req, 'days', 7, 1, 90);
+    const days = daysParam(req);
     const o = await overview(ctx, days);
     const fragments =
       req.query.fragments === '1' ? renderFragments({ o, csrf: ctx.csrfToken, days }) : undefined;
@@ -52,9 +58,9 @@ export function readRoutes(ctx: BoardContext): Router {
     res.json(await batchesView(ctx, ctx.opts.now(), limit, offset));
   });
   r.get('/api/costs', async (req, res) => {
-    const days = intParam(req, 'days', 7, 1, 90);
+    const days = daysParam(req);
     res.json(
-      await costReportFor(ctx.store, {
+      await loadCosts(ctx.store, {
         days,
         now: ctx.opts.now(),
         ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}),

@@ -71,7 +71,11 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
       now: now - 7 * 60 * MIN,
     }).item;
   });
-  await store.apply(applied, now - 7 * 60 * MIN);
+  // Spread over the last six days so the daily chart has a shape.
+  for (let d = 0; d < 6; d++) {
+    const part = applied.filter((_, i) => i % 6 === d);
+    await store.apply(part, now - d * 24 * 60 * MIN - 7 * 60 * MIN);
+  }
   await store.updateBatch(batchId, { status: 'ended', state: 'ended', ended: now - 7 * 60 * MIN });
   await store.markCollected(batchId, { succeeded: items.length, errored: 0 }, now - 7 * 60 * MIN);
   await store.recordFlush({

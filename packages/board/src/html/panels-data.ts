@@ -1,10 +1,7 @@
-import type { CostLine } from '../costs.js';
-import { chartLegend, costChart } from './chart.js';
+import { COST_WINDOWS, type CostLine, costLines } from '../costs.js';
+import { chartLegend, costChart, dailyChart } from './chart.js';
 import { duration, html, int, type Raw, usd, utc } from './format.js';
 import { actionForm, type View } from './panels-ops.js';
-
-/** The windows people pick from. */
-export const COST_WINDOWS = [1, 7, 30] as const;
 
 function costTable(lines: CostLine[], what: string, testId: string): Raw {
   return html`<table class="grid compact" data-testid="${testId}">
@@ -14,7 +11,7 @@ function costTable(lines: CostLine[], what: string, testId: string): Raw {
         l,
       ) => html`<tr><td class="mono">${l.key}${l.unpriced ? html` <span class="pill pill-warn" title="no price in the table: cost counted as 0">unpriced</span>` : ''}</td>
         <td class="num">${int(l.results)}${l.realtimeResults ? html` <span class="muted small">(${int(l.realtimeResults)} real-time)</span>` : ''}</td>
-        <td class="num">${usd(l.cost)}</td><td class="num">${usd(l.realtimeEquivalent)}</td><td class="num good">${usd(l.savings)}</td></tr>`,
+        <td class="num">${usd(l.costUsd)}</td><td class="num">${usd(l.realtimeEquivalentUsd)}</td><td class="num good">${usd(l.savingsUsd)}</td></tr>`,
     )}</tbody></table>`;
 }
 
@@ -27,14 +24,14 @@ export function costsPanel({ o, days }: View): Raw {
       : html`<a class="window" href="/?days=${d}#costs">${d === 1 ? 'last day' : `${d} days`}</a>`,
   )}</nav>`;
   const head = html`<div class="costs-head">${picker}
-    <p class="costs-total">${c.from === c.to ? c.from : `${c.from} → ${c.to}`} (UTC): paid <strong>${usd(c.total.cost)}</strong>
-    for work worth <strong>${usd(c.total.realtimeEquivalent)}</strong> at list price — saved <strong class="good">${usd(c.total.savings)}</strong>
-    on ${int(c.total.results)} results.</p></div>`;
-  if (c.total.results === 0) return html`${head}<p class="empty">No results in this window yet.</p>`;
-  return html`${head}${chartLegend}
+    <p class="costs-total">${c.from === c.to ? c.from : `${c.from} → ${c.to}`} (UTC): paid <strong>${usd(c.totals.costUsd)}</strong>
+    for work worth <strong>${usd(c.totals.realtimeEquivalentUsd)}</strong> at list price — saved <strong class="good">${usd(c.totals.savingsUsd)}</strong>
+    on ${int(c.totals.results)} results.</p></div>`;
+  if (c.totals.results === 0) return html`${head}<p class="empty">No results in this window yet.</p>`;
+  return html`${head}${chartLegend}${c.days > 1 ? dailyChart(c.byDay) : ''}
     <div class="two-col">
-      <div>${costChart(c.byFeature, 'Per feature')}${costTable(c.byFeature, 'feature', 'costs-feature')}</div>
-      <div>${costChart(c.byModel, 'Per model')}${costTable(c.byModel, 'model', 'costs-model')}</div>
+      <div>${costChart(costLines(c, 'feature'), 'Per feature')}${costTable(costLines(c, 'feature'), 'feature', 'costs-feature')}</div>
+      <div>${costChart(costLines(c, 'model'), 'Per model')}${costTable(costLines(c, 'model'), 'model', 'costs-model')}</div>
     </div>`;
 }
 

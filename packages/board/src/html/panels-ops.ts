@@ -32,8 +32,8 @@ export function statusPanel({ o }: View): Raw {
 /** The four numbers that answer "is it working?". */
 export function summaryPanel({ o }: View): Raw {
   const inflightRequests = o.inflight.reduce((n, b) => n + b.requestCount, 0);
-  const c = o.costs.total;
-  const pct = c.realtimeEquivalent > 0 ? Math.round((c.savings / c.realtimeEquivalent) * 100) : 0;
+  const c = o.costs.totals;
+  const pct = c.realtimeEquivalentUsd > 0 ? Math.round((c.savingsUsd / c.realtimeEquivalentUsd) * 100) : 0;
   return html`
     <div class="tile" data-testid="tile-waiting">
       <div class="tile-label">Requests waiting</div>
@@ -52,8 +52,8 @@ export function summaryPanel({ o }: View): Raw {
     </div>
     <div class="tile tile-good" data-testid="tile-savings">
       <div class="tile-label">Saved, last ${o.costs.days} d</div>
-      <div class="tile-value">${usd(c.savings)}</div>
-      <div class="tile-sub">paid ${usd(c.cost)} of ${usd(c.realtimeEquivalent)}${pct ? ` (−${pct} %)` : ''}</div>
+      <div class="tile-value">${usd(c.savingsUsd)}</div>
+      <div class="tile-sub">paid ${usd(c.costUsd)} of ${usd(c.realtimeEquivalentUsd)}${pct ? ` (−${pct} %)` : ''}</div>
     </div>`;
 }
 

@@ -57,7 +57,7 @@ form.action{display:inline;margin:0}
 .window.current{background:#17202b;color:#fff;border-color:#17202b}
 .two-col{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:20px}
 .chart{margin:6px 0 10px}.chart figcaption{font-size:12px;color:var(--muted)}
-.chart svg{display:block;max-width:640px}
+.chart svg{display:block;max-width:640px}.chart-daily svg{max-width:none}.axis{stroke:var(--line);stroke-width:1}
 .bar-list{fill:var(--list)}.bar-paid{fill:var(--paid)}
 .chart-label{font-size:12px;fill:var(--ink)}.chart-amount{font-size:11px;fill:var(--muted)}.chart-amount.paid{fill:var(--paid);font-weight:600}
 .legend{display:flex;gap:18px;font-size:12px;color:var(--muted);margin:4px 0}
