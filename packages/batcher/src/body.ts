@@ -1,49 +1,126 @@
-/** One claimed request: its custom_id and its params JSON exactly as stored. */
-export type ClaimedItem = [cid: string, params: string];
-
-const OPEN = '{"requests":[';
-const CLOSE = ']}';
+const OPEN = Buffer.from('{"requests":[');
+const CLOSE = Buffer.from(']}');
+const COMMA = Buffer.from(',');
 const ITEM_HEAD = '{"custom_id":';
 const ITEM_MID = ',"params":';
 /** Bytes of the body around the items: `{"requests":[` + `]}`. */
 export const ENVELOPE_BYTES = OPEN.length + CLOSE.length;
+/** Bytes written per claim chunk buffer before a new one is started. */
+const CHUNK_TARGET = 4 * 1024 * 1024;
 
-/** Serialized bytes of one item `{"custom_id":"…","params":…}` (what records carry as `bytes`). */
-export function itemBytes([cid, params]: ClaimedItem): number {
-  return ITEM_HEAD.length + cid.length + 2 + ITEM_MID.length + Buffer.byteLength(params) + 1;
-}
-
-/** Bytes of a create body holding items whose sizes sum to `sum`. */
+/** Bytes of a create body holding `count` items whose sizes sum to `sum`. */
 export function bodyBytes(count: number, sum: number): number {
   return ENVELOPE_BYTES + sum + Math.max(count - 1, 0);
 }
 
+const quote = (cid: string) => (/^[A-Za-z0-9_-]*$/.test(cid) ? `"${cid}"` : JSON.stringify(cid));
+
 /**
- * The `batches.create` body as one Buffer, written straight from the stored params strings: no
- * JSON.parse / JSON.stringify of 100k objects (the memory and CPU of a 100k × 1 KB flush is two
- * copies of the bytes: the strings and this buffer). custom_ids match `[A-Za-z0-9_-]`, so they
- * need no escaping; one that does not is quoted with JSON.stringify and the API judges it.
+ * The serialized requests of one flush, written once, straight from the stored params strings
+ * (no JSON.parse / JSON.stringify of 100k objects) into a few large buffers: each item
+ * `{"custom_id":"…","params":<stored JSON>}`, items of a buffer joined by ','. The strings from
+ * the claim are garbage as soon as they are copied, so a 100k × 1 KB flush holds about one copy
+ * of its bytes. Bodies of any subset (a split half, the rest after a rejection) are streamed as
+ * views into these buffers. custom_ids match `[A-Za-z0-9_-]`; one that does not is quoted with
+ * JSON.stringify and left for the API to judge.
  */
-export function buildBody(items: ClaimedItem[]): Buffer {
-  let sum = 0;
-  const cids: string[] = new Array(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const [cid, params] = items[i]!;
-    const quoted = /^[A-Za-z0-9_-]*$/.test(cid) ? `"${cid}"` : JSON.stringify(cid);
-    cids[i] = quoted;
-    sum += ITEM_HEAD.length + Buffer.byteLength(quoted) + ITEM_MID.length + Buffer.byteLength(params) + 1;
+export class ItemBuffer {
+  readonly cids: string[] = [];
+  private readonly chunks: Buffer[] = [];
+  private readonly where: number[] = []; // chunk index per item
+  private readonly start: number[] = [];
+  private readonly end: number[] = [];
+  private current: { buf: Buffer; used: number; index: number } | null = null;
+
+  get size(): number {
+    return this.cids.length;
   }
-  const buf = Buffer.allocUnsafe(bodyBytes(items.length, sum));
-  let off = buf.write(OPEN, 0, 'latin1');
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) off += buf.write(',', off, 'latin1');
-    off += buf.write(ITEM_HEAD, off, 'latin1');
-    off += buf.write(cids[i]!, off, 'utf8');
-    off += buf.write(ITEM_MID, off, 'latin1');
-    off += buf.write(items[i]![1], off, 'utf8');
-    off += buf.write('}', off, 'latin1');
+
+  /** Appends claimed `[cid, params]` pairs; returns their indexes. */
+  append(pairs: [cid: string, params: string][]): number[] {
+    const out: number[] = [];
+    for (const [cid, params] of pairs) {
+      const q = quote(cid);
+      const len = ITEM_HEAD.length + Buffer.byteLength(q) + ITEM_MID.length + Buffer.byteLength(params) + 1;
+      const at = this.room(len + 1);
+      const c = this.current!;
+      if (at > 0) c.used += c.buf.write(',', c.used, 'latin1');
+      const s = c.used;
+      c.used += c.buf.write(ITEM_HEAD, c.used, 'latin1');
+      c.used += c.buf.write(q, c.used, 'utf8');
+      c.used += c.buf.write(ITEM_MID, c.used, 'latin1');
+      c.used += c.buf.write(params, c.used, 'utf8');
+      c.used += c.buf.write('}', c.used, 'latin1');
+      out.push(this.cids.length);
+      this.cids.push(cid);
+      this.where.push(c.index);
+      this.start.push(s);
+      this.end.push(c.used);
+    }
+    return out;
   }
-  off += buf.write(CLOSE, off, 'latin1');
-  if (off !== buf.length) throw new Error(`batch body: wrote ${off} of ${buf.length} bytes`);
-  return buf;
+
+  /** Makes room for `n` more bytes; returns the current buffer's used length before the write. */
+  private room(n: number): number {
+    const c = this.current;
+    if (c && c.buf.length - c.used >= n) return c.used;
+    if (c) this.chunks[c.index] = c.buf.subarray(0, c.used);
+    const buf = Buffer.allocUnsafe(Math.max(CHUNK_TARGET, n));
+    this.current = { buf, used: 0, index: this.chunks.length };
+    this.chunks.push(buf);
+    return 0;
+  }
+
+  /** Serialized bytes of one item. */
+  itemBytes(i: number): number {
+    return this.end[i]! - this.start[i]!;
+  }
+
+  /** Sum of the items' serialized bytes. */
+  sumBytes(items: number[]): number {
+    let s = 0;
+    for (const i of items) s += this.itemBytes(i);
+    return s;
+  }
+
+  /**
+   * The create body of `items` (in order) as a stream of views, and its exact length. Runs of
+   * items stored next to each other go out as one view, separators included.
+   */
+  body(items: number[]): { stream: ReadableStream<Uint8Array>; length: number } {
+    const views: Uint8Array[] = [OPEN];
+    let length = OPEN.length + CLOSE.length;
+    for (let k = 0; k < items.length; ) {
+      const first = items[k]!;
+      let last = first;
+      while (
+        k + 1 < items.length &&
+        items[k + 1] === last + 1 &&
+        this.where[last + 1] === this.where[first]
+      ) {
+        last = items[++k]!;
+      }
+      k++;
+      if (views.length > 1) {
+        views.push(COMMA);
+        length += COMMA.length;
+      }
+      views.push(this.chunkBuffer(this.where[first]!).subarray(this.start[first], this.end[last]));
+      length += this.end[last]! - this.start[first]!;
+    }
+    views.push(CLOSE);
+    let next = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (next < views.length) controller.enqueue(views[next++]!);
+        else controller.close();
+      },
+    });
+    return { stream, length };
+  }
+
+  private chunkBuffer(index: number): Buffer {
+    const c = this.current;
+    return c && c.index === index ? c.buf.subarray(0, c.used) : this.chunks[index]!;
+  }
 }

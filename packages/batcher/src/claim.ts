@@ -1,5 +1,5 @@
 import type { FlushReason } from '@nightshift/shared';
-import { bodyBytes, type ClaimedItem, ENVELOPE_BYTES } from './body.js';
+import { ENVELOPE_BYTES, ItemBuffer } from './body.js';
 import { type FlushContext, newSubmissionId } from './context.js';
 import type { PartitionPlan } from './decide.js';
 
@@ -8,8 +8,11 @@ export interface ClaimedBatch {
   subId: string;
   partition: string;
   reason: FlushReason;
-  items: ClaimedItem[];
-  /** Sum of the items' serialized bytes (without the envelope and separators). */
+  /** The serialized requests of this flush; `items` index into it. */
+  buf: ItemBuffer;
+  /** The requests of this submission, in claim order (indexes into `buf`). */
+  items: number[];
+  /** Sum of the items' serialized bytes as the records state them (the claim budget). */
   itemBytes: number;
   /** When the submission was opened (for the flush record's duration). */
   startedAt: number;
@@ -51,13 +54,14 @@ export async function claimBatch(
     subId,
     partition: plan.partition,
     reason: plan.reason,
+    buf: new ItemBuffer(),
     items: [],
     itemBytes: 0,
     startedAt: now,
   };
   while (cursor.group < plan.groups.length) {
     const group = plan.groups[cursor.group]!;
-    if (batch.items.length > 0 && !(await groupFits(ctx, group, batch, now))) break;
+    if (batch.items.length > 0 && !(await groupFits(ctx, plan, group, batch, now))) break;
     const full = await claimGroup(ctx, group, batch, now);
     if (full) break;
     cursor.group++;
@@ -86,31 +90,37 @@ async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch,
       // One request alone is larger than maxBytes: send it alone and let the API judge it (a 413
       // dead-letters it) rather than block its group for ever.
       res = await store.claim(group, batch.subId, 1, Number.MAX_SAFE_INTEGER, now, 1);
-      batch.items.push(...res.items);
+      for (const i of batch.buf.append(res.items)) batch.items.push(i);
       batch.itemBytes += res.bytes;
       return true;
     }
-    for (const item of res.items) batch.items.push(item);
+    for (const i of batch.buf.append(res.items)) batch.items.push(i);
     batch.itemBytes += res.bytes;
     if (res.items.length < want) return (await readyCount(ctx, group, now)) > 0;
   }
 }
 
-/** Whether all of a group's ready requests fit in what is left of the batch. */
-async function groupFits(ctx: FlushContext, group: string, batch: ClaimedBatch, now: number) {
+/**
+ * Whether all of a group's ready requests fit in what is left of the batch. The count is exact;
+ * bytes are estimated from the partition's average request size and read exactly only when the
+ * estimate comes near the budget (requests far above their partition's average can still cut a
+ * group in two: the claim enforces the limit either way).
+ */
+async function groupFits(
+  ctx: FlushContext,
+  plan: PartitionPlan,
+  group: string,
+  batch: ClaimedBatch,
+  now: number,
+) {
   const { store, opts } = ctx;
   const countLeft = opts.maxRequests - batch.items.length;
-  const ids = await store.redis.zrangebyscore(
-    store.keys.pending(group),
-    '-inf',
-    now,
-    'LIMIT',
-    0,
-    countLeft + 1,
-  );
-  if (ids.length === 0) return true;
-  if (ids.length > countLeft) return false;
+  const ready = await readyCount(ctx, group, now);
+  if (ready === 0) return true;
+  if (ready > countLeft) return false;
   const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
+  if (ready * (2 * plan.avgItemBytes + 1) <= bytesLeft) return true;
+  const ids = await store.redis.zrangebyscore(store.keys.pending(group), '-inf', now, 'LIMIT', 0, countLeft);
   let sum = 0;
   for (let i = 0; i < ids.length; i += 5000) {
     const recs = await store.peek(ids.slice(i, i + 5000), ['bytes']);
@@ -123,6 +133,3 @@ async function groupFits(ctx: FlushContext, group: string, batch: ClaimedBatch, 
 async function readyCount(ctx: FlushContext, group: string, now: number): Promise<number> {
   return ctx.store.redis.zcount(ctx.store.keys.pending(group), '-inf', now);
 }
-
-/** Body bytes the batch will have. */
-export const claimedBodyBytes = (b: ClaimedBatch) => bodyBytes(b.items.length, b.itemBytes);

@@ -15,6 +15,8 @@ export interface PartitionPlan {
   mode: 'drain' | 'full';
   /** The partition's groups, oldest first. */
   groups: string[];
+  /** Average serialized bytes of the partition's queued requests (to judge whether a group fits). */
+  avgItemBytes: number;
 }
 
 type Overview = Awaited<ReturnType<Store['pendingOverview']>>;
@@ -62,7 +64,13 @@ export function decide(input: DecideInput, o: ResolvedOptions, now: number): Par
               : null;
     if (!reason) continue;
     const mode = manual || deadline || time ? 'drain' : 'full';
-    plans.push({ partition, reason, mode, groups: groupsByPartition.get(partition) ?? [] });
+    plans.push({
+      partition,
+      reason,
+      mode,
+      groups: groupsByPartition.get(partition) ?? [],
+      avgItemBytes: Math.ceil(p.bytes / p.count),
+    });
   }
   // The most pressing first: manual, deadline, then by oldest request.
   const rank: Record<FlushReason, number> = { manual: 0, deadline: 1, size: 2, bytes: 2, time: 2, retry: 2 };

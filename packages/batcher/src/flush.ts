@@ -37,6 +37,7 @@ export async function runFlush(ctx: FlushContext, trigger: FlushTrigger): Promis
       deadLettered: 0,
     },
     probe: false,
+    bisectRejected: 0,
     lockLost: () => lock.isLost(),
   };
   if (!(await lock.acquire())) {

@@ -1,6 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { bumpBackoff } from './backoff.js';
-import { buildBody, itemBytes } from './body.js';
 import type { ClaimedBatch } from './claim.js';
 import { commitBatch, releaseSubmission } from './commit.js';
 import type { FlushContext, FlushState } from './context.js';
@@ -22,33 +21,32 @@ export async function submitClaimed(
 ): Promise<void> {
   const { store, opts } = ctx;
   const createAt = opts.now();
+  const count = batch.items.length;
   await store.updateSubmission(batch.subId, {
     state: 'creating',
     createAt,
     lease: createAt + opts.submissionLeaseMs,
-    count: batch.items.length,
-    bytes: batch.itemBytes,
+    count,
+    bytes: batch.buf.sumBytes(batch.items),
   });
-  let body: Buffer | null = buildBody(batch.items);
-  const bytes = body.length;
+  // The body streams from the claimed buffers with an exact Content-Length: no copy of the bytes.
+  const { stream, length: bytes } = batch.buf.body(batch.items);
   let created: Anthropic.Messages.MessageBatch;
   try {
     created = await opts.client.messages.batches.create({ requests: [] } as never, {
-      body,
+      body: stream,
       // An SDK retry of create carries no idempotency key and could make a second batch: a failed
       // create is judged (and, if ambiguous, reconciled) here instead.
       maxRetries: 0,
       timeout: opts.createTimeoutMs,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'content-length': String(bytes) },
     });
   } catch (err) {
-    body = null;
     await onCreateError(ctx, state, batch, classifyCreateError(err), { createAt, bytes });
     return;
   }
-  body = null;
   await ctx.hooks.afterCreate?.(batch.subId, created.id);
-  await commitBatch(ctx, state, { ...batch, count: batch.items.length, bytes }, created, '');
+  await commitBatch(ctx, state, { ...batch, count, bytes }, created, '');
 }
 
 async function onCreateError(
@@ -64,7 +62,7 @@ async function onCreateError(
   switch (failure.kind) {
     case 'too-large':
       if (batch.items.length === 1) {
-        await deadLetterRejected(ctx, state, batch.subId, [batch.items[0]![0]], {
+        await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, 0)], {
           type: 'request_too_large',
           message: failure.message,
         });
@@ -112,17 +110,29 @@ async function onInvalid(
   const idx = failure.index;
   const rejectedError = { type: 'invalid_request_error', message: failure.message };
   if (idx !== undefined && idx < batch.items.length) {
-    const [cid] = batch.items[idx]!;
-    await deadLetterRejected(ctx, state, batch.subId, [cid], rejectedError);
+    await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, idx)], rejectedError);
     const rest = batch.items.filter((_, i) => i !== idx);
     if (rest.length === 0) {
       await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
       return;
     }
-    return submitClaimed(ctx, state, { ...batch, items: rest, itemBytes: sumBytes(rest) });
+    return submitClaimed(ctx, state, { ...batch, items: rest, itemBytes: batch.buf.sumBytes(rest) });
+  }
+  if (state.bisectRejected >= MAX_BISECT_REJECTIONS) {
+    // So many requests "alone refused" means the 400 is about the call, not a request: stop
+    // before bisection dead-letters the whole backlog.
+    await releaseSubmission(ctx, state, batch.subId, 'repeated 400 naming no request');
+    await backoff(ctx, failure.message);
+    state.stop = 'create-failed';
+    ctx.emit(
+      'error',
+      new Error(`batches.create keeps answering 400 without naming a request: ${failure.message}`),
+    );
+    return;
   }
   if (batch.items.length === 1) {
-    await deadLetterRejected(ctx, state, batch.subId, [batch.items[0]![0]], rejectedError);
+    state.bisectRejected++;
+    await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, 0)], rejectedError);
     await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
     return;
   }
@@ -193,10 +203,10 @@ async function splitAndSubmit(ctx: FlushContext, state: FlushState, batch: Claim
   await store.moveMembers(
     batch.subId,
     subId,
-    first.map(([cid]) => cid),
+    first.map((i) => batch.buf.cids[i]!),
   );
-  const a: ClaimedBatch = { ...batch, subId, items: first, itemBytes: sumBytes(first) };
-  const b: ClaimedBatch = { ...batch, items: rest, itemBytes: sumBytes(rest) };
+  const a: ClaimedBatch = { ...batch, subId, items: first, itemBytes: batch.buf.sumBytes(first) };
+  const b: ClaimedBatch = { ...batch, items: rest, itemBytes: batch.buf.sumBytes(rest) };
   await store.updateSubmission(a.subId, { count: a.items.length, bytes: a.itemBytes });
   await store.updateSubmission(b.subId, { count: b.items.length, bytes: b.itemBytes });
   await submitClaimed(ctx, state, a);
@@ -218,4 +228,8 @@ async function backoff(ctx: FlushContext, reason: string, retryAfterMs?: number)
   ctx.log.info({ failures: b.failures, until: b.until }, 'create backoff');
 }
 
-const sumBytes = (items: ClaimedBatch['items']) => items.reduce((s, it) => s + itemBytes(it), 0);
+/** Index-less 400s that isolate this many single requests in one flush stop the flush instead. */
+const MAX_BISECT_REJECTIONS = 10;
+
+/** The custom_id of the submission's i-th request. */
+const cidAt = (batch: ClaimedBatch, i: number) => batch.buf.cids[batch.items[i]!]!;

@@ -94,6 +94,27 @@ describe('400 on the envelope', () => {
     expect(r.batches.map((x) => x.requestCount)).toEqual([1, 2]);
     expect((await store.record('r-0'))?.state).toBe('dead');
   });
+
+  it('stops bisecting when the 400 is clearly about the call, not one request', async () => {
+    const { b, store } = await fresh();
+    await enqueue(store, 30);
+    env.emu.control.injectFault({
+      endpoint: 'create',
+      kind: 'status',
+      status: 400,
+      message: 'nope',
+      times: 1000,
+    });
+    const errors: Error[] = [];
+    b.on('error', (e) => errors.push(e));
+    const r = await b.runFlushOnce('manual');
+    expect(r.stopped).toBe('create-failed');
+    expect(r.deadLettered).toBe(10);
+    expect(r.batches).toEqual([]);
+    expect((await store.pendingOverview(clock.now())).total).toBe(20);
+    expect(await store.openSubmissionIds()).toEqual([]);
+    expect(errors).toHaveLength(1);
+  });
 });
 
 describe('429 rate limited', () => {
