@@ -96,7 +96,12 @@ async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch,
     }
     for (const i of batch.buf.append(res.items)) batch.items.push(i);
     batch.itemBytes += res.bytes;
-    if (res.items.length < want) return (await readyCount(ctx, group, now)) > 0;
+    if (res.items.length < want) {
+      if ((await readyCount(ctx, group, now)) === 0) return false;
+      // Fewer than asked while the group still has ready requests: the byte budget stopped the
+      // claim (full), or stale index entries were skipped (claim again).
+      if (res.items.length === 0) return true;
+    }
   }
 }
 

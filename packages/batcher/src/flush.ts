@@ -56,7 +56,12 @@ export async function runFlush(ctx: FlushContext, trigger: FlushTrigger): Promis
   r.endedAt = Math.max(r.endedAt, r.startedAt);
   r.durationMs = r.endedAt - r.startedAt;
   if (state.stop) r.stopped = state.stop;
-  ctx.log[r.skipped === 'busy' ? 'debug' : 'info'](
+  const idle =
+    r.skipped === 'busy' ||
+    (!r.skipped &&
+      r.batches.length + r.released + r.deadLettered + r.recovered.released + r.recovered.adopted === 0);
+  // A tick that found nothing to do is logged at debug: every flush that did something at info.
+  ctx.log[idle ? 'debug' : 'info'](
     {
       trigger: r.trigger,
       skipped: r.skipped,
