@@ -1,0 +1,50 @@
+/**
+ * Smoke test of the benchmark code: the quick harness at a tiny size must produce a number in every
+ * section. It checks that the benchmarks still run, never how fast (timing targets are judged by
+ * `pnpm bench` and written to BENCHMARKS.md, never asserted in tests).
+ */
+import { describe, expect, it } from 'vitest';
+import { type BenchResults, defaultOptions, runBench } from './harness.js';
+import { renderMarkdown } from './lib/report.js';
+import type { Summary } from './lib/stats.js';
+
+const N = 300;
+
+function expectFigure(s: Summary) {
+  expect(s.runs.length).toBeGreaterThan(0);
+  for (const v of [s.median, s.min, s.max, ...s.runs]) expect(Number.isFinite(v)).toBe(true);
+}
+
+describe('when the benchmark harness runs in quick mode at a tiny size', () => {
+  it('produces figures in every section', { timeout: 240_000 }, async () => {
+    const opts = { ...defaultOptions(true), sizes: [N], runs: 1, costRequests: 100, log: () => {} };
+    const r: BenchResults = await runBench(opts);
+
+    expect(r.stages.map((s) => s.n)).toEqual([N]);
+    for (const stage of [r.stages[0]!.producer, r.stages[0]!.batcher, r.stages[0]!.collector]) {
+      for (const s of [stage.ms, stage.baselineMs, stage.ratio, stage.peakRssMB, stage.baselinePeakRssMB]) {
+        expectFigure(s);
+        expect(s.median).toBeGreaterThan(0);
+      }
+    }
+    const e2e = r.e2e[0]!;
+    expect(e2e.n).toBe(N);
+    for (const s of [e2e.ms, e2e.baselineSumMs, e2e.ratio, ...Object.values(e2e.peakRssMB)]) {
+      expectFigure(s);
+      expect(s.median).toBeGreaterThan(0);
+    }
+    Object.values(e2e.phases).forEach(expectFigure);
+    for (const bytes of Object.values(r.footprint)) expect(bytes).toBeGreaterThan(0);
+    expect(r.cost.rows).toHaveLength(4);
+    for (const row of r.cost.rows) {
+      expect(row.batchUsd).toBeGreaterThan(0);
+      expect(row.realtimeUsd).toBeGreaterThan(row.batchUsd);
+    }
+    // The cost view's premise: with several cached prompts, grouping pays less than mixed packing.
+    const grouped = r.cost.rows.find((c) => c.packing === 'grouped' && c.prompts > 1)!;
+    const mixed = r.cost.rows.find((c) => c.packing === 'mixed')!;
+    expect(grouped.tokens.cacheRead).toBeGreaterThan(mixed.tokens.cacheRead);
+    expect(r.targets.length).toBeGreaterThanOrEqual(4);
+    expect(renderMarkdown(r)).toContain('| producer');
+  });
+});

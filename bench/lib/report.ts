@@ -1,0 +1,204 @@
+/** Renders benchmark results as the Markdown tables BENCHMARKS.md includes. */
+import type { BenchResults } from '../harness.js';
+import type { StageFigures } from '../sections/stages.js';
+import type { Summary } from './stats.js';
+
+const n0 = (v: number, d = 0) =>
+  v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+/** "median (min–max)", or just the median for a single run. */
+const mm = (s: Summary, d = 0, unit = '') =>
+  s.runs.length > 1
+    ? `${n0(s.median, d)}${unit} (${n0(s.min, d)}–${n0(s.max, d)})`
+    : `${n0(s.median, d)}${unit}`;
+const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+const head = (cells: string[]) => [row(cells), row(cells.map(() => '---'))];
+
+function stageRows(r: BenchResults): string[] {
+  const out = head([
+    'n',
+    'stage',
+    'Nightshift, ms',
+    'Nightshift, /s',
+    'raw baseline, ms',
+    'raw, /s',
+    'speed vs raw',
+    'peak RSS, MB',
+    'raw peak RSS, MB',
+  ]);
+  const names: [keyof Pick<BenchResults['stages'][0], 'producer' | 'batcher' | 'collector'>, string][] = [
+    ['producer', 'producer `enqueueMany` vs `addBulk`'],
+    ['batcher', 'batcher claim + submit vs `getWaiting` + `JSON.stringify`'],
+    ['collector', 'collector apply vs raw `results()` iteration'],
+  ];
+  for (const s of r.stages) {
+    for (const [key, label] of names) {
+      const f: StageFigures = s[key];
+      out.push(
+        row([
+          n0(s.n),
+          label,
+          mm(f.ms),
+          mm(f.perSecond),
+          mm(f.baselineMs),
+          mm(f.baselinePerSecond),
+          mm(f.ratio, 2, '×'),
+          mm(f.peakRssMB),
+          mm(f.baselinePeakRssMB),
+        ]),
+      );
+    }
+  }
+  return out;
+}
+
+function batcherDetail(r: BenchResults): string[] {
+  const out = head([
+    'n',
+    'create body, MB',
+    'of which `batches.create` (upload + emulator ingest), ms',
+    'raw fetch, ms',
+    'raw stringify, ms',
+  ]);
+  for (const s of r.stages) {
+    const e = s.batcher.extra;
+    out.push(
+      row([n0(s.n), mm(e.bodyMB!, 1), mm(e.createMs!), mm(e.baselineFetchMs!), mm(e.baselineStringifyMs!)]),
+    );
+  }
+  return out;
+}
+
+function e2eRows(r: BenchResults): string[] {
+  const out = head([
+    'n',
+    'end to end, ms',
+    'requests/s',
+    'sum of raw baselines, ms',
+    'speed vs raw',
+    'enqueue, ms',
+    'flush, ms',
+    'apply, ms',
+    'consumer tail, ms',
+    'handoffs, ms',
+    'peak RSS MB: producer',
+    'batcher',
+    'collector',
+    'consumer',
+  ]);
+  for (const e of r.e2e) {
+    out.push(
+      row([
+        n0(e.n),
+        mm(e.ms),
+        mm(e.perSecond),
+        mm(e.baselineSumMs),
+        mm(e.ratio, 2, '×'),
+        mm(e.phases.enqueueMs),
+        mm(e.phases.flushMs),
+        mm(e.phases.applyMs),
+        mm(e.phases.consumerTailMs),
+        mm(e.phases.handoffMs),
+        mm(e.peakRssMB.producer),
+        mm(e.peakRssMB.batcher),
+        mm(e.peakRssMB.collector),
+        mm(e.peakRssMB.consumer),
+      ]),
+    );
+  }
+  return out;
+}
+
+function costRows(r: BenchResults): string[] {
+  const out = head([
+    'scenario',
+    'batches',
+    'uncached input',
+    'cache write',
+    'cache read',
+    'output',
+    'batch price, $',
+    'same tokens real-time, $',
+    'saved vs real-time',
+  ]);
+  for (const c of r.cost.rows) {
+    const t = c.tokens;
+    out.push(
+      row([
+        c.scenario,
+        c.batches,
+        n0(t.input),
+        n0(t.cacheWrite5m + t.cacheWrite1h),
+        n0(t.cacheRead),
+        n0(t.output),
+        n0(c.batchUsd, 4),
+        n0(c.realtimeUsd, 4),
+        `${n0((1 - c.batchUsd / c.realtimeUsd) * 100, 1)} %`,
+      ]),
+    );
+  }
+  const g = r.cost.rows.find((c) => c.packing === 'grouped' && c.prompts > 1);
+  const m = r.cost.rows.find((c) => c.packing === 'mixed');
+  if (g && m) {
+    out.push(
+      '',
+      `Grouping by cache prefix saves ${n0((1 - g.batchUsd / m.batchUsd) * 100, 1)} % of the batch cost of the ` +
+        `mixed packing (${n0(g.batchUsd, 4)} $ vs ${n0(m.batchUsd, 4)} $ for ${n0(r.cost.requests)} requests).`,
+    );
+  }
+  return out;
+}
+
+/** The whole Markdown block: targets, stages, end to end and scale, footprint, cost, machine. */
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.meta.machine;
+  const f = r.footprint;
+  const lines = [
+    `_${r.meta.mode} run of ${r.meta.date} (\`${r.meta.command}\`, ${r.meta.durationS} s): ${m.nproc} × ${m.cpuModel}, ` +
+      `${m.memoryGB} GB RAM, Node ${m.node}, Redis ${m.redis}, ${m.os}; load average ${m.loadAvg.start} at start, ` +
+      `${m.loadAvg.end ?? '?'} at end. Figures: median (min–max) of ${r.meta.options.runs} run(s)._`,
+    '',
+    '#### Targets (issues 3, 4, 5)',
+    '',
+    ...head(['issue', 'what', 'target', 'measured (median)', 'met']),
+    ...r.targets.map((t) =>
+      row([
+        `#${t.issue}`,
+        t.what,
+        t.target,
+        t.value + (t.note ? ` (${t.note})` : ''),
+        t.met ? 'yes' : '**no**',
+      ]),
+    ),
+    '',
+    '#### Stages beside their raw baselines (each in its own process)',
+    '',
+    ...stageRows(r),
+    '',
+    ...batcherDetail(r),
+    '',
+    '#### End to end and scale curve (enqueue → n-th result in the consumer)',
+    '',
+    ...e2eRows(r),
+    '',
+    `#### Redis footprint at ${n0(f.n)} requests (INFO used_memory deltas)`,
+    '',
+    ...head([
+      'queued, bytes/request',
+      'in flight, bytes/request',
+      'collected (record + result job), bytes/request',
+      'raw BullMQ waiting job, bytes/job',
+    ]),
+    row([
+      n0(f.queuedBytesPerRequest),
+      n0(f.inflightBytesPerRequest),
+      n0(f.collectedBytesPerRequest),
+      n0(f.rawBullmqWaitingBytesPerJob),
+    ]),
+    '',
+    `#### Cost view (${n0(r.cost.requests)} requests, batches of at most ${r.cost.maxRequests}, prices of \`claude-haiku-4-5\`)`,
+    '',
+    ...costRows(r),
+    '',
+  ];
+  return lines.join('\n');
+}

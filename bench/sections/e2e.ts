@@ -1,0 +1,105 @@
+/**
+ * Section 4–5: end to end. A batcher, a collector and a result consumer run as their own processes
+ * (as deployed); a producer process enqueues n requests; when it is done the orchestrator asks for a
+ * flush the way `nightshift flush` does (a manual job on `{flush}`). Time = from the producer's
+ * enqueueMany call to the n-th result reaching the consumer's handler. Each process reports its
+ * peak RSS: the scale curve. The raw consumer baseline (a plain BullMQ Worker) runs after.
+ */
+import { openQueue } from '@nightshift/store';
+import { runStage, type StageMessage, spawnStage } from '../lib/child.js';
+import type { BenchEnv } from '../lib/env.js';
+import { field, type Summary } from '../lib/stats.js';
+
+const PREFIX = 'ns';
+
+/** End-to-end figures of one size. */
+export interface E2eSize {
+  n: number;
+  runs: number;
+  /** Enqueue start → n-th result in the consumer's handler, ms. */
+  ms: Summary;
+  perSecond: Summary;
+  /**
+   * Where the time went: enqueue, flush, collector apply (batch ended → applied), the consumer's lag
+   * after the collector, and handoffs (the rest: flush request and pickup, tracking job pickup, the
+   * emulator ending the batch on the first retrieve).
+   */
+  phases: Record<'enqueueMs' | 'flushMs' | 'applyMs' | 'consumerTailMs' | 'handoffMs', Summary>;
+  /** Peak RSS of each process, MB. */
+  peakRssMB: Record<'producer' | 'batcher' | 'collector' | 'consumer', Summary>;
+  /** Raw BullMQ Worker over n result-sized jobs at the same concurrency, ms. */
+  consumerBaselineMs: Summary;
+}
+
+interface Run {
+  p: StageMessage;
+  b: StageMessage;
+  c: StageMessage;
+  k: StageMessage;
+  kr: StageMessage;
+}
+
+async function oneRun(env: BenchEnv, n: number, concurrency: number): Promise<Run> {
+  await env.reset();
+  const base = { redisUrl: env.redisUrl, prefix: PREFIX, n };
+  const batcher = spawnStage('batcher', { ...base, emuUrl: env.emuUrl, mode: 'service' });
+  const collector = spawnStage('collector', { ...base, emuUrl: env.emuUrl });
+  const consumer = spawnStage('consumer', { ...base, concurrency });
+  const services = [batcher, collector, consumer];
+  try {
+    await Promise.all(services.map((s) => s.ready()));
+    // The flush is asked for as soon as the producer reports, before its process has exited.
+    const producer = spawnStage('producer', base);
+    const p = await producer.resultLine();
+    const flush = openQueue('flush', env.redis, PREFIX);
+    await flush.add('manual', {}, { removeOnComplete: 100, removeOnFail: 500 });
+    await flush.close();
+    const [b, c, k] = await Promise.all(services.map((s) => s.result()));
+    await producer.result();
+    await env.flushRedis();
+    const kr = await runStage('consumer-raw', { ...base, prefix: 'raw', queue: 'results', concurrency });
+    return { p: p, b: b!, c: c!, k: k!, kr };
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+  }
+}
+
+const num = (m: StageMessage, k: string) => Number(m[k]);
+
+/** Runs the end-to-end benchmark at size n, `runs` times. */
+export async function benchE2e(
+  env: BenchEnv,
+  n: number,
+  runs: number,
+  concurrency: number,
+  log: (line: string) => void,
+): Promise<E2eSize> {
+  const all: Run[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await oneRun(env, n, concurrency);
+    log(`e2e n=${n} run ${i + 1}/${runs}: ${num(r.k, 'lastAt') - num(r.p, 'startedAt')} ms`);
+    all.push(r);
+  }
+  const total = (r: Run) => num(r.k, 'lastAt') - num(r.p, 'startedAt');
+  const tail = (r: Run) => Math.max(0, num(r.k, 'lastAt') - num(r.c, 'endedAt'));
+  return {
+    n,
+    runs,
+    ms: field(all, total),
+    perSecond: field(all, (r) => Math.round((n / total(r)) * 1000)),
+    phases: {
+      enqueueMs: field(all, (r) => num(r.p, 'ms')),
+      flushMs: field(all, (r) => num(r.b, 'ms')),
+      applyMs: field(all, (r) => num(r.c, 'ms')),
+      consumerTailMs: field(all, (r) => tail(r)),
+      handoffMs: field(all, (r) => total(r) - num(r.p, 'ms') - num(r.b, 'ms') - num(r.c, 'ms') - tail(r)),
+    },
+    peakRssMB: {
+      producer: field(all, (r) => num(r.p, 'peakRssMB')),
+      batcher: field(all, (r) => num(r.b, 'peakRssMB')),
+      collector: field(all, (r) => num(r.c, 'peakRssMB')),
+      consumer: field(all, (r) => num(r.k, 'peakRssMB')),
+    },
+    consumerBaselineMs: field(all, (r) => num(r.kr, 'ms')),
+  };
+}

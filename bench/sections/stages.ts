@@ -1,0 +1,155 @@
+/**
+ * Section 1–3 (and 6): each stage in its own child process beside its raw baseline, same n, same
+ * run. One run = a clean Redis and emulator, then producer → batcher → collector on the Nightshift
+ * side, then (on a flushed Redis) producer-raw → batcher-raw → collector-raw. The Redis footprint
+ * is read between the steps of the first run.
+ */
+
+import { runStage, type StageMessage } from '../lib/child.js';
+import type { BenchEnv } from '../lib/env.js';
+import { field, type Summary } from '../lib/stats.js';
+
+const PREFIX = 'ns';
+const RAW_PREFIX = 'raw';
+
+/** One stage beside its baseline over the runs of one size. */
+export interface StageFigures {
+  /** Stage time, ms. */
+  ms: Summary;
+  /** Baseline time, ms. */
+  baselineMs: Summary;
+  /** baseline ms / stage ms per run (1 = as fast as raw; higher is faster). */
+  ratio: Summary;
+  /** Items per second through the stage. */
+  perSecond: Summary;
+  baselinePerSecond: Summary;
+  /** Peak RSS of the stage's process and of the baseline's, MB. */
+  peakRssMB: Summary;
+  baselinePeakRssMB: Summary;
+  /** Stage-specific extra figures (medians). */
+  extra: Record<string, Summary>;
+}
+
+/** Redis memory per request at one size (bytes, from INFO used_memory deltas). */
+export interface Footprint {
+  n: number;
+  queuedBytesPerRequest: number;
+  inflightBytesPerRequest: number;
+  collectedBytesPerRequest: number;
+  rawBullmqWaitingBytesPerJob: number;
+}
+
+export interface StagesSize {
+  n: number;
+  runs: number;
+  producer: StageFigures;
+  batcher: StageFigures;
+  collector: StageFigures;
+}
+
+interface Run {
+  p: StageMessage;
+  b: StageMessage;
+  c: StageMessage;
+  pr: StageMessage;
+  br: StageMessage;
+  cr: StageMessage;
+  footprint: Footprint;
+}
+
+async function oneRun(env: BenchEnv, n: number): Promise<Run> {
+  await env.reset();
+  const base = { redisUrl: env.redisUrl, prefix: PREFIX, n };
+  const m0 = await env.usedMemory();
+  const p = await runStage('producer', base);
+  const m1 = await env.usedMemory();
+  const b = await runStage('batcher', { ...base, emuUrl: env.emuUrl, mode: 'once' });
+  const m2 = await env.usedMemory();
+  const c = await runStage('collector', { ...base, emuUrl: env.emuUrl });
+  const m3 = await env.usedMemory();
+  await env.flushRedis();
+  const raw = { redisUrl: env.redisUrl, prefix: RAW_PREFIX, queue: 'requests', n };
+  const r0 = await env.usedMemory();
+  const pr = await runStage('producer-raw', raw);
+  const r1 = await env.usedMemory();
+  const br = await runStage('batcher-raw', raw);
+  const cr = await runStage('collector-raw', { emuUrl: env.emuUrl, batchIds: b.batchIds, n });
+  const per = (bytes: number) => Math.round(bytes / n);
+  const footprint: Footprint = {
+    n,
+    queuedBytesPerRequest: per(m1 - m0),
+    inflightBytesPerRequest: per(m2 - m0),
+    collectedBytesPerRequest: per(m3 - m0),
+    rawBullmqWaitingBytesPerJob: per(r1 - r0),
+  };
+  return { p, b, c, pr, br, cr, footprint };
+}
+
+const num = (m: StageMessage, k: string) => Number(m[k]);
+
+function figures(
+  runs: Run[],
+  stage: (r: Run) => StageMessage,
+  raw: (r: Run) => StageMessage,
+  extra: Record<string, (r: Run) => number> = {},
+): StageFigures {
+  const n = num(stage(runs[0]!), 'n');
+  return {
+    ms: field(runs, (r) => num(stage(r), 'ms')),
+    baselineMs: field(runs, (r) => num(raw(r), 'ms')),
+    ratio: field(runs, (r) => num(raw(r), 'ms') / num(stage(r), 'ms')),
+    perSecond: field(runs, (r) => Math.round((n / num(stage(r), 'ms')) * 1000)),
+    baselinePerSecond: field(runs, (r) => Math.round((n / num(raw(r), 'ms')) * 1000)),
+    peakRssMB: field(runs, (r) => num(stage(r), 'peakRssMB')),
+    baselinePeakRssMB: field(runs, (r) => num(raw(r), 'peakRssMB')),
+    extra: Object.fromEntries(Object.entries(extra).map(([k, pick]) => [k, field(runs, pick)])),
+  };
+}
+
+/** Runs the stage benchmarks at size n, `runs` times; returns the figures and the first run's footprint. */
+export async function benchStages(
+  env: BenchEnv,
+  n: number,
+  runs: number,
+  log: (line: string) => void,
+): Promise<{ size: StagesSize; footprint: Footprint }> {
+  const all: Run[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await oneRun(env, n);
+    log(
+      `stages n=${n} run ${i + 1}/${runs}: producer ${r.p.ms} ms (raw ${r.pr.ms}), ` +
+        `batcher ${r.b.ms} ms (raw ${r.br.ms}), collector ${r.c.ms} ms (raw ${r.cr.ms})`,
+    );
+    all.push(r);
+  }
+  const size: StagesSize = {
+    n,
+    runs,
+    producer: figures(
+      all,
+      (r) => r.p,
+      (r) => r.pr,
+    ),
+    batcher: figures(
+      all,
+      (r) => r.b,
+      (r) => r.br,
+      {
+        createMs: (r) => num(r.b, 'createMs'),
+        bodyMB: (r) => num(r.b, 'bodyBytes') / 1e6,
+        baselineFetchMs: (r) => num(r.br, 'fetchMs'),
+        baselineStringifyMs: (r) => num(r.br, 'stringifyMs'),
+      },
+    ),
+    collector: figures(
+      all,
+      (r) => r.c,
+      (r) => r.cr,
+      {
+        totalMs: (r) => num(r.c, 'totalMs'),
+        rssBeforeMB: (r) => num(r.c, 'rssBeforeMB'),
+      },
+    ),
+  };
+  return { size, footprint: all[0]!.footprint };
+}

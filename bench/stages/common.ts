@@ -1,0 +1,60 @@
+/**
+ * Helpers of a stage child: its arguments (one JSON argv), its protocol lines on stdout
+ * (`{"bench":"ready"}`, then one `{"bench":"result",…}`), and its memory figures.
+ */
+import { createLogger, type Logger } from '@nightshift/shared';
+
+const MB = 1024 * 1024;
+const startRss = process.memoryUsage().rss;
+
+/** The JSON arguments the orchestrator passed. */
+export function stageArgs<T>(): T {
+  const raw = process.argv[2];
+  if (!raw) throw new Error('a stage child takes one JSON argument');
+  return JSON.parse(raw) as T;
+}
+
+/** Current RSS in MB. */
+export const rssMB = () => round(process.memoryUsage().rss / MB);
+
+/** Peak RSS of this process so far, in MB (`maxRSS` is in KB on Linux). */
+export const peakRssMB = () => round(process.resourceUsage().maxRSS / 1024);
+
+const round = (v: number) => Math.round(v * 10) / 10;
+
+function send(msg: object) {
+  // Writes to a pipe are synchronous on Linux: the line is out before process.exit.
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
+}
+
+/** Tells the orchestrator a long-running child is ready for work. */
+export function ready(extra: object = {}) {
+  send({ bench: 'ready', ...extra });
+}
+
+/** The one result line: the stage's figures plus its memory (start, peak). */
+export function result(figures: object) {
+  send({ bench: 'result', ...figures, startRssMB: round(startRss / MB), peakRssMB: peakRssMB() });
+}
+
+/** Runs the child's main; any failure goes to stderr with exit code 1. */
+export function runChild(main: () => Promise<void>) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+/** The library's own logger at the bench level (warn unless NIGHTSHIFT_LOG_LEVEL says otherwise). */
+export function benchLogger(name: string): Logger {
+  return createLogger(name, process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn');
+}
+
+/** Resolves on SIGTERM (a long-running child's signal to report and exit). */
+export const terminated = () => new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+
+/** Milliseconds since `t0` (performance.now), rounded to 0.1 ms. */
+export const since = (t0: number) => round(performance.now() - t0);
