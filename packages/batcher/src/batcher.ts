@@ -24,7 +24,11 @@ export interface Batcher extends EventEmitter<BatcherEvents> {
    * some process must be running).
    */
   flushNow(opts?: { partition?: string; timeoutMs?: number }): Promise<FlushReport>;
-  /** Runs one flush directly in this process (still under the flush lock). For tests and benches. */
+  /**
+   * Runs one flush directly in this process (still under the flush lock), for tests and benches.
+   * `reason` 'manual' flushes every partition like `flushNow`; any other label (default 'direct')
+   * decides by the triggers like a tick. It becomes the report's `trigger`.
+   */
   runFlushOnce(reason?: string): Promise<FlushReport>;
   /**
    * Stops: the flush in progress finishes its current batch, the worker and queues close, the
