@@ -37,9 +37,6 @@ export interface Batcher extends EventEmitter<BatcherEvents> {
   close(): Promise<void>;
 }
 
-/** Lock duration of `{flush}` jobs: comfortably above a flush; BullMQ renews it while the job runs. */
-const FLUSH_JOB_LOCK_MS = 5 * 60_000;
-
 class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
   private readonly store: Store;
   private readonly flushQueue: Queue<FlushJobData>;
@@ -103,10 +100,19 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
     this.heartbeatTimer = setInterval(() => void this.beat(), opts.heartbeatMs);
     this.heartbeatTimer.unref();
     await this.beat();
+    // The `{flush}` job's lock lasts one flush-lock lease (BullMQ renews it every half while the job
+    // runs) and stalled jobs are looked for as often: with the queue's global concurrency of 1, the
+    // active job of a killed batcher would otherwise stop every batcher until its lock expired.
     this.worker = new Worker<FlushJobData, FlushReport>(
       this.flushQueue.name,
       (job) => this.track(this.process(job)),
-      { connection: opts.connection, prefix: opts.prefix, concurrency: 1, lockDuration: FLUSH_JOB_LOCK_MS },
+      {
+        connection: opts.connection,
+        prefix: opts.prefix,
+        concurrency: 1,
+        lockDuration: opts.flushLockMs,
+        stalledInterval: opts.flushLockMs,
+      },
     );
     this.worker.on('error', (err) => this.safeEmit('error', err));
     this.worker.on('failed', (job, err) => {

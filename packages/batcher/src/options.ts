@@ -103,7 +103,9 @@ export interface BatcherOptions {
    */
   heartbeatMs?: number;
   /**
-   * Lease of the Redis flush lock; renewed every third of it while a flush runs.
+   * Lease of the Redis flush lock (renewed every third of it while a flush runs), and of the
+   * `{flush}` job's BullMQ lock: the flush of a batcher killed mid-way is taken over by another
+   * process after one to two leases.
    * @defaultValue 30_000
    */
   flushLockMs?: number;
