@@ -60,8 +60,10 @@ export function createProducer(opts: ProducerOptions): Producer {
   const owned = opts.connection === undefined;
   const redis: RedisClient = opts.connection ?? createRedis({ url: opts.redisUrl as string }, 'client');
   const store = new Store(redis, prefix);
-  const now = opts.now ?? Date.now;
   const logger = opts.logger ?? createLogger('producer');
+  // An owned client's connection errors are logged here (ioredis would print them as unhandled).
+  if (owned) redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const now = opts.now ?? Date.now;
   const slackMs = opts.deadlineSlackMs ?? HOUR;
   const defaultRealtime: RealtimeChoice = opts.realtime ?? 'never';
   const ctx = { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel };
@@ -113,7 +115,16 @@ export function createProducer(opts: ProducerOptions): Producer {
       else refused.push(u);
     }
     if (refused.length) throw tooSoon(refused, t + BATCH_WINDOW_MS + slackMs, slackMs, single);
-    const toWrite = await precheck(store, uniques, eopts.replace === true, single);
+    const toWrite = await precheck(store, uniques, eopts.replace === true, single).catch((err: unknown) => {
+      if (err instanceof NightshiftError) throw err;
+      throw new NightshiftError(
+        'REDIS_UNAVAILABLE',
+        `Redis failed before anything was written: ${String(err)}`,
+        {
+          cause: err,
+        },
+      );
+    });
     await write(store, toWrite, defaultRealtime, eopts.replace === true, t, single);
     const rt = toWrite.filter((u) => u.realtime && u.result?.outcome !== 'exists');
     if (rt.length) {

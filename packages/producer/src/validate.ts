@@ -86,7 +86,8 @@ function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): Pre
     return null;
   }
   for (const k of Object.keys(req)) {
-    if (REQUEST_FIELDS.has(k)) continue;
+    // An unknown field left undefined is harmless (optional spreads); one with a value is a typo.
+    if (REQUEST_FIELDS.has(k) || (req as Obj)[k] === undefined) continue;
     at(k, k === 'custom_id' ? 'unknown field; did you mean customId?' : 'unknown field; remove it');
   }
   const r = req as Obj;
