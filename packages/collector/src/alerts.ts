@@ -82,7 +82,15 @@ export async function evaluateAlerts(
   const now = ctx.now();
   const want = wanted(ctx, batches, beats, now);
   for (const [field, alert] of want) {
-    if (await raise(ctx, alert, now)) report.alertsRaised.push(field);
+    const isNew = await raise(ctx, alert, now);
+    // The batch may have been collected since this sweep read the in-flight set. The poller leaves
+    // flight first and clears its alerts second, so checking after (re-)raising never leaves a
+    // stale alert behind.
+    if (alert.batchId && !(await ctx.store.redis.sismember(ctx.store.keys.inflight, alert.batchId))) {
+      await ctx.store.clearAlert(alert.code, alert.batchId);
+      continue;
+    }
+    if (isNew) report.alertsRaised.push(field);
   }
   for (const a of await ctx.store.alerts()) {
     const field = fieldOf(a);

@@ -2,12 +2,16 @@ import { type BatchScope, decide, PEEK_FIELDS, type ResultLine } from './decide.
 import { type Decided, execute } from './execute.js';
 import type { ApplyCounts, Ctx } from './types.js';
 
+/** Chunks applied at once. Chunks are independent (distinct custom_ids), so they may overlap. */
+const MAX_IN_FLIGHT = 2;
+
 /**
- * Streams a batch's results once and applies them chunk by chunk, in constant memory: at most two
- * chunks exist at a time (the one being applied and the one being read). Lines are independent
- * (one custom_id each), so their order does not matter and a re-stream after a crash is harmless.
+ * Streams a batch's results once and applies them chunk by chunk, in constant memory: at most
+ * MAX_IN_FLIGHT chunks are being applied while the next one is read. Lines are independent (one
+ * custom_id each), so their order does not matter and a re-stream after a crash is harmless.
  *
- * Throws on any failure (stream cut, Redis error, close()); the caller retries the whole stream.
+ * Throws on any failure (stream cut, Redis error, close()) once the chunks in flight have settled;
+ * the caller retries the whole stream.
  */
 export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCounts): Promise<void> {
   const decoder = await ctx.client.messages.batches.results(
@@ -16,16 +20,20 @@ export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCo
     { timeout: ctx.opts.requestTimeoutMs, signal: ctx.signal },
   );
   let chunk: ResultLine[] = [];
-  let inFlight: Promise<void> | undefined;
+  const inFlight = new Set<Promise<void>>();
   let failure: { err: unknown } | undefined;
-  // Applying chunk N overlaps with reading and parsing chunk N + 1.
   const hand = async (lines: ResultLine[]) => {
-    if (inFlight) await inFlight;
+    while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
     if (failure) throw failure.err;
     if (ctx.signal.aborted) throw new Error('collector closing');
-    inFlight = applyChunk(ctx, scope, lines, counts).catch((err: unknown) => {
-      failure = { err };
-    });
+    const p: Promise<void> = applyChunk(ctx, scope, lines, counts).then(
+      () => void inFlight.delete(p),
+      (err: unknown) => {
+        inFlight.delete(p);
+        failure ??= { err };
+      },
+    );
+    inFlight.add(p);
   };
   try {
     for await (const line of decoder) {
@@ -36,12 +44,12 @@ export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCo
       }
     }
     if (chunk.length) await hand(chunk);
-    if (inFlight) await inFlight;
+    await Promise.all(inFlight);
     if (failure) throw failure.err;
   } catch (err) {
     decoder.controller.abort();
-    // Let the chunk being applied settle before the job is handed back, so no two passes overlap.
-    await inFlight;
+    // Let the chunks being applied settle before the job is handed back, so no two passes overlap.
+    await Promise.all(inFlight);
     throw err;
   }
 }

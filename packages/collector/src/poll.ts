@@ -230,8 +230,12 @@ async function markLost(
   const scope = { batchId: rec.id, subId: rec.sub, onlySuccesses: rec.origin === 'duplicate' };
   await requeueLost(ctx, scope, counts, message);
   const now = ctx.now();
-  await ctx.store.updateBatch(rec.id, { state: 'lost', applied: now, counts: JSON.stringify(counts) });
-  await ctx.store.redis.srem(ctx.store.keys.inflight, rec.id);
+  const { redis, keys } = ctx.store;
+  await redis
+    .multi()
+    .hset(keys.batch(rec.id), { state: 'lost', applied: now, counts: JSON.stringify(counts) })
+    .srem(keys.inflight, rec.id)
+    .exec();
   await clearBatchAlerts(ctx, rec.id);
   await raise(
     ctx,

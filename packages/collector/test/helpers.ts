@@ -49,6 +49,8 @@ export interface SeedOptions {
   subId?: string;
   /** Skip commit + tracking job (orphans). */
   commit?: boolean;
+  /** Commit without adding the tracking job (a crash between commit and job add). */
+  track?: boolean;
   now?: number;
 }
 
@@ -115,8 +117,32 @@ export class World {
         params: JSON.parse(byCid.get(cid) ?? JSON.stringify(paramsOf(cid))) as MessageParams,
       })),
     });
-    if (o.commit !== false) await this.commit(subId, batch, claimed.items.length, now);
+    if (o.commit !== false) await this.commit(subId, batch, claimed.items.length, now, o.track !== false);
     return { batch, subId };
+  }
+
+  /** Claims queued requests again into a new submission and batch (the next flush of a retry). */
+  async resubmit(cids: string[], now: number) {
+    const subId = `s-${counter++}`;
+    await this.store.openSubmission({
+      id: subId,
+      partition: 'default',
+      reason: 'retry',
+      owner: 'test',
+      leaseMs: 60_000,
+      now,
+    });
+    const groups = new Set((await this.store.peek(cids, ['group'])).map((r) => r!.group));
+    const claimed: [string, string][] = [];
+    for (const g of groups) claimed.push(...(await this.store.claim(g, subId, cids.length, 1e12, now)).items);
+    const batch = await this.client.messages.batches.create({
+      requests: claimed.map(([cid, params]) => ({
+        custom_id: cid,
+        params: JSON.parse(params) as MessageParams,
+      })),
+    });
+    await this.commit(subId, batch, claimed.length, now);
+    return { batch, subId, claimed: claimed.map(([c]) => c) };
   }
 
   /** Commits a batch to a submission (as the batcher does) and adds its tracking job. */
@@ -125,6 +151,7 @@ export class World {
     batch: Anthropic.Messages.MessageBatch,
     count: number,
     now = Date.now(),
+    track = true,
   ): Promise<string> {
     const code = await this.store.commit(
       subId,
@@ -132,6 +159,7 @@ export class World {
       { count, bytes: 0, partition: 'default', reason: 'manual' },
       now,
     );
+    if (!track) return code;
     await this.batches.add(
       'batch',
       {

@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createRedis, type RedisClient } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulator, World } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+const fixture = fileURLToPath(new URL('./fixtures/collector-process.ts', import.meta.url));
+
+function spawnCollector(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`collector child exited early (${code})`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve(child);
+    });
+  });
+}
+
+describe('when a collector is killed (kill -9) in the middle of a results stream', () => {
+  it('a fresh collector applies the rest, and nothing twice', async () => {
+    const emu = await emulator({ recordRequests: false });
+    const w = new World(redis, emu);
+    let child: ChildProcess | undefined;
+    try {
+      const N = 6_000;
+      // Every 20th request errors (retryable): it must be requeued exactly once.
+      const cids = Array.from({ length: N }, (_, i) => (i % 20 === 0 ? `k${i}-r` : `k${i}`));
+      emu.control.injectOutcome({ match: /-r$/, outcome: 'errored', errorType: 'api_error' });
+      const { batch } = await w.seed({ cids });
+      const expectOk = N - N / 20;
+
+      child = await spawnCollector({
+        REDIS_URL: server.url,
+        EMU_URL: emu.url,
+        PREFIX: w.prefix,
+        CHUNK: '50',
+        LOCK_MS: '1000',
+      });
+      const applied = async () => (await w.store.stats()).succeeded ?? 0;
+      await waitFor(async () => (await applied()) >= 600, { timeoutMs: 60_000, what: 'partial apply' });
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      child = undefined;
+      const atKill = await applied();
+      expect(atKill).toBeLessThan(expectOk); // really mid-stream
+
+      // The killed collector's job is still locked; the new one takes it over once the lock expires.
+      await w.collector({ lockDurationMs: 1000, chunkSize: 500 });
+      const done = await w.waitCollected(batch.id, 60_000);
+      expect(done.state).toBe('collected');
+
+      expect(await w.results.count()).toBe(expectOk);
+      const ledger = await w.store.ledger();
+      expect(ledger.reduce((n, r) => n + r.results, 0)).toBe(expectOk);
+      const stats = await w.store.stats();
+      expect(stats.succeeded).toBe(expectOk);
+      expect(stats.requeued).toBe(N / 20);
+      expect(stats.dead ?? 0).toBe(0);
+      for (const cid of cids.filter((c) => c.endsWith('-r')).slice(0, 50)) {
+        const rec = (await w.store.record(cid))!;
+        expect(rec.attempt, cid).toBe('2');
+        expect(JSON.parse(rec.hist), cid).toHaveLength(1);
+      }
+      expect(emu.inspect.stats().resultStreams).toBeGreaterThanOrEqual(2);
+    } finally {
+      child?.kill('SIGKILL');
+      await w.close();
+      await emu.close();
+    }
+  }, 120_000);
+});
+
+describe('when the results connection drops mid-stream', () => {
+  it('re-streams and applies every result exactly once', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    try {
+      const cids = Array.from({ length: 300 }, (_, i) => `d${i}`);
+      const { batch } = await w.seed({ cids });
+      emu.control.injectFault({ endpoint: 'results', kind: 'drop-stream', afterLines: 120 });
+      await w.collector({ chunkSize: 50 });
+      await w.waitCollected(batch.id);
+      expect(await w.results.count()).toBe(300);
+      expect((await w.store.stats()).succeeded).toBe(300);
+      expect(emu.inspect.stats().resultStreams).toBe(2);
+      const job = await w.batches.getJob(`batch-${batch.id}`);
+      expect(job?.data.transient).toBeGreaterThanOrEqual(1);
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  });
+});

@@ -1,0 +1,278 @@
+import type { DeadLetterPayload, ResultPayload } from '@nightshift/shared';
+import { createRedis, type RedisClient } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultParams, emulator, World } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Runs `fn` with a fresh emulator and world, closing both afterwards. */
+async function withWorld(
+  emuOpts: Parameters<typeof emulator>[0],
+  fn: (w: World) => Promise<void>,
+): Promise<void> {
+  const emu = await emulator(emuOpts);
+  const w = new World(redis, emu);
+  try {
+    await fn(w);
+  } finally {
+    await w.close();
+    await emu.close();
+  }
+}
+
+const lastOutcome = async (w: World, cid: string) => {
+  const hist = JSON.parse((await w.store.record(cid))!.hist) as { outcome: string }[];
+  return hist[hist.length - 1]?.outcome;
+};
+
+describe('when the API answers 404 right after create', () => {
+  it('keeps polling through the propagation delay and collects the batch', () =>
+    withWorld({}, async (w) => {
+      w.emu.control.injectFault({ endpoint: 'retrieve', kind: 'not-found-after-create', forMs: 1500 });
+      await w.collector(); // already running when the batch appears
+      const { batch } = await w.seed({ cids: ['nf-a', 'nf-b'] });
+      expect((await w.waitCollected(batch.id)).state).toBe('collected');
+      expect(await w.results.count()).toBe(2);
+      const log = w.emu.inspect.httpLog();
+      expect(log.some((e) => e.endpoint === 'retrieve' && e.status === 404)).toBe(true);
+    }));
+
+  it('declares the batch lost once 404s outlast the grace period, and requeues its requests', () =>
+    withWorld({}, async (w) => {
+      w.emu.control.injectFault({ endpoint: 'retrieve', kind: 'not-found-after-create', forMs: HOUR });
+      const { batch } = await w.seed({ cids: ['lost-a', 'lost-b'] });
+      await w.collector({ notFoundGraceMs: 400 });
+      expect((await w.waitCollected(batch.id)).state).toBe('lost');
+      expect(await w.store.inflightBatchIds()).toEqual([]);
+      expect(await w.store.record('lost-a')).toMatchObject({ state: 'queued', attempt: '1' });
+      expect(await lastOutcome(w, 'lost-a')).toBe('lost');
+      await waitFor(async () => (await w.store.alerts()).some((a) => a.code === 'batch-lost'));
+      expect(await w.results.count()).toBe(0);
+    }));
+});
+
+describe('when a batch runs into its 24 h expiry', () => {
+  it('requeues the expired requests; a deadline no batch can meet goes real-time or dies', () =>
+    withWorld({ processing: 'manual' }, async (w) => {
+      const now = () => w.emu.clock.now();
+      const t0 = now();
+      const deadline = (cid: string) => (cid.startsWith('dl-') ? t0 + 30 * HOUR : null);
+      const { batch } = await w.seed({
+        cids: ['ex-1', 'ex-2', 'dl-rt', 'dl-dead'],
+        deadline,
+        realtime: (cid) => cid === 'dl-rt',
+        now: t0,
+      });
+      await w.collector({ now });
+      await waitFor(async () => ((await w.batches.getJob(`batch-${batch.id}`))?.data.polls ?? 0) >= 1);
+      expect((await w.store.batch(batch.id))!.state).toBe('submitted');
+      w.emu.clock.advance(24 * HOUR + 60_000);
+      await w.waitCollected(batch.id);
+
+      for (const cid of ['ex-1', 'ex-2']) {
+        expect(await w.store.record(cid)).toMatchObject({ state: 'queued', attempt: '2' });
+        expect(await lastOutcome(w, cid)).toBe('expired');
+      }
+      // The caller allowed the real-time path: answered at list price, delivered like a batch result.
+      await waitFor(async () => (await w.store.record('dl-rt'))?.state === 'succeeded');
+      const rt = (await w.results.getJob('res-dl-rt'))!.data as ResultPayload;
+      expect(rt).toMatchObject({ mode: 'realtime', batchId: null });
+      expect(rt.cost.cost).toBe(rt.cost.realtimeEquivalent);
+      expect((await w.store.ledger()).map((r) => r.mode)).toEqual(['realtime']);
+      // No real-time path: dead-lettered with reason 'deadline'.
+      expect(await w.store.record('dl-dead')).toMatchObject({ state: 'dead', reason: 'deadline' });
+      const dl = (await w.deadLetters.getJob('dead-dl-dead-1'))!.data as DeadLetterPayload;
+      expect(dl.reason).toBe('deadline');
+      expect(dl.attempts.map((a) => a.outcome)).toEqual(['expired']);
+    }));
+});
+
+describe('when results approach and pass the 29-day archive', () => {
+  it('alerts while uncollected, then declares the batch lost once results are gone', () =>
+    withWorld({}, async (w) => {
+      const now = () => w.emu.clock.now();
+      const { batch } = await w.seed({ cids: ['ar-1', 'ar-2'], now: now() });
+      w.emu.clock.advance(26.5 * DAY);
+      const idle = await w.collector({ runWorker: false, now });
+      const report = await idle.sweepNow();
+      expect(report.alertsRaised).toEqual(
+        expect.arrayContaining([`archive-approaching:${batch.id}`, `results-unapplied:${batch.id}`]),
+      );
+      w.emu.clock.advance(3 * DAY);
+      await w.collector({ now });
+      expect((await w.waitCollected(batch.id)).state).toBe('lost');
+      // The batch is marked lost first, its alerts are settled right after.
+      await waitFor(async () => {
+        const codes = (await w.store.alerts()).map((a) => `${a.code}:${a.batchId}`);
+        return codes.includes(`batch-lost:${batch.id}`) && !codes.includes(`archive-approaching:${batch.id}`);
+      });
+      expect(await w.store.record('ar-1')).toMatchObject({ state: 'queued', attempt: '1' });
+    }));
+});
+
+describe('orphan adoption', () => {
+  it('adopts an unknown ended batch carrying our custom_ids and applies its successes once', () =>
+    withWorld({}, async (w) => {
+      const cids = ['or-1', 'or-2', 'or-3'];
+      const { batch, subId } = await w.seed({ cids, commit: false });
+      await w.store.release(subId); // recovery found no batch: the requests went back to the queue
+      const foreign = await w.client.messages.batches.create({
+        requests: [{ custom_id: 'someone-else', params: defaultParams('x') }],
+      });
+      await w.client.messages.batches.retrieve(batch.id); // instant mode: ends on first look
+      await w.client.messages.batches.retrieve(foreign.id);
+
+      const scout = await w.collector({ runWorker: false, adoptOrphans: true });
+      expect((await scout.sweepNow()).orphansAdopted).toEqual([batch.id]);
+      expect(await w.store.batch(foreign.id)).toBeNull();
+      await w.collector();
+      await w.waitCollected(batch.id);
+      expect(await w.store.batch(batch.id)).toMatchObject({ origin: 'adopted', sub: `orphan-${batch.id}` });
+      expect(await w.results.count()).toBe(3);
+      for (const cid of cids) expect((await w.store.record(cid))!.state).toBe('succeeded');
+      expect((await scout.sweepNow()).orphansAdopted).toEqual([]);
+    }));
+});
+
+describe('when two batches were committed for one submission', () => {
+  it('delivers each success once; only the first batch decides failures', () =>
+    withWorld({}, async (w) => {
+      w.emu.control.injectOutcome({ match: /^dup-c$/, outcome: 'errored', errorType: 'api_error', times: 1 });
+      const cids = ['dup-a', 'dup-b', 'dup-c'];
+      const { batch: first, subId } = await w.seed({ cids });
+      const second = await w.client.messages.batches.create({
+        requests: cids.map((cid) => ({ custom_id: cid, params: defaultParams(cid) })),
+      });
+      await w.commit(subId, second, 3);
+      expect((await w.store.batch(second.id))!.origin).toBe('duplicate');
+      await w.collector();
+      await w.waitCollected(first.id);
+      await w.waitCollected(second.id);
+      expect(await w.results.count()).toBe(3);
+      const ledger = await w.store.ledger();
+      expect(ledger.reduce((n, r) => n + r.results, 0)).toBe(3);
+      for (const cid of cids) expect((await w.store.record(cid))!.state).toBe('succeeded');
+      expect((await w.store.stats()).dead ?? 0).toBe(0);
+    }));
+});
+
+describe('retry, backoff and the dead letter', () => {
+  it('retries with exponential backoff and dead-letters with the full history when attempts run out', () =>
+    withWorld({}, async (w) => {
+      w.emu.control.injectOutcome({
+        match: /^rr$/,
+        outcome: 'errored',
+        errorType: 'overloaded_error',
+        message: 'busy',
+      });
+      let T = Date.now();
+      const { batch } = await w.seed({ cids: ['rr'], now: T });
+      await w.collector({ now: () => T, retryBackoffMs: 1000, maxAttempts: 3 });
+      await w.waitCollected(batch.id);
+      expect(await w.store.record('rr')).toMatchObject({
+        state: 'queued',
+        attempt: '2',
+        ready: String(T + 1000),
+      });
+      T += 10_000;
+      const second = await w.resubmit(['rr'], T);
+      await w.waitCollected(second.batch.id);
+      expect(await w.store.record('rr')).toMatchObject({
+        state: 'queued',
+        attempt: '3',
+        ready: String(T + 2000),
+      });
+      T += 10_000;
+      const third = await w.resubmit(['rr'], T);
+      await w.waitCollected(third.batch.id);
+      expect(await w.store.record('rr')).toMatchObject({ state: 'dead', reason: 'attempts-exhausted' });
+      const dl = (await w.deadLetters.getJob('dead-rr-1'))!.data as DeadLetterPayload;
+      expect(dl.lastError).toEqual({ type: 'overloaded_error', message: 'busy' });
+      expect(dl.attempts.map((a) => [a.attempt, a.batchId, a.outcome, a.errorType])).toEqual([
+        [1, batch.id, 'errored', 'overloaded_error'],
+        [2, second.batch.id, 'errored', 'overloaded_error'],
+        [3, third.batch.id, 'errored', 'overloaded_error'],
+      ]);
+    }));
+});
+
+describe('the sweep', () => {
+  it('re-adds a missing tracking job, raises liveness alerts and clears them once resolved', () =>
+    withWorld({}, async (w) => {
+      const t0 = Date.now();
+      let T = t0;
+      const { batch } = await w.seed({ cids: ['sw-1'], track: false, now: t0 });
+      const idle = await w.collector({ runWorker: false, now: () => T });
+      const first = await idle.sweepNow();
+      expect(first.trackingJobsAdded).toEqual([batch.id]);
+      expect(await w.batches.getJobState(`batch-${batch.id}`)).toBe('waiting');
+      T = t0 + 26 * HOUR;
+      const late = await idle.sweepNow();
+      expect(late.trackingJobsAdded).toEqual([]);
+      expect(late.alertsRaised.sort()).toEqual(
+        ['poll-stale', `batch-past-expiry:${batch.id}`, `results-unapplied:${batch.id}`].sort(),
+      );
+      await w.collector({ now: () => T });
+      await w.waitCollected(batch.id);
+      // Whichever sweep runs next (this one or the running collector's) clears them all.
+      await idle.sweepNow();
+      await waitFor(async () => (await w.store.alerts()).length === 0, { what: 'alerts cleared' });
+    }));
+
+  it('purges records, submissions and batches past retention, and nothing else', () =>
+    withWorld({}, async (w) => {
+      const T = Date.now();
+      const { batch, subId } = await w.seed({ cids: ['old-1', 'old-2'], now: T });
+      await w.collector({ now: () => T });
+      await w.waitCollected(batch.id);
+      await w.store.enqueue([
+        {
+          cid: 'still-queued',
+          feature: 'classify',
+          model: 'claude-haiku-4-5',
+          params: JSON.stringify(defaultParams('q')),
+          phash: 'q',
+          meta: '',
+          deadline: null,
+          partition: 'default',
+          group: 'gq',
+          bytes: 10,
+          realtimeAllowed: false,
+          state: 'queued',
+        },
+      ]);
+      const janitor = await w.collector({ runWorker: false, now: () => T + 36 * DAY });
+      const report = await janitor.sweepNow();
+      expect(report.purged).toEqual({ records: 2, submissions: 1, batches: 1 });
+      expect(await w.store.record('old-1')).toBeNull();
+      expect(await w.store.batch(batch.id)).toBeNull();
+      expect(await w.store.submission(subId)).toBeNull();
+      expect(await w.store.record('still-queued')).not.toBeNull();
+      expect((await w.store.ledger()).length).toBe(1);
+    }));
+});
+
+describe('deleteAfterCollect', () => {
+  it('deletes the batch at the API once its results are applied', () =>
+    withWorld({}, async (w) => {
+      const { batch } = await w.seed({ cids: ['del-1'] });
+      await w.collector({ deleteAfterCollect: true });
+      await w.waitCollected(batch.id);
+      await waitFor(() => w.emu.inspect.batch(batch.id)?.deleted);
+      expect(await w.results.count()).toBe(1);
+    }));
+});
