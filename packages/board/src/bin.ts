@@ -8,23 +8,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { ConfigError, createLogger, loadConfig } from '@nightshift/shared';
 import { connectionFromEnv, createRedis, describeRedis } from '@nightshift/store';
 import { createBoard } from './board.js';
-import type { BoardOptions } from './options.js';
-
-function authFromEnv(env: ReturnType<typeof loadConfig>['env']): BoardOptions['auth'] {
-  const {
-    NIGHTSHIFT_BOARD_USER: user,
-    NIGHTSHIFT_BOARD_PASSWORD: password,
-    NIGHTSHIFT_BOARD_TOKEN: token,
-  } = env;
-  if (token && user) {
-    throw new ConfigError(
-      'Set either NIGHTSHIFT_BOARD_TOKEN or NIGHTSHIFT_BOARD_USER/NIGHTSHIFT_BOARD_PASSWORD, not both.',
-    );
-  }
-  if (token) return { token };
-  if (user && password) return { user, password };
-  return undefined;
-}
+import { authFromEnv } from './options.js';
 
 async function main() {
   const config = loadConfig();

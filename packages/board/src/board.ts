@@ -77,20 +77,35 @@ function healthz(ctx: BoardContext) {
   };
 }
 
+const errorPage = (message: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">` +
+  `<title>Nightshift board: error</title></head><body><h1>Nightshift board</h1><p>${message}</p>` +
+  '<p>This page reloads every 5 s.</p></body></html>';
+
 function errors(ctx: BoardContext) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof BadParam) {
       res.status(400).json({ error: err.message });
       return;
     }
-    const status = (err as { status?: number }).status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      res.status(status).json({ error: 'Bad request.' });
+    const clientError = (err as { status?: number }).status;
+    if (typeof clientError === 'number' && clientError >= 400 && clientError < 500) {
+      res.status(clientError).json({ error: 'Bad request.' });
       return;
     }
     // The details go to the log only: an answer must never carry connection strings or stacks.
     ctx.logger.error({ err: (err as Error).message, path: req.path }, 'board request failed');
-    res.status(500).json({ error: 'Internal error; see the board’s log.' });
+    const redisDown = ctx.opts.connection.status !== 'ready';
+    const message = redisDown
+      ? 'The board cannot reach Redis, so it cannot show Nightshift’s state. /healthz answers 503 meanwhile.'
+      : 'Internal error; see the board’s log.';
+    const status = redisDown ? 503 : 500;
+    if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
+      // The ops person sees a page that says what is wrong and retries by itself.
+      res.status(status).type('html').send(errorPage(message));
+      return;
+    }
+    res.status(status).json({ error: message });
   };
 }
 

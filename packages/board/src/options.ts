@@ -151,3 +151,24 @@ export function resolveOptions(opts: BoardOptions): ResolvedOptions {
     staleAfterMs: stale,
   };
 }
+
+/** Credentials from `NIGHTSHIFT_BOARD_*`; both kinds at once is a ConfigError. */
+export function authFromEnv(env: {
+  NIGHTSHIFT_BOARD_USER?: string | undefined;
+  NIGHTSHIFT_BOARD_PASSWORD?: string | undefined;
+  NIGHTSHIFT_BOARD_TOKEN?: string | undefined;
+}): BasicAuth | TokenAuth | undefined {
+  const {
+    NIGHTSHIFT_BOARD_USER: user,
+    NIGHTSHIFT_BOARD_PASSWORD: password,
+    NIGHTSHIFT_BOARD_TOKEN: token,
+  } = env;
+  if (token && user) {
+    throw new ConfigError(
+      'Set either NIGHTSHIFT_BOARD_TOKEN or NIGHTSHIFT_BOARD_USER/NIGHTSHIFT_BOARD_PASSWORD, not both.',
+    );
+  }
+  if (token) return { token };
+  if (user && password) return { user, password };
+  return undefined;
+}

@@ -84,27 +84,26 @@ export function requireAuth(auth: BasicAuth | TokenAuth | undefined) {
 }
 
 /**
- * Rejects cross-site requests. Browsers send `Sec-Fetch-Site` on every request and `Origin` on
- * every POST; with `Referrer-Policy: no-referrer` a same-origin form post carries `Origin: null`,
- * so `null` is accepted only together with `Sec-Fetch-Site: same-origin`. Requests with neither
- * header come from scripts (curl), which no browser can be tricked into sending.
+ * Rejects cross-site requests. Current browsers send `Sec-Fetch-Site`, which a page cannot forge:
+ * only `same-origin` passes. (It is trusted over `Origin`, which with `Referrer-Policy: no-referrer`
+ * is `null` on a same-origin form post, and which a reverse proxy that rewrites `Host` would make
+ * look foreign.) Without fetch metadata, `Origin` must name this board's host. Requests with
+ * neither header come from scripts (curl), which no browser can be tricked into sending.
  * Returns the reason a request is refused, or null.
  */
 export function crossSiteReason(req: Request): string | null {
   const site = req.get('sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' ? null : `Sec-Fetch-Site is ${site}`;
   const origin = req.get('origin');
-  if (site !== undefined && site !== 'same-origin') return `Sec-Fetch-Site is ${site}`;
-  if (origin !== undefined && origin !== 'null') {
-    let host: string;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      return 'Origin is not a URL';
-    }
-    if (host !== req.get('host')) return `Origin ${origin} is not this board`;
+  if (origin === undefined) return null;
+  if (origin === 'null') return 'Origin is null';
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return 'Origin is not a URL';
   }
-  if (origin === 'null' && site !== 'same-origin') return 'Origin is null';
-  return null;
+  return host === req.get('host') ? null : `Origin ${origin} is not this board`;
 }
 
 /** Guards Bull Board's own write API: same-origin only (its UI cannot send our CSRF token). */

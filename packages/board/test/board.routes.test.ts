@@ -186,7 +186,7 @@ describe('/metrics and /healthz', () => {
     expect(await res.text()).toContain('# TYPE nightshift_requests_queued gauge');
   });
 
-  it('/healthz is 200 while Redis answers and 503 when it does not', async () => {
+  it('/healthz is 200 while Redis answers; 503 and a clear page when it does not', async () => {
     const ok = await get('/healthz');
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ ok: true });
@@ -198,6 +198,13 @@ describe('/metrics and /healthz', () => {
       const down = await fetch(`${orphan.url}/healthz`);
       expect(down.status).toBe(503);
       expect(((await down.json()) as { ok: boolean }).ok).toBe(false);
+      // The page says what is wrong (and reloads itself); JSON clients get the same sentence.
+      const page = await fetch(`${orphan.url}/`, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(503);
+      expect(await page.text()).toContain('The board cannot reach Redis');
+      const api = await fetch(`${orphan.url}/api/overview`);
+      expect(api.status).toBe(503);
+      expect(((await api.json()) as ErrorBody).error).toMatch(/cannot reach Redis/);
     } finally {
       await orphan.close();
       deadRedis.disconnect();

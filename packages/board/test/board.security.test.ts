@@ -3,7 +3,7 @@ import { createRedis, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { isLoopback } from '../src/options.js';
+import { authFromEnv, isLoopback } from '../src/options.js';
 import { basic, csrfToken, getJson, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
 
 let server: RedisServer;
@@ -118,6 +118,22 @@ describe('where the board listens', () => {
       expect(isLoopback(h), h).toBe(false);
   });
 
+  it('reads credentials from NIGHTSHIFT_BOARD_* and refuses both kinds at once', () => {
+    expect(authFromEnv({})).toBeUndefined();
+    expect(authFromEnv({ NIGHTSHIFT_BOARD_TOKEN: 't' })).toEqual({ token: 't' });
+    expect(authFromEnv({ NIGHTSHIFT_BOARD_USER: 'u', NIGHTSHIFT_BOARD_PASSWORD: 'p' })).toEqual({
+      user: 'u',
+      password: 'p',
+    });
+    expect(() =>
+      authFromEnv({
+        NIGHTSHIFT_BOARD_USER: 'u',
+        NIGHTSHIFT_BOARD_PASSWORD: 'p',
+        NIGHTSHIFT_BOARD_TOKEN: 't',
+      }),
+    ).toThrow(/either NIGHTSHIFT_BOARD_TOKEN or NIGHTSHIFT_BOARD_USER/);
+  });
+
   it('refuses incomplete credentials', async () => {
     await expect(startBoard(redis, nextPrefix(), { auth: { user: 'ops', password: '' } })).rejects.toThrow(
       /NIGHTSHIFT_BOARD_PASSWORD/,
@@ -196,6 +212,17 @@ describe('cross-site request protection', () => {
     expect(form.status).toBe(403);
     expect((await fetch(url)).status).toBe(405);
     expect((await fetch(url)).headers.get('allow')).toBe('POST');
+    // Behind a proxy that rewrites Host, the browser's fetch metadata is what counts.
+    const proxied = await fetch(url, {
+      method: 'POST',
+      headers: {
+        origin: 'https://board.example.com',
+        'sec-fetch-site': 'same-origin',
+        'x-csrf-token': token,
+      },
+    });
+    expect(proxied.status).toBe(200);
+    expect((await seeded.store.record('c3'))?.state).toBe('queued');
   });
 
   it('guards Bull Board writes by origin', async () => {

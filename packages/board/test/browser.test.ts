@@ -112,7 +112,8 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
   await batches.close();
 }
 
-describe.skipIf(!haveChromium)('the board in a real browser', () => {
+// Generous limits: a browser on a loaded 2-core machine is slow (these are not timing assertions).
+describe.skipIf(!haveChromium)('the board in a real browser', { timeout: 90_000 }, () => {
   let server: RedisServer;
   let redis: RedisClient;
   let board: Board;
@@ -142,7 +143,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', () => {
       ],
     });
     page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-  });
+  }, 90_000);
   afterAll(async () => {
     await browser?.close();
     await board?.close();
@@ -183,6 +184,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', () => {
     });
     await waitFor(async () => (await page.getByTestId('batcher-state').textContent()) === 'OK', {
       what: 'batcher OK after refresh',
+      timeoutMs: 45_000,
     });
     if (shots) {
       mkdirSync(docs, { recursive: true });
@@ -200,7 +202,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', () => {
           last = await page.locator('body').innerText();
           return parts.every((p) => last.includes(p));
         },
-        { what: `Bull Board to show ${parts.join(', ')}` },
+        { what: `Bull Board to show ${parts.join(', ')}`, timeoutMs: 45_000 },
       ).catch((err: Error) => {
         throw new Error(`${err.message}\n--- page text ---\n${last.slice(0, 1500)}`);
       });

@@ -60,7 +60,12 @@ export function summaryPanel({ o }: View): Raw {
 function roleRow(r: RoleLiveness, workLabel: string, now: number): Raw {
   const s = roleState(r);
   const instances = r.instances.length
-    ? r.instances.map((i) => `${i.instance} @ ${i.host} (pid ${i.pid})`).join(', ')
+    ? r.instances
+        .map(
+          (i) =>
+            `${i.instance} @ ${i.host} (pid ${i.pid})${i.late ? ` — silent ${duration(i.lastBeatAgeMs)}` : ''}`,
+        )
+        .join(', ')
     : 'none reporting';
   return html`<tr class="${s.kind === 'bad' ? 'row-bad' : ''}" data-testid="liveness-${r.role}">
     <th scope="row">${r.role}</th>
