@@ -12,8 +12,9 @@ import {
   type RequestState,
   ValidationError,
 } from '@nightshift/shared';
-import { createRedis, type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
+import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
+import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import { RealtimePath } from './realtime.js';
 import type {
   BulkEnqueueResult,
@@ -43,13 +44,15 @@ interface Unique {
  * Creates a producer: what a service uses to send work that no human waits on to the batch path.
  *
  * @example
- * const producer = createProducer({ redisUrl: process.env.REDIS_URL });
+ * // One Redis, `rediss://` with TLS and password, or a Redis Cluster: all from the same two variables.
+ * const producer = createProducer({
+ *   redisUrl: process.env.REDIS_URL,
+ *   clusterNodes: process.env.NIGHTSHIFT_REDIS_CLUSTER_NODES,
+ * });
  * await producer.enqueue({ feature: 'classify-docs', key: doc.id, params: { model, max_tokens: 50, messages } });
  */
 export function createProducer(opts: ProducerOptions): Producer {
-  if (!opts || (opts.connection === undefined) === (opts.redisUrl === undefined)) {
-    throw new NightshiftError('CONFIG', 'createProducer: give exactly one of connection or redisUrl');
-  }
+  const seeds = checkConnectionChoice('createProducer', opts ?? {});
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) {
     throw new NightshiftError(
@@ -58,7 +61,7 @@ export function createProducer(opts: ProducerOptions): Producer {
     );
   }
   const owned = opts.connection === undefined;
-  const redis: RedisClient = opts.connection ?? createRedis({ url: opts.redisUrl as string }, 'client');
+  const redis: RedisClient = opts.connection ?? openOwnConnection(opts.redisUrl as string, seeds, 'client');
   const store = new Store(redis, prefix);
   const logger = opts.logger ?? createLogger('producer');
   // An owned client's connection errors are logged here (ioredis would print them as unhandled).

@@ -5,9 +5,10 @@ import {
   QUEUES,
   type ResultPayload,
 } from '@nightshift/shared';
-import { createRedis, defaultJobOptions, type RedisClient } from '@nightshift/store';
+import { defaultJobOptions, type RedisClient } from '@nightshift/store';
 import { type Job, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
+import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import type { ResultEvent, ResultWorker, ResultWorkerOptions } from './types.js';
 
 /** The text blocks of a message, joined: what most handlers want. */
@@ -37,9 +38,7 @@ function workerConnection(conn: RedisClient): RedisClient {
  * await results.close();
  */
 export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
-  if (!opts || (opts.connection === undefined) === (opts.redisUrl === undefined)) {
-    throw new NightshiftError('CONFIG', 'createResultWorker: give exactly one of connection or redisUrl');
-  }
+  const seeds = checkConnectionChoice('createResultWorker', opts ?? {});
   if (typeof opts.handler !== 'function') {
     throw new NightshiftError('CONFIG', 'createResultWorker: handler must be a function');
   }
@@ -47,7 +46,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
   // The worker always owns its connection: BullMQ workers need maxRetriesPerRequest null.
   const connection = opts.connection
     ? workerConnection(opts.connection)
-    : createRedis({ url: opts.redisUrl as string }, 'worker');
+    : openOwnConnection(opts.redisUrl as string, seeds, 'worker');
   const { attempts } = defaultJobOptions('results');
   const worker = new Worker<ResultPayload>(
     QUEUES.results,

@@ -17,8 +17,18 @@ export type RealtimeChoice = 'never' | 'fallback';
 export interface ProducerOptions {
   /** An ioredis client (or Cluster) the caller owns; the producer never closes it. */
   connection?: RedisClient;
-  /** A Redis URL; the producer then owns its client and closes it in `close()`. */
+  /**
+   * A Redis URL (`redis://` or `rediss://` for TLS, password in it); the producer then owns its
+   * client and closes it in `close()`.
+   */
   redisUrl?: string;
+  /**
+   * Seed nodes `host:port` of a Redis Cluster, as an array or one comma-separated string (pass
+   * `process.env.NIGHTSHIFT_REDIS_CLUSTER_NODES` as it is). Goes with `redisUrl`, whose password
+   * and TLS then apply to every node; empty or unset: `redisUrl` is a single Redis.
+   * @defaultValue undefined (no cluster)
+   */
+  clusterNodes?: string | string[];
   /**
    * Prefix of every Redis key and queue; must match the batcher's and collector's.
    * @defaultValue 'nightshift'
@@ -169,8 +179,13 @@ export type ResultEvent = ResultPayload & {
 export interface ResultWorkerOptions {
   /** An ioredis client the caller owns; the worker uses its own duplicate of it. */
   connection?: RedisClient;
-  /** A Redis URL; the worker opens (and closes) its own connection. */
+  /** A Redis URL (`redis://` or `rediss://`); the worker opens (and closes) its own connection. */
   redisUrl?: string;
+  /**
+   * Seed nodes of a Redis Cluster, as for {@link ProducerOptions.clusterNodes}; goes with `redisUrl`.
+   * @defaultValue undefined (no cluster)
+   */
+  clusterNodes?: string | string[];
   /**
    * Key prefix; must match the producer's and collector's.
    * @defaultValue 'nightshift'

@@ -1,0 +1,189 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Emulator } from '@nightshift/emulator';
+import type { EnqueueRequest } from '@nightshift/producer';
+import { type Logger, QUEUES } from '@nightshift/shared';
+import type { RedisCluster } from '@nightshift/testing';
+import { Redis } from 'ioredis';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The role bins, run as a deployment would run them: `node --import tsx <bin>`. */
+export const BINS = {
+  batcher: fileURLToPath(new URL('../../batcher/src/bin.ts', import.meta.url)),
+  collector: fileURLToPath(new URL('../../collector/src/bin.ts', import.meta.url)),
+  board: fileURLToPath(new URL('../../board/src/bin.ts', import.meta.url)),
+  cli: fileURLToPath(new URL('../src/bin.ts', import.meta.url)),
+  service: fileURLToPath(new URL('./fixtures/service.ts', import.meta.url)),
+} as const;
+
+/** A child process whose output is kept (to assert on it and to explain failures). */
+export interface Child {
+  name: string;
+  child: ChildProcess;
+  out: { stdout: string; stderr: string };
+  /** SIGTERM, then the exit code (null when killed by a signal). */
+  stop(): Promise<number | null>;
+  /** Resolves with the exit code once the process has ended on its own. */
+  exited(): Promise<number | null>;
+}
+
+/**
+ * Starts a bin with `env` on top of PATH only: the test's own environment (and whatever
+ * NIGHTSHIFT_* or REDIS_URL it has) stays out, so the child sees exactly its configuration.
+ */
+export function runBin(name: keyof typeof BINS, env: Record<string, string>, args: string[] = []): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', BINS[name], ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d) => {
+    out.stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out.stderr += d;
+  });
+  const exit = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+  });
+  return {
+    name,
+    child,
+    out,
+    exited: () => exit,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exit;
+    },
+  };
+}
+
+/** Kills whatever is still running (after a failed assertion) without waiting for graceful exit. */
+export async function killAll(children: Child[]): Promise<void> {
+  await Promise.all(
+    children.map(async (c) => {
+      if (c.child.exitCode !== null || c.child.signalCode !== null) return;
+      c.child.kill('SIGKILL');
+      await once(c.child, 'exit');
+    }),
+  );
+}
+
+/**
+ * The end-to-end workload of one run: `ok` plain requests, one that the API fails once with
+ * `overloaded_error` (retried, then delivered at attempt 2) and one it refuses with
+ * `invalid_request_error` (dead-lettered at once). Custom ids carry `tag`, so runs sharing one
+ * emulator do not meet each other's injected outcomes.
+ */
+export function workload(tag: string, ok = 10) {
+  const ids = {
+    ok: Array.from({ length: ok }, (_, i) => `${tag}-ok-${i}`),
+    retry: `${tag}-retry`,
+    dead: `${tag}-dead`,
+  };
+  const all = [...ids.ok, ids.retry, ids.dead];
+  const requests: EnqueueRequest[] = all.map((customId) => ({
+    customId,
+    feature: 'scale-e2e',
+    metadata: { customId },
+    params: {
+      model: 'claude-haiku-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: `Label document ${customId}` }],
+    },
+  }));
+  /** Tells the emulator to fail the retry request once and the dead one for good. */
+  const inject = (emu: Emulator) => {
+    emu.control.injectOutcome({
+      match: new RegExp(`^${ids.retry}$`),
+      outcome: 'errored',
+      errorType: 'overloaded_error',
+      message: 'Overloaded',
+      times: 1,
+    });
+    emu.control.injectOutcome({
+      match: new RegExp(`^${ids.dead}$`),
+      outcome: 'errored',
+      errorType: 'invalid_request_error',
+      message: 'messages: bad request',
+    });
+  };
+  /** Every custom_id that should end delivered as a result. */
+  const delivered = [...ids.ok, ids.retry];
+  return { ids, all, requests, inject, delivered };
+}
+
+/** Hash tags of ours: one per queue, `{req}` for the store. */
+export const OUR_TAGS = new Set(['req', ...Object.values(QUEUES).map((q) => q.slice(1, -1))]);
+
+/** Redis Cluster's hash tag rule: the text between the first `{` and the first `}` after it, if non-empty. */
+export function hashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open < 0) return null;
+  const close = key.indexOf('}', open + 1);
+  if (close <= open + 1) return null;
+  return key.slice(open + 1, close);
+}
+
+/** What each master of the cluster holds, read straight from that node (no cluster routing). */
+export interface NodeKeys {
+  port: number;
+  /** Slot ranges this node serves, from CLUSTER SLOTS. */
+  ranges: [number, number][];
+  keys: { key: string; slot: number }[];
+}
+
+/** Scans every key on every master and asks the node for each key's slot. */
+export async function keysByNode(cluster: RedisCluster): Promise<NodeKeys[]> {
+  const out: NodeKeys[] = [];
+  for (const node of cluster.nodes) {
+    const r = new Redis(node.url, { maxRetriesPerRequest: 1 });
+    try {
+      const myId = String(await r.call('CLUSTER', 'MYID'));
+      const slots = (await r.call('CLUSTER', 'SLOTS')) as [number, number, ...[string, number, string][]][];
+      const ranges = slots
+        .filter(([, , master]) => master?.[2] === myId)
+        .map(([from, to]) => [from, to] as [number, number]);
+      const keys: { key: string; slot: number }[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await r.scan(cursor, 'COUNT', 1000);
+        cursor = next;
+        for (const key of batch) {
+          keys.push({ key, slot: Number(await r.call('CLUSTER', 'KEYSLOT', key)) });
+        }
+      } while (cursor !== '0');
+      out.push({ port: node.port, ranges, keys });
+    } finally {
+      r.disconnect();
+    }
+  }
+  return out;
+}
+
+/** Collects log lines' text in memory (pino-shaped enough for the roles), to search them later. */
+export function memoryLogger(lines: string[]): Logger {
+  const push =
+    (level: string) =>
+    (a: unknown, b?: unknown): void => {
+      lines.push(`${level} ${typeof a === 'string' ? a : JSON.stringify(a, errorReplacer)} ${b ?? ''}`);
+    };
+  const logger = {
+    level: 'debug',
+    fatal: push('fatal'),
+    error: push('error'),
+    warn: push('warn'),
+    info: push('info'),
+    debug: push('debug'),
+    trace: push('trace'),
+    child: () => logger,
+  };
+  return logger as unknown as Logger;
+}
+
+function errorReplacer(_key: string, value: unknown) {
+  return value instanceof Error ? { message: value.message, stack: value.stack } : value;
+}
