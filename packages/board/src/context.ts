@@ -29,6 +29,7 @@ export function openQueues(opts: ResolvedOptions, logger: Logger): Record<QueueR
   return out;
 }
 
+/** The context of one board: a store and the queues on the caller's connection. */
 export function createContext(opts: ResolvedOptions, logger: Logger, csrfToken: string): BoardContext {
   return {
     store: new Store(opts.connection, opts.prefix),

@@ -3,6 +3,7 @@ import { type CostFigures, type CostReport, costReport, type Store } from '@nigh
 
 /** The windows the board offers (the store's `costReport` windows). */
 export const COST_WINDOWS = [1, 7, 30] as const;
+/** 1, 7 or 30 (days). */
 export type CostWindow = (typeof COST_WINDOWS)[number];
 
 /** The store's cost report, plus the models that have no price (their cost counts as 0). */

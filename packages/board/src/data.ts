@@ -106,6 +106,7 @@ const num = (v: string | undefined | null): number | null => {
   return Number.isFinite(n) ? n : null;
 };
 
+/** Queued requests per partition, biggest first. */
 export async function waitingView(ctx: BoardContext, now: number): Promise<WaitingView> {
   const ov = await ctx.store.pendingOverview(now);
   const partitions = [...ov.partitions.entries()]
@@ -131,6 +132,7 @@ function parseCounts(raw: string | undefined): Record<string, number> {
   }
 }
 
+/** A batch record as the page and JSON show it (ages and expiry relative to `now`). */
 export function batchView(b: BatchFields, now: number): BatchView {
   const submittedAt = num(b.submitted);
   const expiresAt = num(b.expires);
@@ -204,6 +206,7 @@ function roleLiveness(
   };
 }
 
+/** Batcher and collector liveness, plus the latest flush records. */
 export async function livenessView(ctx: BoardContext, now: number) {
   const [beats, flushes] = await Promise.all([ctx.store.heartbeats(), ctx.store.flushes(10)]);
   const lastFlush = flushes[0] ? flushTime(flushes[0]) : null;
@@ -215,6 +218,7 @@ export async function livenessView(ctx: BoardContext, now: number) {
   };
 }
 
+/** A dead-letter job's payload as the page and JSON show it. */
 export function deadLetterView(jobId: string, data: Partial<DeadLetterPayload>): DeadLetterView {
   return {
     jobId,

@@ -131,4 +131,5 @@ export function actionRoutes(ctx: BoardContext): Router {
   return r;
 }
 
+/** Thrown for query parameters out of range; answered with 400. */
 export { BadParam };

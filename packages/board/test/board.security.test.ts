@@ -1,5 +1,5 @@
 import { ConfigError } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
+import { addDeadLetters, createRedis, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
@@ -141,6 +141,33 @@ describe('where the board listens', () => {
     await expect(startBoard(redis, nextPrefix(), { auth: { token: '' } })).rejects.toThrow(
       /NIGHTSHIFT_BOARD_TOKEN/,
     );
+  });
+});
+
+describe('untrusted text', () => {
+  it('is escaped wherever the page shows it', async () => {
+    const { board, seeded } = await open();
+    const evil = '<img src=x onerror=alert(1)>';
+    const payload = {
+      customId: 'c9',
+      feature: `f${evil}`,
+      model: 'claude-haiku-4-5',
+      reason: `r${evil}`,
+      lastError: { type: 'api_error', message: `"${evil}'` },
+      attempts: [],
+      batchId: null,
+      params: { model: 'claude-haiku-4-5', max_tokens: 1, messages: [] },
+      metadata: null,
+      deadAt: 0,
+    };
+    await addDeadLetters(seeded.deadLetters, [{ payload, deaths: 1 }]);
+    const page = await (await fetch(`${board.url}/`)).text();
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(page).not.toContain(evil);
+    const { fragments } = await getJson<{ fragments: Record<string, string> }>(
+      `${board.url}/api/overview?fragments=1`,
+    );
+    expect(fragments['dead-letters']).not.toContain(evil);
   });
 });
 

@@ -25,6 +25,7 @@ export class Raw {
   }
 }
 
+/** Marks a string as safe HTML (only for markup built here, never for data). */
 export const raw = (s: string) => new Raw(s);
 
 function toHtml(v: unknown): string {
@@ -62,6 +63,7 @@ export function usd(n: number): string {
   return `${n < 0 ? '-' : ''}$${a.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
 }
 
+/** A whole number with thousands separators. */
 export const int = (n: number) => n.toLocaleString('en-US');
 
 /** Bytes as `1.2 MB`. */
