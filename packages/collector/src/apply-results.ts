@@ -57,7 +57,7 @@ export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCo
 /** (1) read the records, (2) decide per line, then execute: (3) add jobs, (4) apply. */
 async function applyChunk(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: ApplyCounts) {
   const cids = lines.map((l) => String(l?.custom_id ?? ''));
-  const recs = await ctx.store.peek(cids, [...PEEK_FIELDS]);
+  const recs = await ctx.store.peekMany(cids, [...PEEK_FIELDS]);
   const now = ctx.now();
   const decided: Decided[] = [];
   const unknown: string[] = [];

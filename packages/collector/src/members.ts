@@ -19,7 +19,7 @@ async function forHeldMembers(
   for (let start = 0; ; start += MEMBER_CHUNK) {
     const cids = await ctx.store.submissionMembers(scope.subId, start, start + MEMBER_CHUNK - 1);
     if (cids.length === 0) break;
-    const recs = await ctx.store.peek(cids, [...PEEK_FIELDS]);
+    const recs = await ctx.store.peekMany(cids, [...PEEK_FIELDS]);
     const now = ctx.now();
     const decided: Decided[] = [];
     recs.forEach((rec, i) => {

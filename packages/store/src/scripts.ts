@@ -13,6 +13,7 @@ const SCRIPTS = {
   nsCommit: read('commit.lua'),
   nsApply: pending + read('apply.lua'),
   nsRetryDead: pending + read('retry-dead.lua'),
+  nsPeek: read('peek.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -35,5 +36,6 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
     nsCommit: (...a) => r.nsCommit(...a),
     nsApply: (...a) => r.nsApply(...a),
     nsRetryDead: (...a) => r.nsRetryDead(...a),
+    nsPeek: (...a) => r.nsPeek(...a),
   };
 }

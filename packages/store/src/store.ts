@@ -181,6 +181,34 @@ export class Store {
     return counts.reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * Same answer as `peek`, read by one script call per 1,000 ids (see peek.lua): far less client
+   * work per record than a pipeline of HMGETs, for hot paths that read thousands of records.
+   */
+  async peekMany<F extends keyof RecordFields>(
+    cids: string[],
+    fields: F[],
+  ): Promise<(Pick<RecordFields, F> | null)[]> {
+    const out: (Pick<RecordFields, F> | null)[] = [];
+    for (let i = 0; i < cids.length; i += CHUNK) {
+      const chunk = cids.slice(i, i + CHUNK);
+      const rows = (await this.call('nsPeek', fields.length, ...(fields as string[]), ...chunk)) as (
+        | string
+        | null
+      )[][];
+      for (const vals of rows) {
+        if (vals.every((v) => v === null)) {
+          out.push(null);
+          continue;
+        }
+        const rec = {} as Record<string, string>;
+        for (let j = 0; j < fields.length; j++) rec[fields[j] as string] = vals[j] ?? '';
+        out.push(rec as Pick<RecordFields, F>);
+      }
+    }
+    return out;
+  }
+
   async record(cid: string): Promise<RecordFields | null> {
     const h = await this.redis.hgetall(this.keys.record(cid));
     return h?.cid ? (h as unknown as RecordFields) : null;

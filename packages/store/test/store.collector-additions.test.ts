@@ -1,0 +1,95 @@
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { costReport, createRedis, type EnqueueItem, type RedisClient, Store } from '../src/index.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+let store: Store;
+let n = 0;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+beforeEach(() => {
+  store = new Store(redis, `c${++n}`);
+});
+
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
+  cid,
+  feature: 'classify',
+  model: 'claude-haiku-4-5',
+  params: '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[]}',
+  phash: `h-${cid}`,
+  meta: '{"k":1}',
+  deadline: null,
+  partition: 'default',
+  group: 'g1',
+  bytes: 50,
+  realtimeAllowed: false,
+  state: 'queued',
+  ...over,
+});
+
+describe('peekMany', () => {
+  it('answers exactly like peek, for known and unknown ids, across its 1,000-id chunks', async () => {
+    const cids = Array.from({ length: 1500 }, (_, i) => `p${i}`);
+    await store.enqueue(cids.filter((_, i) => i % 7 !== 0).map((c) => item(c, { deadline: 5 })));
+    const fields = ['state', 'meta', 'deadline', 'sub', 'rt'] as const;
+    const a = await store.peek(cids, [...fields]);
+    const b = await store.peekMany(cids, [...fields]);
+    expect(b).toEqual(a);
+    expect(b[0]).toBeNull();
+    expect(b[1]).toEqual({ state: 'queued', meta: '{"k":1}', deadline: '5', sub: '', rt: '' });
+    expect(await store.peekMany([], ['state'])).toEqual([]);
+  });
+});
+
+describe('touchRealtime', () => {
+  it('moves only existing real-time entries forward in time', async () => {
+    await store.enqueue([item('r1', { state: 'realtime' }), item('r2', { state: 'realtime' })], {
+      now: 1000,
+    });
+    await store.touchRealtime(['r1', 'ghost'], 5000);
+    expect(await store.staleRealtime(2000)).toEqual(['r2']);
+    expect(await store.staleRealtime(6000)).toEqual(['r2', 'r1']);
+  });
+});
+
+describe('costReport', () => {
+  it('sums the ledger per feature, model and day, batch and real-time apart', async () => {
+    await store.enqueue([item('a'), item('b', { feature: 'other' }), item('c', { state: 'realtime' })]);
+    const now = Date.UTC(2026, 10, 20, 12);
+    const tokens = { input: 100, cacheWrite5m: 10, cacheWrite1h: 0, cacheRead: 50, output: 20 };
+    const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: now };
+    const success = (cid: string, mode: 'batch' | 'realtime', costNano: number, listNano: number) => ({
+      cid,
+      action: 'success' as const,
+      mode,
+      tokens,
+      costNano,
+      listNano,
+      entry,
+      batchId: mode === 'batch' ? 'b1' : null,
+    });
+    await store.apply([success('a', 'batch', 1_000, 2_000), success('b', 'batch', 3_000, 6_000)], now);
+    await store.apply([success('c', 'realtime', 4_000, 4_000)], now - 86_400_000);
+    const day = await costReport(store, { days: 1, now });
+    expect(day.totals).toMatchObject({ results: 2, batchResults: 2, realtimeResults: 0 });
+    expect(day.totals.costUsd).toBeCloseTo(4e-6, 15);
+    expect(day.totals.savingsUsd).toBeCloseTo(4e-6, 15);
+    expect(day.byFeature.map((f) => f.feature)).toEqual(['other', 'classify']);
+    const week = await costReport(store, { days: 7, now });
+    expect(week.from).toBe('2026-11-14');
+    expect(week.to).toBe('2026-11-20');
+    expect(week.totals).toMatchObject({ results: 3, realtimeResults: 1 });
+    expect(week.totals.costUsd).toBeCloseTo(8e-6, 15);
+    expect(week.totals.tokens.cacheRead).toBe(150);
+    expect(week.byDay.map((d) => d.results)).toEqual([0, 0, 0, 0, 0, 1, 2]);
+    expect(week.byModel).toHaveLength(1);
+  });
+});
