@@ -94,11 +94,25 @@ export async function runCli(
       io.err(err.message);
       return 2;
     }
-    io.err(`nightshift ${command}: ${(err as Error).message}`);
+    io.err(`nightshift ${command}: ${failureMessage(err as Error, ctx)}`);
     return 1;
   } finally {
     ctx?.redis.disconnect();
   }
+}
+
+/**
+ * A command that could not reach Redis fails with ioredis' "Reached the max retries per request
+ * limit" or "Connection is closed", which hides the cause; the client's last connection error
+ * (untrusted certificate, wrong password, refused) is what the user needs to fix it.
+ */
+function failureMessage(err: Error, ctx: CliContext | undefined): string {
+  const cause = ctx?.redisError();
+  const unreachable =
+    err.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|max retries per request/.test(err.message);
+  if (!ctx || !cause || !unreachable) return err.message;
+  return `cannot reach Redis at ${ctx.redisWhere}: ${cause.message}`;
 }
 
 function parse(argv: string[]) {
