@@ -1,10 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Emulator } from '@nightshift/emulator';
 import type { EnqueueRequest } from '@nightshift/producer';
 import { type Logger, QUEUES } from '@nightshift/shared';
-import type { RedisCluster } from '@nightshift/testing';
+import { freePort, type RedisCluster, waitFor } from '@nightshift/testing';
 import { Redis } from 'ioredis';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -186,4 +189,133 @@ export function memoryLogger(lines: string[]): Logger {
 
 function errorReplacer(_key: string, value: unknown) {
   return value instanceof Error ? { message: value.message, stack: value.stack } : value;
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1 / localhost, made with openssl. */
+export interface TestCerts {
+  dir: string;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Whether `openssl` is on PATH (the TLS tests skip, saying why, when it is not). */
+export function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes a CA and a server certificate signed by it (EC P-256, valid one day) in a temp dir. */
+export function makeCerts(): TestCerts {
+  const dir = mkdtempSync(join(tmpdir(), 'nightshift-tls-'));
+  const at = (f: string) => join(dir, f);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=nightshift test CA',
+  );
+  ssl('req', ...ec, '-keyout', 'redis.key', '-out', 'redis.csr', '-subj', '/CN=localhost');
+  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'redis.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'redis.crt',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+  );
+  return { dir, ca: at('ca.crt'), cert: at('redis.crt'), key: at('redis.key') };
+}
+
+/** A redis-server that speaks only TLS (`--port 0`) and wants a password. */
+export interface TlsRedis {
+  port: number;
+  /** `rediss://:<password>@127.0.0.1:<port>` */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts redis-server with TLS only and `requirepass`, clients not asked for certificates. */
+export async function startTlsRedis(certs: TestCerts, password: string): Promise<TlsRedis> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'nightshift-redis-tls-'));
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dataDir,
+      '--tls-cert-file',
+      certs.cert,
+      '--tls-key-file',
+      certs.key,
+      '--tls-ca-cert-file',
+      certs.ca,
+      '--tls-auth-clients',
+      'no',
+      '--requirepass',
+      password,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      '--loglevel',
+      'warning',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const url = `rediss://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  // The test process trusts the CA explicitly; the roles get it through NODE_EXTRA_CA_CERTS.
+  const probe = new Redis(url, {
+    tls: { ca: readFileSync(certs.ca) },
+    lazyConnect: true,
+    retryStrategy: () => 50,
+  });
+  probe.on('error', () => {});
+  try {
+    await waitFor(async () => (await probe.ping()) === 'PONG', { what: `TLS redis-server on ${port}` });
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    probe.disconnect();
+  }
+  return { port, url, stop };
 }
