@@ -27,7 +27,7 @@ export interface Origin {
 /** What happens after the apply script answered for one item. */
 type Post =
   | { kind: 'success'; payload: ResultPayload }
-  | { kind: 'dead'; jobId: string; reason: string }
+  | { kind: 'dead'; jobId: string; reason: string; deaths: number }
   | { kind: 'requeue'; d: Decided; readyAt: number; countsAttempt: boolean; billing: string | null }
   | { kind: 'realtime' };
 
@@ -113,8 +113,9 @@ function toItem(
       };
     }
     case 'dead': {
-      const jobId = jobIds.deadLetter(cid, (Number(rec.deaths) || 0) + 1);
-      posts.push({ kind: 'dead', jobId, reason: v.reason });
+      const deaths = (Number(rec.deaths) || 0) + 1;
+      const jobId = jobIds.deadLetter(cid, deaths);
+      posts.push({ kind: 'dead', jobId, reason: v.reason, deaths });
       return {
         cid,
         action: 'dead',
@@ -165,6 +166,7 @@ async function afterApply(
   now: number,
 ) {
   const cleanup: Promise<unknown>[] = [];
+  const staleDead: { cid: string; jobId: string; deaths: number }[] = [];
   const realtime: string[] = [];
   let billing: string | null = null;
   for (let i = 0; i < items.length; i++) {
@@ -209,7 +211,7 @@ async function afterApply(
           ctx.emit('item:dead', { customId: cid, batchId: origin.batchId, reason: post.reason });
         } else {
           counts.stale++;
-          cleanup.push(ctx.queues.deadLetters.remove(post.jobId));
+          staleDead.push({ cid, jobId: post.jobId, deaths: post.deaths });
         }
         break;
       case 'realtime':
@@ -220,9 +222,31 @@ async function afterApply(
         break;
     }
   }
+  cleanup.push(removeStaleDeadLetters(ctx, staleDead));
   await Promise.all(cleanup);
   if (billing) await onBilling(ctx, origin.batchId, billing, now);
   if (realtime.length) await runRealtime(ctx, realtime);
+}
+
+/**
+ * A dead verdict the apply script refused (the record moved on after our read) added a dead-letter
+ * job that must not stay, unless the record did die, as the very death that job id names: then
+ * another pass over the same result (a second collector holding the batch after its lock expired,
+ * e.g. across a Redis restart) applied it first, and the job is that death's dead letter.
+ */
+async function removeStaleDeadLetters(ctx: Ctx, stale: { cid: string; jobId: string; deaths: number }[]) {
+  if (stale.length === 0) return;
+  const now = await ctx.store.peek(
+    stale.map((s) => s.cid),
+    ['state', 'deaths'],
+  );
+  await Promise.all(
+    stale.map((s, i) => {
+      const rec = now[i];
+      const same = rec?.state === 'dead' && Number(rec.deaths) === s.deaths;
+      return same ? undefined : ctx.queues.deadLetters.remove(s.jobId);
+    }),
+  );
 }
 
 async function onBilling(ctx: Ctx, batchId: string | null, message: string, now: number) {

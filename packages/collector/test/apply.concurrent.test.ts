@@ -1,0 +1,109 @@
+import { jobIds } from '@nightshift/shared';
+import { createRedis, type RedisClient } from '@nightshift/store';
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PEEK_FIELDS, type Verdict } from '../src/decide.js';
+import { execute } from '../src/execute.js';
+import { resolveOptions } from '../src/options.js';
+import { type Ctx, emptyCounts } from '../src/types.js';
+import { emulator, silent, World } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+/** The context one collector process builds (see collector.ts), on the test world. */
+function ctxOf(w: World): Ctx {
+  const opts = resolveOptions({ connection: redis, client: w.client, prefix: w.prefix, logger: silent });
+  return {
+    opts,
+    store: w.store,
+    client: w.client,
+    log: silent,
+    now: Date.now,
+    queues: { results: w.results, deadLetters: w.deadLetters, batches: w.batches },
+    signal: new AbortController().signal,
+    emit: () => undefined,
+    reportError: () => undefined,
+    lastPollAt: 0,
+    startedAt: Date.now(),
+  };
+}
+
+const deadVerdict = (batchId: string): Verdict => ({
+  kind: 'dead',
+  reason: 'invalid_request_error',
+  error: { type: 'invalid_request_error', message: 'refused' },
+  entry: { attempt: 1, batchId, outcome: 'errored', errorType: 'invalid_request_error', at: Date.now() },
+});
+
+// Found by the chaos suite (bench/chaos): across a Redis restart a tracking job's lock expired and a
+// second collector re-applied a chunk the first one was applying. Both had read the record before
+// either applied; the second one's apply was refused as stale and it removed the dead-letter job
+// both had added under the same id, so a dead request ended without its dead letter.
+describe('when two collectors apply the same result line from the same read', () => {
+  it('the dead letter of the death that was applied is kept', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    try {
+      const { batch, subId } = await w.seed({ cids: ['twice-1'], track: false });
+      const [rec] = await w.store.peek(['twice-1'], [...PEEK_FIELDS]);
+      const decided = [{ cid: 'twice-1', rec: rec!, verdict: deadVerdict(batch.id) }];
+      const origin = { batchId: batch.id, guardSub: subId };
+      const first = emptyCounts();
+      const second = emptyCounts();
+      await execute(ctxOf(w), origin, decided as never, first, Date.now());
+      await execute(ctxOf(w), origin, decided as never, second, Date.now());
+
+      expect([first.dead, second.dead, second.stale]).toEqual([1, 0, 1]);
+      expect((await w.store.record('twice-1'))?.state).toBe('dead');
+      const job = await w.deadLetters.getJob(jobIds.deadLetter('twice-1', 1));
+      expect(job?.data.reason).toBe('invalid_request_error');
+      expect(await w.deadJobs()).toHaveLength(1);
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  });
+
+  it('a dead letter for a death that did not happen is still removed', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    try {
+      const { batch, subId } = await w.seed({ cids: ['moved-1'], track: false });
+      const [rec] = await w.store.peek(['moved-1'], [...PEEK_FIELDS]);
+      const origin = { batchId: batch.id, guardSub: subId };
+      // Another pass requeued it first (say, the line was read as retryable there).
+      const entry = { attempt: 1, batchId: batch.id, outcome: 'expired' as const, at: Date.now() };
+      await w.store.apply([
+        {
+          cid: 'moved-1',
+          action: 'requeue',
+          guardSub: subId,
+          readyAt: 0,
+          error: null,
+          entry,
+          countsAttempt: true,
+        },
+      ]);
+      const counts = emptyCounts();
+      const decided = [{ cid: 'moved-1', rec: rec!, verdict: deadVerdict(batch.id) }];
+      await execute(ctxOf(w), origin, decided as never, counts, Date.now());
+
+      expect(counts.stale).toBe(1);
+      expect((await w.store.record('moved-1'))?.state).toBe('queued');
+      expect(await w.deadJobs()).toHaveLength(0);
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  });
+});
