@@ -13,15 +13,6 @@ function hasBreakpoint(block: unknown): boolean {
   return Array.isArray(inner) && inner.some((b) => isObj(b) && b.cache_control != null);
 }
 
-/**
- * The prompt-cache prefix the request shares with others: tools, then system, then messages (the
- * order the API caches them), cut right after the LAST block that carries `cache_control`. Without
- * any breakpoint, `{tools, system}`: requests that share a system prompt still go together.
- */
-export function cachePrefix(params: Obj): string {
-  return toJson(cutAtLastBreakpoint(params) ?? { tools: params.tools, system: params.system }, true);
-}
-
 /** The prompt up to its last breakpoint, or null when no block carries `cache_control`. */
 function cutAtLastBreakpoint(params: Obj): Obj | null {
   const tools = Array.isArray(params.tools) ? params.tools : undefined;
@@ -63,7 +54,11 @@ function cutAtLastBreakpoint(params: Obj): Obj | null {
  * The group of a request: requests of one partition and model that share a cache prefix. The batcher
  * keeps a group in one batch so the cache written by the first request serves the others.
  *
- *   group = first 16 hex chars of sha256(partition "\n" model "\n" cachePrefix(params))
+ *   group  = first 16 hex chars of sha256(partition "\n" model "\n" prefix)
+ *   prefix = canonical JSON of the prompt in the order the API caches it (tools, then system, then
+ *            messages), cut right after the LAST block that carries `cache_control`; without any
+ *            breakpoint, canonical JSON of `{tools, system}` (requests sharing a system prompt still
+ *            go together).
  */
 export function groupKey(partition: string, model: string, params: Obj): string {
   const cut = cutAtLastBreakpoint(params);

@@ -7,7 +7,7 @@ import type { EnqueueRequest, RealtimeChoice } from './types.js';
 /** feature and partition: safe in ledger fields, metric labels and key names. */
 export const TAG_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Metadata travels with the request and its result; keep it small. */
-export const MAX_METADATA_BYTES = 16 * 1024;
+const MAX_METADATA_BYTES = 16 * 1024;
 
 const REQUEST_FIELDS = new Set([
   'params',
