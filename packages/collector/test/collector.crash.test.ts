@@ -108,3 +108,61 @@ describe('when the results connection drops mid-stream', () => {
     }
   });
 });
+
+describe('when a collector is closed in the middle of a results stream', () => {
+  it('stops at a chunk boundary and hands the batch back at once for another collector', async () => {
+    const emu = await emulator({ recordRequests: false });
+    const w = new World(redis, emu);
+    try {
+      const cids = Array.from({ length: 3000 }, (_, i) => `c${i}`);
+      const { batch } = await w.seed({ cids });
+      // A long lock: the batch can only move on quickly if close() really hands it back.
+      const first = await w.collector({ chunkSize: 50, lockDurationMs: 120_000 });
+      await waitFor(async () => ((await w.store.stats()).succeeded ?? 0) >= 300, { timeoutMs: 60_000 });
+      await first.close();
+      const state = await w.batches.getJobState(`batch-${batch.id}`);
+      expect(['delayed', 'waiting', 'prioritized']).toContain(state);
+      expect((await w.store.stats()).succeeded).toBeLessThan(3000);
+      await w.collector({ chunkSize: 500, lockDurationMs: 120_000 });
+      expect((await w.waitCollected(batch.id, 60_000)).state).toBe('collected');
+      expect(await w.results.count()).toBe(3000);
+      expect((await w.store.stats()).succeeded).toBe(3000);
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  }, 90_000);
+});
+
+describe('nightshift-collector (bin)', () => {
+  it('starts from the environment, collects, and exits 0 on SIGTERM', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    try {
+      const { batch } = await w.seed({ cids: ['bin-1', 'bin-2'] });
+      const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+      const child = spawn(process.execPath, ['--import', 'tsx', bin], {
+        env: {
+          PATH: process.env.PATH,
+          REDIS_URL: server.url,
+          NIGHTSHIFT_PREFIX: w.prefix,
+          NIGHTSHIFT_POLL_MS: '200',
+          NIGHTSHIFT_LOG_LEVEL: 'silent',
+          ANTHROPIC_API_KEY: 'test-key',
+          ANTHROPIC_BASE_URL: emu.url,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      await w.waitCollected(batch.id, 60_000);
+      expect((await w.store.heartbeats()).map((h) => h.role)).toContain('collector');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(await w.store.heartbeats()).toEqual([]);
+      expect(await w.results.count()).toBe(2);
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  }, 90_000);
+});
