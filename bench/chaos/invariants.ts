@@ -1,0 +1,372 @@
+import type { Emulator } from '@nightshift/emulator';
+import { type AttemptRecord, jobIds, QUEUES, type ResultPayload, toNano } from '@nightshift/shared';
+import { type RedisClient, Store } from '@nightshift/store';
+import type { Delivery } from './workload.js';
+
+/** A time span during which acknowledged writes may have been lost (a simulated power loss). */
+export interface LossWindow {
+  from: number;
+  to: number;
+}
+
+/** Everything the checker reads. */
+export interface CheckInput {
+  redis: RedisClient;
+  prefix: string;
+  emu: Emulator;
+  /** Every custom_id the producer had acknowledged, with the time of its (first) acknowledgement. */
+  acks: Map<string, number>;
+  /** Deliveries recorded by the result worker. */
+  deliveries: Map<string, Delivery[]>;
+  /** The retry policy (NIGHTSHIFT_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** Acknowledged enqueues later replayed because a power loss cut them (everysec only). */
+  replayedLost: Set<string>;
+  /** Power-loss windows (everysec only); empty under `always`. */
+  lossWindows: LossWindow[];
+  /** custom_ids the emulator always fails with invalid_request_error: they must end dead. */
+  poison: Set<string>;
+}
+
+/** One broken promise, with a few custom_ids or batch ids to look at. */
+export interface Violation {
+  invariant: string;
+  count: number;
+  sample: string[];
+}
+
+/** The figures of one run, as checked. */
+export interface CheckFigures {
+  requests: number;
+  succeeded: number;
+  dead: number;
+  deadReasons: Record<string, number>;
+  /** Acknowledged enqueues missing after a power loss (everysec), found and replayed by the producer. */
+  lostAckedReplayed: number;
+  /** Acknowledged enqueues with no record and no allowance: the goal is zero. */
+  lost: number;
+  stuck: number;
+  attempts: Record<string, number>;
+  overPolicy: number;
+  batches: {
+    atEmulator: number;
+    created: number;
+    adopted: number;
+    duplicate: number;
+    orphansAdopted: number;
+    unknown: number;
+    uncollected: number;
+  };
+  /** Requests the API processed in a second live batch (paid twice, delivered once). */
+  requestsSentTwice: number;
+  deliveries: {
+    total: number;
+    /** One result job handed to the handler twice (BullMQ at-least-once, e.g. across a Redis restart). */
+    redeliveredSameJob: number;
+    /** A second result job for a custom_id after a power loss cut the first (allowed under everysec). */
+    redeliveredAfterLoss: number;
+    /** A second result job without a power loss: a duplicate delivery, the goal is zero. */
+    duplicate: number;
+  };
+  ledger: { results: number; costNano: number; resultJobsCostNano: number };
+  unknownCustomIdResults: number;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  violations: Violation[];
+  figures: CheckFigures;
+}
+
+const FAILURES = new Set<AttemptRecord['outcome']>(['errored', 'expired', 'canceled', 'missing']);
+
+/**
+ * The invariant checker, run after every chaos run once it has drained:
+ * 1. every acknowledged custom_id has exactly one final outcome: succeeded with exactly one
+ *    `{results}` job, or dead with its dead-letter job and a reason (none left queued/claimed);
+ * 2. no result is delivered twice (one result job per custom_id, and what the handler saw);
+ * 3. the ledger counts each succeeded result once (results and cost);
+ * 4. nothing is stuck: no open submission, nothing in flight, empty pending index;
+ * 5. every batch created at the emulator is known to Nightshift and collected.
+ * It also reports duplicates (allowed, counted) and requests over the attempt policy.
+ */
+export async function checkInvariants(input: CheckInput): Promise<CheckReport> {
+  const v = new Violations();
+  const store = new Store(input.redis, input.prefix);
+  const cids = [...input.acks.keys()];
+  const recs = await readAll(
+    input.redis,
+    cids.map((c) => store.keys.record(c)),
+  );
+  const jobs = await readJobs(input.redis, input.prefix, cids);
+  const f = emptyFigures(cids.length);
+  const inWindow = (t: number) => input.lossWindows.some((w) => t >= w.from - 50 && t <= w.to);
+  f.lostAckedReplayed = input.replayedLost.size;
+  let resultJobsCost = 0;
+  const dead: DeadCheck[] = [];
+  cids.forEach((cid, i) => {
+    const rec = recs[i]!;
+    const job = jobs[i]!;
+    const seen = input.deliveries.get(cid) ?? [];
+    if (!rec.state) {
+      f.lost++;
+      v.add('every acknowledged enqueue has a record (nothing lost)', cid);
+      return;
+    }
+    const attempt = Number(rec.attempt) || 1;
+    f.attempts[attempt] = (f.attempts[attempt] ?? 0) + 1;
+    if (attempt > input.maxAttempts) {
+      f.overPolicy++;
+      v.add(`no request needs more than ${input.maxAttempts} attempts`, cid);
+    }
+    if (rec.state === 'succeeded') {
+      f.succeeded++;
+      if (input.poison.has(cid)) v.add('a request the API always refuses is never delivered', cid);
+      if (!job.exists) v.add('a succeeded request has its {results} job', cid);
+      else {
+        resultJobsCost += toNano((JSON.parse(job.data) as ResultPayload).cost.cost);
+        if (!job.finishedOn) v.add('every result job was consumed by the service', cid);
+      }
+    } else if (rec.state === 'dead') {
+      f.dead++;
+      f.deadReasons[rec.reason ?? ''] = (f.deadReasons[rec.reason ?? ''] ?? 0) + 1;
+      if (job.exists) v.add('a dead request has no {results} job', cid);
+      dead.push(checkDead(v, input, cid, rec));
+    } else {
+      f.stuck++;
+      v.add('every request reaches a final state (none left queued/claimed/realtime)', `${cid}:${rec.state}`);
+    }
+    if (rec.state !== 'dead' && input.poison.has(cid)) {
+      v.add('a request the API always refuses ends dead (invalid_request_error)', cid);
+    }
+    checkDeliveries(v, f, rec.state, cid, seen, inWindow);
+  });
+  f.ledger.resultJobsCostNano = resultJobsCost;
+  await checkLedger(v, f, store);
+  await checkDeadLetterJobs(v, store, dead);
+  await checkNothingStuck(v, store);
+  await checkBatches(v, f, store, input, recs, cids);
+  return { ok: v.list.length === 0, violations: v.list, figures: f };
+}
+
+class Violations {
+  private readonly map = new Map<string, Violation>();
+  add(invariant: string, id: string) {
+    const x = this.map.get(invariant) ?? { invariant, count: 0, sample: [] };
+    x.count++;
+    if (x.sample.length < 5) x.sample.push(id);
+    this.map.set(invariant, x);
+  }
+  get list(): Violation[] {
+    return [...this.map.values()];
+  }
+}
+
+function emptyFigures(requests: number): CheckFigures {
+  return {
+    requests,
+    succeeded: 0,
+    dead: 0,
+    deadReasons: {},
+    lostAckedReplayed: 0,
+    lost: 0,
+    stuck: 0,
+    attempts: {},
+    overPolicy: 0,
+    batches: {
+      atEmulator: 0,
+      created: 0,
+      adopted: 0,
+      duplicate: 0,
+      orphansAdopted: 0,
+      unknown: 0,
+      uncollected: 0,
+    },
+    requestsSentTwice: 0,
+    deliveries: { total: 0, redeliveredSameJob: 0, redeliveredAfterLoss: 0, duplicate: 0 },
+    ledger: { results: 0, costNano: 0, resultJobsCostNano: 0 },
+    unknownCustomIdResults: 0,
+  };
+}
+
+type Rec = Record<string, string>;
+
+/** HGETALL of many keys, pipelined in pages. */
+async function readAll(redis: RedisClient, keys: string[]): Promise<Rec[]> {
+  const out: Rec[] = [];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const pipe = redis.pipeline();
+    for (const k of keys.slice(i, i + 1000)) pipe.hgetall(k);
+    for (const [err, val] of (await pipe.exec()) ?? []) {
+      if (err) throw err;
+      out.push(val as Rec);
+    }
+  }
+  return out;
+}
+
+interface JobView {
+  exists: boolean;
+  data: string;
+  finishedOn: string | null;
+}
+
+/** The `res-<custom_id>` job of each custom_id (BullMQ hash `<prefix>:{results}:<jobId>`). */
+async function readJobs(redis: RedisClient, prefix: string, cids: string[]): Promise<JobView[]> {
+  const out: JobView[] = [];
+  for (let i = 0; i < cids.length; i += 1000) {
+    const pipe = redis.pipeline();
+    for (const c of cids.slice(i, i + 1000)) {
+      pipe.hmget(`${prefix}:${QUEUES.results}:${jobIds.result(c)}`, 'data', 'finishedOn');
+    }
+    for (const [err, val] of (await pipe.exec()) ?? []) {
+      if (err) throw err;
+      const [data, finishedOn] = val as (string | null)[];
+      out.push({ exists: data !== null, data: data ?? '', finishedOn: finishedOn ?? null });
+    }
+  }
+  return out;
+}
+
+/** A dead request whose dead-letter job is looked up afterwards (one pipelined read for all). */
+interface DeadCheck {
+  cid: string;
+  deaths: number;
+  reason: string;
+}
+
+/** A dead request: a reason that its history explains. */
+function checkDead(v: Violations, input: CheckInput, cid: string, rec: Rec): DeadCheck {
+  const reason = rec.reason ?? '';
+  const hist = JSON.parse(rec.hist || '[]') as AttemptRecord[];
+  if (reason === 'invalid_request_error') {
+    if (!input.poison.has(cid)) v.add('only requests the API refuses die as invalid', cid);
+  } else if (reason === 'attempts-exhausted') {
+    const failed = new Set(hist.filter((h) => FAILURES.has(h.outcome)).map((h) => h.attempt));
+    if (failed.size < input.maxAttempts)
+      v.add('a request dies of exhausted attempts only after all of them', cid);
+  } else {
+    v.add(`no request dies for an unexpected reason (${reason || 'none'})`, cid);
+  }
+  return { cid, deaths: Number(rec.deaths) || 1, reason };
+}
+
+function checkDeliveries(
+  v: Violations,
+  f: CheckFigures,
+  state: string | undefined,
+  cid: string,
+  seen: Delivery[],
+  inWindow: (t: number) => boolean,
+) {
+  f.deliveries.total += seen.length;
+  if (state === 'succeeded' && seen.length === 0) v.add('every succeeded result reaches the service', cid);
+  if (state !== 'succeeded' && seen.length > 0) v.add('only succeeded requests are delivered', cid);
+  if (seen.length < 2) return;
+  const jobsSeen = new Map<number, Delivery[]>();
+  for (const d of seen) jobsSeen.set(d.jobCreatedAt, [...(jobsSeen.get(d.jobCreatedAt) ?? []), d]);
+  for (const list of jobsSeen.values()) f.deliveries.redeliveredSameJob += list.length - 1;
+  if (jobsSeen.size > 1) {
+    const first = Math.min(...seen.map((d) => d.at));
+    if (inWindow(first)) f.deliveries.redeliveredAfterLoss++;
+    else {
+      f.deliveries.duplicate++;
+      v.add('no result is delivered twice (one result job per custom_id)', cid);
+    }
+  }
+}
+
+async function checkLedger(v: Violations, f: CheckFigures, store: Store) {
+  const rows = await store.ledger();
+  for (const r of rows) {
+    f.ledger.results += r.results;
+    f.ledger.costNano += r.costNano;
+  }
+  if (f.ledger.results !== f.succeeded) {
+    v.add(
+      'the ledger counts each succeeded result once',
+      `ledger n=${f.ledger.results} succeeded=${f.succeeded}`,
+    );
+  }
+  if (f.ledger.costNano !== f.ledger.resultJobsCostNano) {
+    v.add(
+      'the ledger cost equals the cost of the delivered results',
+      `ledger=${f.ledger.costNano} results=${f.ledger.resultJobsCostNano}`,
+    );
+  }
+  const stats = await store.stats();
+  f.unknownCustomIdResults = stats.unknown_custom_ids ?? 0;
+}
+
+/** Each dead request has its `dead-<custom_id>-<deaths>` job, carrying the same reason. */
+async function checkDeadLetterJobs(v: Violations, store: Store, checks: DeadCheck[]) {
+  const pipe = store.redis.pipeline();
+  for (const d of checks) {
+    pipe.hget(`${store.prefix}:${QUEUES.deadLetters}:${jobIds.deadLetter(d.cid, d.deaths)}`, 'data');
+  }
+  const replies = (await pipe.exec()) ?? [];
+  checks.forEach((d, i) => {
+    const data = replies[i]?.[1] as string | null;
+    if (!data) v.add('a dead request has its dead-letter job', d.cid);
+    else if ((JSON.parse(data) as { reason?: string }).reason !== d.reason) {
+      v.add('the dead-letter job carries the reason', d.cid);
+    }
+  });
+}
+
+/** Nothing left that would need a process to move it on. */
+async function checkNothingStuck(v: Violations, store: Store) {
+  const k = store.keys;
+  const [open, inflight, groups, realtime, counts] = await Promise.all([
+    store.redis.smembers(k.openSubmissions),
+    store.redis.smembers(k.inflight),
+    store.redis.zrange(k.groups, '0', '-1'),
+    store.redis.zrange(`${k.base}:realtime`, '0', '-1'),
+    store.redis.hgetall(k.partitionCount),
+  ]);
+  for (const s of open) v.add('no submission is left open', s);
+  for (const b of inflight) v.add('no batch is left in flight', b);
+  for (const g of groups) v.add('the pending index is empty', g);
+  for (const c of realtime) v.add('no real-time call is left in progress', c);
+  for (const [p, n] of Object.entries(counts)) {
+    if (Number(n) !== 0) v.add('the queued counters are back to zero', `${p}=${n}`);
+  }
+}
+
+/** Every batch at the emulator is known and collected; duplicates and double sends are counted. */
+async function checkBatches(
+  v: Violations,
+  f: CheckFigures,
+  store: Store,
+  input: CheckInput,
+  recs: Rec[],
+  cids: string[],
+) {
+  const carried = new Map<string, number>();
+  for (const b of input.emu.inspect.batches()) {
+    f.batches.atEmulator++;
+    const known = await store.batch(b.id);
+    if (!known) {
+      f.batches.unknown++;
+      v.add('every batch created at the API is known to Nightshift', b.id);
+    } else {
+      if (known.state !== 'collected') {
+        f.batches.uncollected++;
+        v.add('every batch is collected', `${b.id}:${known.state}`);
+      }
+      if (known.origin === 'duplicate') f.batches.duplicate++;
+      else if (known.sub.startsWith('orphan-')) f.batches.orphansAdopted++;
+      else if (known.origin === 'adopted') f.batches.adopted++;
+      else f.batches.created++;
+    }
+    for (const r of input.emu.inspect.requests(b.id)) {
+      carried.set(r.custom_id, (carried.get(r.custom_id) ?? 0) + 1);
+    }
+  }
+  cids.forEach((cid, i) => {
+    const hist = JSON.parse(recs[i]?.hist || '[]') as AttemptRecord[];
+    const fromBatches = hist.filter((h) => h.batchId).length;
+    const extra = (carried.get(cid) ?? 0) - fromBatches;
+    if (extra > 0) f.requestsSentTwice += extra;
+  });
+}
