@@ -8,6 +8,7 @@ import {
   DeadlineTooSoonError,
   deriveCustomId,
   type FieldIssue,
+  type Logger,
   NightshiftError,
   type RequestState,
   ValidationError,
@@ -24,7 +25,7 @@ import type {
   ProducerOptions,
   RealtimeChoice,
 } from './types.js';
-import { type PreparedRequest, prepareRequest, TAG_PATTERN } from './validate.js';
+import { type PreparedRequest, prepareRequest, TAG_PATTERN, type ValidateContext } from './validate.js';
 
 const HOUR = 3_600_000;
 const BATCH_WINDOW_MS = 24 * HOUR;
@@ -40,6 +41,20 @@ interface Unique {
   result?: BulkEnqueueResult;
 }
 
+/** Everything one producer holds, resolved once from its options. */
+interface Core {
+  redis: RedisClient;
+  owned: boolean;
+  store: Store;
+  logger: Logger;
+  now: () => number;
+  slackMs: number;
+  defaultRealtime: RealtimeChoice;
+  ctx: ValidateContext;
+  realtime: RealtimePath;
+  queues: Map<'results' | 'deadLetters', Queue>;
+}
+
 /**
  * Creates a producer: what a service uses to send work that no human waits on to the batch path.
  *
@@ -52,6 +67,48 @@ interface Unique {
  * await producer.enqueue({ feature: 'classify-docs', key: doc.id, params: { model, max_tokens: 50, messages } });
  */
 export function createProducer(opts: ProducerOptions): Producer {
+  const core = openCore(opts);
+  const ops = new Set<Promise<unknown>>();
+  let closing: Promise<void> | null = null;
+  // Every call is tracked so close() can wait for it; after close() nothing new starts.
+  const guard = <T>(fn: () => Promise<T>): Promise<T> => {
+    if (closing) return Promise.reject(new NightshiftError('INVALID_STATE', 'the producer is closed'));
+    const p = fn();
+    ops.add(p);
+    const done = () => ops.delete(p);
+    p.then(done, done);
+    return p;
+  };
+  return {
+    enqueue: (req, eopts = {}) =>
+      guard(async () => {
+        const [r] = await submit(core, [req], eopts, true);
+        return { ...r!, status: await core.store.status(r!.customId) };
+      }),
+    enqueueMany: (reqs, eopts = {}) => guard(() => submit(core, reqs, eopts, false)),
+    getStatus: (customId) =>
+      guard(async () => {
+        if (typeof customId !== 'string' || !CUSTOM_ID_PATTERN.test(customId)) {
+          throw new ValidationError([
+            { field: 'customId', message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' },
+          ]);
+        }
+        return core.store.status(customId);
+      }),
+    customIdFor,
+    close: () => {
+      closing ??= (async () => {
+        await Promise.allSettled([...ops]);
+        await core.realtime.drain();
+        await Promise.allSettled([...core.queues.values()].map((q) => q.close()));
+        if (core.owned) await core.redis.quit().catch(() => core.redis.disconnect());
+      })();
+      return closing;
+    },
+  };
+}
+
+function openCore(opts: ProducerOptions): Core {
   const seeds = checkConnectionChoice('createProducer', opts ?? {});
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) {
@@ -67,10 +124,7 @@ export function createProducer(opts: ProducerOptions): Producer {
   // An owned client's connection errors are logged here (ioredis would print them as unhandled).
   if (owned) redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const now = opts.now ?? Date.now;
-  const slackMs = opts.deadlineSlackMs ?? HOUR;
-  const defaultRealtime: RealtimeChoice = opts.realtime ?? 'never';
-  const ctx = { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel };
-
+  // Queues and the SDK client are only needed by the real-time path: made on first use.
   const queues = new Map<'results' | 'deadLetters', Queue>();
   const queue = (role: 'results' | 'deadLetters') => {
     let q = queues.get(role);
@@ -94,91 +148,77 @@ export function createProducer(opts: ProducerOptions): Producer {
     logger,
     concurrency: opts.realtimeConcurrency ?? 8,
   });
-
-  const ops = new Set<Promise<unknown>>();
-  let closing: Promise<void> | null = null;
-  const guard = <T>(fn: () => Promise<T>): Promise<T> => {
-    if (closing) return Promise.reject(new NightshiftError('INVALID_STATE', 'the producer is closed'));
-    const p = fn();
-    ops.add(p);
-    const done = () => ops.delete(p);
-    p.then(done, done);
-    return p;
-  };
-
-  const submit = async (reqs: unknown, eopts: EnqueueOptions, single: boolean) => {
-    const uniques = validateAll(reqs, ctx, single);
-    if (uniques.order.length === 0) return [];
-    const t = now();
-    const refused: Unique[] = [];
-    for (const u of uniques.byCid.values()) {
-      const d = u.item.deadline;
-      if (d === null || d >= t + BATCH_WINDOW_MS + slackMs) continue;
-      if ((u.item.realtime ?? defaultRealtime) === 'fallback') u.realtime = true;
-      else refused.push(u);
-    }
-    if (refused.length) throw tooSoon(refused, t + BATCH_WINDOW_MS + slackMs, slackMs, single);
-    const toWrite = await precheck(store, uniques, eopts.replace === true, single).catch((err: unknown) => {
-      if (err instanceof NightshiftError) throw err;
-      throw new NightshiftError(
-        'REDIS_UNAVAILABLE',
-        `Redis failed before anything was written: ${String(err)}`,
-        {
-          cause: err,
-        },
-      );
-    });
-    await write(store, toWrite, defaultRealtime, eopts.replace === true, t, single);
-    const rt = toWrite.filter((u) => u.realtime && u.result?.outcome !== 'exists');
-    if (rt.length) {
-      const states = await realtime.run(rt.map((u) => u.item));
-      for (const u of rt)
-        u.result = { customId: u.item.cid, outcome: 'realtime', state: states.get(u.item.cid)! };
-    }
-    return uniques.order.map((cid) => uniques.byCid.get(cid)!.result!);
-  };
-
   return {
-    enqueue: (req, eopts = {}) =>
-      guard(async () => {
-        const [r] = await submit([req], eopts, true);
-        return { ...r!, status: await store.status(r!.customId) };
-      }),
-    enqueueMany: (reqs, eopts = {}) => guard(() => submit(reqs, eopts, false)),
-    getStatus: (customId) =>
-      guard(async () => {
-        if (typeof customId !== 'string' || !CUSTOM_ID_PATTERN.test(customId)) {
-          throw new ValidationError([
-            { field: 'customId', message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' },
-          ]);
-        }
-        return store.status(customId);
-      }),
-    customIdFor: (feature, key) => {
-      const issues: FieldIssue[] = [];
-      if (typeof feature !== 'string' || !TAG_PATTERN.test(feature)) {
-        issues.push({ field: 'feature', message: 'must be 1–64 characters of A-Z a-z 0-9 _ . -' });
-      }
-      if (typeof key !== 'string' || key.length === 0) {
-        issues.push({ field: 'key', message: 'must be a non-empty string' });
-      }
-      if (issues.length) throw new ValidationError(issues);
-      return deriveCustomId(feature, key);
-    },
-    close: () => {
-      closing ??= (async () => {
-        await Promise.allSettled([...ops]);
-        await realtime.drain();
-        await Promise.allSettled([...queues.values()].map((q) => q.close()));
-        if (owned) await redis.quit().catch(() => redis.disconnect());
-      })();
-      return closing;
-    },
+    redis,
+    owned,
+    store,
+    logger,
+    now,
+    slackMs: opts.deadlineSlackMs ?? HOUR,
+    defaultRealtime: opts.realtime ?? 'never',
+    ctx: { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel },
+    realtime,
+    queues,
   };
 }
 
+function customIdFor(feature: string, key: string): string {
+  const issues: FieldIssue[] = [];
+  if (typeof feature !== 'string' || !TAG_PATTERN.test(feature)) {
+    issues.push({ field: 'feature', message: 'must be 1–64 characters of A-Z a-z 0-9 _ . -' });
+  }
+  if (typeof key !== 'string' || key.length === 0) {
+    issues.push({ field: 'key', message: 'must be a non-empty string' });
+  }
+  if (issues.length) throw new ValidationError(issues);
+  return deriveCustomId(feature, key);
+}
+
+/**
+ * One enqueue call: validate all → deadlines → read-only pre-check → write in slices → real-time calls.
+ * Every refusal happens before the first write.
+ */
+async function submit(
+  core: Core,
+  reqs: unknown,
+  eopts: EnqueueOptions,
+  single: boolean,
+): Promise<BulkEnqueueResult[]> {
+  const uniques = validateAll(reqs, core.ctx, single);
+  if (uniques.order.length === 0) return [];
+  const t = core.now();
+  const limit = t + BATCH_WINDOW_MS + core.slackMs;
+  const refused: Unique[] = [];
+  for (const u of uniques.byCid.values()) {
+    const d = u.item.deadline;
+    if (d === null || d >= limit) continue;
+    if ((u.item.realtime ?? core.defaultRealtime) === 'fallback') u.realtime = true;
+    else refused.push(u);
+  }
+  if (refused.length) throw tooSoon(refused, limit, core.slackMs, single);
+  const replace = eopts.replace === true;
+  const toWrite = await precheck(core.store, uniques, replace, single).catch((err: unknown) => {
+    if (err instanceof NightshiftError) throw err;
+    throw new NightshiftError(
+      'REDIS_UNAVAILABLE',
+      `Redis failed before anything was written: ${String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  });
+  await write(core.store, toWrite, core.defaultRealtime, replace, t, single);
+  const rt = toWrite.filter((u) => u.realtime && u.result?.outcome !== 'exists');
+  if (rt.length) {
+    const states = await core.realtime.run(rt.map((u) => u.item));
+    for (const u of rt)
+      u.result = { customId: u.item.cid, outcome: 'realtime', state: states.get(u.item.cid)! };
+  }
+  return uniques.order.map((cid) => uniques.byCid.get(cid)!.result!);
+}
+
 /** Validates every request and collapses identical duplicates; throws one ValidationError for all. */
-function validateAll(reqs: unknown, ctx: Parameters<typeof prepareRequest>[2], single: boolean) {
+function validateAll(reqs: unknown, ctx: ValidateContext, single: boolean) {
   if (!Array.isArray(reqs)) {
     throw new ValidationError([{ field: 'requests', message: 'enqueueMany takes an array of requests' }]);
   }
