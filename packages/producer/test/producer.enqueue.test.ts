@@ -264,6 +264,7 @@ describe('validation: nothing is written and every problem is named', () => {
     ]);
     expect(err.message).toContain('requests[1].params.max_tokens');
     expect(err.message).toContain('nothing was enqueued');
+    await expect(producer.enqueueMany('not a list' as never)).rejects.toBeInstanceOf(ValidationError);
     expect(await total()).toBe(0);
   });
 
