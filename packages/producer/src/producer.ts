@@ -117,6 +117,7 @@ function openCore(opts: ProducerOptions): Core {
       `createProducer: prefix "${prefix}" must be 1–32 of A-Z a-z 0-9 _ . -`,
     );
   }
+  checkNumbers(opts);
   const owned = opts.connection === undefined;
   const redis: RedisClient = opts.connection ?? openOwnConnection(opts.redisUrl as string, seeds, 'client');
   const store = new Store(redis, prefix);
@@ -160,6 +161,17 @@ function openCore(opts: ProducerOptions): Core {
     realtime,
     queues,
   };
+}
+
+/** Numeric options: a wrong one would silently refuse everything (or deadlock the real-time path). */
+function checkNumbers(opts: ProducerOptions) {
+  const bad: string[] = [];
+  const { deadlineSlackMs: slack, maxRequestBytes: max, realtimeConcurrency: conc } = opts;
+  if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0)) bad.push('deadlineSlackMs must be ≥ 0');
+  if (max !== undefined && !(Number.isFinite(max) && max > 0)) bad.push('maxRequestBytes must be > 0');
+  if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1))
+    bad.push('realtimeConcurrency must be an integer ≥ 1');
+  if (bad.length) throw new NightshiftError('CONFIG', `createProducer: ${bad.join('; ')}`);
 }
 
 function customIdFor(feature: string, key: string): string {

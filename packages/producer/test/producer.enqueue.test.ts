@@ -63,6 +63,14 @@ describe('custom ids', () => {
     expect(r.status).toMatchObject({ state: 'queued', feature: 'classify-docs', model: MODEL, attempt: 1 });
   });
 
+  it('refuses bad options with a CONFIG error', () => {
+    expect(() => createProducer({} as ProducerOptions)).toThrow(/exactly one of connection or redisUrl/);
+    expect(() => make({ prefix: 'a:b' })).toThrow(/prefix/);
+    expect(() => make({ realtimeConcurrency: 0, maxRequestBytes: -1 })).toThrow(
+      /maxRequestBytes must be > 0; realtimeConcurrency must be an integer/,
+    );
+  });
+
   it('refuses bad input to customIdFor and getStatus with a ValidationError', async () => {
     expect(() => producer.customIdFor('bad feature', '')).toThrow(ValidationError);
     await expect(producer.getStatus('a:b')).rejects.toBeInstanceOf(ValidationError);

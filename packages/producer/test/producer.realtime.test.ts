@@ -150,7 +150,7 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
     expect(await deadLetters.getJobCounts('waiting')).toEqual({ waiting: 0 });
   });
 
-  it('bounds concurrent real-time calls and answers every request', async () => {
+  it('answers every request of a bulk with at most two calls at a time', async () => {
     const producer = make({ realtime: 'fallback', realtimeConcurrency: 2 });
     const reqs = Array.from({ length: 12 }, (_, i) => docRequest(i, { deadline: soon() }));
     const res = await producer.enqueueMany(reqs);
