@@ -17,7 +17,14 @@ function expectFigure(s: Summary) {
 
 describe('when the benchmark harness runs in quick mode at a tiny size', () => {
   it('produces figures in every section', { timeout: 240_000 }, async () => {
-    const opts = { ...defaultOptions(true), sizes: [N], runs: 1, costRequests: 100, log: () => {} };
+    const opts = {
+      ...defaultOptions(true),
+      stageSizes: [N],
+      e2eSizes: [N],
+      runs: 1,
+      costRequests: 100,
+      log: () => {},
+    };
     const r: BenchResults = await runBench(opts);
 
     expect(r.stages.map((s) => s.n)).toEqual([N]);
@@ -29,7 +36,13 @@ describe('when the benchmark harness runs in quick mode at a tiny size', () => {
     }
     const e2e = r.e2e[0]!;
     expect(e2e.n).toBe(N);
-    for (const s of [e2e.ms, e2e.baselineSumMs, e2e.ratio, ...Object.values(e2e.peakRssMB)]) {
+    for (const s of [
+      e2e.ms,
+      e2e.baselineSumMs,
+      e2e.ratio,
+      ...Object.values(e2e.peakRssMB),
+      ...Object.values(e2e.baselineMs),
+    ]) {
       expectFigure(s);
       expect(s.median).toBeGreaterThan(0);
     }

@@ -1,5 +1,6 @@
 /**
  * `pnpm bench [--quick] [--sizes 1000,10000] [--runs N] [--out DIR] [--no-doc]`
+ * (`--sizes` sets both the stage and the end-to-end sizes)
  *
  * A full run writes bench/results.json and bench/results.md and refreshes the figures in
  * BENCHMARKS.md (between its `bench:results` markers). A quick run writes to bench/out/ and leaves
@@ -28,13 +29,19 @@ const { values } = parseArgs({
 });
 
 const opts = defaultOptions(values.quick === true);
-if (values.sizes) opts.sizes = values.sizes.split(',').map(Number);
+if (values.sizes) {
+  const sizes = values.sizes
+    .split(',')
+    .map(Number)
+    .sort((a, b) => a - b);
+  opts.stageSizes = sizes;
+  opts.e2eSizes = sizes;
+}
 if (values.runs) opts.runs = Number(values.runs);
-if (opts.sizes.some((n) => !Number.isInteger(n) || n < 1) || !(opts.runs >= 1)) {
+if (opts.stageSizes.some((n) => !Number.isInteger(n) || n < 1) || !(opts.runs >= 1)) {
   console.error('--sizes takes positive integers (comma-separated), --runs a positive integer');
   process.exit(2);
 }
-opts.sizes.sort((a, b) => a - b);
 
 const results = await runBench(opts);
 const md = renderMarkdown(results);

@@ -31,9 +31,14 @@ export interface StageChild {
  * is killed and its result rejected.
  */
 export function spawnStage(stage: string, args: object, timeoutMs = 10 * 60_000): StageChild {
+  // BENCH_PROF=batcher,collector writes V8 CPU profiles of those stages to bench/out/prof/<stage>/
+  // (one file per thread: the main thread's is the large one).
+  const prof = (process.env.BENCH_PROF ?? '').split(',').includes(stage)
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'out', 'prof', stage)}`]
+    : [];
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', join(STAGES_DIR, `${stage}.ts`), JSON.stringify(args)],
+    [...prof, '--import', 'tsx', join(STAGES_DIR, `${stage}.ts`), JSON.stringify(args)],
     {
       cwd: ROOT,
       env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn' },

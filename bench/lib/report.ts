@@ -108,6 +108,31 @@ function e2eRows(r: BenchResults): string[] {
   return out;
 }
 
+function e2eBaselineRows(r: BenchResults): string[] {
+  const out = head([
+    'n',
+    'raw `addBulk`, ms',
+    'raw `getWaiting` + `JSON.stringify`, ms',
+    'raw `results()` iteration, ms',
+    'raw BullMQ `Worker` consume, ms',
+    'sum, ms',
+  ]);
+  for (const e of r.e2e) {
+    const b = e.baselineMs;
+    out.push(
+      row([
+        n0(e.n),
+        mm(b.enqueueMs),
+        mm(b.fetchBodyMs),
+        mm(b.iterateMs),
+        mm(b.consumeMs),
+        mm(e.baselineSumMs),
+      ]),
+    );
+  }
+  return out;
+}
+
 function costRows(r: BenchResults): string[] {
   const out = head([
     'scenario',
@@ -179,6 +204,8 @@ export function renderMarkdown(r: BenchResults): string {
     '#### End to end and scale curve (enqueue → n-th result in the consumer)',
     '',
     ...e2eRows(r),
+    '',
+    ...e2eBaselineRows(r),
     '',
     `#### Redis footprint at ${n0(f.n)} requests (INFO used_memory deltas)`,
     '',

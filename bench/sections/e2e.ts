@@ -3,7 +3,8 @@
  * (as deployed); a producer process enqueues n requests; when it is done the orchestrator asks for a
  * flush the way `nightshift flush` does (a manual job on `{flush}`). Time = from the producer's
  * enqueueMany call to the n-th result reaching the consumer's handler. Each process reports its
- * peak RSS: the scale curve. The raw consumer baseline (a plain BullMQ Worker) runs after.
+ * peak RSS: the scale curve. Then, on a flushed Redis, the raw pipeline child runs the raw
+ * baselines one after the other on the same n (their sum is the end-to-end baseline).
  */
 import { openQueue } from '@nightshift/store';
 import { runStage, type StageMessage, spawnStage } from '../lib/child.js';
@@ -27,8 +28,12 @@ export interface E2eSize {
   phases: Record<'enqueueMs' | 'flushMs' | 'applyMs' | 'consumerTailMs' | 'handoffMs', Summary>;
   /** Peak RSS of each process, MB. */
   peakRssMB: Record<'producer' | 'batcher' | 'collector' | 'consumer', Summary>;
-  /** Raw BullMQ Worker over n result-sized jobs at the same concurrency, ms. */
-  consumerBaselineMs: Summary;
+  /** Sum of the raw baselines (addBulk + getWaiting/stringify + results iteration + Worker), ms. */
+  baselineSumMs: Summary;
+  /** The raw baselines one by one, ms. */
+  baselineMs: Record<'enqueueMs' | 'fetchBodyMs' | 'iterateMs' | 'consumeMs', Summary>;
+  /** baseline sum / end-to-end time per run (1 = as fast as raw; higher is faster). */
+  ratio: Summary;
 }
 
 interface Run {
@@ -36,7 +41,7 @@ interface Run {
   b: StageMessage;
   c: StageMessage;
   k: StageMessage;
-  kr: StageMessage;
+  raw: StageMessage;
 }
 
 async function oneRun(env: BenchEnv, n: number, concurrency: number): Promise<Run> {
@@ -57,8 +62,14 @@ async function oneRun(env: BenchEnv, n: number, concurrency: number): Promise<Ru
     const [b, c, k] = await Promise.all(services.map((s) => s.result()));
     await producer.result();
     await env.flushRedis();
-    const kr = await runStage('consumer-raw', { ...base, prefix: 'raw', queue: 'results', concurrency });
-    return { p: p, b: b!, c: c!, k: k!, kr };
+    const raw = await runStage('raw-pipeline', {
+      ...base,
+      prefix: 'raw',
+      emuUrl: env.emuUrl,
+      batchIds: b!.batchIds,
+      concurrency,
+    });
+    return { p, b: b!, c: c!, k: k!, raw };
   } finally {
     await Promise.all(services.map((s) => s.stop()));
   }
@@ -100,6 +111,13 @@ export async function benchE2e(
       collector: field(all, (r) => num(r.c, 'peakRssMB')),
       consumer: field(all, (r) => num(r.k, 'peakRssMB')),
     },
-    consumerBaselineMs: field(all, (r) => num(r.kr, 'ms')),
+    baselineSumMs: field(all, (r) => num(r.raw, 'ms')),
+    baselineMs: {
+      enqueueMs: field(all, (r) => num(r.raw, 'enqueueMs')),
+      fetchBodyMs: field(all, (r) => num(r.raw, 'fetchBodyMs')),
+      iterateMs: field(all, (r) => num(r.raw, 'iterateMs')),
+      consumeMs: field(all, (r) => num(r.raw, 'consumeMs')),
+    },
+    ratio: field(all, (r) => num(r.raw, 'ms') / total(r)),
   };
 }

@@ -3,7 +3,8 @@
  * parsed by the SDK's JSONL decoder, its custom_id and type read), without applying anything.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { result, rssMB, runChild, since, stageArgs } from './common.js';
+import { rawIterate } from '../lib/raw.js';
+import { result, rssMB, runChild, stageArgs } from './common.js';
 
 interface Args {
   emuUrl: string;
@@ -15,16 +16,7 @@ runChild(async () => {
   const a = stageArgs<Args>();
   const client = new Anthropic({ apiKey: 'bench-key', baseURL: a.emuUrl });
   const rssBeforeMB = rssMB();
-  const t0 = performance.now();
-  let lines = 0;
-  let succeeded = 0;
-  for (const id of a.batchIds) {
-    for await (const line of await client.messages.batches.results(id)) {
-      if (line.custom_id) lines++;
-      if (line.result.type === 'succeeded') succeeded++;
-    }
-  }
-  const ms = since(t0);
-  if (lines !== a.n) throw new Error(`collector-raw: ${lines} of ${a.n} lines`);
-  result({ stage: 'collector-raw', n: a.n, ms, succeeded, rate: Math.round((a.n / ms) * 1000), rssBeforeMB });
+  const r = await rawIterate(client, a.batchIds);
+  if (r.lines !== a.n) throw new Error(`collector-raw: ${r.lines} of ${a.n} lines`);
+  result({ stage: 'collector-raw', n: a.n, ...r, rssBeforeMB });
 });

@@ -1,11 +1,12 @@
 /**
  * Baseline child: raw BullMQ `addBulk` of the same n request objects the producer gets, in
- * sequential chunks of 1,000 with custom jobIds (the custom_ids) — BullMQ's recommended bulk path.
+ * sequential chunks of 1,000 with custom jobIds (the custom_ids): BullMQ's recommended bulk path.
  */
 import { createRedis } from '@nightshift/store';
 import { Queue } from 'bullmq';
 import { benchRequests } from '../lib/payloads.js';
-import { result, rssMB, runChild, since, stageArgs } from './common.js';
+import { rawEnqueue } from '../lib/raw.js';
+import { result, rssMB, runChild, stageArgs } from './common.js';
 
 interface Args {
   redisUrl: string;
@@ -14,8 +15,6 @@ interface Args {
   n: number;
 }
 
-const CHUNK = 1000;
-
 runChild(async () => {
   const a = stageArgs<Args>();
   const requests = benchRequests(a.n);
@@ -23,13 +22,7 @@ runChild(async () => {
   const queue = new Queue(a.queue, { connection, prefix: a.prefix });
   await queue.waitUntilReady();
   const rssBeforeMB = rssMB();
-  const t0 = performance.now();
-  for (let i = 0; i < requests.length; i += CHUNK) {
-    await queue.addBulk(
-      requests.slice(i, i + CHUNK).map((r) => ({ name: r.feature, data: r, opts: { jobId: r.customId! } })),
-    );
-  }
-  const ms = since(t0);
+  const { ms } = await rawEnqueue(queue, requests);
   const waiting = await queue.getWaitingCount();
   if (waiting !== a.n) throw new Error(`producer-raw: ${waiting} of ${a.n} jobs waiting`);
   await queue.close();
