@@ -9,7 +9,7 @@ import { type ApplyItem, addDeadLetters, buildSuccess, deliverResults } from '@n
 import type { PeekedRecord, Verdict } from './decide.js';
 import { runRealtime } from './realtime.js';
 import type { ApplyCounts, Ctx } from './types.js';
-import { logUsage } from './usage.js';
+import { logUsage, type UsageSource } from './usage.js';
 
 /** A request with a decided effect (skips are counted by the caller and never get here). */
 export interface Decided {
@@ -26,7 +26,7 @@ export interface Origin {
 
 /** What happens after the apply script answered for one item. */
 type Post =
-  | { kind: 'success'; payload: ResultPayload }
+  | { kind: 'success'; usage: UsageSource }
   | { kind: 'dead'; jobId: string; reason: string; deaths: number }
   | { kind: 'requeue'; d: Decided; readyAt: number; countsAttempt: boolean; billing: string | null }
   | { kind: 'realtime' };
@@ -68,6 +68,10 @@ export async function execute(
     deliverResults(ctx.queues.results, results),
     addDeadLetters(ctx.queues.deadLetters, deadLetters),
   ]);
+  // The payloads (messages) are the bulk of a chunk's memory: let go of them once their jobs exist,
+  // so they die young instead of being promoted while the apply round trip is in flight.
+  results.length = 0;
+  deadLetters.length = 0;
   const codes = await ctx.store.apply(items, now);
   await afterApply(ctx, origin, items, posts, codes, counts, now);
 }
@@ -96,7 +100,8 @@ function toItem(
         now,
       });
       results.push(built.payload);
-      posts.push({ kind: 'success', payload: built.payload });
+      const { feature, model, mode, usage, cost } = built.payload;
+      posts.push({ kind: 'success', usage: { feature, model, mode, usage, cost } });
       return built.item;
     }
     case 'requeue': {
@@ -181,7 +186,7 @@ async function afterApply(
       case 'success':
         if (code === 'ok') {
           counts.delivered++;
-          if (ctx.opts.logUsage) logUsage(ctx.log, post.payload);
+          if (ctx.opts.logUsage) logUsage(ctx.log, post.usage);
         } else {
           counts.duplicate++;
           // The record died between our read and the script (a concurrent batch decided first):

@@ -1,12 +1,15 @@
 import type { Logger, ResultPayload } from '@nightshift/shared';
 
+/** What a usage line is made of (a result payload has it all; this keeps only the small parts). */
+export type UsageSource = Pick<ResultPayload, 'feature' | 'model' | 'mode' | 'usage' | 'cost'>;
+
 /**
  * One usage line per succeeded result, in the same shape for batch and real-time work, so a cost
  * dashboard can put both side by side:
  * `{ event: 'usage', feature, model, batch, input_tokens, cache_write_5m, cache_write_1h, cache_read,
  *    output_tokens, cost_usd, realtime_equivalent_usd }`.
  */
-export function logUsage(log: Logger, p: ResultPayload): void {
+export function logUsage(log: Logger, p: UsageSource): void {
   log.info({
     event: 'usage',
     feature: p.feature,
