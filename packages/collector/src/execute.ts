@@ -161,6 +161,14 @@ async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[
   });
 }
 
+/** Follow-up work gathered while reading the apply script's answers. */
+interface FollowUp {
+  cleanup: Promise<unknown>[];
+  staleDead: { cid: string; jobId: string; deaths: number }[];
+  realtime: string[];
+  billing: string | null;
+}
+
 async function afterApply(
   ctx: Ctx,
   origin: Origin,
@@ -170,67 +178,74 @@ async function afterApply(
   counts: ApplyCounts,
   now: number,
 ) {
-  const cleanup: Promise<unknown>[] = [];
-  const staleDead: { cid: string; jobId: string; deaths: number }[] = [];
-  const realtime: string[] = [];
-  let billing: string | null = null;
+  const f: FollowUp = { cleanup: [], staleDead: [], realtime: [], billing: null };
   for (let i = 0; i < items.length; i++) {
-    const code = codes[i] ?? 'unknown';
-    const post = posts[i]!;
-    const cid = items[i]!.cid;
-    if (code === 'unknown') {
-      counts.unknown++;
-      continue;
-    }
-    switch (post.kind) {
-      case 'success':
-        if (code === 'ok') {
-          counts.delivered++;
-          if (ctx.opts.logUsage) logUsage(ctx.log, post.usage);
-        } else {
-          counts.duplicate++;
-          // The record died between our read and the script (a concurrent batch decided first):
-          // the result job added for it must not reach the service.
-          if (code === 'dup:dead') cleanup.push(ctx.queues.results.remove(jobIds.result(cid)));
-        }
-        break;
-      case 'requeue':
-        if (code !== 'ok') {
-          counts.stale++;
-          break;
-        }
-        if (post.countsAttempt) counts.requeued++;
-        else counts.held++;
-        if (post.billing) billing = post.billing;
-        ctx.emit('item:requeued', {
-          customId: cid,
-          batchId: origin.batchId,
-          attempt: (Number(post.d.rec.attempt) || 1) + (post.countsAttempt ? 1 : 0),
-          outcome: post.d.verdict.kind === 'requeue' ? post.d.verdict.entry.outcome : 'errored',
-          readyAt: post.readyAt,
-        });
-        break;
-      case 'dead':
-        if (code === 'ok') {
-          counts.dead++;
-          ctx.emit('item:dead', { customId: cid, batchId: origin.batchId, reason: post.reason });
-        } else {
-          counts.stale++;
-          staleDead.push({ cid, jobId: post.jobId, deaths: post.deaths });
-        }
-        break;
-      case 'realtime':
-        if (code === 'ok') {
-          counts.realtime++;
-          realtime.push(cid);
-        } else counts.stale++;
-        break;
-    }
+    settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f);
   }
-  cleanup.push(removeStaleDeadLetters(ctx, staleDead));
-  await Promise.all(cleanup);
-  if (billing) await onBilling(ctx, origin.batchId, billing, now);
-  if (realtime.length) await runRealtime(ctx, realtime);
+  f.cleanup.push(removeStaleDeadLetters(ctx, f.staleDead));
+  await Promise.all(f.cleanup);
+  if (f.billing) await onBilling(ctx, origin.batchId, f.billing, now);
+  if (f.realtime.length) await runRealtime(ctx, f.realtime);
+}
+
+/** Counts one item's answer and notes what must follow (events are emitted here). */
+function settle(
+  ctx: Ctx,
+  origin: Origin,
+  cid: string,
+  post: Post,
+  code: string,
+  counts: ApplyCounts,
+  f: FollowUp,
+) {
+  if (code === 'unknown') {
+    counts.unknown++;
+    return;
+  }
+  switch (post.kind) {
+    case 'success':
+      if (code === 'ok') {
+        counts.delivered++;
+        if (ctx.opts.logUsage) logUsage(ctx.log, post.usage);
+      } else {
+        counts.duplicate++;
+        // The record died between our read and the script (a concurrent batch decided first):
+        // the result job added for it must not reach the service.
+        if (code === 'dup:dead') f.cleanup.push(ctx.queues.results.remove(jobIds.result(cid)));
+      }
+      return;
+    case 'requeue':
+      if (code !== 'ok') {
+        counts.stale++;
+        return;
+      }
+      if (post.countsAttempt) counts.requeued++;
+      else counts.held++;
+      if (post.billing) f.billing = post.billing;
+      ctx.emit('item:requeued', {
+        customId: cid,
+        batchId: origin.batchId,
+        attempt: (Number(post.d.rec.attempt) || 1) + (post.countsAttempt ? 1 : 0),
+        outcome: post.d.verdict.kind === 'requeue' ? post.d.verdict.entry.outcome : 'errored',
+        readyAt: post.readyAt,
+      });
+      return;
+    case 'dead':
+      if (code === 'ok') {
+        counts.dead++;
+        ctx.emit('item:dead', { customId: cid, batchId: origin.batchId, reason: post.reason });
+      } else {
+        counts.stale++;
+        f.staleDead.push({ cid, jobId: post.jobId, deaths: post.deaths });
+      }
+      return;
+    case 'realtime':
+      if (code === 'ok') {
+        counts.realtime++;
+        f.realtime.push(cid);
+      } else counts.stale++;
+      return;
+  }
 }
 
 /**
