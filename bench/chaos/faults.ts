@@ -2,7 +2,7 @@ import type { Emulator, Fault, ProcessingMode } from '@nightshift/emulator';
 import type { RedisClient } from '@nightshift/store';
 import { Store } from '@nightshift/store';
 import type { Fleet, Role } from './fleet.js';
-import type { ChaosRedis } from './redis.js';
+import type { ChaosRedis, RedisFaultRecord } from './redis.js';
 import { sleep } from './workload.js';
 
 /** A deterministic PRNG (mulberry32): the same seed gives the same choices. */
@@ -75,7 +75,7 @@ export type ApiFaultPlan = { when: Trigger; label: string } & (
    * processed, then expire (clock + 24 h).
    */
   | { expire: { windowMs: number } }
-  /** The operator cancels up to `count` batches in progress (waiting up to 15 s for one). */
+  /** The operator cancels up to `count` batches in progress (waiting up to 30 s for one). */
   | { cancel: { count: number } }
 );
 
@@ -100,6 +100,8 @@ interface Deps {
   processing: ProcessingMode;
   seed: number;
   progress: () => Promise<Progress>;
+  /** Called once Redis answers again after a fault (the service side replays after a power loss). */
+  afterRedisFault?: (f: RedisFaultRecord) => Promise<void>;
   log: (msg: string) => void;
 }
 
@@ -271,11 +273,13 @@ export class ChaosMonkey {
   private async redisFault(p: RedisFaultPlan) {
     const { redis, log } = this.deps;
     log(`redis ${p.kind} during ${p.during} (progress ${JSON.stringify(this.now)})`);
-    if (p.kind === 'crash') await redis.crash();
-    else if (p.kind === 'power-loss') await redis.powerLoss(p.ms ?? 1000);
-    else if (p.kind === 'outage') await redis.outage(p.ms ?? 3000);
-    else await redis.freeze(p.ms ?? 3000);
-    log(`redis back after ${p.kind}`);
+    let f: RedisFaultRecord;
+    if (p.kind === 'crash') f = await redis.crash();
+    else if (p.kind === 'power-loss') f = await redis.powerLoss(p.ms ?? 1000);
+    else if (p.kind === 'outage') f = await redis.outage(p.ms ?? 3000);
+    else f = await redis.freeze(p.ms ?? 3000);
+    log(`redis back after ${p.kind}${f.bytesLost ? ` (${f.bytesLost} AOF bytes cut)` : ''}`);
+    await this.deps.afterRedisFault?.(f);
   }
 
   private async apiFault(p: ApiFaultPlan) {
@@ -296,7 +300,7 @@ export class ChaosMonkey {
       t.fired += held;
     } else {
       const inProgress = () => emu.inspect.batches().filter((b) => b.processing_status === 'in_progress');
-      const until = Date.now() + 15_000;
+      const until = Date.now() + 30_000;
       while (inProgress().length === 0 && Date.now() < until) await sleep(50);
       const live = inProgress();
       for (const b of live.slice(0, p.cancel.count)) emu.control.cancelAsOperator(b.id);

@@ -32,8 +32,12 @@ export function apiFaults(stage = 0): ApiFaultPlan[] {
       fault: { endpoint: 'retrieve', kind: 'not-found-after-create', forMs: 1500 },
       removeAfterMs: 8 * S,
     },
-    { when: e(0.4), label: 'batches canceled by an operator', cancel: { count: 2 } },
-    { when: e(0.5), label: 'batches expire (held, clock + 24 h)', expire: { windowMs: 10 * S } },
+    { when: { ...e(0.4), batches: 4 }, label: 'batches canceled by an operator', cancel: { count: 2 } },
+    {
+      when: { ...e(0.5), batches: 6 },
+      label: 'batches expire (held, clock + 24 h)',
+      expire: { windowMs: 20 * S },
+    },
     {
       when: e(0.6),
       label: 'slow create past the client timeout',
@@ -89,3 +93,143 @@ export const QUICK: Scenario = {
   drainTimeoutMs: 120 * S,
   seed: 42,
 };
+
+const ENQUEUE: Trigger = { enqueued: 0.25, batches: 1 };
+const FLUSH: Trigger = { enqueued: 0.6, batches: 4 };
+const COLLECT: Trigger = { enqueued: 1, final: 0.5 };
+
+/** `pnpm chaos`: every scenario, longer and harder (about 15–20 minutes on 2 cores). */
+export const LONG: Scenario[] = [
+  {
+    name: 'process-kills',
+    description:
+      '3 batchers + 3 collectors, kill -9 every 1.5–3 s at random and at the risky moments (a submission in `creating`, a results stream starting), restarted after 0.2–1.5 s.',
+    requests: 6000,
+    batchers: 3,
+    collectors: 3,
+    entry: 'fixture',
+    fsync: 'always',
+    enqueueMs: 45 * S,
+    maxChaosMs: 240 * S,
+    kills: {
+      roles: ['batcher', 'collector'],
+      everyMs: [1500, 3000],
+      downMs: [200, 1500],
+      targeted: 0.4,
+      untilFinal: 0.95,
+    },
+    poisonRate: 0.01,
+    transientRate: 0.03,
+    drainTimeoutMs: 180 * S,
+    seed: 1,
+  },
+  {
+    name: 'redis-always',
+    description:
+      'Redis kill -9 and restart with appendfsync always during enqueue, flush and collection (3 crashes), with replicas killed now and then.',
+    requests: 4000,
+    batchers: 3,
+    collectors: 3,
+    entry: 'fixture',
+    fsync: 'always',
+    enqueueMs: 40 * S,
+    maxChaosMs: 240 * S,
+    kills: { roles: ['batcher', 'collector'], everyMs: [5000, 9000], downMs: [200, 1000], untilFinal: 0.8 },
+    redis: [
+      { when: ENQUEUE, kind: 'crash', during: 'enqueue' },
+      { when: FLUSH, kind: 'crash', during: 'flush' },
+      { when: COLLECT, kind: 'crash', during: 'collection' },
+    ],
+    poisonRate: 0.01,
+    transientRate: 0.03,
+    drainTimeoutMs: 180 * S,
+    seed: 2,
+  },
+  {
+    name: 'redis-everysec',
+    description:
+      'appendfsync everysec: three simulated power losses (kill -9, then the AOF cut back by up to 1 s: what an OS crash loses) during enqueue, flush and collection, plus one plain kill -9.',
+    requests: 4000,
+    batchers: 3,
+    collectors: 3,
+    entry: 'fixture',
+    fsync: 'everysec',
+    enqueueMs: 40 * S,
+    maxChaosMs: 240 * S,
+    redis: [
+      { when: ENQUEUE, kind: 'power-loss', ms: 1000, during: 'enqueue' },
+      { when: FLUSH, kind: 'power-loss', ms: 1000, during: 'flush' },
+      { when: { ...FLUSH, enqueued: 0.9 }, kind: 'crash', during: 'flush (plain kill -9)' },
+      { when: COLLECT, kind: 'power-loss', ms: 1000, during: 'collection' },
+    ],
+    poisonRate: 0.01,
+    transientRate: 0.03,
+    drainTimeoutMs: 180 * S,
+    seed: 3,
+  },
+  {
+    name: 'redis-unreachable',
+    description:
+      'The shipped bin.ts of each role (no test knobs): Redis frozen (SIGSTOP) for 4 s and 6 s and down for 5 s; every process must ride it out without a restart.',
+    requests: 3000,
+    batchers: 3,
+    collectors: 3,
+    entry: 'bin',
+    fsync: 'always',
+    enqueueMs: 30 * S,
+    maxChaosMs: 240 * S,
+    redis: [
+      { when: ENQUEUE, kind: 'freeze', ms: 4000, during: 'enqueue' },
+      { when: FLUSH, kind: 'outage', ms: 5000, during: 'flush' },
+      { when: COLLECT, kind: 'freeze', ms: 6000, during: 'collection' },
+    ],
+    poisonRate: 0.01,
+    drainTimeoutMs: 240 * S,
+    seed: 4,
+  },
+  {
+    name: 'api-faults',
+    description:
+      'Three rounds of every API fault: 429 storms with retry-after, 5xx/529, create-then-fail, slow create, transient 404 after create, cut result streams, operator cancels, expiry.',
+    requests: 5000,
+    batchers: 3,
+    collectors: 3,
+    entry: 'fixture',
+    fsync: 'always',
+    enqueueMs: 60 * S,
+    maxChaosMs: 300 * S,
+    api: [...apiFaults(0), ...apiFaults(0.1), ...apiFaults(0.2)],
+    poisonRate: 0.01,
+    transientRate: 0.05,
+    drainTimeoutMs: 180 * S,
+    seed: 5,
+  },
+  {
+    name: 'everything',
+    description:
+      'All at once: kill -9 of every role, a Redis kill -9 (always) and a 4 s freeze, two rounds of every API fault.',
+    requests: 8000,
+    batchers: 3,
+    collectors: 3,
+    entry: 'fixture',
+    fsync: 'always',
+    enqueueMs: 60 * S,
+    maxChaosMs: 300 * S,
+    kills: {
+      roles: ['batcher', 'collector'],
+      everyMs: [2000, 4000],
+      downMs: [200, 1500],
+      targeted: 0.3,
+      untilFinal: 0.9,
+    },
+    redis: [
+      { when: FLUSH, kind: 'crash', during: 'enqueue and flush' },
+      { when: COLLECT, kind: 'freeze', ms: 4000, during: 'collection' },
+    ],
+    api: [...apiFaults(0), ...apiFaults(0.2)],
+    poisonRate: 0.01,
+    transientRate: 0.03,
+    drainTimeoutMs: 240 * S,
+    seed: 6,
+  },
+];

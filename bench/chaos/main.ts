@@ -1,0 +1,60 @@
+/**
+ * `pnpm chaos`: the long reliability run. Every scenario of `LONG` (or `--only a,b`, or `--quick`)
+ * against real batcher and collector processes, Redis and the emulator; the invariants are checked
+ * after each run; the figures go to RELIABILITY.md (unless `--no-write`) and the full reports to
+ * bench/out/chaos/last-run.json. Exit code 1 if any invariant broke.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderFigures, writeFigures } from './report.js';
+import { type RunReport, runScenario } from './scenario.js';
+import { LONG, QUICK } from './scenarios.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      'no-write': { type: 'boolean' },
+    },
+  });
+  const wanted = values.only?.split(',');
+  const scenarios = values.quick ? [QUICK] : LONG.filter((s) => !wanted || wanted.includes(s.name));
+  if (scenarios.length === 0) {
+    process.stderr.write(
+      `no scenario matches --only ${values.only}; known: ${LONG.map((s) => s.name).join(', ')}\n`,
+    );
+    return 2;
+  }
+  const startedAt = new Date();
+  const reports: RunReport[] = [];
+  for (const s of scenarios) {
+    const log = (m: string) =>
+      process.stdout.write(`${new Date().toISOString().slice(11, 19)} [${s.name}] ${m}\n`);
+    const r = await runScenario(s, log);
+    reports.push(r);
+    const c = r.check.figures;
+    log(
+      `${r.check.ok ? 'OK' : 'BROKEN'}: ${c.succeeded} succeeded, ${c.dead} dead, lost ${c.lost}, stuck ${c.stuck}, ` +
+        `twice ${c.deliveries.duplicate}, kills ${r.kills.batcher}+${r.kills.collector}, ${Math.round(r.durationMs / 1000)} s`,
+    );
+    for (const v of r.check.violations) log(`  ✗ ${v.invariant}: ${v.count} (${v.sample.join(', ')})`);
+  }
+  const figures = renderFigures(reports, { startedAt, durationMs: Date.now() - startedAt.getTime() });
+  mkdirSync(`${ROOT}bench/out/chaos`, { recursive: true });
+  writeFileSync(`${ROOT}bench/out/chaos/last-run.json`, JSON.stringify(reports, null, 2));
+  if (!values['no-write'] && !values.quick && !wanted) writeFigures(`${ROOT}RELIABILITY.md`, figures);
+  process.stdout.write(`\n${figures}\n`);
+  return reports.every((r) => r.check.ok) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`chaos: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

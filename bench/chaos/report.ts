@@ -1,0 +1,69 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { RunReport } from './scenario.js';
+
+const START = '<!-- chaos:figures:start -->';
+const END = '<!-- chaos:figures:end -->';
+
+const n = (x: number) => x.toLocaleString('en-US');
+const sum = (rs: RunReport[], f: (r: RunReport) => number) => rs.reduce((a, r) => a + f(r), 0);
+const sec = (ms: number) => `${Math.round(ms / 1000)} s`;
+
+/** The figures of one `pnpm chaos` run as Markdown (the generated part of RELIABILITY.md). */
+export function renderFigures(reports: RunReport[], meta: { startedAt: Date; durationMs: number }): string {
+  const ok = reports.every((r) => r.check.ok);
+  const f = (g: (r: RunReport) => number) => n(sum(reports, g));
+  const lines = [
+    `Last run: ${meta.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${sec(meta.durationMs)}, ` +
+      `${reports.length} runs, **${ok ? 'every invariant held' : 'INVARIANTS BROKEN (see below)'}**.`,
+    '',
+    '| | total |',
+    '| --- | ---: |',
+    `| requests enqueued (acknowledged) | ${f((r) => r.check.figures.requests)} |`,
+    `| succeeded (one result job each, delivered) | ${f((r) => r.check.figures.succeeded)} |`,
+    `| dead-lettered (with reason and job) | ${f((r) => r.check.figures.dead)} |`,
+    `| **lost** (acknowledged, no record, no allowance) | **${f((r) => r.check.figures.lost)}** |`,
+    `| **stuck** (not final after the drain) | **${f((r) => r.check.figures.stuck)}** |`,
+    `| **delivered twice** (two result jobs for one custom_id) | **${f((r) => r.check.figures.deliveries.duplicate)}** |`,
+    `| **cost counted twice** (ledger results − succeeded) | **${f((r) => r.check.figures.ledger.results - r.check.figures.succeeded)}** |`,
+    `| **unknown or uncollected batches** | **${f((r) => r.check.figures.batches.unknown + r.check.figures.batches.uncollected)}** |`,
+    `| **over the attempt policy** (attempt > 3) | **${f((r) => r.check.figures.overPolicy)}** |`,
+    `| kill -9 of a batcher / of a collector | ${f((r) => r.kills.batcher)} / ${f((r) => r.kills.collector)} |`,
+    `| … of which at a risky moment (submission \`creating\`, stream starting) | ${f((r) => r.targetedKills)} |`,
+    `| Redis faults (kill -9, power loss, outage, freeze) | ${f((r) => r.redisFaults.length)} |`,
+    `| API faults answered by the emulator (HTTP) | ${f((r) => r.apiFaultsFired)} |`,
+    `| batches expired / canceled by the operator | ${f((r) => r.expiredBatches)} / ${f((r) => r.canceledBatches)} |`,
+    `| batches at the API | ${f((r) => r.check.figures.batches.atEmulator)} |`,
+    `| … adopted after an ambiguous create or a crash | ${f((r) => r.check.figures.batches.adopted)} |`,
+    `| … duplicate batches (allowed, counted) | ${f((r) => r.check.figures.batches.duplicate + r.check.figures.batches.orphansAdopted)} |`,
+    `| requests the API processed twice (paid twice, delivered once) | ${f((r) => r.check.figures.requestsSentTwice)} |`,
+    `| acknowledged enqueues cut by a simulated power loss (everysec), replayed | ${f((r) => r.check.figures.lostAckedReplayed)} |`,
+    `| results handed to the handler again (same job, BullMQ at-least-once) | ${f((r) => r.check.figures.deliveries.redeliveredSameJob)} |`,
+    `| results re-delivered after a power loss cut the first delivery | ${f((r) => r.check.figures.deliveries.redeliveredAfterLoss)} |`,
+    '',
+    '| run | fsync | replicas | requests | kills b/c | Redis faults | API faults | succeeded | dead | dup. batches | sent twice | lost | stuck | twice | time |',
+    '| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...reports.map((r) => {
+      const c = r.check.figures;
+      const redis = r.redisFaults.map((x) => x.kind).join(', ') || '–';
+      return `| ${r.scenario}${r.check.ok ? '' : ' ❌'} | ${r.fsync} | ${r.replicas.batchers}+${r.replicas.collectors} ${r.replicas.entry} | ${n(c.requests)} | ${r.kills.batcher}/${r.kills.collector} | ${redis} | ${r.apiFaultsFired} | ${n(c.succeeded)} | ${n(c.dead)} | ${c.batches.duplicate + c.batches.orphansAdopted} | ${c.requestsSentTwice} | ${c.lost} | ${c.stuck} | ${c.deliveries.duplicate} | ${sec(r.durationMs)} |`;
+    }),
+    '',
+    ...reports.map((r) => `- **${r.scenario}**: ${r.description}`),
+  ];
+  const broken = reports.flatMap((r) => r.check.violations.map((v) => ({ run: r.scenario, ...v })));
+  if (broken.length) {
+    lines.push('', '**Broken invariants:**', '');
+    for (const v of broken)
+      lines.push(`- ${v.run}: ${v.invariant} — ${v.count} (e.g. ${v.sample.join(', ')})`);
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the generated section of RELIABILITY.md (between the chaos:figures markers). */
+export function writeFigures(path: string, figures: string): void {
+  const doc = readFileSync(path, 'utf8');
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${path} has no ${START} … ${END} section`);
+  writeFileSync(path, `${doc.slice(0, a + START.length)}\n${figures}\n${doc.slice(b)}`);
+}
