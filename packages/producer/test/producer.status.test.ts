@@ -55,7 +55,7 @@ async function submit(group: string, sub: string, batchId: string | null, now: n
 describe('getStatus follows a request through its life', () => {
   it('queued → submitting → in_batch → retrying → in_batch → succeeded', async () => {
     const { customId } = await producer.enqueue(docRequest('life'));
-    const t = Date.now() + 1;
+    const t = Date.now() + 1000; // later than the record's ready-at, even if the clock steps a little
     const { group } = (await store.record(customId))!;
     expect(await producer.getStatus(customId)).toMatchObject({ state: 'queued', attempt: 1, history: [] });
 
@@ -127,12 +127,12 @@ describe('getStatus follows a request through its life', () => {
   });
 
   it('dead, with the reason and the last error', async () => {
-    const t = Date.now();
     const { customId } = await producer.enqueue(
       docRequest('doomed', { params: { ...docRequest(0).params, system: 'Doomed' } }),
     );
+    const t = Date.now() + 1000; // later than the record's ready-at
     const { group } = (await store.record(customId))!;
-    await submit(group, 'sub-3', 'msgbatch_3', t);
+    expect(await submit(group, 'sub-3', 'msgbatch_3', t)).toEqual([customId]);
     const error = { type: 'invalid_request_error', message: 'max_tokens too large' };
     const entry = {
       attempt: 1,
