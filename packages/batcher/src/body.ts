@@ -1,8 +1,9 @@
 const OPEN = Buffer.from('{"requests":[');
 const CLOSE = Buffer.from(']}');
 const COMMA = Buffer.from(',');
-const ITEM_HEAD = '{"custom_id":';
-const ITEM_MID = ',"params":';
+const ITEM_HEAD = Buffer.from('{"custom_id":');
+const ITEM_MID = Buffer.from(',"params":');
+const SAFE_ID = /^[A-Za-z0-9_-]*$/;
 /** Bytes of the body around the items: `{"requests":[` + `]}`. */
 export const ENVELOPE_BYTES = OPEN.length + CLOSE.length;
 /** Bytes written per claim chunk buffer before a new one is started. */
@@ -12,8 +13,6 @@ const CHUNK_TARGET = 4 * 1024 * 1024;
 export function bodyBytes(count: number, sum: number): number {
   return ENVELOPE_BYTES + sum + Math.max(count - 1, 0);
 }
-
-const quote = (cid: string) => (/^[A-Za-z0-9_-]*$/.test(cid) ? `"${cid}"` : JSON.stringify(cid));
 
 /**
  * The serialized requests of one flush, written once, straight from the stored params strings
@@ -32,25 +31,37 @@ export class ItemBuffer {
   private readonly end: number[] = [];
   private current: { buf: Buffer; used: number; index: number } | null = null;
 
+  /** @param chunkBytes size of each underlying buffer (tests use small ones to cross boundaries). */
+  constructor(private readonly chunkBytes = CHUNK_TARGET) {}
+
   get size(): number {
     return this.cids.length;
   }
 
-  /** Appends claimed `[cid, params]` pairs; returns their indexes. */
-  append(pairs: [cid: string, params: string][]): number[] {
+  /**
+   * Appends claimed `[cid, params]` pairs (raw bytes from the claim, or strings); returns their
+   * indexes. Bytes are copied as they are: no UTF-8 decoding and re-encoding of the params.
+   */
+  append(pairs: [cid: Buffer | string, params: Buffer | string][]): number[] {
     const out: number[] = [];
-    for (const [cid, params] of pairs) {
-      const q = quote(cid);
-      const len = ITEM_HEAD.length + Buffer.byteLength(q) + ITEM_MID.length + Buffer.byteLength(params) + 1;
-      const at = this.room(len + 1);
-      const c = this.current!;
-      if (at > 0) c.used += c.buf.write(',', c.used, 'latin1');
+    for (const [rawCid, rawParams] of pairs) {
+      const cid = typeof rawCid === 'string' ? rawCid : rawCid.toString('utf8');
+      const params = typeof rawParams === 'string' ? Buffer.from(rawParams) : rawParams;
+      const quoted = SAFE_ID.test(cid) ? null : Buffer.from(JSON.stringify(cid));
+      const idBytes = quoted ? quoted.length : cid.length + 2;
+      const c = this.room(ITEM_HEAD.length + idBytes + ITEM_MID.length + params.length + 2);
+      if (c.used > 0) c.buf[c.used++] = 0x2c; // ','
       const s = c.used;
-      c.used += c.buf.write(ITEM_HEAD, c.used, 'latin1');
-      c.used += c.buf.write(q, c.used, 'utf8');
-      c.used += c.buf.write(ITEM_MID, c.used, 'latin1');
-      c.used += c.buf.write(params, c.used, 'utf8');
-      c.used += c.buf.write('}', c.used, 'latin1');
+      c.used += ITEM_HEAD.copy(c.buf, c.used);
+      if (quoted) c.used += quoted.copy(c.buf, c.used);
+      else {
+        c.buf[c.used++] = 0x22; // '"'
+        c.used += c.buf.write(cid, c.used, 'latin1');
+        c.buf[c.used++] = 0x22;
+      }
+      c.used += ITEM_MID.copy(c.buf, c.used);
+      c.used += params.copy(c.buf, c.used);
+      c.buf[c.used++] = 0x7d; // '}'
       out.push(this.cids.length);
       this.cids.push(cid);
       this.where.push(c.index);
@@ -60,15 +71,19 @@ export class ItemBuffer {
     return out;
   }
 
-  /** Makes room for `n` more bytes; returns the current buffer's used length before the write. */
-  private room(n: number): number {
+  /** The current buffer, or a new one when fewer than `n` bytes are left in it. */
+  private room(n: number): { buf: Buffer; used: number; index: number } {
     const c = this.current;
-    if (c && c.buf.length - c.used >= n) return c.used;
+    if (c && c.buf.length - c.used >= n) return c;
     if (c) this.chunks[c.index] = c.buf.subarray(0, c.used);
-    const buf = Buffer.allocUnsafe(Math.max(CHUNK_TARGET, n));
-    this.current = { buf, used: 0, index: this.chunks.length };
-    this.chunks.push(buf);
-    return 0;
+    const next = {
+      buf: Buffer.allocUnsafe(Math.max(this.chunkBytes, n)),
+      used: 0,
+      index: this.chunks.length,
+    };
+    this.current = next;
+    this.chunks.push(next.buf);
+    return next;
   }
 
   /** Serialized bytes of one item. */

@@ -85,11 +85,11 @@ async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch,
     const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
     if (countLeft <= 0 || bytesLeft <= 0) return true;
     const want = Math.min(opts.claimChunk, countLeft);
-    let res = await store.claim(group, batch.subId, want, bytesLeft, now, 1);
+    let res = await store.claimRaw(group, batch.subId, want, bytesLeft, now, 1);
     if (res.items.length === 0 && batch.items.length === 0 && (await readyCount(ctx, group, now)) > 0) {
       // One request alone is larger than maxBytes: send it alone and let the API judge it (a 413
       // dead-letters it) rather than block its group for ever.
-      res = await store.claim(group, batch.subId, 1, Number.MAX_SAFE_INTEGER, now, 1);
+      res = await store.claimRaw(group, batch.subId, 1, Number.MAX_SAFE_INTEGER, now, 1);
       for (const i of batch.buf.append(res.items)) batch.items.push(i);
       batch.itemBytes += res.bytes;
       return true;

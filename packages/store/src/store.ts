@@ -327,17 +327,42 @@ export class Store {
     now = Date.now(),
     perItemOverhead = 0,
   ) {
-    const reply = (await this.call(
-      'nsClaim',
+    const reply = (await this.call('nsClaim', group, now, maxCount, maxBytes, subId, perItemOverhead)) as (
+      | string
+      | number
+    )[];
+    const items: [cid: string, params: string][] = [];
+    for (let i = 1; i < reply.length; i += 2) items.push([String(reply[i]), String(reply[i + 1])]);
+    return { bytes: Number(reply[0]), items };
+  }
+
+  /**
+   * Like {@link claim}, but the custom_ids and params come back as raw bytes (no UTF-8 decoding):
+   * for the batcher, which only copies them into a request body.
+   */
+  async claimRaw(
+    group: string,
+    subId: string,
+    maxCount: number,
+    maxBytes: number,
+    now = Date.now(),
+    perItemOverhead = 0,
+  ) {
+    const run = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)
+      .nsClaimBuffer!;
+    const reply = (await run.call(
+      this.redis,
+      this.keys.stats,
+      this.keys.base,
       group,
       now,
       maxCount,
       maxBytes,
       subId,
       perItemOverhead,
-    )) as (string | number)[];
-    const items: [cid: string, params: string][] = [];
-    for (let i = 1; i < reply.length; i += 2) items.push([String(reply[i]), String(reply[i + 1])]);
+    )) as (Buffer | number)[];
+    const items: [cid: Buffer, params: Buffer][] = [];
+    for (let i = 1; i < reply.length; i += 2) items.push([reply[i] as Buffer, reply[i + 1] as Buffer]);
     return { bytes: Number(reply[0]), items };
   }
 
