@@ -53,6 +53,14 @@ export class BenchEnv {
     return Number(m[1]);
   }
 
+  /** CPU time redis-server has used so far (user + sys, all threads), ms. */
+  async redisCpuMs(): Promise<number> {
+    const info = await this.redis.info('cpu');
+    const sys = Number(/^used_cpu_sys:([\d.]+)/m.exec(info)?.[1] ?? 0);
+    const user = Number(/^used_cpu_user:([\d.]+)/m.exec(info)?.[1] ?? 0);
+    return (sys + user) * 1000;
+  }
+
   async redisVersion(): Promise<string> {
     const info = await this.redis.info('server');
     return /^redis_version:(\S+)/m.exec(info)?.[1] ?? 'unknown';

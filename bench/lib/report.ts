@@ -51,6 +51,47 @@ function stageRows(r: BenchResults): string[] {
   return out;
 }
 
+/** Wall time beside the CPU time of the stage process (and its GC), redis-server and the emulator. */
+function cpuRows(r: BenchResults): string[] {
+  const out = head([
+    'n',
+    'stage',
+    'wall, ms',
+    'process CPU, ms',
+    'of which GC, ms',
+    'redis-server CPU, ms',
+    'emulator CPU, ms',
+    'raw: wall',
+    'raw: process CPU',
+    'raw: GC',
+    'raw: redis-server CPU',
+    'raw: emulator CPU',
+  ]);
+  for (const s of r.stages) {
+    for (const key of ['producer', 'batcher', 'collector'] as const) {
+      const f = s[key];
+      const x = (k: string) => (f.extra[k] ? n0(f.extra[k]!.median) : '–');
+      out.push(
+        row([
+          n0(s.n),
+          key,
+          n0(f.ms.median),
+          x('cpuMs'),
+          x('gcMs'),
+          x('redisCpuMs'),
+          x('emuCpuMs'),
+          n0(f.baselineMs.median),
+          x('baseline.cpuMs'),
+          x('baseline.gcMs'),
+          x('baseline.redisCpuMs'),
+          x('baseline.emuCpuMs'),
+        ]),
+      );
+    }
+  }
+  return out;
+}
+
 function batcherDetail(r: BenchResults): string[] {
   const out = head([
     'n',
@@ -200,6 +241,10 @@ export function renderMarkdown(r: BenchResults): string {
     ...stageRows(r),
     '',
     ...batcherDetail(r),
+    '',
+    '#### Where the time goes (medians; CPU of redis-server and the emulator counted while the stage process ran)',
+    '',
+    ...cpuRows(r),
     '',
     '#### End to end and scale curve (enqueue → n-th result in the consumer)',
     '',

@@ -26,7 +26,11 @@ export interface StageFigures {
   /** Peak RSS of the stage's process and of the baseline's, MB. */
   peakRssMB: Summary;
   baselinePeakRssMB: Summary;
-  /** Stage-specific extra figures (medians). */
+  /**
+   * Further figures: `cpuMs` / `gcMs` (the stage process during the timed section), `redisCpuMs`
+   * and `emuCpuMs` (redis-server and the emulator while the child ran), the same with a
+   * `baseline.` prefix, and stage-specific ones.
+   */
   extra: Record<string, Summary>;
 }
 
@@ -57,23 +61,36 @@ interface Run {
   footprint: Footprint;
 }
 
+/**
+ * Runs a stage child and adds the CPU time redis-server and this process (the emulator, which lives
+ * here) spent while it ran: with the child's own CPU time, where its wall time went.
+ */
+async function withCpu(env: BenchEnv, stage: string, args: object): Promise<StageMessage> {
+  const redis0 = await env.redisCpuMs();
+  const cpu0 = process.cpuUsage();
+  const msg = await runStage(stage, args);
+  const cpu = process.cpuUsage(cpu0);
+  const redisCpuMs = Math.round((await env.redisCpuMs()) - redis0);
+  return { ...msg, redisCpuMs, emuCpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+}
+
 async function oneRun(env: BenchEnv, n: number): Promise<Run> {
   await env.reset();
   const base = { redisUrl: env.redisUrl, prefix: PREFIX, n };
   const m0 = await env.usedMemory();
-  const p = await runStage('producer', base);
+  const p = await withCpu(env, 'producer', base);
   const m1 = await env.usedMemory();
-  const b = await runStage('batcher', { ...base, emuUrl: env.emuUrl, mode: 'once' });
+  const b = await withCpu(env, 'batcher', { ...base, emuUrl: env.emuUrl, mode: 'once' });
   const m2 = await env.usedMemory();
-  const c = await runStage('collector', { ...base, emuUrl: env.emuUrl });
+  const c = await withCpu(env, 'collector', { ...base, emuUrl: env.emuUrl });
   const m3 = await env.usedMemory();
   await env.flushRedis();
   const raw = { redisUrl: env.redisUrl, prefix: RAW_PREFIX, queue: 'requests', n };
   const r0 = await env.usedMemory();
-  const pr = await runStage('producer-raw', raw);
+  const pr = await withCpu(env, 'producer-raw', raw);
   const r1 = await env.usedMemory();
-  const br = await runStage('batcher-raw', raw);
-  const cr = await runStage('collector-raw', { emuUrl: env.emuUrl, batchIds: b.batchIds, n });
+  const br = await withCpu(env, 'batcher-raw', raw);
+  const cr = await withCpu(env, 'collector-raw', { emuUrl: env.emuUrl, batchIds: b.batchIds, n });
   const per = (bytes: number) => Math.round(bytes / n);
   const footprint: Footprint = {
     n,
@@ -86,6 +103,13 @@ async function oneRun(env: BenchEnv, n: number): Promise<Run> {
 }
 
 const num = (m: StageMessage, k: string) => Number(m[k]);
+
+/** CPU figures of one side: its process (and GC), redis-server, the emulator. */
+function cpuFields(side: (r: Run) => StageMessage, prefix: string): Record<string, (r: Run) => number> {
+  const out: Record<string, (r: Run) => number> = {};
+  for (const k of ['cpuMs', 'gcMs', 'redisCpuMs', 'emuCpuMs']) out[prefix + k] = (r) => num(side(r), k);
+  return out;
+}
 
 function figures(
   runs: Run[],
@@ -102,7 +126,11 @@ function figures(
     baselinePerSecond: field(runs, (r) => Math.round((n / num(raw(r), 'ms')) * 1000)),
     peakRssMB: field(runs, (r) => num(stage(r), 'peakRssMB')),
     baselinePeakRssMB: field(runs, (r) => num(raw(r), 'peakRssMB')),
-    extra: Object.fromEntries(Object.entries(extra).map(([k, pick]) => [k, field(runs, pick)])),
+    extra: Object.fromEntries(
+      Object.entries({ ...cpuFields(stage, ''), ...cpuFields(raw, 'baseline.'), ...extra }).map(
+        ([k, pick]) => [k, field(runs, pick)],
+      ),
+    ),
   };
 }
 

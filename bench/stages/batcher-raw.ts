@@ -7,7 +7,7 @@ import type { EnqueueRequest } from '@nightshift/producer';
 import { createRedis } from '@nightshift/store';
 import { Queue } from 'bullmq';
 import { rawFetchBody } from '../lib/raw.js';
-import { result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, result, rssMB, runChild, stageArgs } from './common.js';
 
 interface Args {
   redisUrl: string;
@@ -22,8 +22,10 @@ runChild(async () => {
   const queue = new Queue<EnqueueRequest>(a.queue, { connection, prefix: a.prefix });
   await queue.waitUntilReady();
   const rssBeforeMB = rssMB();
+  const m = meter();
   const figures = await rawFetchBody(queue, a.n);
+  const { cpuMs, gcMs } = m.stop();
   await queue.close();
   await connection.quit();
-  result({ stage: 'batcher-raw', n: a.n, ...figures, rssBeforeMB });
+  result({ stage: 'batcher-raw', n: a.n, ...figures, cpuMs, gcMs, rssBeforeMB });
 });

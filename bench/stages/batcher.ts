@@ -6,7 +6,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type FlushReport, startBatcher } from '@nightshift/batcher';
 import { createRedis } from '@nightshift/store';
-import { benchLogger, ready, result, rssMB, runChild, since, stageArgs } from './common.js';
+import { benchLogger, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { isCreate, timedFetch } from './timed-fetch.js';
 
 interface Args {
@@ -36,14 +36,15 @@ runChild(async () => {
   });
   const rssBeforeMB = rssMB();
   let reports: FlushReport[];
-  let ms: number;
+  let measured: { ms: number; cpuMs?: number; gcMs?: number };
   if (a.mode === 'once') {
-    const t0 = performance.now();
+    const m = meter();
     reports = [await batcher.runFlushOnce('manual')];
-    ms = since(t0);
+    measured = m.stop();
   } else {
+    // A running batcher's flush: its own report times it (the process also idled before it).
     reports = await untilSubmitted(batcher, a.n);
-    ms = reports.reduce((s, r) => s + r.durationMs, 0);
+    measured = { ms: reports.reduce((s, r) => s + r.durationMs, 0) };
   }
   await batcher.close();
   await connection.quit();
@@ -53,7 +54,7 @@ runChild(async () => {
   result({
     stage: 'batcher',
     n: a.n,
-    ms,
+    ...measured,
     createMs: Math.round(create.timing.ms * 10) / 10,
     startedAt: reports[0]!.startedAt,
     endedAt: reports.at(-1)!.endedAt,

@@ -4,7 +4,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { rawIterate } from '../lib/raw.js';
-import { result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, result, rssMB, runChild, stageArgs } from './common.js';
 
 interface Args {
   emuUrl: string;
@@ -16,7 +16,9 @@ runChild(async () => {
   const a = stageArgs<Args>();
   const client = new Anthropic({ apiKey: 'bench-key', baseURL: a.emuUrl });
   const rssBeforeMB = rssMB();
+  const m = meter();
   const r = await rawIterate(client, a.batchIds);
+  const { cpuMs, gcMs } = m.stop();
   if (r.lines !== a.n) throw new Error(`collector-raw: ${r.lines} of ${a.n} lines`);
-  result({ stage: 'collector-raw', n: a.n, ...r, rssBeforeMB });
+  result({ stage: 'collector-raw', n: a.n, ...r, cpuMs, gcMs, rssBeforeMB });
 });

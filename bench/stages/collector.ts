@@ -6,7 +6,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { startCollector } from '@nightshift/collector';
 import { createRedis } from '@nightshift/store';
-import { benchLogger, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { benchLogger, type Meter, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
 
 interface Args {
   redisUrl: string;
@@ -29,36 +29,39 @@ runChild(async () => {
     logger: benchLogger('collector'),
   });
   collector.on('error', (err) => process.stderr.write(`collector error: ${err.message}\n`));
-  let t0 = 0;
+  let applying: Meter | undefined;
   let startedAt = 0;
   const totals = { lines: 0, delivered: 0, batches: 0 };
   const done = new Promise<void>((resolve) => {
     collector.on('batch:ended', () => {
-      if (t0) return;
-      t0 = performance.now();
+      if (applying) return;
+      applying = meter();
       startedAt = Date.now();
     });
     collector.on('results:applied', ({ counts }) => {
       totals.lines += counts.lines;
       totals.delivered += counts.delivered;
       totals.batches++;
-      if (totals.lines >= a.n) resolve();
+      if (totals.lines >= a.n) {
+        applying?.stop();
+        resolve();
+      }
     });
   });
   ready();
   await done;
-  const t1 = performance.now();
+  const measured = applying!.stop();
+  const totalMs = Math.round((performance.now() - tStart) * 10) / 10;
   const endedAt = Date.now();
   await collector.close();
   await connection.quit();
   if (totals.delivered !== a.n) throw new Error(`collector: ${totals.delivered} of ${a.n} results delivered`);
-  const ms = Math.round((t1 - t0) * 10) / 10;
   result({
     stage: 'collector',
     n: a.n,
-    ms,
-    totalMs: Math.round((t1 - tStart) * 10) / 10,
-    rate: Math.round((a.n / ms) * 1000),
+    ...measured,
+    totalMs,
+    rate: Math.round((a.n / measured.ms) * 1000),
     startedAt,
     endedAt,
     ...totals,

@@ -2,9 +2,11 @@
  * Helpers of a stage child: its arguments (one JSON argv), its protocol lines on stdout
  * (`{"bench":"ready"}`, then one `{"bench":"result",…}`), and its memory figures.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createLogger, type Logger } from '@nightshift/shared';
 
 const MB = 1024 * 1024;
+const round = (v: number) => Math.round(v * 10) / 10;
 const startRss = process.memoryUsage().rss;
 
 /** The JSON arguments the orchestrator passed. */
@@ -19,8 +21,6 @@ export const rssMB = () => round(process.memoryUsage().rss / MB);
 
 /** Peak RSS of this process so far, in MB (`maxRSS` is in KB on Linux). */
 export const peakRssMB = () => round(process.resourceUsage().maxRSS / 1024);
-
-const round = (v: number) => Math.round(v * 10) / 10;
 
 function send(msg: object) {
   // Writes to a pipe are synchronous on Linux: the line is out before process.exit.
@@ -56,5 +56,34 @@ export function benchLogger(name: string): Logger {
 /** Resolves on SIGTERM (a long-running child's signal to report and exit). */
 export const terminated = () => new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
 
-/** Milliseconds since `t0` (performance.now), rounded to 0.1 ms. */
-export const since = (t0: number) => round(performance.now() - t0);
+let gcTotalMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcTotalMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
+
+/** What a timed section cost: wall time, this process's CPU time, and the part of it spent in GC. */
+export interface Meter {
+  /** Stops the meter (idempotent: the first stop counts). */
+  stop(): { ms: number; cpuMs: number; gcMs: number };
+}
+
+/** Starts measuring a section of this process's work. */
+export function meter(): Meter {
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const gc0 = gcTotalMs;
+  let done: { ms: number; cpuMs: number; gcMs: number } | undefined;
+  return {
+    stop: () => {
+      if (!done) {
+        const cpu = process.cpuUsage(cpu0);
+        done = {
+          ms: round(performance.now() - t0),
+          cpuMs: round((cpu.user + cpu.system) / 1000),
+          gcMs: round(gcTotalMs - gc0),
+        };
+      }
+      return done;
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { createRedis } from '@nightshift/store';
 import { Queue } from 'bullmq';
 import { benchRequests } from '../lib/payloads.js';
 import { rawEnqueue } from '../lib/raw.js';
-import { result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, result, rssMB, runChild, stageArgs } from './common.js';
 
 interface Args {
   redisUrl: string;
@@ -22,10 +22,12 @@ runChild(async () => {
   const queue = new Queue(a.queue, { connection, prefix: a.prefix });
   await queue.waitUntilReady();
   const rssBeforeMB = rssMB();
+  const m = meter();
   const { ms } = await rawEnqueue(queue, requests);
+  const { cpuMs, gcMs } = m.stop();
   const waiting = await queue.getWaitingCount();
   if (waiting !== a.n) throw new Error(`producer-raw: ${waiting} of ${a.n} jobs waiting`);
   await queue.close();
   await connection.quit();
-  result({ stage: 'producer-raw', n: a.n, ms, rssBeforeMB });
+  result({ stage: 'producer-raw', n: a.n, ms, cpuMs, gcMs, rssBeforeMB });
 });

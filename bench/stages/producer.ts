@@ -2,7 +2,7 @@
 import { createProducer } from '@nightshift/producer';
 import { createRedis } from '@nightshift/store';
 import { benchRequests } from '../lib/payloads.js';
-import { benchLogger, result, rssMB, runChild, since, stageArgs } from './common.js';
+import { benchLogger, meter, result, rssMB, runChild, stageArgs } from './common.js';
 
 interface Args {
   redisUrl: string;
@@ -18,13 +18,13 @@ runChild(async () => {
   const producer = createProducer({ connection: redis, prefix: a.prefix, logger: benchLogger('producer') });
   const rssBeforeMB = rssMB();
   const startedAt = Date.now();
-  const t0 = performance.now();
+  const m = meter();
   const out = await producer.enqueueMany(requests);
-  const ms = since(t0);
+  const measured = m.stop();
   const endedAt = Date.now();
   const queued = out.filter((r) => r.outcome === 'queued').length;
   if (queued !== a.n) throw new Error(`producer: ${queued} of ${a.n} requests queued`);
   await producer.close();
   await redis.quit();
-  result({ stage: 'producer', n: a.n, ms, startedAt, endedAt, rssBeforeMB });
+  result({ stage: 'producer', n: a.n, ...measured, startedAt, endedAt, rssBeforeMB });
 });
