@@ -22,7 +22,21 @@ export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCo
   let chunk: ResultLine[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: { err: unknown } | undefined;
+  // The SDK's timeout ends when the headers arrive; a body that stops flowing would hold the batch
+  // for ever. The watchdog aborts a stream that delivers nothing for requestTimeoutMs while we read.
+  const watch = { lastLine: Date.now(), reading: true, stalled: false };
+  const watchdog = setInterval(
+    () => {
+      if (watch.reading && Date.now() - watch.lastLine > ctx.opts.requestTimeoutMs) {
+        watch.stalled = true;
+        decoder.controller.abort();
+      }
+    },
+    Math.max(50, Math.min(5_000, ctx.opts.requestTimeoutMs / 4)),
+  );
+  watchdog.unref();
   const hand = async (lines: ResultLine[]) => {
+    watch.reading = false;
     while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
     if (failure) throw failure.err;
     if (ctx.signal.aborted) throw new Error('collector closing');
@@ -34,9 +48,12 @@ export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCo
       },
     );
     inFlight.add(p);
+    watch.lastLine = Date.now();
+    watch.reading = true;
   };
   try {
     for await (const line of decoder) {
+      watch.lastLine = Date.now();
       chunk.push(line);
       if (chunk.length >= ctx.opts.chunkSize) {
         await hand(chunk);
@@ -50,7 +67,11 @@ export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCo
     decoder.controller.abort();
     // Let the chunks being applied settle before the job is handed back, so no two passes overlap.
     await Promise.all(inFlight);
+    if (watch.stalled)
+      throw new Error(`results stream of ${scope.batchId} stalled after ${counts.lines} lines`);
     throw err;
+  } finally {
+    clearInterval(watchdog);
   }
 }
 

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
 import { createRedis, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,4 +166,47 @@ describe('nightshift-collector (bin)', () => {
       await emu.close();
     }
   }, 90_000);
+});
+
+describe('when the results stream stops flowing without closing', () => {
+  it('the watchdog aborts it and the batch is re-streamed', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    try {
+      const cids = Array.from({ length: 200 }, (_, i) => `st${i}`);
+      const { batch } = await w.seed({ cids });
+      // Network fault: the first results response delivers part of its body, then hangs (until aborted).
+      let stalls = 1;
+      const stallingFetch: typeof fetch = async (input, init) => {
+        const res = await fetch(input, init);
+        const url = input instanceof Request ? input.url : String(input);
+        if (!url.endsWith('/results') || stalls-- <= 0) return res;
+        const first = await res.body!.getReader().read();
+        const bytes = first.value ?? new Uint8Array();
+        const cut = bytes.lastIndexOf(10, Math.floor(bytes.length / 2)) + 1;
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(bytes.subarray(0, cut));
+            init?.signal?.addEventListener('abort', () => controller.error(new Error('aborted')));
+          },
+        });
+        return new Response(body, { status: res.status, headers: res.headers });
+      };
+      const client = new Anthropic({
+        apiKey: 'test-key',
+        baseURL: emu.url,
+        maxRetries: 0,
+        fetch: stallingFetch,
+      });
+      await w.collector({ client, requestTimeoutMs: 300, chunkSize: 20 });
+      await w.waitCollected(batch.id);
+      expect(await w.results.count()).toBe(200);
+      expect((await w.store.stats()).succeeded).toBe(200);
+      const job = await w.batches.getJob(`batch-${batch.id}`);
+      expect(job?.data.lastError).toMatch(/stalled/);
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  });
 });
