@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { createLogger, QUEUE_LABELS, type QUEUES } from '@nightshift/shared';
+import { createLogger, QUEUE_LABELS, type QUEUES, storeKeys } from '@nightshift/shared';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { type BoardContext, createContext, QUEUE_ROLES } from './context.js';
 import { type Board, type BoardOptions, resolveOptions } from './options.js';
 import { actionRoutes, BadParam, readRoutes } from './routes.js';
-import { newCsrfToken, requireAuth, sameOriginWrites, securityHeaders } from './security.js';
+import { requireAuth, sameOriginWrites, securityHeaders, sharedCsrfToken } from './security.js';
 
 const QUEUE_DESCRIPTIONS: Record<keyof typeof QUEUES, string> = {
   flush: 'Batcher ticks and manual flushes (single-flight).',
@@ -145,7 +145,13 @@ function listen(app: Express, host: string, port: number): Promise<Server> {
 export async function createBoard(options: BoardOptions): Promise<Board> {
   const opts = resolveOptions(options);
   const logger = options.logger ?? createLogger('board');
-  const ctx = createContext(opts, logger, newCsrfToken());
+  const csrf = await sharedCsrfToken(opts.connection, storeKeys(opts.prefix).boardCsrf);
+  if (!csrf.shared) {
+    logger.warn(
+      'Redis not reachable at start-up: this board uses a CSRF token of its own (fine for one replica)',
+    );
+  }
+  const ctx = createContext(opts, logger, csrf.token);
   const app = buildApp(ctx);
   let server: Server;
   try {

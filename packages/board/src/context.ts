@@ -3,7 +3,7 @@ import { openQueue, Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import type { ResolvedOptions } from './options.js';
 
-/** What every route needs: the store, the queues, the options, a logger and the per-process CSRF token. */
+/** What every route needs: the store, the queues, the options, a logger and the CSRF token (shared by the replicas). */
 export interface BoardContext {
   store: Store;
   queues: Record<QueueRole, Queue>;

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RedisClient } from '@nightshift/store';
 import type { NextFunction, Request, Response } from 'express';
 import type { BasicAuth, TokenAuth } from './options.js';
 
@@ -118,8 +119,9 @@ export function sameOriginWrites(req: Request, res: Response, next: NextFunction
 }
 
 /**
- * Guards the board's own mutating routes: same origin AND the per-process CSRF token (embedded in
- * the overview page) in the `X-CSRF-Token` header or the `_csrf` form field.
+ * Guards the board's own mutating routes: same origin AND the CSRF token (one per prefix, shared by
+ * every board replica, embedded in the overview page) in the `X-CSRF-Token` header or the `_csrf`
+ * form field.
  */
 export function requireCsrf(token: string) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -138,5 +140,25 @@ export function requireCsrf(token: string) {
   };
 }
 
-/** A new CSRF token for this process. */
+/** A new random CSRF token. */
 export const newCsrfToken = () => randomBytes(32).toString('base64url');
+
+/**
+ * The CSRF token all board processes of one prefix share: the first to start stores a random one
+ * (`SET NX`), the others read it. Replicas behind a load balancer must agree, or a page served by
+ * one is refused when it posts to another. Without Redis at start-up, this process falls back to a
+ * token of its own (`shared: false`), which works when it is the only replica.
+ */
+export async function sharedCsrfToken(
+  redis: Pick<RedisClient, 'set' | 'get'>,
+  key: string,
+): Promise<{ token: string; shared: boolean }> {
+  const mine = newCsrfToken();
+  try {
+    await redis.set(key, mine, 'NX');
+    const token = await redis.get(key);
+    return token ? { token, shared: true } : { token: mine, shared: false };
+  } catch {
+    return { token: mine, shared: false };
+  }
+}

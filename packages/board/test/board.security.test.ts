@@ -270,7 +270,7 @@ describe('cross-site request protection', () => {
     expect(resume.status).toBe(200);
   });
 
-  it('keeps one CSRF token per process, different between boards', async () => {
+  it('keeps one CSRF token per deployment (prefix), different between deployments', async () => {
     const a = await open();
     const b = await open();
     expect(await csrfToken(a.board.url)).toBe(await csrfToken(a.board.url));

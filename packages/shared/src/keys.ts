@@ -98,6 +98,11 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     backoff: `${base}:backoff`,
     /** STRING: the batcher's flush lock (token, PX lease): one flush at a time across processes. */
     flushLock: `${base}:flush-lock`,
+    /**
+     * STRING: the CSRF token every board process of this prefix shares, so that a page served by
+     * one replica behind a load balancer can post to another.
+     */
+    boardCsrf: `${base}:board-csrf`,
   };
 }
 
