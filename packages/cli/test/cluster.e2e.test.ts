@@ -124,6 +124,22 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
         what: 'no batch in flight',
       });
 
+      // Retention scans every master for our keys (SCAN has no slot): 40 days on, all is purged.
+      const later = await startCollector({
+        connection: clusterClient('worker'),
+        prefix,
+        client,
+        runWorker: false,
+        now: () => Date.now() + 40 * 86_400_000,
+        logger: silent,
+      });
+      const swept = await later.sweepNow();
+      await later.close();
+      expect(swept.errors).toEqual([]);
+      expect(swept.purged?.records).toBe(w.all.length);
+      expect(swept.purged?.batches).toBeGreaterThanOrEqual(2);
+      expect(await producer.getStatus(w.ids.ok[0]!)).toMatchObject({ state: 'unknown' });
+
       // The board reads the same cluster through its own client: pages, JSON and Bull Board.
       const board = await createBoard({
         connection: clusterClient('client'),
