@@ -12,22 +12,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { type Child, hashTag, keysByNode, killAll, OUR_TAGS, runBin, workload } from './scale-helpers.js';
 
-// The whole pipeline on a real 3-master Redis Cluster: every role with its own Cluster client,
-// as separate processes would have, then the role bins configured only through the environment.
+// The whole pipeline on a real 3-master Redis Cluster whose nodes want a password: every role with
+// its own Cluster client, as separate processes would have, then the role bins configured only
+// through the environment.
 let cluster: RedisCluster;
 let emu: Emulator;
+// Every node wants this password: REDIS_URL carries it to all of them (and nothing prints it).
+const PASSWORD = 'cluster-PW-SECRET-0c4e';
+const URL_WITH_PASSWORD = `redis://:${PASSWORD}@127.0.0.1:1`;
 const silent = createLogger('cluster-e2e', 'silent');
 const clients: RedisClient[] = [];
 
 /** A fresh Cluster client on the test cluster (REDIS_URL's host is never used in cluster mode). */
 function clusterClient(purpose: 'worker' | 'client'): RedisClient {
-  const c = createRedis({ url: 'redis://127.0.0.1:1', clusterNodes: cluster.seeds }, purpose);
+  const c = createRedis({ url: URL_WITH_PASSWORD, clusterNodes: cluster.seeds }, purpose);
   clients.push(c);
   return c;
 }
 
 beforeAll(async () => {
   cluster = await startRedisCluster(3);
+  for (const node of cluster.nodes) {
+    const admin = createRedis({ url: node.url }, 'client');
+    await admin.config('SET', 'requirepass', PASSWORD);
+    admin.disconnect();
+  }
   emu = await startEmulator({ quiet: true });
 }, 60_000);
 afterAll(async () => {
@@ -183,7 +192,7 @@ describe('the role bins against the cluster, configured only through the environ
     const w = workload('bins');
     w.inject(emu);
     const env = {
-      REDIS_URL: 'redis://127.0.0.1:1',
+      REDIS_URL: URL_WITH_PASSWORD,
       NIGHTSHIFT_REDIS_CLUSTER_NODES: cluster.seeds.join(','),
       NIGHTSHIFT_PREFIX: prefix,
       ANTHROPIC_API_KEY: 'test-key',
@@ -192,7 +201,7 @@ describe('the role bins against the cluster, configured only through the environ
       NIGHTSHIFT_MAX_WAIT_MS: '1',
       NIGHTSHIFT_POLL_MS: '100',
       NIGHTSHIFT_RETRY_BACKOFF_MS: '50',
-      NIGHTSHIFT_LOG_LEVEL: 'warn',
+      NIGHTSHIFT_LOG_LEVEL: 'info',
     };
     const children: Child[] = [runBin('batcher', env), runBin('collector', env)];
     const store = new Store(clusterClient('client'), prefix);
@@ -240,6 +249,8 @@ describe('the role bins against the cluster, configured only through the environ
 
       const codes = await Promise.all(children.map((c) => c.stop()));
       expect(codes, explain()).toEqual([0, 0]);
+      for (const c of children) expect(`${c.out.stdout}${c.out.stderr}`).not.toContain(PASSWORD);
+      expect(out.join('\n')).not.toContain(PASSWORD);
       expect(await store.heartbeats()).toEqual([]);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${explain()}`, { cause: err });
@@ -252,7 +263,7 @@ describe('the role bins against the cluster, configured only through the environ
 
 describe('after both runs', () => {
   it('keeps every key of ours in the slot its hash tag names, and spreads the queues over nodes', async () => {
-    const nodes = await keysByNode(cluster);
+    const nodes = await keysByNode(cluster, PASSWORD);
     const all = nodes.flatMap((n) => n.keys);
     expect(all.length).toBeGreaterThan(20);
     expect(new Set(all.map(({ key }) => key.split(':')[0])).size).toBe(2);

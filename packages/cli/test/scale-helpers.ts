@@ -140,10 +140,10 @@ export interface NodeKeys {
 }
 
 /** Scans every key on every master and asks the node for each key's slot. */
-export async function keysByNode(cluster: RedisCluster): Promise<NodeKeys[]> {
+export async function keysByNode(cluster: RedisCluster, password?: string): Promise<NodeKeys[]> {
   const out: NodeKeys[] = [];
   for (const node of cluster.nodes) {
-    const r = new Redis(node.url, { maxRetriesPerRequest: 1 });
+    const r = new Redis(node.url, { maxRetriesPerRequest: 1, ...(password ? { password } : {}) });
     try {
       const myId = String(await r.call('CLUSTER', 'MYID'));
       const slots = (await r.call('CLUSTER', 'SLOTS')) as [number, number, ...[string, number, string][]][];
