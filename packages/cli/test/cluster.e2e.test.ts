@@ -183,7 +183,7 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
       await results.close();
       await producer.close();
     }
-  });
+  }, 60_000);
 });
 
 describe('the role bins against the cluster, configured only through the environment', () => {

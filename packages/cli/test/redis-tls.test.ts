@@ -122,7 +122,7 @@ describe.skipIf(!OPENSSL)('rediss:// with TLS and a password', () => {
     expect(output).toMatch(/^nightshift status: .*WRONGPASS/m);
     expect(output).not.toContain(wrong);
     expect(output).not.toContain(PASSWORD);
-  });
+  }, 60_000);
 });
 
 describe('a Redis that cannot be reached', () => {
