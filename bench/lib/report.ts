@@ -58,12 +58,12 @@ function cpuRows(r: BenchResults): string[] {
     'stage',
     'wall, ms',
     'process CPU, ms',
-    'of which GC, ms',
+    'GC pauses, ms',
     'redis-server CPU, ms',
     'emulator CPU, ms',
     'raw: wall',
     'raw: process CPU',
-    'raw: GC',
+    'raw: GC pauses',
     'raw: redis-server CPU',
     'raw: emulator CPU',
   ]);
@@ -85,6 +85,37 @@ function cpuRows(r: BenchResults): string[] {
           x('baseline.gcMs'),
           x('baseline.redisCpuMs'),
           x('baseline.emuCpuMs'),
+        ]),
+      );
+    }
+  }
+  return out;
+}
+
+/** What each stage process's peak RSS is made of (sampled every 100 ms). */
+function memoryRows(r: BenchResults): string[] {
+  const out = head([
+    'n',
+    'stage',
+    'RSS before work, MB',
+    'peak RSS, MB',
+    'peak V8 heap used, MB',
+    'peak V8 heap total, MB',
+    'peak external (Buffers), MB',
+  ]);
+  for (const s of r.stages) {
+    for (const key of ['producer', 'batcher', 'collector'] as const) {
+      const f = s[key];
+      const x = (k: string) => (f.extra[k] ? n0(f.extra[k]!.median) : '–');
+      out.push(
+        row([
+          n0(s.n),
+          key,
+          x('rssBeforeMB'),
+          mm(f.peakRssMB),
+          x('heapUsedMB'),
+          x('heapTotalMB'),
+          x('externalMB'),
         ]),
       );
     }
@@ -245,6 +276,10 @@ export function renderMarkdown(r: BenchResults): string {
     '#### Where the time goes (medians; CPU of redis-server and the emulator counted while the stage process ran)',
     '',
     ...cpuRows(r),
+    '',
+    '#### Memory of the stage processes (medians)',
+    '',
+    ...memoryRows(r),
     '',
     '#### End to end and scale curve (enqueue → n-th result in the consumer)',
     '',

@@ -27,9 +27,10 @@ export interface StageFigures {
   peakRssMB: Summary;
   baselinePeakRssMB: Summary;
   /**
-   * Further figures: `cpuMs` / `gcMs` (the stage process during the timed section), `redisCpuMs`
-   * and `emuCpuMs` (redis-server and the emulator while the child ran), the same with a
-   * `baseline.` prefix, and stage-specific ones.
+   * Further figures: `cpuMs` / `gcMs` (the stage process during the timed section; GC as pause
+   * time), `redisCpuMs` and `emuCpuMs` (redis-server and the emulator while the child ran), sampled
+   * memory peaks `heapUsedMB` / `heapTotalMB` / `externalMB`, the same with a `baseline.` prefix,
+   * and stage-specific ones.
    */
   extra: Record<string, Summary>;
 }
@@ -107,7 +108,11 @@ const num = (m: StageMessage, k: string) => Number(m[k]);
 /** CPU figures of one side: its process (and GC), redis-server, the emulator. */
 function cpuFields(side: (r: Run) => StageMessage, prefix: string): Record<string, (r: Run) => number> {
   const out: Record<string, (r: Run) => number> = {};
-  for (const k of ['cpuMs', 'gcMs', 'redisCpuMs', 'emuCpuMs']) out[prefix + k] = (r) => num(side(r), k);
+  for (const k of ['cpuMs', 'gcMs', 'redisCpuMs', 'emuCpuMs', 'rssBeforeMB'])
+    out[prefix + k] = (r) => num(side(r), k);
+  for (const k of ['heapUsedMB', 'heapTotalMB', 'externalMB']) {
+    out[prefix + k] = (r) => Number((side(r).peak as Record<string, number> | undefined)?.[k] ?? 0);
+  }
   return out;
 }
 
@@ -173,10 +178,7 @@ export async function benchStages(
       all,
       (r) => r.c,
       (r) => r.cr,
-      {
-        totalMs: (r) => num(r.c, 'totalMs'),
-        rssBeforeMB: (r) => num(r.c, 'rssBeforeMB'),
-      },
+      { totalMs: (r) => num(r.c, 'totalMs') },
     ),
   };
   return { size, footprint: all[0]!.footprint };

@@ -32,9 +32,24 @@ export function ready(extra: object = {}) {
   send({ bench: 'ready', ...extra });
 }
 
-/** The one result line: the stage's figures plus its memory (start, peak). */
+// Sampled every 100 ms: what the peak RSS is made of (V8 heap vs buffers outside it).
+const peaks = { heapUsedMB: 0, heapTotalMB: 0, externalMB: 0 };
+setInterval(() => {
+  const m = process.memoryUsage();
+  peaks.heapUsedMB = Math.max(peaks.heapUsedMB, round(m.heapUsed / MB));
+  peaks.heapTotalMB = Math.max(peaks.heapTotalMB, round(m.heapTotal / MB));
+  peaks.externalMB = Math.max(peaks.externalMB, round(m.external / MB));
+}, 100).unref();
+
+/** The one result line: the stage's figures plus its memory (start, peak RSS, sampled heap peaks). */
 export function result(figures: object) {
-  send({ bench: 'result', ...figures, startRssMB: round(startRss / MB), peakRssMB: peakRssMB() });
+  send({
+    bench: 'result',
+    ...figures,
+    startRssMB: round(startRss / MB),
+    peakRssMB: peakRssMB(),
+    peak: peaks,
+  });
 }
 
 /** Runs the child's main; any failure goes to stderr with exit code 1. */
