@@ -47,8 +47,10 @@ const stdio: CliIO = {
 
 function positiveInt(value: string | undefined, name: string, def: number): number {
   if (value === undefined) return def;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
+  // Digits only: Number() would also take "1e3", "0x10" or " 7", and a value past 2^53 would reach
+  // Redis as a range it refuses ("ERR value is not an integer or out of range").
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
     throw new UsageError(`--${name} must be a positive whole number, got "${value}"`);
   return n;
 }
