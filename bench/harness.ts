@@ -36,8 +36,7 @@ export interface BenchOptions {
 export function defaultOptions(quick: boolean): BenchOptions {
   return {
     quick,
-    // 10,000 is in the stage sizes of a full run for the collector's RSS comparison (issue 5).
-    stageSizes: quick ? [10_000] : [10_000, 100_000],
+    stageSizes: quick ? [10_000] : [100_000],
     e2eSizes: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000],
     runs: quick ? 1 : 3,
     costRequests: quick ? 400 : 1_000,
@@ -108,7 +107,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       e2e,
       footprint: footprint!,
       cost,
-      targets: judgeTargets(stages),
+      targets: judgeTargets(stages, e2e),
     };
   } finally {
     await env.close();
@@ -118,12 +117,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 const fmt = (v: number, d = 0) =>
   v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-/** The Performance targets of issues 3, 4 and 5, judged on the medians at the largest size. */
-export function judgeTargets(stages: StagesSize[]): Target[] {
+/**
+ * The Performance targets of issues 3, 4 and 5, judged on the medians at the largest stage size;
+ * the collector's memory from the end-to-end runs' collector processes (10,000 vs the largest).
+ */
+export function judgeTargets(stages: StagesSize[], e2e: E2eSize[]): Target[] {
   const top = stages.at(-1)!;
   const note = top.n < 100_000 ? `measured at ${fmt(top.n)}, the target names 100,000` : undefined;
-  const ten = stages.find((s) => s.n === 10_000);
-  const rss = top.collector.peakRssMB.median;
   const targets: Target[] = [
     {
       issue: 3,
@@ -153,16 +153,20 @@ export function judgeTargets(stages: StagesSize[]): Target[] {
       value: `${fmt(top.collector.perSecond.median)} /s`,
       met: top.collector.perSecond.median >= 20_000,
     },
-  ];
-  if (ten && ten !== top) {
-    const base = ten.collector.peakRssMB.median;
+  ].map((t) => (note ? { ...t, note } : t));
+  const ten = e2e.find((e) => e.n === 10_000);
+  const big = e2e.at(-1);
+  if (ten && big && big.n > ten.n) {
+    const base = ten.peakRssMB.collector.median;
+    const rss = big.peakRssMB.collector.median;
     targets.push({
       issue: 5,
-      what: `collector peak RSS at ${fmt(top.n)} vs 10,000`,
+      what: `collector process peak RSS at ${fmt(big.n)} vs 10,000 (end-to-end runs)`,
       target: 'within ±20 %',
       value: `${fmt(rss)} MB vs ${fmt(base)} MB (${fmt(((rss - base) / base) * 100, 1)} %)`,
       met: Math.abs(rss - base) <= 0.2 * base,
+      ...(big.n < 100_000 ? { note: `measured at ${fmt(big.n)}, the target names 100,000` } : {}),
     });
   }
-  return targets.map((t) => (note ? { ...t, note } : t));
+  return targets;
 }
