@@ -37,7 +37,7 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
   private collectQueue: Queue | undefined;
   private sweeping: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
-  private readonly memory: SweepMemory = { lastRetention: 0, lastOrphanScan: 0, foreign: new Set() };
+  private readonly memory: SweepMemory;
 
   constructor(private readonly opts: ResolvedOptions) {
     super();
@@ -65,6 +65,9 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
       lastPollAt: 0,
       startedAt: opts.now(),
     };
+    // Retention scans every record: not at start-up, when the backlog of a restart is being applied,
+    // but an hour in (and hourly after). sweepNow() runs it at once.
+    this.memory = { lastRetention: this.ctx.startedAt, lastOrphanScan: 0, foreign: new Set() };
   }
 
   private reportError(err: unknown, where: string) {
