@@ -4,11 +4,13 @@
  * stream. On loopback the emulator streams results as fast as the CPU allows; the real API's
  * results come over the internet, where one stream's rate is bounded by the network, not by us.
  */
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Throttle {
   url: string;
+  /** Bytes of results bodies passed so far. */
+  resultBytes(): number;
   close(): Promise<void>;
 }
 
@@ -18,15 +20,20 @@ const TICK_MS = 20;
 
 export async function startThrottle(target: string, bytesPerSec: number): Promise<Throttle> {
   const to = new URL(target);
+  let resultBytes = 0;
+  let self = () => '';
   const server: Server = createServer((req, res) => {
     const upstream = request(
       { host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
         if (!RESULTS_PATH.test(req.url ?? '')) {
-          up.pipe(res);
+          rewriteOrigin(up, res, to.origin, self());
           return;
         }
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.on('data', (d: Buffer) => {
+          resultBytes += d.length;
+        });
         pace(up, res, bytesPerSec);
       },
     );
@@ -35,14 +42,33 @@ export async function startThrottle(target: string, bytesPerSec: number): Promis
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  self = () => `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}`,
+    resultBytes: () => resultBytes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Passes an answer on with the emulator's origin replaced by the proxy's: a batch's `results_url`
+ * names the emulator, and the SDK fetches results from that URL, which must go through the proxy.
+ */
+function rewriteOrigin(up: IncomingMessage, res: ServerResponse, from: string, to: string) {
+  const chunks: Buffer[] = [];
+  up.on('data', (d: Buffer) => chunks.push(d));
+  up.on('end', () => {
+    const body = Buffer.from(Buffer.concat(chunks).toString('utf8').replaceAll(from, to));
+    const headers = { ...up.headers, 'content-length': String(body.length) };
+    delete headers['transfer-encoding'];
+    res.writeHead(up.statusCode ?? 502, headers);
+    res.end(body);
+  });
+  up.on('error', () => res.destroy());
 }
 
 /** Copies `from` to `to` at `bytesPerSec`, in slices every TICK_MS, honouring back-pressure. */
