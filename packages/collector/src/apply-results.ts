@@ -1,9 +1,10 @@
-import { type BatchScope, decide, PEEK_FIELDS, type ResultLine } from './decide.js';
+import { type BatchScope, decide, PEEK_FIELDS, type PeekedRecord, type ResultLine } from './decide.js';
 import { type Decided, execute } from './execute.js';
+import { type AppliedDeath, type AppliedSuccess, repairApplied } from './repair.js';
 import type { ApplyCounts, Ctx } from './types.js';
 
 /** Chunks applied at once. Chunks are independent (distinct custom_ids), so they may overlap. */
-const MAX_IN_FLIGHT = 2;
+const MAX_IN_FLIGHT = Number(process.env.NS_INFLIGHT ?? 2);
 
 /**
  * Streams a batch's results once and applies them chunk by chunk, in constant memory: at most
@@ -82,6 +83,7 @@ async function applyChunk(ctx: Ctx, scope: BatchScope, lines: ResultLine[], coun
   const now = ctx.now();
   const decided: Decided[] = [];
   const unknown: string[] = [];
+  const applied = { succeeded: [] as AppliedSuccess[], dead: [] as AppliedDeath[] };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const rec = recs[i] ?? null;
@@ -92,10 +94,36 @@ async function applyChunk(ctx: Ctx, scope: BatchScope, lines: ResultLine[], coun
     const verdict = decide(line, rec, scope, ctx.opts, now);
     if (verdict.kind !== 'skip') decided.push({ cid: cids[i]!, rec: rec!, verdict });
     else if (verdict.why === 'unknown') unknown.push(cids[i]!);
-    else counts[verdict.why]++;
+    else {
+      counts[verdict.why]++;
+      noteApplied(line, cids[i]!, rec!, scope, applied);
+    }
   }
   if (unknown.length) await onUnknown(ctx, scope.batchId, unknown, counts, now);
   await execute(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
+  if (applied.succeeded.length || applied.dead.length) {
+    await repairApplied(ctx, scope.batchId, applied.succeeded, applied.dead, now);
+  }
+}
+
+/**
+ * A line whose effect is already in the record (a re-stream): a success this batch delivered, or a
+ * failure of a record that is dead. Their jobs are checked by `repairApplied`.
+ */
+function noteApplied(
+  line: ResultLine,
+  cid: string,
+  rec: PeekedRecord,
+  scope: BatchScope,
+  applied: { succeeded: AppliedSuccess[]; dead: AppliedDeath[] },
+) {
+  const result = line?.result;
+  if (result?.type === 'succeeded') {
+    if (rec.state === 'succeeded' && rec.batch === scope.batchId)
+      applied.succeeded.push({ cid, rec, message: result.message });
+  } else if (rec.state === 'dead' && !scope.onlySuccesses) {
+    applied.dead.push({ cid, rec });
+  }
 }
 
 async function onUnknown(ctx: Ctx, batchId: string, cids: string[], counts: ApplyCounts, now: number) {

@@ -38,9 +38,15 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
   private sweeping: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private readonly memory: SweepMemory;
+  private epoch = 0;
+  private readonly onReady = () => {
+    this.epoch++;
+  };
 
   constructor(private readonly opts: ResolvedOptions) {
     super();
+    // Counts reconnections of the caller's connection (see Ctx.redisEpoch); removed in close().
+    opts.connection.on('ready', this.onReady);
     this.instance = opts.instance;
     const { connection: conn, prefix, retentionDays } = opts;
     const keep = (role: 'results' | 'deadLetters' | 'batches') => ({
@@ -63,6 +69,7 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
       },
       reportError: (err, where) => this.reportError(err, where),
       lastPollAt: 0,
+      redisEpoch: () => this.epoch,
       startedAt: opts.now(),
     };
     // Retention scans every record: not at start-up, when the backlog of a restart is being applied,
@@ -128,6 +135,7 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
 
   private async shutdown(): Promise<void> {
     this.abort.abort();
+    this.opts.connection.off('ready', this.onReady);
     await Promise.allSettled(this.workers.map((w) => w.close()));
     await this.sweeping;
     const { queues, store } = this.ctx;

@@ -15,6 +15,7 @@ export const PEEK_FIELDS = [
   'deadline',
   'deaths',
   'rt',
+  'batch',
 ] as const satisfies readonly (keyof RecordFields)[];
 
 export type PeekedRecord = Pick<RecordFields, (typeof PEEK_FIELDS)[number]>;

@@ -178,6 +178,7 @@ async function collect(
     );
   }
   await ctx.store.updateBatch(id, { state: 'applying' });
+  const epoch = ctx.redisEpoch();
   const scope: BatchScope = { batchId: id, subId: rec.sub, onlySuccesses: rec.origin === 'duplicate' };
   const counts = emptyCounts();
   const expected = ['succeeded', 'errored', 'canceled', 'expired'].reduce(
@@ -192,6 +193,7 @@ async function collect(
       throw new Error(`results stream ended after ${counts.lines} of ${expected} lines`);
     }
     await requeueMissing(ctx, scope, counts);
+    assertSameConnection(ctx, epoch, id);
   } catch (err) {
     const archived = ctx.now() >= (Date.parse(batch.created_at) || 0) + ARCHIVE_MS;
     if (isNotFound(err) && archived && !ctx.signal.aborted) {
@@ -199,11 +201,34 @@ async function collect(
     }
     return retryLater(ctx, job, token, `results (after ${counts.lines} lines)`, err);
   }
+  await ctx.store.markCollected(id, counts as unknown as Record<string, number>, ctx.now());
+  try {
+    assertSameConnection(ctx, epoch, id);
+  } catch (err) {
+    // The reconnect came while marking it collected: that may have stayed while effects before it
+    // were lost. Back in flight, and the pass is redone.
+    await ctx.store.updateBatch(id, { state: 'applying' });
+    await ctx.store.redis.sadd(ctx.store.keys.inflight, id);
+    return retryLater(ctx, job, token, 'collected', err);
+  }
   return finish(ctx, id, counts);
 }
 
+/**
+ * A pass over a batch is several round trips (jobs added, then applied, chunk after chunk; then
+ * missing members; then collected). When Redis lost its last writes while the pass went on (an OS
+ * crash under `appendfsync everysec`, a failover), earlier steps may be gone while later ones stay:
+ * a record final without its job, members left claimed behind a collected batch. Any reconnect
+ * during the pass makes it be redone from the start; every step is idempotent, and lines already
+ * applied get their missing jobs back (`repairApplied`). Found by the chaos suite (redis-everysec).
+ */
+function assertSameConnection(ctx: Ctx, epoch: number, batchId: string) {
+  if (ctx.redisEpoch() !== epoch) {
+    throw new Error(`Redis reconnected while batch ${batchId} was applied; applying it again to be sure`);
+  }
+}
+
 async function finish(ctx: Ctx, id: string, counts: ApplyCounts): Promise<BatchOutcome> {
-  await ctx.store.markCollected(id, counts as unknown as Record<string, number>, ctx.now());
   await clearBatchAlerts(ctx, id);
   if (ctx.opts.deleteAfterCollect) {
     try {

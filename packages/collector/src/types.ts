@@ -107,6 +107,12 @@ export interface Ctx {
   reportError(err: unknown, where: string): void;
   /** Last successful poll (retrieve) by this process, ms; 0 before the first. */
   lastPollAt: number;
+  /**
+   * How many times the Redis connection has become ready. A pass over a batch during which it
+   * changed may have had effects that Redis lost (its last writes, on an OS crash under
+   * `appendfsync everysec` or a failover) while later ones stayed: the pass is redone.
+   */
+  redisEpoch(): number;
   startedAt: number;
 }
 

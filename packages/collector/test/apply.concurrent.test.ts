@@ -34,6 +34,7 @@ function ctxOf(w: World): Ctx {
     emit: () => undefined,
     reportError: () => undefined,
     lastPollAt: 0,
+    redisEpoch: () => 0,
     startedAt: Date.now(),
   };
 }

@@ -1,0 +1,101 @@
+import { jobIds } from '@nightshift/shared';
+import { createRedis, type RedisClient } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulator, World } from './helpers.js';
+
+// Found by the chaos suite (bench/chaos, scenario redis-everysec): when Redis loses its last
+// acknowledged writes (an OS crash under appendfsync everysec, a failover to a lagging replica),
+// a collector carries on after the restart. A chunk's job add could be lost while its apply landed
+// (a succeeded record whose result never reaches the service), or the chunk's apply lost while the
+// batch was marked collected after it (requests left claimed behind a collected batch).
+
+let server: RedisServer;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  server = await startRedisServer({ appendonly: true, appendfsync: 'always' });
+  redis = createRedis({ url: server.url });
+  redis.on('error', () => undefined);
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+async function withWorld(fn: (w: World) => Promise<void>, emuOpts: Parameters<typeof emulator>[0] = {}) {
+  const emu = await emulator(emuOpts);
+  const w = new World(redis, emu);
+  // The restart test drops every connection: the world's own queues report it; nothing to act on.
+  for (const q of [w.results, w.deadLetters, w.batches]) q.on('error', () => undefined);
+  try {
+    await fn(w);
+  } finally {
+    await w.close();
+    await emu.close();
+  }
+}
+
+const ledgerResults = async (w: World) => (await w.store.ledger()).reduce((n, r) => n + r.results, 0);
+
+describe('when Redis lost the job of a result whose apply it kept', () => {
+  it('the next pass over the batch adds the missing result job and dead letter, and nothing twice', () =>
+    withWorld(async (w) => {
+      const cids = ['kept-1', 'kept-2', 'kept-3', 'poison-1'];
+      w.emu.control.injectOutcome({
+        match: /^poison-/,
+        outcome: 'errored',
+        errorType: 'invalid_request_error',
+      });
+      const { batch } = await w.seed({ cids });
+      await w.collector();
+      await w.waitCollected(batch.id);
+      expect(await ledgerResults(w)).toBe(3);
+
+      // What the loss leaves: records final, their jobs gone, the batch back in flight.
+      await w.results.remove(jobIds.result('kept-2'));
+      await w.deadLetters.remove(jobIds.deadLetter('poison-1', 1));
+      await w.store.updateBatch(batch.id, { state: 'applying' });
+      await redis.sadd(w.store.keys.inflight, batch.id);
+
+      await w.waitCollected(batch.id);
+      await waitFor(async () => (await w.results.getJob(jobIds.result('kept-2'))) !== undefined, {
+        what: 'the lost result job added again',
+      });
+      const dead = await w.deadLetters.getJob(jobIds.deadLetter('poison-1', 1));
+      expect(dead?.data.reason).toBe('invalid_request_error');
+      expect(dead?.data.attempts.at(-1)?.batchId).toBe(batch.id);
+      expect((await w.resultJobs()).map((j) => j.id).sort()).toEqual(
+        ['kept-1', 'kept-2', 'kept-3'].map((c) => jobIds.result(c)),
+      );
+      expect(await w.deadJobs()).toHaveLength(1);
+      expect(await ledgerResults(w)).toBe(3); // the repair adds jobs, it never applies again
+    }));
+});
+
+describe('when Redis restarts while a collector is in the middle of a batch', () => {
+  it('the pass is done again from the start, and every result still takes effect once', () =>
+    withWorld(
+      async (w) => {
+        const cids = Array.from({ length: 600 }, (_, i) => `mid-${i}`);
+        const { batch } = await w.seed({ cids });
+        await w.collector({ chunkSize: 20 });
+        await waitFor(
+          async () => {
+            const n = Number(await redis.hget(w.store.keys.stats, 'succeeded'));
+            return n > 0 && n < cids.length;
+          },
+          { intervalMs: 5, what: 'the pass to be part-way' },
+        );
+        await server.restart(); // kill -9 and start again (appendfsync always: nothing lost)
+        await w.waitCollected(batch.id, 60_000);
+
+        expect(w.emu.inspect.stats().resultStreams).toBeGreaterThanOrEqual(2); // done again
+        const states = await w.store.peek(cids, ['state']);
+        expect(states.every((s) => s?.state === 'succeeded')).toBe(true);
+        expect(await w.results.count()).toBe(cids.length);
+        expect(await ledgerResults(w)).toBe(cids.length);
+      },
+      { recordRequests: false },
+    ));
+});
