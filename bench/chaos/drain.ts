@@ -22,25 +22,26 @@ export async function waitDrained(
   const store = new Store(admin, prefix);
   const until = Date.now() + timeoutMs;
   let sweeps = 0;
-  let onlyUnknownSince = 0;
   let last = '';
+  let changedAt = Date.now();
   while (Date.now() < until) {
     const p = await pending(store, work, emu);
     const summary = JSON.stringify(p);
     if (summary !== last) {
       log(`drain: ${summary}`);
       last = summary;
+      changedAt = Date.now();
     }
     if (p.open + p.inflight + p.notFinal + p.unknownBatches + p.unconsumed === 0)
       return { drained: true, sweeps };
-    if (p.open + p.inflight + p.notFinal === 0 && p.unknownBatches > 0) {
-      onlyUnknownSince ||= Date.now();
-      if (Date.now() - onlyUnknownSince > 5_000) {
-        await operatorSweep(admin, prefix, emu.url);
-        sweeps++;
-        onlyUnknownSince = 0;
-      }
-    } else onlyUnknownSince = 0;
+    // Batches the API has and Nightshift does not (their create's answer was lost): orphan adoption
+    // finds them, but a collector scans only every 10 minutes. When nothing else moves, sweep now.
+    if (p.unknownBatches > 0 && Date.now() - changedAt > 5_000) {
+      await operatorSweep(admin, prefix, emu.url);
+      sweeps++;
+      log(`operator sweep (orphan adoption) #${sweeps}`);
+      changedAt = Date.now();
+    }
     await sleep(500);
   }
   return { drained: false, sweeps };

@@ -47,7 +47,12 @@ export class Fleet {
   private readonly slots: Slot[] = [];
   readonly kills: Record<Role, number> = { batcher: 0, collector: 0 };
 
-  constructor(private readonly opts: FleetOptions) {}
+  constructor(private readonly opts: FleetOptions) {
+    // If the harness itself dies, its replicas must not outlive it.
+    process.once('exit', () => {
+      for (const s of this.slots) if (isAlive(s.child)) s.child.kill('SIGKILL');
+    });
+  }
 
   /** Starts `count` replicas of a role. */
   add(role: Role, count: number): void {

@@ -31,10 +31,19 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const reports: RunReport[] = [];
+  const failures: string[] = [];
   for (const s of scenarios) {
     const log = (m: string) =>
       process.stdout.write(`${new Date().toISOString().slice(11, 19)} [${s.name}] ${m}\n`);
-    const r = await runScenario(s, log);
+    let r: RunReport;
+    try {
+      r = await runScenario(s, log);
+    } catch (err) {
+      // A harness failure (not a broken invariant): reported, and the next scenario still runs.
+      log(`HARNESS FAILURE: ${(err as Error).stack ?? err}`);
+      failures.push(`${s.name}: ${(err as Error).message}`);
+      continue;
+    }
     reports.push(r);
     const c = r.check.figures;
     log(
@@ -43,13 +52,17 @@ async function main(): Promise<number> {
     );
     for (const v of r.check.violations) log(`  ✗ ${v.invariant}: ${v.count} (${v.sample.join(', ')})`);
   }
-  const figures = renderFigures(reports, { startedAt, durationMs: Date.now() - startedAt.getTime() });
+  let figures = renderFigures(reports, { startedAt, durationMs: Date.now() - startedAt.getTime() });
+  if (failures.length)
+    figures += `\n\n**Runs that did not complete:**\n\n${failures.map((f) => `- ${f}`).join('\n')}`;
   mkdirSync(`${ROOT}bench/out/chaos`, { recursive: true });
   writeFileSync(`${ROOT}bench/out/chaos/last-run.json`, JSON.stringify(reports, null, 2));
   if (!values['no-write'] && !values.quick && !wanted) writeFigures(`${ROOT}RELIABILITY.md`, figures);
   process.stdout.write(`\n${figures}\n`);
-  return reports.every((r) => r.check.ok) ? 0 : 1;
+  return failures.length === 0 && reports.every((r) => r.check.ok) ? 0 : 1;
 }
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 main().then(
   (code) => process.exit(code),

@@ -64,8 +64,38 @@ export class ChaosRedis {
   async crash(): Promise<RedisFaultRecord> {
     const at = Date.now();
     await this.server.kill9();
-    await this.server.restart();
+    await this.restart();
     return this.record({ kind: 'crash', at, back: Date.now() });
+  }
+
+  /**
+   * Starts redis-server again. The helper waits 10 s for PING; loading a large AOF on a busy
+   * 2-core machine can take longer, so a timeout there is followed by a longer wait of our own.
+   */
+  private async restart() {
+    try {
+      await this.server.restart();
+    } catch (err) {
+      if (!/timed out waiting/.test((err as Error).message)) throw err;
+      const c = new Redis(this.server.url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      const until = Date.now() + 180_000;
+      for (;;) {
+        try {
+          await c.connect();
+          if ((await c.ping()) === 'PONG') break;
+        } catch {
+          // still loading the AOF (or still starting): try again
+        }
+        c.disconnect();
+        if (Date.now() > until) throw new Error(`redis-server did not come back within 3 minutes: ${err}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      c.disconnect();
+    }
   }
 
   /**
@@ -82,7 +112,7 @@ export class ChaosRedis {
     const cutTo = Math.min(size, keep?.size ?? size);
     truncateSync(file, cutTo);
     this.samples = this.samples.filter((s) => s.at <= (keep?.at ?? 0));
-    await this.server.restart();
+    await this.restart();
     return this.record({
       kind: 'power-loss',
       at,
@@ -97,7 +127,7 @@ export class ChaosRedis {
     const at = Date.now();
     await this.server.kill9();
     await new Promise((r) => setTimeout(r, ms));
-    await this.server.restart();
+    await this.restart();
     return this.record({ kind: 'outage', at, back: Date.now() });
   }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Emulator, type ProcessingMode, startEmulator } from '@nightshift/emulator';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
+import { diagnose } from './diagnose.js';
 import { waitDrained } from './drain.js';
 import {
   type ApiFaultPlan,
@@ -266,6 +267,17 @@ async function checkRun(run: ChaosRun): Promise<CheckReport> {
     lossWindows: run.redis.faults.filter((f) => f.lossFrom).map((f) => ({ from: f.lossFrom!, to: f.at })),
     poison: run.poison,
   });
+  const file = await diagnose({
+    report: out,
+    redis: run.admin,
+    prefix: 'chaos',
+    emu: run.emu,
+    deliveries: run.work.deliveries,
+    acks: run.work.acks,
+    redisFaults: run.redis.faults,
+    logDir: run.logDir,
+  });
+  if (file) run.log(`details of the broken invariants: ${file}`);
   const exits = run.fleet.unexpectedExits();
   if (exits.length) {
     out.ok = false;
