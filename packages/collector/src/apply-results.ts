@@ -4,7 +4,7 @@ import { type AppliedDeath, type AppliedSuccess, repairApplied } from './repair.
 import type { ApplyCounts, Ctx } from './types.js';
 
 /** Chunks applied at once. Chunks are independent (distinct custom_ids), so they may overlap. */
-const MAX_IN_FLIGHT = Number(process.env.NS_INFLIGHT ?? 2);
+const MAX_IN_FLIGHT = 2;
 
 /**
  * Streams a batch's results once and applies them chunk by chunk, in constant memory: at most
