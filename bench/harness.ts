@@ -88,8 +88,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       footprint = r.footprint; // the largest size's (sizes ascend)
     }
     const e2e: E2eSize[] = [];
-    for (const n of opts.e2eSizes)
-      e2e.push(await benchE2e(env, n, opts.runs, opts.consumerConcurrency, opts.log));
+    for (const n of opts.e2eSizes) {
+      const s = stages.find((x) => x.n === n);
+      const stageRaw = s && {
+        enqueueMs: s.producer.baselineMs,
+        fetchBodyMs: s.batcher.baselineMs,
+        iterateMs: s.collector.baselineMs,
+      };
+      e2e.push(await benchE2e(env, n, opts.runs, opts.consumerConcurrency, opts.log, stageRaw));
+    }
     opts.log(`cost view: ${opts.costRequests} requests, ${opts.costPrompts} prompts`);
     const cost = await benchCost(env, opts.costRequests, opts.costPrompts, opts.costMaxRequests);
     machine.loadAvg.end = loadAvg1();

@@ -24,6 +24,7 @@ function stageRows(r: BenchResults): string[] {
     'speed vs raw',
     'peak RSS, MB',
     'raw peak RSS, MB',
+    'load avg',
   ]);
   const names: [keyof Pick<BenchResults['stages'][0], 'producer' | 'batcher' | 'collector'>, string][] = [
     ['producer', 'producer `enqueueMany` vs `addBulk`'],
@@ -44,6 +45,7 @@ function stageRows(r: BenchResults): string[] {
           mm(f.ratio, 2, '×'),
           mm(f.peakRssMB),
           mm(f.baselinePeakRssMB),
+          mm(s.loadAvg, 1),
         ]),
       );
     }
@@ -156,6 +158,7 @@ function e2eRows(r: BenchResults): string[] {
     'batcher',
     'collector',
     'consumer',
+    'load avg',
   ]);
   for (const e of r.e2e) {
     out.push(
@@ -174,6 +177,7 @@ function e2eRows(r: BenchResults): string[] {
         mm(e.peakRssMB.batcher),
         mm(e.peakRssMB.collector),
         mm(e.peakRssMB.consumer),
+        mm(e.loadAvg, 1),
       ]),
     );
   }

@@ -9,6 +9,7 @@
 import { openQueue } from '@nightshift/store';
 import { runStage, type StageMessage, spawnStage } from '../lib/child.js';
 import type { BenchEnv } from '../lib/env.js';
+import { loadAvg1 } from '../lib/machine.js';
 import { field, type Summary } from '../lib/stats.js';
 
 const PREFIX = 'ns';
@@ -17,6 +18,8 @@ const PREFIX = 'ns';
 export interface E2eSize {
   n: number;
   runs: number;
+  /** 1-minute load average of the machine at the start of each run (other work skews timings). */
+  loadAvg: Summary;
   /** Enqueue start → n-th result in the consumer's handler, ms. */
   ms: Summary;
   perSecond: Summary;
@@ -30,7 +33,7 @@ export interface E2eSize {
   peakRssMB: Record<'producer' | 'batcher' | 'collector' | 'consumer', Summary>;
   /** Sum of the raw baselines (addBulk + getWaiting/stringify + results iteration + Worker), ms. */
   baselineSumMs: Summary;
-  /** The raw baselines one by one, ms. */
+  /** The raw baselines one by one, ms (the first three from the stage section when it ran at this n). */
   baselineMs: Record<'enqueueMs' | 'fetchBodyMs' | 'iterateMs' | 'consumeMs', Summary>;
   /** baseline sum / end-to-end time per run (1 = as fast as raw; higher is faster). */
   ratio: Summary;
@@ -42,10 +45,13 @@ interface Run {
   c: StageMessage;
   k: StageMessage;
   raw: StageMessage;
+  /** 1-minute load average of the machine when the run started. */
+  load: number;
 }
 
-async function oneRun(env: BenchEnv, n: number, concurrency: number): Promise<Run> {
+async function oneRun(env: BenchEnv, n: number, concurrency: number, consumeOnly: boolean): Promise<Run> {
   await env.reset();
+  const load = loadAvg1();
   const base = { redisUrl: env.redisUrl, prefix: PREFIX, n };
   const batcher = spawnStage('batcher', { ...base, emuUrl: env.emuUrl, mode: 'service' });
   const collector = spawnStage('collector', { ...base, emuUrl: env.emuUrl });
@@ -68,8 +74,9 @@ async function oneRun(env: BenchEnv, n: number, concurrency: number): Promise<Ru
       emuUrl: env.emuUrl,
       batchIds: b!.batchIds,
       concurrency,
+      consumeOnly,
     });
-    return { p, b: b!, c: c!, k: k!, raw };
+    return { p, b: b!, c: c!, k: k!, raw, load };
   } finally {
     await Promise.all(services.map((s) => s.stop()));
   }
@@ -77,25 +84,40 @@ async function oneRun(env: BenchEnv, n: number, concurrency: number): Promise<Ru
 
 const num = (m: StageMessage, k: string) => Number(m[k]);
 
-/** Runs the end-to-end benchmark at size n, `runs` times. */
+/** Raw baselines the stage section measured at this n (medians), reused instead of measured again. */
+export type StageBaselines = Record<'enqueueMs' | 'fetchBodyMs' | 'iterateMs', Summary>;
+
+/**
+ * Runs the end-to-end benchmark at size n, `runs` times. With `stageRaw` (the stage section ran at
+ * this n in the same bench run), the raw pipeline only measures the consumer step and the sum uses
+ * the stage section's medians for the other three.
+ */
 export async function benchE2e(
   env: BenchEnv,
   n: number,
   runs: number,
   concurrency: number,
   log: (line: string) => void,
+  stageRaw?: StageBaselines,
 ): Promise<E2eSize> {
   const all: Run[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = await oneRun(env, n, concurrency);
-    log(`e2e n=${n} run ${i + 1}/${runs}: ${num(r.k, 'lastAt') - num(r.p, 'startedAt')} ms`);
+    const r = await oneRun(env, n, concurrency, stageRaw !== undefined);
+    log(
+      `e2e n=${n} run ${i + 1}/${runs}: ${num(r.k, 'lastAt') - num(r.p, 'startedAt')} ms (load ${loadAvg1()})`,
+    );
     all.push(r);
   }
   const total = (r: Run) => num(r.k, 'lastAt') - num(r.p, 'startedAt');
   const tail = (r: Run) => Math.max(0, num(r.k, 'lastAt') - num(r.c, 'endedAt'));
+  const reused = stageRaw
+    ? stageRaw.enqueueMs.median + stageRaw.fetchBodyMs.median + stageRaw.iterateMs.median
+    : 0;
+  const rawSum = (r: Run) => num(r.raw, 'ms') + reused;
   return {
     n,
     runs,
+    loadAvg: field(all, (r) => r.load),
     ms: field(all, total),
     perSecond: field(all, (r) => Math.round((n / total(r)) * 1000)),
     phases: {
@@ -111,13 +133,13 @@ export async function benchE2e(
       collector: field(all, (r) => num(r.c, 'peakRssMB')),
       consumer: field(all, (r) => num(r.k, 'peakRssMB')),
     },
-    baselineSumMs: field(all, (r) => num(r.raw, 'ms')),
+    baselineSumMs: field(all, rawSum),
     baselineMs: {
-      enqueueMs: field(all, (r) => num(r.raw, 'enqueueMs')),
-      fetchBodyMs: field(all, (r) => num(r.raw, 'fetchBodyMs')),
-      iterateMs: field(all, (r) => num(r.raw, 'iterateMs')),
+      enqueueMs: stageRaw?.enqueueMs ?? field(all, (r) => num(r.raw, 'enqueueMs')),
+      fetchBodyMs: stageRaw?.fetchBodyMs ?? field(all, (r) => num(r.raw, 'fetchBodyMs')),
+      iterateMs: stageRaw?.iterateMs ?? field(all, (r) => num(r.raw, 'iterateMs')),
       consumeMs: field(all, (r) => num(r.raw, 'consumeMs')),
     },
-    ratio: field(all, (r) => num(r.raw, 'ms') / total(r)),
+    ratio: field(all, (r) => rawSum(r) / total(r)),
   };
 }

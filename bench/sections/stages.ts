@@ -7,6 +7,7 @@
 
 import { runStage, type StageMessage } from '../lib/child.js';
 import type { BenchEnv } from '../lib/env.js';
+import { loadAvg1 } from '../lib/machine.js';
 import { field, type Summary } from '../lib/stats.js';
 
 const PREFIX = 'ns';
@@ -47,6 +48,8 @@ export interface Footprint {
 export interface StagesSize {
   n: number;
   runs: number;
+  /** 1-minute load average of the machine at the start of each run (other work skews timings). */
+  loadAvg: Summary;
   producer: StageFigures;
   batcher: StageFigures;
   collector: StageFigures;
@@ -60,6 +63,7 @@ interface Run {
   br: StageMessage;
   cr: StageMessage;
   footprint: Footprint;
+  load: number;
 }
 
 /**
@@ -77,6 +81,7 @@ async function withCpu(env: BenchEnv, stage: string, args: object): Promise<Stag
 
 async function oneRun(env: BenchEnv, n: number): Promise<Run> {
   await env.reset();
+  const load = loadAvg1();
   const base = { redisUrl: env.redisUrl, prefix: PREFIX, n };
   const m0 = await env.usedMemory();
   const p = await withCpu(env, 'producer', base);
@@ -100,7 +105,7 @@ async function oneRun(env: BenchEnv, n: number): Promise<Run> {
     collectedBytesPerRequest: per(m3 - m0),
     rawBullmqWaitingBytesPerJob: per(r1 - r0),
   };
-  return { p, b, c, pr, br, cr, footprint };
+  return { p, b, c, pr, br, cr, footprint, load };
 }
 
 const num = (m: StageMessage, k: string) => Number(m[k]);
@@ -151,13 +156,14 @@ export async function benchStages(
     const r = await oneRun(env, n);
     log(
       `stages n=${n} run ${i + 1}/${runs}: producer ${r.p.ms} ms (raw ${r.pr.ms}), ` +
-        `batcher ${r.b.ms} ms (raw ${r.br.ms}), collector ${r.c.ms} ms (raw ${r.cr.ms})`,
+        `batcher ${r.b.ms} ms (raw ${r.br.ms}), collector ${r.c.ms} ms (raw ${r.cr.ms}) (load ${r.load})`,
     );
     all.push(r);
   }
   const size: StagesSize = {
     n,
     runs,
+    loadAvg: field(all, (r) => r.load),
     producer: figures(
       all,
       (r) => r.p,

@@ -1,7 +1,8 @@
 /**
  * Baseline child (end to end): the raw baselines one after the other in one process, on the same
  * n requests: addBulk → getWaiting + JSON.stringify → iterate the end-to-end run's results streams →
- * a plain BullMQ Worker (same concurrency as the consumer) over n result-sized jobs.
+ * a plain BullMQ Worker (same concurrency as the consumer) over n result-sized jobs. With
+ * `consumeOnly`, only the last step (the others were measured by the stage section at this n).
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { EnqueueRequest } from '@nightshift/producer';
@@ -18,12 +19,18 @@ interface Args {
   batchIds: string[];
   n: number;
   concurrency: number;
+  consumeOnly?: boolean;
 }
 
 runChild(async () => {
   const a = stageArgs<Args>();
-  const requests = benchRequests(a.n);
   const connection = createRedis({ url: a.redisUrl }, 'worker');
+  if (a.consumeOnly) {
+    const consume = await rawConsume(connection, a.prefix, 'results', a.n, a.concurrency);
+    await connection.quit();
+    return result({ stage: 'raw-pipeline', n: a.n, consumeMs: consume.ms, ms: consume.ms });
+  }
+  const requests = benchRequests(a.n);
   const queue = new Queue<EnqueueRequest>('requests', { connection, prefix: a.prefix });
   await queue.waitUntilReady();
   const enqueue = await rawEnqueue(queue as Queue, requests);
