@@ -5,7 +5,7 @@
  */
 
 import { BenchEnv } from './lib/env.js';
-import { loadAvg1, type MachineInfo, machineInfo } from './lib/machine.js';
+import { codeVersion, loadAvg1, type MachineInfo, machineInfo } from './lib/machine.js';
 import { benchCost, type CostView } from './sections/cost.js';
 import { benchE2e, type E2eSize } from './sections/e2e.js';
 import { benchStages, type Footprint, type StagesSize } from './sections/stages.js';
@@ -65,6 +65,8 @@ export interface BenchResults {
     command: string;
     durationS: number;
     machine: MachineInfo;
+    /** The measured code: git HEAD and package sources with uncommitted changes at the time. */
+    code: { commit: string; uncommitted: string[] };
     options: Omit<BenchOptions, 'log'>;
   };
   stages: StagesSize[];
@@ -77,6 +79,7 @@ export interface BenchResults {
 /** Runs the whole suite. */
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const started = Date.now();
+  const code = codeVersion();
   const env = await BenchEnv.start();
   try {
     const machine = machineInfo(await env.redisVersion());
@@ -108,6 +111,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         command: opts.quick ? 'pnpm bench --quick' : 'pnpm bench',
         durationS: Math.round((Date.now() - started) / 1000),
         machine,
+        code,
         options,
       },
       stages,

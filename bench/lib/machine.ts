@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
@@ -47,4 +48,19 @@ export function machineInfo(redisVersion: string): MachineInfo {
     os,
     loadAvg: { start: loadAvg1() },
   };
+}
+
+/** The code that was measured: HEAD, and package sources that differed from it (uncommitted work). */
+export function codeVersion(): { commit: string; uncommitted: string[] } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'packages'], { encoding: 'utf8' });
+    const uncommitted = status
+      .split('\n')
+      .filter((l) => /^.M|^M|^\?\?/.test(l) && /\/src\//.test(l))
+      .map((l) => l.slice(3));
+    return { commit, uncommitted };
+  } catch {
+    return { commit: 'unknown', uncommitted: [] };
+  }
 }

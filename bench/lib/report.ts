@@ -219,8 +219,9 @@ function costRows(r: BenchResults): string[] {
     'output',
     'batch price, $',
     'same tokens real-time, $',
-    'saved vs real-time',
+    'batch cost vs mixed packing',
   ]);
+  const mixed = r.cost.rows.find((c) => c.packing === 'mixed');
   for (const c of r.cost.rows) {
     const t = c.tokens;
     out.push(
@@ -233,17 +234,20 @@ function costRows(r: BenchResults): string[] {
         n0(t.output),
         n0(c.batchUsd, 4),
         n0(c.realtimeUsd, 4),
-        `${n0((1 - c.batchUsd / c.realtimeUsd) * 100, 1)} %`,
+        mixed ? `${n0((c.batchUsd / mixed.batchUsd) * 100, 0)} %` : '–',
       ]),
     );
   }
   const g = r.cost.rows.find((c) => c.packing === 'grouped' && c.prompts > 1);
-  const m = r.cost.rows.find((c) => c.packing === 'mixed');
+  const m = mixed;
   if (g && m) {
     out.push(
       '',
-      `Grouping by cache prefix saves ${n0((1 - g.batchUsd / m.batchUsd) * 100, 1)} % of the batch cost of the ` +
-        `mixed packing (${n0(g.batchUsd, 4)} $ vs ${n0(m.batchUsd, 4)} $ for ${n0(r.cost.requests)} requests).`,
+      `Every row pays 50 % of the real-time price of its tokens (the batch discount); what grouping changes ` +
+        `is how many of those tokens are cheap cache reads. Grouping by cache prefix saves ` +
+        `${n0((1 - g.batchUsd / m.batchUsd) * 100, 1)} % of the batch cost of the mixed packing ` +
+        `(${n0(g.batchUsd, 4)} $ vs ${n0(m.batchUsd, 4)} $ for ${n0(r.cost.requests)} requests), and ` +
+        `${n0((1 - g.batchUsd / m.realtimeUsd) * 100, 1)} % of what the mixed packing's tokens would cost real-time.`,
     );
   }
   return out;
@@ -256,7 +260,11 @@ export function renderMarkdown(r: BenchResults): string {
   const lines = [
     `_${r.meta.mode} run of ${r.meta.date} (\`${r.meta.command}\`, ${r.meta.durationS} s): ${m.nproc} × ${m.cpuModel}, ` +
       `${m.memoryGB} GB RAM, Node ${m.node}, Redis ${m.redis}, ${m.os}; load average ${m.loadAvg.start} at start, ` +
-      `${m.loadAvg.end ?? '?'} at end. Figures: median (min–max) of ${r.meta.options.runs} run(s)._`,
+      `${m.loadAvg.end ?? '?'} at end. Code: ${r.meta.code.commit}` +
+      (r.meta.code.uncommitted.length
+        ? ` plus uncommitted changes in ${r.meta.code.uncommitted.map((f) => `\`${f}\``).join(', ')}`
+        : '') +
+      `. Figures: median (min–max) of ${r.meta.options.runs} run(s)._`,
     '',
     '#### Targets (issues 3, 4, 5)',
     '',
