@@ -38,7 +38,7 @@ export function renderFigures(reports: RunReport[], meta: { startedAt: Date; dur
     `| requests the API processed twice (paid twice, delivered once) | ${f((r) => r.check.figures.requestsSentTwice)} |`,
     `| acknowledged enqueues cut by a simulated power loss (everysec), replayed | ${f((r) => r.check.figures.lostAckedReplayed)} |`,
     `| results handed to the handler again (same job, BullMQ at-least-once) | ${f((r) => r.check.figures.deliveries.redeliveredSameJob)} |`,
-    `| results re-delivered after a power loss cut the first delivery | ${f((r) => r.check.figures.deliveries.redeliveredAfterLoss)} |`,
+    `| results delivered again after a power loss cut their first job | ${f((r) => r.check.figures.deliveries.redeliveredAfterLoss)} |`,
     '',
     '| run | fsync | replicas | requests | kills b/c | Redis faults | API faults | succeeded | dead | dup. batches | sent twice | lost | stuck | twice | time |',
     '| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -129,4 +129,5 @@ export class Workload {
   }
 }
 
+/** Waits `ms` (harness pacing only: tests wait on conditions). */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
