@@ -120,6 +120,8 @@ export class ChaosMonkey {
   private stopped = false;
   private readonly random: () => number;
   private now: Progress = { enqueued: 0, final: 0, batches: 0, ended: 0 };
+  /** Expiries run one at a time: each switches the emulator to manual processing and back. */
+  private expiring: Promise<unknown> = Promise.resolve();
   private t0 = 0;
 
   constructor(private readonly deps: Deps) {
@@ -296,8 +298,9 @@ export class ChaosMonkey {
         h.remove();
       }
     } else if ('expire' in p) {
-      const held = await this.expire(p.expire.windowMs);
-      t.fired += held;
+      const run = this.expiring.then(() => this.expire(p.expire.windowMs));
+      this.expiring = run.catch(() => undefined);
+      t.fired += await run;
     } else {
       const inProgress = () => emu.inspect.batches().filter((b) => b.processing_status === 'in_progress');
       const until = Date.now() + 30_000;

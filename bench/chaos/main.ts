@@ -2,9 +2,10 @@
  * `pnpm chaos`: the long reliability run. Every scenario of `LONG` (or `--only a,b`, or `--quick`)
  * against real batcher and collector processes, Redis and the emulator; the invariants are checked
  * after each run; the figures go to RELIABILITY.md (unless `--no-write`) and the full reports to
- * bench/out/chaos/last-run.json. Exit code 1 if any invariant broke.
+ * bench/out/chaos/last-run.json (`--render <that file>` writes the figures again from it). Exit code
+ * 1 if any invariant broke.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderFigures, writeFigures } from './report.js';
@@ -19,8 +20,10 @@ async function main(): Promise<number> {
       quick: { type: 'boolean' },
       only: { type: 'string' },
       'no-write': { type: 'boolean' },
+      render: { type: 'string' },
     },
   });
+  if (values.render) return rerender(values.render);
   const wanted = values.only?.split(',');
   const scenarios = values.quick ? [QUICK] : LONG.filter((s) => !wanted || wanted.includes(s.name));
   if (scenarios.length === 0) {
@@ -56,10 +59,27 @@ async function main(): Promise<number> {
   if (failures.length)
     figures += `\n\n**Runs that did not complete:**\n\n${failures.map((f) => `- ${f}`).join('\n')}`;
   mkdirSync(`${ROOT}bench/out/chaos`, { recursive: true });
-  writeFileSync(`${ROOT}bench/out/chaos/last-run.json`, JSON.stringify(reports, null, 2));
+  const meta = { startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
+  writeFileSync(`${ROOT}bench/out/chaos/last-run.json`, JSON.stringify({ ...meta, reports }, null, 2));
   if (!values['no-write'] && !values.quick && !wanted) writeFigures(`${ROOT}RELIABILITY.md`, figures);
   process.stdout.write(`\n${figures}\n`);
   return failures.length === 0 && reports.every((r) => r.check.ok) ? 0 : 1;
+}
+
+/** `--render <last-run.json>`: writes RELIABILITY.md's figures again from a saved run (no new run). */
+function rerender(file: string): number {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+    startedAt: string;
+    durationMs: number;
+    reports: RunReport[];
+  };
+  const figures = renderFigures(saved.reports, {
+    startedAt: new Date(saved.startedAt),
+    durationMs: saved.durationMs,
+  });
+  writeFigures(`${ROOT}RELIABILITY.md`, figures);
+  process.stdout.write(`${figures}\n`);
+  return 0;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));

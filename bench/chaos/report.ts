@@ -49,6 +49,8 @@ export function renderFigures(reports: RunReport[], meta: { startedAt: Date; dur
     }),
     '',
     ...reports.map((r) => `- **${r.scenario}**: ${r.description}`),
+    '',
+    ...faultTables(reports),
   ];
   const broken = reports.flatMap((r) => r.check.violations.map((v) => ({ run: r.scenario, ...v })));
   if (broken.length) {
@@ -66,4 +68,34 @@ export function writeFigures(path: string, figures: string): void {
   const b = doc.indexOf(END);
   if (a < 0 || b < a) throw new Error(`${path} has no ${START} … ${END} section`);
   writeFileSync(path, `${doc.slice(0, a + START.length)}\n${figures}\n${doc.slice(b)}`);
+}
+
+/** What was injected, by kind: API faults (injected / fired) and Redis faults (with the phase). */
+function faultTables(reports: RunReport[]): string[] {
+  const api = new Map<string, { injected: number; fired: number }>();
+  for (const r of reports) {
+    for (const [label, t] of Object.entries(r.api)) {
+      const a = api.get(label) ?? { injected: 0, fired: 0 };
+      a.injected += t.injected;
+      a.fired += t.fired;
+      api.set(label, a);
+    }
+  }
+  const redis = reports.flatMap((r) =>
+    r.redisFaults.map(
+      (f) =>
+        `| ${r.scenario} | ${f.kind} | ${f.during} | ${sec(f.back - f.at)} | ${
+          f.bytesLost === undefined ? '–' : `${n(f.bytesLost)} bytes (${f.at - (f.lossFrom ?? f.at)} ms)`
+        } |`,
+    ),
+  );
+  return [
+    '| API fault | injected | fired (HTTP answers, batches held or canceled) |',
+    '| --- | ---: | ---: |',
+    ...[...api].map(([label, a]) => `| ${label} | ${a.injected} | ${a.fired} |`),
+    '',
+    '| run | Redis fault | during | back after | AOF cut (power loss) |',
+    '| --- | --- | --- | ---: | --- |',
+    ...redis,
+  ];
 }

@@ -28,9 +28,9 @@ export function apiFaults(stage = 0): ApiFaultPlan[] {
     },
     {
       when: e(0.3),
-      label: 'transient 404 after create (1.5 s)',
-      fault: { endpoint: 'retrieve', kind: 'not-found-after-create', forMs: 1500 },
-      removeAfterMs: 8 * S,
+      label: 'transient 404 after create (3 s)',
+      fault: { endpoint: 'retrieve', kind: 'not-found-after-create', forMs: 3000 },
+      removeAfterMs: 20 * S,
     },
     { when: { ...e(0.4), batches: 4 }, label: 'batches canceled by an operator', cancel: { count: 2 } },
     {
