@@ -22,7 +22,7 @@ describe('when the benchmark harness runs in quick mode at a tiny size', () => {
     const opts = {
       ...defaultOptions(true),
       stageSizes: [N],
-      e2eSizes: [N],
+      e2eSizes: [E2E_N],
       runs: 1,
       costRequests: 100,
       log: () => {},
