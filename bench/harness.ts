@@ -39,7 +39,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
     stageSizes: quick ? [10_000] : [100_000],
     e2eSizes: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000],
     runs: quick ? 1 : 3,
-    costRequests: quick ? 400 : 1_000,
+    costRequests: quick ? 200 : 1_000,
     costPrompts: 20,
     costMaxRequests: 50,
     consumerConcurrency: 32,

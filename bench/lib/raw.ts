@@ -4,8 +4,8 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import type { EnqueueRequest } from '@nightshift/producer';
-import type { RedisClient } from '@nightshift/store';
 import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { benchCustomId } from './payloads.js';
 
 const CHUNK = 1000;
@@ -84,7 +84,7 @@ function resultLike(i: number) {
  * one's text until all n were handled.
  */
 export async function rawConsume(
-  connection: RedisClient,
+  connection: Redis,
   prefix: string,
   name: string,
   n: number,

@@ -184,6 +184,15 @@ function e2eRows(r: BenchResults): string[] {
   return out;
 }
 
+function e2eHeapRows(r: BenchResults): string[] {
+  const out = head(['n', 'producer', 'batcher', 'collector', 'consumer']);
+  for (const e of r.e2e) {
+    const h = e.peakHeapTotalMB;
+    out.push(row([n0(e.n), mm(h.producer), mm(h.batcher), mm(h.collector), mm(h.consumer)]));
+  }
+  return out;
+}
+
 function e2eBaselineRows(r: BenchResults): string[] {
   const out = head([
     'n',
@@ -298,6 +307,10 @@ export function renderMarkdown(r: BenchResults): string {
     ...e2eRows(r),
     '',
     ...e2eBaselineRows(r),
+    '',
+    'Peak V8 heap (total) of the end-to-end processes, MB (the rest of the RSS is code, buffers and the runtime):',
+    '',
+    ...e2eHeapRows(r),
     '',
     `#### Redis footprint at ${n0(f.n)} requests (INFO used_memory deltas)`,
     '',

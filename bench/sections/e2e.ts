@@ -29,6 +29,8 @@ export interface E2eSize {
    * emulator ending the batch on the first retrieve).
    */
   phases: Record<'enqueueMs' | 'flushMs' | 'applyMs' | 'consumerTailMs' | 'handoffMs', Summary>;
+  /** Peak V8 heap (total) of each process, MB: how much of the RSS is the JS heap. */
+  peakHeapTotalMB: Record<'producer' | 'batcher' | 'collector' | 'consumer', Summary>;
   /** Peak RSS of each process, MB. */
   peakRssMB: Record<'producer' | 'batcher' | 'collector' | 'consumer', Summary>;
   /** Sum of the raw baselines (addBulk + getWaiting/stringify + results iteration + Worker), ms. */
@@ -83,6 +85,7 @@ async function oneRun(env: BenchEnv, n: number, concurrency: number, consumeOnly
 }
 
 const num = (m: StageMessage, k: string) => Number(m[k]);
+const heap = (m: StageMessage) => Number((m.peak as Record<string, number> | undefined)?.heapTotalMB ?? 0);
 
 /** Raw baselines the stage section measured at this n (medians), reused instead of measured again. */
 export type StageBaselines = Record<'enqueueMs' | 'fetchBodyMs' | 'iterateMs', Summary>;
@@ -132,6 +135,12 @@ export async function benchE2e(
       batcher: field(all, (r) => num(r.b, 'peakRssMB')),
       collector: field(all, (r) => num(r.c, 'peakRssMB')),
       consumer: field(all, (r) => num(r.k, 'peakRssMB')),
+    },
+    peakHeapTotalMB: {
+      producer: field(all, (r) => heap(r.p)),
+      batcher: field(all, (r) => heap(r.b)),
+      collector: field(all, (r) => heap(r.c)),
+      consumer: field(all, (r) => heap(r.k)),
     },
     baselineSumMs: field(all, rawSum),
     baselineMs: {

@@ -4,8 +4,8 @@
  * `JSON.stringify` of the create body `{"requests":[{custom_id, params}, …]}` built from them.
  */
 import type { EnqueueRequest } from '@nightshift/producer';
-import { createRedis } from '@nightshift/store';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { rawFetchBody } from '../lib/raw.js';
 import { meter, result, rssMB, runChild, stageArgs } from './common.js';
 
@@ -18,7 +18,7 @@ interface Args {
 
 runChild(async () => {
   const a = stageArgs<Args>();
-  const connection = createRedis({ url: a.redisUrl }, 'client');
+  const connection = new Redis(a.redisUrl);
   const queue = new Queue<EnqueueRequest>(a.queue, { connection, prefix: a.prefix });
   await queue.waitUntilReady();
   const rssBeforeMB = rssMB();

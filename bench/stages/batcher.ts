@@ -6,7 +6,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type FlushReport, startBatcher } from '@nightshift/batcher';
 import { createRedis } from '@nightshift/store';
-import { benchLogger, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { benchLogger } from './logger.js';
 import { isCreate, timedFetch } from './timed-fetch.js';
 
 interface Args {

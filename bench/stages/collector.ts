@@ -6,7 +6,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { startCollector } from '@nightshift/collector';
 import { createRedis } from '@nightshift/store';
-import { benchLogger, type Meter, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { type Meter, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { benchLogger } from './logger.js';
 
 interface Args {
   redisUrl: string;

@@ -1,9 +1,9 @@
 /**
  * Helpers of a stage child: its arguments (one JSON argv), its protocol lines on stdout
- * (`{"bench":"ready"}`, then one `{"bench":"result",…}`), and its memory figures.
+ * (`{"bench":"ready"}`, then one `{"bench":"result",…}`), and its memory figures. Imports nothing
+ * of Nightshift, so a raw baseline child loads only BullMQ, ioredis and the SDK.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import { createLogger, type Logger } from '@nightshift/shared';
 
 const MB = 1024 * 1024;
 const round = (v: number) => Math.round(v * 10) / 10;
@@ -61,11 +61,6 @@ export function runChild(main: () => Promise<void>) {
       process.exit(1);
     },
   );
-}
-
-/** The library's own logger at the bench level (warn unless NIGHTSHIFT_LOG_LEVEL says otherwise). */
-export function benchLogger(name: string): Logger {
-  return createLogger(name, process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn');
 }
 
 /** Resolves on SIGTERM (a long-running child's signal to report and exit). */

@@ -4,7 +4,8 @@
  */
 import { createResultWorker } from '@nightshift/producer';
 import { createRedis } from '@nightshift/store';
-import { benchLogger, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { benchLogger } from './logger.js';
 
 interface Args {
   redisUrl: string;

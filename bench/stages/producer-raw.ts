@@ -2,8 +2,9 @@
  * Baseline child: raw BullMQ `addBulk` of the same n request objects the producer gets, in
  * sequential chunks of 1,000 with custom jobIds (the custom_ids): BullMQ's recommended bulk path.
  */
-import { createRedis } from '@nightshift/store';
+
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { benchRequests } from '../lib/payloads.js';
 import { rawEnqueue } from '../lib/raw.js';
 import { meter, result, rssMB, runChild, stageArgs } from './common.js';
@@ -18,7 +19,7 @@ interface Args {
 runChild(async () => {
   const a = stageArgs<Args>();
   const requests = benchRequests(a.n);
-  const connection = createRedis({ url: a.redisUrl }, 'client');
+  const connection = new Redis(a.redisUrl);
   const queue = new Queue(a.queue, { connection, prefix: a.prefix });
   await queue.waitUntilReady();
   const rssBeforeMB = rssMB();

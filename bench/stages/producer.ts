@@ -2,7 +2,8 @@
 import { createProducer } from '@nightshift/producer';
 import { createRedis } from '@nightshift/store';
 import { benchRequests } from '../lib/payloads.js';
-import { benchLogger, meter, result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, result, rssMB, runChild, stageArgs } from './common.js';
+import { benchLogger } from './logger.js';
 
 interface Args {
   redisUrl: string;

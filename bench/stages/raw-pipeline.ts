@@ -6,8 +6,8 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { EnqueueRequest } from '@nightshift/producer';
-import { createRedis } from '@nightshift/store';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { benchRequests } from '../lib/payloads.js';
 import { rawConsume, rawEnqueue, rawFetchBody, rawIterate } from '../lib/raw.js';
 import { result, runChild, stageArgs } from './common.js';
@@ -24,7 +24,7 @@ interface Args {
 
 runChild(async () => {
   const a = stageArgs<Args>();
-  const connection = createRedis({ url: a.redisUrl }, 'worker');
+  const connection = new Redis(a.redisUrl, { maxRetriesPerRequest: null });
   if (a.consumeOnly) {
     const consume = await rawConsume(connection, a.prefix, 'results', a.n, a.concurrency);
     await connection.quit();
