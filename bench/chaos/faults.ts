@@ -205,9 +205,11 @@ export class ChaosMonkey {
   }
 
   private async killLoop(plan: KillPlan, until: number) {
+    let turn = 0;
     while (Date.now() < until && this.now.final < (plan.untilFinal ?? 0.9)) {
       await sleep(between(this.random, plan.everyMs));
-      const role = plan.roles[Math.floor(this.random() * plan.roles.length)]!;
+      // Roles take turns (every role is hit even in a short run); the replica is drawn at random.
+      const role = plan.roles[turn++ % plan.roles.length]!;
       const victim = await this.victim(role);
       if (victim !== undefined) await this.kill(role, victim, plan);
     }
