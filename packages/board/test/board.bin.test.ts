@@ -10,7 +10,8 @@ const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const REDIS_PASSWORD = 'redisPw-SECRET-4b1d9e';
-const API_KEY = 'sk-ant-api03-SECRET-KEY-do-not-show-8c2f7a';
+// A fake key (not in the real key format, so secret scanners stay quiet); the test checks it never appears.
+const API_KEY = 'test-api-key-SECRET-do-not-show-8c2f7a';
 const BOARD_PASSWORD = 'boardPw-SECRET-77e0';
 const SECRETS = [REDIS_PASSWORD, API_KEY, BOARD_PASSWORD];
 
