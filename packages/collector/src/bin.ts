@@ -5,26 +5,11 @@
  * progress stops at its next chunk boundary and its tracking job is handed back at once (see
  * `Collector.close`), then the process exits 0.
  */
-import Anthropic from '@anthropic-ai/sdk';
-import { createLogger, loadConfig } from '@nightshift/shared';
-import { connectionFromEnv, createRedis, describeRedis } from '@nightshift/store';
+import { runRoleProcess } from '@nightshift/store';
 import { startCollector } from './collector.js';
 
-async function main() {
-  const config = loadConfig();
+runRoleProcess('collector', async ({ config, logger, connection, client }) => {
   const env = config.env;
-  const logger = createLogger('collector', env.NIGHTSHIFT_LOG_LEVEL);
-  const settings = connectionFromEnv(env);
-  const connection = createRedis(settings, 'worker');
-  // The SDK reads ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL itself; the key is never logged.
-  const client = new Anthropic({
-    ...(env.ANTHROPIC_API_KEY ? { apiKey: env.ANTHROPIC_API_KEY } : {}),
-    ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
-  });
-  logger.info(
-    { redis: describeRedis(settings), api: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com' },
-    'starting',
-  );
   const collector = await startCollector({
     connection,
     prefix: config.prefix,
@@ -47,27 +32,5 @@ async function main() {
   });
   // Errors are already logged by the collector; listening keeps them from being thrown.
   collector.on('error', () => undefined);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    try {
-      await collector.close();
-      await connection.quit();
-      process.exit(0);
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'shutdown failed');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-}
-
-main().catch((err) => {
-  // Config errors carry their full message (every bad variable); nothing secret is in it.
-  process.stderr.write(`nightshift-collector: ${(err as Error).message}\n`);
-  process.exit(1);
+  return collector;
 });

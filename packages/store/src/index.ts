@@ -7,6 +7,7 @@ export {
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue } from './queues.js';
+export { type RoleContext, runRoleProcess } from './role-process.js';
 export {
   type ApplyItem,
   type EnqueueItem,

@@ -1,0 +1,61 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { type Config, createLogger, type Logger, loadConfig } from '@nightshift/shared';
+import { connectionFromEnv, createRedis, describeRedis, type RedisClient } from './connection.js';
+
+/** What a role's start function gets: validated config, its logger, a worker connection, the SDK client. */
+export interface RoleContext {
+  config: Config;
+  logger: Logger;
+  connection: RedisClient;
+  client: Anthropic;
+}
+
+/**
+ * The shared life of a role process (`nightshift-batcher`, `nightshift-collector`): read the
+ * environment once, connect, start the role, and on SIGTERM / SIGINT close it, then the connection,
+ * and exit 0. A start-up error (e.g. an invalid setting) is printed once and exits 1.
+ */
+export function runRoleProcess(
+  role: string,
+  start: (ctx: RoleContext) => Promise<{ close(): Promise<void> }>,
+): void {
+  const main = async () => {
+    const config = loadConfig();
+    const env = config.env;
+    const logger = createLogger(role, env.NIGHTSHIFT_LOG_LEVEL);
+    const settings = connectionFromEnv(env);
+    const connection = createRedis(settings, 'worker');
+    // The key comes from the environment and is never logged.
+    const client = new Anthropic({
+      ...(env.ANTHROPIC_API_KEY ? { apiKey: env.ANTHROPIC_API_KEY } : {}),
+      ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
+    });
+    logger.info(
+      { redis: describeRedis(settings), api: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com' },
+      'starting',
+    );
+    const running = await start({ config, logger, connection, client });
+
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      try {
+        await running.close();
+        await connection.quit();
+        process.exit(0);
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      }
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  };
+  main().catch((err) => {
+    // Config errors carry their full message (every bad variable); nothing secret is in it.
+    process.stderr.write(`nightshift-${role}: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}
