@@ -6,25 +6,11 @@
  */
 import { runRoleProcess } from '@nightshift/store';
 import { startBatcher } from './batcher.js';
+import { batcherOptionsFromConfig } from './options.js';
 
-runRoleProcess('batcher', async ({ config, logger, connection, client }) => {
-  const env = config.env;
-  const batcher = await startBatcher({
-    connection,
-    prefix: config.prefix,
-    client,
-    tickMs: env.NIGHTSHIFT_TICK_MS,
-    maxRequests: env.NIGHTSHIFT_MAX_REQUESTS,
-    maxBytes: env.NIGHTSHIFT_MAX_BYTES,
-    minRequests: env.NIGHTSHIFT_MIN_REQUESTS,
-    maxWaitMs: env.NIGHTSHIFT_MAX_WAIT_MS,
-    deadlineSlackMs: env.NIGHTSHIFT_DEADLINE_SLACK_MS,
-    createTimeoutMs: env.NIGHTSHIFT_CREATE_TIMEOUT_MS,
-    submissionLeaseMs: env.NIGHTSHIFT_SUBMISSION_LEASE_MS,
-    circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
-    logger,
-  });
-  batcher.on('error', (err) => logger.error({ err: err.message }, 'batcher error'));
-  batcher.on('circuit:open', (c) => logger.error(c, 'ALERT: submissions stopped (circuit open)'));
+runRoleProcess('batcher', async ({ config, ...ctx }) => {
+  const batcher = await startBatcher(batcherOptionsFromConfig(config, ctx));
+  batcher.on('error', (err) => ctx.logger.error({ err: err.message }, 'batcher error'));
+  batcher.on('circuit:open', (c) => ctx.logger.error(c, 'ALERT: submissions stopped (circuit open)'));
   return batcher;
 });

@@ -216,3 +216,24 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
   if (issues.length) throw new ConfigError(`Invalid batcher options:\n  ${issues.join('\n  ')}`);
   return r;
 }
+
+/** The batcher's options from validated configuration: what `nightshift-batcher` runs with. */
+export function batcherOptionsFromConfig(
+  config: import('@nightshift/shared').Config,
+  ctx: { connection: RedisClient; client: Anthropic; logger: Logger },
+): BatcherOptions {
+  const env = config.env;
+  return {
+    ...ctx,
+    prefix: config.prefix,
+    tickMs: env.NIGHTSHIFT_TICK_MS,
+    maxRequests: env.NIGHTSHIFT_MAX_REQUESTS,
+    maxBytes: env.NIGHTSHIFT_MAX_BYTES,
+    minRequests: env.NIGHTSHIFT_MIN_REQUESTS,
+    maxWaitMs: env.NIGHTSHIFT_MAX_WAIT_MS,
+    deadlineSlackMs: env.NIGHTSHIFT_DEADLINE_SLACK_MS,
+    createTimeoutMs: env.NIGHTSHIFT_CREATE_TIMEOUT_MS,
+    submissionLeaseMs: env.NIGHTSHIFT_SUBMISSION_LEASE_MS,
+    circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
+  };
+}

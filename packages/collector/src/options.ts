@@ -160,3 +160,29 @@ export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** The collector's options from validated configuration: what `nightshift-collector` runs with. */
+export function collectorOptionsFromConfig(
+  config: import('@nightshift/shared').Config,
+  ctx: { connection: RedisClient; client: Anthropic; logger: Logger },
+): CollectorOptions {
+  const env = config.env;
+  return {
+    ...ctx,
+    prefix: config.prefix,
+    prices: config.prices,
+    pollMs: env.NIGHTSHIFT_POLL_MS,
+    maxPollMs: env.NIGHTSHIFT_MAX_POLL_MS,
+    maxAttempts: env.NIGHTSHIFT_MAX_ATTEMPTS,
+    retryBackoffMs: env.NIGHTSHIFT_RETRY_BACKOFF_MS,
+    notFoundGraceMs: env.NIGHTSHIFT_NOT_FOUND_GRACE_MS,
+    deadlineSlackMs: env.NIGHTSHIFT_DEADLINE_SLACK_MS,
+    retentionDays: env.NIGHTSHIFT_RESULT_RETENTION_DAYS,
+    deleteAfterCollect: env.NIGHTSHIFT_DELETE_AFTER_COLLECT,
+    adoptOrphans: env.NIGHTSHIFT_ADOPT_ORPHANS,
+    alertPollStaleMs: env.NIGHTSHIFT_ALERT_POLL_STALE_MS,
+    alertUnappliedMs: env.NIGHTSHIFT_ALERT_UNAPPLIED_MS,
+    alertArchiveDays: env.NIGHTSHIFT_ALERT_ARCHIVE_DAYS,
+    circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
+  };
+}
