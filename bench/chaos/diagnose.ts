@@ -52,12 +52,14 @@ export async function diagnose(args: {
       continue;
     }
     const rec = await store.record(id);
-    const job = await args.redis.hgetall(`${args.prefix}:${QUEUES.results}:${jobIds.result(id)}`);
+    const job = rec?.dlv ? await args.redis.hgetall(`${args.prefix}:${QUEUES.results}:${rec.dlv}`) : {};
     const carried = carriers.get(id) ?? [];
     items[id] = {
       ackedAt: args.acks.get(id),
       record: rec ? { ...rec, params: undefined } : null,
-      resultJob: job.timestamp ? { timestamp: job.timestamp, finishedOn: job.finishedOn } : null,
+      resultJob: job.timestamp
+        ? { id: rec?.dlv, timestamp: job.timestamp, finishedOn: job.finishedOn }
+        : null,
       deliveries: args.deliveries.get(id) ?? [],
       carriedBy: await Promise.all(carried.map(async (c) => ({ ...c, known: await store.batch(c.batchId) }))),
     };

@@ -1,5 +1,12 @@
 import type { Emulator } from '@nightshift/emulator';
-import { type AttemptRecord, jobIds, QUEUES, type ResultPayload, toNano } from '@nightshift/shared';
+import {
+  type AttemptRecord,
+  jobIds,
+  QUEUES,
+  type ResultJobData,
+  type ResultPayload,
+  toNano,
+} from '@nightshift/shared';
 import { type RedisClient, Store } from '@nightshift/store';
 import type { Delivery } from './workload.js';
 
@@ -83,9 +90,10 @@ const FAILURES = new Set<AttemptRecord['outcome']>(['errored', 'expired', 'cance
 
 /**
  * The invariant checker, run after every chaos run once it has drained:
- * 1. every acknowledged custom_id has exactly one final outcome: succeeded with exactly one
- *    `{results}` job, or dead with its dead-letter job and a reason (none left queued/claimed);
- * 2. no result is delivered twice (one result job per custom_id, and what the handler saw);
+ * 1. every acknowledged custom_id has exactly one final outcome: succeeded with the `{results}` job
+ *    its record names carrying it, or dead with its dead-letter job and a reason (none left
+ *    queued/claimed);
+ * 2. no result is delivered twice (what the handler saw);
  * 3. the ledger counts each succeeded result once (results and cost);
  * 4. nothing is stuck: no open submission, nothing in flight, empty pending index;
  * 5. every batch created at the emulator is known to Nightshift and collected.
@@ -99,7 +107,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckReport> {
     input.redis,
     cids.map((c) => store.keys.record(c)),
   );
-  const jobs = await readJobs(input.redis, input.prefix, cids);
+  const jobs = await readJobs(input.redis, input.prefix, cids, recs);
   const f = emptyFigures(cids.length);
   const inWindow = (t: number) => input.lossWindows.some((w) => t >= w.from - 50 && t <= w.to);
   f.lostAckedReplayed = input.replayedLost.size;
@@ -123,15 +131,15 @@ export async function checkInvariants(input: CheckInput): Promise<CheckReport> {
     if (rec.state === 'succeeded') {
       f.succeeded++;
       if (input.poison.has(cid)) v.add('a request the API always refuses is never delivered', cid);
-      if (!job.exists) v.add('a succeeded request has its {results} job', cid);
+      if (!job.payload) v.add('a succeeded request has its {results} job', cid);
       else {
-        resultJobsCost += toNano((JSON.parse(job.data) as ResultPayload).cost.cost);
+        resultJobsCost += toNano(job.payload.cost.cost);
         if (!job.finishedOn) v.add('every result job was consumed by the service', cid);
       }
     } else if (rec.state === 'dead') {
       f.dead++;
       f.deadReasons[rec.reason ?? ''] = (f.deadReasons[rec.reason ?? ''] ?? 0) + 1;
-      if (job.exists) v.add('a dead request has no {results} job', cid);
+      if (job.payload) v.add('a dead request has no {results} job', cid);
       dead.push(checkDead(v, input, cid, rec));
     } else {
       f.stuck++;
@@ -207,26 +215,36 @@ async function readAll(redis: RedisClient, keys: string[]): Promise<Rec[]> {
 }
 
 interface JobView {
-  exists: boolean;
-  data: string;
+  /** The result as the job the record names (`dlv`) carries it; null when there is none. */
+  payload: ResultPayload | null;
   finishedOn: string | null;
 }
 
-/** The `res-<custom_id>` job of each custom_id (BullMQ hash `<prefix>:{results}:<jobId>`). */
-async function readJobs(redis: RedisClient, prefix: string, cids: string[]): Promise<JobView[]> {
-  const out: JobView[] = [];
-  for (let i = 0; i < cids.length; i += 1000) {
+/**
+ * For each record, the `{results}` job it names as its delivery (`dlv`) and the result that job
+ * carries for it: what the result worker delivers (BullMQ hash `<prefix>:{results}:<jobId>`).
+ */
+async function readJobs(redis: RedisClient, prefix: string, cids: string[], recs: Rec[]): Promise<JobView[]> {
+  const ids = [...new Set(recs.map((r) => r.dlv ?? '').filter(Boolean))];
+  const jobs = new Map<string, { results: ResultPayload[]; finishedOn: string | null }>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const page = ids.slice(i, i + 1000);
     const pipe = redis.pipeline();
-    for (const c of cids.slice(i, i + 1000)) {
-      pipe.hmget(`${prefix}:${QUEUES.results}:${jobIds.result(c)}`, 'data', 'finishedOn');
-    }
-    for (const [err, val] of (await pipe.exec()) ?? []) {
+    for (const id of page) pipe.hmget(`${prefix}:${QUEUES.results}:${id}`, 'data', 'finishedOn');
+    for (const [j, [err, val]] of ((await pipe.exec()) ?? []).entries()) {
       if (err) throw err;
       const [data, finishedOn] = val as (string | null)[];
-      out.push({ exists: data !== null, data: data ?? '', finishedOn: finishedOn ?? null });
+      if (data) {
+        const results = (JSON.parse(data) as ResultJobData).results;
+        jobs.set(page[j]!, { results, finishedOn: finishedOn ?? null });
+      }
     }
   }
-  return out;
+  return cids.map((cid, i) => {
+    const job = jobs.get(recs[i]?.dlv ?? '');
+    const payload = job?.results.find((r) => r.customId === cid) ?? null;
+    return { payload, finishedOn: payload ? (job?.finishedOn ?? null) : null };
+  });
 }
 
 /** A dead request whose dead-letter job is looked up afterwards (one pipelined read for all). */
@@ -275,7 +293,7 @@ function checkDeliveries(
     if (created.slice(0, -1).every(inWindow)) f.deliveries.redeliveredAfterLoss++;
     else {
       f.deliveries.duplicate++;
-      v.add('no result is delivered twice (one result job per custom_id)', cid);
+      v.add('no result is delivered twice', cid);
     }
   }
 }

@@ -8,7 +8,7 @@ import { createLogger } from '@nightshift/shared';
 
 /** One handler invocation of the result worker. */
 export interface Delivery {
-  /** BullMQ job id (`res-<custom_id>`). */
+  /** BullMQ id of the `{results}` job that carried the result. */
   jobId: string;
   /** Creation time of the job: two deliveries with the same timestamp are one job delivered twice. */
   jobCreatedAt: number;

@@ -9,6 +9,8 @@ import type { Redis } from 'ioredis';
 import { benchCustomId } from './payloads.js';
 
 const CHUNK = 1000;
+/** Results per job, as the collector packs them by default (`resultsPerJob`). */
+const RESULTS_PER_JOB = 100;
 const ms = (t0: number) => Math.round((performance.now() - t0) * 10) / 10;
 
 /** `addBulk` of the request objects in sequential chunks of 1,000, jobId = custom_id. */
@@ -80,8 +82,8 @@ function resultLike(i: number) {
 }
 
 /**
- * Adds n result-sized jobs (untimed), then times a plain BullMQ Worker at `concurrency` reading each
- * one's text until all n were handled.
+ * Adds n results (untimed) packed like the collector packs them (`RESULTS_PER_JOB` to a job), then
+ * times a plain BullMQ Worker at `concurrency` reading each result's text until all n were handled.
  */
 export async function rawConsume(
   connection: Redis,
@@ -93,8 +95,10 @@ export async function rawConsume(
   const queue = new Queue(name, { connection, prefix });
   for (let i = 0; i < n; i += CHUNK) {
     const jobs = [];
-    for (let j = i; j < Math.min(n, i + CHUNK); j++) {
-      jobs.push({ name: 'bench-classify', data: resultLike(j), opts: { jobId: `res-${benchCustomId(j)}` } });
+    for (let j = i; j < Math.min(n, i + CHUNK); j += RESULTS_PER_JOB) {
+      const results = [];
+      for (let k = j; k < Math.min(n, i + CHUNK, j + RESULTS_PER_JOB); k++) results.push(resultLike(k));
+      jobs.push({ name: 'bench-classify', data: { results }, opts: { jobId: `res-raw-${j}` } });
     }
     await queue.addBulk(jobs);
   }
@@ -106,8 +110,10 @@ export async function rawConsume(
   const worker = new Worker(
     name,
     async (job) => {
-      const text = job.data.message.content.map((b: { text: string }) => b.text).join('');
-      if (text && ++count === n) finish();
+      for (const r of job.data.results) {
+        const text = r.message.content.map((b: { text: string }) => b.text).join('');
+        if (text && ++count === n) finish();
+      }
     },
     { connection, prefix, concurrency, autorun: false },
   );

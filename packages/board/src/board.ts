@@ -14,7 +14,8 @@ const QUEUE_DESCRIPTIONS: Record<keyof typeof QUEUES, string> = {
   flush: 'Batcher ticks and manual flushes (single-flight).',
   batches: 'One tracking job per Message Batch: batch id, counts, polls.',
   collect: 'Collector sweeps: alerts, orphan adoption, retention.',
-  results: 'Results delivered to services (res-<custom_id>).',
+  results:
+    'Results for services: a batch’s results grouped per job (res-<batch id>-<hash>), a real-time answer alone (res-<custom_id>).',
   deadLetters: 'Final failures with reason and attempt history; retry them from the overview.',
 };
 

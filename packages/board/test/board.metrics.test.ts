@@ -85,7 +85,7 @@ describe('/metrics', () => {
     const payloads = ['r1', 'r2'].map(
       (cid) => ({ customId: cid, feature: 'classify-docs', mode: 'batch' }) as unknown as ResultPayload,
     );
-    await deliverResults(results, payloads);
+    await deliverResults(results, [{ id: 'res-b1-r', results: payloads }]);
     await results.close();
     // c4 goes the real-time way: list price paid, no savings.
     const rt = buildSuccess({
@@ -105,7 +105,8 @@ describe('/metrics', () => {
     await seeded.store.openCircuit('billing_error: credit balance too low', 60_000, T0);
 
     const m = await scrape();
-    expect(m.get('nightshift_queue_jobs{queue="results",state="waiting"}')).toBe(2);
+    // One job carries both batch results; the real-time answer was applied without a job here.
+    expect(m.get('nightshift_queue_jobs{queue="results",state="waiting"}')).toBe(1);
     expect(m.get('nightshift_requests_queued{partition="default"}')).toBe(1);
     expect(m.get('nightshift_results_total{type="realtime_succeeded"}')).toBe(1);
     expect(

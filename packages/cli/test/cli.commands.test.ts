@@ -98,6 +98,7 @@ async function seed() {
       tokens: { input: 1000, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 100 },
       costNano: 750_000,
       listNano: 1_500_000,
+      delivery: 'res-a',
       entry: { attempt: 1, batchId: 'msgbatch_01abc', outcome: 'succeeded', at: 1 },
       batchId: 'msgbatch_01abc',
     },

@@ -16,6 +16,7 @@ export const PEEK_FIELDS = [
   'deaths',
   'rt',
   'batch',
+  'dlv',
 ] as const satisfies readonly (keyof RecordFields)[];
 
 export type PeekedRecord = Pick<RecordFields, (typeof PEEK_FIELDS)[number]>;

@@ -5,7 +5,13 @@ import {
   type MessageParams,
   type ResultPayload,
 } from '@nightshift/shared';
-import { type ApplyItem, addDeadLetters, buildSuccess, deliverResults } from '@nightshift/store';
+import {
+  type ApplyItem,
+  addDeadLetters,
+  buildSuccess,
+  deliverResults,
+  type ResultJob,
+} from '@nightshift/store';
 import type { PeekedRecord, Verdict } from './decide.js';
 import { runRealtime } from './realtime.js';
 import type { ApplyCounts, Ctx } from './types.js';
@@ -42,9 +48,13 @@ export function parseJson<T>(text: string | undefined | null, fallback: T): T {
 
 /**
  * Carries out decided effects in the documented order (ARCHITECTURE.md, "Exactly-once effect"):
- * add the `{results}` / `{dead-letters}` jobs with deterministic ids, then run the guarded apply
- * script once for the whole chunk. A crash between the two re-runs both on restart: the jobs are
- * duplicates BullMQ ignores, the script applies once.
+ * dead-letter jobs (deterministic ids) are added first, then the guarded apply script runs once for
+ * the whole chunk, then the `{results}` jobs are added with the results it applied. A batch's
+ * results are grouped `resultsPerJob` to a job, and each record names its job (`dlv`) in the same
+ * script that makes it succeed: a crash before the jobs exist is repaired on the re-stream
+ * (`repairApplied`), and a job only ever hands the service the results whose record names it.
+ * A real-time answer (one result) is added first under `res-<custom_id>`, like a dead letter:
+ * the call is not repeated on a re-stream, so its result must not wait for the apply.
  */
 export async function execute(
   ctx: Ctx,
@@ -63,17 +73,45 @@ export async function execute(
     items.push(item);
     if (d.verdict.kind === 'dead') dead.push(d);
   }
+  const jobs = groupResults(ctx, origin.batchId, items, results);
   const deadLetters = dead.length ? await buildDeadLetters(ctx, origin.batchId, dead, now) : [];
   await Promise.all([
-    deliverResults(ctx.queues.results, results),
+    origin.batchId === null ? deliverResults(ctx.queues.results, jobs) : undefined,
     addDeadLetters(ctx.queues.deadLetters, deadLetters),
   ]);
-  // The payloads (messages) are the bulk of a chunk's memory: let go of them once their jobs exist,
-  // so they die young instead of being promoted while the apply round trip is in flight.
-  results.length = 0;
   deadLetters.length = 0;
   const codes = await ctx.store.apply(items, now);
+  if (origin.batchId !== null) await deliverResults(ctx.queues.results, appliedOnly(jobs, items, codes));
   await afterApply(ctx, origin, items, posts, codes, counts, now);
+}
+
+/**
+ * The `{results}` jobs of a chunk's successes: `resultsPerJob` batch results per job (the apply
+ * items are pointed at their job), or each real-time answer in its own `res-<custom_id>` job.
+ */
+function groupResults(ctx: Ctx, batchId: string | null, items: ApplyItem[], results: ResultPayload[]) {
+  if (batchId === null) return results.map((r) => ({ id: jobIds.result(r.customId), results: [r] }));
+  const successes = items.filter((it) => it.action === 'success');
+  const jobs: ResultJob[] = [];
+  for (let i = 0; i < results.length; i += ctx.opts.resultsPerJob) {
+    const part = results.slice(i, i + ctx.opts.resultsPerJob);
+    const id = jobIds.results(
+      batchId,
+      part.map((r) => r.customId),
+    );
+    for (const it of successes.slice(i, i + part.length)) it.delivery = id;
+    jobs.push({ id, results: part });
+  }
+  return jobs;
+}
+
+/** The jobs with only the results the apply script accepted ('ok'): the others are delivered already. */
+function appliedOnly(jobs: ResultJob[], items: ApplyItem[], codes: string[]): ResultJob[] {
+  const ok = new Set<string>();
+  items.forEach((it, i) => {
+    if (it.action === 'success' && codes[i] === 'ok') ok.add(it.cid);
+  });
+  return jobs.map((j) => ({ id: j.id, results: j.results.filter((r) => ok.has(r.customId)) }));
 }
 
 function toItem(
@@ -163,7 +201,6 @@ async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[
 
 /** Follow-up work gathered while reading the apply script's answers. */
 interface FollowUp {
-  cleanup: Promise<unknown>[];
   staleDead: { cid: string; jobId: string; deaths: number }[];
   realtime: string[];
   billing: string | null;
@@ -178,12 +215,11 @@ async function afterApply(
   counts: ApplyCounts,
   now: number,
 ) {
-  const f: FollowUp = { cleanup: [], staleDead: [], realtime: [], billing: null };
+  const f: FollowUp = { staleDead: [], realtime: [], billing: null };
   for (let i = 0; i < items.length; i++) {
     settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f);
   }
-  f.cleanup.push(removeStaleDeadLetters(ctx, f.staleDead));
-  await Promise.all(f.cleanup);
+  await removeStaleDeadLetters(ctx, f.staleDead);
   if (f.billing) await onBilling(ctx, origin.batchId, f.billing, now);
   if (f.realtime.length) await runRealtime(ctx, f.realtime);
 }
@@ -208,10 +244,8 @@ function settle(
         counts.delivered++;
         if (ctx.opts.logUsage) logUsage(ctx.log, post.usage);
       } else {
+        // Applied before (a re-stream, a duplicate batch) or dead meanwhile: no job of ours names it.
         counts.duplicate++;
-        // The record died between our read and the script (a concurrent batch decided first):
-        // the result job added for it must not reach the service.
-        if (code === 'dup:dead') f.cleanup.push(ctx.queues.results.remove(jobIds.result(cid)));
       }
       return;
     case 'requeue':

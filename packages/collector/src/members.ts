@@ -17,19 +17,21 @@ async function forHeldMembers(
 ): Promise<number> {
   let held = 0;
   for (let start = 0; ; start += MEMBER_CHUNK) {
-    const cids = await ctx.store.submissionMembers(scope.subId, start, start + MEMBER_CHUNK - 1);
-    if (cids.length === 0) break;
-    const recs = await ctx.store.peekMany(cids, [...PEEK_FIELDS]);
-    const now = ctx.now();
-    const decided: Decided[] = [];
-    recs.forEach((rec, i) => {
-      if (rec && rec.state === 'claimed' && rec.sub === scope.subId) {
-        decided.push({ cid: cids[i]!, rec, verdict: verdictOf(rec, now) });
-      }
-    });
-    held += decided.length;
-    await execute(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
-    if (cids.length < MEMBER_CHUNK) break;
+    const range = await ctx.store.heldMembers(scope.subId, start, start + MEMBER_CHUNK - 1);
+    if (range.held.length) {
+      const recs = await ctx.store.peekMany(range.held, [...PEEK_FIELDS]);
+      const now = ctx.now();
+      const decided: Decided[] = [];
+      recs.forEach((rec, i) => {
+        // Read again with every field: the record may have moved on since the script looked.
+        if (rec && rec.state === 'claimed' && rec.sub === scope.subId) {
+          decided.push({ cid: range.held[i]!, rec, verdict: verdictOf(rec, now) });
+        }
+      });
+      held += decided.length;
+      await execute(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
+    }
+    if (range.read < MEMBER_CHUNK) break;
   }
   return held;
 }

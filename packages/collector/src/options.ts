@@ -51,6 +51,12 @@ export interface CollectorOptions {
   concurrency?: number;
   /** Result lines per apply round trip (one peek, one addBulk, one apply script). @defaultValue `500` */
   chunkSize?: number;
+  /**
+   * Results of a batch per `{results}` job. One BullMQ job per result costs more than everything
+   * else the collector does for it; a consumer still handles (and retries) results one by one.
+   * @defaultValue `100`
+   */
+  resultsPerJob?: number;
   /** Log one structured `usage` line per succeeded result. @defaultValue `true` */
   logUsage?: boolean;
   /** Start the `{batches}` and `{collect}` workers and the sweep scheduler; false: only `sweepNow()`. @defaultValue `true` */
@@ -93,6 +99,7 @@ const POSITIVE = [
   'alertArchiveDays',
   'concurrency',
   'chunkSize',
+  'resultsPerJob',
   'circuitCooldownMs',
   'requestTimeoutMs',
   'realtimeTimeoutMs',
@@ -120,6 +127,7 @@ export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
     alertArchiveDays: 3,
     concurrency: 2,
     chunkSize: 500,
+    resultsPerJob: 100,
     logUsage: true,
     runWorker: true,
     instance: `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`,
@@ -146,6 +154,9 @@ export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
     }
   }
   if (r.chunkSize > 10_000) issues.push({ field: 'chunkSize', message: 'must be at most 10,000' });
+  if (!Number.isInteger(r.resultsPerJob) || r.resultsPerJob > 1_000) {
+    issues.push({ field: 'resultsPerJob', message: 'must be a whole number from 1 to 1,000' });
+  }
   if (r.maxPollMs < r.pollMs) issues.push({ field: 'maxPollMs', message: 'must be at least pollMs' });
   if (!Number.isFinite(r.orphanMinAgeMs) || r.orphanMinAgeMs < 0) {
     issues.push({ field: 'orphanMinAgeMs', message: 'must be zero or more' });
@@ -184,5 +195,6 @@ export function collectorOptionsFromConfig(
     alertUnappliedMs: env.NIGHTSHIFT_ALERT_UNAPPLIED_MS,
     alertArchiveDays: env.NIGHTSHIFT_ALERT_ARCHIVE_DAYS,
     circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
+    resultsPerJob: env.NIGHTSHIFT_RESULTS_PER_JOB,
   };
 }

@@ -25,17 +25,18 @@ export interface AppliedDeath {
 }
 
 /**
- * Puts back the jobs of effects a Redis lost while keeping the apply that followed them.
+ * Puts back the jobs of effects that were applied but whose jobs do not exist.
  *
- * A chunk's `{results}` / `{dead-letters}` jobs are added before the guarded apply. When Redis loses
- * its last acknowledged writes (an OS crash under `appendfsync everysec`, a failover to a replica
- * that lagged) while a collector is between the two, the collector carries on after the restart:
- * the apply lands, the job add does not, and the record is final without its job: a paid result
- * that never reaches the service. Found by the chaos suite (bench/chaos, scenario redis-everysec).
+ * A batch's `{results}` jobs are added after the guarded apply: a collector killed between the two
+ * leaves records that succeeded, name their delivery job (`dlv`), and have no such job. A
+ * dead-letter job is added before the apply, but a Redis that loses its last acknowledged writes
+ * (an OS crash under `appendfsync everysec`, a failover to a replica that lagged) while a collector
+ * is between the two can keep the apply and lose the job (found by the chaos suite, scenario
+ * redis-everysec). Either way the record is final without its job.
  *
- * A pass that saw Redis reconnect is redone (see `collect`), and on that re-stream the lines of
- * records this batch already finalized come here: the jobs that are missing are added again (ids are
- * deterministic, so a job that exists is never duplicated). Returns how many jobs were re-added.
+ * Every pass after a crash, and a pass that saw Redis reconnect (see `collect`), streams the batch
+ * again; the lines of records this batch already finalized come here, and the missing jobs are
+ * made again. Returns how many results and dead letters were put back.
  */
 export async function repairApplied(
   ctx: Ctx,
@@ -44,37 +45,61 @@ export async function repairApplied(
   dead: AppliedDeath[],
   now: number,
 ): Promise<number> {
-  const results = await missingJobs(
-    ctx,
-    ctx.queues.results.toKey(''),
-    succeeded.map((s) => jobIds.result(s.cid)),
-  );
-  const payloads = succeeded
-    .filter((_, i) => results[i])
-    .map(
-      (s) =>
-        buildSuccess({
-          customId: s.cid,
-          feature: s.rec.feature,
-          metadata: parseJson(s.rec.meta, null),
-          model: s.rec.model,
-          message: s.message,
-          mode: 'batch',
-          batchId,
-          attempt: Number(s.rec.attempt) || 1,
-          prices: ctx.opts.prices,
-          now,
-        }).payload,
-    );
-  await deliverResults(ctx.queues.results, payloads);
+  const results = await redeliverLost(ctx, batchId, succeeded, now);
   const letters = await lostDeadLetters(ctx, batchId, dead);
   await addDeadLetters(ctx.queues.deadLetters, letters);
-  const added = payloads.length + letters.length;
+  const added = results + letters.length;
   if (added) {
     ctx.log.warn(
-      { batchId, results: payloads.length, deadLetters: letters.length },
-      'jobs of applied results were missing (Redis lost writes): added again',
+      { batchId, results, deadLetters: letters.length },
+      'jobs of applied results were missing (a crash or Redis lost writes): added again',
     );
+  }
+  return added;
+}
+
+/**
+ * Successes whose delivery job is missing: the records are pointed at a new job (compare-and-set,
+ * so a concurrent repair cannot deliver them twice) and the job is added with those results.
+ */
+async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSuccess[], now: number) {
+  if (succeeded.length === 0) return 0;
+  // Records written before deliveries were recorded name no job: theirs is `res-<custom_id>`.
+  const named = succeeded.map((s) => s.rec.dlv || jobIds.result(s.cid));
+  const distinct = [...new Set(named)];
+  const missing = await missingJobs(ctx, ctx.queues.results.toKey(''), distinct);
+  const gone = new Set(distinct.filter((_, i) => missing[i]));
+  const lost = succeeded.filter((_, i) => gone.has(named[i]!));
+  let added = 0;
+  for (let i = 0; i < lost.length; i += ctx.opts.resultsPerJob) {
+    const part = lost.slice(i, i + ctx.opts.resultsPerJob);
+    const id = jobIds.results(
+      batchId,
+      part.map((s) => s.cid),
+    );
+    const moved = await ctx.store.redeliver(
+      id,
+      part.map((s) => ({ cid: s.cid, from: s.rec.dlv })),
+    );
+    const results = part
+      .filter((_, j) => moved[j])
+      .map(
+        (s) =>
+          buildSuccess({
+            customId: s.cid,
+            feature: s.rec.feature,
+            metadata: parseJson(s.rec.meta, null),
+            model: s.rec.model,
+            message: s.message,
+            mode: 'batch',
+            batchId,
+            attempt: Number(s.rec.attempt) || 1,
+            prices: ctx.opts.prices,
+            now,
+          }).payload,
+      );
+    await deliverResults(ctx.queues.results, [{ id, results }]);
+    added += results.length;
   }
   return added;
 }

@@ -67,7 +67,7 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
       const done = await w.waitCollected(batch.id, 60_000);
       expect(done.state).toBe('collected');
 
-      expect(await w.results.count()).toBe(expectOk);
+      expect((await w.delivered()).length).toBe(expectOk);
       const ledger = await w.store.ledger();
       expect(ledger.reduce((n, r) => n + r.results, 0)).toBe(expectOk);
       const stats = await w.store.stats();
@@ -98,7 +98,7 @@ describe('when the results connection drops mid-stream', () => {
       emu.control.injectFault({ endpoint: 'results', kind: 'drop-stream', afterLines: 120 });
       await w.collector({ chunkSize: 50 });
       await w.waitCollected(batch.id);
-      expect(await w.results.count()).toBe(300);
+      expect((await w.delivered()).length).toBe(300);
       expect((await w.store.stats()).succeeded).toBe(300);
       expect(emu.inspect.stats().resultStreams).toBe(2);
       const job = await w.batches.getJob(`batch-${batch.id}`);
@@ -126,7 +126,7 @@ describe('when a collector is closed in the middle of a results stream', () => {
       expect((await w.store.stats()).succeeded).toBeLessThan(3000);
       await w.collector({ chunkSize: 500, lockDurationMs: 120_000 });
       expect((await w.waitCollected(batch.id, 60_000)).state).toBe('collected');
-      expect(await w.results.count()).toBe(3000);
+      expect((await w.delivered()).length).toBe(3000);
       expect((await w.store.stats()).succeeded).toBe(3000);
     } finally {
       await w.close();
@@ -160,7 +160,7 @@ describe('nightshift-collector (bin)', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(await w.store.heartbeats()).toEqual([]);
-      expect(await w.results.count()).toBe(2);
+      expect((await w.delivered()).length).toBe(2);
     } finally {
       await w.close();
       await emu.close();
@@ -200,7 +200,7 @@ describe('when the results stream stops flowing without closing', () => {
       });
       await w.collector({ client, requestTimeoutMs: 300, chunkSize: 20 });
       await w.waitCollected(batch.id);
-      expect(await w.results.count()).toBe(200);
+      expect((await w.delivered()).length).toBe(200);
       expect((await w.store.stats()).succeeded).toBe(200);
       const job = await w.batches.getJob(`batch-${batch.id}`);
       expect(job?.data.lastError).toMatch(/stalled/);

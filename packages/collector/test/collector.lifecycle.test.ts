@@ -1,4 +1,4 @@
-import type { DeadLetterPayload, ResultPayload } from '@nightshift/shared';
+import type { DeadLetterPayload } from '@nightshift/shared';
 import { createRedis, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +46,7 @@ describe('when the API answers 404 right after create', () => {
       await w.collector(); // already running when the batch appears
       const { batch } = await w.seed({ cids: ['nf-a', 'nf-b'] });
       expect((await w.waitCollected(batch.id)).state).toBe('collected');
-      expect(await w.results.count()).toBe(2);
+      expect((await w.delivered()).length).toBe(2);
       const log = w.emu.inspect.httpLog();
       expect(log.some((e) => e.endpoint === 'retrieve' && e.status === 404)).toBe(true);
     }));
@@ -61,7 +61,7 @@ describe('when the API answers 404 right after create', () => {
       expect(await w.store.record('lost-a')).toMatchObject({ state: 'queued', attempt: '1' });
       expect(await lastOutcome(w, 'lost-a')).toBe('lost');
       await waitFor(async () => (await w.store.alerts()).some((a) => a.code === 'batch-lost'));
-      expect(await w.results.count()).toBe(0);
+      expect((await w.delivered()).length).toBe(0);
     }));
 });
 
@@ -89,7 +89,8 @@ describe('when a batch runs into its 24 h expiry', () => {
       }
       // The caller allowed the real-time path: answered at list price, delivered like a batch result.
       await waitFor(async () => (await w.store.record('dl-rt'))?.state === 'succeeded');
-      const rt = (await w.results.getJob('res-dl-rt'))!.data as ResultPayload;
+      const rt = (await w.delivered()).find((r) => r.customId === 'dl-rt')!;
+      expect(rt.jobId).toBe('res-dl-rt');
       expect(rt).toMatchObject({ mode: 'realtime', batchId: null });
       expect(rt.cost.cost).toBe(rt.cost.realtimeEquivalent);
       expect((await w.store.ledger()).map((r) => r.mode)).toEqual(['realtime']);
@@ -142,7 +143,7 @@ describe('orphan adoption', () => {
       await w.collector();
       await w.waitCollected(batch.id);
       expect(await w.store.batch(batch.id)).toMatchObject({ origin: 'adopted', sub: `orphan-${batch.id}` });
-      expect(await w.results.count()).toBe(3);
+      expect((await w.delivered()).length).toBe(3);
       for (const cid of cids) expect((await w.store.record(cid))!.state).toBe('succeeded');
       expect((await scout.sweepNow()).orphansAdopted).toEqual([]);
     }));
@@ -162,7 +163,7 @@ describe('when two batches were committed for one submission', () => {
       await w.collector();
       await w.waitCollected(first.id);
       await w.waitCollected(second.id);
-      expect(await w.results.count()).toBe(3);
+      expect((await w.delivered()).length).toBe(3);
       const ledger = await w.store.ledger();
       expect(ledger.reduce((n, r) => n + r.results, 0)).toBe(3);
       for (const cid of cids) expect((await w.store.record(cid))!.state).toBe('succeeded');
@@ -273,6 +274,6 @@ describe('deleteAfterCollect', () => {
       await w.collector({ deleteAfterCollect: true });
       await w.waitCollected(batch.id);
       await waitFor(() => w.emu.inspect.batch(batch.id)?.deleted);
-      expect(await w.results.count()).toBe(1);
+      expect((await w.delivered()).length).toBe(1);
     }));
 });

@@ -66,10 +66,14 @@ describe('when a batch ends with every kind of result', () => {
       expect(done.state).toBe('collected');
       expect(await w.store.inflightBatchIds()).toEqual([]);
 
-      // succeeded: one result job each, with the full payload, and one usage line each.
-      const results = await w.resultJobs();
-      expect(results.map((j) => j.id).sort()).toEqual(['res-ok-1', 'res-ok-2']);
-      const payload = results.find((j) => j.id === 'res-ok-1')!.data as ResultPayload;
+      // succeeded: delivered once each, in one result job of the batch, with the full payload, and
+      // one usage line each.
+      const results = await w.delivered();
+      expect(results.map((r) => r.customId).sort()).toEqual(['ok-1', 'ok-2']);
+      expect(new Set(results.map((r) => r.jobId)).size).toBe(1);
+      expect(results[0]!.jobId).toMatch(new RegExp(`^res-${batch.id}-[0-9a-f]{24}$`));
+      expect((await w.resultJobs()).map((j) => j.name)).toEqual(['classify']);
+      const payload: ResultPayload = results.find((r) => r.customId === 'ok-1')!;
       expect(payload).toMatchObject({
         customId: 'ok-1',
         feature: 'classify',

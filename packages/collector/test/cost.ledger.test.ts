@@ -72,7 +72,7 @@ describe('the cost and savings ledger', () => {
       await w.waitCollected(a.batch.id);
       await w.waitCollected(b.batch.id);
 
-      const payloads = (await w.resultJobs()).map((j) => j.data as ResultPayload);
+      const payloads = await w.delivered();
       expect(payloads).toHaveLength(6);
       const costs = payloads.map((p) => ({
         p,

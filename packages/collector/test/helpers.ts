@@ -1,6 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, type EmulatorOptions, startEmulator } from '@nightshift/emulator';
-import { createLogger, jobIds, type Logger, type MessageParams } from '@nightshift/shared';
+import {
+  createLogger,
+  jobIds,
+  type Logger,
+  type MessageParams,
+  type ResultJobData,
+  type ResultPayload,
+} from '@nightshift/shared';
 import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import { type Collector, type CollectorOptions, startCollector } from '../src/index.js';
@@ -209,6 +216,24 @@ export class World {
   /** Result jobs in {results} (no consumer runs in these tests, so they stay waiting). */
   async resultJobs() {
     return this.results.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'], 0, -1);
+  }
+
+  /**
+   * What the service receives: each result of a `{results}` job whose record names that job (the
+   * result worker's rule). Throws when a result would be delivered twice.
+   */
+  async delivered(): Promise<(ResultPayload & { jobId: string })[]> {
+    const all = (await this.resultJobs()).flatMap((j) =>
+      (j.data as ResultJobData).results.map((r) => ({ ...r, jobId: j.id ?? '' })),
+    );
+    const recs = await this.store.peekMany(
+      all.map((r) => r.customId),
+      ['state', 'dlv'],
+    );
+    const out = all.filter((r, i) => recs[i]?.dlv === r.jobId);
+    const twice = out.filter((r, i) => out.findIndex((o) => o.customId === r.customId) !== i);
+    if (twice.length) throw new Error(`delivered twice: ${twice.map((r) => r.customId).join(', ')}`);
+    return out;
   }
 
   async deadJobs() {

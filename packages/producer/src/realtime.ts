@@ -9,6 +9,7 @@ import type {
 } from '@nightshift/shared';
 import { addDeadLetters, buildSuccess, deliverResults, type Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
+import { Limiter } from './limiter.js';
 import type { PreparedRequest } from './validate.js';
 
 /**
@@ -42,23 +43,6 @@ export interface RealtimeDeps {
   now: () => number;
   logger: Logger;
   concurrency: number;
-}
-
-/** A counting semaphore: at most `limit` real-time calls at once across all enqueue calls. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
 }
 
 /**
@@ -130,8 +114,9 @@ export class RealtimePath {
       prices,
       now: now(),
     });
-    // Deliver before apply (the collector's order): a crash in between re-delivers under the same job id.
-    await deliverResults(this.deps.results(), [payload]);
+    // Deliver before apply: a crash in between leaves the request `realtime`, the collector's sweep
+    // calls again and adds the same job id; the job waits for the record to name it (see the worker).
+    await deliverResults(this.deps.results(), [{ id: item.delivery, results: [payload] }]);
     await store.apply([item], now());
     logger.debug({ customId: it.cid, cost: payload.cost.cost }, 'real-time request succeeded');
     return 'succeeded';

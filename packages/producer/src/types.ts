@@ -5,6 +5,7 @@ import type {
   PriceTable,
   RequestState,
   RequestStatus,
+  ResultJobData,
   ResultPayload,
 } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
@@ -192,15 +193,17 @@ export interface ResultWorkerOptions {
    */
   prefix?: string;
   /**
-   * Results handled at once.
+   * Results handled at once (across the jobs being worked on).
    * @defaultValue 1
    */
   concurrency?: number;
   /**
-   * Called once per result. Throwing (or rejecting) makes BullMQ retry the result job with backoff
-   * (attempts and backoff from the results queue's defaults); the result is never dropped.
+   * Called once per result. Throwing (or rejecting) makes BullMQ retry the result's job with backoff
+   * (attempts and backoff from the results queue's defaults); the retry calls the handler again only
+   * for that job's results that have not been handled yet. A result is never dropped. `job` is the
+   * `{results}` job carrying the result (a batch's results travel up to `resultsPerJob` to a job).
    */
-  handler: (result: ResultEvent, job: Job<ResultPayload>) => Promise<void> | void;
+  handler: (result: ResultEvent, job: Job<ResultJobData>) => Promise<void> | void;
   /**
    * A pino logger.
    * @defaultValue `createLogger('result-worker')`
@@ -211,7 +214,7 @@ export interface ResultWorkerOptions {
 /** A running result consumer. */
 export interface ResultWorker {
   /** The BullMQ worker (listen to its `failed` / `completed` events if useful). */
-  worker: import('bullmq').Worker<ResultPayload>;
+  worker: import('bullmq').Worker<ResultJobData>;
   /** Stops taking results, waits for handlers in progress, closes its connection. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
-import { createLogger, type DeadLetterPayload, type ResultPayload } from '@nightshift/shared';
+import { createLogger, type DeadLetterPayload, type ResultJobData } from '@nightshift/shared';
 import { createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
@@ -14,7 +14,7 @@ let redis: RedisClient;
 let client: Anthropic;
 let prefix: string;
 let store: Store;
-let results: Queue<ResultPayload>;
+let results: Queue<ResultJobData>;
 let deadLetters: Queue<DeadLetterPayload>;
 const closers: (() => Promise<unknown>)[] = [];
 const logger = createLogger('producer-test', 'silent');
@@ -36,7 +36,7 @@ beforeEach(() => {
   emu.control.clearFaults();
   prefix = uniquePrefix();
   store = new Store(redis, prefix);
-  results = openQueue<ResultPayload>('results', redis, prefix);
+  results = openQueue<ResultJobData>('results', redis, prefix);
   deadLetters = openQueue<DeadLetterPayload>('deadLetters', redis, prefix);
   closers.push(
     () => results.close(),
@@ -61,7 +61,8 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
     expect(messageCalls()).toBe(calls + 1);
 
     const job = await results.getJob(`res-${r.customId}`);
-    expect(job?.data).toMatchObject({
+    expect(job?.data.results).toHaveLength(1);
+    expect(job?.data.results[0]).toMatchObject({
       customId: r.customId,
       feature: 'classify-docs',
       metadata: { docId: '1' },
@@ -69,7 +70,8 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
       batchId: null,
       attempt: 1,
     });
-    const { cost } = job!.data;
+    const { cost } = job!.data.results[0]!;
+    expect((await store.record(r.customId))?.dlv).toBe(job!.id);
     expect(cost.cost).toBeGreaterThan(0);
     expect(cost.cost).toBe(cost.realtimeEquivalent);
     expect(cost.savings).toBe(0);

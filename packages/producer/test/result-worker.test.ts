@@ -1,5 +1,13 @@
-import { createLogger, DEFAULT_PRICES, QUEUES, type ResultPayload } from '@nightshift/shared';
-import { buildSuccess, createRedis, deliverResults, openQueue, type RedisClient } from '@nightshift/store';
+import { createLogger, DEFAULT_PRICES, jobIds, QUEUES, type ResultPayload } from '@nightshift/shared';
+import {
+  buildSuccess,
+  createRedis,
+  deliverResults,
+  type EnqueueItem,
+  openQueue,
+  type RedisClient,
+  Store,
+} from '@nightshift/store';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,8 +45,43 @@ function collectorResult(customId: string, text: string): ResultPayload {
 
 const logger = createLogger('result-worker-test', 'silent');
 
+/** A request record as the producer writes it, in a given state. */
+function record(cid: string, state: 'queued' | 'realtime'): EnqueueItem {
+  return {
+    cid,
+    feature: 'classify-docs',
+    model: 'claude-haiku-4-5',
+    params: '{}',
+    phash: cid,
+    meta: '',
+    deadline: null,
+    partition: 'default',
+    group: 'g',
+    bytes: 2,
+    realtimeAllowed: state === 'realtime',
+    state,
+  };
+}
+
+/** The apply item of a success of `cid` whose delivery is job `delivery`. */
+function success(cid: string, delivery: string) {
+  const { item } = buildSuccess({
+    customId: cid,
+    feature: 'classify-docs',
+    metadata: null,
+    model: 'claude-haiku-4-5',
+    message: fakeMessage('x'),
+    mode: 'batch',
+    batchId: 'b1',
+    attempt: 1,
+    prices: DEFAULT_PRICES,
+  });
+  return { ...item, delivery };
+}
+
 function setup(handler: (r: ResultEvent) => Promise<void> | void, viaUrl = false) {
   const prefix = uniquePrefix();
+  const store = new Store(redis, prefix);
   const queue: Queue = openQueue('results', redis, prefix);
   const consumer: ResultWorker = createResultWorker(
     viaUrl
@@ -49,16 +92,20 @@ function setup(handler: (r: ResultEvent) => Promise<void> | void, viaUrl = false
     () => queue.close(),
     () => consumer.close(),
   );
-  return { queue, consumer };
+  return { queue, consumer, store };
 }
 
 describe('createResultWorker', () => {
-  it('hands each result written in the collector’s format to the handler, with its text', async () => {
+  it('hands each result of a job written in the collector’s format to the handler, with its text', async () => {
     const got: ResultEvent[] = [];
     const { queue } = setup((r) => {
       got.push(r);
     });
-    await deliverResults(queue, [collectorResult('doc_a', 'invoice'), collectorResult('doc_b', 'contract')]);
+    const job = {
+      id: 'res-msgbatch_r1-a',
+      results: [collectorResult('doc_a', 'invoice'), collectorResult('doc_b', 'contract')],
+    };
+    await deliverResults(queue, [job]);
     await waitFor(() => got.length === 2, { what: 'two results' });
     const a = got.find((r) => r.customId === 'doc_a')!;
     expect(a).toMatchObject({
@@ -72,42 +119,85 @@ describe('createResultWorker', () => {
     });
     expect(a.cost.cost).toBeCloseTo(a.cost.realtimeEquivalent / 2, 12);
     expect(a.message.content[0]).toMatchObject({ type: 'text', text: 'invoice' });
-    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 2, { what: 'completed' });
+    await waitFor(async () => (await queue.getJobState(job.id)) === 'completed', { what: 'completed' });
+    expect((await queue.getJob(job.id))?.name).toBe('classify-docs');
   });
 
-  it('retries a throwing handler and never loses the result', async () => {
-    let calls = 0;
-    const seen: string[] = [];
+  it('retries a job whose handler threw, calling it again only for the results not handled', async () => {
+    const calls: string[] = [];
+    let failed = false;
     const { queue } = setup((r) => {
-      calls++;
-      if (calls === 1) throw new Error('database down');
-      seen.push(r.text);
+      calls.push(r.customId);
+      if (r.customId === 'doc_c2' && !failed) {
+        failed = true;
+        throw new Error('database down');
+      }
     }, true);
-    await deliverResults(queue, [collectorResult('doc_c', 'other')]);
-    await waitFor(async () => (await queue.getJobState('res-doc_c')) === 'completed', {
+    const id = 'res-msgbatch_r1-c';
+    await deliverResults(queue, [
+      { id, results: ['doc_c1', 'doc_c2', 'doc_c3'].map((c) => collectorResult(c, 'other')) },
+    ]);
+    await waitFor(async () => (await queue.getJobState(id)) === 'completed', {
       what: 'the result job completed after a retry',
     });
-    expect(calls).toBe(2);
-    expect(seen).toEqual(['other']);
-    const job = await queue.getJob('res-doc_c');
+    expect(calls.sort()).toEqual(['doc_c1', 'doc_c2', 'doc_c2', 'doc_c3']);
+    const job = await queue.getJob(id);
     expect(job?.attemptsMade).toBe(2);
   });
 
-  it('delivers a result once even if the collector writes it twice', async () => {
+  it('delivers a result only from the job its record names, however many jobs carry it', async () => {
     const got: string[] = [];
-    const { queue } = setup((r) => {
+    const { queue, store } = setup((r) => {
       got.push(r.customId);
     });
-    const payload = collectorResult('doc_d', 'invoice');
-    await deliverResults(queue, [payload]);
-    await waitFor(() => got.length === 1, { what: 'one result' });
-    await deliverResults(queue, [payload]);
-    expect(await queue.getJobCounts('completed', 'waiting', 'active')).toEqual({
-      completed: 1,
-      waiting: 0,
-      active: 0,
+    await store.enqueue(['doc_d', 'doc_e'].map((c) => record(c, 'queued')));
+    // doc_d succeeded with job A; job B carries it too (a re-stream). doc_e's apply never
+    // happened (Redis lost it) although its job exists: nothing may reach the service.
+    await store.apply([success('doc_d', 'res-b1-A')]);
+    await deliverResults(queue, [
+      { id: 'res-b1-B', results: [collectorResult('doc_d', 'invoice'), collectorResult('doc_e', 'x')] },
+      { id: 'res-b1-A', results: [collectorResult('doc_d', 'invoice')] },
+    ]);
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 2, {
+      what: 'both jobs done',
     });
     expect(got).toEqual(['doc_d']);
+  });
+
+  it('holds a real-time answer until it is applied, then delivers it once', async () => {
+    const got: string[] = [];
+    const { queue, store } = setup((r) => {
+      got.push(r.customId);
+    });
+    await store.enqueue([record('doc_rt', 'realtime')]);
+    const payload = { ...collectorResult('doc_rt', 'invoice'), mode: 'realtime' as const, batchId: null };
+    await deliverResults(queue, [{ id: jobIds.result('doc_rt'), results: [payload] }]);
+    await waitFor(async () => (await queue.getJobState(jobIds.result('doc_rt'))) === 'delayed', {
+      what: 'the job waiting for the apply',
+    });
+    expect(got).toEqual([]);
+    await store.apply([success('doc_rt', jobIds.result('doc_rt'))]);
+    await waitFor(() => got.length === 1, { what: 'the answer delivered', timeoutMs: 10_000 });
+    // The same answer added again (the sweep repeating a call whose process died) is the same job.
+    await deliverResults(queue, [{ id: jobIds.result('doc_rt'), results: [payload] }]);
+    expect(await queue.getJobCounts('completed', 'waiting', 'delayed')).toEqual({
+      completed: 1,
+      waiting: 0,
+      delayed: 0,
+    });
+    expect(got).toEqual(['doc_rt']);
+  });
+
+  it('still delivers a job of the earlier one-result format', async () => {
+    const got: string[] = [];
+    const { queue } = setup((r) => {
+      got.push(r.text);
+    });
+    await queue.add('classify-docs', collectorResult('doc_old', 'legacy'), {
+      jobId: jobIds.result('doc_old'),
+    });
+    await waitFor(() => got.length === 1, { what: 'the legacy result' });
+    expect(got).toEqual(['legacy']);
   });
 
   it('closes idempotently and refuses bad options', async () => {

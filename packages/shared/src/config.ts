@@ -97,6 +97,10 @@ export const SETTINGS = {
     schema: count(35, 3650),
     doc: 'Days delivered results and batch records are kept in Redis (longer than the API’s 29).',
   },
+  NIGHTSHIFT_RESULTS_PER_JOB: {
+    schema: count(100, 1_000),
+    doc: 'Collector: results of a batch carried by one `{results}` job (the consumer still handles them one by one).',
+  },
   NIGHTSHIFT_DELETE_AFTER_COLLECT: {
     schema: bool(false),
     doc: 'Delete each batch at the API once its results are applied.',

@@ -14,6 +14,8 @@
  *   <prefix>:{req}:…            our store, see `storeKeys`
  */
 
+import { sha256Hex } from './json.js';
+
 /** BullMQ queue names (the hash tag is part of the name). */
 export const QUEUES = Object.freeze({
   flush: '{flush}',
@@ -41,8 +43,14 @@ export const DEFAULT_PREFIX = 'nightshift';
 export const jobIds = {
   /** The tracking job of one batch in `{batches}`. */
   batch: (batchId: string) => `batch-${batchId}`,
-  /** The one result job of a custom_id in `{results}`: delivered at most once while retained. */
+  /** The result job of a real-time answer: one result, added before the answer is applied. */
   result: (customId: string) => `res-${customId}`,
+  /**
+   * A result job of a batch: up to `resultsPerJob` results, added after they are applied. The id
+   * hashes the custom_ids it was made for, so the same results applied again make the same id.
+   */
+  results: (batchId: string, customIds: readonly string[]) =>
+    `res-${batchId}-${sha256Hex(customIds.join('\n')).slice(0, 24)}`,
   /** A dead letter: a new id per death, so a retried request that dies again is recorded again. */
   deadLetter: (customId: string, deaths: number) => `dead-${customId}-${deaths}`,
   /** The repeatable scheduler ids. */

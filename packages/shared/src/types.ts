@@ -65,6 +65,8 @@ export interface RecordFields {
   done: string;
   /** Batch id that delivered the success ('' otherwise). */
   batch: string;
+  /** The `{results}` job that delivers the success: the only job allowed to hand it to the service. */
+  dlv: string;
 }
 
 /** One attempt in a request's history. */
@@ -98,7 +100,7 @@ export interface CostBreakdown {
   unpriced?: boolean;
 }
 
-/** The payload of a `{results}` job: what the service receives. */
+/** One result: what the service receives for one request. */
 export interface ResultPayload {
   customId: string;
   feature: string;
@@ -112,6 +114,15 @@ export interface ResultPayload {
   attempt: number;
   mode: 'batch' | 'realtime';
   completedAt: number;
+}
+
+/**
+ * The data of a `{results}` job: one or more results. A job delivers a result only while the
+ * request's record names that job as its delivery (`dlv`), so a result is handed to the service
+ * once even when two jobs carry it (see ARCHITECTURE.md, "Delivering results").
+ */
+export interface ResultJobData {
+  results: ResultPayload[];
 }
 
 /** The payload of a `{dead-letters}` job. */

@@ -6,7 +6,7 @@ export {
   type RedisClient,
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
-export { addDeadLetters, defaultJobOptions, deliverResults, openQueue } from './queues.js';
+export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
 export { type RoleContext, runRoleProcess } from './role-process.js';
 export {
   type ApplyItem,

@@ -3,6 +3,7 @@ import {
   jobIds,
   QUEUES,
   type QueueRole,
+  type ResultJobData,
   type ResultPayload,
 } from '@nightshift/shared';
 import { type JobsOptions, Queue, type QueueOptions } from 'bullmq';
@@ -14,7 +15,8 @@ const DAY_S = 86_400;
 export function defaultJobOptions(role: QueueRole, retentionDays = 35): JobsOptions {
   switch (role) {
     case 'results':
-      // Completed result jobs are kept for the retention period: their ids dedupe redelivery.
+      // Completed result jobs are kept for the retention period: the ops' record of what went out,
+      // and their ids dedupe a real-time answer added twice.
       // A consumer that throws is retried with backoff and never loses the result.
       return {
         attempts: 10,
@@ -46,14 +48,29 @@ export function openQueue<T = unknown>(
   });
 }
 
+/** One `{results}` job: its id and the results it carries. */
+export interface ResultJob {
+  id: string;
+  results: ResultPayload[];
+}
+
 /**
- * Adds result jobs with deterministic ids (`res-<custom_id>`): while a result job is retained, adding
- * it again is a no-op, so a restart that re-applies results never delivers one twice.
+ * Adds `{results}` jobs (empty ones are skipped). A job is named after its results' feature (or
+ * 'mixed'); an id that exists already leaves that job as it is (BullMQ), so adding again is harmless.
  */
-export async function deliverResults(queue: Queue, payloads: ResultPayload[]): Promise<void> {
-  if (payloads.length === 0) return;
+export async function deliverResults(queue: Queue, jobs: ResultJob[]): Promise<void> {
+  const full = jobs.filter((j) => j.results.length > 0);
+  if (full.length === 0) return;
   await queue.addBulk(
-    payloads.map((p) => ({ name: p.feature, data: p, opts: { jobId: jobIds.result(p.customId) } })),
+    full.map((j) => {
+      const feature = j.results[0]!.feature;
+      const data: ResultJobData = { results: j.results };
+      return {
+        name: j.results.every((r) => r.feature === feature) ? feature : 'mixed',
+        data,
+        opts: { jobId: j.id },
+      };
+    }),
   );
 }
 

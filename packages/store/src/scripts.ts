@@ -14,6 +14,8 @@ const SCRIPTS = {
   nsApply: pending + read('apply.lua'),
   nsRetryDead: pending + read('retry-dead.lua'),
   nsPeek: read('peek.lua'),
+  nsHeld: read('held.lua'),
+  nsRedeliver: read('redeliver.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -37,5 +39,7 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
     nsApply: (...a) => r.nsApply(...a),
     nsRetryDead: (...a) => r.nsRetryDead(...a),
     nsPeek: (...a) => r.nsPeek(...a),
+    nsHeld: (...a) => r.nsHeld(...a),
+    nsRedeliver: (...a) => r.nsRedeliver(...a),
   };
 }

@@ -46,6 +46,8 @@ export type ApplyItem =
       listNano: number;
       entry: AttemptRecord;
       batchId: string | null;
+      /** The `{results}` job that delivers this result (the record's `dlv`). */
+      delivery: string;
     }
   | {
       cid: string;
@@ -97,6 +99,8 @@ export interface LedgerRow {
 export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 const CHUNK = 1000;
+/** Separates the values of one record in a peek reply (see peek.lua). */
+const PEEK_SEP = '\x1f';
 
 /**
  * The request store: request records, the pending index, submissions, batches, the cost ledger
@@ -194,13 +198,15 @@ export class Store {
       const chunk = cids.slice(i, i + CHUNK);
       const rows = (await this.call('nsPeek', fields.length, ...(fields as string[]), ...chunk)) as (
         | string
+        | string[]
         | null
-      )[][];
-      for (const vals of rows) {
-        if (vals.every((v) => v === null)) {
+      )[];
+      for (const row of rows) {
+        if (row === null) {
           out.push(null);
           continue;
         }
+        const vals = typeof row === 'string' ? row.split(PEEK_SEP) : row;
         const rec = {} as Record<string, string>;
         for (let j = 0; j < fields.length; j++) rec[fields[j] as string] = vals[j] ?? '';
         out.push(rec as Pick<RecordFields, F>);
@@ -313,6 +319,12 @@ export class Store {
 
   async submissionMembers(id: string, start = 0, stop = -1): Promise<string[]> {
     return this.redis.lrange(this.keys.submissionMembers(id), start, stop);
+  }
+
+  /** The members in one range of a submission's list that it still holds (see held.lua). */
+  async heldMembers(id: string, start: number, stop: number): Promise<{ read: number; held: string[] }> {
+    const [read, ...held] = (await this.call('nsHeld', id, start, stop)) as [number, ...string[]];
+    return { read: Number(read), held };
   }
 
   /**
@@ -457,7 +469,7 @@ export class Store {
             args.push(
               it.cid,
               'success',
-              '',
+              it.delivery,
               it.mode === 'batch' ? 'b' : 'r',
               packed.join(','),
               entry,
@@ -492,9 +504,21 @@ export class Store {
             break;
         }
       }
-      codes.push(...((await this.call('nsApply', ...args)) as string[]));
+      const joined = (await this.call('nsApply', ...args)) as string;
+      codes.push(...joined.split(','));
     }
     return codes;
+  }
+
+  /**
+   * Moves the delivery of succeeded records to `jobId` where each still names `from[i]` (see
+   * redeliver.lua); true per record moved. The caller adds the job with exactly those results.
+   */
+  async redeliver(jobId: string, items: { cid: string; from: string }[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const args = items.flatMap((it) => [it.cid, it.from]);
+    const joined = (await this.call('nsRedeliver', jobId, ...args)) as string;
+    return joined.split(',').map((x) => x === '1');
   }
 
   /** Dead-lettered requests back to the queue with a fresh attempt budget. */

@@ -1,6 +1,7 @@
 import {
   type AttemptRecord,
   costOf,
+  jobIds,
   type Message,
   type PriceTable,
   type ResultPayload,
@@ -24,7 +25,7 @@ export function buildSuccess(args: {
   attempt: number;
   prices: PriceTable;
   now?: number;
-}): { item: ApplyItem; payload: ResultPayload } {
+}): { item: Extract<ApplyItem, { action: 'success' }>; payload: ResultPayload } {
   const now = args.now ?? Date.now();
   // Bill the model that answered (the API reports it), falling back to the one requested.
   const model = args.message.model || args.model;
@@ -46,6 +47,8 @@ export function buildSuccess(args: {
       listNano: toNano(cost.realtimeEquivalent),
       entry,
       batchId: args.batchId,
+      // A single-result job by default (the real-time path); the collector groups batch results.
+      delivery: jobIds.result(args.customId),
     },
     payload: {
       customId: args.customId,

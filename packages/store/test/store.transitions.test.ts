@@ -136,6 +136,7 @@ describe('apply', () => {
       listNano: 14,
       entry,
       batchId: 'b1',
+      delivery: 'res-b1-x',
     };
     expect(await store.apply([s])).toEqual(['ok']);
     expect(await store.apply([s])).toEqual(['dup:succeeded']);
@@ -209,6 +210,7 @@ describe('apply', () => {
       listNano: 2,
       entry,
       batchId: 'b1',
+      delivery: 'res-b1-x',
     };
     expect(await store.apply([s])).toEqual(['unknown']);
   });

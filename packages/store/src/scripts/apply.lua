@@ -6,7 +6,8 @@
 
   ARGV[1] base  ARGV[2] now  ARGV[3] day (UTC yyyy-mm-dd, for the ledger)  ARGV[4] n
   then 7 fields per item: cid action guardSub a b c d
-    action 'success'  a=mode ('b' batch | 'r' realtime)  b='in,cw5,cw1h,cr,out,costNano,listNano'
+    action 'success'  guardSub=the `{results}` job that delivers it (kept as the record's dlv)
+                      a=mode ('b' batch | 'r' realtime)  b='in,cw5,cw1h,cr,out,costNano,listNano'
                       c=attempt entry JSON  d=batch id ('' on the real-time path)
            accepted while the record is queued, claimed (any submission) or realtime: a paid
            success is never thrown away.
@@ -15,7 +16,8 @@
     action 'realtime' c=attempt entry JSON: the request leaves the batch path for a real-time call
            requeue/dead/realtime need state 'claimed' with sub = guardSub (or 'realtime' when
            guardSub is 'realtime').
-  Output: one code per item: 'ok' | 'unknown' | 'dup:<state>' | 'stale:<state>'
+  Output: one code per item, joined by ',' (one reply string instead of one per item):
+  'ok' | 'unknown' | 'dup:<state>' | 'stale:<state>'
 ]]
 local base, now, day, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ledger = {}
@@ -40,8 +42,8 @@ for i = 0, n - 1 do
     if state == 'queued' or state == 'claimed' or state == 'realtime' then
       if state == 'queued' then pendingRemove(base, cid, r[6], r[7], tonumber(r[8])) end
       redis.call('HSET', rk, 'state', 'succeeded', 'done', now, 'upd', now, 'batch', d, 'err', '',
-        'hist', appendHist(r[10], c))
-      redis.call('ZREM', base .. ':realtime', cid)
+        'dlv', guard, 'hist', appendHist(r[10], c))
+      if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       local t = {}
       for x in string.gmatch(b, '[^,]+') do t[#t + 1] = tonumber(x) end
       local key = a .. '|' .. r[4] .. '|' .. r[5] .. '|'
@@ -63,14 +65,14 @@ for i = 0, n - 1 do
       local attempt = tonumber(r[3]) + (d == '1' and 1 or 0)
       redis.call('HSET', rk, 'state', 'queued', 'sub', '', 'attempt', attempt, 'ready', a, 'upd', now,
         'err', b, 'hist', appendHist(r[10], c))
-      redis.call('ZREM', base .. ':realtime', cid)
+      if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       pendingAdd(base, cid, r[6], r[7], tonumber(r[8]), a, r[9])
       bump(stats, 'requeued', 1)
       out[#out + 1] = 'ok'
     elseif action == 'dead' then
       redis.call('HSET', rk, 'state', 'dead', 'sub', '', 'done', now, 'upd', now, 'err', b,
         'reason', a, 'deaths', tonumber(r[11]) + 1, 'hist', appendHist(r[10], c))
-      redis.call('ZREM', base .. ':realtime', cid)
+      if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       bump(stats, 'dead', 1)
       out[#out + 1] = 'ok'
     elseif action == 'realtime' then
@@ -90,4 +92,4 @@ for k, v in pairs(ledger) do
 end
 if any then redis.call('SADD', base .. ':ledger-days', day) end
 for k, v in pairs(stats) do redis.call('HINCRBY', base .. ':stats', k, v) end
-return out
+return table.concat(out, ',')
