@@ -5,7 +5,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { type FlushReport, startBatcher } from '@nightshift/batcher';
-import { createRedis } from '@nightshift/store';
+import { boundHeapGrowth, createRedis } from '@nightshift/store';
 import { meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 import { isCreate, timedFetch } from './timed-fetch.js';
@@ -19,6 +19,9 @@ interface Args {
 }
 
 const HOUR = 3_600_000;
+
+// A role process, as its bin runs it (NIGHTSHIFT_HEAP_GROWING_PERCENT's default).
+boundHeapGrowth();
 
 runChild(async () => {
   const a = stageArgs<Args>();

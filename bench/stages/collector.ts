@@ -5,7 +5,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { startCollector } from '@nightshift/collector';
-import { createRedis } from '@nightshift/store';
+import { boundHeapGrowth, createRedis } from '@nightshift/store';
 import { type Meter, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 
@@ -15,6 +15,9 @@ interface Args {
   emuUrl: string;
   n: number;
 }
+
+// A role process, as its bin runs it (NIGHTSHIFT_HEAP_GROWING_PERCENT's default).
+boundHeapGrowth();
 
 runChild(async () => {
   const a = stageArgs<Args>();

@@ -97,6 +97,10 @@ export const SETTINGS = {
     schema: count(35, 3650),
     doc: 'Days delivered results and batch records are kept in Redis (longer than the API’s 29).',
   },
+  NIGHTSHIFT_HEAP_GROWING_PERCENT: {
+    schema: z.coerce.number().int().min(0).max(1_000).default(100),
+    doc: 'Batcher and collector processes: how far V8 lets the heap grow past its live size before a full GC, in %; keeps memory flat whatever the batch size. 0 keeps V8’s own (up to 4×).',
+  },
   NIGHTSHIFT_RESULTS_PER_JOB: {
     schema: count(100, 1_000),
     doc: 'Collector: results of a batch carried by one `{results}` job (the consumer still handles them one by one).',

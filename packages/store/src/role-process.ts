@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Config, createLogger, type Logger, loadConfig } from '@nightshift/shared';
 import { connectionFromEnv, createRedis, describeRedis, type RedisClient } from './connection.js';
+import { boundHeapGrowth } from './heap.js';
 
 /** What a role's start function gets: validated config, its logger, a worker connection, the SDK client. */
 export interface RoleContext {
@@ -12,7 +13,7 @@ export interface RoleContext {
 
 /**
  * The shared life of a role process (`nightshift-batcher`, `nightshift-collector`): read the
- * environment once, connect, start the role, and on SIGTERM / SIGINT close it, then the connection,
+ * environment once, bound the heap's growth, connect, start the role, and on SIGTERM / SIGINT close it, then the connection,
  * and exit 0. A start-up error (e.g. an invalid setting) is printed once and exits 1.
  */
 export function runRoleProcess(
@@ -23,6 +24,7 @@ export function runRoleProcess(
     const config = loadConfig();
     const env = config.env;
     const logger = createLogger(role, env.NIGHTSHIFT_LOG_LEVEL);
+    boundHeapGrowth(env.NIGHTSHIFT_HEAP_GROWING_PERCENT);
     const settings = connectionFromEnv(env);
     const connection = createRedis(settings, 'worker');
     // The key comes from the environment and is never logged.
