@@ -1,4 +1,4 @@
-import type { DeadLetterPayload, ResultPayload } from '@nightshift/shared';
+import type { DeadLetterPayload, ResultJobData, ResultPayload } from '@nightshift/shared';
 import { createRedis, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +167,36 @@ describe('when a batch ends with every kind of result', () => {
       expect(seen.requeued).toBe(RETRYABLE.length + 4);
       expect(JSON.parse((await w.store.batch(batch.id))!.counts)).toMatchObject({ delivered: 2 });
       expect(subId).toBeTruthy();
+    } finally {
+      await w.close();
+      await emu.close();
+    }
+  });
+});
+
+describe('how results are packed into {results} jobs', () => {
+  it('puts resultsPerJob results in a job, each delivered once, and refuses a bad resultsPerJob', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    try {
+      const cids = Array.from({ length: 250 }, (_, i) => `pack-${i}`);
+      const { batch } = await w.seed({ cids });
+      await w.collector({ resultsPerJob: 100, chunkSize: 500 });
+      await w.waitCollected(batch.id);
+      const sizes = (await w.resultJobs()).map((j) => (j.data as ResultJobData).results.length);
+      expect(sizes.sort((a, b) => a - b)).toEqual([50, 100, 100]);
+      const delivered = await w.delivered();
+      expect(delivered.map((r) => r.customId).sort()).toEqual([...cids].sort());
+      // Every record names the job that carries it.
+      const recs = await w.store.peekMany(cids, ['dlv']);
+      const byId = new Map(delivered.map((r) => [r.customId, r.jobId]));
+      expect(recs.every((r, i) => r?.dlv === byId.get(cids[i]!))).toBe(true);
+
+      for (const bad of [0, 1.5, 1_001]) {
+        await expect(w.collector({ resultsPerJob: bad })).rejects.toThrow(
+          /resultsPerJob: must be (a positive number|a whole number from 1 to 1,000)/,
+        );
+      }
     } finally {
       await w.close();
       await emu.close();
