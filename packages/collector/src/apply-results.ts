@@ -15,10 +15,25 @@ const MAX_IN_FLIGHT = 2;
  * the caller retries the whole stream.
  */
 export async function streamResults(ctx: Ctx, scope: BatchScope, counts: ApplyCounts): Promise<void> {
+  // The SDK leaves its abort listener on the signal of a results stream until the body is garbage
+  // collected (it releases it for parsed responses only): a signal of our own per stream keeps the
+  // collector's long-lived one free of them (Node warns at 11).
+  const stream = new AbortController();
+  const follow = () => stream.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', follow, { once: true });
+  if (ctx.signal.aborted) follow();
+  try {
+    await applyStream(ctx, scope, counts, stream.signal);
+  } finally {
+    ctx.signal.removeEventListener('abort', follow);
+  }
+}
+
+async function applyStream(ctx: Ctx, scope: BatchScope, counts: ApplyCounts, signal: AbortSignal) {
   const decoder = await ctx.client.messages.batches.results(
     scope.batchId,
     {},
-    { timeout: ctx.opts.requestTimeoutMs, signal: ctx.signal },
+    { timeout: ctx.opts.requestTimeoutMs, signal },
   );
   let chunk: ResultLine[] = [];
   const inFlight = new Set<Promise<void>>();

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { jobIds, QUEUES } from '@nightshift/shared';
 import { defaultJobOptions, openQueue, Store } from '@nightshift/store';
 import { type Queue, Worker } from 'bullmq';
@@ -48,6 +48,9 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
     // Counts reconnections of the caller's connection (see Ctx.redisEpoch); removed in close().
     opts.connection.on('ready', this.onReady);
     this.instance = opts.instance;
+    // Every SDK call in progress listens on this signal: batches at once × (poll or stream, and the
+    // real-time calls of their chunks) may exceed Node's default warning threshold of 10.
+    setMaxListeners(Math.max(10, opts.concurrency * 6), this.abort.signal);
     const { connection: conn, prefix, retentionDays } = opts;
     const keep = (role: 'results' | 'deadLetters' | 'batches') => ({
       defaultJobOptions: defaultJobOptions(role, retentionDays),

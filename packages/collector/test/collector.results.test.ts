@@ -203,3 +203,35 @@ describe('how results are packed into {results} jobs', () => {
     }
   });
 });
+
+describe('a collector that collects many batches', () => {
+  it('leaves no abort listeners piling up on its own signal (no MaxListenersExceededWarning)', async () => {
+    const emu = await emulator();
+    const w = new World(redis, emu);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const batches = [];
+      for (let i = 0; i < 14; i++)
+        batches.push((await w.seed({ cids: [`many-${i}-a`, `many-${i}-b`] })).batch);
+      await w.collector();
+      for (const b of batches) await w.waitCollected(b.id);
+      expect((await w.delivered()).length).toBe(28);
+      await new Promise((r) => setTimeout(r, 50)); // warnings are emitted on the next tick
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+      // Many batches at once are many calls in flight on that signal, which is no leak either.
+      warnings.length = 0;
+      const more = [];
+      for (let i = 0; i < 14; i++) more.push((await w.seed({ cids: [`wide-${i}`] })).batch);
+      await w.collector({ concurrency: 14 });
+      for (const b of more) await w.waitCollected(b.id);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await w.close();
+      await emu.close();
+    }
+  });
+});
