@@ -57,58 +57,6 @@ describe('peekMany', () => {
   });
 });
 
-describe('heldMembers and redeliver', () => {
-  const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
-  const tokens = { input: 1, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 1 };
-  const success = (cid: string, delivery: string) => ({
-    cid,
-    action: 'success' as const,
-    mode: 'batch' as const,
-    tokens,
-    costNano: 1,
-    listNano: 2,
-    entry,
-    batchId: 'b1',
-    delivery,
-  });
-
-  it('answers only the members a submission still holds, range by range', async () => {
-    const cids = Array.from({ length: 25 }, (_, i) => `m${i}`);
-    await store.enqueue(cids.map((c) => item(c)));
-    await store.openSubmission({
-      id: 's1',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
-    await store.claim('g1', 's1', 100, 1e9);
-    await store.apply(cids.filter((_, i) => i % 5 !== 0).map((c) => success(c, 'res-b1-x')));
-    const first = await store.heldMembers('s1', 0, 9);
-    const rest = await store.heldMembers('s1', 10, 19);
-    const last = await store.heldMembers('s1', 20, 29);
-    expect([first.read, rest.read, last.read]).toEqual([10, 10, 5]);
-    expect([...first.held, ...rest.held, ...last.held].sort()).toEqual(['m0', 'm10', 'm15', 'm20', 'm5']);
-  });
-
-  it('moves a delivery only from the job a record still names, and only for successes', async () => {
-    await store.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));
-    await store.apply([success('a', 'J1'), success('b', 'J2'), success('c', 'J1')]);
-    const moved = await store.redeliver('J3', [
-      { cid: 'a', from: 'J1' },
-      { cid: 'b', from: 'J1' },
-      { cid: 'c', from: 'J1' },
-      { cid: 'd', from: '' },
-      { cid: 'nobody', from: '' },
-    ]);
-    expect(moved).toEqual([true, false, true, false, false]);
-    const recs = await store.peekMany(['a', 'b', 'c', 'd'], ['state', 'dlv']);
-    expect(recs.map((r) => r?.dlv)).toEqual(['J3', 'J2', 'J3', '']);
-    // Done once: a second repair naming the old job moves nothing.
-    expect(await store.redeliver('J4', [{ cid: 'a', from: 'J1' }])).toEqual([false]);
-  });
-});
-
 describe('touchRealtime', () => {
   it('moves only existing real-time entries forward in time', async () => {
     await store.enqueue([item('r1', { state: 'realtime' }), item('r2', { state: 'realtime' })], {

@@ -124,20 +124,22 @@ describe('apply', () => {
     await store.claim('g1', 's1', 100, 1e9);
   }
   const tokens = { input: 10, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 5 };
+  /** A batch success of `cid`, delivered by job `delivery`, priced `costNano` (list price twice that). */
+  const success = (cid: string, delivery = 'res-b1-x', costNano = 1) => ({
+    cid,
+    action: 'success' as const,
+    mode: 'batch' as const,
+    tokens,
+    costNano,
+    listNano: 2 * costNano,
+    entry,
+    batchId: 'b1',
+    delivery,
+  });
 
   it('counts a success once, however often it is applied', async () => {
     await inBatch(['a']);
-    const s = {
-      cid: 'a',
-      action: 'success' as const,
-      mode: 'batch' as const,
-      tokens,
-      costNano: 7,
-      listNano: 14,
-      entry,
-      batchId: 'b1',
-      delivery: 'res-b1-x',
-    };
+    const s = success('a', 'res-b1-x', 7);
     expect(await store.apply([s])).toEqual(['ok']);
     expect(await store.apply([s])).toEqual(['dup:succeeded']);
     const rows = await store.ledger();
@@ -201,17 +203,37 @@ describe('apply', () => {
   });
 
   it('reports unknown custom_ids', async () => {
-    const s = {
-      cid: 'nope',
-      action: 'success' as const,
-      mode: 'batch' as const,
-      tokens,
-      costNano: 1,
-      listNano: 2,
-      entry,
-      batchId: 'b1',
-      delivery: 'res-b1-x',
-    };
+    const s = success('nope');
     expect(await store.apply([s])).toEqual(['unknown']);
+  });
+
+  describe('heldMembers and redeliver', () => {
+    it('answers only the members a submission still holds, range by range', async () => {
+      const cids = Array.from({ length: 25 }, (_, i) => `m${i}`);
+      await inBatch(cids);
+      await store.apply(cids.filter((_, i) => i % 5 !== 0).map((c) => success(c, 'res-b1-x')));
+      const first = await store.heldMembers('s1', 0, 9);
+      const rest = await store.heldMembers('s1', 10, 19);
+      const last = await store.heldMembers('s1', 20, 29);
+      expect([first.read, rest.read, last.read]).toEqual([10, 10, 5]);
+      expect([...first.held, ...rest.held, ...last.held].sort()).toEqual(['m0', 'm10', 'm15', 'm20', 'm5']);
+    });
+
+    it('moves a delivery only from the job a record still names, and only for successes', async () => {
+      await inBatch(['a', 'b', 'c', 'd']);
+      await store.apply([success('a', 'J1'), success('b', 'J2'), success('c', 'J1')]);
+      const moved = await store.redeliver('J3', [
+        { cid: 'a', from: 'J1' },
+        { cid: 'b', from: 'J1' },
+        { cid: 'c', from: 'J1' },
+        { cid: 'd', from: '' },
+        { cid: 'nobody', from: '' },
+      ]);
+      expect(moved).toEqual([true, false, true, false, false]);
+      const recs = await store.peekMany(['a', 'b', 'c', 'd'], ['state', 'dlv']);
+      expect(recs.map((r) => r?.dlv)).toEqual(['J3', 'J2', 'J3', '']);
+      // Done once: a second repair naming the old job moves nothing.
+      expect(await store.redeliver('J4', [{ cid: 'a', from: 'J1' }])).toEqual([false]);
+    });
   });
 });
