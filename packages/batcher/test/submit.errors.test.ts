@@ -207,6 +207,30 @@ describe('402 billing_error', () => {
   });
 });
 
+describe('429 with a spend-limit error code', () => {
+  it('is a billing stop, not a rate limit: the circuit opens and nothing is created or retried', async () => {
+    const { b, store } = await fresh({ circuitCooldownMs: 60_000 });
+    const cids = await enqueue(store, 2);
+    const calls = env.emu.inspect.createCalls();
+    env.emu.control.injectFault({
+      endpoint: 'create',
+      kind: 'status',
+      status: 429,
+      errorCode: 'enforced_spend_limit_reached',
+      message: 'Your workspace has reached its spend limit.',
+    });
+    const r = await b.runFlushOnce('manual');
+    expect(r.stopped).toBe('circuit');
+    expect(env.emu.inspect.createCalls()).toBe(calls + 1);
+    const circuit = await store.circuit();
+    expect(circuit.open).toBe(true);
+    expect(circuit.reason).toMatch(/spend limit/);
+    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
+    expect((await b.runFlushOnce('manual')).skipped).toBe('circuit');
+    expect(env.emu.inspect.createCalls()).toBe(calls + 1);
+  });
+});
+
 describe('the tracking job', () => {
   it('is one {batches} job per batch with the batch id and counts', async () => {
     const { b, prefix, store } = await fresh();

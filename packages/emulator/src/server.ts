@@ -139,9 +139,11 @@ function sendError(
   type: string,
   message: string,
   headers: Record<string, string> = {},
+  errorCode?: string,
 ) {
   const requestId = String(res.getHeader('request-id') ?? '');
-  sendJson(res, status, { type: 'error', error: { type, message }, request_id: requestId }, headers);
+  const error = { type, message, ...(errorCode ? { details: { error_code: errorCode } } : {}) };
+  sendJson(res, status, { type: 'error', error, request_id: requestId }, headers);
 }
 
 /** Validates the create envelope; returns the requests or a 400 message naming the offending index. */
@@ -216,7 +218,7 @@ export function createHttpServer(
     const retryAfter = f.retryAfterSec ?? (f.status === 429 ? 1 : undefined);
     if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
     if (f.shouldRetry !== undefined) headers['x-should-retry'] = String(f.shouldRetry);
-    sendError(res, f.status, type, f.message ?? defaultErrorMessage(type), headers);
+    sendError(res, f.status, type, f.message ?? defaultErrorMessage(type), headers, f.errorCode);
   }
 
   const notFound = (res: http.ServerResponse, id: string) =>

@@ -91,6 +91,11 @@ export type Fault =
       shouldRetry?: boolean;
       /** `error.type`; default from the status (400 invalid_request_error, 429 rate_limit_error, 529 overloaded_error, …). */
       errorType?: string;
+      /**
+       * `error.details.error_code`, which SDK 1.x reads into `err.errorCode` (e.g. 429 +
+       * `enforced_spend_limit_reached` becomes `EnforcedSpendLimitReachedError`). Default: none.
+       */
+      errorCode?: string;
       message?: string;
       /** Default 1. */
       times?: number;

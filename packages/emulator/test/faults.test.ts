@@ -72,6 +72,20 @@ describe('HTTP faults and SDK retries', () => {
     });
   });
 
+  it('a 429 with a spend-limit error code reaches the SDK as EnforcedSpendLimitReachedError', async () => {
+    emu.control.injectFault({
+      endpoint: 'create',
+      kind: 'status',
+      status: 429,
+      errorCode: 'enforced_spend_limit_reached',
+      shouldRetry: false,
+    });
+    const err = await client.messages.batches.create({ requests: [req('a')] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.EnforcedSpendLimitReachedError);
+    expect((err as { errorCode?: string }).errorCode).toBe('enforced_spend_limit_reached');
+    expect(emu.inspect.batches()).toHaveLength(0);
+  });
+
   it('529 overloaded and 500 api_error are retried', async () => {
     const b = await client.messages.batches.create({ requests: [req('a')] });
     emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 529, retryAfterSec: 0.01 });
