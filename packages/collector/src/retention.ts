@@ -4,6 +4,7 @@ import type { Ctx } from './types.js';
 
 const DAY = 86_400_000;
 const SCAN_COUNT = 1000;
+const PAGE = 1000;
 const FINAL = new Set(['succeeded', 'dead']);
 
 /**
@@ -22,21 +23,14 @@ async function* scanKeys(redis: RedisClient, pattern: string): AsyncGenerator<st
   }
 }
 
-/** Deletes final records (succeeded / dead) whose final time is before the cutoff. */
+/** Deletes final records (succeeded / dead) whose final time is before the cutoff, oldest first. */
 async function purgeRecords(ctx: Ctx, cutoff: number): Promise<number> {
-  const { redis } = ctx.store;
   let purged = 0;
-  for await (const keys of scanKeys(redis, ctx.store.keys.record('*'))) {
-    const pipe = redis.pipeline();
-    for (const k of keys) pipe.hmget(k, 'state', 'done');
-    const replies = (await pipe.exec()) ?? [];
-    const doomed = keys.filter((_, i) => {
-      const [state, done] = (replies[i]?.[1] as (string | null)[] | undefined) ?? [];
-      return !!state && FINAL.has(state) && Number(done) > 0 && Number(done) < cutoff;
-    });
-    if (doomed.length) purged += Number(await redis.unlink(...doomed));
+  for (;;) {
+    const { deleted, more } = await ctx.store.purgeFinal(cutoff, PAGE);
+    purged += deleted;
+    if (!more) return purged;
   }
-  return purged;
 }
 
 /** Deletes collected or lost batch records whose final time is before the cutoff. */
@@ -70,38 +64,93 @@ async function purgeBatches(ctx: Ctx, cutoff: number): Promise<number> {
   return purged;
 }
 
-/** Deletes resolved submissions (and member lists) resolved before the cutoff whose batch is not in flight. */
+/**
+ * Deletes resolved submissions (with their member lists) resolved before the cutoff, unless still
+ * open or their batch is still in flight, from the index of resolved submissions.
+ */
 async function purgeSubmissions(ctx: Ctx, cutoff: number): Promise<number> {
   const { redis, keys } = ctx.store;
   let purged = 0;
+  let offset = 0;
+  for (;;) {
+    const ids = await redis.zrangebyscore(
+      keys.resolvedSubmissions,
+      '-inf',
+      `(${cutoff}`,
+      'LIMIT',
+      offset,
+      PAGE,
+    );
+    if (ids.length === 0) return purged;
+    const read = redis.pipeline();
+    for (const id of ids) read.hget(keys.submission(id), 'batch').sismember(keys.openSubmissions, id);
+    const replies = (await read.exec()) ?? [];
+    const batchOf = ids.map((_, i) => (replies[2 * i]?.[1] as string | null) ?? '');
+    const open = ids.map((_, i) => Number(replies[2 * i + 1]?.[1]) === 1);
+    const flying = redis.pipeline();
+    for (const b of batchOf) flying.sismember(keys.inflight, b || '-');
+    const inflight = ((await flying.exec()) ?? []).map(([, n]) => Number(n) === 1);
+    const doomed = ids.filter((_, i) => !open[i] && !inflight[i]);
+    offset += ids.length - doomed.length;
+    if (doomed.length === 0) continue;
+    const del = redis.multi();
+    for (const id of doomed) {
+      // The side list of requests the API refused at create time goes with its submission.
+      del.unlink(keys.submission(id), keys.submissionMembers(id), keys.submissionMembers(`${id}-rejected`));
+      del.zrem(keys.resolvedSubmissions, id);
+    }
+    await del.exec();
+    purged += doomed.length;
+  }
+}
+
+/**
+ * Records and submissions that became final before the retention indexes existed are indexed once
+ * (SCAN, in pages), then never scanned again. Safe to run from several collectors at once.
+ */
+async function indexLegacy(ctx: Ctx): Promise<void> {
+  const { redis, keys } = ctx.store;
+  if (await redis.exists(keys.retentionIndexed)) return;
+  for await (const found of scanKeys(redis, keys.record('*'))) {
+    const pipe = redis.pipeline();
+    for (const k of found) pipe.hmget(k, 'state', 'done');
+    const replies = (await pipe.exec()) ?? [];
+    const add = redis.pipeline();
+    found.forEach((k, i) => {
+      const [state, done] = (replies[i]?.[1] as (string | null)[] | undefined) ?? [];
+      if (state && FINAL.has(state) && Number(done) > 0) {
+        add.zadd(keys.finals, Number(done), k.slice(keys.record('').length));
+      }
+    });
+    await add.exec();
+  }
   for await (const found of scanKeys(redis, keys.submission('*'))) {
     const subKeys = found.filter((k) => !k.endsWith(':m'));
-    if (subKeys.length === 0) continue;
     const pipe = redis.pipeline();
-    for (const k of subKeys) pipe.hmget(k, 'state', 'resolved', 'created', 'batch');
+    for (const k of subKeys) pipe.hmget(k, 'state', 'resolved', 'created');
     const replies = (await pipe.exec()) ?? [];
-    for (let i = 0; i < subKeys.length; i++) {
-      const k = subKeys[i]!;
-      const [state, resolved, created, batch] = (replies[i]?.[1] as (string | null)[] | undefined) ?? [];
+    const add = redis.pipeline();
+    subKeys.forEach((k, i) => {
+      const [state, resolved, created] = (replies[i]?.[1] as (string | null)[] | undefined) ?? [];
       const at = Number(resolved) || Number(created) || 0;
-      if ((state !== 'submitted' && state !== 'released') || at <= 0 || at >= cutoff) continue;
-      if (batch && (await redis.sismember(keys.inflight, batch))) continue;
-      const id = k.slice(keys.submission('').length);
-      if (await redis.sismember(keys.openSubmissions, id)) continue;
-      await redis.unlink(k, keys.submissionMembers(id));
-      purged++;
-    }
+      if ((state === 'submitted' || state === 'released') && at > 0) {
+        add.zadd(keys.resolvedSubmissions, at, k.slice(keys.submission('').length));
+      }
+    });
+    await add.exec();
   }
-  return purged;
+  await redis.set(keys.retentionIndexed, String(ctx.now()));
 }
 
 /**
  * Retention: records, submissions and batch records whose final time is older than retentionDays
- * are deleted, in pages (SCAN and bounded ranges), never in one large command. The cost ledger is
- * kept: it is small and it is the history.
+ * are deleted oldest first from indexes by final time (the records' `final`, `subs-resolved`,
+ * `batches`), in pages, never in one large command and never by walking the keyspace: a pass
+ * costs what it deletes, not what is kept. The cost ledger is kept: it is small and it is the history.
  */
 export async function purge(ctx: Ctx): Promise<{ records: number; submissions: number; batches: number }> {
   const cutoff = ctx.now() - ctx.opts.retentionDays * DAY;
+  await indexLegacy(ctx);
   const records = await purgeRecords(ctx, cutoff);
   const batches = await purgeBatches(ctx, cutoff);
   const submissions = await purgeSubmissions(ctx, cutoff);

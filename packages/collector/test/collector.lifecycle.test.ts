@@ -267,6 +267,45 @@ describe('the sweep', () => {
     }));
 });
 
+describe('retention from its indexes', () => {
+  const scans = async () =>
+    Number(/cmdstat_scan:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+
+  it('indexes what came before the indexes once, keeps a retried dead letter, then never walks the keyspace', () =>
+    withWorld({}, async (w) => {
+      const T = Date.now();
+      w.emu.control.injectOutcome({
+        match: /^idx-3$/,
+        outcome: 'errored',
+        errorType: 'invalid_request_error',
+      });
+      const { batch, subId } = await w.seed({ cids: ['idx-1', 'idx-2', 'idx-3'], now: T });
+      await w.collector({ now: () => T });
+      await w.waitCollected(batch.id);
+      const k = w.store.keys;
+      // idx-2 and the submission became final before the indexes existed; idx-3 is retried by an operator.
+      await redis.zrem(k.finals, 'idx-2');
+      await redis.zrem(k.resolvedSubmissions, subId);
+      expect(await w.store.retryDead(['idx-3'])).toEqual(['ok']);
+      await redis.rpush(k.submissionMembers(`${subId}-rejected`), 'refused-at-create');
+
+      const janitor = await w.collector({ runWorker: false, now: () => T + 36 * DAY });
+      expect((await janitor.sweepNow()).purged).toEqual({ records: 2, submissions: 1, batches: 1 });
+      expect(await w.store.record('idx-2')).toBeNull();
+      expect(await w.store.record('idx-3')).toMatchObject({ state: 'queued' });
+      expect(await redis.exists(k.submissionMembers(`${subId}-rejected`))).toBe(0);
+      expect(await redis.zcard(k.finals)).toBe(0);
+
+      // Once indexed, a pass reads only what it deletes.
+      const next = await w.seed({ cids: ['idx-4', 'idx-5'], now: T });
+      await w.waitCollected(next.batch.id);
+      const before = await scans();
+      const later = await w.collector({ runWorker: false, now: () => T + 37 * DAY });
+      expect((await later.sweepNow()).purged).toEqual({ records: 2, submissions: 1, batches: 1 });
+      expect(await scans()).toBe(before);
+    }));
+});
+
 describe('deleteAfterCollect', () => {
   it('deletes the batch at the API once its results are applied', () =>
     withWorld({}, async (w) => {

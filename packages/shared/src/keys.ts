@@ -82,6 +82,12 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     submissionMembers: (id: string) => `${base}:sub:${id}:m`,
     /** SET of submission ids not yet resolved (claiming / creating). */
     openSubmissions: `${base}:subs-open`,
+    /** ZSET custom_id → final time (succeeded / dead): what retention deletes, oldest first. */
+    finals: `${base}:final`,
+    /** ZSET submission id → resolved time (submitted / released): what retention deletes. */
+    resolvedSubmissions: `${base}:subs-resolved`,
+    /** STRING: set once the records and submissions of before the two indexes above are indexed. */
+    retentionIndexed: `${base}:retention-indexed`,
     /** HASH: what we know of one Message Batch. */
     batch: (batchId: string) => `${base}:batch:${batchId}`,
     /** ZSET batchId → submitted-at ms: every batch we know. */

@@ -16,6 +16,7 @@ const SCRIPTS = {
   nsPeek: read('peek.lua'),
   nsHeld: read('held.lua'),
   nsRedeliver: read('redeliver.lua'),
+  nsPurge: read('purge.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -41,5 +42,6 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
     nsPeek: (...a) => r.nsPeek(...a),
     nsHeld: (...a) => r.nsHeld(...a),
     nsRedeliver: (...a) => r.nsRedeliver(...a),
+    nsPurge: (...a) => r.nsPurge(...a),
   };
 }

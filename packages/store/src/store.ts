@@ -521,6 +521,15 @@ export class Store {
     return joined.split(',').map((x) => x === '1');
   }
 
+  /**
+   * Retention: deletes up to `limit` final records whose final time is before `cutoff`, oldest first,
+   * from the index of final records (see purge.lua). `more` is false once nothing older is indexed.
+   */
+  async purgeFinal(cutoff: number, limit = 1000): Promise<{ deleted: number; more: boolean }> {
+    const [deleted, seen] = (await this.call('nsPurge', cutoff, limit)) as [number, number];
+    return { deleted: Number(deleted), more: Number(seen) === limit };
+  }
+
   /** Dead-lettered requests back to the queue with a fresh attempt budget. */
   async retryDead(cids: string[], now = Date.now()): Promise<string[]> {
     if (cids.length === 0) return [];

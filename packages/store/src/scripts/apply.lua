@@ -43,6 +43,7 @@ for i = 0, n - 1 do
       if state == 'queued' then pendingRemove(base, cid, r[6], r[7], tonumber(r[8])) end
       redis.call('HSET', rk, 'state', 'succeeded', 'done', now, 'upd', now, 'batch', d, 'err', '',
         'dlv', guard, 'hist', appendHist(r[10], c))
+      redis.call('ZADD', base .. ':final', now, cid)
       if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       -- Summed per mode|feature|model in a table of numbers: no string is built per figure.
       local key = a .. '|' .. r[4] .. '|' .. r[5] .. '|'
@@ -78,6 +79,7 @@ for i = 0, n - 1 do
     elseif action == 'dead' then
       redis.call('HSET', rk, 'state', 'dead', 'sub', '', 'done', now, 'upd', now, 'err', b,
         'reason', a, 'deaths', tonumber(r[11]) + 1, 'hist', appendHist(r[10], c))
+      redis.call('ZADD', base .. ':final', now, cid)
       if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       bump(stats, 'dead', 1)
       out[#out + 1] = 'ok'

@@ -24,6 +24,7 @@ if before ~= 'released' then
     redis.call('HSET', sk, 'duplicates', (redis.call('HGET', sk, 'duplicates') or '') .. bid .. ',')
   else
     redis.call('HSET', sk, 'state', 'submitted', 'batch', bid, 'resolved', now)
+    redis.call('ZADD', base .. ':subs-resolved', now, sid)
   end
   redis.call('SREM', base .. ':subs-open', sid)
 end

@@ -24,6 +24,7 @@ for _, cid in ipairs(ids) do
 end
 if last == '1' then
   redis.call('HSET', sk, 'state', 'released', 'resolved', now)
+  redis.call('ZADD', base .. ':subs-resolved', now, sid)
   redis.call('SREM', base .. ':subs-open', sid)
 end
 return released

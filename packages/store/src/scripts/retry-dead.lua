@@ -17,6 +17,7 @@ for i = 3, #ARGV do
   else
     redis.call('HSET', rk, 'state', 'queued', 'attempt', 1, 'ready', now, 'upd', now, 'done', '', 'reason', '')
     pendingAdd(base, cid, r[2], r[3], tonumber(r[4]), now, r[5])
+    redis.call('ZREM', base .. ':final', cid)
     redis.call('HINCRBY', base .. ':stats', 'dead_retried', 1)
     out[#out + 1] = 'ok'
   end
