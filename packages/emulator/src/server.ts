@@ -224,6 +224,22 @@ export function createHttpServer(
   const notFound = (res: http.ServerResponse, id: string) =>
     sendError(res, 404, 'not_found_error', `message_batch_id: no Message Batch found with id '${id}'`);
 
+  /**
+   * The batch a retrieve or results call names, once its faults had their say: undefined when a
+   * status fault, a 404 or the propagation-delay 404 has answered.
+   */
+  function batchPastFaults(res: http.ServerResponse, endpoint: 'retrieve' | 'results', id: string) {
+    const fault = engine.takeFault(endpoint, ['status'] as const);
+    setFault(res, fault?.id);
+    if (fault) return void sendFault(res, fault);
+    const b = liveBatch(res, id);
+    if (!b) return undefined;
+    const nf = engine.takeFault(endpoint, ['not-found-after-create'] as const, b);
+    setFault(res, nf?.id);
+    if (nf) return void notFound(res, b.id);
+    return b;
+  }
+
   /** A live (non-deleted) batch, or a 404 already sent. */
   function liveBatch(res: http.ServerResponse, id: string): Batch | undefined {
     const b = engine.get(id);
@@ -339,14 +355,8 @@ export function createHttpServer(
         return sendJson(res, 200, engine.toJSON(b, baseUrlFor(req)));
       }
       case 'retrieve': {
-        const fault = engine.takeFault('retrieve', ['status'] as const);
-        setFault(res, fault?.id);
-        if (fault) return sendFault(res, fault);
-        const b = liveBatch(res, r.id!);
+        const b = batchPastFaults(res, 'retrieve', r.id!);
         if (!b) return;
-        const nf = engine.takeFault('retrieve', ['not-found-after-create'] as const, b);
-        setFault(res, nf?.id);
-        if (nf) return notFound(res, b.id);
         engine.tick(b, true);
         return sendJson(res, 200, engine.toJSON(b, baseUrlFor(req)));
       }
@@ -429,14 +439,8 @@ export function createHttpServer(
         return sendJson(res, 200, { id: b.id, type: 'message_batch_deleted' });
       }
       case 'results': {
-        const fault = engine.takeFault('results', ['status'] as const);
-        setFault(res, fault?.id);
-        if (fault) return sendFault(res, fault);
-        const b = liveBatch(res, r.id!);
+        const b = batchPastFaults(res, 'results', r.id!);
         if (!b) return;
-        const nf = engine.takeFault('results', ['not-found-after-create'] as const, b);
-        setFault(res, nf?.id);
-        if (nf) return notFound(res, b.id);
         engine.tick(b, false);
         if (b.status !== 'ended') {
           return sendError(
