@@ -13,116 +13,123 @@ const mm = (s: Summary, d = 0, unit = '') =>
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 const head = (cells: string[]) => [row(cells), row(cells.map(() => '---'))];
 
-function stageRows(r: BenchResults): string[] {
-  const out = head([
-    'n',
-    'stage',
-    'Nightshift, ms',
-    'Nightshift, /s',
-    'raw baseline, ms',
-    'raw, /s',
-    'speed vs raw',
-    'peak RSS, MB',
-    'raw peak RSS, MB',
-    'load avg',
-  ]);
-  const names: [keyof Pick<BenchResults['stages'][0], 'producer' | 'batcher' | 'collector'>, string][] = [
-    ['producer', 'producer `enqueueMany` vs `addBulk`'],
-    ['batcher', 'batcher claim + submit vs `getWaiting` + `JSON.stringify`'],
-    ['collector', 'collector apply vs raw `results()` iteration'],
-  ];
+type StageKey = 'producer' | 'batcher' | 'collector';
+type StagesSize = BenchResults['stages'][number];
+
+/**
+ * A table with one row per size and stage: `cells` gets the stage's figures, a reader of the median
+ * of one of its extra figures ('–' when absent), the stage and the size.
+ */
+function perStage(
+  r: BenchResults,
+  header: string[],
+  cells: (f: StageFigures, x: (k: string) => string, key: StageKey, s: StagesSize) => (string | number)[],
+): string[] {
+  const out = head(header);
   for (const s of r.stages) {
-    for (const [key, label] of names) {
-      const f: StageFigures = s[key];
-      out.push(
-        row([
-          n0(s.n),
-          label,
-          mm(f.ms),
-          mm(f.perSecond),
-          mm(f.baselineMs),
-          mm(f.baselinePerSecond),
-          mm(f.ratio, 2, '×'),
-          mm(f.peakRssMB),
-          mm(f.baselinePeakRssMB),
-          mm(s.loadAvg, 1),
-        ]),
-      );
+    for (const key of ['producer', 'batcher', 'collector'] as const) {
+      const f = s[key];
+      const x = (k: string) => (f.extra[k] ? n0(f.extra[k]!.median) : '–');
+      out.push(row(cells(f, x, key, s)));
     }
   }
   return out;
+}
+
+const STAGE_LABELS: Record<StageKey, string> = {
+  producer: 'producer `enqueueMany` vs `addBulk`',
+  batcher: 'batcher claim + submit vs `getWaiting` + `JSON.stringify`',
+  collector: 'collector apply vs raw `results()` iteration',
+};
+
+function stageRows(r: BenchResults): string[] {
+  return perStage(
+    r,
+    [
+      'n',
+      'stage',
+      'Nightshift, ms',
+      'Nightshift, /s',
+      'raw baseline, ms',
+      'raw, /s',
+      'speed vs raw',
+      'peak RSS, MB',
+      'raw peak RSS, MB',
+      'load avg',
+    ],
+    (f, _x, key, s) => [
+      n0(s.n),
+      STAGE_LABELS[key],
+      mm(f.ms),
+      mm(f.perSecond),
+      mm(f.baselineMs),
+      mm(f.baselinePerSecond),
+      mm(f.ratio, 2, '×'),
+      mm(f.peakRssMB),
+      mm(f.baselinePeakRssMB),
+      mm(s.loadAvg, 1),
+    ],
+  );
 }
 
 /** Wall time beside the CPU time of the stage process (and its GC), redis-server and the emulator. */
 function cpuRows(r: BenchResults): string[] {
-  const out = head([
-    'n',
-    'stage',
-    'wall, ms',
-    'process CPU, ms',
-    'GC pauses, ms',
-    'redis-server CPU, ms',
-    'emulator CPU, ms',
-    'raw: wall',
-    'raw: process CPU',
-    'raw: GC pauses',
-    'raw: redis-server CPU',
-    'raw: emulator CPU',
-  ]);
-  for (const s of r.stages) {
-    for (const key of ['producer', 'batcher', 'collector'] as const) {
-      const f = s[key];
-      const x = (k: string) => (f.extra[k] ? n0(f.extra[k]!.median) : '–');
-      out.push(
-        row([
-          n0(s.n),
-          key,
-          n0(f.ms.median),
-          x('cpuMs'),
-          x('gcMs'),
-          x('redisCpuMs'),
-          x('emuCpuMs'),
-          n0(f.baselineMs.median),
-          x('baseline.cpuMs'),
-          x('baseline.gcMs'),
-          x('baseline.redisCpuMs'),
-          x('baseline.emuCpuMs'),
-        ]),
-      );
-    }
-  }
-  return out;
+  return perStage(
+    r,
+    [
+      'n',
+      'stage',
+      'wall, ms',
+      'process CPU, ms',
+      'GC pauses, ms',
+      'redis-server CPU, ms',
+      'emulator CPU, ms',
+      'raw: wall',
+      'raw: process CPU',
+      'raw: GC pauses',
+      'raw: redis-server CPU',
+      'raw: emulator CPU',
+    ],
+    (f, x, key, s) => [
+      n0(s.n),
+      key,
+      n0(f.ms.median),
+      x('cpuMs'),
+      x('gcMs'),
+      x('redisCpuMs'),
+      x('emuCpuMs'),
+      n0(f.baselineMs.median),
+      x('baseline.cpuMs'),
+      x('baseline.gcMs'),
+      x('baseline.redisCpuMs'),
+      x('baseline.emuCpuMs'),
+    ],
+  );
 }
 
 /** What each stage process's peak RSS is made of (sampled every 100 ms). */
 function memoryRows(r: BenchResults): string[] {
-  const out = head([
-    'n',
-    'stage',
-    'RSS before work, MB',
-    'peak RSS, MB',
-    'peak V8 heap used, MB',
-    'peak V8 heap total, MB',
-    'peak external (Buffers), MB',
-  ]);
-  for (const s of r.stages) {
-    for (const key of ['producer', 'batcher', 'collector'] as const) {
-      const f = s[key];
-      const x = (k: string) => (f.extra[k] ? n0(f.extra[k]!.median) : '–');
-      out.push(
-        row([
-          n0(s.n),
-          key,
-          x('rssBeforeMB'),
-          mm(f.peakRssMB),
-          x('heapUsedMB'),
-          x('heapTotalMB'),
-          x('externalMB'),
-        ]),
-      );
-    }
-  }
-  return out;
+  return perStage(
+    r,
+    [
+      'n',
+      'stage',
+      'RSS before work, MB',
+      'peak RSS, MB',
+      'peak V8 heap used, MB',
+      'peak V8 heap total, MB',
+      'peak external (Buffers), MB',
+    ],
+    (f, x, key, s) => [
+      n0(s.n),
+      key,
+      x('rssBeforeMB'),
+      mm(f.peakRssMB),
+      x('heapUsedMB'),
+      x('heapTotalMB'),
+      x('externalMB'),
+    ],
+  );
 }
 
 function batcherDetail(r: BenchResults): string[] {
