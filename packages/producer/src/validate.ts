@@ -1,4 +1,5 @@
 import { CUSTOM_ID_PATTERN, deriveCustomId, type FieldIssue } from '@nightshift/shared';
+import type { EnqueueItem } from '@nightshift/store';
 import { NonJsonValue, toJson } from './canonical.js';
 import { groupKey } from './group.js';
 import { sha256 } from './hash.js';
@@ -22,21 +23,13 @@ const REQUEST_FIELDS = new Set([
 /** Removed in API version 2026-10-21 (SDK 1.x): the API rejects them. */
 const REMOVED_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
 
-/** A request that passed validation, in the form the store writes. */
-export interface PreparedRequest {
+/**
+ * A request that passed validation, in the form the store writes (`params` is the canonical JSON of
+ * the routed params: stored, sent, measured and hashed); the producer decides its state from
+ * `realtime` and the deadline.
+ */
+export interface PreparedRequest extends Omit<EnqueueItem, 'realtimeAllowed' | 'state'> {
   index: number;
-  cid: string;
-  feature: string;
-  model: string;
-  /** Canonical JSON of the (routed) params: stored, sent, measured and hashed. */
-  params: string;
-  phash: string;
-  /** Metadata JSON ('' when none). */
-  meta: string;
-  deadline: number | null;
-  partition: string;
-  group: string;
-  bytes: number;
   realtime: RealtimeChoice | undefined;
 }
 
