@@ -65,6 +65,11 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     base,
     /** HASH: one request record (see RecordFields). */
     record: (customId: string) => `${base}:rec:${customId}`,
+    /**
+     * STRING: the request's Messages params (JSON), apart from its record so the record's small
+     * fields stay a compact listpack; deleted once the request succeeded.
+     */
+    params: (customId: string) => `${base}:params:${customId}`,
     /** ZSET cid → ready-at ms: queued requests of one group (same partition + cache prefix). */
     pending: (group: string) => `${base}:pending:${group}`,
     /** ZSET group → oldest ready-at ms among its queued requests. */

@@ -30,7 +30,10 @@ export interface RecordFields {
   cid: string;
   feature: string;
   model: string;
-  /** The Messages params as JSON, exactly as they are sent. */
+  /**
+   * The Messages params as JSON, exactly as they are sent. Kept in its own key (`params:<custom_id>`),
+   * not in the record hash; gone once the request succeeded.
+   */
   params: string;
   /** sha256 of the canonical params JSON: decides "same request" vs conflict. */
   phash: string;

@@ -157,12 +157,20 @@ export class Store {
     fields: F[],
   ): Promise<(Pick<RecordFields, F> | null)[]> {
     if (cids.length === 0) return [];
+    const paramsAt = fields.indexOf('params' as F);
     const pipe = this.redis.pipeline();
-    for (const cid of cids) pipe.hmget(this.keys.record(cid), ...(fields as string[]));
+    for (const cid of cids) {
+      pipe.hmget(this.keys.record(cid), ...(fields as string[]));
+      if (paramsAt >= 0) pipe.get(this.keys.params(cid));
+    }
     const replies = (await pipe.exec()) ?? [];
-    return replies.map(([err, vals]) => {
+    const step = paramsAt >= 0 ? 2 : 1;
+    return cids.map((_, c) => {
+      const [err, vals] = replies[c * step]!;
       if (err) throw err;
       const arr = vals as (string | null)[];
+      // params live in their own key (a record written before that still holds them in the hash).
+      if (paramsAt >= 0) arr[paramsAt] ??= (replies[c * step + 1]?.[1] as string | null) ?? null;
       if (arr.every((v) => v === null)) return null;
       const rec = {} as Record<string, string>;
       fields.forEach((f, i) => {
@@ -216,8 +224,12 @@ export class Store {
   }
 
   async record(cid: string): Promise<RecordFields | null> {
-    const h = await this.redis.hgetall(this.keys.record(cid));
-    return h?.cid ? (h as unknown as RecordFields) : null;
+    const [h, params] = await Promise.all([
+      this.redis.hgetall(this.keys.record(cid)),
+      this.redis.get(this.keys.params(cid)),
+    ]);
+    if (!h?.cid) return null;
+    return { ...h, params: params ?? h.params ?? '' } as unknown as RecordFields;
   }
 
   /** Where a request is, in the words of `getStatus`. */

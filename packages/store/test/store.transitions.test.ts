@@ -61,6 +61,72 @@ describe('enqueue', () => {
   });
 });
 
+describe('params, apart from the record', () => {
+  const entry0 = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
+  const tokens0 = { input: 1, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 1 };
+
+  it('keeps the record a compact listpack, hands params to every reader, and drops them on success', async () => {
+    await store.enqueue([item('a'), item('b'), item('c')]);
+    expect(await redis.hexists(store.keys.record('a'), 'params')).toBe(0);
+    expect(await redis.object('ENCODING', store.keys.record('a'))).toBe('listpack');
+    const params = item('a').params;
+    expect((await store.record('a'))?.params).toBe(params);
+    expect((await store.peek(['a', 'zz'], ['params', 'state']))[0]).toEqual({ params, state: 'queued' });
+    expect(await store.peek(['zz'], ['params'])).toEqual([null]);
+    expect((await store.peekMany(['a'], ['state', 'params']))[0]).toEqual({ state: 'queued', params });
+
+    await store.openSubmission({
+      id: 's1',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
+    const claimed = await store.claim('g1', 's1', 10, 1e9);
+    expect(Object.fromEntries(claimed.items)).toEqual({
+      a: params,
+      b: item('b').params,
+      c: item('c').params,
+    });
+
+    const success = {
+      action: 'success' as const,
+      mode: 'batch' as const,
+      tokens: tokens0,
+      costNano: 1,
+      listNano: 2,
+    };
+    const dead = { action: 'dead' as const, guardSub: 's1', reason: 'x', error: null };
+    await store.apply([
+      { cid: 'a', ...success, entry: entry0, batchId: 'b1', delivery: 'res-b1-x' },
+      { cid: 'b', ...dead, entry: { ...entry0, outcome: 'errored' as const } },
+    ]);
+    // A success is never sent again; a dead request keeps its params for a retry.
+    expect(await redis.exists(store.keys.params('a'))).toBe(0);
+    expect((await store.record('b'))?.params).toBe(item('b').params);
+    // Retention takes the record and its params together.
+    expect(await store.purgeFinal(Date.now() + 1e9)).toEqual({ deleted: 2, more: false });
+    expect(await redis.exists(store.keys.record('b'), store.keys.params('b'))).toBe(0);
+    expect(await redis.exists(store.keys.params('c'))).toBe(1);
+  });
+
+  it('still reads the params of a record written with them inside (before they moved out)', async () => {
+    await store.enqueue([item('old')]);
+    await redis.hset(store.keys.record('old'), 'params', '{"legacy":true}');
+    await redis.del(store.keys.params('old'));
+    expect((await store.record('old'))?.params).toBe('{"legacy":true}');
+    expect((await store.peekMany(['old'], ['params']))[0]).toEqual({ params: '{"legacy":true}' });
+    await store.openSubmission({
+      id: 's1',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
+    expect((await store.claim('g1', 's1', 10, 1e9)).items).toEqual([['old', '{"legacy":true}']]);
+  });
+});
+
 describe('claim, commit, release', () => {
   it('claims within count and byte budgets and keeps the index consistent', async () => {
     await store.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));

@@ -44,6 +44,8 @@ for i = 0, n - 1 do
       redis.call('HSET', rk, 'state', 'succeeded', 'done', now, 'upd', now, 'batch', d, 'err', '',
         'dlv', guard, 'hist', appendHist(r[10], c))
       redis.call('ZADD', base .. ':final', now, cid)
+      -- A success is never sent again: its params go (a dead request keeps them for a retry).
+      redis.call('UNLINK', base .. ':params:' .. cid)
       if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       -- Summed per mode|feature|model in a table of numbers: no string is built per figure.
       local key = a .. '|' .. r[4] .. '|' .. r[5] .. '|'

@@ -32,7 +32,8 @@ for _, cid in ipairs(ids) do
     redis.call('HSET', rk, 'state', 'claimed', 'sub', sid, 'upd', now)
     redis.call('RPUSH', mk, cid)
     out[#out + 1] = cid
-    out[#out + 1] = r[3]
+    -- params live in their own key; a record written before that still holds them (r[3]).
+    out[#out + 1] = redis.call('GET', base .. ':params:' .. cid) or r[3]
     taken = taken + 1
     bytes = bytes + b
   end

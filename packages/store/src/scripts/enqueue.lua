@@ -34,7 +34,8 @@ for i = 0, n - 1 do
   end
   if write then
     redis.call('DEL', rk)
-    redis.call('HSET', rk, 'cid', cid, 'feature', feature, 'model', model, 'params', params, 'phash', phash,
+    redis.call('SET', base .. ':params:' .. cid, params)
+    redis.call('HSET', rk, 'cid', cid, 'feature', feature, 'model', model, 'phash', phash,
       'meta', meta, 'deadline', deadline, 'partition', partition, 'group', group, 'bytes', bytes,
       'attempt', 1, 'state', state, 'sub', '', 'enq', now, 'ready', now, 'upd', now, 'err', '',
       'hist', '[]', 'rt', rt, 'deaths', 0, 'done', '', 'batch', '')

@@ -3,6 +3,7 @@
   whole chunk, instead of one pipelined HMGET (and one client-side promise) per record.
 
   ARGV[1] base  ARGV[2] nf (number of fields)  ARGV[3 .. 2+nf] field names  ARGV[3+nf ..] custom_ids
+  ('params' is read from the request's params key)
   Output: one entry per custom_id: nil when the record does not exist, else its nf values ('' where
   a field is absent) joined by \31 into one string, which the client splits: one reply string per
   record instead of nf. A record with \31 inside a value (none of our fields hold control
@@ -11,10 +12,16 @@
 local SEP = '\31'
 local base, nf = ARGV[1], tonumber(ARGV[2])
 local fields = {}
-for i = 1, nf do fields[i] = ARGV[2 + i] end
+local paramsAt
+for i = 1, nf do
+  fields[i] = ARGV[2 + i]
+  if fields[i] == 'params' then paramsAt = i end
+end
 local out = {}
 for i = 3 + nf, #ARGV do
   local vals = redis.call('HMGET', base .. ':rec:' .. ARGV[i], unpack(fields))
+  -- params live in their own key (a record written before that still holds them in the hash).
+  if paramsAt and not vals[paramsAt] then vals[paramsAt] = redis.call('GET', base .. ':params:' .. ARGV[i]) end
   local exists, plain = false, true
   for j = 1, nf do
     local v = vals[j]

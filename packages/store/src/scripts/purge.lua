@@ -17,7 +17,7 @@ for _, cid in ipairs(cids) do
   local r = redis.call('HMGET', rk, 'state', 'done')
   local done = tonumber(r[2])
   if (r[1] == 'succeeded' or r[1] == 'dead') and done and done < cutoff then
-    redis.call('UNLINK', rk)
+    redis.call('UNLINK', rk, base .. ':params:' .. cid)
     redis.call('ZREM', index, cid)
     deleted = deleted + 1
   elseif (r[1] == 'succeeded' or r[1] == 'dead') and done then
