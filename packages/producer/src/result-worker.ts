@@ -53,6 +53,9 @@ function fateOf(jobId: string, cid: string, rec: Pick<RecordFields, 'state' | 'd
   return 'skip';
 }
 
+/** Handled results between two records of a job's progress. */
+const PROGRESS_EVERY = 10;
+
 /** What a job remembers between its attempts (kept as its BullMQ progress). */
 interface Progress {
   /** custom_ids handled or skipped: a retry does not call the handler for them again. */
@@ -112,6 +115,16 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     );
     const waiting: string[] = [];
     const failures: unknown[] = [];
+    // Every PROGRESS_EVERY handled results the job records them, so a worker that dies mid-job
+    // hands out again at most that many (plus those in progress), not the whole job.
+    let unrecorded = 0;
+    let recording: Promise<void> = Promise.resolve();
+    const record = () => {
+      const handled = [...done];
+      recording = recording
+        .then(() => job.updateProgress({ handled, waits: progress.waits } satisfies Progress))
+        .catch((err: unknown) => logger.warn({ err, job: job.id }, 'could not record handled results'));
+    };
     await Promise.all(
       todo.map(async (result, i) => {
         const fate = fateOf(job.id ?? '', result.customId, recs[i] ?? null);
@@ -126,11 +139,16 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
         try {
           await handlers.run(async () => opts.handler({ ...result, text: textOf(result) }, job));
           done.add(result.customId);
+          if (++unrecorded >= PROGRESS_EVERY) {
+            unrecorded = 0;
+            record();
+          }
         } catch (err) {
           failures.push(err);
         }
       }),
     );
+    await recording;
     if (failures.length === 0 && waiting.length === 0) return;
     const waits = progress.waits + (failures.length === 0 ? 1 : 0);
     await job.updateProgress({ handled: [...done], waits } satisfies Progress);

@@ -145,6 +145,31 @@ describe('createResultWorker', () => {
     expect(job?.attemptsMade).toBe(2);
   });
 
+  it('records the results it handled as it goes, so a worker dying mid-job repeats only a few', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const got: string[] = [];
+    const { queue } = setup(async (r) => {
+      if (got.length === 15) await gate; // the 16th result hangs, as a worker about to die would
+      got.push(r.customId);
+    });
+    const id = 'res-msgbatch_r1-p';
+    const cids = Array.from({ length: 40 }, (_, i) => `doc_p${i}`);
+    await deliverResults(queue, [{ id, results: cids.map((c) => collectorResult(c, 'x')) }]);
+    await waitFor(() => got.length === 15, { what: '15 results handled' });
+    await waitFor(
+      async () => ((await queue.getJob(id))?.progress as { handled?: string[] })?.handled?.length === 10,
+      { what: 'the first ten recorded in the job' },
+    );
+    const recorded = ((await queue.getJob(id))!.progress as { handled: string[] }).handled;
+    expect(recorded.every((c) => got.includes(c))).toBe(true);
+    release();
+    await waitFor(async () => (await queue.getJobState(id)) === 'completed', { what: 'the job done' });
+    expect([...got].sort()).toEqual([...cids].sort());
+  });
+
   it('delivers a result only from the job its record names, however many jobs carry it', async () => {
     const got: string[] = [];
     const { queue, store } = setup((r) => {
