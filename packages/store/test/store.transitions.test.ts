@@ -41,6 +41,10 @@ const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
 
 const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
 
+/** Opens a submission as a manual flush would. */
+const openSubmission = (id: string) =>
+  store.openSubmission({ id, partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1000 });
+
 describe('enqueue', () => {
   it('is idempotent for the same params and refuses changed params', async () => {
     expect(await store.enqueue([item('a'), item('b')])).toEqual(['new', 'new']);
@@ -75,13 +79,7 @@ describe('params, apart from the record', () => {
     expect(await store.peek(['zz'], ['params'])).toEqual([null]);
     expect((await store.peekMany(['a'], ['state', 'params']))[0]).toEqual({ state: 'queued', params });
 
-    await store.openSubmission({
-      id: 's1',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
+    await openSubmission('s1');
     const claimed = await store.claim('g1', 's1', 10, 1e9);
     expect(Object.fromEntries(claimed.items)).toEqual({
       a: params,
@@ -116,13 +114,7 @@ describe('params, apart from the record', () => {
     await redis.del(store.keys.params('old'));
     expect((await store.record('old'))?.params).toBe('{"legacy":true}');
     expect((await store.peekMany(['old'], ['params']))[0]).toEqual({ params: '{"legacy":true}' });
-    await store.openSubmission({
-      id: 's1',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
+    await openSubmission('s1');
     expect((await store.claim('g1', 's1', 10, 1e9)).items).toEqual([['old', '{"legacy":true}']]);
   });
 });
@@ -130,13 +122,7 @@ describe('params, apart from the record', () => {
 describe('claim, commit, release', () => {
   it('claims within count and byte budgets and keeps the index consistent', async () => {
     await store.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));
-    await store.openSubmission({
-      id: 's1',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
+    await openSubmission('s1');
     const first = await store.claim('g1', 's1', 10, 250);
     expect(first.items.map(([c]) => c)).toEqual(['a', 'b']);
     expect(first.bytes).toBe(200);
@@ -161,13 +147,7 @@ describe('claim, commit, release', () => {
 
   it('release puts claimed requests back with their deadline', async () => {
     await store.enqueue([item('a', { deadline: 5000 }), item('b')]);
-    await store.openSubmission({
-      id: 's1',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
+    await openSubmission('s1');
     await store.claim('g1', 's1', 10, 10_000);
     expect(await store.deadlinesBefore(10_000)).toEqual([]);
     expect(await store.release('s1')).toBe(2);
@@ -180,13 +160,7 @@ describe('claim, commit, release', () => {
 describe('apply', () => {
   async function inBatch(cids: string[]) {
     await store.enqueue(cids.map((c) => item(c)));
-    await store.openSubmission({
-      id: 's1',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
+    await openSubmission('s1');
     await store.claim('g1', 's1', 100, 1e9);
   }
   const tokens = { input: 10, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 5 };
@@ -238,13 +212,7 @@ describe('apply', () => {
     expect(await store.status('a')).toMatchObject({ state: 'retrying', attempt: 2 });
     expect(await store.apply([{ cid: 'a', ...rq }])).toEqual(['stale:queued']);
     // not ready yet: a claim now takes nothing but b is not pending either
-    await store.openSubmission({
-      id: 's2',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
+    await openSubmission('s2');
     expect((await store.claim('g1', 's2', 100, 1e9)).items).toEqual([]);
     expect((await store.claim('g1', 's2', 100, 1e9, Date.now() + 61_000)).items.map(([c]) => c)).toEqual([
       'a',
