@@ -9,6 +9,17 @@ describe('loadConfig', () => {
     expect(c.env.NIGHTSHIFT_MAX_REQUESTS).toBe(100_000);
     expect(c.env.NIGHTSHIFT_BOARD_HOST).toBe('127.0.0.1');
     expect(c.env.NIGHTSHIFT_DELETE_AFTER_COLLECT).toBe(false);
+    expect(c.env.NIGHTSHIFT_RESULTS_PER_JOB).toBe(100);
+    expect(c.env.NIGHTSHIFT_HEAP_GROWING_PERCENT).toBe(100);
+  });
+
+  it("bounds the collector's job packing and the heap setting", () => {
+    expect(loadConfig({ NIGHTSHIFT_HEAP_GROWING_PERCENT: '0' }).env.NIGHTSHIFT_HEAP_GROWING_PERCENT).toBe(0);
+    expect(() => loadConfig({ NIGHTSHIFT_HEAP_GROWING_PERCENT: '-1' })).toThrow(
+      /NIGHTSHIFT_HEAP_GROWING_PERCENT/,
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_RESULTS_PER_JOB: '1001' })).toThrow(/NIGHTSHIFT_RESULTS_PER_JOB/);
+    expect(() => loadConfig({ NIGHTSHIFT_RESULTS_PER_JOB: '0' })).toThrow(/NIGHTSHIFT_RESULTS_PER_JOB/);
   });
 
   it('names every bad variable at once', () => {
