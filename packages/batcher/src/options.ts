@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type Anthropic from '@anthropic-ai/sdk';
 import { ConfigError, createLogger, DEFAULT_PREFIX, type Logger } from '@nightshift/shared';
-import type { RedisClient } from '@nightshift/store';
+import type { RedisClient, RoleContext } from '@nightshift/store';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -220,7 +220,7 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
 /** The batcher's options from validated configuration: what `nightshift-batcher` runs with. */
 export function batcherOptionsFromConfig(
   config: import('@nightshift/shared').Config,
-  ctx: { connection: RedisClient; client: Anthropic; logger: Logger },
+  ctx: Omit<RoleContext, 'config'>,
 ): BatcherOptions {
   const env = config.env;
   return {

@@ -75,8 +75,8 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
       redisEpoch: () => this.epoch,
       startedAt: opts.now(),
     };
-    // Retention scans every record: not at start-up, when the backlog of a restart is being applied,
-    // but an hour in (and hourly after). sweepNow() runs it at once.
+    // Retention (and its one-time indexing of older records) waits while the backlog of a restart is
+    // being applied: it runs an hour in, and hourly after. sweepNow() runs it at once.
     this.memory = { lastRetention: this.ctx.startedAt, lastOrphanScan: 0, foreign: new Set() };
   }
 

@@ -2,6 +2,7 @@ import {
   type AttemptRecord,
   type DeadLetterPayload,
   jobIds,
+  type Message,
   type MessageParams,
   type ResultPayload,
 } from '@nightshift/shared';
@@ -114,6 +115,29 @@ function appliedOnly(jobs: ResultJob[], items: ApplyItem[], codes: string[]): Re
   return jobs.map((j) => ({ id: j.id, results: j.results.filter((r) => ok.has(r.customId)) }));
 }
 
+/** Both halves of a success (see `buildSuccess`) from the record's fields; batchId null: real-time. */
+export function successOf(
+  ctx: Ctx,
+  cid: string,
+  rec: PeekedRecord,
+  message: Message,
+  batchId: string | null,
+  now: number,
+) {
+  return buildSuccess({
+    customId: cid,
+    feature: rec.feature,
+    metadata: parseJson(rec.meta, null),
+    model: rec.model,
+    message,
+    mode: batchId === null ? 'realtime' : 'batch',
+    batchId,
+    attempt: Number(rec.attempt) || 1,
+    prices: ctx.opts.prices,
+    now,
+  });
+}
+
 function toItem(
   ctx: Ctx,
   origin: Origin,
@@ -125,18 +149,7 @@ function toItem(
   const { cid, rec, verdict: v } = d;
   switch (v.kind) {
     case 'success': {
-      const built = buildSuccess({
-        customId: cid,
-        feature: rec.feature,
-        metadata: parseJson(rec.meta, null),
-        model: rec.model,
-        message: v.message,
-        mode: origin.batchId === null ? 'realtime' : 'batch',
-        batchId: origin.batchId,
-        attempt: Number(rec.attempt) || 1,
-        prices: ctx.opts.prices,
-        now,
-      });
+      const built = successOf(ctx, cid, rec, v.message, origin.batchId, now);
       results.push(built.payload);
       const { feature, model, mode, usage, cost } = built.payload;
       posts.push({ kind: 'success', usage: { feature, model, mode, usage, cost } });

@@ -8,7 +8,7 @@ import {
   NightshiftError,
   type PriceTable,
 } from '@nightshift/shared';
-import type { RedisClient } from '@nightshift/store';
+import type { RedisClient, RoleContext } from '@nightshift/store';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -175,7 +175,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 /** The collector's options from validated configuration: what `nightshift-collector` runs with. */
 export function collectorOptionsFromConfig(
   config: import('@nightshift/shared').Config,
-  ctx: { connection: RedisClient; client: Anthropic; logger: Logger },
+  ctx: Omit<RoleContext, 'config'>,
 ): CollectorOptions {
   const env = config.env;
   return {

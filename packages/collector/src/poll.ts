@@ -215,8 +215,8 @@ async function collect(
 }
 
 /**
- * A pass over a batch is several round trips (jobs added, then applied, chunk after chunk; then
- * missing members; then collected). When Redis lost its last writes while the pass went on (an OS
+ * A pass over a batch is several round trips (chunk after chunk: dead letters added, results applied,
+ * result jobs added; then missing members; then collected). When Redis lost its last writes while the pass went on (an OS
  * crash under `appendfsync everysec`, a failover), earlier steps may be gone while later ones stay:
  * a record final without its job, members left claimed behind a collected batch. Any reconnect
  * during the pass makes it be redone from the start; every step is idempotent, and lines already

@@ -6,9 +6,9 @@ import {
   type MessageParams,
   type RecordFields,
 } from '@nightshift/shared';
-import { addDeadLetters, buildSuccess, deliverResults } from '@nightshift/store';
+import { addDeadLetters, deliverResults } from '@nightshift/store';
 import type { PeekedRecord } from './decide.js';
-import { parseJson } from './execute.js';
+import { parseJson, successOf } from './execute.js';
 import type { Ctx } from './types.js';
 
 /** A success line for a record this very batch already made succeed. */
@@ -83,21 +83,7 @@ async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSucces
     );
     const results = part
       .filter((_, j) => moved[j])
-      .map(
-        (s) =>
-          buildSuccess({
-            customId: s.cid,
-            feature: s.rec.feature,
-            metadata: parseJson(s.rec.meta, null),
-            model: s.rec.model,
-            message: s.message,
-            mode: 'batch',
-            batchId,
-            attempt: Number(s.rec.attempt) || 1,
-            prices: ctx.opts.prices,
-            now,
-          }).payload,
-      );
+      .map((s) => successOf(ctx, s.cid, s.rec, s.message, batchId, now).payload);
     await deliverResults(ctx.queues.results, [{ id, results }]);
     added += results.length;
   }

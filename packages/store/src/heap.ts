@@ -2,8 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { SETTINGS } from '@nightshift/shared';
 
 /** `NIGHTSHIFT_HEAP_GROWING_PERCENT`'s default. */
-export const DEFAULT_HEAP_GROWING_PERCENT: number =
-  SETTINGS.NIGHTSHIFT_HEAP_GROWING_PERCENT.schema.parse(undefined);
+const DEFAULT_HEAP_GROWING_PERCENT: number = SETTINGS.NIGHTSHIFT_HEAP_GROWING_PERCENT.schema.parse(undefined);
 
 /**
  * Lets V8's old generation grow only `percent` % past the live heap before the next full GC (V8

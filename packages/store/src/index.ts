@@ -6,7 +6,7 @@ export {
   type RedisClient,
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
-export { boundHeapGrowth, DEFAULT_HEAP_GROWING_PERCENT } from './heap.js';
+export { boundHeapGrowth } from './heap.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
 export { type RoleContext, runRoleProcess } from './role-process.js';
 export {

@@ -13,8 +13,9 @@ export interface RoleContext {
 
 /**
  * The shared life of a role process (`nightshift-batcher`, `nightshift-collector`): read the
- * environment once, bound the heap's growth, connect, start the role, and on SIGTERM / SIGINT close it, then the connection,
- * and exit 0. A start-up error (e.g. an invalid setting) is printed once and exits 1.
+ * environment once, bound the heap's growth, connect, start the role, and on SIGTERM / SIGINT close
+ * it, then the connection, and exit 0. A start-up error (e.g. an invalid setting) is printed once
+ * and exits 1.
  */
 export function runRoleProcess(
   role: string,
