@@ -27,7 +27,7 @@ import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, type EnqueueRequest } from '@nightshift/producer';
 import { createLogger } from '@nightshift/shared';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { startRedisCluster, startRedisServer, waitFor } from '@nightshift/testing';
+import { sourceNodeArgs, startRedisCluster, startRedisServer, waitFor } from '@nightshift/testing';
 import { startThrottle } from './replicas/throttle.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -159,7 +159,7 @@ async function round(replicas: number, o: Options): Promise<Round> {
       NIGHTSHIFT_LOG_LEVEL: 'warn',
     };
     for (let i = 0; i < replicas; i++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', COLLECTOR_BIN], {
+      const child = spawn(process.execPath, sourceNodeArgs(COLLECTOR_BIN), {
         cwd: ROOT,
         env,
         stdio: 'inherit',

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceNodeArgs } from '@nightshift/testing';
 
 /** The two roles the chaos harness runs as child processes. */
 export type Role = 'batcher' | 'collector';
@@ -41,7 +42,7 @@ export interface FleetOptions {
 
 /**
  * The batcher and collector replicas of one chaos run, as real child processes
- * (`node --import tsx …`: one OS process each, so SIGKILL really kills the role).
+ * (`sourceNodeArgs`: one OS process each, so SIGKILL really kills the role).
  */
 export class Fleet {
   private readonly slots: Slot[] = [];
@@ -66,9 +67,7 @@ export class Fleet {
   private launch(slot: Slot): void {
     const log = openSync(join(this.opts.logDir, `${slot.role}-${slot.index}.log`), 'a');
     const args =
-      this.opts.entry === 'bin'
-        ? ['--import', 'tsx', BINS[slot.role]]
-        : ['--import', 'tsx', FIXTURE, slot.role];
+      this.opts.entry === 'bin' ? sourceNodeArgs(BINS[slot.role]) : sourceNodeArgs(FIXTURE, slot.role);
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.opts.env },

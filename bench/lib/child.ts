@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { sourceNodeArgs } from '@nightshift/testing';
 
 const STAGES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'stages');
 const ROOT = join(STAGES_DIR, '..', '..');
@@ -11,7 +12,7 @@ const TAIL = 40;
 /** A protocol message of a stage child: one JSON line whose `bench` field says what it is. */
 export type StageMessage = { bench: 'ready' | 'result' } & Record<string, unknown>;
 
-/** A running stage child (`node --import tsx bench/stages/<stage>.ts '<json args>'`). */
+/** A running stage child (`bench/stages/<stage>.ts '<json args>'` from source: sourceNodeArgs). */
 export interface StageChild {
   readonly stage: string;
   /** Resolves with the child's first `ready` message (long-running children send one). */
@@ -38,7 +39,7 @@ export function spawnStage(stage: string, args: object, timeoutMs = 10 * 60_000)
     : [];
   const child: ChildProcess = spawn(
     process.execPath,
-    [...prof, '--import', 'tsx', join(STAGES_DIR, `${stage}.ts`), JSON.stringify(args)],
+    [...prof, ...sourceNodeArgs(join(STAGES_DIR, `${stage}.ts`), JSON.stringify(args))],
     {
       cwd: ROOT,
       env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn' },

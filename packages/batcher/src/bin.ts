@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * `nightshift-batcher`: runs the batcher as its own process. Configuration comes from the
  * environment (see the README's table); SIGTERM / SIGINT close it gracefully: the flush in

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * `nightshift-board`: the ops board as its own process. Reads the environment once (loadConfig),
  * connects to Redis, listens, prints the URL (never credentials), and shuts down gracefully on

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createRedis, type RedisClient } from '@nightshift/store';
-import { freePort, type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, type RedisServer, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, nextPrefix, type Seeded, seed } from './helpers.js';
 
@@ -35,7 +35,7 @@ afterAll(async () => {
 
 /** Runs `nightshift-board` with `env` (on top of PATH only: the test's own environment stays out). */
 function runBin(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN], {
+  const child = spawn(process.execPath, sourceNodeArgs(BIN), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

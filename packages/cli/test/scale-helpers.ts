@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import type { Emulator } from '@nightshift/emulator';
 import type { EnqueueRequest } from '@nightshift/producer';
 import { type Logger, QUEUES } from '@nightshift/shared';
-import { freePort, type RedisCluster, waitFor } from '@nightshift/testing';
+import { freePort, type RedisCluster, sourceNodeArgs, waitFor } from '@nightshift/testing';
 import { Redis } from 'ioredis';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** The role bins, run as a deployment would run them: `node --import tsx <bin>`. */
+/** The role bins, each in its own process as a deployment runs them (from source here). */
 export const BINS = {
   batcher: fileURLToPath(new URL('../../batcher/src/bin.ts', import.meta.url)),
   collector: fileURLToPath(new URL('../../collector/src/bin.ts', import.meta.url)),
@@ -37,7 +37,7 @@ export interface Child {
  * NIGHTSHIFT_* or REDIS_URL it has) stays out, so the child sees exactly its configuration.
  */
 export function runBin(name: keyof typeof BINS, env: Record<string, string>, args: string[] = []): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', BINS[name], ...args], {
+  const child = spawn(process.execPath, sourceNodeArgs(BINS[name], ...args), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

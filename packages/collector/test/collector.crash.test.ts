@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { type RedisServer, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulator, World } from './helpers.js';
 
@@ -21,7 +21,7 @@ afterAll(async () => {
 const fixture = fileURLToPath(new URL('./fixtures/collector-process.ts', import.meta.url));
 
 function spawnCollector(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+  const child = spawn(process.execPath, sourceNodeArgs(fixture), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -142,7 +142,7 @@ describe('nightshift-collector (bin)', () => {
     try {
       const { batch } = await w.seed({ cids: ['bin-1', 'bin-2'] });
       const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
-      const child = spawn(process.execPath, ['--import', 'tsx', bin], {
+      const child = spawn(process.execPath, sourceNodeArgs(bin), {
         env: {
           PATH: process.env.PATH,
           REDIS_URL: server.url,

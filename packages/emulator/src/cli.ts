@@ -1,6 +1,6 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
- * Standalone emulator: `tsx packages/emulator/src/cli.ts [--port N] [--host H] [--delay-ms N] [--manual]
+ * `nightshift-emulator`, the standalone emulator: `nightshift-emulator [--port N] [--host H] [--delay-ms N] [--manual]
  * [--api-key K] [--min-cacheable-tokens N]`. Exits cleanly on SIGINT / SIGTERM.
  */
 import { parseArgs } from 'node:util';

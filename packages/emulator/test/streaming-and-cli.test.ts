@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { sourceNodeArgs } from '@nightshift/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../src/index.js';
 import { sdk } from './helpers.js';
@@ -68,9 +69,8 @@ describe('large batches', () => {
 
 describe('cli', () => {
   it('prints its URL, serves, and exits cleanly on SIGTERM', async () => {
-    const tsx = new URL('../../../node_modules/.bin/tsx', import.meta.url).pathname;
     const cli = new URL('../src/cli.ts', import.meta.url).pathname;
-    const child = spawn(tsx, [cli, '--port', '0', '--delay-ms', '1000'], {
+    const child = spawn(process.execPath, sourceNodeArgs(cli, '--port', '0', '--delay-ms', '1000'), {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { RedisClient } from './connection.js';
 
-const dir = new URL('./scripts/', import.meta.url);
+// The .lua files ship in src/scripts/ of the package; this module runs as src/scripts.ts (workspace)
+// or dist/scripts.js (installed), both one level below the package root.
+const dir = new URL('../src/scripts/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const pending = read('_pending.lua');
 

@@ -1,5 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
 /** Answers whether a Redis replies to PING at `url` within a second and a half. */
@@ -46,9 +50,9 @@ export async function demoRedis(
       `no Redis answers at ${new URL(url).host} and redis-server is not installed. Fix: start Redis and set REDIS_URL, or install redis-server (apt-get install redis-server).`,
     );
   }
-  let server: RedisServer;
+  let server: PrivateRedis;
   try {
-    server = await startRedisServer();
+    server = await startPrivateRedis();
   } catch (err) {
     throw new Error(
       `no Redis answers at ${new URL(url).host} and a private redis-server could not start (${(err as Error).message}). Fix: start Redis and set REDIS_URL.`,
@@ -59,4 +63,57 @@ export async function demoRedis(
     description: `private redis-server on 127.0.0.1:${server.port} (temp dir, stopped on exit; nothing answered at ${new URL(url).host})`,
     stop: () => server.stop(),
   };
+}
+
+interface PrivateRedis {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/**
+ * redis-server on a free loopback port with its data in a fresh temp dir, no persistence and
+ * `noeviction` (as BullMQ requires); `stop` kills it and removes the dir. Started and owned by the
+ * demo process only (the test harness has its own, richer one in @nightshift/testing).
+ */
+async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'nightshift-demo-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+  args.push('--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning');
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  let failure: Error | undefined;
+  child.on('error', (err) => {
+    failure = err;
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stop = async () => {
+    if (!failure && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const url = `redis://127.0.0.1:${port}`;
+  const until = Date.now() + 10_000;
+  while (!(await redisAnswers(url))) {
+    if (failure || child.exitCode !== null || Date.now() > until) {
+      await stop();
+      throw new Error(failure?.message ?? `redis-server on port ${port} did not answer within 10 s`);
+    }
+    await sleep(50);
+  }
+  return { port, url, stop };
 }
