@@ -25,6 +25,8 @@ const EXAMPLE = join(ROOT, 'examples', 'classify-documents');
 const FIXTURES = fileURLToPath(new URL('./installed/', import.meta.url));
 /** Every package a user installs: all but the private @nightshift/testing. */
 const PUBLIC = ['shared', 'store', 'producer', 'batcher', 'collector', 'board', 'cli', 'emulator'];
+/** The packages a service may import (and hand its own clients to). */
+const LIBRARIES = ['shared', 'store', 'producer', 'batcher', 'collector', 'board'];
 /** The peer ranges the packages declare, and the two ends of them each project installs. */
 const PEER_RANGES = { '@anthropic-ai/sdk': '^1.14.0', ioredis: '^5.3.0 || ^6.0.0' };
 const PROJECTS = {
@@ -117,6 +119,25 @@ afterAll(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+describe("the README's service example", () => {
+  it('is the example project, verbatim (the project runs below)', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Using it from a service'));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const example = readFileSync(join(EXAMPLE, 'src', 'classify.ts'), 'utf8');
+    const imports = block.split('\n').filter((line) => line.startsWith('import '));
+    const body = block
+      .split('\n')
+      .filter((line) => !line.startsWith('import '))
+      .join('\n')
+      .trim();
+    expect(imports.length).toBeGreaterThan(0);
+    for (const line of imports) expect(example).toContain(`${line}\n`);
+    expect(body.length).toBeGreaterThan(500);
+    expect(example).toContain(body);
+  });
+});
+
 describe('the packed tarballs', () => {
   it('hold the build, the source, the Lua scripts and the license; no tests', async () => {
     for (const name of PUBLIC) {
@@ -161,23 +182,55 @@ describe('the packed tarballs', () => {
     }
   }, 120_000);
 
-  it('declare ioredis and @anthropic-ai/sdk as peers with the ranges these projects test', () => {
+  it('make ioredis and @anthropic-ai/sdk peers of the libraries, with the ranges these projects test', () => {
     const manifest = (name: string) =>
       JSON.parse(readFileSync(join(ROOT, 'packages', name, 'package.json'), 'utf8'));
-    expect(manifest('producer').peerDependencies).toEqual(PEER_RANGES);
-    for (const name of PUBLIC) {
+    for (const name of LIBRARIES) {
       const { dependencies = {}, peerDependencies = {} } = manifest(name);
       for (const [peer, range] of Object.entries(peerDependencies))
         expect(range, name).toBe(PEER_RANGES[peer as never]);
       for (const peer of Object.keys(PEER_RANGES))
         expect(Object.keys(dependencies), name).not.toContain(peer);
     }
+    expect(manifest('producer').peerDependencies).toEqual(PEER_RANGES);
+    // The CLI is an application: it brings its own (a service's copies stay the ones its libraries use).
+    expect(Object.keys(manifest('cli').dependencies)).toEqual(
+      expect.arrayContaining(Object.keys(PEER_RANGES)),
+    );
   });
 
   it('publish as a dry run', async () => {
     const { stdout, stderr } = await run('pnpm', ['-r', 'publish', '--dry-run', '--no-git-checks'], ROOT);
     for (const name of PUBLIC) expect(stdout + stderr).toContain(`@nightshift/${name}@`);
     expect(stdout + stderr).not.toContain('@nightshift/testing@');
+  }, 120_000);
+});
+
+describe("the Docker image's runtime layout", () => {
+  it('loads every role docker-compose.yml runs from a production-only deploy of the CLI (no dev dependencies)', async () => {
+    // What the Dockerfile's build stage copies into the runtime stage (it builds first; so did pack).
+    const app = join(packDir, 'app');
+    await run('pnpm', ['--filter', '@nightshift/cli', 'deploy', '--prod', app], ROOT);
+    expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(false);
+    expect(existsSync(join(app, 'node_modules', '@nightshift', 'testing'))).toBe(false);
+    const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const commands = [...compose.matchAll(/^\s+(?:command|test): (\[.*\])$/gm)]
+      .map((m) => JSON.parse(m[1]!) as string[])
+      .map((argv) => (argv[0] === 'CMD' ? argv.slice(1) : argv))
+      .filter((argv) => argv[0] === 'node' && !argv.includes('-e'));
+    expect(commands.length).toBe(5); // three roles, two health checks
+    for (const [, ...args] of commands) {
+      // An invalid setting stops each one right after its whole module graph has loaded.
+      const child = await execFileP('node', args, {
+        cwd: app,
+        env: env({ NIGHTSHIFT_TICK_MS: 'soon' }),
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => err,
+      );
+      expect(child.stderr, args.join(' ')).toContain('NIGHTSHIFT_TICK_MS');
+      expect(child.code, args.join(' ')).not.toBe(0);
+    }
   }, 120_000);
 });
 
@@ -256,22 +309,21 @@ describe.each(['highest', 'lowest'] as const)('installed with the %s peers', (wh
   const prefix = which === 'highest' ? 'nightshift' : 'nightshift-lowest';
   const serviceEnv = () => ({ REDIS_URL: redis.url, NIGHTSHIFT_PREFIX: prefix });
 
-  it('has no workspace link, no tsx, no @nightshift/testing, and one copy of each peer', async () => {
+  it("has no workspace link, no tsx, no @nightshift/testing, and the libraries share the service's peers", async () => {
     const dir = projects[which];
-    expect(existsSync(join(dir, 'node_modules', 'tsx'))).toBe(false);
-    expect(existsSync(join(dir, 'node_modules', '@nightshift', 'testing'))).toBe(false);
-    const { stdout } = await run('npm', ['ls', '--all', '--json', 'ioredis', '@anthropic-ai/sdk'], dir);
-    const versions = new Set<string>();
-    const walk = (deps: Record<string, { version: string; dependencies?: object }> = {}) => {
-      for (const [name, d] of Object.entries(deps)) {
-        if (name === 'ioredis' || name === '@anthropic-ai/sdk') versions.add(`${name}@${d.version}`);
-        walk(d.dependencies as never);
-      }
-    };
-    walk(JSON.parse(stdout).dependencies);
-    expect([...versions].sort()).toEqual(Object.entries(PROJECTS[which]).map(([n, v]) => `${n}@${v}`));
+    const modules = join(dir, 'node_modules');
+    expect(existsSync(join(modules, 'tsx'))).toBe(false);
+    expect(existsSync(join(modules, '@nightshift', 'testing'))).toBe(false);
+    await run('npm', ['ls', '--all'], dir); // fails on a missing or out-of-range peer
+    const version = (path: string) => JSON.parse(readFileSync(join(path, 'package.json'), 'utf8')).version;
+    for (const [peer, wanted] of Object.entries(PROJECTS[which])) {
+      expect(version(join(modules, peer)), peer).toBe(wanted);
+      // npm nests a second copy under a package only when the top-level one does not fit it.
+      for (const lib of LIBRARIES)
+        expect(existsSync(join(modules, '@nightshift', lib, 'node_modules', peer))).toBe(false);
+    }
     const producer = JSON.parse(
-      readFileSync(join(dir, 'node_modules', '@nightshift', 'producer', 'package.json'), 'utf8'),
+      readFileSync(join(modules, '@nightshift', 'producer', 'package.json'), 'utf8'),
     );
     expect(producer.dependencies['@nightshift/store']).toMatch(/^\d+\.\d+\.\d+$/); // no workspace: left
   });

@@ -36,4 +36,24 @@ describe('docker-compose.yml', () => {
     expect(text).not.toMatch(/sk-ant-/);
     expect(text).toContain('"127.0.0.1:3000:3000"');
   });
+
+  it('runs each role as node on the built JavaScript of its package bin, under tini, as a non-root user', () => {
+    const compose = readFileSync(`${root}docker-compose.yml`, 'utf8');
+    for (const role of ['batcher', 'collector', 'board']) {
+      const bin = JSON.parse(readFileSync(`${root}packages/${role}/package.json`, 'utf8')).bin;
+      const command = `command: ["node", "node_modules/@nightshift/${role}/${bin[`nightshift-${role}`].slice(2)}"]`;
+      expect(compose, role).toContain(command);
+    }
+    expect(compose).toContain('test: ["CMD", "node", "dist/bin.js", "health", "batcher"]');
+    expect(compose).not.toMatch(/tsx|\.ts"/);
+    const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    expect(stages).toHaveLength(2);
+    expect(stages[0]).toContain('deploy --prod /app');
+    const runtime = stages[1]!;
+    expect(runtime).toContain('COPY --from=build /app ./');
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(runtime).not.toMatch(/pnpm|tsx/);
+  });
 });
