@@ -382,6 +382,7 @@ describe.each(['highest', 'lowest'] as const)('installed with the %s peers', (wh
         state: 'succeeded',
         feature: 'cjs-service',
       });
+      expect(cjs.required).toEqual(PUBLIC.filter((name) => name !== 'producer'));
     } finally {
       exits = await pipeline.stop();
     }

@@ -31,8 +31,18 @@ async function main() {
     if (seen.at(-1) !== status.state) seen.push(status.state);
   }
   await producer.close();
+  // Every other package loads through require() too (no top-level await in any of their graphs).
+  const others = ['shared', 'store', 'batcher', 'collector', 'board', 'cli', 'emulator'];
+  const required = others.filter((name) => Object.keys(require(`@nightshift/${name}`)).length > 0);
   console.log(
-    JSON.stringify({ invalid, outcome: enqueued.outcome, customId: enqueued.customId, seen, status }),
+    JSON.stringify({
+      invalid,
+      outcome: enqueued.outcome,
+      customId: enqueued.customId,
+      seen,
+      status,
+      required,
+    }),
   );
 }
 
