@@ -167,8 +167,12 @@ describe('nightshift CLI', () => {
       'Circuit: OPEN (the API refuses the account: organization_on_hold) since 0s ago — 400 organization_on_hold: The organization is on hold.',
     );
     expect(status).toContain('  Fix: Appeal or contact Anthropic support.');
-    expect(status).toMatch(/Next probe \(one create\) in (59s|1m00s); after fixing it: nightshift circuit close/);
-    expect(status).toMatch(/\[circuit-open\] Submissions stopped \(the API refuses the account: organization_on_hold\)/);
+    expect(status).toMatch(
+      /Next probe \(one create\) in (59s|1m00s); after fixing it: nightshift circuit close/,
+    );
+    expect(status).toMatch(
+      /\[circuit-open\] Submissions stopped \(the API refuses the account: organization_on_hold\)/,
+    );
     expect((await cli(['circuit', 'close'], prefix)).out).toBe(
       'Circuit closed (was organization_on_hold): the batcher submits again on its next tick.',
     );
