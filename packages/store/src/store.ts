@@ -798,7 +798,7 @@ export class Store {
     now = Date.now(),
   ): Promise<{ opens: number; until: number; opened: boolean }> {
     const what = o.kind === 'billing' ? 'billing / spend limit' : 'the API refuses the account';
-    const message = `Submissions stopped (${what}: ${o.code}): ${o.reason}. Fix: ${o.fix} Requests stay queued.`;
+    const message = `Submissions stopped (${what}: ${o.code}): ${o.reason.replace(/\.$/, '')}. Fix: ${o.fix} Requests stay queued.`;
     const [opens, until, opened] = (await this.call(
       'nsOpenCircuit',
       now,
