@@ -3,6 +3,8 @@ import type { Store } from './store.js';
 
 /** A model alert is raised again at most this often per process (it refreshes the alert's `at`). */
 const REFRESH_MS = 3_600_000;
+/** Models remembered per process; past it the memory starts over (a few extra raises, no growth). */
+const MAX_REMEMBERED = 1_000;
 
 /**
  * The board's model alerts: a deprecated model being enqueued, and a model whose results cost $0
@@ -41,6 +43,7 @@ export class ModelAlerts {
     const key = `${code}:${model}`;
     const now = this.now();
     if (now - (this.last.get(key) ?? Number.NEGATIVE_INFINITY) < REFRESH_MS) return false;
+    if (this.last.size >= MAX_REMEMBERED) this.last.clear();
     this.last.set(key, now);
     await this.store.raiseAlert({ code, model, message }, now);
     return true;
