@@ -1,12 +1,18 @@
-// Rewrites generated parts of README.md: `pnpm gen:readme`.
+// Rewrites generated parts of README.md (configuration table) and ARCHITECTURE.md (API error
+// tables): `pnpm gen:readme`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderConfigTable } from '@nightshift/shared';
+import { renderErrorTables } from './error-table.js';
 
-const path = new URL('../README.md', import.meta.url);
-const readme = readFileSync(path, 'utf8');
-const next = readme.replace(
-  /<!-- config-table:start -->[\s\S]*<!-- config-table:end -->/,
-  `<!-- config-table:start -->\n${renderConfigTable()}\n<!-- config-table:end -->`,
-);
-writeFileSync(path, next);
-console.log(next === readme ? 'README.md already up to date' : 'README.md configuration table updated');
+function rewrite(file: string, marker: string, content: string) {
+  const path = new URL(`../${file}`, import.meta.url);
+  const before = readFileSync(path, 'utf8');
+  const pattern = new RegExp(`<!-- ${marker}:start -->[\\s\\S]*<!-- ${marker}:end -->`);
+  if (!pattern.test(before)) throw new Error(`${file} has no <!-- ${marker}:start/end --> markers`);
+  const next = before.replace(pattern, () => `<!-- ${marker}:start -->\n${content}\n<!-- ${marker}:end -->`);
+  writeFileSync(path, next);
+  console.log(next === before ? `${file} (${marker}) already up to date` : `${file} (${marker}) updated`);
+}
+
+rewrite('README.md', 'config-table', renderConfigTable());
+rewrite('ARCHITECTURE.md', 'error-codes', renderErrorTables());

@@ -27,8 +27,6 @@ export interface FlushState {
   probe: boolean;
   /** The flush lock could not be renewed. */
   lockLost: () => boolean;
-  /** Requests dead-lettered in this flush by bisecting 400s that named no request. */
-  bisectRejected: number;
 }
 
 /** A new submission id: time-ordered, unique across processes, safe in keys. */

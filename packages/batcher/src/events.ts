@@ -1,4 +1,4 @@
-import type { FlushReason } from '@nightshift/shared';
+import type { CircuitOpening, FlushReason } from '@nightshift/shared';
 
 /** One batch a flush created (or adopted), as reported and logged. */
 export interface SubmittedBatch {
@@ -50,8 +50,11 @@ export interface BatcherEvents {
   'batch:adopted': [batch: SubmittedBatch];
   /** A submission's requests went back to the queue. */
   'submission:released': [info: { submissionId: string; count: number; why: string }];
-  /** Submissions stopped after a billing or spend-limit error. */
-  'circuit:open': [info: { reason: string; until: number }];
+  /**
+   * Submissions stopped: the API refused the account, the call or billing (or refused a probe
+   * again). `code` names the refusal, `fix` what an operator must do, `until` the next probe.
+   */
+  'circuit:open': [info: CircuitOpening & { until: number; opens: number }];
   /** A background failure (a flush, the heartbeat, the worker). Never thrown into the void. */
   error: [err: Error];
 }

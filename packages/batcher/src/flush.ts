@@ -37,7 +37,6 @@ export async function runFlush(ctx: FlushContext, trigger: FlushTrigger): Promis
       deadLettered: 0,
     },
     probe: false,
-    bisectRejected: 0,
     lockLost: () => lock.isLost(),
   };
   if (!(await lock.acquire())) {
@@ -90,7 +89,10 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
       return;
     }
     state.probe = true;
-    ctx.log.info({ reason: circuit.reason }, 'circuit cooldown over: this flush is a probe');
+    ctx.log.info(
+      { kind: circuit.kind, error_code: circuit.code, reason: circuit.reason, opens: circuit.opens },
+      'circuit cooldown over: this flush is a probe (one create)',
+    );
   }
   const manual = trigger.kind === 'manual';
   // A manual flush is an operator's decision and skips the create backoff; the circuit it respects.

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type Anthropic from '@anthropic-ai/sdk';
-import { ConfigError, createLogger, DEFAULT_PREFIX, type Logger } from '@nightshift/shared';
+import { CIRCUIT_DEFAULTS, ConfigError, createLogger, DEFAULT_PREFIX, type Logger } from '@nightshift/shared';
 import type { RedisClient, RoleContext } from '@nightshift/store';
 
 const MINUTE = 60_000;
@@ -70,10 +70,16 @@ export interface BatcherOptions {
    */
   submissionLeaseMs?: number;
   /**
-   * After a billing or spend-limit error, how long submissions stay stopped before one probe flush.
+   * After the API refuses the account (or the call) or billing, how long submissions stay stopped
+   * before one probe flush; a billing circuit doubles it after each refused probe.
    * @defaultValue 1_800_000 (30 min)
    */
   circuitCooldownMs?: number;
+  /**
+   * The longest wait between two probes of a billing / spend-limit circuit.
+   * @defaultValue 86_400_000 (24 h)
+   */
+  circuitMaxCooldownMs?: number;
   /**
    * First wait after a create failed with 429, 5xx or a connection error; doubles per consecutive
    * failure up to `maxCreateBackoffMs`. A longer `retry-after` wins.
@@ -162,7 +168,8 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
     deadlineSlackMs: o.deadlineSlackMs ?? HOUR,
     createTimeoutMs: o.createTimeoutMs ?? 120_000,
     submissionLeaseMs: o.submissionLeaseMs ?? 10 * MINUTE,
-    circuitCooldownMs: o.circuitCooldownMs ?? 30 * MINUTE,
+    circuitCooldownMs: o.circuitCooldownMs ?? CIRCUIT_DEFAULTS.cooldownMs,
+    circuitMaxCooldownMs: o.circuitMaxCooldownMs ?? CIRCUIT_DEFAULTS.maxCooldownMs,
     createBackoffMs: o.createBackoffMs ?? 30_000,
     maxCreateBackoffMs: o.maxCreateBackoffMs ?? 30 * MINUTE,
     claimChunk: o.claimChunk ?? 2_000,
@@ -187,6 +194,7 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
     'createTimeoutMs',
     'submissionLeaseMs',
     'circuitCooldownMs',
+    'circuitMaxCooldownMs',
     'createBackoffMs',
     'maxCreateBackoffMs',
     'claimChunk',
@@ -208,6 +216,11 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
     `must be an integer in 16..${API_MAX_BYTES} (the API's 256 MB limit)`,
   );
   need(r.minRequests <= r.maxRequests, 'minRequests', 'must not exceed maxRequests');
+  need(
+    r.circuitMaxCooldownMs >= r.circuitCooldownMs,
+    'circuitMaxCooldownMs',
+    'must be at least circuitCooldownMs',
+  );
   need(
     r.submissionLeaseMs > r.createTimeoutMs,
     'submissionLeaseMs',
@@ -235,5 +248,6 @@ export function batcherOptionsFromConfig(
     createTimeoutMs: env.NIGHTSHIFT_CREATE_TIMEOUT_MS,
     submissionLeaseMs: env.NIGHTSHIFT_SUBMISSION_LEASE_MS,
     circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
+    circuitMaxCooldownMs: env.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS,
   };
 }

@@ -11,8 +11,8 @@ const parseOr = <T>(json: string, fallback: T): T => {
 };
 
 /**
- * Dead-letters requests the API refused at create time (the envelope named them, or bisection
- * isolated them), then takes them out of the submission's member list.
+ * Dead-letters requests the API refused at create time (a 400 named them, or a single request was
+ * still too large), then takes them out of the submission's member list.
  *
  * Order matters for crash safety: the `{dead-letters}` jobs first (deterministic ids, so a
  * repeat is a no-op), then the guarded apply (record → dead), then the member-list move. A crash
@@ -24,7 +24,7 @@ export async function deadLetterRejected(
   state: FlushState,
   subId: string,
   cids: string[],
-  failure: { type: string; message: string },
+  failure: { type: string; message: string; code?: string },
 ): Promise<number> {
   const { store } = ctx;
   const now = ctx.opts.now();

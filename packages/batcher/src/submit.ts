@@ -1,4 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { assertNever, circuitFor, describeFailure, failureName } from '@nightshift/shared';
 import { bumpBackoff } from './backoff.js';
 import type { ClaimedBatch } from './claim.js';
 import { commitBatch, releaseSubmission } from './commit.js';
@@ -10,7 +11,8 @@ import { deadLetterRejected } from './reject.js';
 
 /**
  * Sends one claimed submission to `batches.create` and resolves it: commit on success, or the
- * error path (split, dead-letter and resubmit, release with backoff, reconcile, open the circuit).
+ * error path by the failure's family (split, dead-letter the named request and resubmit, release
+ * with backoff, reconcile, open the circuit).
  * Steps, in this order (ARCHITECTURE.md "Crash safety of the submit path"): state 'creating' with
  * createAt and a fresh lease → create with the SDK's retries off → commit → tracking job.
  */
@@ -56,91 +58,107 @@ async function onCreateError(
   failure: CreateFailure,
   attempt: { createAt: number; bytes: number },
 ): Promise<void> {
-  const { store, opts } = ctx;
-  const now = opts.now();
-  const log = { submission_id: batch.subId, count: batch.items.length, error: failure.message };
-  switch (failure.kind) {
+  const name = failureName(failure);
+  const log = {
+    submission_id: batch.subId,
+    count: batch.items.length,
+    status: failure.status,
+    error_code: name,
+    error: failure.message,
+  };
+  switch (failure.family) {
     case 'too-large':
       if (batch.items.length === 1) {
-        await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, 0)], {
-          type: 'request_too_large',
-          message: failure.message,
-        });
+        await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, 0)], describeFailure(failure));
         await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
         return;
       }
       ctx.log.warn(log, 'create refused as too large (413): splitting the submission in two');
       return splitAndSubmit(ctx, state, batch);
     case 'invalid':
-      return onInvalid(ctx, state, batch, failure);
-    case 'billing': {
-      await releaseSubmission(ctx, state, batch.subId, 'billing error');
-      const reason = `billing / spend limit: ${failure.message}`;
-      await store.openCircuit(reason, opts.circuitCooldownMs, now);
-      state.stop = 'circuit';
-      state.probe = false;
-      ctx.log.error(log, 'create refused for billing: circuit open, submissions stopped');
-      ctx.emit('circuit:open', { reason, until: now + opts.circuitCooldownMs });
-      return;
-    }
-    case 'rate-limited':
-      await releaseSubmission(ctx, state, batch.subId, 'rate limited (429)');
+      if (failure.requestIndex !== undefined && failure.requestIndex < batch.items.length) {
+        return rejectOne(ctx, state, batch, failure.requestIndex, failure);
+      }
+      // A 400 that names no request refuses the call (a spend limit you set answers so, too).
+      return stopSubmissions(ctx, state, batch, failure);
+    case 'account':
+    case 'permission':
+    case 'billing':
+      return stopSubmissions(ctx, state, batch, failure);
+    case 'rate-limit':
+    case 'temporary':
+      // A 429, or a coded 503 that refused the call before anything was created: nothing to reconcile.
+      await releaseSubmission(ctx, state, batch.subId, `${failure.family} (${failure.status} ${name})`);
       await backoff(ctx, failure.message, failure.retryAfterMs);
       state.stop = 'backoff';
-      ctx.log.warn(log, 'create rate limited (429): released, backing off');
+      ctx.log.warn(log, `create refused (${failure.family}): released, backing off`);
       return;
     case 'ambiguous':
       return onAmbiguous(ctx, state, batch, failure.message, attempt);
+    case 'not-found':
     case 'refused':
-      await releaseSubmission(ctx, state, batch.subId, `refused (${failure.status})`);
+      await releaseSubmission(ctx, state, batch.subId, `refused (${failure.status} ${name})`);
       await backoff(ctx, failure.message);
       state.stop = 'create-failed';
-      ctx.emit('error', new Error(`batches.create refused (${failure.status}): ${failure.message}`));
+      ctx.emit('error', new Error(`batches.create refused (${failure.status} ${name}): ${failure.message}`));
       return;
+    default:
+      return assertNever(failure.family);
   }
 }
 
-/** 400: dead-letter the request the API names and submit the rest; without a name, bisect. */
-async function onInvalid(
+/**
+ * The API refused the account, the key, billing or the call itself: nothing is dead-lettered or
+ * bisected. The requests go back to the queue and the circuit opens with the code and the fix; the
+ * first flush after its cooldown is a probe (one create).
+ */
+async function stopSubmissions(
   ctx: FlushContext,
   state: FlushState,
   batch: ClaimedBatch,
-  failure: { message: string; index?: number },
+  failure: CreateFailure,
 ): Promise<void> {
-  const idx = failure.index;
-  const rejectedError = { type: 'invalid_request_error', message: failure.message };
-  if (idx !== undefined && idx < batch.items.length) {
-    await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, idx)], rejectedError);
-    const rest = batch.items.filter((_, i) => i !== idx);
-    if (rest.length === 0) {
-      await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
-      return;
-    }
-    return submitClaimed(ctx, state, { ...batch, items: rest, itemBytes: batch.buf.sumBytes(rest) });
-  }
-  if (state.bisectRejected >= MAX_BISECT_REJECTIONS) {
-    // So many requests "alone refused" means the 400 is about the call, not a request: stop
-    // before bisection dead-letters the whole backlog.
-    await releaseSubmission(ctx, state, batch.subId, 'repeated 400 naming no request');
-    await backoff(ctx, failure.message);
-    state.stop = 'create-failed';
-    ctx.emit(
-      'error',
-      new Error(`batches.create keeps answering 400 without naming a request: ${failure.message}`),
-    );
-    return;
-  }
-  if (batch.items.length === 1) {
-    state.bisectRejected++;
-    await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, 0)], rejectedError);
+  const { store, opts } = ctx;
+  const opening = circuitFor(failure);
+  await releaseSubmission(ctx, state, batch.subId, `refused: ${opening.code}`);
+  const { until, opens, opened } = await store.openCircuit(
+    { ...opening, cooldownMs: opts.circuitCooldownMs, maxCooldownMs: opts.circuitMaxCooldownMs },
+    opts.now(),
+  );
+  state.stop = 'circuit';
+  state.probe = false;
+  ctx.log.error(
+    {
+      submission_id: batch.subId,
+      kind: opening.kind,
+      error_code: opening.code,
+      reason: opening.reason,
+      fix: opening.fix,
+      until,
+      opens,
+    },
+    opened
+      ? 'create refused: circuit open, submissions stopped, requests kept queued'
+      : 'create refused again: circuit stays open',
+  );
+  ctx.emit('circuit:open', { ...opening, until, opens });
+}
+
+/** A 400 that names one request: dead-letter it and submit the rest. */
+async function rejectOne(
+  ctx: FlushContext,
+  state: FlushState,
+  batch: ClaimedBatch,
+  idx: number,
+  failure: CreateFailure,
+): Promise<void> {
+  await deadLetterRejected(ctx, state, batch.subId, [cidAt(batch, idx)], describeFailure(failure));
+  const rest = batch.items.filter((_, i) => i !== idx);
+  if (rest.length === 0) {
     await releaseSubmission(ctx, state, batch.subId, 'empty after rejection');
     return;
   }
-  ctx.log.warn(
-    { submission_id: batch.subId, count: batch.items.length, error: failure.message },
-    'create refused (400) without naming a request: bisecting',
-  );
-  return splitAndSubmit(ctx, state, batch);
+  return submitClaimed(ctx, state, { ...batch, items: rest, itemBytes: batch.buf.sumBytes(rest) });
 }
 
 /**
@@ -227,9 +245,6 @@ async function backoff(ctx: FlushContext, reason: string, retryAfterMs?: number)
   });
   ctx.log.info({ failures: b.failures, until: b.until }, 'create backoff');
 }
-
-/** Index-less 400s that isolate this many single requests in one flush stop the flush instead. */
-const MAX_BISECT_REJECTIONS = 10;
 
 /** The custom_id of the submission's i-th request. */
 const cidAt = (batch: ClaimedBatch, i: number) => batch.buf.cids[batch.items[i]!]!;

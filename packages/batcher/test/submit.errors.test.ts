@@ -78,42 +78,28 @@ describe('400 on the envelope', () => {
     expect(await store.submissionMembers(r.batches[0]!.submissionId)).not.toContain('bad');
   });
 
-  it('bisects when the message names no request, until the offending one is alone', async () => {
-    const { b, store } = await fresh();
-    await enqueue(store, 4);
-    // Every create fails until the first half is down to one request: 4 → 2 → 1.
+  it('a 400 that names no request refuses the call: nothing dead-lettered or bisected, circuit open', async () => {
+    const { b, store } = await fresh({ circuitCooldownMs: 60_000 });
+    const cids = await enqueue(store, 30);
+    const calls = env.emu.inspect.createCalls();
     env.emu.control.injectFault({
       endpoint: 'create',
       kind: 'status',
       status: 400,
-      message: 'bad',
-      times: 3,
-    });
-    const r = await b.runFlushOnce('manual');
-    expect(r.deadLettered).toBe(1);
-    expect(r.batches.map((x) => x.requestCount)).toEqual([1, 2]);
-    expect((await store.record('r-0'))?.state).toBe('dead');
-  });
-
-  it('stops bisecting when the 400 is clearly about the call, not one request', async () => {
-    const { b, store } = await fresh();
-    await enqueue(store, 30);
-    env.emu.control.injectFault({
-      endpoint: 'create',
-      kind: 'status',
-      status: 400,
-      message: 'nope',
+      message: 'Your workspace has reached the spend limit you set.',
       times: 1000,
     });
-    const errors: Error[] = [];
-    b.on('error', (e) => errors.push(e));
     const r = await b.runFlushOnce('manual');
-    expect(r.stopped).toBe('create-failed');
-    expect(r.deadLettered).toBe(10);
-    expect(r.batches).toEqual([]);
-    expect((await store.pendingOverview(clock.now())).total).toBe(20);
+    expect(r).toMatchObject({ stopped: 'circuit', deadLettered: 0, released: 30, batches: [] });
+    expect(env.emu.inspect.createCalls()).toBe(calls + 1);
+    expect(await store.circuit()).toMatchObject({
+      open: true,
+      kind: 'account',
+      code: 'invalid_request_error',
+      reason: '400 invalid_request_error: Your workspace has reached the spend limit you set.',
+    });
+    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
     expect(await store.openSubmissionIds()).toEqual([]);
-    expect(errors).toHaveLength(1);
   });
 });
 
@@ -189,11 +175,11 @@ describe('402 billing_error', () => {
     const { b, store } = await fresh({ circuitCooldownMs: 60_000 });
     const cids = await enqueue(store, 3);
     const events: string[] = [];
-    b.on('circuit:open', (c) => events.push(c.reason));
+    b.on('circuit:open', (c) => events.push(`${c.kind} ${c.code}`));
     env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 402 });
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('circuit');
-    expect(events).toHaveLength(1);
+    expect(events).toEqual(['billing billing_error']);
     expect((await store.circuit()).open).toBe(true);
     expect((await store.alerts()).map((a) => a.code)).toContain('circuit-open');
     for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
@@ -222,9 +208,12 @@ describe('429 with a spend-limit error code', () => {
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('circuit');
     expect(env.emu.inspect.createCalls()).toBe(calls + 1);
-    const circuit = await store.circuit();
-    expect(circuit.open).toBe(true);
-    expect(circuit.reason).toMatch(/spend limit/);
+    expect(await store.circuit()).toMatchObject({
+      open: true,
+      kind: 'billing',
+      code: 'enforced_spend_limit_reached',
+      reason: expect.stringMatching(/spend limit/),
+    });
     for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
     expect((await b.runFlushOnce('manual')).skipped).toBe('circuit');
     expect(env.emu.inspect.createCalls()).toBe(calls + 1);

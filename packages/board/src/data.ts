@@ -1,4 +1,4 @@
-import type { Alert, BatchFields, DeadLetterPayload, Heartbeat } from '@nightshift/shared';
+import type { Alert, BatchFields, CircuitState, DeadLetterPayload, Heartbeat } from '@nightshift/shared';
 import type { BoardContext } from './context.js';
 import { type BoardCostReport, type CostWindow, loadCosts } from './costs.js';
 
@@ -94,7 +94,7 @@ export interface Overview {
   recent: BatchView[];
   liveness: { batcher: RoleLiveness; collector: RoleLiveness; flushes: Record<string, unknown>[] };
   alerts: Alert[];
-  circuit: { open: boolean; reason?: string; since?: number; until?: number };
+  circuit: CircuitState;
   deadLetters: { total: number; items: DeadLetterView[] };
   requests: { total: number; items: QueuedRequestView[] };
   costs: BoardCostReport;

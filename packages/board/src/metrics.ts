@@ -109,6 +109,30 @@ async function statsAndCosts(ctx: BoardContext, out: Exposition) {
   for (const s of savings.values()) {
     out.sample('nightshift_savings_usd_total', s.usd, { feature: s.feature, model: s.model });
   }
+  out.metric(
+    'nightshift_us_inference_results_total',
+    'counter',
+    'Results the API ran US-only (inference_geo "us", billed at 1.1×), by feature and model.',
+  );
+  out.metric(
+    'nightshift_us_inference_premium_usd_total',
+    'counter',
+    'Dollars US-only inference added to the cost, by feature and model.',
+  );
+  const us = new Map<string, { feature: string; model: string; n: number; nano: number }>();
+  for (const r of rows) {
+    if (!r.usResults) continue;
+    const k = `${r.feature}|${r.model}`;
+    const u = us.get(k) ?? { feature: r.feature, model: r.model, n: 0, nano: 0 };
+    u.n += r.usResults;
+    u.nano += r.usPremiumNano;
+    us.set(k, u);
+  }
+  for (const u of us.values()) {
+    const labels = { feature: u.feature, model: u.model };
+    out.sample('nightshift_us_inference_results_total', u.n, labels);
+    out.sample('nightshift_us_inference_premium_usd_total', fromNano(u.nano), labels);
+  }
 }
 
 async function livenessAndQueues(ctx: BoardContext, out: Exposition, now: number) {
@@ -123,8 +147,33 @@ async function livenessAndQueues(ctx: BoardContext, out: Exposition, now: number
     }
   }
   const [circuit, alerts] = await Promise.all([ctx.store.circuit(), ctx.store.alerts()]);
-  out.metric('nightshift_circuit_open', 'gauge', '1 while submissions are stopped (billing error).');
+  out.metric(
+    'nightshift_circuit_open',
+    'gauge',
+    '1 while submissions are stopped (the API refuses the account, the call or billing).',
+  );
   out.sample('nightshift_circuit_open', circuit.open ? 1 : 0);
+  out.metric(
+    'nightshift_circuit_refusal',
+    'gauge',
+    '1 per open circuit, labelled with its kind (account, billing) and the API error code that opened it.',
+  );
+  if (circuit.open) out.sample('nightshift_circuit_refusal', 1, { kind: circuit.kind, code: circuit.code });
+  out.metric(
+    'nightshift_circuit_next_probe_seconds',
+    'gauge',
+    'Seconds until the open circuit lets one probe create through (0 when due or closed).',
+  );
+  out.sample(
+    'nightshift_circuit_next_probe_seconds',
+    circuit.open ? Math.max(0, circuit.until - now) / 1000 : 0,
+  );
+  out.metric(
+    'nightshift_circuit_probes_refused',
+    'gauge',
+    'Probes the API refused since the circuit opened (a billing circuit doubles its wait per refusal).',
+  );
+  out.sample('nightshift_circuit_probes_refused', circuit.open ? circuit.opens - 1 : 0);
   out.metric('nightshift_alerts', 'gauge', 'Alerts raised and not cleared, by code.');
   const byCode = new Map<string, number>();
   for (const a of alerts) byCode.set(a.code, (byCode.get(a.code) ?? 0) + 1);

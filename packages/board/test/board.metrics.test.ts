@@ -102,7 +102,17 @@ describe('/metrics', () => {
     });
     await seeded.store.apply([rt.item], T0);
     await seeded.store.markCollected(seeded.batchId, { succeeded: 2, errored: 1 }, T0);
-    await seeded.store.openCircuit('billing_error: credit balance too low', 60_000, T0);
+    await seeded.store.openCircuit(
+      {
+        kind: 'billing',
+        code: 'enforced_spend_limit_reached',
+        reason: '429 enforced_spend_limit_reached: monthly cap',
+        fix: 'Raise the tier.',
+        cooldownMs: 60_000,
+        maxCooldownMs: 600_000,
+      },
+      T0,
+    );
 
     const m = await scrape();
     // One job carries both batch results; the real-time answer was applied without a job here.
@@ -117,6 +127,9 @@ describe('/metrics', () => {
     ).toBeCloseTo(0.002, 9);
     expect([...m.keys()].some((k) => k.startsWith('nightshift_batches_in_flight{'))).toBe(false);
     expect(m.get('nightshift_circuit_open')).toBe(1);
+    expect(m.get('nightshift_circuit_refusal{kind="billing",code="enforced_spend_limit_reached"}')).toBe(1);
+    expect(m.get('nightshift_circuit_next_probe_seconds')).toBeGreaterThan(0);
+    expect(m.get('nightshift_circuit_probes_refused')).toBe(0);
     expect(m.get('nightshift_alerts{code="circuit-open"}')).toBe(1);
   });
 });

@@ -1,10 +1,21 @@
-import { createRedis, type RedisClient } from '@nightshift/store';
+import { DEFAULT_PRICES } from '@nightshift/shared';
+import { buildSuccess, createRedis, type RedisClient, Store } from '@nightshift/store';
 import { freePort, type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BoardCostReport } from '../src/costs.js';
 import type { BatchView, DeadLetterView, Overview, QueuedRequestView } from '../src/data.js';
 import type { Board } from '../src/index.js';
-import { type ErrorBody, getJson, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
+import {
+  type ErrorBody,
+  getJson,
+  item,
+  message,
+  nextPrefix,
+  type Seeded,
+  seed,
+  startBoard,
+  T0,
+} from './helpers.js';
 
 let server: RedisServer;
 let redis: RedisClient;
@@ -50,6 +61,73 @@ describe('the overview page', () => {
     const nonce = /'nonce-([^']+)'/.exec(res.headers.get('content-security-policy') ?? '')?.[1];
     expect(nonce).toBeTruthy();
     expect(page).toContain(`<script nonce="${nonce}">`);
+  });
+
+  it('shows a refusal with its code and fix, a deprecated model, and US-only inference', async () => {
+    const prefix = nextPrefix();
+    const store = new Store(redis, prefix);
+    const usage = (model: string, geo: string | null) => {
+      const m = message(model, 1000, 200);
+      return { ...m, usage: { ...m.usage, inference_geo: geo } } as typeof m;
+    };
+    await store.enqueue(
+      [item('u1', { model: 'claude-sonnet-4-6' }), item('o1', { model: 'claude-opus-4-5' })],
+      {
+        now: T0 - 60_000,
+      },
+    );
+    const success = (cid: string, model: string, geo: string | null) =>
+      buildSuccess({
+        customId: cid,
+        feature: 'classify-docs',
+        metadata: null,
+        model,
+        message: usage(model, geo),
+        mode: 'batch',
+        batchId: null,
+        attempt: 1,
+        prices: DEFAULT_PRICES,
+        now: T0 - 1_000,
+      }).item;
+    await store.apply(
+      [success('u1', 'claude-sonnet-4-6', 'us'), success('o1', 'claude-opus-4-5', null)],
+      T0 - 1_000,
+    );
+    await store.openCircuit(
+      {
+        kind: 'account',
+        code: 'workspace_human_review_disabled',
+        reason: '400 workspace_human_review_disabled: Human Review is off.',
+        fix: 'Turn Human Review on in the Console.',
+        cooldownMs: 60_000,
+        maxCooldownMs: 60_000,
+      },
+      T0 - 1_000,
+    );
+    const b = await startBoard(redis, prefix);
+    try {
+      const page = await (await fetch(`${b.url}/`)).text();
+      for (const part of [
+        'STOPPED (account refused: workspace_human_review_disabled)',
+        '<span data-testid="circuit-reason">400 workspace_human_review_disabled: Human Review is off.</span>',
+        '<span data-testid="circuit-fix">Turn Human Review on in the Console.</span>',
+        'Requests stay queued; nothing is dead-lettered.',
+        'deprecated · retires 2027-01-22 → claude-opus-5-5',
+        '1 ran US-only (inference_geo "us", 1.1×)',
+        '(1 US-only)',
+      ]) {
+        expect(page).toContain(part);
+      }
+      const m = await (await fetch(`${b.url}/metrics`)).text();
+      expect(m).toContain(
+        'nightshift_circuit_refusal{kind="account",code="workspace_human_review_disabled"} 1',
+      );
+      expect(m).toContain(
+        'nightshift_us_inference_results_total{feature="classify-docs",model="claude-sonnet-4-6"} 1',
+      );
+    } finally {
+      await b.close();
+    }
   });
 
   it('validates the cost window', async () => {

@@ -22,7 +22,7 @@ Commands:
   retry-dead <customId...> | --all
                          send dead letters back to the queue
   costs [--days 1|7|30]  cost and savings per feature and model
-  circuit close          resume submissions after a billing stop
+  circuit close          resume submissions after an account refusal or billing stop
   health <batcher|collector>
                          exit 0 if such a process on this host sent a heartbeat recently
   demo [--requests N] [--quick]

@@ -152,11 +152,33 @@ describe('nightshift CLI', () => {
     expect((await cli(['costs'], prefix)).out).toContain('saved $0.0008');
   });
 
-  it('closes an open circuit', async () => {
+  it('shows an account refusal with its code and fix in status, and closes the circuit', async () => {
     const { prefix, store } = await seed();
-    await store.openCircuit('billing_error: credit balance too low', 60_000);
-    expect((await cli(['circuit', 'close'], prefix)).out).toContain('Circuit closed');
+    await store.openCircuit({
+      kind: 'account',
+      code: 'organization_on_hold',
+      reason: '400 organization_on_hold: The organization is on hold.',
+      fix: 'Appeal or contact Anthropic support.',
+      cooldownMs: 60_000,
+      maxCooldownMs: 60_000,
+    });
+    const status = (await cli(['status'], prefix)).out;
+    expect(status).toContain(
+      'Circuit: OPEN (the API refuses the account: organization_on_hold) since 0s ago — 400 organization_on_hold: The organization is on hold.',
+    );
+    expect(status).toContain('  Fix: Appeal or contact Anthropic support.');
+    expect(status).toMatch(
+      /Next probe \(one create\) in (59s|1m00s); after fixing it: nightshift circuit close/,
+    );
+    expect(status).toMatch(
+      /\[circuit-open\] Submissions stopped \(the API refuses the account: organization_on_hold\)/,
+    );
+    expect((await cli(['circuit', 'close'], prefix)).out).toBe(
+      'Circuit closed (was organization_on_hold): the batcher submits again on its next tick.',
+    );
     expect((await store.circuit()).open).toBe(false);
+    expect((await store.alerts()).map((a) => a.code)).not.toContain('circuit-open');
+    expect((await cli(['circuit', 'close'], prefix)).out).toBe('Circuit was not open.');
   });
 
   it('health fails without a heartbeat and passes with one', async () => {

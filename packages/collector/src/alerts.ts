@@ -6,11 +6,18 @@ const ARCHIVE_MS = 29 * DAY;
 
 /** Per-batch alerts the sweep raises and clears by itself. */
 const BATCH_ALERTS = ['batch-past-expiry', 'results-unapplied', 'archive-approaching'] as const;
-/** Every alert the sweep owns (others — billing, batch-lost, unknown ids — stay until an operator clears them). */
+/**
+ * Every alert the sweep owns (others — circuit-open, batch-lost, unknown ids — stay until the circuit
+ * closes or an operator clears them).
+ */
 const MANAGED = new Set<Alert['code']>(['poll-stale', ...BATCH_ALERTS]);
+/** Model alerts are raised again while the model is used (at most hourly): one not raised for a day is cleared. */
+const MODEL_ALERTS = new Set<Alert['code']>(['model-deprecated', 'model-unpriced']);
+const MODEL_ALERT_IDLE_MS = DAY;
 
 type NewAlert = Omit<Alert, 'since'>;
-const fieldOf = (a: { code: string; batchId?: string }) => (a.batchId ? `${a.code}:${a.batchId}` : a.code);
+const fieldOf = (a: { code: string; batchId?: string; model?: string }) =>
+  a.batchId ? `${a.code}:${a.batchId}` : a.model ? `${a.code}:${a.model}` : a.code;
 
 /** Raises an alert; a newly raised one is logged and emitted. Returns whether it is new. */
 export async function raise(ctx: Ctx, alert: NewAlert, now: number): Promise<boolean> {
@@ -94,7 +101,11 @@ export async function evaluateAlerts(
   }
   for (const a of await ctx.store.alerts()) {
     const field = fieldOf(a);
-    if (MANAGED.has(a.code) && !want.has(field)) {
+    if (MODEL_ALERTS.has(a.code) && now - (a.at ?? a.since) > MODEL_ALERT_IDLE_MS) {
+      await ctx.store.clearAlert(a.code, a.model);
+      report.alertsCleared.push(field);
+      ctx.log.info({ alert: field }, 'model alert cleared: the model was not used for a day');
+    } else if (MANAGED.has(a.code) && !want.has(field)) {
       await ctx.store.clearAlert(a.code, a.batchId);
       report.alertsCleared.push(field);
       ctx.log.info({ alert: field }, 'alert cleared');

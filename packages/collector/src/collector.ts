@@ -1,6 +1,6 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { jobIds, QUEUES } from '@nightshift/shared';
-import { defaultJobOptions, openQueue, Store } from '@nightshift/store';
+import { defaultJobOptions, ModelAlerts, openQueue, Store } from '@nightshift/store';
 import { type Queue, Worker } from 'bullmq';
 import { asError } from './errors.js';
 import { type CollectorOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -55,9 +55,11 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
     const keep = (role: 'results' | 'deadLetters' | 'batches') => ({
       defaultJobOptions: defaultJobOptions(role, retentionDays),
     });
+    const store = new Store(conn, prefix);
     this.ctx = {
       opts,
-      store: new Store(conn, prefix),
+      store,
+      modelAlerts: new ModelAlerts(store, opts.now),
       client: opts.client,
       log: opts.logger,
       now: opts.now,

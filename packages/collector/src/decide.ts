@@ -1,5 +1,14 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import type { AttemptRecord, Message, RecordFields } from '@nightshift/shared';
+import {
+  type AttemptRecord,
+  assertNever,
+  type CircuitOpening,
+  circuitFor,
+  classifyResultError,
+  describeFailure,
+  type Message,
+  type RecordFields,
+} from '@nightshift/shared';
 
 /** One line of a batch's results stream. */
 export type ResultLine = Anthropic.Messages.MessageBatchIndividualResponse;
@@ -36,10 +45,11 @@ export interface RetryPolicy {
   deadlineSlackMs: number;
 }
 
-/** The last error as stored on the record and shown in a dead letter. */
+/** The last error as stored on the record and shown in a dead letter (`code`: the API's error_code). */
 export interface LastError {
   type: string;
   message: string;
+  code?: string;
 }
 
 /** What to do with one request. */
@@ -52,6 +62,8 @@ export type Verdict =
       readyAt: number;
       error: LastError | null;
       entry: AttemptRecord;
+      /** The account or billing refusal that holds the request: it opens the submission circuit. */
+      refusal?: CircuitOpening;
     }
   | { kind: 'dead'; reason: string; error: LastError | null; entry: AttemptRecord }
   | { kind: 'realtime'; entry: AttemptRecord };
@@ -61,15 +73,6 @@ export type Effect = Exclude<Verdict, { kind: 'skip' }>;
 
 /** The longest a batch may take (the API expires it after 24 h). */
 export const BATCH_WINDOW_MS = 24 * 3_600_000;
-
-/** Error types a resubmission cannot fix: the request itself, or our access, is wrong. */
-const NOT_RETRYABLE = new Set([
-  'invalid_request_error',
-  'authentication_error',
-  'permission_error',
-  'not_found_error',
-  'request_too_large',
-]);
 
 /** Records a success may still land on: anything not final. A paid result is never thrown away. */
 const OPEN = new Set(['queued', 'claimed', 'realtime']);
@@ -104,27 +107,61 @@ export function decide(
   if (scope.onlySuccesses) return { kind: 'skip', why: 'ignored' };
   if (rec.state !== 'claimed' || rec.sub !== scope.subId) return { kind: 'skip', why: 'stale' };
   const attempt = Number(rec.attempt) || 1;
-  if (result.type === 'errored') {
-    const type = result.error?.error?.type ?? 'api_error';
-    const message = result.error?.error?.message ?? '';
-    const error = { type, message };
-    const entry: AttemptRecord = {
-      attempt,
-      batchId: scope.batchId,
-      outcome: 'errored',
-      errorType: type,
-      message,
-      at: now,
-    };
-    // Billing: the request is fine, the account is not. Keep it (no attempt spent) and stop submitting.
-    if (type === 'billing_error')
-      return { kind: 'requeue', countsAttempt: false, readyAt: now, error, entry };
-    if (NOT_RETRYABLE.has(type)) return { kind: 'dead', reason: type, error, entry };
-    return retryOrGiveUp(rec, attempt, entry, error, policy, now);
-  }
+  if (result.type === 'errored') return decideErrored(rec, attempt, result.error?.error, scope, policy, now);
   const error = { type: result.type, message: NOT_PROCESSED[result.type] };
   const entry: AttemptRecord = { attempt, batchId: scope.batchId, outcome: result.type, at: now };
   return retryOrGiveUp(rec, attempt, entry, error, policy, now);
+}
+
+/**
+ * An errored line, by the shared classification of its `error.type` and `details.error_code`
+ * (ARCHITECTURE.md "API errors"): an account or billing refusal holds the request (no attempt
+ * spent) and stops submissions; an invalid, too large or unknown-model request, or one this key may
+ * not make, is dead at once; anything else is retried while attempts last.
+ */
+function decideErrored(
+  rec: PeekedRecord,
+  attempt: number,
+  raw: Parameters<typeof classifyResultError>[0],
+  scope: BatchScope,
+  policy: RetryPolicy,
+  now: number,
+): Effect {
+  const failure = classifyResultError(raw);
+  const error = describeFailure(failure);
+  const entry: AttemptRecord = {
+    attempt,
+    batchId: scope.batchId,
+    outcome: 'errored',
+    errorType: failure.type,
+    ...(failure.code ? { errorCode: failure.code } : {}),
+    message: failure.message,
+    at: now,
+  };
+  switch (failure.family) {
+    case 'account':
+    case 'billing':
+      return {
+        kind: 'requeue',
+        countsAttempt: false,
+        readyAt: now,
+        error,
+        entry,
+        refusal: circuitFor(failure),
+      };
+    case 'invalid':
+    case 'too-large':
+    case 'not-found':
+    case 'permission':
+      return { kind: 'dead', reason: failure.type, error, entry };
+    case 'rate-limit':
+    case 'temporary':
+    case 'ambiguous':
+    case 'refused':
+      return retryOrGiveUp(rec, attempt, entry, error, policy, now);
+    default:
+      return assertNever(failure.family);
+  }
 }
 
 /**

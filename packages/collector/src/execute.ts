@@ -1,5 +1,6 @@
 import {
   type AttemptRecord,
+  type CircuitOpening,
   type DeadLetterPayload,
   jobIds,
   type Message,
@@ -35,7 +36,7 @@ export interface Origin {
 type Post =
   | { kind: 'success'; usage: UsageSource }
   | { kind: 'dead'; jobId: string; reason: string; deaths: number }
-  | { kind: 'requeue'; d: Decided; readyAt: number; countsAttempt: boolean; billing: string | null }
+  | { kind: 'requeue'; d: Decided; readyAt: number; countsAttempt: boolean; refusal: CircuitOpening | null }
   | { kind: 'realtime' };
 
 export function parseJson<T>(text: string | undefined | null, fallback: T): T {
@@ -156,8 +157,13 @@ function toItem(
       return built.item;
     }
     case 'requeue': {
-      const billing = v.error?.type === 'billing_error' ? v.error.message || 'billing_error' : null;
-      posts.push({ kind: 'requeue', d, readyAt: v.readyAt, countsAttempt: v.countsAttempt, billing });
+      posts.push({
+        kind: 'requeue',
+        d,
+        readyAt: v.readyAt,
+        countsAttempt: v.countsAttempt,
+        refusal: v.refusal ?? null,
+      });
       return {
         cid,
         action: 'requeue',
@@ -215,8 +221,10 @@ async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[
 /** Follow-up work gathered while reading the apply script's answers. */
 interface FollowUp {
   staleDead: { cid: string; jobId: string; deaths: number }[];
+  /** Models of applied successes the price table lacks (counted at $0): alerted. */
+  unpriced: Set<string>;
   realtime: string[];
-  billing: string | null;
+  refusal: CircuitOpening | null;
 }
 
 async function afterApply(
@@ -228,12 +236,17 @@ async function afterApply(
   counts: ApplyCounts,
   now: number,
 ) {
-  const f: FollowUp = { staleDead: [], realtime: [], billing: null };
+  const f: FollowUp = { staleDead: [], unpriced: new Set(), realtime: [], refusal: null };
   for (let i = 0; i < items.length; i++) {
     settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f);
   }
   await removeStaleDeadLetters(ctx, f.staleDead);
-  if (f.billing) await onBilling(ctx, origin.batchId, f.billing, now);
+  for (const model of f.unpriced) {
+    if (await ctx.modelAlerts.unpriced(model))
+      ctx.log.warn({ model }, 'results of a model without a price: counted at $0');
+  }
+  if (f.refusal)
+    await stopSubmissions(ctx, f.refusal, `results of ${origin.batchId ?? 'a real-time call'}`, now);
   if (f.realtime.length) await runRealtime(ctx, f.realtime);
 }
 
@@ -255,6 +268,7 @@ function settle(
     case 'success':
       if (code === 'ok') {
         counts.delivered++;
+        if (post.usage.cost.unpriced) f.unpriced.add(post.usage.model);
         if (ctx.opts.logUsage) logUsage(ctx.log, post.usage);
       } else {
         // Applied before (a re-stream, a duplicate batch) or dead meanwhile: no job of ours names it.
@@ -268,7 +282,8 @@ function settle(
       }
       if (post.countsAttempt) counts.requeued++;
       else counts.held++;
-      if (post.billing) f.billing = post.billing;
+      // One refusal per chunk opens the circuit; billing wins over account (its probes wait longer).
+      if (post.refusal && (!f.refusal || post.refusal.kind === 'billing')) f.refusal = post.refusal;
       ctx.emit('item:requeued', {
         customId: cid,
         batchId: origin.batchId,
@@ -316,10 +331,20 @@ async function removeStaleDeadLetters(ctx: Ctx, stale: { cid: string; jobId: str
   );
 }
 
-async function onBilling(ctx: Ctx, batchId: string | null, message: string, now: number) {
-  const reason = `billing_error in results of ${batchId ?? 'a real-time call'}: ${message}`;
-  ctx.log.error({ batchId, message }, 'billing_error: submissions stopped, affected requests kept queued');
-  await ctx.store.openCircuit(reason, ctx.opts.circuitCooldownMs, now);
-  const alert = { code: 'billing' as const, message: reason };
-  if (await ctx.store.raiseAlert(alert, now)) ctx.emit('alert', { ...alert, since: now });
+/**
+ * An account or billing refusal in results or a real-time answer: the requests it held stay queued
+ * (no attempt spent) and submissions stop until a probe or `nightshift circuit close`.
+ */
+export async function stopSubmissions(ctx: Ctx, refusal: CircuitOpening, where: string, now: number) {
+  const { opened, until } = await ctx.store.openCircuit(
+    { ...refusal, cooldownMs: ctx.opts.circuitCooldownMs, maxCooldownMs: ctx.opts.circuitMaxCooldownMs },
+    now,
+  );
+  if (!opened) return;
+  ctx.log.error(
+    { where, kind: refusal.kind, error_code: refusal.code, reason: refusal.reason, fix: refusal.fix, until },
+    'the API refused the account or billing: submissions stopped, affected requests kept queued',
+  );
+  const alert = (await ctx.store.alerts()).find((a) => a.code === 'circuit-open');
+  if (alert) ctx.emit('alert', alert);
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type Anthropic from '@anthropic-ai/sdk';
 import {
+  CIRCUIT_DEFAULTS,
   createLogger,
   DEFAULT_PREFIX,
   DEFAULT_PRICES,
@@ -67,8 +68,13 @@ export interface CollectorOptions {
   now?: () => number;
   /** Structured logger. @defaultValue `createLogger('collector')` */
   logger?: Logger;
-  /** After a `billing_error` result: how long submissions stay stopped. @defaultValue `1_800_000` */
+  /**
+   * After an account or billing refusal (in results, on retrieve or on a real-time call): how long
+   * submissions stay stopped before the batcher's probe. @defaultValue `1_800_000`
+   */
   circuitCooldownMs?: number;
+  /** The longest wait between two probes of a billing circuit (it doubles per refused probe). @defaultValue `86_400_000` */
+  circuitMaxCooldownMs?: number;
   /** Timeout of one retrieve, list, delete call and of the results request's headers. @defaultValue `60_000` */
   requestTimeoutMs?: number;
   /** Timeout of one real-time `messages.create` call. @defaultValue `600_000` */
@@ -101,6 +107,7 @@ const POSITIVE = [
   'chunkSize',
   'resultsPerJob',
   'circuitCooldownMs',
+  'circuitMaxCooldownMs',
   'requestTimeoutMs',
   'realtimeTimeoutMs',
   'transientRetryMs',
@@ -132,7 +139,8 @@ export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
     runWorker: true,
     instance: `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`,
     now: Date.now,
-    circuitCooldownMs: 30 * MINUTE,
+    circuitCooldownMs: CIRCUIT_DEFAULTS.cooldownMs,
+    circuitMaxCooldownMs: CIRCUIT_DEFAULTS.maxCooldownMs,
     requestTimeoutMs: MINUTE,
     realtimeTimeoutMs: 10 * MINUTE,
     transientRetryMs: 5_000,
@@ -195,6 +203,7 @@ export function collectorOptionsFromConfig(
     alertUnappliedMs: env.NIGHTSHIFT_ALERT_UNAPPLIED_MS,
     alertArchiveDays: env.NIGHTSHIFT_ALERT_ARCHIVE_DAYS,
     circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
+    circuitMaxCooldownMs: env.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS,
     resultsPerJob: env.NIGHTSHIFT_RESULTS_PER_JOB,
   };
 }

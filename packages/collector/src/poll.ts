@@ -1,11 +1,17 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import type { BatchFields, BatchJobData } from '@nightshift/shared';
+import {
+  type BatchFields,
+  type BatchJobData,
+  circuitFor,
+  classifyApiError,
+  describeFailure,
+} from '@nightshift/shared';
 import { DelayedError, type Job } from 'bullmq';
 import { clearBatchAlerts, raise } from './alerts.js';
 import { streamResults } from './apply-results.js';
 import type { BatchScope } from './decide.js';
-import { describeError, isDefinitive, isNotFound } from './errors.js';
-import { parseJson } from './execute.js';
+import { isNotFound } from './errors.js';
+import { parseJson, stopSubmissions } from './execute.js';
 import { requeueLost, requeueMissing } from './members.js';
 import type { ResolvedOptions } from './options.js';
 import { type ApplyCounts, type BatchOutcome, type Ctx, emptyCounts } from './types.js';
@@ -125,6 +131,10 @@ async function onNotFound(
 /**
  * Keeps the job alive through any failure: it re-delays itself with backoff rather than failing, so
  * a batch is never dropped. On close() it is handed back at once for another collector to take.
+ * By the shared classification: a rate limit waits at least its `retry-after`; an account, key or
+ * billing refusal also stops submissions (the batch exists and is read again once it lifts); a
+ * definite refusal of another kind is reported; anything else (5xx, connection, a stream cut) is
+ * logged as transient.
  */
 async function retryLater(
   ctx: Ctx,
@@ -135,19 +145,31 @@ async function retryLater(
 ): Promise<never> {
   if (ctx.signal.aborted) return delayJob(job, token, 0);
   const transient = (job.data.transient ?? 0) + 1;
-  const delay = Math.min(ctx.opts.maxPollMs, ctx.opts.transientRetryMs * 2 ** Math.min(transient - 1, 20));
-  const e = describeError(err);
+  const failure = classifyApiError(err);
+  const backoff = Math.min(ctx.opts.maxPollMs, ctx.opts.transientRetryMs * 2 ** Math.min(transient - 1, 20));
+  const delay = Math.max(backoff, failure.retryAfterMs ?? 0);
+  const e = describeFailure(failure);
   await job.updateData({
     ...job.data,
     transient,
-    lastError: `${what}: ${e.type}: ${e.message}`.slice(0, 500),
+    lastError: `${what}: ${e.type}${e.code ? ` (${e.code})` : ''}: ${e.message}`.slice(0, 500),
   });
-  if (isDefinitive(err)) ctx.reportError(err, `${what} of batch ${job.data.batchId}`);
-  else
-    ctx.log.warn(
-      { batchId: job.data.batchId, what, err: e, transient, delay },
-      'transient failure; retrying',
-    );
+  const log = { batchId: job.data.batchId, what, err: e, transient, delay };
+  switch (failure.family) {
+    case 'account':
+    case 'permission':
+    case 'billing':
+      await stopSubmissions(ctx, circuitFor(failure), `${what} of batch ${job.data.batchId}`, ctx.now());
+      ctx.log.warn(log, 'the API refused to read the batch; retrying once the refusal lifts');
+      break;
+    case 'rate-limit':
+    case 'temporary':
+    case 'ambiguous':
+      ctx.log.warn(log, 'transient failure; retrying');
+      break;
+    default:
+      ctx.reportError(err, `${what} of batch ${job.data.batchId}`);
+  }
   return delayJob(job, token, delay);
 }
 
@@ -236,7 +258,8 @@ async function finish(ctx: Ctx, id: string, counts: ApplyCounts): Promise<BatchO
       await ctx.store.updateBatch(id, { status: 'deleted' });
     } catch (err) {
       // Not fatal: the API archives results after 29 days anyway.
-      ctx.log.warn({ batchId: id, err: describeError(err) }, 'could not delete the batch at the API');
+      const e = describeFailure(classifyApiError(err));
+      ctx.log.warn({ batchId: id, err: e }, 'could not delete the batch at the API');
     }
   }
   ctx.log.info({ batchId: id, counts }, 'batch collected');

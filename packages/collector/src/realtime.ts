@@ -1,7 +1,12 @@
-import type { MessageParams } from '@nightshift/shared';
+import {
+  circuitFor,
+  classifyApiError,
+  describeFailure,
+  type MessageParams,
+  realtimeAction,
+} from '@nightshift/shared';
 import { PEEK_FIELDS, type PeekedRecord, type Verdict } from './decide.js';
-import { describeError, isDefinitive } from './errors.js';
-import { execute, parseJson } from './execute.js';
+import { execute, parseJson, stopSubmissions } from './execute.js';
 import { type Ctx, emptyCounts } from './types.js';
 
 /** Real-time calls made at once (they are rare: only requests whose deadline a batch cannot meet). */
@@ -10,10 +15,12 @@ const CONCURRENCY = 4;
 /**
  * Sends requests that are in the `realtime` state through `messages.create` (list price) and applies
  * the answer: a success is delivered like a batch result (mode 'realtime'); an answer that says the
- * request is wrong dead-letters it. Anything transient leaves the request in `realtime`, where the
- * sweep finds it again once it is older than `realtimeStaleMs`. Returns how many were attempted.
+ * request is wrong dead-letters it (`realtimeAction`, shared with the producer). An account or
+ * billing refusal stops submissions and, like anything transient, leaves the request in `realtime`,
+ * where the sweep finds it again once it is older than `realtimeStaleMs` (and the circuit is
+ * closed). Returns how many were attempted.
  */
-export async function runRealtime(ctx: Ctx, cids: string[]): Promise<number> {
+export async function runRealtime(ctx: Ctx, cids: string[], opts: { probe?: boolean } = {}): Promise<number> {
   let attempted = 0;
   for (let i = 0; i < cids.length && !ctx.signal.aborted; i += CONCURRENCY) {
     const slice = cids.slice(i, i + CONCURRENCY);
@@ -24,7 +31,9 @@ export async function runRealtime(ctx: Ctx, cids: string[]): Promise<number> {
         if (rec?.state !== 'realtime') return;
         attempted++;
         try {
-          await realtimeOne(ctx, cid, rec);
+          if ((await realtimeOne(ctx, cid, rec)) && opts.probe && (await ctx.store.closeCircuit())) {
+            ctx.log.info({ customId: cid }, 'circuit closed: a real-time probe call was answered');
+          }
         } catch (err) {
           ctx.reportError(err, `real-time call for ${cid}`);
         }
@@ -34,7 +43,8 @@ export async function runRealtime(ctx: Ctx, cids: string[]): Promise<number> {
   return attempted;
 }
 
-async function realtimeOne(ctx: Ctx, cid: string, rec: PeekedRecord & { params: string }) {
+/** One call; resolves true when the API answered it. */
+async function realtimeOne(ctx: Ctx, cid: string, rec: PeekedRecord & { params: string }): Promise<boolean> {
   const attempt = Number(rec.attempt) || 1;
   const params = parseJson<MessageParams | null>(rec.params, null);
   let verdict: Exclude<Verdict, { kind: 'skip' }>;
@@ -46,11 +56,15 @@ async function realtimeOne(ctx: Ctx, cid: string, rec: PeekedRecord & { params: 
     });
     verdict = { kind: 'success', message };
   } catch (err) {
-    if (params && !isDefinitive(err)) {
-      ctx.log.warn({ customId: cid, err: describeError(err) }, 'real-time call failed; the sweep retries it');
-      return;
+    const failure = classifyApiError(err);
+    const error = describeFailure(failure);
+    const action = params ? realtimeAction(failure) : 'dead';
+    if (action !== 'dead') {
+      if (action === 'stop-submissions')
+        await stopSubmissions(ctx, circuitFor(failure), `real-time call for ${cid}`, ctx.now());
+      ctx.log.warn({ customId: cid, err: error }, 'real-time call failed; the sweep retries it');
+      return false;
     }
-    const error = describeError(err);
     verdict = {
       kind: 'dead',
       reason: error.type,
@@ -60,6 +74,7 @@ async function realtimeOne(ctx: Ctx, cid: string, rec: PeekedRecord & { params: 
         batchId: null,
         outcome: 'errored',
         errorType: error.type,
+        ...(error.code ? { errorCode: error.code } : {}),
         message: error.message,
         at: ctx.now(),
       },
@@ -72,4 +87,5 @@ async function realtimeOne(ctx: Ctx, cid: string, rec: PeekedRecord & { params: 
     emptyCounts(),
     ctx.now(),
   );
+  return verdict.kind === 'success';
 }

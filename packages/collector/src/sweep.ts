@@ -57,12 +57,16 @@ export async function sweep(ctx: Ctx, mem: SweepMemory, force: boolean): Promise
     await evaluateAlerts(ctx, batches, await ctx.store.heartbeats(), report);
   });
   await part('stale real-time', async () => {
+    // While the API refuses the account or billing, calling again would be refused too: once the
+    // circuit's cooldown is over, one call is the probe (answered, it closes the circuit).
+    const circuit = await ctx.store.circuit();
+    if (circuit.open && ctx.now() < circuit.until) return;
     const stale = await ctx.store.staleRealtime(ctx.now() - ctx.opts.realtimeStaleMs);
-    const cids = stale.slice(0, REALTIME_PER_SWEEP);
+    const cids = stale.slice(0, circuit.open ? 1 : REALTIME_PER_SWEEP);
     if (cids.length === 0) return;
     // Claim them for this retry so a concurrent sweep elsewhere leaves them alone.
     await ctx.store.touchRealtime(cids, ctx.now());
-    report.realtimeRetried = await runRealtime(ctx, cids);
+    report.realtimeRetried = await runRealtime(ctx, cids, { probe: circuit.open });
   });
   const now = ctx.now();
   if (ctx.opts.adoptOrphans && (force || now - mem.lastOrphanScan >= ORPHAN_SCAN_EVERY_MS)) {

@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Alert, AttemptRecord, Logger } from '@nightshift/shared';
-import type { Store } from '@nightshift/store';
+import type { ModelAlerts, Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import type { ResolvedOptions } from './options.js';
 
@@ -96,6 +96,8 @@ export interface CollectorEvents {
 export interface Ctx {
   opts: ResolvedOptions;
   store: Store;
+  /** Raises a model's alert (no price) at most hourly. */
+  modelAlerts: ModelAlerts;
   client: Anthropic;
   log: Logger;
   now(): number;

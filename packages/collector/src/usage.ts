@@ -7,7 +7,8 @@ export type UsageSource = Pick<ResultPayload, 'feature' | 'model' | 'mode' | 'us
  * One usage line per succeeded result, in the same shape for batch and real-time work, so a cost
  * dashboard can put both side by side:
  * `{ event: 'usage', feature, model, batch, input_tokens, cache_write_5m, cache_write_1h, cache_read,
- *    output_tokens, cost_usd, realtime_equivalent_usd }`.
+ *    output_tokens, cost_usd, realtime_equivalent_usd }`, plus `inference_geo: 'us', us_premium_usd`
+ * when the API ran the request US-only (billed at 1.1×).
  */
 export function logUsage(log: Logger, p: UsageSource): void {
   log.info({
@@ -22,5 +23,6 @@ export function logUsage(log: Logger, p: UsageSource): void {
     output_tokens: p.usage.output,
     cost_usd: p.cost.cost,
     realtime_equivalent_usd: p.cost.realtimeEquivalent,
+    ...(p.cost.usInference ? { inference_geo: 'us', us_premium_usd: p.cost.usPremium } : {}),
   });
 }

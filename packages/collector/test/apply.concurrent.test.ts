@@ -1,5 +1,5 @@
 import { jobIds } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
+import { createRedis, ModelAlerts, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PEEK_FIELDS, type Verdict } from '../src/decide.js';
@@ -26,6 +26,7 @@ function ctxOf(w: World): Ctx {
   return {
     opts,
     store: w.store,
+    modelAlerts: new ModelAlerts(w.store),
     client: w.client,
     log: silent,
     now: Date.now,

@@ -18,13 +18,7 @@ afterAll(async () => {
 });
 
 const RETRYABLE = ['api_error', 'overloaded_error', 'rate_limit_error', 'timeout_error', 'mystery_error'];
-const FATAL = [
-  'invalid_request_error',
-  'authentication_error',
-  'permission_error',
-  'not_found_error',
-  'request_too_large',
-];
+const FATAL = ['invalid_request_error', 'permission_error', 'not_found_error', 'request_too_large'];
 
 describe('when a batch ends with every kind of result', () => {
   it('delivers, requeues, dead-letters, holds and counts each line by its type', async () => {
@@ -36,9 +30,10 @@ describe('when a batch ends with every kind of result', () => {
       const ok = ['ok-1', 'ok-2'];
       const retry = RETRYABLE.map((t) => `r-${t}`);
       const fatal = FATAL.map((t) => `f-${t}`);
-      const cids = [...ok, ...retry, ...fatal, 'bill-1', 'exp-1', 'can-1', 'miss-1'];
-      for (const t of [...RETRYABLE, ...FATAL, 'billing_error']) {
-        const id = t === 'billing_error' ? 'bill-1' : RETRYABLE.includes(t) ? `r-${t}` : `f-${t}`;
+      const cids = [...ok, ...retry, ...fatal, 'bill-1', 'auth-1', 'exp-1', 'can-1', 'miss-1'];
+      const held: Record<string, string> = { billing_error: 'bill-1', authentication_error: 'auth-1' };
+      for (const t of [...RETRYABLE, ...FATAL, ...Object.keys(held)]) {
+        const id = held[t] ?? (RETRYABLE.includes(t) ? `r-${t}` : `f-${t}`);
         emu.control.injectOutcome({
           match: new RegExp(`^${id}$`),
           outcome: 'errored',
@@ -136,11 +131,12 @@ describe('when a batch ends with every kind of result', () => {
       expect(dl.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'errored' })]);
       for (const cid of fatal) expect((await w.store.status(cid)).state).toBe('dead');
 
-      // billing: kept without spending an attempt; circuit open; alert.
+      // billing and a refused key: kept without spending an attempt; one circuit (billing wins), one alert.
       expect(await w.store.record('bill-1')).toMatchObject({ state: 'queued', attempt: '1' });
-      expect((await w.store.circuit()).open).toBe(true);
+      expect(await w.store.record('auth-1')).toMatchObject({ state: 'queued', attempt: '1' });
+      expect(await w.store.circuit()).toMatchObject({ open: true, kind: 'billing', code: 'billing_error' });
       const codes = (await w.store.alerts()).map((a) => a.code);
-      expect(codes).toEqual(expect.arrayContaining(['billing', 'circuit-open', 'unknown-custom-ids']));
+      expect(codes.sort()).toEqual(['circuit-open', 'unknown-custom-ids']);
 
       // a custom_id that is not ours is counted, never fatal.
       const stats = await w.store.stats();
@@ -152,19 +148,19 @@ describe('when a batch ends with every kind of result', () => {
       expect(counts).toMatchObject({
         lines: cids.length,
         succeeded: 3, // ok-1, ok-2 and the alien line
-        errored: RETRYABLE.length + FATAL.length + 1,
+        errored: RETRYABLE.length + FATAL.length + 2,
         expired: 1,
         canceled: 1,
         unknown: 1,
         delivered: 2,
         requeued: RETRYABLE.length + 3,
-        held: 1,
+        held: 2,
         dead: FATAL.length,
         missing: 1,
       });
       expect(seen.ended).toBe(1);
       expect(seen.dead).toBe(FATAL.length);
-      expect(seen.requeued).toBe(RETRYABLE.length + 4);
+      expect(seen.requeued).toBe(RETRYABLE.length + 5);
       expect(JSON.parse((await w.store.batch(batch.id))!.counts)).toMatchObject({ delivered: 2 });
       expect(subId).toBeTruthy();
     } finally {

@@ -2,6 +2,7 @@ import {
   accountTokens,
   analyzePrompt,
   buildMessage,
+  inferenceGeoOf,
   type PromptCache,
   type TokenUsage,
   validateParams,
@@ -88,6 +89,8 @@ export interface EngineOptions {
   respond: (req: ResponderRequest) => string;
   recordRequests: boolean;
   quiet: boolean;
+  /** The workspace's default `inference_geo` (null: none reported). */
+  inferenceGeo: string | null;
 }
 
 function toMode(m: ProcessingMode): Mode {
@@ -298,7 +301,8 @@ export class Engine {
       if (rule.outcome === 'errored') {
         const type = rule.errorType ?? 'api_error';
         const message = rule.message ?? defaultErrorMessage(type);
-        this.setOutcome(b, i, ERRORED, erroredLine(customId, type, message, randomId('req_')));
+        const line = erroredLine(customId, type, message, randomId('req_'), rule.errorCode);
+        this.setOutcome(b, i, ERRORED, line);
       } else {
         this.setOutcome(b, i, rule.outcome === 'expired' ? EXPIRED : CANCELED, undefined);
       }
@@ -308,7 +312,8 @@ export class Engine {
       const p = params as Record<string, unknown>;
       const cache: PromptCache = { has: (k) => b.cache.has(k), put: (k) => void b.cache.add(k) };
       const usage = accountTokens(analyzePrompt(p), cache, this.opts.minCacheableTokens);
-      const built = buildMessage(customId, p, this.opts.respond, usage, 'batch');
+      const geo = inferenceGeoOf(p, this.opts.inferenceGeo);
+      const built = buildMessage(customId, p, this.opts.respond, usage, 'batch', geo);
       addTokens(this.stats.batchTokens, built.usage, built.outputTokens);
       const line = JSON.stringify({
         custom_id: customId,
@@ -482,7 +487,8 @@ export class Engine {
       put: (key, ttl) => void rc.set(key, now + TTL_US[ttl]),
     };
     const usage = accountTokens(analyzePrompt(p), cache, this.opts.minCacheableTokens);
-    const built = buildMessage(undefined, p, this.opts.respond, usage, 'standard');
+    const geo = inferenceGeoOf(p, this.opts.inferenceGeo);
+    const built = buildMessage(undefined, p, this.opts.respond, usage, 'standard', geo);
     addTokens(this.stats.messageTokens, built.usage, built.outputTokens);
     this.stats.messagesServed++;
     return { ok: true, value: built.message };
@@ -584,9 +590,16 @@ export class Engine {
   }
 }
 
-function erroredLine(customId: string, type: string, message: string, requestId: string | null): string {
+function erroredLine(
+  customId: string,
+  type: string,
+  message: string,
+  requestId: string | null,
+  errorCode?: string,
+): string {
+  const error = { type, message, ...(errorCode ? { details: { error_code: errorCode } } : {}) };
   return JSON.stringify({
     custom_id: customId,
-    result: { type: 'errored', error: { type: 'error', error: { type, message }, request_id: requestId } },
+    result: { type: 'errored', error: { type: 'error', error, request_id: requestId } },
   });
 }

@@ -50,6 +50,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     now: opts.now ?? Date.now,
     processing: opts.processing ?? 'instant',
     minCacheableTokens: opts.minCacheableTokens ?? 1024,
+    inferenceGeo: opts.inferenceGeo ?? null,
     respond: opts.respond ?? defaultRespond,
     recordRequests: opts.recordRequests ?? true,
     quiet,

@@ -134,6 +134,14 @@ export function validateParams(p: unknown, channel: Channel): string | null {
     return 'metadata: Input should be a valid dictionary';
   const topCc = validateCacheControl(p.cache_control, 'cache_control');
   if (topCc) return topCc;
+  if (p.inference_geo !== undefined && p.inference_geo !== null) {
+    if (p.inference_geo !== 'global' && p.inference_geo !== 'us') {
+      return "inference_geo: Input should be 'global' or 'us'";
+    }
+    if (!takesInferenceGeo(p.model)) {
+      return `inference_geo: not supported by model ${p.model} (data residency needs a Claude 4.6 or later model)`;
+    }
+  }
 
   // Breakpoint count and TTL ordering, as the API enforces them.
   const ttls = segmentsOf(p)
@@ -339,8 +347,36 @@ export function defaultRespond(req: ResponderRequest): string {
   return `This is a deterministic emulated reply (ref ${digest.slice(0, 8)}) to a ${words}-word message.`;
 }
 
+const MODEL_VERSION = /^claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-\d{8})?$/;
+
+/**
+ * Whether a model takes `inference_geo`: Claude 4.6 and later (docs: Opus/Sonnet 4.6 and later; 400
+ * on older models). Ids the emulator cannot read a version from are accepted.
+ */
+export function takesInferenceGeo(model: string): boolean {
+  const m = MODEL_VERSION.exec(model);
+  if (!m) return true;
+  const major = Number(m[1]);
+  const minor = m[2] === undefined ? 0 : Number(m[2]);
+  return major > 4 || (major === 4 && minor >= 6);
+}
+
+/**
+ * Where inference ran (`usage.inference_geo`): the request's `inference_geo`, else the workspace
+ * default, on models that take it; null otherwise.
+ */
+export function inferenceGeoOf(p: Record<string, unknown>, workspaceDefault: string | null): string | null {
+  if (!takesInferenceGeo(String(p.model))) return null;
+  return typeof p.inference_geo === 'string' ? p.inference_geo : workspaceDefault;
+}
+
 /** The `usage` object of a 1.x `Message`, with every field present. */
-export function usageObject(u: TokenUsage, output: number, tier: 'batch' | 'standard') {
+export function usageObject(
+  u: TokenUsage,
+  output: number,
+  tier: 'batch' | 'standard',
+  inferenceGeo: string | null = null,
+) {
   return {
     input_tokens: u.input,
     output_tokens: output,
@@ -353,7 +389,7 @@ export function usageObject(u: TokenUsage, output: number, tier: 'batch' | 'stan
     output_tokens_details: null,
     server_tool_use: null,
     service_tier: tier,
-    inference_geo: null,
+    inference_geo: inferenceGeo,
     speed: null,
   };
 }
@@ -376,6 +412,7 @@ export function buildMessage(
   respond: (req: ResponderRequest) => string,
   usage: TokenUsage,
   tier: 'batch' | 'standard',
+  inferenceGeo: string | null = null,
 ): BuiltMessage {
   let text = String(respond(customId === undefined ? { params: p } : { customId, params: p }));
   let stopReason = 'end_turn';
@@ -413,7 +450,7 @@ export function buildMessage(
     stop_details: null,
     container: null,
     diagnostics: null,
-    usage: usageObject(usage, outputTokens, tier),
+    usage: usageObject(usage, outputTokens, tier, inferenceGeo),
   };
   return { message, usage, outputTokens };
 }

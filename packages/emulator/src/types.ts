@@ -43,6 +43,11 @@ export interface EmulatorOptions {
   recordRequests?: boolean;
   /** Suppress the emulator's own diagnostics on stderr (internal errors). */
   quiet?: boolean;
+  /**
+   * The workspace's `default_inference_geo`, reported in `usage.inference_geo` of models that take it
+   * (Claude 4.6 and later) when a request gives none. Default: none (`null`).
+   */
+  inferenceGeo?: 'global' | 'us';
 }
 
 /** The emulator's clock (ms since the epoch). Tests jump it forward to trigger expiry (24 h) or archival (29 days). */
@@ -71,6 +76,11 @@ export interface OutcomeRule {
   errorType?: string;
   /** For `errored`: error message. */
   message?: string;
+  /**
+   * For `errored`: `error.details.error_code` of the line (e.g. `organization_on_hold` with
+   * `invalid_request_error`), as the API sends with a coded refusal. Default: none.
+   */
+  errorCode?: string;
   /** How many requests this rule applies to in total; default unlimited. */
   times?: number;
 }
@@ -84,7 +94,7 @@ export type Fault =
       endpoint: FaultEndpoint;
       /** Answer with an error status instead of doing the work. */
       kind: 'status';
-      status: 400 | 401 | 402 | 403 | 404 | 408 | 409 | 413 | 429 | 500 | 502 | 503 | 504 | 529;
+      status: 400 | 401 | 402 | 403 | 404 | 408 | 409 | 412 | 413 | 422 | 429 | 500 | 502 | 503 | 504 | 529;
       /** Sends `retry-after: <sec>` (fractions allowed; the SDK parses a float). 429 defaults to 1. */
       retryAfterSec?: number;
       /** Sends `x-should-retry: true|false`, which the SDK obeys over its status rules. */
@@ -92,8 +102,10 @@ export type Fault =
       /** `error.type`; default from the status (400 invalid_request_error, 429 rate_limit_error, 529 overloaded_error, …). */
       errorType?: string;
       /**
-       * `error.details.error_code`, which SDK 1.x reads into `err.errorCode` (e.g. 429 +
-       * `enforced_spend_limit_reached` becomes `EnforcedSpendLimitReachedError`). Default: none.
+       * `error.details.error_code`, which SDK 1.x reads into `err.errorCode` and, for a pair it
+       * declares, turns into its class (429 + `enforced_spend_limit_reached` is an
+       * `EnforcedSpendLimitReachedError`, 400 + `organization_on_hold` an `OrganizationOnHoldError`).
+       * Any endpoint; default: none.
        */
       errorCode?: string;
       message?: string;

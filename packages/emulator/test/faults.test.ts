@@ -235,6 +235,61 @@ describe('injected outcomes', () => {
     expect(lines.find((l) => l.custom_id === 'exp-1')!.result).toEqual({ type: 'expired' });
   });
 
+  it('an errored line can carry error.details.error_code, as a coded refusal does', async () => {
+    emu.control.injectOutcome({
+      match: /^held$/,
+      outcome: 'errored',
+      errorType: 'invalid_request_error',
+      errorCode: 'organization_on_hold',
+      message: 'disabled',
+    });
+    const b = await client.messages.batches.create({ requests: [req('held')] });
+    await client.messages.batches.retrieve(b.id);
+    const [line] = await collect(await client.messages.batches.results(b.id));
+    expect(line!.result).toMatchObject({
+      type: 'errored',
+      error: {
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message: 'disabled',
+          details: { error_code: 'organization_on_hold' },
+        },
+      },
+    });
+  });
+
+  it('answers any coded refusal on every endpoint as the SDK class of its status and code', async () => {
+    const cases = [
+      ['create', 400, 'workspace_human_review_disabled', Anthropic.WorkspaceHumanReviewDisabledError],
+      ['retrieve', 403, 'sandbox_egress_restricted', Anthropic.SandboxEgressRestrictedError],
+      [
+        'results',
+        402,
+        'linked_organization_spend_limit_reached',
+        Anthropic.LinkedOrganizationSpendLimitReachedError,
+      ],
+      ['messages', 503, 'cmek_context_unavailable', Anthropic.CMEKContextUnavailableError],
+    ] as const;
+    const b = await client.messages.batches.create({ requests: [req('x')] });
+    await client.messages.batches.retrieve(b.id);
+    const call = {
+      create: () => client.messages.batches.create({ requests: [req('y')] }, { maxRetries: 0 }),
+      retrieve: () => client.messages.batches.retrieve(b.id, {}, { maxRetries: 0 }),
+      results: () => client.messages.batches.results(b.id, {}, { maxRetries: 0 }),
+      messages: () => client.messages.create(req('m').params, { maxRetries: 0 }),
+    };
+    for (const [endpoint, status, errorCode, cls] of cases) {
+      emu.control.injectFault({ endpoint, kind: 'status', status, errorCode, times: 1 });
+      const err = await call[endpoint]().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, endpoint).toBeInstanceOf(cls);
+      expect((err as InstanceType<typeof Anthropic.APIError>).errorCode).toBe(errorCode);
+    }
+  });
+
   it('rate is deterministic per custom_id and gives a resubmission a fresh draw', async () => {
     const run = async () => {
       const e = await startEmulator({ quiet: true });

@@ -176,6 +176,47 @@ describe('POST /v1/messages (real-time)', () => {
   });
 });
 
+describe('inference_geo (data residency)', () => {
+  it('reports where inference ran, refuses it on models before 4.6, and applies the workspace default', async () => {
+    const e = await startEmulator({ quiet: true, inferenceGeo: 'global' });
+    try {
+      const c = new Anthropic({ apiKey: 'k', baseURL: e.url, maxRetries: 0 });
+      const ask = (model: string, extra: Record<string, unknown> = {}) =>
+        c.messages.create({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }], ...extra });
+      expect((await ask('claude-sonnet-4-6', { inference_geo: 'us' })).usage.inference_geo).toBe('us');
+      expect((await ask('claude-opus-5-5')).usage.inference_geo).toBe('global');
+      expect((await ask('claude-haiku-4-5')).usage.inference_geo).toBeNull();
+      await expect(ask('claude-haiku-4-5', { inference_geo: 'us' })).rejects.toBeInstanceOf(
+        Anthropic.BadRequestError,
+      );
+      const b = await c.messages.batches.create({
+        requests: [
+          {
+            custom_id: 'old',
+            params: {
+              model: 'claude-opus-4-5',
+              max_tokens: 8,
+              messages: [{ role: 'user', content: 'hi' }],
+              inference_geo: 'us',
+            },
+          },
+        ],
+      });
+      await c.messages.batches.retrieve(b.id);
+      const lines = [];
+      for await (const l of await c.messages.batches.results(b.id)) lines.push(l);
+      expect(lines[0]!.result).toMatchObject({
+        type: 'errored',
+        error: {
+          error: { type: 'invalid_request_error', message: expect.stringMatching(/^inference_geo:/) },
+        },
+      });
+    } finally {
+      await e.close();
+    }
+  });
+});
+
 describe('responder', () => {
   it('answers one of the labels of a "Labels:" line, deterministically', async () => {
     const { client } = await start();

@@ -6,9 +6,11 @@ export {
   ConflictError,
   DeadlineTooSoonError,
   type FieldIssue,
+  ModelRetiredError,
   NightshiftError,
   type RequestStatus,
   type ResultPayload,
+  type RetiredModel,
   ValidationError,
 } from '@nightshift/shared';
 export { createProducer } from './producer.js';

@@ -9,11 +9,15 @@ import {
   deriveCustomId,
   type FieldIssue,
   type Logger,
+  ModelRetiredError,
+  modelLifecycle,
   NightshiftError,
+  type PriceTable,
   type RequestState,
+  type RetiredModel,
   ValidationError,
 } from '@nightshift/shared';
-import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
+import { type EnqueueItem, ModelAlerts, openQueue, type RedisClient, Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import { RealtimePath } from './realtime.js';
@@ -53,6 +57,8 @@ interface Core {
   ctx: ValidateContext;
   realtime: RealtimePath;
   queues: Map<'results' | 'deadLetters', Queue>;
+  prices: PriceTable;
+  modelAlerts: ModelAlerts;
 }
 
 /**
@@ -136,6 +142,8 @@ function openCore(opts: ProducerOptions): Core {
     return q;
   };
   let client = opts.client;
+  const prices = opts.prices ?? DEFAULT_PRICES;
+  const modelAlerts = new ModelAlerts(store, now);
   const realtime = new RealtimePath({
     store,
     client: () => {
@@ -144,10 +152,11 @@ function openCore(opts: ProducerOptions): Core {
     },
     results: () => queue('results'),
     deadLetters: () => queue('deadLetters'),
-    prices: opts.prices ?? DEFAULT_PRICES,
+    prices,
     now,
     logger,
     concurrency: opts.realtimeConcurrency ?? 8,
+    modelAlerts,
   });
   return {
     redis,
@@ -157,9 +166,11 @@ function openCore(opts: ProducerOptions): Core {
     now,
     slackMs: opts.deadlineSlackMs ?? HOUR,
     defaultRealtime: opts.realtime ?? 'never',
-    ctx: { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel },
+    ctx: { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel, prices, now },
     realtime,
     queues,
+    prices,
+    modelAlerts,
   };
 }
 
@@ -198,6 +209,7 @@ async function submit(
 ): Promise<BulkEnqueueResult[]> {
   const uniques = validateAll(reqs, core.ctx, single);
   if (uniques.order.length === 0) return [];
+  await warnDeprecated(core, uniques.byCid.values());
   const t = core.now();
   const limit = t + BATCH_WINDOW_MS + core.slackMs;
   const refused: Unique[] = [];
@@ -229,11 +241,16 @@ async function submit(
   return uniques.order.map((cid) => uniques.byCid.get(cid)!.result!);
 }
 
-/** Validates every request and collapses identical duplicates; throws one ValidationError for all. */
-function validateAll(reqs: unknown, ctx: ValidateContext, single: boolean) {
+/**
+ * Validates every request and collapses identical duplicates; throws one ValidationError for all
+ * (a ModelRetiredError when a request names a retired model).
+ */
+function validateAll(reqs: unknown, shared: ValidateContext, single: boolean) {
   if (!Array.isArray(reqs)) {
     throw new ValidationError([{ field: 'requests', message: 'enqueueMany takes an array of requests' }]);
   }
+  const retired: RetiredModel[] = [];
+  const ctx: ValidateContext = { ...shared, retired };
   const issues: FieldIssue[] = [];
   const byCid = new Map<string, Unique>();
   const order: string[] = [];
@@ -252,8 +269,30 @@ function validateAll(reqs: unknown, ctx: ValidateContext, single: boolean) {
     if (!first) byCid.set(item.cid, { item, realtime: false });
     order.push(item.cid);
   }
+  if (retired.length) {
+    const models = new Map(retired.map((r) => [r.model, r]));
+    throw new ModelRetiredError(issues, [...models.values()]);
+  }
   if (issues.length) throw new ValidationError(issues);
   return { byCid, order };
+}
+
+/**
+ * A deprecated model still works, so the request is accepted; its alert (board) and a warning (log)
+ * are raised at most hourly per model and process, so the hot path costs no round trip.
+ */
+async function warnDeprecated(core: Core, uniques: Iterable<Unique>) {
+  const models = new Set<string>();
+  for (const u of uniques) models.add(u.item.model);
+  for (const model of models) {
+    const life = modelLifecycle(model, core.prices, core.now());
+    if (life.state !== 'deprecated') continue;
+    const raised = await core.modelAlerts.deprecated(model, life).catch((err: unknown) => {
+      core.logger.warn({ err, model }, 'could not raise the deprecated-model alert');
+      return false;
+    });
+    if (raised) core.logger.warn({ model, ...life }, `model ${model} is deprecated: move to its replacement`);
+  }
 }
 
 function tooSoon(refused: Unique[], limit: number, slackMs: number, single: boolean): DeadlineTooSoonError {

@@ -1,37 +1,28 @@
-import Anthropic from '@anthropic-ai/sdk';
-import type {
-  AttemptRecord,
-  DeadLetterPayload,
-  Logger,
-  MessageParams,
-  PriceTable,
-  RequestState,
+import type Anthropic from '@anthropic-ai/sdk';
+import {
+  type ApiFailure,
+  type AttemptRecord,
+  CIRCUIT_DEFAULTS,
+  circuitFor,
+  classifyApiError,
+  type DeadLetterPayload,
+  describeFailure,
+  type Logger,
+  type MessageParams,
+  type PriceTable,
+  type RequestState,
+  realtimeAction,
 } from '@nightshift/shared';
-import { addDeadLetters, buildSuccess, deliverResults, type Store } from '@nightshift/store';
+import {
+  addDeadLetters,
+  buildSuccess,
+  deliverResults,
+  type ModelAlerts,
+  type Store,
+} from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import { Limiter } from './limiter.js';
 import type { PreparedRequest } from './validate.js';
-
-/**
- * An answer that says the request itself is wrong (400/401/403/404/413/422): calling again cannot help.
- * Everything else (408/409/429, 402, 5xx, connection errors) may pass later. Same rule as the collector.
- */
-function isDefinitive(err: unknown): boolean {
-  if (!(err instanceof Anthropic.APIError) || err instanceof Anthropic.APIConnectionError) return false;
-  return [400, 401, 403, 404, 413, 422].includes(err.status ?? 0);
-}
-
-/** The error as `{ type, message }` (the API's own type when there is one), as the collector records it. */
-function describeError(err: unknown): { type: string; message: string } {
-  if (err instanceof Anthropic.APIError) {
-    const body = err.error as { error?: { type?: string; message?: string } } | undefined;
-    return {
-      type: body?.error?.type ?? err.type ?? (err.status ? `http_${err.status}` : 'connection_error'),
-      message: body?.error?.message ?? err.message,
-    };
-  }
-  return { type: 'client_error', message: err instanceof Error ? err.message : String(err) };
-}
 
 /** What the real-time path needs; queues and client are made on first use. */
 export interface RealtimeDeps {
@@ -43,6 +34,7 @@ export interface RealtimeDeps {
   now: () => number;
   logger: Logger;
   concurrency: number;
+  modelAlerts: ModelAlerts;
 }
 
 /**
@@ -90,14 +82,20 @@ export class RealtimePath {
     try {
       message = await this.deps.client().messages.create(params);
     } catch (err) {
-      if (isDefinitive(err)) {
-        await this.dead(it, params, metadata, err);
+      const failure = classifyApiError(err);
+      const action = realtimeAction(failure);
+      if (action === 'dead') {
+        await this.dead(it, params, metadata, failure);
         return 'dead';
       }
-      // 429 / 5xx / connection trouble after the SDK's own retries: the request stays `realtime` and the
-      // collector's sweep calls it again once it is stale (the same policy the collector applies).
+      // An account or billing refusal stops submissions too (with the default cooldown: the batcher's
+      // probe applies its own). Either way the request stays `realtime` and the collector's sweep
+      // calls it again once it is stale and the circuit is closed (the policy the collector applies).
+      if (action === 'stop-submissions') {
+        await store.openCircuit({ ...circuitFor(failure), ...CIRCUIT_DEFAULTS }, now());
+      }
       logger.warn(
-        { customId: it.cid, err: describeError(err) },
+        { customId: it.cid, err: describeFailure(failure) },
         'real-time call failed; the collector retries it',
       );
       return 'realtime';
@@ -118,20 +116,24 @@ export class RealtimePath {
     // calls again and adds the same job id; the job waits for the record to name it (see the worker).
     await deliverResults(this.deps.results(), [{ id: item.delivery, results: [payload] }]);
     await store.apply([item], now());
+    if (payload.cost.unpriced && (await this.deps.modelAlerts.unpriced(payload.model))) {
+      logger.warn({ model: payload.model }, 'result of a model without a price: counted at $0');
+    }
     logger.debug({ customId: it.cid, cost: payload.cost.cost }, 'real-time request succeeded');
     return 'succeeded';
   }
 
-  private async dead(it: PreparedRequest, params: MessageParams, metadata: unknown, err: unknown) {
+  private async dead(it: PreparedRequest, params: MessageParams, metadata: unknown, failure: ApiFailure) {
     const { store, now, logger } = this.deps;
     const at = now();
-    const lastError = describeError(err);
+    const lastError = describeFailure(failure);
     const type = lastError.type;
     const entry: AttemptRecord = {
       attempt: 1,
       batchId: null,
       outcome: 'errored',
       errorType: type,
+      ...(lastError.code ? { errorCode: lastError.code } : {}),
       message: lastError.message,
       at,
     };

@@ -3,6 +3,7 @@ import type { EnqueueItem } from '@nightshift/store';
 import { NonJsonValue, toJson } from './canonical.js';
 import { groupKey } from './group.js';
 import { sha256 } from './hash.js';
+import { checkModel, type ModelCheckContext } from './lifecycle.js';
 import type { EnqueueRequest, RealtimeChoice } from './types.js';
 
 /** feature and partition: safe in ledger fields, metric labels and key names. */
@@ -35,7 +36,7 @@ export interface PreparedRequest extends Omit<EnqueueItem, 'realtimeAllowed' | '
 
 type At = (field: string, message: string) => void;
 
-export interface ValidateContext {
+export interface ValidateContext extends ModelCheckContext {
   maxRequestBytes: number;
   routeModel: ((req: EnqueueRequest) => string) | undefined;
 }
@@ -99,6 +100,7 @@ function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): Pre
   const deadline = deadlineOf(r.deadline, at);
   const meta = metadataOf(r.metadata, at);
   const params = paramsOf(r, ctx, at);
+  if (params) checkModel(params.value, ctx, at);
   if (!params || cid === null || typeof feature !== 'string' || typeof partition !== 'string') return null;
   const bytes = ENVELOPE_BYTES + cid.length + Buffer.byteLength(params.json);
   if (bytes > ctx.maxRequestBytes) {

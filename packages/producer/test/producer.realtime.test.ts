@@ -152,6 +152,27 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
     expect(await deadLetters.getJobCounts('waiting')).toEqual({ waiting: 0 });
   });
 
+  it('keeps a request real-time when the API refuses the account, and stops submissions', async () => {
+    const producer = make();
+    emu.control.injectFault({
+      endpoint: 'messages',
+      kind: 'status',
+      status: 400,
+      errorCode: 'organization_on_hold',
+      message: 'This organization has been disabled.',
+    });
+    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
+    expect(r).toMatchObject({ outcome: 'realtime', state: 'realtime' });
+    expect(await deadLetters.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    expect(await store.circuit()).toMatchObject({
+      open: true,
+      kind: 'account',
+      code: 'organization_on_hold',
+      reason: '400 organization_on_hold: This organization has been disabled.',
+    });
+    expect((await store.alerts()).map((a) => a.code)).toEqual(['circuit-open']);
+  });
+
   it('answers every request of a bulk with at most two calls at a time', async () => {
     const producer = make({ realtime: 'fallback', realtimeConcurrency: 2 });
     const reqs = Array.from({ length: 12 }, (_, i) => docRequest(i, { deadline: soon() }));

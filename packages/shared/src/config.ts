@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { DEFAULT_PREFIX } from './keys.js';
-import { checkPriceTable, DEFAULT_PRICES, type PriceTable } from './pricing.js';
+import { checkPriceTable, DEFAULT_PRICES, mergePriceTables, type PriceTable } from './pricing.js';
 
 const ms = (def: number) => z.coerce.number().int().min(1).default(def);
 const count = (def: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -19,6 +19,12 @@ const optionalString = z
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+
+/**
+ * The submission circuit's probe intervals when nothing else is configured (the producer's real-time
+ * path opens the circuit with these; the batcher and collector take NIGHTSHIFT_CIRCUIT_*).
+ */
+export const CIRCUIT_DEFAULTS = Object.freeze({ cooldownMs: 30 * MINUTE, maxCooldownMs: 24 * HOUR });
 
 /**
  * Every environment variable Nightshift reads, with its default and meaning. The README's
@@ -76,8 +82,12 @@ export const SETTINGS = {
     doc: 'How long a submission may stay unresolved before recovery treats its flush as dead.',
   },
   NIGHTSHIFT_CIRCUIT_COOLDOWN_MS: {
-    schema: ms(30 * MINUTE),
-    doc: 'After a billing error, how long submissions stay stopped before one probe (or `nightshift circuit close`).',
+    schema: ms(CIRCUIT_DEFAULTS.cooldownMs),
+    doc: 'After the API refuses the account or billing, how long submissions stay stopped before one probe create (or `nightshift circuit close`); a billing circuit doubles it after each refused probe.',
+  },
+  NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS: {
+    schema: ms(CIRCUIT_DEFAULTS.maxCooldownMs),
+    doc: 'The longest interval between two probes of a billing / spend-limit circuit (a monthly cap does not lift in 30 minutes).',
   },
   NIGHTSHIFT_POLL_MS: { schema: ms(60_000), doc: 'Collector: how often each batch in flight is polled.' },
   NIGHTSHIFT_MAX_POLL_MS: {
@@ -181,12 +191,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       const table = JSON.parse(readFileSync(typed.NIGHTSHIFT_PRICING_FILE, 'utf8'));
       const bad = checkPriceTable(table);
       if (bad.length) problems.push(`NIGHTSHIFT_PRICING_FILE: ${bad.join('; ')}`);
-      else prices = { ...prices, ...table };
+      else prices = mergePriceTables(prices, table);
     } catch (err) {
       problems.push(
         `NIGHTSHIFT_PRICING_FILE: cannot read ${typed.NIGHTSHIFT_PRICING_FILE}: ${(err as Error).message}`,
       );
     }
+  }
+  if (typed.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS < typed.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS) {
+    problems.push('NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS: must be at least NIGHTSHIFT_CIRCUIT_COOLDOWN_MS');
   }
   if (typed.NIGHTSHIFT_BOARD_USER && !typed.NIGHTSHIFT_BOARD_PASSWORD) {
     problems.push('NIGHTSHIFT_BOARD_PASSWORD: required when NIGHTSHIFT_BOARD_USER is set');

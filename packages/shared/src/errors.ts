@@ -4,6 +4,7 @@
  */
 export type ErrorCode =
   | 'VALIDATION'
+  | 'MODEL_RETIRED'
   | 'CONFLICT'
   | 'DEADLINE_TOO_SOON'
   | 'CONFIG'
@@ -35,10 +36,32 @@ export interface FieldIssue {
 /** Bad input: nothing was written. `issues` lists every problem found. */
 export class ValidationError extends NightshiftError {
   readonly issues: FieldIssue[];
-  constructor(issues: FieldIssue[]) {
-    super('VALIDATION', formatIssues(issues));
+  constructor(issues: FieldIssue[], code: 'VALIDATION' | 'MODEL_RETIRED' = 'VALIDATION') {
+    super(code, formatIssues(issues));
     this.name = 'ValidationError';
     this.issues = issues;
+  }
+}
+
+/** A retired model and what replaces it. */
+export interface RetiredModel {
+  model: string;
+  /** The day it stopped answering (yyyy-mm-dd). */
+  retiredOn: string;
+  /** The model Anthropic recommends instead, when the table names one. */
+  replacement?: string;
+}
+
+/**
+ * A request names a model the API no longer serves: nothing was enqueued. It is a ValidationError
+ * (`issues` names `params.model` of each request) with code `MODEL_RETIRED` and the retired models.
+ */
+export class ModelRetiredError extends ValidationError {
+  readonly retired: RetiredModel[];
+  constructor(issues: FieldIssue[], retired: RetiredModel[]) {
+    super(issues, 'MODEL_RETIRED');
+    this.name = 'ModelRetiredError';
+    this.retired = retired;
   }
 }
 

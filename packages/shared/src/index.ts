@@ -1,4 +1,30 @@
-export { type Config, type Env, loadConfig, renderConfigTable, SETTINGS } from './config.js';
+export {
+  type ApiErrorFamily,
+  type ApiFailure,
+  assertNever,
+  type CircuitKind,
+  type CircuitOpening,
+  CODE_DECISIONS,
+  CODES_NOT_ON_OUR_ENDPOINTS,
+  type CodeDecision,
+  circuitFor,
+  classifyApiError,
+  classifyResultError,
+  defaultFamily,
+  describeFailure,
+  failureName,
+  fixFor,
+  type ResultError,
+  realtimeAction,
+} from './api-errors.js';
+export {
+  CIRCUIT_DEFAULTS,
+  type Config,
+  type Env,
+  loadConfig,
+  renderConfigTable,
+  SETTINGS,
+} from './config.js';
 export { CUSTOM_ID_PATTERN, deriveCustomId } from './custom-id.js';
 export {
   ConfigError,
@@ -6,7 +32,9 @@ export {
   DeadlineTooSoonError,
   type ErrorCode,
   type FieldIssue,
+  ModelRetiredError,
   NightshiftError,
+  type RetiredModel,
   ValidationError,
 } from './errors.js';
 export { canonicalJson, findNonJson, sha256Hex } from './json.js';
@@ -26,11 +54,17 @@ export {
   costOf,
   DEFAULT_PRICES,
   fromNano,
+  LIFECYCLE_AS_OF,
+  type ModelLifecycle,
   type ModelPrice,
+  mergePriceTables,
+  modelLifecycle,
   PRICING_AS_OF,
   type PriceTable,
   priceFor,
+  type TierPrices,
   tokensFromUsage,
   toNano,
+  US_INFERENCE_MULTIPLIER,
 } from './pricing.js';
 export type * from './types.js';

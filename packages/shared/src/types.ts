@@ -78,6 +78,8 @@ export interface AttemptRecord {
   batchId: string | null;
   outcome: 'succeeded' | 'errored' | 'expired' | 'canceled' | 'missing' | 'lost' | 'rejected';
   errorType?: string;
+  /** The API's `error.details.error_code`, when it gave one. */
+  errorCode?: string;
   message?: string;
   at: number;
 }
@@ -101,6 +103,10 @@ export interface CostBreakdown {
   savings: number;
   /** True when the model had no price in the table (cost is then 0 and flagged). */
   unpriced?: boolean;
+  /** True when the API ran the request US-only (`usage.inference_geo: "us"`): every tier at 1.1×. */
+  usInference?: boolean;
+  /** Of `cost`, what US-only inference added (dollars). */
+  usPremium?: number;
 }
 
 /** One result: what the service receives for one request. */
@@ -134,7 +140,8 @@ export interface DeadLetterPayload {
   feature: string;
   model: string;
   reason: string;
-  lastError: { type: string; message: string } | null;
+  /** `code`: the API's `error.details.error_code`, when it gave one. */
+  lastError: { type: string; message: string; code?: string } | null;
   attempts: AttemptRecord[];
   batchId: string | null;
   params: MessageParams;
@@ -215,18 +222,46 @@ export interface Heartbeat {
   lastWork?: number;
 }
 
-/** An alert raised by the collector or batcher. */
+/** An alert raised by the collector, the batcher or the producer. */
 export interface Alert {
   code:
     | 'poll-stale'
     | 'batch-past-expiry'
     | 'results-unapplied'
     | 'archive-approaching'
+    /** Raised by versions before the submission circuit named its refusal; still shown. */
     | 'billing'
     | 'circuit-open'
     | 'batch-lost'
-    | 'unknown-custom-ids';
+    | 'unknown-custom-ids'
+    | 'model-deprecated'
+    | 'model-unpriced';
   message: string;
+  /** First raised. */
   since: number;
+  /** Last raised (alerts raised again and again, like a model's, are cleared once they stop). */
+  at?: number;
   batchId?: string;
+  /** The model a model alert is about. */
+  model?: string;
 }
+
+/** The submission circuit (hash `circuit`): open while the API refuses the account or billing. */
+export type CircuitState =
+  | { open: false }
+  | {
+      open: true;
+      /** 'account': a refusal of the organization, workspace, key or call; 'billing': billing or a spend limit. */
+      kind: 'account' | 'billing';
+      /** The API's error code, or its error type when it gave none. */
+      code: string;
+      /** What the API answered. */
+      reason: string;
+      /** What an operator must fix. */
+      fix: string;
+      since: number;
+      /** The next probe: the first flush after it submits one batch; accepted closes the circuit. */
+      until: number;
+      /** Times it opened in a row (each refused probe counts); a billing circuit's interval doubles with it. */
+      opens: number;
+    };

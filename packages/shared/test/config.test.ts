@@ -22,6 +22,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NIGHTSHIFT_RESULTS_PER_JOB: '0' })).toThrow(/NIGHTSHIFT_RESULTS_PER_JOB/);
   });
 
+  it('caps the billing circuit between the cooldown and a maximum, and refuses a maximum below it', () => {
+    expect(loadConfig({}).env.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS).toBe(86_400_000);
+    expect(() =>
+      loadConfig({ NIGHTSHIFT_CIRCUIT_COOLDOWN_MS: '600000', NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS: '60000' }),
+    ).toThrow(/NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS: must be at least NIGHTSHIFT_CIRCUIT_COOLDOWN_MS/);
+  });
+
   it('names every bad variable at once', () => {
     let err: unknown;
     try {

@@ -19,6 +19,10 @@ export interface CostFigures {
   realtimeEquivalentUsd: number;
   /** realtimeEquivalentUsd − costUsd: what batching saved. */
   savingsUsd: number;
+  /** Results the API ran US-only (`inference_geo: "us"`, billed at 1.1×). */
+  usInferenceResults: number;
+  /** Of costUsd, what US-only inference added. */
+  usPremiumUsd: number;
 }
 
 /** The cost and savings ledger over the last 1, 7 or 30 UTC days (today included). */
@@ -45,6 +49,8 @@ interface Acc {
   tokens: TokenCounts;
   costNano: number;
   listNano: number;
+  usResults: number;
+  usPremiumNano: number;
 }
 
 const emptyAcc = (): Acc => ({
@@ -54,6 +60,8 @@ const emptyAcc = (): Acc => ({
   tokens: { input: 0, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 0 },
   costNano: 0,
   listNano: 0,
+  usResults: 0,
+  usPremiumNano: 0,
 });
 
 function add(acc: Acc, row: LedgerRow) {
@@ -67,6 +75,8 @@ function add(acc: Acc, row: LedgerRow) {
   acc.tokens.output += row.tokens.output;
   acc.costNano += row.costNano;
   acc.listNano += row.listNano;
+  acc.usResults += row.usResults;
+  acc.usPremiumNano += row.usPremiumNano;
 }
 
 // Sums stay in integer nano-dollars until here, so totals are exact and equal the sum of their parts.
@@ -79,6 +89,8 @@ function figures(acc: Acc): CostFigures {
     costUsd: fromNano(acc.costNano),
     realtimeEquivalentUsd: fromNano(acc.listNano),
     savingsUsd: fromNano(acc.listNano - acc.costNano),
+    usInferenceResults: acc.usResults,
+    usPremiumUsd: fromNano(acc.usPremiumNano),
   };
 }
 

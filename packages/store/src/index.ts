@@ -7,6 +7,7 @@ export {
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
 export { boundHeapGrowth } from './heap.js';
+export { ModelAlerts } from './model-alerts.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
 export { type RoleContext, runRoleProcess } from './role-process.js';
 export {

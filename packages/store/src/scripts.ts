@@ -19,6 +19,7 @@ const SCRIPTS = {
   nsHeld: read('held.lua'),
   nsRedeliver: read('redeliver.lua'),
   nsPurge: read('purge.lua'),
+  nsOpenCircuit: read('open-circuit.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -45,5 +46,6 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
     nsHeld: (...a) => r.nsHeld(...a),
     nsRedeliver: (...a) => r.nsRedeliver(...a),
     nsPurge: (...a) => r.nsPurge(...a),
+    nsOpenCircuit: (...a) => r.nsOpenCircuit(...a),
   };
 }

@@ -2,6 +2,8 @@ import {
   type Alert,
   type AttemptRecord,
   type BatchFields,
+  type CircuitOpening,
+  type CircuitState,
   type FlushReason,
   type Heartbeat,
   type RecordFields,
@@ -44,6 +46,9 @@ export type ApplyItem =
       };
       costNano: number;
       listNano: number;
+      /** The API ran it US-only (`usage.inference_geo: "us"`), and what that added to costNano. */
+      usInference?: boolean;
+      usPremiumNano?: number;
       entry: AttemptRecord;
       batchId: string | null;
       /** The `{results}` job that delivers this result (the record's `dlv`). */
@@ -94,9 +99,16 @@ export interface LedgerRow {
   /** Nano-dollars. */
   costNano: number;
   listNano: number;
+  /** Results the API ran US-only (1.1×), and the nano-dollars that added to costNano. */
+  usResults: number;
+  usPremiumNano: number;
 }
 
 export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The field of an alert in the `alerts` hash: `code`, `code:batchId` or `code:model`. */
+const alertField = (a: Pick<Alert, 'code' | 'batchId' | 'model'>) =>
+  a.batchId ? `${a.code}:${a.batchId}` : a.model ? `${a.code}:${a.model}` : a.code;
 
 const CHUNK = 1000;
 /** Separates the values of one record in a peek reply (see peek.lua). */
@@ -477,6 +489,7 @@ export class Store {
               t.output,
               it.costNano,
               it.listNano,
+              ...(it.usInference ? [1, it.usPremiumNano ?? 0] : []),
             ];
             args.push(
               it.cid,
@@ -667,6 +680,8 @@ export class Store {
             tokens: { input: 0, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 0 },
             costNano: 0,
             listNano: 0,
+            usResults: 0,
+            usPremiumNano: 0,
           };
           rows.set(key, row);
         }
@@ -695,6 +710,12 @@ export class Store {
             break;
           case 'list':
             row.listNano += v;
+            break;
+          case 'us':
+            row.usResults += v;
+            break;
+          case 'usp':
+            row.usPremiumNano += v;
             break;
         }
       }
@@ -726,17 +747,21 @@ export class Store {
     await this.redis.hdel(this.keys.heartbeats, `${role}:${instance}`);
   }
 
-  /** Raises (or refreshes) an alert; the first raise time is kept. */
-  async raiseAlert(alert: Omit<Alert, 'since'>, now = Date.now()): Promise<boolean> {
-    const field = alert.batchId ? `${alert.code}:${alert.batchId}` : alert.code;
+  /**
+   * Raises (or refreshes) an alert; the first raise time (`since`) is kept, `at` is this one. A
+   * per-batch alert is keyed `code:batchId`, a model alert `code:model`. Returns whether it is new.
+   */
+  async raiseAlert(alert: Omit<Alert, 'since' | 'at'>, now = Date.now()): Promise<boolean> {
+    const field = alertField(alert);
     const prev = await this.redis.hget(this.keys.alerts, field);
     const since = prev ? (JSON.parse(prev) as Alert).since : now;
-    await this.redis.hset(this.keys.alerts, field, JSON.stringify({ ...alert, since }));
+    await this.redis.hset(this.keys.alerts, field, JSON.stringify({ ...alert, since, at: now }));
     return !prev;
   }
 
-  async clearAlert(code: Alert['code'], batchId?: string) {
-    await this.redis.hdel(this.keys.alerts, batchId ? `${code}:${batchId}` : code);
+  /** Clears an alert; `subject` is its batch id or model, for alerts keyed by one. */
+  async clearAlert(code: Alert['code'], subject?: string) {
+    await this.redis.hdel(this.keys.alerts, subject ? `${code}:${subject}` : code);
   }
 
   async alerts(): Promise<Alert[]> {
@@ -746,20 +771,56 @@ export class Store {
       .sort((a, b) => a.since - b.since);
   }
 
-  async circuit(): Promise<{ open: boolean; reason?: string; since?: number; until?: number }> {
+  /** The submission circuit. A circuit opened by an earlier version (billing only) reads as billing. */
+  async circuit(): Promise<CircuitState> {
     const h = await this.redis.hgetall(this.keys.circuit);
-    if (!h.state || h.state !== 'open') return { open: false };
-    return { open: true, reason: h.reason ?? '', since: Number(h.since), until: Number(h.until) };
+    if (h.state !== 'open') return { open: false };
+    const kind = h.kind === 'account' ? 'account' : 'billing';
+    return {
+      open: true,
+      kind,
+      code: h.code || (kind === 'billing' ? 'billing_error' : 'unknown'),
+      reason: h.reason ?? '',
+      fix: h.fix ?? '',
+      since: Number(h.since),
+      until: Number(h.until),
+      opens: Number(h.opens) || 1,
+    };
   }
 
-  async openCircuit(reason: string, cooldownMs: number, now = Date.now()) {
-    await this.redis.hset(this.keys.circuit, { state: 'open', reason, since: now, until: now + cooldownMs });
-    await this.raiseAlert({ code: 'circuit-open', message: `Submissions stopped: ${reason}` }, now);
+  /**
+   * Opens the circuit (or records a refused probe) and raises its one alert, atomically (see
+   * open-circuit.lua): a billing circuit's next probe waits `cooldownMs` doubled per refused probe,
+   * at most `maxCooldownMs`; an account circuit's waits `cooldownMs`.
+   */
+  async openCircuit(
+    o: CircuitOpening & { cooldownMs: number; maxCooldownMs: number },
+    now = Date.now(),
+  ): Promise<{ opens: number; until: number; opened: boolean }> {
+    const what = o.kind === 'billing' ? 'billing / spend limit' : 'the API refuses the account';
+    const message = `Submissions stopped (${what}: ${o.code}): ${o.reason.replace(/\.$/, '')}. Fix: ${o.fix} Requests stay queued.`;
+    const [opens, until, opened] = (await this.call(
+      'nsOpenCircuit',
+      now,
+      o.kind,
+      o.code,
+      o.reason,
+      o.fix,
+      o.cooldownMs,
+      Math.max(o.cooldownMs, o.maxCooldownMs),
+      message,
+    )) as [number, string, number];
+    return { opens: Number(opens), until: Number(until), opened: opened === 1 };
   }
 
-  async closeCircuit() {
-    await this.redis.del(this.keys.circuit);
-    await this.clearAlert('circuit-open');
+  /** Closes the circuit and clears its alert; answers whether it was open. */
+  async closeCircuit(): Promise<boolean> {
+    const [deleted] = (await this.redis
+      .multi()
+      .del(this.keys.circuit)
+      .hdel(this.keys.alerts, 'circuit-open')
+      .exec()) as [[Error | null, number]];
+    return deleted?.[1] === 1;
   }
 
   async recordFlush(record: object) {

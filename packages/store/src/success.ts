@@ -30,7 +30,7 @@ export function buildSuccess(args: {
   // Bill the model that answered (the API reports it), falling back to the one requested.
   const model = args.message.model || args.model;
   const tokens = tokensFromUsage(args.message.usage);
-  const cost = costOf(tokens, model, args.mode, args.prices);
+  const cost = costOf(tokens, model, args.mode, args.prices, args.message.usage?.inference_geo);
   const entry: AttemptRecord = {
     attempt: args.attempt,
     batchId: args.batchId,
@@ -45,6 +45,7 @@ export function buildSuccess(args: {
       tokens,
       costNano: toNano(cost.cost),
       listNano: toNano(cost.realtimeEquivalent),
+      ...(cost.usInference ? { usInference: true, usPremiumNano: toNano(cost.usPremium ?? 0) } : {}),
       entry,
       batchId: args.batchId,
       // A single-result job by default (the real-time path); the collector groups batch results.

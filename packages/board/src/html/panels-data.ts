@@ -3,14 +3,25 @@ import { chartLegend, costChart, dailyChart } from './chart.js';
 import { duration, html, int, type Raw, usd, utc } from './format.js';
 import { actionForm, type View } from './panels-ops.js';
 
+/** A model's pills: no price, deprecated (with its retirement and replacement), retired. */
+function modelPills(l: CostLine): Raw {
+  const life = l.lifecycle;
+  const instead = life?.replacement ? ` → ${life.replacement}` : '';
+  return html`${l.unpriced ? html` <span class="pill pill-warn" title="no price in the table: cost counted as 0">unpriced</span>` : ''}${
+    life?.state === 'deprecated'
+      ? html` <span class="pill pill-warn" data-testid="model-deprecated" title="deprecated${life.retiresOn ? `, retires ${life.retiresOn}` : ''}${instead}">deprecated${life.retiresOn ? ` · retires ${life.retiresOn}` : ''}${instead}</span>`
+      : life?.state === 'retired'
+        ? html` <span class="pill pill-bad" title="retired ${life.retiresOn}${instead}">retired${instead}</span>`
+        : ''
+  }`;
+}
+
 function costTable(lines: CostLine[], what: string, testId: string): Raw {
   return html`<table class="grid compact" data-testid="${testId}">
     <thead><tr><th>${what}</th><th class="num">results</th><th class="num">paid</th><th class="num">real-time equiv.</th><th class="num">saved</th></tr></thead>
     <tbody>${lines.map(
-      (
-        l,
-      ) => html`<tr><td class="mono">${l.key}${l.unpriced ? html` <span class="pill pill-warn" title="no price in the table: cost counted as 0">unpriced</span>` : ''}</td>
-        <td class="num">${int(l.results)}${l.realtimeResults ? html` <span class="muted small">(${int(l.realtimeResults)} real-time)</span>` : ''}</td>
+      (l) => html`<tr><td class="mono">${l.key}${modelPills(l)}</td>
+        <td class="num">${int(l.results)}${l.realtimeResults ? html` <span class="muted small">(${int(l.realtimeResults)} real-time)</span>` : ''}${l.usInferenceResults ? html` <span class="muted small" title="US-only inference, billed at 1.1×">(${int(l.usInferenceResults)} US-only)</span>` : ''}</td>
         <td class="num">${usd(l.costUsd)}</td><td class="num">${usd(l.realtimeEquivalentUsd)}</td><td class="num good">${usd(l.savingsUsd)}</td></tr>`,
     )}</tbody></table>`;
 }
@@ -26,7 +37,11 @@ export function costsPanel({ o, days }: View): Raw {
   const head = html`<div class="costs-head">${picker}
     <p class="costs-total">${c.from === c.to ? c.from : `${c.from} → ${c.to}`} (UTC): paid <strong>${usd(c.totals.costUsd)}</strong>
     for work worth <strong>${usd(c.totals.realtimeEquivalentUsd)}</strong> at list price — saved <strong class="good">${usd(c.totals.savingsUsd)}</strong>
-    on ${int(c.totals.results)} results.</p></div>`;
+    on ${int(c.totals.results)} results.${
+      c.totals.usInferenceResults
+        ? html` <span data-testid="costs-us-inference">${int(c.totals.usInferenceResults)} ran US-only (inference_geo "us", 1.1×): ${usd(c.totals.usPremiumUsd)} of the cost.</span>`
+        : ''
+    }</p></div>`;
   if (c.totals.results === 0) return html`${head}<p class="empty">No results in this window yet.</p>`;
   return html`${head}${chartLegend}${c.days > 1 ? dailyChart(c.byDay) : ''}
     <div class="two-col">

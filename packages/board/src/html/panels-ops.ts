@@ -1,3 +1,4 @@
+import type { CircuitState } from '@nightshift/shared';
 import type { BatchView, Overview, RoleLiveness } from '../data.js';
 import { bytes, duration, html, int, type Raw, usd, utc } from './format.js';
 
@@ -24,7 +25,7 @@ export function statusPanel({ o }: View): Raw {
   return html`
     <span class="status-item">Batcher ${pill(b.kind, b.text, 'batcher-state')}</span>
     <span class="status-item">Collector ${pill(c.kind, c.text, 'collector-state')}</span>
-    <span class="status-item">Submissions ${o.circuit.open ? pill('bad', 'STOPPED (circuit open)', 'circuit-state') : pill('ok', 'flowing', 'circuit-state')}</span>
+    <span class="status-item">Submissions ${o.circuit.open ? pill('bad', `STOPPED (${circuitLabel(o.circuit)})`, 'circuit-state') : pill('ok', 'flowing', 'circuit-state')}</span>
     <span class="status-item">Alerts ${o.alerts.length ? pill('bad', String(o.alerts.length), 'alert-count') : pill('ok', 'none', 'alert-count')}</span>
     <span class="status-item updated">updated ${utc(o.now)}</span>`;
 }
@@ -104,11 +105,18 @@ export function flushesPanel({ o }: View): Raw {
   })}</ul>`;
 }
 
-/** Alerts raised by the collector and batcher, and the circuit breaker. */
+/** What stopped submissions, in a few words: `account refused: organization_on_hold`. */
+const circuitLabel = (c: Extract<CircuitState, { open: true }>) =>
+  `${c.kind === 'billing' ? 'billing / spend limit' : 'account refused'}: ${c.code}`;
+
+/** Alerts raised by the collector, batcher and producer, and the circuit breaker. */
 export function alertsPanel({ o }: View): Raw {
-  const circuit = o.circuit.open
-    ? html`<div class="banner banner-bad" data-testid="circuit-open"><strong>Submissions stopped.</strong> ${o.circuit.reason ?? ''}
-        (since ${utc(o.circuit.since)}; next probe ${utc(o.circuit.until)}). Close with <code>nightshift circuit close</code> once billing is fixed.</div>`
+  const c = o.circuit;
+  const circuit = c.open
+    ? html`<div class="banner banner-bad" data-testid="circuit-open"><strong>Submissions stopped (${circuitLabel(c)}).</strong>
+        <span data-testid="circuit-reason">${c.reason}</span>
+        <div><strong>Fix:</strong> <span data-testid="circuit-fix">${c.fix}</span></div>
+        <div class="small">Requests stay queued; nothing is dead-lettered. Since ${utc(c.since)}; next probe (one create) ${utc(c.until)}${c.opens > 1 ? ` after ${c.opens - 1} refused probe(s)` : ''}. Close with <code>nightshift circuit close</code> once fixed.</div></div>`
     : '';
   if (!o.alerts.length) return html`${circuit}<p class="ok-line">No alerts.</p>`;
   return html`${circuit}<ul class="alerts">${o.alerts.map(

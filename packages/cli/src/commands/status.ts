@@ -60,7 +60,15 @@ export async function status(ctx: CliContext): Promise<number> {
   ctx.out(
     `Processes: ${beats.map((b) => `${b.role}@${b.instance} (${ago(b.at, now)})`).join(', ') || 'none seen'}`,
   );
-  ctx.out(`Circuit: ${circuit.open ? `OPEN — ${circuit.reason}` : 'closed'}`);
+  if (circuit.open) {
+    const what = circuit.kind === 'billing' ? 'billing / spend limit' : 'the API refuses the account';
+    ctx.out(`Circuit: OPEN (${what}: ${circuit.code}) since ${ago(circuit.since, now)} — ${circuit.reason}`);
+    ctx.out(`  Fix: ${circuit.fix}`);
+    const probe = circuit.until <= now ? 'due at the next tick' : `in ${duration(circuit.until - now)}`;
+    ctx.out(
+      `  Requests stay queued. Next probe (one create) ${probe}; after fixing it: nightshift circuit close`,
+    );
+  } else ctx.out('Circuit: closed');
   ctx.out(
     alerts.length ? `Alerts:\n${alerts.map((a) => `  [${a.code}] ${a.message}`).join('\n')}` : 'Alerts: none',
   );

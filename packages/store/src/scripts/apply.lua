@@ -7,7 +7,9 @@
   ARGV[1] base  ARGV[2] now  ARGV[3] day (UTC yyyy-mm-dd, for the ledger)  ARGV[4] n
   then 7 fields per item: cid action guardSub a b c d
     action 'success'  guardSub=the `{results}` job that delivers it (kept as the record's dlv)
-                      a=mode ('b' batch | 'r' realtime)  b='in,cw5,cw1h,cr,out,costNano,listNano'
+                      a=mode ('b' batch | 'r' realtime)
+                      b='in,cw5,cw1h,cr,out,costNano,listNano[,us,usPremiumNano]' (us: 1 when the
+                      API ran it US-only; usPremiumNano: what that added to costNano)
                       c=attempt entry JSON  d=batch id ('' on the real-time path)
            accepted while the record is queued, claimed (any submission) or realtime: a paid
            success is never thrown away.
@@ -51,7 +53,7 @@ for i = 0, n - 1 do
       local key = a .. '|' .. r[4] .. '|' .. r[5] .. '|'
       local sums = ledger[key]
       if not sums then
-        sums = { 0, 0, 0, 0, 0, 0, 0, 0 }
+        sums = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
         ledger[key] = sums
       end
       sums[1] = sums[1] + 1
@@ -94,12 +96,13 @@ for i = 0, n - 1 do
     end
   end
 end
-local LEDGER_FIELDS = { 'n', 'in', 'cw5', 'cw1h', 'cr', 'out', 'cost', 'list' }
+-- 'us' and 'usp' (US-only inference) are written only when not zero: most rows never have them.
+local LEDGER_FIELDS = { 'n', 'in', 'cw5', 'cw1h', 'cr', 'out', 'cost', 'list', 'us', 'usp' }
 local lk = base .. ':ledger:' .. day
 local any = false
 for key, sums in pairs(ledger) do
-  for f = 1, 8 do
-    redis.call('HINCRBY', lk, key .. LEDGER_FIELDS[f], sums[f])
+  for f = 1, 10 do
+    if f <= 8 or sums[f] ~= 0 then redis.call('HINCRBY', lk, key .. LEDGER_FIELDS[f], sums[f]) end
   end
   any = true
 end

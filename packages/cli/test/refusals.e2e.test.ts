@@ -1,0 +1,114 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { startBatcher } from '@nightshift/batcher';
+import { startCollector } from '@nightshift/collector';
+import { type Emulator, startEmulator } from '@nightshift/emulator';
+import { createProducer, createResultWorker } from '@nightshift/producer';
+import { createLogger } from '@nightshift/shared';
+import { createRedis, type RedisClient, Store } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+
+// The whole pipeline through an account refusal: the service enqueues, the API refuses the account
+// on create, the operator sees it in `nightshift status`, fixes it and runs `nightshift circuit
+// close`; every request is then delivered once and none was dead-lettered.
+
+let server: RedisServer;
+let emu: Emulator;
+let redis: RedisClient;
+const silent = createLogger('e2e', 'silent');
+
+beforeAll(async () => {
+  [server, emu] = await Promise.all([startRedisServer(), startEmulator({ quiet: true })]);
+  redis = createRedis({ url: server.url }, 'worker');
+});
+afterAll(async () => {
+  await redis.quit();
+  await Promise.all([server.stop(), emu.close()]);
+});
+
+async function cli(args: string[], prefix: string) {
+  const out: string[] = [];
+  await runCli(
+    args,
+    { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: prefix },
+    { out: (l) => out.push(l), err: () => {} },
+  );
+  return out.join('\n');
+}
+
+describe('an account refusal, end to end', () => {
+  it('stops submitting without losing a request, and resumes once the operator closes the circuit', async () => {
+    const prefix = 'refusal-e2e';
+    const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
+    const store = new Store(redis, prefix);
+    const producer = createProducer({ connection: redis, prefix, logger: silent });
+    const batcher = await startBatcher({
+      connection: redis,
+      prefix,
+      client,
+      runWorker: false,
+      logger: silent,
+    });
+    const collector = await startCollector({
+      connection: redis,
+      prefix,
+      client,
+      pollMs: 100,
+      maxPollMs: 200,
+      logger: silent,
+    });
+    const seen = new Set<string>();
+    const worker = createResultWorker({
+      connection: redis,
+      prefix,
+      logger: silent,
+      handler: async (r) => void seen.add(r.customId),
+    });
+    try {
+      const docs = Array.from({ length: 20 }, (_, i) => ({
+        feature: 'classify',
+        key: `doc-${i}`,
+        params: {
+          model: 'claude-haiku-4-5',
+          max_tokens: 8,
+          messages: [{ role: 'user' as const, content: `doc ${i}` }],
+        },
+      }));
+      await producer.enqueueMany(docs);
+      const refusal = emu.control.injectFault({
+        endpoint: 'create',
+        kind: 'status',
+        status: 400,
+        errorCode: 'workspace_human_review_disabled',
+        message: 'Human Review is turned off for this workspace.',
+        times: 1000,
+      });
+      const creates = emu.inspect.createCalls();
+      for (let i = 0; i < 3; i++) await batcher.runFlushOnce('manual');
+      expect(emu.inspect.createCalls()).toBe(creates + 1);
+      expect(refusal.hits()).toBe(1);
+
+      const status = await cli(['status'], prefix);
+      expect(status).toContain('Queued requests: 20');
+      expect(status).toContain(
+        'Circuit: OPEN (the API refuses the account: workspace_human_review_disabled)',
+      );
+      expect(status).toContain('Fix: The key’s workspace has Human Review turned off');
+      expect(await cli(['dead-letters'], prefix)).not.toContain('doc-');
+
+      refusal.remove();
+      expect(await cli(['circuit', 'close'], prefix)).toContain('Circuit closed');
+      const r = await batcher.runFlushOnce('manual');
+      expect(r.batches.map((b) => b.requestCount)).toEqual([20]);
+      await waitFor(() => seen.size === 20, { what: 'every result delivered', timeoutMs: 20_000 });
+      expect((await store.stats()).dead ?? 0).toBe(0);
+      expect(await store.alerts()).toEqual([]);
+    } finally {
+      await worker.close();
+      await collector.close();
+      await batcher.close();
+      await producer.close();
+    }
+  });
+});
