@@ -1,13 +1,5 @@
-import { createLogger, DEFAULT_PRICES, jobIds, QUEUES, type ResultPayload } from '@nightshift/shared';
-import {
-  buildSuccess,
-  createRedis,
-  deliverResults,
-  type EnqueueItem,
-  openQueue,
-  type RedisClient,
-  Store,
-} from '@nightshift/store';
+import { createLogger, jobIds, QUEUES } from '@nightshift/shared';
+import { createRedis, deliverResults, openQueue, type RedisClient, Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +9,7 @@ import {
   type ResultWorker,
   type ResultWorkerOptions,
 } from '../src/index.js';
-import { fakeMessage, uniquePrefix } from './helpers.js';
+import { collectorResult, record, success, uniquePrefix } from './helpers.js';
 
 let server: RedisServer;
 let redis: RedisClient;
@@ -33,56 +25,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** A result exactly as the collector writes it: buildSuccess → deliverResults. */
-function collectorResult(customId: string, text: string): ResultPayload {
-  return buildSuccess({
-    customId,
-    feature: 'classify-docs',
-    metadata: { docId: customId, __proto__: 'kept as data' },
-    model: 'claude-haiku-4-5',
-    message: fakeMessage(text),
-    mode: 'batch',
-    batchId: 'msgbatch_r1',
-    attempt: 1,
-    prices: DEFAULT_PRICES,
-  }).payload;
-}
-
 const logger = createLogger('result-worker-test', 'silent');
-
-/** A request record as the producer writes it, in a given state. */
-function record(cid: string, state: 'queued' | 'realtime'): EnqueueItem {
-  return {
-    cid,
-    feature: 'classify-docs',
-    model: 'claude-haiku-4-5',
-    params: '{}',
-    phash: cid,
-    meta: '',
-    deadline: null,
-    partition: 'default',
-    group: 'g',
-    bytes: 2,
-    realtimeAllowed: state === 'realtime',
-    state,
-  };
-}
-
-/** The apply item of a success of `cid` whose delivery is job `delivery`. */
-function success(cid: string, delivery: string) {
-  const { item } = buildSuccess({
-    customId: cid,
-    feature: 'classify-docs',
-    metadata: null,
-    model: 'claude-haiku-4-5',
-    message: fakeMessage('x'),
-    mode: 'batch',
-    batchId: 'b1',
-    attempt: 1,
-    prices: DEFAULT_PRICES,
-  });
-  return { ...item, delivery };
-}
 
 function setup(
   handler: (r: ResultEvent) => Promise<void> | void,
