@@ -101,6 +101,8 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
       connection,
       prefix,
       concurrency,
+      // Stored on each job it takes (`processedBy`): which collector has (or last had) a batch.
+      name: this.instance,
       lockDuration: lockDurationMs,
       stalledInterval: Math.min(30_000, lockDurationMs),
       maxStalledCount: 10,
