@@ -87,7 +87,7 @@ export interface KillEvent {
   pid: number;
   /** When the SIGKILL was sent, ms. */
   at: number;
-  /** Killed at a risky moment (a submission in `creating`, a results stream starting). */
+  /** Killed at a risky moment (a submission in `creating`, a results stream starting, a result job in hand). */
   targeted: boolean;
   /** batcher: the submissions it owned in `claiming`/`creating` (it was mid-flush). */
   submissions?: string[];
@@ -339,10 +339,29 @@ export class ChaosMonkey {
           }
         }
         streams = seen;
+        if (plan.roles.includes('results') && (await this.killBusyResultWorker(plan, p))) {
+          lastKill = Date.now();
+        }
       } catch {
         // Redis may be down during a Redis fault: look again on the next round.
       }
     }
+  }
+
+  /** A result worker in the middle of a `{results}` job (its `processedBy`), killed with probability p. */
+  private async killBusyResultWorker(plan: KillPlan, p: number): Promise<boolean> {
+    const ready = await this.deps.fleet.ready('results');
+    if (ready.length < 2) return false;
+    const q = `${this.deps.prefix}:${QUEUES.results}`;
+    const active = await this.deps.admin.lrange(`${q}:active`, 0, -1);
+    if (active.length === 0) return false;
+    const by = await Promise.all(active.map((job) => this.deps.admin.hget(`${q}:${job}`, 'pb')));
+    // A result worker's name is `result-worker-<host>-<pid>`.
+    const busy = ready.find((r) => by.some((b) => b?.endsWith(`-${r.pid}`)));
+    if (!busy || this.random() >= p) return false;
+    if (!(await this.kill('results', busy.index, plan, true))) return false;
+    this.tally.targetedKills++;
+    return true;
   }
 
   private async redisFault(p: RedisFaultPlan) {

@@ -24,6 +24,25 @@ export interface RecoveryFigures {
   createAfterFailure: number[];
   /** The pause each failed create set (`until` of the backoff − its time). */
   createBackoff: number[];
+  /**
+   * Occurrences left out because another kill of the same role (of a batcher, for creates) or a
+   * Redis fault came before the recovery: their time measures the second failure too.
+   */
+  overlapped: number;
+}
+
+/** What else happened in the run: a recovery is measured only if none of it came in between. */
+interface Disturbances {
+  kills: KillEvent[];
+  /** Redis faults, from the fault to Redis answering again. */
+  redis: { at: number; back: number }[];
+}
+
+/** Whether nothing of `role` was killed (but `self`) and Redis did not fail between `from` and `to`. */
+function undisturbed(d: Disturbances, role: KillEvent['role'], from: number, to: number, self?: KillEvent) {
+  const killed = d.kills.some((k) => k !== self && k.role === role && k.at > from && k.at <= to);
+  const redis = d.redis.some((f) => f.at <= to && f.back >= from);
+  return !killed && !redis;
 }
 
 /** A line of a replica's log: pino's (`time`, `msg`) or a result worker's event (`ev`, `at`). */
@@ -64,15 +83,22 @@ function after(times: number[], t: number): number | undefined {
   return next === undefined ? undefined : next - t;
 }
 
-function batcherRecovery(logDir: string, kills: KillEvent[], out: RecoveryFigures) {
+/** Adds `ms` to `list` if nothing disturbed the recovery it measures, else counts it as overlapped. */
+function keep(out: RecoveryFigures, list: number[], ms: number, clean: boolean) {
+  if (clean) list.push(ms);
+  else out.overlapped++;
+}
+
+function batcherRecovery(logDir: string, d: Disturbances, out: RecoveryFigures) {
   const lines = linesOf(logDir, 'batcher').sort((a, b) => Number(a.time) - Number(b.time));
   const commits = lines
     .filter((l) => l.msg === 'batch submitted' || l.msg === 'batch adopted')
     .map((l) => Number(l.time));
-  for (const k of kills) {
+  for (const k of d.kills) {
     if (k.role !== 'batcher' || !k.submissions?.length || !k.queued) continue;
     const next = after(commits, k.at);
-    if (next !== undefined) out.batcherFlush.push(next);
+    if (next !== undefined)
+      keep(out, out.batcherFlush, next, undisturbed(d, 'batcher', k.at, k.at + next, k));
     for (const sub of k.submissions) {
       const settled = lines.find(
         (l) =>
@@ -80,7 +106,9 @@ function batcherRecovery(logDir: string, kills: KillEvent[], out: RecoveryFigure
           l.submission_id === sub &&
           (l.msg === 'submission released' || l.msg === 'batch adopted' || l.msg === 'batch submitted'),
       );
-      if (settled) out.batcherSubmission.push(Number(settled.time) - k.at);
+      if (!settled) continue;
+      const ms = Number(settled.time) - k.at;
+      keep(out, out.batcherSubmission, ms, undisturbed(d, 'batcher', k.at, k.at + ms, k));
     }
   }
   // Create answers: a failure is a backoff; the next answer is the next backoff or commit of a create.
@@ -91,18 +119,20 @@ function batcherRecovery(logDir: string, kills: KillEvent[], out: RecoveryFigure
     if (l.msg !== 'create backoff') return;
     out.createBackoff.push(Number(l.until) - Number(l.time));
     const next = answers[i + 1];
-    if (next) out.createAfterFailure.push(Number(next.time) - Number(l.time));
+    if (!next) return;
+    const [from, to] = [Number(l.time), Number(next.time)];
+    keep(out, out.createAfterFailure, to - from, undisturbed(d, 'batcher', from, to));
   });
 }
 
-function resultRecovery(logDir: string, kills: KillEvent[], out: RecoveryFigures) {
+function resultRecovery(logDir: string, d: Disturbances, out: RecoveryFigures) {
   const events = linesOf(logDir, 'results').filter((l) => l.ev);
   const completed = new Map<string, number[]>();
   for (const e of events) {
     if (e.ev === 'completed')
       completed.set(String(e.job), [...(completed.get(String(e.job)) ?? []), Number(e.at)]);
   }
-  for (const k of kills) {
+  for (const k of d.kills) {
     if (k.role !== 'results') continue;
     const mine = events.filter((e) => e.pid === k.pid && Number(e.at) <= k.at);
     const held = new Set<string>();
@@ -112,7 +142,7 @@ function resultRecovery(logDir: string, kills: KillEvent[], out: RecoveryFigures
     }
     for (const job of held) {
       const done = after(completed.get(job) ?? [], k.at);
-      if (done !== undefined) out.resultJob.push(done);
+      if (done !== undefined) keep(out, out.resultJob, done, undisturbed(d, 'results', k.at, k.at + done, k));
       const before = new Set(mine.filter((e) => e.ev === 'delivery' && e.job === job).map((e) => e.cid));
       const again = new Set(
         events
@@ -126,7 +156,7 @@ function resultRecovery(logDir: string, kills: KillEvent[], out: RecoveryFigures
 }
 
 /** The recovery times of one run (see {@link RecoveryFigures}). */
-export function measureRecovery(logDir: string, kills: KillEvent[]): RecoveryFigures {
+export function measureRecovery(logDir: string, d: Disturbances): RecoveryFigures {
   const out: RecoveryFigures = {
     batcherFlush: [],
     batcherSubmission: [],
@@ -135,12 +165,15 @@ export function measureRecovery(logDir: string, kills: KillEvent[]): RecoveryFig
     resultRepeats: [],
     createAfterFailure: [],
     createBackoff: [],
+    overlapped: 0,
   };
-  batcherRecovery(logDir, kills, out);
-  for (const k of kills) {
-    for (const b of k.batches ?? [])
-      if (b.resumedAt !== undefined) out.collectorBatch.push(b.resumedAt - k.at);
+  batcherRecovery(logDir, d, out);
+  for (const k of d.kills) {
+    for (const b of k.batches ?? []) {
+      if (b.resumedAt === undefined) continue;
+      keep(out, out.collectorBatch, b.resumedAt - k.at, undisturbed(d, 'collector', k.at, b.resumedAt, k));
+    }
   }
-  resultRecovery(logDir, kills, out);
+  resultRecovery(logDir, d, out);
   return out;
 }

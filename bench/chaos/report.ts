@@ -152,12 +152,14 @@ function recoveryTable(reports: RunReport[]): string[] {
     ],
   ];
   const repeats = spread(all('resultRepeats'), (v) => n(v));
+  const overlapped = sum(reports, (r) => r.recovery?.overlapped ?? 0);
   return [
     '| after | until | times | median | max | the pause comes from (chaos settings) |',
     '| --- | --- | ---: | ---: | ---: | --- |',
     ...rows.map(([a, b, k, why]) => `| ${a} | ${b} | ${spread(all(k)).join(' | ')} | ${why} |`),
     '',
-    `Results a killed result worker's job handed out again, per job: ${repeats[0]} jobs, median ${repeats[1]}, ` +
+    `Left out: ${n(overlapped)} recoveries that another kill of the same role (or a Redis fault) interrupted. ` +
+      `Results a killed result worker's job handed out again, per job: ${repeats[0]} jobs, median ${repeats[1]}, ` +
       `max ${repeats[2]} (bound: maxUnrecorded ${RESULT_WORKER.maxUnrecorded} + concurrency ${RESULT_WORKER.concurrency}).`,
   ];
 }

@@ -9,6 +9,7 @@ import {
   type ApiFaultPlan,
   ChaosMonkey,
   type FaultTally,
+  type KillEvent,
   type KillPlan,
   type Progress,
   type RedisFaultPlan,
@@ -79,6 +80,8 @@ export interface RunReport {
   enqueue: { calls: number; failedCalls: number };
   /** Where the replicas' logs are (bench/out/chaos/<run>). */
   logDir: string;
+  /** Every kill -9, with what its victim held. */
+  killEvents: KillEvent[];
   /** How long each recovery took (from the kill events and the replicas' logs). */
   recovery: RecoveryFigures;
   check: CheckReport;
@@ -86,8 +89,12 @@ export interface RunReport {
 
 /** NIGHTSHIFT_MAX_ATTEMPTS of every run. */
 export const MAX_ATTEMPTS = 3;
-/** The result-worker processes' concurrency and maxUnrecorded: a kill may repeat their sum per job. */
-export const RESULT_WORKER = { concurrency: 16, maxUnrecorded: 10 };
+/**
+ * The result-worker processes: concurrency and maxUnrecorded (a kill may repeat their sum per job),
+ * and how long their handler takes (a database write's stand-in: a 100-result job then lasts long
+ * enough for kills to land in it).
+ */
+export const RESULT_WORKER = { concurrency: 16, maxUnrecorded: 10, handlerMs: 10 };
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
@@ -131,6 +138,7 @@ function childEnv(
     NIGHTSHIFT_ADOPT_ORPHANS: 'true',
     // Read by the result-worker processes only (fixtures/result-worker.ts).
     CHAOS_RESULT_LOCK_MS: String(CHAOS_PAUSES.resultLockMs),
+    CHAOS_RESULT_HANDLER_MS: String(RESULT_WORKER.handlerMs),
     CHAOS_RESULT_CONCURRENCY: String(RESULT_WORKER.concurrency),
     CHAOS_RESULT_MAX_UNRECORDED: String(RESULT_WORKER.maxUnrecorded),
     CHAOS_READY_DIR: logDir,
@@ -296,7 +304,10 @@ export async function runScenario(s: Scenario, log: (msg: string) => void = () =
       await run.fleet.stopAll();
       for (const [cid, list] of deliveriesFromLogs(run.logDir)) run.work.deliveries.set(cid, list);
     }
-    const recovery = measureRecovery(run.logDir, run.monkey.tally.killEvents);
+    const recovery = measureRecovery(run.logDir, {
+      kills: run.monkey.tally.killEvents,
+      redis: run.redis.faults,
+    });
     return report(run, tStart, { drainMs, ...drain }, await checkRun(run, recovery), recovery);
   } finally {
     await run.close();
@@ -383,6 +394,7 @@ function report(
     operatorSweeps: drain.sweeps,
     enqueue: { calls: run.work.enqueueCalls, failedCalls: run.work.enqueueFailures },
     logDir: run.logDir,
+    killEvents: monkey.tally.killEvents,
     recovery,
     check,
   };

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   createLogger,
   DEFAULT_PREFIX,
@@ -186,6 +187,8 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     prefix,
     // Jobs fetched at once; the handlers of all of them share the `concurrency` limit.
     concurrency,
+    // Stored on each job it takes (`processedBy`): which process has (or last had) a job.
+    name: `result-worker-${hostname()}-${process.pid}`,
     // A killed worker's job goes back to the queue once its lock has expired and a stalled check
     // has seen it: between half a lock and a lock and a half after the kill.
     lockDuration: lockDurationMs,
