@@ -145,11 +145,11 @@ function childEnv(
   };
   if (entry === 'fixture') {
     Object.assign(env, {
-      CHAOS_CREATE_BACKOFF_MS: String(CHAOS_PAUSES.createBackoffMs),
-      CHAOS_MAX_CREATE_BACKOFF_MS: String(CHAOS_PAUSES.maxCreateBackoffMs),
-      CHAOS_FLUSH_LOCK_MS: String(CHAOS_PAUSES.flushLockMs),
+      NIGHTSHIFT_CREATE_BACKOFF_MS: String(CHAOS_PAUSES.createBackoffMs),
+      NIGHTSHIFT_MAX_CREATE_BACKOFF_MS: String(CHAOS_PAUSES.maxCreateBackoffMs),
+      NIGHTSHIFT_FLUSH_LOCK_MS: String(CHAOS_PAUSES.flushLockMs),
+      NIGHTSHIFT_COLLECTOR_LOCK_MS: String(CHAOS_PAUSES.collectorLockMs),
       CHAOS_HEARTBEAT_MS: '1000',
-      CHAOS_LOCK_MS: String(CHAOS_PAUSES.collectorLockMs),
       CHAOS_TRANSIENT_RETRY_MS: '300',
       CHAOS_ORPHAN_MIN_AGE_MS: '3000',
       CHAOS_REQUEST_TIMEOUT_MS: '5000',

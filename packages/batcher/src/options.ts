@@ -235,5 +235,8 @@ export function batcherOptionsFromConfig(
     createTimeoutMs: env.NIGHTSHIFT_CREATE_TIMEOUT_MS,
     submissionLeaseMs: env.NIGHTSHIFT_SUBMISSION_LEASE_MS,
     circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
+    flushLockMs: env.NIGHTSHIFT_FLUSH_LOCK_MS,
+    createBackoffMs: env.NIGHTSHIFT_CREATE_BACKOFF_MS,
+    maxCreateBackoffMs: env.NIGHTSHIFT_MAX_CREATE_BACKOFF_MS,
   };
 }
