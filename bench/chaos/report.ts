@@ -136,7 +136,7 @@ function recoveryTable(reports: RunReport[]): string[] {
       'kill -9 of a collector',
       'each batch it was collecting is taken up by a collector',
       'collectorBatch',
-      `collector job lock ${SEC(p.collectorLockMs)}, stalled check every min(30 s, lock)`,
+      `collector job lock ${SEC(p.collectorLockMs)}, stalled check every half lock`,
     ],
     [
       'kill -9 of a result worker',
