@@ -8,15 +8,9 @@
  */
 import { createResultWorker } from '@nightshift/producer';
 import { DEFAULT_PRICES, type Message, type ResultPayload } from '@nightshift/shared';
-import {
-  buildSuccess,
-  createRedis,
-  deliverResults,
-  openQueue,
-  type RedisClient,
-  Store,
-} from '@nightshift/store';
+import { buildSuccess, createRedis, deliverResults, openQueue, Store } from '@nightshift/store';
 import { BENCH_FEATURE, BENCH_MODEL, benchCustomId } from '../lib/payloads.js';
+import { cpuMsFromInfo } from '../lib/redis-info.js';
 import { meter, result, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 
@@ -96,13 +90,6 @@ async function setUp(store: Store, a: Args) {
   await queue.close();
 }
 
-/** CPU time redis-server has used so far, ms (INFO cpu). */
-async function redisCpuMs(redis: RedisClient): Promise<number> {
-  const info = await redis.info('cpu');
-  const pick = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return (pick('used_cpu_sys') + pick('used_cpu_user')) * 1000;
-}
-
 runChild(async () => {
   const a = stageArgs<Args>();
   const connection = createRedis({ url: a.redisUrl }, 'client');
@@ -113,7 +100,7 @@ runChild(async () => {
     finish = resolve;
   });
   const pause = a.handlerMs > 0 ? () => new Promise((r) => setTimeout(r, a.handlerMs)) : undefined;
-  const redis0 = await redisCpuMs(connection);
+  const redis0 = cpuMsFromInfo(await connection.info('cpu'));
   const m = meter();
   const consumer = createResultWorker({
     connection,
@@ -128,7 +115,7 @@ runChild(async () => {
   });
   await done;
   const timed = m.stop();
-  const redisMs = Math.round((await redisCpuMs(connection)) - redis0);
+  const redisMs = Math.round(cpuMsFromInfo(await connection.info('cpu')) - redis0);
   await consumer.close();
   await connection.quit();
   result({ stage: 'consumer-bound', n: a.n, ...timed, redisCpuMs: redisMs });
