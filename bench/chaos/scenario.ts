@@ -35,7 +35,7 @@ export interface Scenario {
    * one result worker in the orchestrator, never killed.
    */
   resultWorkers?: number;
-  /** 'fixture' adds the CHAOS_* timing knobs; 'bin' runs the packages' own bin.ts as shipped. */
+  /** 'fixture': short locks and backoffs and the CHAOS_* knobs; 'bin': the packages' own bin.ts with their defaults. */
   entry: 'bin' | 'fixture';
   fsync: Fsync;
   /** Enqueueing is spread over this long, ms. */
