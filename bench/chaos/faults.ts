@@ -51,7 +51,8 @@ export interface KillPlan {
   downMs: [number, number];
   /**
    * Also kill at the risky moments: the batcher owning a submission in state `creating` (between
-   * `batches.create` and commit) and a collector as a results stream starts; probability per sighting.
+   * `batches.create` and commit), a collector as a results stream starts and a result worker holding
+   * a `{results}` job; probability per sighting.
    */
   targeted?: number;
   /** Kills stop once this fraction of the requests is final. @defaultValue 0.9 */

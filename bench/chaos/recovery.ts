@@ -22,8 +22,6 @@ export interface RecoveryFigures {
   resultRepeats: number[];
   /** A failed create (the batcher backed off) → the next create answered (accepted or not). */
   createAfterFailure: number[];
-  /** The pause each failed create set (`until` of the backoff − its time). */
-  createBackoff: number[];
   /**
    * Occurrences left out because another kill of the same role (of a batcher, for creates) or a
    * Redis fault came before the recovery: their time measures the second failure too.
@@ -117,7 +115,6 @@ function batcherRecovery(logDir: string, d: Disturbances, out: RecoveryFigures) 
   );
   answers.forEach((l, i) => {
     if (l.msg !== 'create backoff') return;
-    out.createBackoff.push(Number(l.until) - Number(l.time));
     const next = answers[i + 1];
     if (!next) return;
     const [from, to] = [Number(l.time), Number(next.time)];
@@ -164,7 +161,6 @@ export function measureRecovery(logDir: string, d: Disturbances): RecoveryFigure
     resultJob: [],
     resultRepeats: [],
     createAfterFailure: [],
-    createBackoff: [],
     overlapped: 0,
   };
   batcherRecovery(logDir, d, out);

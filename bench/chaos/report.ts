@@ -29,7 +29,7 @@ export function renderFigures(reports: RunReport[], meta: { startedAt: Date; dur
     `| **unknown or uncollected batches** | **${f((r) => r.check.figures.batches.unknown + r.check.figures.batches.uncollected)}** |`,
     `| **over the attempt policy** (attempt > 3) | **${f((r) => r.check.figures.overPolicy)}** |`,
     `| kill -9 of a batcher / of a collector / of a result worker | ${f((r) => r.kills.batcher)} / ${f((r) => r.kills.collector)} / ${f((r) => r.kills.results ?? 0)} |`,
-    `| … of which at a risky moment (submission \`creating\`, stream starting) | ${f((r) => r.targetedKills)} |`,
+    `| … of which at a risky moment (submission \`creating\`, stream starting, result job in hand) | ${f((r) => r.targetedKills)} |`,
     `| Redis faults (kill -9, power loss, outage, freeze) | ${f((r) => r.redisFaults.length)} |`,
     `| API faults answered by the emulator (HTTP) | ${f((r) => r.apiFaultsFired)} |`,
     `| batches expired / canceled by the operator | ${f((r) => r.expiredBatches)} / ${f((r) => r.canceledBatches)} |`,
@@ -105,7 +105,7 @@ function faultTables(reports: RunReport[]): string[] {
 
 const SEC = (ms: number) => `${(ms / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} s`;
 
-/** "median / max (count)" of a list of ms, or "–". */
+/** Count, median and max of a list (ms unless `unit` says otherwise); "–" when empty. */
 function spread(values: number[], unit: (v: number) => string = SEC): [string, string, string] {
   if (values.length === 0) return ['0', '–', '–'];
   const sorted = [...values].sort((a, b) => a - b);
@@ -117,9 +117,10 @@ function spread(values: number[], unit: (v: number) => string = SEC): [string, s
  * settings and their production defaults).
  */
 function recoveryTable(reports: RunReport[]): string[] {
-  const all = (k: keyof RecoveryFigures) => reports.flatMap((r) => r.recovery?.[k] ?? []);
+  const all = (k: Exclude<keyof RecoveryFigures, 'overlapped'>) =>
+    reports.flatMap((r) => r.recovery?.[k] ?? []);
   const p = CHAOS_PAUSES;
-  const rows: [string, string, keyof RecoveryFigures, string][] = [
+  const rows: [string, string, Exclude<keyof RecoveryFigures, 'overlapped'>, string][] = [
     [
       'kill -9 of a batcher mid-flush',
       'any batcher submits (or adopts) a batch again',

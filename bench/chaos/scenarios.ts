@@ -75,7 +75,7 @@ export function apiFaults(stage = 0): ApiFaultPlan[] {
 export const QUICK: Scenario = {
   name: 'quick',
   description:
-    '3 batchers + 3 collectors + 2 result workers killed -9 at random (batchers and collectors also at the risky moments), one Redis kill -9 (appendfsync always) during enqueue, flush and collection, one of each API fault.',
+    '3 batchers + 3 collectors + 2 result workers killed -9 at random and at the risky moments, one Redis kill -9 (appendfsync always) during enqueue, flush and collection, one of each API fault.',
   requests: 1500,
   batchers: 3,
   collectors: 3,
@@ -109,7 +109,7 @@ export const LONG: Scenario[] = [
   {
     name: 'process-kills',
     description:
-      '3 batchers + 3 collectors + 2 result workers, kill -9 every 0.7–1.5 s at random and at the risky moments (a submission in `creating`, a results stream starting), restarted after 0.2–1.5 s.',
+      '3 batchers + 3 collectors + 2 result workers, kill -9 every 0.7–1.5 s at random and at the risky moments (a submission in `creating`, a results stream starting, a result job in hand), restarted after 0.2–1.5 s.',
     requests: 10000,
     batchers: 3,
     collectors: 3,
