@@ -25,6 +25,8 @@ describe('when the benchmark harness runs in quick mode at a tiny size', () => {
       e2eSizes: [E2E_N],
       runs: 1,
       costRequests: 100,
+      consumerResults: 200,
+      consumers: defaultOptions(true).consumers.slice(0, 1),
       log: () => {},
     };
     const r: BenchResults = await runBench(opts);
@@ -59,7 +61,10 @@ describe('when the benchmark harness runs in quick mode at a tiny size', () => {
     const grouped = r.cost.rows.find((c) => c.packing === 'grouped' && c.prompts > 1)!;
     const mixed = r.cost.rows.find((c) => c.packing === 'mixed')!;
     expect(grouped.tokens.cacheRead).toBeGreaterThan(mixed.tokens.cacheRead);
+    expect(r.consumer.figures).toHaveLength(4);
+    for (const c of r.consumer.figures) [c.ms, c.vsUnbounded, c.cpuUsPerResult].forEach(expectFigure);
     expect(r.targets.length).toBeGreaterThanOrEqual(4);
     expect(renderMarkdown(r)).toContain('| producer');
+    expect(renderMarkdown(r)).toContain('| instant handler, concurrency 1 | 10 |');
   });
 });

@@ -1,11 +1,12 @@
 /**
  * The benchmark suite: stages beside their raw baselines, end to end, the scale curve, the Redis
- * footprint and the cost view. `runBench` returns every figure; `bench/run.ts` writes them out.
+ * footprint, the cost view and the result consumer's bound. `runBench` returns every figure; `bench/run.ts` writes them out.
  * Timing targets are checked here (see `targets`), never in tests.
  */
 
 import { BenchEnv } from './lib/env.js';
 import { codeVersion, loadAvg1, type MachineInfo, machineInfo } from './lib/machine.js';
+import { benchConsumer, CONSUMERS, type Consumer, type ConsumerSection } from './sections/consumer.js';
 import { benchCost, type CostView } from './sections/cost.js';
 import { benchE2e, type E2eSize } from './sections/e2e.js';
 import { benchStages, type Footprint, type StagesSize } from './sections/stages.js';
@@ -28,6 +29,10 @@ export interface BenchOptions {
   costMaxRequests: number;
   /** Concurrency of the result consumer (and of its raw baseline). */
   consumerConcurrency: number;
+  /** Results of the result-consumer section (the cost of `maxUnrecorded`). */
+  consumerResults: number;
+  /** The consumers that section measures (the smoke test takes one). */
+  consumers: readonly Consumer[];
   /** Progress lines. */
   log: (line: string) => void;
 }
@@ -43,6 +48,8 @@ export function defaultOptions(quick: boolean): BenchOptions {
     costPrompts: 20,
     costMaxRequests: 50,
     consumerConcurrency: 32,
+    consumerResults: 10_000,
+    consumers: CONSUMERS,
     log: (line) => process.stderr.write(`${line}\n`),
   };
 }
@@ -73,6 +80,7 @@ export interface BenchResults {
   e2e: E2eSize[];
   footprint: Footprint;
   cost: CostView;
+  consumer: ConsumerSection;
   targets: Target[];
 }
 
@@ -102,6 +110,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
     opts.log(`cost view: ${opts.costRequests} requests, ${opts.costPrompts} prompts`);
     const cost = await benchCost(env, opts.costRequests, opts.costPrompts, opts.costMaxRequests);
+    const consumer = await benchConsumer(env, opts.consumers, opts.consumerResults, opts.runs, opts.log);
     machine.loadAvg.end = loadAvg1();
     const { log: _log, ...options } = opts;
     return {
@@ -118,6 +127,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       e2e,
       footprint: footprint!,
       cost,
+      consumer,
       targets: judgeTargets(stages, e2e),
     };
   } finally {

@@ -3,11 +3,12 @@ import { type RunReport, runScenario } from './scenario.js';
 import { QUICK } from './scenarios.js';
 
 /**
- * The CI version of `pnpm chaos`: 1,500 requests through 3 batchers and 3 collectors (real child
- * processes) while replicas are killed -9, Redis is killed -9 once (appendfsync always) and the
- * emulator answers one of each API fault. Start-up of six tsx processes dominates on 2 cores.
+ * The CI version of `pnpm chaos`: 1,500 requests through 3 batchers, 3 collectors and 2 result
+ * workers (real child processes) while they are killed -9, Redis is killed -9 once (appendfsync
+ * always) and the emulator answers one of each API fault. Start-up of eight tsx processes dominates
+ * on 2 cores.
  */
-describe('chaos (quick): kill -9, a Redis crash and API faults against 3+3 replicas', () => {
+describe('chaos (quick): kill -9, a Redis crash and API faults against 3+3+2 replicas', () => {
   let report: RunReport;
 
   it(
@@ -35,6 +36,7 @@ describe('chaos (quick): kill -9, a Redis crash and API faults against 3+3 repli
     expect(report).toBeDefined();
     expect(report.kills.batcher).toBeGreaterThan(0);
     expect(report.kills.collector).toBeGreaterThan(0);
+    expect(report.kills.results).toBeGreaterThan(0);
     expect(report.redisFaults.map((f) => f.kind)).toEqual(['crash']);
     expect(report.apiFaultsFired).toBeGreaterThan(5);
     expect(report.notTriggered).toEqual([]);

@@ -1,4 +1,5 @@
 import type { Emulator, Fault, ProcessingMode } from '@nightshift/emulator';
+import { QUEUES } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
 import { Store } from '@nightshift/store';
 import type { Fleet, Role } from './fleet.js';
@@ -50,7 +51,8 @@ export interface KillPlan {
   downMs: [number, number];
   /**
    * Also kill at the risky moments: the batcher owning a submission in state `creating` (between
-   * `batches.create` and commit) and a collector as a results stream starts; probability per sighting.
+   * `batches.create` and commit), a collector as a results stream starts and a result worker holding
+   * a `{results}` job; probability per sighting.
    */
   targeted?: number;
   /** Kills stop once this fraction of the requests is final. @defaultValue 0.9 */
@@ -79,9 +81,31 @@ export type ApiFaultPlan = { when: Trigger; label: string } & (
   | { cancel: { count: number } }
 );
 
+/** One kill -9, with what the victim was doing (read just before the kill) for the recovery times. */
+export interface KillEvent {
+  role: Role;
+  index: number;
+  pid: number;
+  /** When the SIGKILL was sent, ms. */
+  at: number;
+  /** Killed at a risky moment (a submission in `creating`, a results stream starting, a result job in hand). */
+  targeted: boolean;
+  /** batcher: the submissions it owned in `claiming`/`creating` (it was mid-flush). */
+  submissions?: string[];
+  /** batcher: requests were queued at the kill (a flush had work to do). */
+  queued?: boolean;
+  /**
+   * collector: the `{batches}` tracking jobs it was working on (BullMQ's `processedBy`), and when a
+   * collector took each up again (the job's `processedOn`, watched after the kill).
+   */
+  batches?: { job: string; resumedAt?: number }[];
+}
+
 /** What was injected, for the report. */
 export interface FaultTally {
   kills: Record<Role, number>;
+  /** Every kill -9, in order. */
+  killEvents: KillEvent[];
   targetedKills: number;
   /** Per API fault label: injected, and how often it fired. */
   api: Record<string, { injected: number; fired: number }>;
@@ -108,7 +132,8 @@ interface Deps {
 /** Runs the fault plans of one run against its processes, Redis and emulator. */
 export class ChaosMonkey {
   readonly tally: FaultTally = {
-    kills: { batcher: 0, collector: 0 },
+    kills: { batcher: 0, collector: 0, results: 0 },
+    killEvents: [],
     targetedKills: 0,
     api: {},
     expiredBatches: 0,
@@ -118,6 +143,7 @@ export class ChaosMonkey {
   private readonly handles: { label: string; hits(): number; remove(): void }[] = [];
   private readonly restarts = new Set<Promise<void>>();
   private stopped = false;
+  private disarmed = false;
   private readonly random: () => number;
   private now: Progress = { enqueued: 0, final: 0, batches: 0, ended: 0 };
   /** Expiries run one at a time: each switches the emulator to manual processing and back. */
@@ -164,8 +190,9 @@ export class ChaosMonkey {
     this.stopped = true;
   }
 
-  /** Removes every HTTP fault still armed and fills in how often each fired. */
+  /** Removes every HTTP fault still armed and fills in how often each fired; stops the watchers. */
   disarm(): void {
+    this.disarmed = true;
     for (const h of this.handles) {
       h.remove();
       const t = this.tally.api[h.label];
@@ -225,13 +252,58 @@ export class ChaosMonkey {
     return ready[Math.floor(this.random() * ready.length)]!.index;
   }
 
-  private async kill(role: Role, index: number, plan: KillPlan) {
-    if (!(await this.deps.fleet.kill9(role, index))) return;
+  private async kill(role: Role, index: number, plan: KillPlan, targeted = false): Promise<boolean> {
+    const pid = this.deps.fleet.list(role).find((s) => s.index === index)?.pid;
+    if (pid === undefined) return false;
+    const context = await this.victimContext(role, pid).catch(() => ({})); // Redis may be down
+    const at = Date.now();
+    if (!(await this.deps.fleet.kill9(role, index))) return false;
     this.tally.kills[role]++;
+    const event: KillEvent = { role, index, pid, at, targeted, ...context };
+    this.tally.killEvents.push(event);
     this.deps.log(`kill -9 ${role}-${index}`);
+    // Watched until disarm(), not awaited by run(): the batches resume while the run drains.
+    if (event.batches?.length) void this.watchResumed(event);
     const p = sleep(between(this.random, plan.downMs)).then(() => this.deps.fleet.restart(role, index));
     this.restarts.add(p);
     void p.finally(() => this.restarts.delete(p));
+    return true;
+  }
+
+  /** What the process about to be killed holds: its open submissions, or its tracking jobs. */
+  private async victimContext(role: Role, pid: number): Promise<Partial<KillEvent>> {
+    const store = new Store(this.deps.admin, this.deps.prefix);
+    if (role === 'batcher') {
+      const submissions: string[] = [];
+      for (const id of await store.openSubmissionIds()) {
+        const sub = await store.submission(id);
+        const mine = Number(sub?.owner.split('-').at(-1)) === pid;
+        if (mine && (sub?.state === 'claiming' || sub?.state === 'creating')) submissions.push(id);
+      }
+      return { submissions, queued: (await store.redis.zcard(store.keys.groups)) > 0 };
+    }
+    if (role === 'collector') {
+      const q = `${this.deps.prefix}:${QUEUES.batches}`;
+      const active = await store.redis.lrange(`${q}:active`, 0, -1);
+      const by = await Promise.all(active.map((job) => store.redis.hget(`${q}:${job}`, 'pb')));
+      // A collector's instance is `<host>-<pid>-<random>`.
+      const batches = active.filter((_, i) => by[i]?.includes(`-${pid}-`)).map((job) => ({ job }));
+      return { batches };
+    }
+    return {};
+  }
+
+  /** Until each batch the killed collector held is taken up again: its job's next `processedOn`. */
+  private async watchResumed(event: KillEvent) {
+    const q = `${this.deps.prefix}:${QUEUES.batches}`;
+    while (!this.disarmed && event.batches!.some((b) => b.resumedAt === undefined)) {
+      for (const b of event.batches!) {
+        if (b.resumedAt !== undefined) continue;
+        const on = Number(await this.deps.admin.hget(`${q}:${b.job}`, 'processedOn').catch(() => 0));
+        if (on > event.at) b.resumedAt = on;
+      }
+      await sleep(100);
+    }
   }
 
   /** Watches for the risky moments and kills there (with the plan's probability, 1 s apart at least). */
@@ -251,7 +323,7 @@ export class ChaosMonkey {
             const pid = Number(sub?.owner.split('-').at(-1));
             const slot = sub?.state === 'creating' ? ready.find((r) => r.pid === pid) : undefined;
             if (slot && this.random() < p) {
-              await this.kill('batcher', slot.index, plan);
+              await this.kill('batcher', slot.index, plan, true);
               this.tally.targetedKills++;
               lastKill = Date.now();
               break;
@@ -262,16 +334,35 @@ export class ChaosMonkey {
         if (plan.roles.includes('collector') && seen > streams && this.random() < p) {
           const victim = await this.victim('collector');
           if (victim !== undefined) {
-            await this.kill('collector', victim, plan);
+            await this.kill('collector', victim, plan, true);
             this.tally.targetedKills++;
             lastKill = Date.now();
           }
         }
         streams = seen;
+        if (plan.roles.includes('results') && (await this.killBusyResultWorker(plan, p))) {
+          lastKill = Date.now();
+        }
       } catch {
         // Redis may be down during a Redis fault: look again on the next round.
       }
     }
+  }
+
+  /** A result worker in the middle of a `{results}` job (its `processedBy`), killed with probability p. */
+  private async killBusyResultWorker(plan: KillPlan, p: number): Promise<boolean> {
+    const ready = await this.deps.fleet.ready('results');
+    if (ready.length < 2) return false;
+    const q = `${this.deps.prefix}:${QUEUES.results}`;
+    const active = await this.deps.admin.lrange(`${q}:active`, 0, -1);
+    if (active.length === 0) return false;
+    const by = await Promise.all(active.map((job) => this.deps.admin.hget(`${q}:${job}`, 'pb')));
+    // A result worker's name is `result-worker-<host>-<pid>`.
+    const busy = ready.find((r) => by.some((b) => b?.endsWith(`-${r.pid}`)));
+    if (!busy || this.random() >= p) return false;
+    if (!(await this.kill('results', busy.index, plan, true))) return false;
+    this.tally.targetedKills++;
+    return true;
   }
 
   private async redisFault(p: RedisFaultPlan) {

@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sourceNodeArgs } from '@nightshift/testing';
 
-/** The two roles the chaos harness runs as child processes. */
-export type Role = 'batcher' | 'collector';
+/** The roles the chaos harness runs as child processes ('results': the service's result worker). */
+export type Role = 'batcher' | 'collector' | 'results';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/role.ts', import.meta.url));
-const BINS: Record<Role, string> = {
+/** The result worker has no bin: a service runs it; this fixture runs it as one would. */
+const RESULTS_FIXTURE = fileURLToPath(new URL('./fixtures/result-worker.ts', import.meta.url));
+const BINS: Record<Exclude<Role, 'results'>, string> = {
   batcher: join(ROOT, 'packages/batcher/src/bin.ts'),
   collector: join(ROOT, 'packages/collector/src/bin.ts'),
 };
@@ -36,7 +38,7 @@ export interface FleetOptions {
    * CHAOS_* timing knobs).
    */
   entry: 'bin' | 'fixture';
-  /** The pids that have written a heartbeat (a replica is ready once its pid is among them). */
+  /** The pids that have written a heartbeat, or said they listen (a replica is ready once its pid is among them). */
   heartbeatPids: () => Promise<Set<number>>;
 }
 
@@ -46,7 +48,7 @@ export interface FleetOptions {
  */
 export class Fleet {
   private readonly slots: Slot[] = [];
-  readonly kills: Record<Role, number> = { batcher: 0, collector: 0 };
+  readonly kills: Record<Role, number> = { batcher: 0, collector: 0, results: 0 };
 
   constructor(private readonly opts: FleetOptions) {
     // If the harness itself dies, its replicas must not outlive it.
@@ -67,7 +69,11 @@ export class Fleet {
   private launch(slot: Slot): void {
     const log = openSync(join(this.opts.logDir, `${slot.role}-${slot.index}.log`), 'a');
     const args =
-      this.opts.entry === 'bin' ? sourceNodeArgs(BINS[slot.role]) : sourceNodeArgs(FIXTURE, slot.role);
+      slot.role === 'results'
+        ? sourceNodeArgs(RESULTS_FIXTURE)
+        : this.opts.entry === 'bin'
+          ? sourceNodeArgs(BINS[slot.role])
+          : sourceNodeArgs(FIXTURE, slot.role);
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.opts.env },

@@ -51,7 +51,7 @@ async function main(): Promise<number> {
     const c = r.check.figures;
     log(
       `${r.check.ok ? 'OK' : 'BROKEN'}: ${c.succeeded} succeeded, ${c.dead} dead, lost ${c.lost}, stuck ${c.stuck}, ` +
-        `twice ${c.deliveries.duplicate}, kills ${r.kills.batcher}+${r.kills.collector}, ${Math.round(r.durationMs / 1000)} s`,
+        `twice ${c.deliveries.duplicate}, kills ${r.kills.batcher}+${r.kills.collector}+${r.kills.results ?? 0}, ${Math.round(r.durationMs / 1000)} s`,
     );
     for (const v of r.check.violations) log(`  ✗ ${v.invariant}: ${v.count} (${v.sample.join(', ')})`);
   }

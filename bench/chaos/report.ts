@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { RunReport } from './scenario.js';
+import type { RecoveryFigures } from './recovery.js';
+import { CHAOS_PAUSES, RESULT_WORKER, type RunReport } from './scenario.js';
 
 const START = '<!-- chaos:figures:start -->';
 const END = '<!-- chaos:figures:end -->';
@@ -27,8 +28,8 @@ export function renderFigures(reports: RunReport[], meta: { startedAt: Date; dur
     `| **cost counted twice** (ledger results − succeeded) | **${f((r) => r.check.figures.ledger.results - r.check.figures.succeeded)}** |`,
     `| **unknown or uncollected batches** | **${f((r) => r.check.figures.batches.unknown + r.check.figures.batches.uncollected)}** |`,
     `| **over the attempt policy** (attempt > 3) | **${f((r) => r.check.figures.overPolicy)}** |`,
-    `| kill -9 of a batcher / of a collector | ${f((r) => r.kills.batcher)} / ${f((r) => r.kills.collector)} |`,
-    `| … of which at a risky moment (submission \`creating\`, stream starting) | ${f((r) => r.targetedKills)} |`,
+    `| kill -9 of a batcher / of a collector / of a result worker | ${f((r) => r.kills.batcher)} / ${f((r) => r.kills.collector)} / ${f((r) => r.kills.results ?? 0)} |`,
+    `| … of which at a risky moment (submission \`creating\`, stream starting, result job in hand) | ${f((r) => r.targetedKills)} |`,
     `| Redis faults (kill -9, power loss, outage, freeze) | ${f((r) => r.redisFaults.length)} |`,
     `| API faults answered by the emulator (HTTP) | ${f((r) => r.apiFaultsFired)} |`,
     `| batches expired / canceled by the operator | ${f((r) => r.expiredBatches)} / ${f((r) => r.canceledBatches)} |`,
@@ -40,17 +41,19 @@ export function renderFigures(reports: RunReport[], meta: { startedAt: Date; dur
     `| results handed to the handler again (same job, BullMQ at-least-once) | ${f((r) => r.check.figures.deliveries.redeliveredSameJob)} |`,
     `| results delivered again after a power loss cut their first job | ${f((r) => r.check.figures.deliveries.redeliveredAfterLoss)} |`,
     '',
-    '| run | fsync | replicas | requests | kills b/c | Redis faults | API faults | succeeded | dead | dup. batches | sent twice | lost | stuck | twice | time |',
+    '| run | fsync | replicas | requests | kills b/c/r | Redis faults | API faults | succeeded | dead | dup. batches | sent twice | lost | stuck | twice | time |',
     '| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...reports.map((r) => {
       const c = r.check.figures;
       const redis = r.redisFaults.map((x) => x.kind).join(', ') || '–';
-      return `| ${r.scenario}${r.check.ok ? '' : ' ❌'} | ${r.fsync} | ${r.replicas.batchers}+${r.replicas.collectors} ${r.replicas.entry} | ${n(c.requests)} | ${r.kills.batcher}/${r.kills.collector} | ${redis} | ${r.apiFaultsFired} | ${n(c.succeeded)} | ${n(c.dead)} | ${c.batches.duplicate + c.batches.orphansAdopted} | ${c.requestsSentTwice} | ${c.lost} | ${c.stuck} | ${c.deliveries.duplicate} | ${sec(r.durationMs)} |`;
+      return `| ${r.scenario}${r.check.ok ? '' : ' ❌'} | ${r.fsync} | ${r.replicas.batchers}+${r.replicas.collectors}${r.replicas.resultWorkers ? `+${r.replicas.resultWorkers}` : ''} ${r.replicas.entry} | ${n(c.requests)} | ${r.kills.batcher}/${r.kills.collector}/${r.kills.results ?? 0} | ${redis} | ${r.apiFaultsFired} | ${n(c.succeeded)} | ${n(c.dead)} | ${c.batches.duplicate + c.batches.orphansAdopted} | ${c.requestsSentTwice} | ${c.lost} | ${c.stuck} | ${c.deliveries.duplicate} | ${sec(r.durationMs)} |`;
     }),
     '',
     ...reports.map((r) => `- **${r.scenario}**: ${r.description}`),
     '',
     ...faultTables(reports),
+    '',
+    ...recoveryTable(reports),
   ];
   const broken = reports.flatMap((r) => r.check.violations.map((v) => ({ run: r.scenario, ...v })));
   if (broken.length) {
@@ -97,5 +100,67 @@ function faultTables(reports: RunReport[]): string[] {
     '| run | Redis fault | during | back after | AOF cut (power loss) |',
     '| --- | --- | --- | ---: | --- |',
     ...redis,
+  ];
+}
+
+const SEC = (ms: number) => `${(ms / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} s`;
+
+/** Count, median and max of a list (ms unless `unit` says otherwise); "–" when empty. */
+function spread(values: number[], unit: (v: number) => string = SEC): [string, string, string] {
+  if (values.length === 0) return ['0', '–', '–'];
+  const sorted = [...values].sort((a, b) => a - b);
+  return [n(values.length), unit(sorted[Math.floor((sorted.length - 1) / 2)]!), unit(sorted.at(-1)!)];
+}
+
+/**
+ * How long each recovery took over every run (RELIABILITY.md, "Recovery times", explains the
+ * settings and their production defaults).
+ */
+function recoveryTable(reports: RunReport[]): string[] {
+  const all = (k: Exclude<keyof RecoveryFigures, 'overlapped'>) =>
+    reports.flatMap((r) => r.recovery?.[k] ?? []);
+  const p = CHAOS_PAUSES;
+  const rows: [string, string, Exclude<keyof RecoveryFigures, 'overlapped'>, string][] = [
+    [
+      'kill -9 of a batcher mid-flush',
+      'any batcher submits (or adopts) a batch again',
+      'batcherFlush',
+      `flush-lock lease ${SEC(p.flushLockMs)} (the \`{flush}\` job lock, stalled check as often), tick ${SEC(p.tickMs)}`,
+    ],
+    [
+      '… the same kill',
+      'its own submission is settled (released, or its batch adopted)',
+      'batcherSubmission',
+      `submission lease ${SEC(p.submissionLeaseMs)}, then the next flush's recovery`,
+    ],
+    [
+      'kill -9 of a collector',
+      'each batch it was collecting is taken up by a collector',
+      'collectorBatch',
+      `collector job lock ${SEC(p.collectorLockMs)}, stalled check every half lock`,
+    ],
+    [
+      'kill -9 of a result worker',
+      'each job it had in hand is completed',
+      'resultJob',
+      `result-worker lock ${SEC(p.resultLockMs)}, stalled check every half lock`,
+    ],
+    [
+      'a failed `batches.create`',
+      'the next create is answered',
+      'createAfterFailure',
+      `create backoff ${SEC(p.createBackoffMs)} doubling to ${SEC(p.maxCreateBackoffMs)} (or retry-after), tick ${SEC(p.tickMs)}`,
+    ],
+  ];
+  const repeats = spread(all('resultRepeats'), (v) => n(v));
+  const overlapped = sum(reports, (r) => r.recovery?.overlapped ?? 0);
+  return [
+    '| after | until | times | median | max | the pause comes from (chaos settings) |',
+    '| --- | --- | ---: | ---: | ---: | --- |',
+    ...rows.map(([a, b, k, why]) => `| ${a} | ${b} | ${spread(all(k)).join(' | ')} | ${why} |`),
+    '',
+    `Left out: ${n(overlapped)} recoveries that another kill of the same role (or a Redis fault) interrupted. ` +
+      `Results a killed result worker's job handed out again, per job: ${repeats[0]} jobs, median ${repeats[1]}, ` +
+      `max ${repeats[2]} (bound: maxUnrecorded ${RESULT_WORKER.maxUnrecorded} + concurrency ${RESULT_WORKER.concurrency}).`,
   ];
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Emulator, type ProcessingMode, startEmulator } from '@nightshift/emulator';
@@ -9,12 +9,14 @@ import {
   type ApiFaultPlan,
   ChaosMonkey,
   type FaultTally,
+  type KillEvent,
   type KillPlan,
   type Progress,
   type RedisFaultPlan,
 } from './faults.js';
 import { Fleet } from './fleet.js';
 import { type CheckReport, checkInvariants } from './invariants.js';
+import { deliveriesFromLogs, measureRecovery, type RecoveryFigures } from './recovery.js';
 import { ChaosRedis, type Fsync, type RedisFaultRecord } from './redis.js';
 import { Workload } from './workload.js';
 
@@ -28,7 +30,12 @@ export interface Scenario {
   slice?: number;
   batchers: number;
   collectors: number;
-  /** 'fixture' adds the CHAOS_* timing knobs; 'bin' runs the packages' own bin.ts as shipped. */
+  /**
+   * Result workers as child processes (killable like the roles; `'results'` in the kill plan). Unset:
+   * one result worker in the orchestrator, never killed.
+   */
+  resultWorkers?: number;
+  /** 'fixture': short locks and backoffs and the CHAOS_* knobs; 'bin': the packages' own bin.ts with their defaults. */
   entry: 'bin' | 'fixture';
   fsync: Fsync;
   /** Enqueueing is spread over this long, ms. */
@@ -54,7 +61,7 @@ export interface RunReport {
   description: string;
   fsync: Fsync;
   requests: number;
-  replicas: { batchers: number; collectors: number; entry: 'bin' | 'fixture' };
+  replicas: { batchers: number; collectors: number; resultWorkers: number; entry: 'bin' | 'fixture' };
   durationMs: number;
   drainMs: number;
   drained: boolean;
@@ -73,22 +80,52 @@ export interface RunReport {
   enqueue: { calls: number; failedCalls: number };
   /** Where the replicas' logs are (bench/out/chaos/<run>). */
   logDir: string;
+  /** Every kill -9, with what its victim held. */
+  killEvents: KillEvent[];
+  /** How long each recovery took (from the kill events and the replicas' logs). */
+  recovery: RecoveryFigures;
   check: CheckReport;
 }
 
 /** NIGHTSHIFT_MAX_ATTEMPTS of every run. */
 export const MAX_ATTEMPTS = 3;
+/**
+ * The result-worker processes: concurrency and maxUnrecorded (a kill may repeat their sum per job),
+ * and how long their handler takes (a database write's stand-in: a 100-result job then lasts long
+ * enough for kills to land in it).
+ */
+export const RESULT_WORKER = { concurrency: 16, maxUnrecorded: 10, handlerMs: 10 };
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * The timings that decide how long a recovery takes, as every run sets them (the report prints
+ * them beside the measured recovery times). Production defaults are in RELIABILITY.md.
+ */
+export const CHAOS_PAUSES = {
+  tickMs: 250,
+  flushLockMs: 3000,
+  submissionLeaseMs: 4000,
+  collectorLockMs: 3000,
+  resultLockMs: 3000,
+  createBackoffMs: 300,
+  maxCreateBackoffMs: 3000,
+};
+
 /** Environment of every replica. Short timings so that a run of minutes sees many cycles. */
-function childEnv(redisUrl: string, emuUrl: string, prefix: string, entry: 'bin' | 'fixture') {
+function childEnv(
+  redisUrl: string,
+  emuUrl: string,
+  prefix: string,
+  entry: 'bin' | 'fixture',
+  logDir: string,
+) {
   const env: Record<string, string> = {
     REDIS_URL: redisUrl,
     ANTHROPIC_BASE_URL: emuUrl,
     ANTHROPIC_API_KEY: 'test',
     NIGHTSHIFT_PREFIX: prefix,
     NIGHTSHIFT_LOG_LEVEL: 'info',
-    NIGHTSHIFT_TICK_MS: '250',
+    NIGHTSHIFT_TICK_MS: String(CHAOS_PAUSES.tickMs),
     NIGHTSHIFT_MAX_REQUESTS: '100',
     NIGHTSHIFT_MAX_WAIT_MS: '500',
     NIGHTSHIFT_POLL_MS: '300',
@@ -96,17 +133,23 @@ function childEnv(redisUrl: string, emuUrl: string, prefix: string, entry: 'bin'
     NIGHTSHIFT_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
     NIGHTSHIFT_RETRY_BACKOFF_MS: '300',
     NIGHTSHIFT_CREATE_TIMEOUT_MS: '2500',
-    NIGHTSHIFT_SUBMISSION_LEASE_MS: '4000',
+    NIGHTSHIFT_SUBMISSION_LEASE_MS: String(CHAOS_PAUSES.submissionLeaseMs),
     NIGHTSHIFT_NOT_FOUND_GRACE_MS: '4000',
     NIGHTSHIFT_ADOPT_ORPHANS: 'true',
+    // Read by the result-worker processes only (fixtures/result-worker.ts).
+    CHAOS_RESULT_LOCK_MS: String(CHAOS_PAUSES.resultLockMs),
+    CHAOS_RESULT_HANDLER_MS: String(RESULT_WORKER.handlerMs),
+    CHAOS_RESULT_CONCURRENCY: String(RESULT_WORKER.concurrency),
+    CHAOS_RESULT_MAX_UNRECORDED: String(RESULT_WORKER.maxUnrecorded),
+    CHAOS_READY_DIR: logDir,
   };
   if (entry === 'fixture') {
     Object.assign(env, {
-      CHAOS_CREATE_BACKOFF_MS: '300',
-      CHAOS_MAX_CREATE_BACKOFF_MS: '3000',
-      CHAOS_FLUSH_LOCK_MS: '3000',
+      NIGHTSHIFT_CREATE_BACKOFF_MS: String(CHAOS_PAUSES.createBackoffMs),
+      NIGHTSHIFT_MAX_CREATE_BACKOFF_MS: String(CHAOS_PAUSES.maxCreateBackoffMs),
+      NIGHTSHIFT_FLUSH_LOCK_MS: String(CHAOS_PAUSES.flushLockMs),
+      NIGHTSHIFT_COLLECTOR_LOCK_MS: String(CHAOS_PAUSES.collectorLockMs),
       CHAOS_HEARTBEAT_MS: '1000',
-      CHAOS_LOCK_MS: '3000',
       CHAOS_TRANSIENT_RETRY_MS: '300',
       CHAOS_ORPHAN_MIN_AGE_MS: '3000',
       CHAOS_REQUEST_TIMEOUT_MS: '5000',
@@ -143,10 +186,16 @@ class ChaosRun {
     this.admin.on('error', () => {});
     this.store = new Store(this.admin, prefix);
     this.fleet = new Fleet({
-      env: childEnv(this.redis.url, this.emu.url, prefix, s.entry),
+      env: childEnv(this.redis.url, this.emu.url, prefix, s.entry, this.logDir),
       logDir: this.logDir,
       entry: s.entry,
-      heartbeatPids: async () => new Set((await this.store.heartbeats()).map((h) => h.pid)),
+      heartbeatPids: async () => {
+        // Result workers write no heartbeat: they drop `ready-<pid>` once they listen.
+        const listening = readdirSync(this.logDir)
+          .filter((f) => f.startsWith('ready-'))
+          .map((f) => Number(f.slice(6)));
+        return new Set([...(await this.store.heartbeats()).map((h) => h.pid), ...listening]);
+      },
     });
     this.work = new Workload({
       redisUrl: this.redis.url,
@@ -232,7 +281,8 @@ export async function runScenario(s: Scenario, log: (msg: string) => void = () =
     run.injectOutcomes();
     run.fleet.add('batcher', s.batchers);
     run.fleet.add('collector', s.collectors);
-    run.work.startSink();
+    if (s.resultWorkers) run.fleet.add('results', s.resultWorkers);
+    else run.work.startSink();
     await run.fleet.waitReady(240_000);
     // The run's clock starts once every replica is up (start-up under tsx takes seconds on 2 cores).
     const t0 = Date.now();
@@ -249,13 +299,22 @@ export async function runScenario(s: Scenario, log: (msg: string) => void = () =
     const drain = await waitDrained(s.drainTimeoutMs, run.work, run.admin, 'chaos', emu, log);
     const drainMs = Date.now() - drainStart;
     run.monkey.disarm();
-    return report(run, tStart, { drainMs, ...drain }, await checkRun(run));
+    if (s.resultWorkers) {
+      // Stopped (gracefully) so that their logs are complete before they are read.
+      await run.fleet.stopAll();
+      for (const [cid, list] of deliveriesFromLogs(run.logDir)) run.work.deliveries.set(cid, list);
+    }
+    const recovery = measureRecovery(run.logDir, {
+      kills: run.monkey.tally.killEvents,
+      redis: run.redis.faults,
+    });
+    return report(run, tStart, { drainMs, ...drain }, await checkRun(run, recovery), recovery);
   } finally {
     await run.close();
   }
 }
 
-async function checkRun(run: ChaosRun): Promise<CheckReport> {
+async function checkRun(run: ChaosRun, recovery: RecoveryFigures): Promise<CheckReport> {
   const out = await checkInvariants({
     redis: run.admin,
     prefix: 'chaos',
@@ -278,6 +337,16 @@ async function checkRun(run: ChaosRun): Promise<CheckReport> {
     logDir: run.logDir,
   });
   if (file) run.log(`details of the broken invariants: ${file}`);
+  const bound = RESULT_WORKER.maxUnrecorded + RESULT_WORKER.concurrency;
+  const over = recovery.resultRepeats.filter((n) => n > bound);
+  if (over.length) {
+    out.ok = false;
+    out.violations.push({
+      invariant: `a killed result worker's job hands out again at most maxUnrecorded + concurrency (${bound}) results`,
+      count: over.length,
+      sample: over.slice(0, 5).map(String),
+    });
+  }
   const exits = run.fleet.unexpectedExits();
   if (exits.length) {
     out.ok = false;
@@ -295,6 +364,7 @@ function report(
   tStart: number,
   drain: { drainMs: number; drained: boolean; sweeps: number },
   check: CheckReport,
+  recovery: RecoveryFigures,
 ): RunReport {
   const { s, monkey } = run;
   return {
@@ -302,7 +372,12 @@ function report(
     description: s.description,
     fsync: s.fsync,
     requests: s.requests,
-    replicas: { batchers: s.batchers, collectors: s.collectors, entry: s.entry },
+    replicas: {
+      batchers: s.batchers,
+      collectors: s.collectors,
+      resultWorkers: s.resultWorkers ?? 0,
+      entry: s.entry,
+    },
     durationMs: Date.now() - tStart,
     drainMs: drain.drainMs,
     drained: drain.drained,
@@ -319,6 +394,8 @@ function report(
     operatorSweeps: drain.sweeps,
     enqueue: { calls: run.work.enqueueCalls, failedCalls: run.work.enqueueFailures },
     logDir: run.logDir,
+    killEvents: monkey.tally.killEvents,
+    recovery,
     check,
   };
 }

@@ -75,15 +75,21 @@ export function apiFaults(stage = 0): ApiFaultPlan[] {
 export const QUICK: Scenario = {
   name: 'quick',
   description:
-    '3 batchers + 3 collectors killed -9 at random and at the risky moments, one Redis kill -9 (appendfsync always) during enqueue, flush and collection, one of each API fault.',
+    '3 batchers + 3 collectors + 2 result workers killed -9 at random and at the risky moments, one Redis kill -9 (appendfsync always) during enqueue, flush and collection, one of each API fault.',
   requests: 1500,
   batchers: 3,
   collectors: 3,
+  resultWorkers: 2,
   entry: 'fixture',
   fsync: 'always',
   enqueueMs: 20 * S,
   maxChaosMs: 150 * S,
-  kills: { roles: ['batcher', 'collector'], everyMs: [2000, 4000], downMs: [200, 1000], targeted: 0.3 },
+  kills: {
+    roles: ['batcher', 'collector', 'results'],
+    everyMs: [1500, 3000],
+    downMs: [200, 1000],
+    targeted: 0.3,
+  },
   redis: [
     { when: { enqueued: 0.5, batches: 3, ended: 1 }, kind: 'crash', during: 'enqueue, flush and collection' },
   ],
@@ -103,16 +109,17 @@ export const LONG: Scenario[] = [
   {
     name: 'process-kills',
     description:
-      '3 batchers + 3 collectors, kill -9 every 0.7–1.5 s at random and at the risky moments (a submission in `creating`, a results stream starting), restarted after 0.2–1.5 s.',
+      '3 batchers + 3 collectors + 2 result workers, kill -9 every 0.7–1.5 s at random and at the risky moments (a submission in `creating`, a results stream starting, a result job in hand), restarted after 0.2–1.5 s.',
     requests: 10000,
     batchers: 3,
     collectors: 3,
+    resultWorkers: 2,
     entry: 'fixture',
     fsync: 'always',
     enqueueMs: 90 * S,
     maxChaosMs: 300 * S,
     kills: {
-      roles: ['batcher', 'collector'],
+      roles: ['batcher', 'collector', 'results'],
       everyMs: [700, 1500],
       downMs: [200, 1500],
       targeted: 0.4,
@@ -207,16 +214,17 @@ export const LONG: Scenario[] = [
   {
     name: 'everything',
     description:
-      'All at once: kill -9 of every role, a Redis kill -9 (always) and a 4 s freeze, two rounds of every API fault.',
+      'All at once: kill -9 of every role and of the result workers, a Redis kill -9 (always) and a 4 s freeze, two rounds of every API fault.',
     requests: 8000,
     batchers: 3,
     collectors: 3,
+    resultWorkers: 2,
     entry: 'fixture',
     fsync: 'always',
     enqueueMs: 60 * S,
     maxChaosMs: 300 * S,
     kills: {
-      roles: ['batcher', 'collector'],
+      roles: ['batcher', 'collector', 'results'],
       everyMs: [2000, 4000],
       downMs: [200, 1500],
       targeted: 0.3,

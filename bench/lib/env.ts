@@ -1,6 +1,7 @@
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createRedis, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { cpuMsFromInfo } from './redis-info.js';
 
 /**
  * What every benchmark runs against: a throwaway redis-server owned by this run (so FLUSHALL between
@@ -55,10 +56,7 @@ export class BenchEnv {
 
   /** CPU time redis-server has used so far (user + sys, all threads), ms. */
   async redisCpuMs(): Promise<number> {
-    const info = await this.redis.info('cpu');
-    const sys = Number(/^used_cpu_sys:([\d.]+)/m.exec(info)?.[1] ?? 0);
-    const user = Number(/^used_cpu_user:([\d.]+)/m.exec(info)?.[1] ?? 0);
-    return (sys + user) * 1000;
+    return cpuMsFromInfo(await this.redis.info('cpu'));
   }
 
   async redisVersion(): Promise<string> {

@@ -269,6 +269,37 @@ function costRows(r: BenchResults): string[] {
   return out;
 }
 
+/** The result consumer at each `maxUnrecorded`, beside the unbounded setting of the same run. */
+function consumerRows(r: BenchResults): string[] {
+  const out = head([
+    'consumer',
+    '`maxUnrecorded`',
+    'repeats after a kill -9, at most (per job)',
+    'ms',
+    'results/s',
+    'vs unbounded',
+    'consumer CPU, µs/result',
+    'Redis CPU, µs/result',
+  ]);
+  for (const f of r.consumer.figures) {
+    out.push(
+      row([
+        f.consumer,
+        f.maxUnrecorded === null ? '∞ (no bound)' : String(f.maxUnrecorded),
+        f.maxUnrecorded === null
+          ? 'the whole job (100)'
+          : `${f.maxUnrecorded} + ${f.concurrency} in progress`,
+        mm(f.ms),
+        mm(f.perSecond),
+        mm(f.vsUnbounded, 2, '×'),
+        mm(f.cpuUsPerResult, 1),
+        mm(f.redisCpuUsPerResult, 1),
+      ]),
+    );
+  }
+  return out;
+}
+
 /** The whole Markdown block: targets, stages, end to end and scale, footprint, cost, machine. */
 export function renderMarkdown(r: BenchResults): string {
   const m = r.meta.machine;
@@ -337,6 +368,10 @@ export function renderMarkdown(r: BenchResults): string {
     `#### Cost view (${n0(r.cost.requests)} requests, batches of at most ${r.cost.maxRequests}, prices of \`claude-haiku-4-5\`)`,
     '',
     ...costRows(r),
+    '',
+    `#### Result consumer: the cost of the bound on unrecorded results (${n0(r.consumer.n)} results, 100 to a job)`,
+    '',
+    ...consumerRows(r),
     '',
   ];
   return lines.join('\n');

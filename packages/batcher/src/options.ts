@@ -249,5 +249,8 @@ export function batcherOptionsFromConfig(
     submissionLeaseMs: env.NIGHTSHIFT_SUBMISSION_LEASE_MS,
     circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
     circuitMaxCooldownMs: env.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS,
+    flushLockMs: env.NIGHTSHIFT_FLUSH_LOCK_MS,
+    createBackoffMs: env.NIGHTSHIFT_CREATE_BACKOFF_MS,
+    maxCreateBackoffMs: env.NIGHTSHIFT_MAX_CREATE_BACKOFF_MS,
   };
 }

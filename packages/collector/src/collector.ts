@@ -103,8 +103,10 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
       connection,
       prefix,
       concurrency,
+      // Stored on each job it takes (`processedBy`): which collector has (or last had) a batch.
+      name: this.instance,
       lockDuration: lockDurationMs,
-      stalledInterval: Math.min(30_000, lockDurationMs),
+      stalledInterval: Math.ceil(lockDurationMs / 2),
       maxStalledCount: 10,
     });
     const collect = new Worker(QUEUES.collect, async () => summarize(await this.runSweep(false)), {

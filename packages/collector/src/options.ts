@@ -81,7 +81,12 @@ export interface CollectorOptions {
   realtimeTimeoutMs?: number;
   /** First delay after a transient failure (5xx, connection, stream cut); doubles, capped at maxPollMs. @defaultValue `5_000` */
   transientRetryMs?: number;
-  /** BullMQ lock of a tracking job; a killed collector's batch is picked up after about this long. @defaultValue `120_000` */
+  /**
+   * BullMQ lock of a tracking job, renewed every half of it; stalled jobs are looked for every half
+   * lock, so a killed collector's batch is picked up between half of it and 1.5× it after the kill.
+   * A collector whose event loop stalls for half of it loses the batch to another one (which is
+   * safe: the apply is exactly-once). @defaultValue `30_000`
+   */
   lockDurationMs?: number;
   /** A real-time call older than this is presumed crashed and is retried by the sweep. @defaultValue `900_000` */
   realtimeStaleMs?: number;
@@ -144,7 +149,7 @@ export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
     requestTimeoutMs: MINUTE,
     realtimeTimeoutMs: 10 * MINUTE,
     transientRetryMs: 5_000,
-    lockDurationMs: 2 * MINUTE,
+    lockDurationMs: 30_000,
     realtimeStaleMs: 15 * MINUTE,
     orphanMinAgeMs: 30 * MINUTE,
     ...stripUndefined(opts),
@@ -205,5 +210,6 @@ export function collectorOptionsFromConfig(
     circuitCooldownMs: env.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS,
     circuitMaxCooldownMs: env.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS,
     resultsPerJob: env.NIGHTSHIFT_RESULTS_PER_JOB,
+    lockDurationMs: env.NIGHTSHIFT_COLLECTOR_LOCK_MS,
   };
 }

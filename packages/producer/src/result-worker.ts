@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   createLogger,
   DEFAULT_PREFIX,
@@ -13,6 +14,7 @@ import { DelayedError, type Job, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import { Limiter } from './limiter.js';
+import { ProgressRecorder, progressOf } from './progress-recorder.js';
 import type { ResultWorker, ResultWorkerOptions } from './types.js';
 
 /** The text blocks of a message, joined: what most handlers want. */
@@ -53,28 +55,27 @@ function fateOf(jobId: string, cid: string, rec: Pick<RecordFields, 'state' | 'd
   return 'skip';
 }
 
-/** Handled results between two records of a job's progress. */
-const PROGRESS_EVERY = 10;
-
-/** What a job remembers between its attempts (kept as its BullMQ progress). */
-interface Progress {
-  /** custom_ids handled or skipped: a retry does not call the handler for them again. */
-  handled: string[];
-  /** Times the job waited for real-time answers to be applied. */
-  waits: number;
-}
-
-function progressOf(job: Job): Progress {
-  const p = job.progress as Partial<Progress> | number | undefined;
-  if (p && typeof p === 'object' && Array.isArray(p.handled)) {
-    return { handled: p.handled, waits: Number(p.waits) || 0 };
-  }
-  return { handled: [], waits: 0 };
-}
-
 /** The results of a job; a job of an earlier version carried one result as its whole data. */
 function resultsOf(data: ResultJobData | ResultPayload): ResultPayload[] {
   return 'results' in data && Array.isArray(data.results) ? data.results : [data as ResultPayload];
+}
+
+/** Times a job may be left behind by a dead worker before it fails ("stalled more than allowable"). */
+const MAX_STALLS = 10;
+
+/** The numeric options with their defaults; throws a CONFIG error naming each bad one. */
+function checkNumbers(opts: ResultWorkerOptions) {
+  const { concurrency = 1, maxUnrecorded = 10, lockDurationMs = 30_000 } = opts;
+  const bad: string[] = [];
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) bad.push('concurrency must be an integer ≥ 1');
+  if (!((Number.isInteger(maxUnrecorded) && maxUnrecorded >= 0) || maxUnrecorded === Infinity)) {
+    bad.push('maxUnrecorded must be an integer ≥ 0 (or Infinity for no bound)');
+  }
+  if (!(Number.isInteger(lockDurationMs) && lockDurationMs >= 1_000)) {
+    bad.push('lockDurationMs must be an integer ≥ 1000');
+  }
+  if (bad.length) throw new NightshiftError('CONFIG', `createResultWorker: ${bad.join('; ')}`);
+  return { concurrency, maxUnrecorded, lockDurationMs };
 }
 
 /**
@@ -94,9 +95,9 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
   if (typeof opts.handler !== 'function') {
     throw new NightshiftError('CONFIG', 'createResultWorker: handler must be a function');
   }
+  const { concurrency, maxUnrecorded, lockDurationMs } = checkNumbers(opts);
   const logger = opts.logger ?? createLogger('result-worker');
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
-  const concurrency = opts.concurrency ?? 1;
   // The worker always owns its connection: BullMQ workers need maxRetriesPerRequest null.
   const connection = opts.connection
     ? workerConnection(opts.connection)
@@ -107,51 +108,53 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
 
   const processJob = async (job: Job<ResultJobData>, token?: string) => {
     const progress = progressOf(job);
-    const done = new Set(progress.handled);
-    const todo = resultsOf(job.data).filter((r) => !done.has(r.customId));
+    const recorder = new ProgressRecorder(job, progress, maxUnrecorded, logger);
+    const todo = resultsOf(job.data).filter((r) => !recorder.has(r.customId));
     const recs = await store.peekMany(
       todo.map((r) => r.customId),
       ['state', 'dlv'],
     );
     const waiting: string[] = [];
     const failures: unknown[] = [];
-    // Every PROGRESS_EVERY handled results the job records them, so a worker that dies mid-job
-    // hands out again at most that many (plus those in progress), not the whole job.
-    let unrecorded = 0;
-    let recording: Promise<void> = Promise.resolve();
-    const record = () => {
-      const handled = [...done];
-      recording = recording
-        .then(() => job.updateProgress({ handled, waits: progress.waits } satisfies Progress))
-        .catch((err: unknown) => logger.warn({ err, job: job.id }, 'could not record handled results'));
-    };
-    await Promise.all(
-      todo.map(async (result, i) => {
-        const fate = fateOf(job.id ?? '', result.customId, recs[i] ?? null);
-        if (fate === 'wait') return void waiting.push(result.customId);
-        if (fate === 'skip') {
-          logger.debug(
-            { customId: result.customId, job: job.id },
-            'result delivered by another job: skipped',
-          );
-          return void done.add(result.customId);
-        }
-        try {
-          await handlers.run(async () => opts.handler({ ...result, text: textOf(result) }, job));
-          done.add(result.customId);
-          if (++unrecorded >= PROGRESS_EVERY) {
-            unrecorded = 0;
-            record();
+    const running: Promise<void>[] = [];
+    // Results are handed out one after the other, each once the recorder admits it and a handler
+    // slot is free; up to `concurrency` run at once (across jobs).
+    for (const [i, result] of todo.entries()) {
+      const fate = fateOf(job.id ?? '', result.customId, recs[i] ?? null);
+      if (fate === 'wait') {
+        waiting.push(result.customId);
+        continue;
+      }
+      if (fate === 'skip') {
+        logger.debug({ customId: result.customId, job: job.id }, 'result delivered by another job: skipped');
+        recorder.skipped(result.customId);
+        continue;
+      }
+      let release: () => void;
+      try {
+        release = await admitted(recorder);
+      } catch (err) {
+        failures.push(err); // the record cannot be written: hand out nothing more
+        break;
+      }
+      running.push(
+        (async () => {
+          try {
+            await opts.handler({ ...result, text: textOf(result) }, job);
+            recorder.handledOne(result.customId);
+          } catch (err) {
+            failures.push(err);
+          } finally {
+            release();
           }
-        } catch (err) {
-          failures.push(err);
-        }
-      }),
-    );
-    await recording;
+        })(),
+      );
+    }
+    await Promise.all(running);
+    await recorder.settle();
     if (failures.length === 0 && waiting.length === 0) return;
     const waits = progress.waits + (failures.length === 0 ? 1 : 0);
-    await job.updateProgress({ handled: [...done], waits } satisfies Progress);
+    await recorder.writeFinal(waits);
     if (failures.length) {
       const first = failures[0];
       if (failures.length === 1) throw first;
@@ -165,11 +168,34 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     throw new DelayedError();
   };
 
+  /**
+   * A handler slot for the job's next result, taken once the recorder admits one. The slot is
+   * checked again after the wait for it: the job's handlers still running may have finished
+   * meanwhile and left too many results unrecorded.
+   */
+  const admitted = async (recorder: ProgressRecorder): Promise<() => void> => {
+    for (;;) {
+      await recorder.admit();
+      const release = await handlers.acquire();
+      if (recorder.admits) return release;
+      release();
+    }
+  };
+
   const worker = new Worker<ResultJobData>(QUEUES.results, processJob, {
     connection,
     prefix,
     // Jobs fetched at once; the handlers of all of them share the `concurrency` limit.
     concurrency,
+    // Stored on each job it takes (`processedBy`): which process has (or last had) a job.
+    name: `result-worker-${hostname()}-${process.pid}`,
+    // A killed worker's job goes back to the queue once its lock has expired and a stalled check
+    // has seen it: between half a lock and a lock and a half after the kill.
+    lockDuration: lockDurationMs,
+    stalledInterval: Math.ceil(lockDurationMs / 2),
+    // A job whose worker dies mid-job is handed out again (up to 10 times: a result that crashes
+    // every worker that handles it must not do so for ever; it then fails, visible on the board).
+    maxStalledCount: MAX_STALLS,
   });
   // Errors of the worker's own loop (Redis down, …) are reported here, never thrown into the void.
   worker.on('error', (err) => logger.error({ err }, 'result worker error'));

@@ -193,10 +193,29 @@ export interface ResultWorkerOptions {
    */
   prefix?: string;
   /**
-   * Results handled at once (across the jobs being worked on).
+   * Results handled at once (across the jobs being worked on); also the jobs worked on at once.
    * @defaultValue 1
    */
   concurrency?: number;
+  /**
+   * How far a job's record of handled results (its progress in Redis) may fall behind the handler.
+   * A result is handed to the handler only while at most this many handled results of its job are
+   * unrecorded, so a worker killed mid-job hands out again, per job, at most `maxUnrecorded`
+   * results plus the job's handler calls in progress at the kill (at most `concurrency`). 0 records
+   * every handled result before the next is handed out; `Infinity` never waits (a kill may then
+   * repeat a whole job). What each costs: BENCHMARKS.md, "Result consumer".
+   * @defaultValue 10
+   */
+  maxUnrecorded?: number;
+  /**
+   * BullMQ lock of a job being worked on, renewed every half of it while the worker lives. A job
+   * whose worker was killed goes to another worker (or the same one restarted) between half of it
+   * and 1.5× it after the kill (stalled jobs are looked for every half lock). Shorter: quicker
+   * recovery; but a handler that blocks the event loop for more than half of it loses the lock, and
+   * the job is handed out a second time while the first worker still runs it.
+   * @defaultValue 30_000
+   */
+  lockDurationMs?: number;
   /**
    * Called once per result. Throwing (or rejecting) makes BullMQ retry the result's job with backoff
    * (attempts and backoff from the results queue's defaults); the retry calls the handler again only

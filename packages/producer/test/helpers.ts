@@ -1,3 +1,5 @@
+import { DEFAULT_PRICES, type Message, type ResultPayload } from '@nightshift/shared';
+import { buildSuccess, type EnqueueItem } from '@nightshift/store';
 import type { EnqueueRequest } from '../src/index.js';
 
 export const MODEL = 'claude-haiku-4-5';
@@ -22,8 +24,6 @@ let n = 0;
 /** A prefix no other test of the file uses. */
 export const uniquePrefix = () => `t${process.pid}x${++n}`;
 
-import type { Message } from '@nightshift/shared';
-
 /** A succeeded Message as the API (and the emulator) returns it. */
 export function fakeMessage(text: string, model = MODEL): Message {
   return {
@@ -42,4 +42,53 @@ export function fakeMessage(text: string, model = MODEL): Message {
       service_tier: 'batch',
     },
   } as unknown as Message;
+}
+
+/** A result exactly as the collector writes it: buildSuccess → deliverResults. */
+export function collectorResult(customId: string, text: string): ResultPayload {
+  return buildSuccess({
+    customId,
+    feature: 'classify-docs',
+    metadata: { docId: customId, __proto__: 'kept as data' },
+    model: 'claude-haiku-4-5',
+    message: fakeMessage(text),
+    mode: 'batch',
+    batchId: 'msgbatch_r1',
+    attempt: 1,
+    prices: DEFAULT_PRICES,
+  }).payload;
+}
+
+/** A request record as the producer writes it, in a given state. */
+export function record(cid: string, state: 'queued' | 'realtime'): EnqueueItem {
+  return {
+    cid,
+    feature: 'classify-docs',
+    model: 'claude-haiku-4-5',
+    params: '{}',
+    phash: cid,
+    meta: '',
+    deadline: null,
+    partition: 'default',
+    group: 'g',
+    bytes: 2,
+    realtimeAllowed: state === 'realtime',
+    state,
+  };
+}
+
+/** The apply item of a success of `cid` whose delivery is job `delivery`. */
+export function success(cid: string, delivery: string) {
+  const { item } = buildSuccess({
+    customId: cid,
+    feature: 'classify-docs',
+    metadata: null,
+    model: 'claude-haiku-4-5',
+    message: fakeMessage('x'),
+    mode: 'batch',
+    batchId: 'b1',
+    attempt: 1,
+    prices: DEFAULT_PRICES,
+  });
+  return { ...item, delivery };
 }

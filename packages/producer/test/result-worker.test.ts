@@ -1,18 +1,15 @@
-import { createLogger, DEFAULT_PRICES, jobIds, QUEUES, type ResultPayload } from '@nightshift/shared';
-import {
-  buildSuccess,
-  createRedis,
-  deliverResults,
-  type EnqueueItem,
-  openQueue,
-  type RedisClient,
-  Store,
-} from '@nightshift/store';
+import { createLogger, jobIds, QUEUES } from '@nightshift/shared';
+import { createRedis, deliverResults, openQueue, type RedisClient, Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createResultWorker, type ResultEvent, type ResultWorker } from '../src/index.js';
-import { fakeMessage, uniquePrefix } from './helpers.js';
+import {
+  createResultWorker,
+  type ResultEvent,
+  type ResultWorker,
+  type ResultWorkerOptions,
+} from '../src/index.js';
+import { collectorResult, record, success, uniquePrefix } from './helpers.js';
 
 let server: RedisServer;
 let redis: RedisClient;
@@ -28,65 +25,20 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** A result exactly as the collector writes it: buildSuccess → deliverResults. */
-function collectorResult(customId: string, text: string): ResultPayload {
-  return buildSuccess({
-    customId,
-    feature: 'classify-docs',
-    metadata: { docId: customId, __proto__: 'kept as data' },
-    model: 'claude-haiku-4-5',
-    message: fakeMessage(text),
-    mode: 'batch',
-    batchId: 'msgbatch_r1',
-    attempt: 1,
-    prices: DEFAULT_PRICES,
-  }).payload;
-}
-
 const logger = createLogger('result-worker-test', 'silent');
 
-/** A request record as the producer writes it, in a given state. */
-function record(cid: string, state: 'queued' | 'realtime'): EnqueueItem {
-  return {
-    cid,
-    feature: 'classify-docs',
-    model: 'claude-haiku-4-5',
-    params: '{}',
-    phash: cid,
-    meta: '',
-    deadline: null,
-    partition: 'default',
-    group: 'g',
-    bytes: 2,
-    realtimeAllowed: state === 'realtime',
-    state,
-  };
-}
-
-/** The apply item of a success of `cid` whose delivery is job `delivery`. */
-function success(cid: string, delivery: string) {
-  const { item } = buildSuccess({
-    customId: cid,
-    feature: 'classify-docs',
-    metadata: null,
-    model: 'claude-haiku-4-5',
-    message: fakeMessage('x'),
-    mode: 'batch',
-    batchId: 'b1',
-    attempt: 1,
-    prices: DEFAULT_PRICES,
-  });
-  return { ...item, delivery };
-}
-
-function setup(handler: (r: ResultEvent) => Promise<void> | void, viaUrl = false) {
+function setup(
+  handler: (r: ResultEvent) => Promise<void> | void,
+  opts: Pick<ResultWorkerOptions, 'maxUnrecorded' | 'concurrency'> & { viaUrl?: boolean } = {},
+) {
   const prefix = uniquePrefix();
   const store = new Store(redis, prefix);
   const queue: Queue = openQueue('results', redis, prefix);
+  const { viaUrl, ...tuning } = opts;
   const consumer: ResultWorker = createResultWorker(
     viaUrl
-      ? { redisUrl: server.url, prefix, handler, logger }
-      : { connection: redis, prefix, handler, logger },
+      ? { redisUrl: server.url, prefix, handler, logger, ...tuning }
+      : { connection: redis, prefix, handler, logger, ...tuning },
   );
   closers.push(
     () => queue.close(),
@@ -126,13 +78,16 @@ describe('createResultWorker', () => {
   it('retries a job whose handler threw, calling it again only for the results not handled', async () => {
     const calls: string[] = [];
     let failed = false;
-    const { queue } = setup((r) => {
-      calls.push(r.customId);
-      if (r.customId === 'doc_c2' && !failed) {
-        failed = true;
-        throw new Error('database down');
-      }
-    }, true);
+    const { queue } = setup(
+      (r) => {
+        calls.push(r.customId);
+        if (r.customId === 'doc_c2' && !failed) {
+          failed = true;
+          throw new Error('database down');
+        }
+      },
+      { viaUrl: true },
+    );
     const id = 'res-msgbatch_r1-c';
     await deliverResults(queue, [
       { id, results: ['doc_c1', 'doc_c2', 'doc_c3'].map((c) => collectorResult(c, 'other')) },
@@ -145,29 +100,45 @@ describe('createResultWorker', () => {
     expect(job?.attemptsMade).toBe(2);
   });
 
-  it('records the results it handled as it goes, so a worker dying mid-job repeats only a few', async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const got: string[] = [];
-    const { queue } = setup(async (r) => {
-      if (got.length === 15) await gate; // the 16th result hangs, as a worker about to die would
-      got.push(r.customId);
-    });
-    const id = 'res-msgbatch_r1-p';
-    const cids = Array.from({ length: 40 }, (_, i) => `doc_p${i}`);
-    await deliverResults(queue, [{ id, results: cids.map((c) => collectorResult(c, 'x')) }]);
-    await waitFor(() => got.length === 15, { what: '15 results handled' });
-    await waitFor(
-      async () => ((await queue.getJob(id))?.progress as { handled?: string[] })?.handled?.length === 10,
-      { what: 'the first ten recorded in the job' },
+  describe('when Redis stops answering mid-job (its record of handled results cannot advance)', () => {
+    // Frozen with SIGSTOP: the job's progress writes hang, as they would with a slow Redis, and no
+    // result may be handed out once more than maxUnrecorded handled ones are unrecorded.
+    it.each([
+      { maxUnrecorded: 3, concurrency: 4, name: '3 + 4' },
+      { maxUnrecorded: 0, concurrency: 1, name: '0 + 1' },
+    ])(
+      'hands out exactly maxUnrecorded + concurrency results ($name)',
+      async ({ maxUnrecorded, concurrency }) => {
+        const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+        let release: () => void = () => {};
+        const held = new Promise<void>((r) => {
+          release = r;
+        });
+        const calls: string[] = [];
+        const { queue } = setup(
+          async (r) => {
+            if (calls.push(r.customId) === 1) process.kill(pid, 'SIGSTOP');
+            // The first maxUnrecorded return at once; the next ones stay in progress until released.
+            if (calls.length > maxUnrecorded) await held;
+          },
+          { maxUnrecorded, concurrency },
+        );
+        const id = `res-msgbatch_r1-f${maxUnrecorded}`;
+        const cids = Array.from({ length: 30 }, (_, i) => `doc_f${maxUnrecorded}_${i}`);
+        await deliverResults(queue, [{ id, results: cids.map((c) => collectorResult(c, 'x')) }]);
+        const bound = maxUnrecorded + concurrency;
+        try {
+          await waitFor(() => calls.length === bound, { what: `${bound} handler calls` });
+          release(); // now all of them are handled and unrecorded: nothing more may be handed out
+          await new Promise((r) => setTimeout(r, 300));
+          expect(calls).toHaveLength(bound);
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
+        await waitFor(async () => (await queue.getJobState(id)) === 'completed', { what: 'the job done' });
+        expect([...calls].sort()).toEqual([...cids].sort());
+      },
     );
-    const recorded = ((await queue.getJob(id))!.progress as { handled: string[] }).handled;
-    expect(recorded.every((c) => got.includes(c))).toBe(true);
-    release();
-    await waitFor(async () => (await queue.getJobState(id)) === 'completed', { what: 'the job done' });
-    expect([...got].sort()).toEqual([...cids].sort());
   });
 
   it('delivers a result only from the job its record names, however many jobs carry it', async () => {

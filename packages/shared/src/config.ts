@@ -89,6 +89,18 @@ export const SETTINGS = {
     schema: ms(CIRCUIT_DEFAULTS.maxCooldownMs),
     doc: 'The longest interval between two probes of a billing / spend-limit circuit (a monthly cap does not lift in 30 minutes).',
   },
+  NIGHTSHIFT_FLUSH_LOCK_MS: {
+    schema: ms(30_000),
+    doc: 'Batcher: lease of the flush lock and of the `{flush}` job; a batcher killed mid-flush holds up flushing for one to two leases. Shorter recovers sooner; a batcher whose event loop stalls for a third of it loses the lock and stops its flush.',
+  },
+  NIGHTSHIFT_CREATE_BACKOFF_MS: {
+    schema: ms(30_000),
+    doc: 'Batcher: first pause after a failed `batches.create` (429, 5xx, connection), doubling per failure; a longer `retry-after` wins.',
+  },
+  NIGHTSHIFT_MAX_CREATE_BACKOFF_MS: {
+    schema: ms(30 * MINUTE),
+    doc: 'Batcher: the longest pause between failed creates.',
+  },
   NIGHTSHIFT_POLL_MS: { schema: ms(60_000), doc: 'Collector: how often each batch in flight is polled.' },
   NIGHTSHIFT_MAX_POLL_MS: {
     schema: ms(10 * MINUTE),
@@ -110,6 +122,10 @@ export const SETTINGS = {
   NIGHTSHIFT_HEAP_GROWING_PERCENT: {
     schema: z.coerce.number().int().min(0).max(1_000).default(100),
     doc: 'Batcher and collector processes: how far V8 lets the heap grow past its live size before a full GC, in %; keeps memory flat whatever the batch size. 0 keeps V8’s own (up to 4×).',
+  },
+  NIGHTSHIFT_COLLECTOR_LOCK_MS: {
+    schema: ms(30_000),
+    doc: 'Collector: BullMQ lock of a batch being collected; a killed collector’s batches are taken up after half to 1.5× of it. Shorter recovers sooner; a collector whose event loop stalls for half of it loses the batch to another (nothing is applied twice).',
   },
   NIGHTSHIFT_RESULTS_PER_JOB: {
     schema: count(100, 1_000),

@@ -1,3 +1,5 @@
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+
 /**
  * The export condition under which every `@nightshift/*` package resolves to its TypeScript source
  * (`src/index.ts`) instead of its build (`dist/`): tests, benchmarks and `pnpm start` run the
@@ -13,4 +15,13 @@ export const SOURCE_CONDITION = '@nightshift/source';
  */
 export function sourceNodeArgs(entry: string, ...args: string[]): string[] {
   return [`--conditions=${SOURCE_CONDITION}`, '--import', 'tsx', entry, ...args];
+}
+
+/**
+ * Starts a TypeScript file of this repository as a Node process of its own, from source (the
+ * arguments of `sourceNodeArgs`), as the roles are deployed: one OS process, so a SIGKILL really
+ * kills what runs in it (no wrapper left behind).
+ */
+export function spawnTs(file: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, sourceNodeArgs(file, ...args), options);
 }
