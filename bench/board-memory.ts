@@ -51,6 +51,8 @@ export interface BoardBenchOptions {
 export interface PhaseFigures {
   requests: number;
   failed: number;
+  /** Set when the board process died during the phase (e.g. out of memory). */
+  boardDied?: string;
   wallMs: number;
   latencyMs: { median: number; max: number };
   rssMB: { before: number; peak: number; after: number };
@@ -70,8 +72,15 @@ export interface BoardBenchResult {
 
 const mb = (kb: number) => Math.round(kb / 1024);
 
+/** A figure of `/proc/<pid>/status` in kB; 0 once the process is gone. */
 function procKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0;
+  }
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return m ? Number(m[1]) : 0;
 }
 
@@ -109,7 +118,13 @@ async function seedDeadLetters(redisUrl: string, o: BoardBenchOptions): Promise<
       },
     })),
   );
-  const batcher = await startBatcher({ connection, prefix: PREFIX, client, logger: silent, runWorker: false });
+  const batcher = await startBatcher({
+    connection,
+    prefix: PREFIX,
+    client,
+    logger: silent,
+    runWorker: false,
+  });
   const collector = await startCollector({
     connection,
     prefix: PREFIX,
@@ -136,6 +151,8 @@ async function seedDeadLetters(redisUrl: string, o: BoardBenchOptions): Promise<
 interface BoardProcess {
   url: string;
   pid: number;
+  /** Why the process ended early (`exited with …` and its last stderr lines), or null while it runs. */
+  died(): string | null;
   stop(): Promise<void>;
 }
 
@@ -154,7 +171,14 @@ async function startBoardProcess(redisUrl: string): Promise<BoardProcess> {
   });
   const tail: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => tail.push(l));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let death: string | null = null;
+  let stopping = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (!stopping) death = `exited with ${signal ?? `code ${code}`}: ${tail.slice(-5).join(' | ')}`;
+      resolve();
+    }),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`board did not start:\n${tail.join('\n')}`)), 60_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -169,7 +193,9 @@ async function startBoardProcess(redisUrl: string): Promise<BoardProcess> {
   return {
     url,
     pid: child.pid!,
+    died: () => death,
     stop: async () => {
+      stopping = true;
       child.kill('SIGTERM');
       await exited;
     },
@@ -205,12 +231,16 @@ async function phase(
     Array.from({ length: viewers }, async (_, v) => {
       for (const path of paths(v)) {
         const s = Date.now();
-        const res = await fetch(`${board.url}${path}`);
-        const body = await res.text();
+        try {
+          const res = await fetch(`${board.url}${path}`);
+          const body = await res.text();
+          if (!res.ok) failed++;
+          largest = Math.max(largest, Buffer.byteLength(body));
+          if (countJobs && res.ok) jobs = Math.max(jobs, countJobs(body));
+        } catch {
+          failed++; // the connection broke: the board died or gave up
+        }
         latencies.push(Date.now() - s);
-        if (!res.ok) failed++;
-        largest = Math.max(largest, Buffer.byteLength(body));
-        if (countJobs && res.ok) jobs = Math.max(jobs, countJobs(body));
       }
     }),
   );
@@ -225,6 +255,7 @@ async function phase(
     rssMB: { before: mb(before), peak: mb(peak), after: mb(procKb(board.pid, 'VmRSS')) },
     largestAnswerBytes: largest,
     ...(countJobs ? { jobsPerAnswer: jobs } : {}),
+    ...(board.died() ? { boardDied: board.died()! } : {}),
   };
 }
 
@@ -244,6 +275,7 @@ export async function runBoardBench(o: BoardBenchOptions): Promise<BoardBenchRes
         '/',
         ...Array.from({ length: o.refreshes - 1 }, () => '/api/overview?fragments=1'),
       ]);
+      log(`overview: ${JSON.stringify(overview)}`);
       log(`Bull Board phase: ${o.viewers} viewers × ${o.refreshes}, jobsPerPage=300`);
       const q = encodeURIComponent('{dead-letters}');
       const bull = `/queues/api/queues?activeQueue=${q}&status=latest&page=1&jobsPerPage=300`;
@@ -256,6 +288,7 @@ export async function runBoardBench(o: BoardBenchOptions): Promise<BoardBenchRes
           return parsed.queues?.find((x) => x.name === '{dead-letters}')?.jobs.length ?? 0;
         },
       );
+      log(`Bull Board: ${JSON.stringify(bullBoard)}`);
       const { log: _log, ...options } = o;
       return { options, seedMs, boardIdleRssMB, overview, bullBoard };
     } finally {
@@ -269,7 +302,7 @@ export async function runBoardBench(o: BoardBenchOptions): Promise<BoardBenchRes
 /** The figures as a Markdown table (BENCHMARKS.md "Board under large dead letters"). */
 export function renderBoardBench(r: BoardBenchResult, label: string): string {
   const row = (name: string, p: PhaseFigures) =>
-    `| ${label} | ${name} | ${p.requests} (${p.failed} failed) | ${(p.wallMs / 1000).toFixed(1)} | ` +
+    `| ${label} | ${name}${p.boardDied ? ` (board ${p.boardDied.split(':')[0]})` : ''} | ${p.requests} (${p.failed} failed) | ${(p.wallMs / 1000).toFixed(1)} | ` +
     `${p.latencyMs.median} / ${p.latencyMs.max} | ${p.rssMB.before} → ${p.rssMB.peak} → ${p.rssMB.after} | ` +
     `${(p.largestAnswerBytes / 1024).toFixed(0)} KB${p.jobsPerAnswer === undefined ? '' : ` (${p.jobsPerAnswer} jobs)`} |`;
   return [row('overview', r.overview), row('Bull Board, dead letters', r.bullBoard)].join('\n');

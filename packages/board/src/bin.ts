@@ -5,8 +5,8 @@
  * SIGTERM/SIGINT.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { ConfigError, createLogger, loadConfig } from '@nightshift/shared';
-import { connectionFromEnv, createRedis, describeRedis } from '@nightshift/store';
+import { ConfigError, createLogger, loadConfig, redactError } from '@nightshift/shared';
+import { connectionFromEnv, createRedis, describeRedis, logRedisErrors } from '@nightshift/store';
 import { createBoard } from './board.js';
 import { authFromEnv } from './options.js';
 
@@ -17,10 +17,8 @@ async function main() {
   const settings = connectionFromEnv(env);
   const auth = authFromEnv(env);
   const redis = createRedis(settings, 'client');
-  // ioredis errors name host and port only; they are logged, and /healthz reports the outage.
-  redis.on('error', (err: Error) =>
-    logger.warn({ redis: describeRedis(settings), err: err.message }, 'redis error'),
-  );
+  // Logged redacted; /healthz reports the outage.
+  logRedisErrors(redis, logger, describeRedis(settings));
   const client = env.ANTHROPIC_API_KEY
     ? new Anthropic({
         apiKey: env.ANTHROPIC_API_KEY,
@@ -65,7 +63,7 @@ async function main() {
 
 main().catch((err: unknown) => {
   const message =
-    err instanceof ConfigError ? err.message : `board failed to start: ${(err as Error).message}`;
+    err instanceof ConfigError ? err.message : `board failed to start: ${redactError(err).message}`;
   process.stderr.write(`${message}\n`);
   process.exit(1);
 });

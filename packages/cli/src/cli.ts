@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { NightshiftError } from '@nightshift/shared';
+import { NightshiftError, redactUrls } from '@nightshift/shared';
 import { batches } from './commands/batches.js';
 import { cancel } from './commands/cancel.js';
 import { circuit } from './commands/circuit.js';
@@ -112,9 +112,11 @@ function failureMessage(err: Error, ctx: CliContext | undefined): string {
   const cause = ctx?.redisError();
   const unreachable =
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|max retries per request/.test(err.message);
-  if (!ctx || !cause || !unreachable) return err.message;
-  return `cannot reach Redis at ${ctx.redisWhere}: ${cause.message}`;
+    /Connection is closed|max retries per request/.test(err.message) ||
+    // A refused password fails the command with the refusal itself.
+    err.message === cause?.message;
+  if (!ctx || !cause || !unreachable) return redactUrls(err.message);
+  return `cannot reach Redis at ${ctx.redisWhere}: ${redactUrls(cause.message)}`;
 }
 
 function parse(argv: string[]) {

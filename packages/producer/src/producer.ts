@@ -11,9 +11,18 @@ import {
   type Logger,
   NightshiftError,
   type RequestState,
+  redactedCopy,
+  redactUrls,
   ValidationError,
 } from '@nightshift/shared';
-import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
+import {
+  describeRedis,
+  type EnqueueItem,
+  logRedisErrors,
+  openQueue,
+  type RedisClient,
+  Store,
+} from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import { RealtimePath } from './realtime.js';
@@ -122,8 +131,10 @@ function openCore(opts: ProducerOptions): Core {
   const redis: RedisClient = opts.connection ?? openOwnConnection(opts.redisUrl as string, seeds, 'client');
   const store = new Store(redis, prefix);
   const logger = opts.logger ?? createLogger('producer');
-  // An owned client's connection errors are logged here (ioredis would print them as unhandled).
-  if (owned) redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  // An owned client's connection errors are logged here, redacted (ioredis would print them as
+  // unhandled, AUTH arguments included).
+  if (owned)
+    logRedisErrors(redis, logger, describeRedis({ url: opts.redisUrl as string, clusterNodes: seeds }));
   const now = opts.now ?? Date.now;
   // Queues and the SDK client are only needed by the real-time path: made on first use.
   const queues = new Map<'results' | 'deadLetters', Queue>();
@@ -213,10 +224,8 @@ async function submit(
     if (err instanceof NightshiftError) throw err;
     throw new NightshiftError(
       'REDIS_UNAVAILABLE',
-      `Redis failed before anything was written: ${String(err)}`,
-      {
-        cause: err,
-      },
+      `Redis failed before anything was written: ${redactUrls(String(err))}`,
+      { cause: redactedCopy(err) },
     );
   });
   await write(core.store, toWrite, core.defaultRealtime, replace, t, single);
@@ -357,9 +366,9 @@ async function write(
     if (err instanceof NightshiftError) throw err;
     throw new NightshiftError(
       'REDIS_UNAVAILABLE',
-      `Redis failed while enqueueing (${written} of ${items.length} written): ${(err as Error).message}. ` +
+      `Redis failed while enqueueing (${written} of ${items.length} written): ${redactUrls((err as Error).message)}. ` +
         'Call again with the same input: what was written is recognised and the rest is completed.',
-      { cause: err },
+      { cause: redactedCopy(err) },
     );
   }
   const raced: ConflictError['conflicts'] = [];

@@ -7,6 +7,7 @@ import {
   type RecordFields,
   type ResultJobData,
   type ResultPayload,
+  redactError,
 } from '@nightshift/shared';
 import { defaultJobOptions, type RedisClient, Store } from '@nightshift/store';
 import { DelayedError, type Job, Worker } from 'bullmq';
@@ -123,7 +124,9 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
       const handled = [...done];
       recording = recording
         .then(() => job.updateProgress({ handled, waits: progress.waits } satisfies Progress))
-        .catch((err: unknown) => logger.warn({ err, job: job.id }, 'could not record handled results'));
+        .catch((err: unknown) =>
+          logger.warn({ err: redactError(err), job: job.id }, 'could not record handled results'),
+        );
     };
     await Promise.all(
       todo.map(async (result, i) => {
@@ -172,7 +175,8 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     concurrency,
   });
   // Errors of the worker's own loop (Redis down, …) are reported here, never thrown into the void.
-  worker.on('error', (err) => logger.error({ err }, 'result worker error'));
+  // Redacted: a Redis error carries the AUTH arguments, and the logger may be the caller's.
+  worker.on('error', (err) => logger.error({ err: redactError(err) }, 'result worker error'));
   worker.on('failed', (job, err) => {
     const last = job && job.attemptsMade >= (job.opts.attempts ?? attempts ?? 1);
     logger[last ? 'error' : 'warn'](
@@ -180,7 +184,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
         job: job?.id,
         results: job ? resultsOf(job.data).length : undefined,
         attempt: job?.attemptsMade,
-        err,
+        err: redactError(err),
       },
       last
         ? 'result handler failed for the last time; the job stays in failed'

@@ -33,4 +33,11 @@ export {
   tokensFromUsage,
   toNano,
 } from './pricing.js';
+export {
+  REDACTED,
+  type RedactedError,
+  redactError,
+  redactedCopy,
+  redactUrls,
+} from './redact.js';
 export type * from './types.js';

@@ -3,6 +3,7 @@ export {
   connectionFromEnv,
   createRedis,
   describeRedis,
+  logRedisErrors,
   type RedisClient,
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';

@@ -4,8 +4,16 @@ import { createBoard } from '@nightshift/board';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
-import { type Config, createLogger, loadConfig, NightshiftError } from '@nightshift/shared';
-import { costReport, createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
+import { type Config, createLogger, loadConfig, redactError } from '@nightshift/shared';
+import {
+  costReport,
+  createRedis,
+  describeRedis,
+  logRedisErrors,
+  openQueue,
+  type RedisClient,
+  Store,
+} from '@nightshift/store';
 import type { CliIO } from '../cli.js';
 import { usd } from '../format.js';
 import { demoRedis } from './local-redis.js';
@@ -52,14 +60,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (emulator) cleanups.push(() => emulator.close());
     io.out(`API: ${description}`);
 
+    // The progress line is the demo's output; components log warnings only unless asked otherwise.
+    const level = opts.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn';
+    const logger = (name: string) => createLogger(name, level);
     const connection = createRedis({ url: redisInfo.url }, 'worker');
+    logRedisErrors(connection, logger('demo'), describeRedis({ url: redisInfo.url }));
     cleanups.push(async () => connection.disconnect());
     const store = new Store(connection, config.prefix);
     const prefix = config.prefix;
     const tickMs = opts.quick ? 500 : 2000;
-    // The progress line is the demo's output; components log warnings only unless asked otherwise.
-    const level = opts.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn';
-    const logger = (name: string) => createLogger(name, level);
 
     const batcher = await startBatcher({
       connection,
@@ -124,9 +133,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       io.err('Not every request reached a final state before the time limit; see `pnpm nightshift status`.');
     return complete ? 0 : 1;
   } catch (err) {
-    io.err(
-      `nightshift demo: ${err instanceof NightshiftError || err instanceof Error ? err.message : String(err)}`,
-    );
+    io.err(`nightshift demo: ${redactError(err).message}`);
     return 1;
   } finally {
     process.off('SIGINT', onSignal);
