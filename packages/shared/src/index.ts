@@ -1,4 +1,12 @@
-export { type Config, type Env, loadConfig, renderConfigTable, SETTINGS } from './config.js';
+export {
+  type Config,
+  type Env,
+  loadConfig,
+  MIN_BOARD_SECRET_LENGTH,
+  renderConfigTable,
+  SETTINGS,
+  weakSecretReason,
+} from './config.js';
 export { CUSTOM_ID_PATTERN, deriveCustomId } from './custom-id.js';
 export {
   ConfigError,

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { startBatcher } from '@nightshift/batcher';
-import { createBoard } from '@nightshift/board';
+import { boardOptionsFromConfig, createBoard } from '@nightshift/board';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
@@ -180,29 +180,16 @@ async function apiClient(
   };
 }
 
+/** The demo's board: every board setting from the environment, as `nightshift-board` reads them. */
 async function startDemoBoard(
   connection: RedisClient,
   config: Config,
   client: Anthropic,
   logger: ReturnType<typeof createLogger>,
 ) {
-  const host = config.env.NIGHTSHIFT_BOARD_HOST;
-  const auth = config.env.NIGHTSHIFT_BOARD_TOKEN
-    ? { token: config.env.NIGHTSHIFT_BOARD_TOKEN }
-    : config.env.NIGHTSHIFT_BOARD_USER && config.env.NIGHTSHIFT_BOARD_PASSWORD
-      ? { user: config.env.NIGHTSHIFT_BOARD_USER, password: config.env.NIGHTSHIFT_BOARD_PASSWORD }
-      : undefined;
-  const base = {
-    connection,
-    prefix: config.prefix,
-    host,
-    client,
-    prices: config.prices,
-    logger,
-    ...(auth ? { auth } : {}),
-  };
+  const base = { ...boardOptionsFromConfig(config), connection, client, logger };
   try {
-    return await createBoard({ ...base, port: config.env.NIGHTSHIFT_BOARD_PORT });
+    return await createBoard(base);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     return createBoard({ ...base, port: 0 });
