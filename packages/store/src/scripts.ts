@@ -5,7 +5,10 @@ const dir = new URL('./scripts/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const pending = read('_pending.lua');
 
-/** Our Lua scripts; each declares one key (the store's stats key) so Cluster routes it to the `{req}` slot. */
+/**
+ * Our Lua scripts; each declares one key so Cluster routes it to the slot it works in: the store's
+ * stats key (`{req}`), or for `nsJobsWithin` a key of the queue it reads.
+ */
 const SCRIPTS = {
   nsEnqueue: pending + read('enqueue.lua'),
   nsClaim: pending + read('claim.lua'),
@@ -17,6 +20,7 @@ const SCRIPTS = {
   nsHeld: read('held.lua'),
   nsRedeliver: read('redeliver.lua'),
   nsPurge: read('purge.lua'),
+  nsJobsWithin: read('jobs-within.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -43,5 +47,6 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
     nsHeld: (...a) => r.nsHeld(...a),
     nsRedeliver: (...a) => r.nsRedeliver(...a),
     nsPurge: (...a) => r.nsPurge(...a),
+    nsJobsWithin: (...a) => r.nsJobsWithin(...a),
   };
 }
