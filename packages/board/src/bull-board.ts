@@ -9,13 +9,8 @@ import type { Job, JobType, Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import { decideBullBoard, RETRY_QUEUES } from './bull-board-policy.js';
 import { type BoardContext, QUEUE_ROLES } from './context.js';
+import { LIST_DATA_BYTES, MAX_JOBS_PER_PAGE, truncateValue } from './limits.js';
 import { type Actor, actorOf, audit, sameOriginWrites } from './security.js';
-import { truncateValue } from './truncate.js';
-
-/** Jobs per page of Bull Board's list, at most (its settings offer up to 300, its API any number). */
-export const MAX_JOBS_PER_PAGE = 50;
-/** A job's data larger than this is not read for a list page: it is shown when the job is opened. */
-export const LIST_DATA_BYTES = 64 * 1024;
 
 const QUEUE_DESCRIPTIONS: Record<QueueRole, string> = {
   flush: 'Batcher ticks and manual flushes (single-flight).',

@@ -1,3 +1,10 @@
+/** What the board shows at most: views cost what they show, whatever the jobs and records hold. */
+
+/** Jobs per page of Bull Board's list, at most (its settings offer up to 300, its API any number). */
+export const MAX_JOBS_PER_PAGE = 50;
+/** A job's data larger than this is not read for a list page: it is shown when the job is opened. */
+export const LIST_DATA_BYTES = 64 * 1024;
+
 /** The longest string a board view shows in full; longer ones are cut with a note of their size. */
 export const MAX_SHOWN_CHARS = 2000;
 /** The most items of one array a board view shows. */
