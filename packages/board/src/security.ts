@@ -108,7 +108,7 @@ export interface LoginThrottle {
  * is the store's `board-login` key.
  */
 export function loginThrottle(redis: RedisClient, keyPrefix: string): LoginThrottle {
-  const opts = { keyPrefix, points: LOGIN_FAILURES, duration: LOGIN_WINDOW_S, blockDuration: LOGIN_WINDOW_S };
+  const opts = { keyPrefix, points: LOGIN_FAILURES, duration: LOGIN_WINDOW_S };
   const limiter = new RateLimiterRedis({
     ...opts,
     storeClient: redis,
@@ -122,11 +122,15 @@ export function loginThrottle(redis: RedisClient, keyPrefix: string): LoginThrot
     },
     failed: async (client) => {
       try {
-        await limiter.consume(client);
-        return false;
+        const counted = await limiter.consume(client);
+        if (counted.consumedPoints < LOGIN_FAILURES) return false;
+        // The allowance is used up: refused for a whole window from now.
+        await limiter.block(client, LOGIN_WINDOW_S);
+        return true;
       } catch (rejected) {
-        if (rejected instanceof RateLimiterRes) return true;
-        return false; // neither Redis nor memory could count: do not lock anyone out for it
+        // Over the allowance already (a concurrent failure blocked it), or neither Redis nor memory
+        // could count: that does not lock anyone out.
+        return rejected instanceof RateLimiterRes;
       }
     },
   };
