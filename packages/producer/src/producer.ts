@@ -8,7 +8,9 @@ import {
   DeadlineTooSoonError,
   deriveCustomId,
   type FieldIssue,
+  illFormedKey,
   type Logger,
+  loneSurrogateAt,
   NightshiftError,
   type RequestState,
   redactedCopy,
@@ -34,7 +36,13 @@ import type {
   ProducerOptions,
   RealtimeChoice,
 } from './types.js';
-import { type PreparedRequest, prepareRequest, TAG_PATTERN, type ValidateContext } from './validate.js';
+import {
+  DEADLINE_HORIZON_MS,
+  type PreparedRequest,
+  prepareRequest,
+  TAG_PATTERN,
+  type ValidateContext,
+} from './validate.js';
 
 const HOUR = 3_600_000;
 const BATCH_WINDOW_MS = 24 * HOUR;
@@ -42,6 +50,8 @@ const BATCH_WINDOW_MS = 24 * HOUR;
 const WRITE_SLICE = 1000;
 const WRITE_PARALLEL = 4;
 const PREFIX_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+/** The API's limit of one batch: no single request can be larger. */
+const MAX_BATCH_BYTES = 256_000_000;
 
 /** One distinct custom_id of a call, with what the call decided for it. */
 interface Unique {
@@ -59,7 +69,7 @@ interface Core {
   now: () => number;
   slackMs: number;
   defaultRealtime: RealtimeChoice;
-  ctx: ValidateContext;
+  ctx: Omit<ValidateContext, 'now'>;
   realtime: RealtimePath;
   queues: Map<'results' | 'deadLetters', Queue>;
 }
@@ -178,10 +188,12 @@ function openCore(opts: ProducerOptions): Core {
 function checkNumbers(opts: ProducerOptions) {
   const bad: string[] = [];
   const { deadlineSlackMs: slack, maxRequestBytes: max, realtimeConcurrency: conc } = opts;
-  if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0)) bad.push('deadlineSlackMs must be ≥ 0');
-  if (max !== undefined && !(Number.isFinite(max) && max > 0)) bad.push('maxRequestBytes must be > 0');
-  if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1))
-    bad.push('realtimeConcurrency must be an integer ≥ 1');
+  if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0 && slack <= DEADLINE_HORIZON_MS))
+    bad.push('deadlineSlackMs must be from 0 to 366 days in ms');
+  if (max !== undefined && !(Number.isFinite(max) && max > 0 && max <= MAX_BATCH_BYTES))
+    bad.push(`maxRequestBytes must be > 0 and at most ${MAX_BATCH_BYTES} (the API's 256 MB batch limit)`);
+  if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1 && conc <= 1000))
+    bad.push('realtimeConcurrency must be an integer from 1 to 1000');
   if (bad.length) throw new NightshiftError('CONFIG', `createProducer: ${bad.join('; ')}`);
 }
 
@@ -192,6 +204,8 @@ function customIdFor(feature: string, key: string): string {
   }
   if (typeof key !== 'string' || key.length === 0) {
     issues.push({ field: 'key', message: 'must be a non-empty string' });
+  } else if (loneSurrogateAt(key) >= 0) {
+    issues.push({ field: 'key', message: illFormedKey(loneSurrogateAt(key)) });
   }
   if (issues.length) throw new ValidationError(issues);
   return deriveCustomId(feature, key);
@@ -207,9 +221,9 @@ async function submit(
   eopts: EnqueueOptions,
   single: boolean,
 ): Promise<BulkEnqueueResult[]> {
-  const uniques = validateAll(reqs, core.ctx, single);
-  if (uniques.order.length === 0) return [];
   const t = core.now();
+  const uniques = validateAll(reqs, { ...core.ctx, now: t }, single);
+  if (uniques.order.length === 0) return [];
   const limit = t + BATCH_WINDOW_MS + core.slackMs;
   const refused: Unique[] = [];
   for (const u of uniques.byCid.values()) {

@@ -7,7 +7,13 @@ export {
   SETTINGS,
   weakSecretReason,
 } from './config.js';
-export { CUSTOM_ID_PATTERN, deriveCustomId } from './custom-id.js';
+export {
+  CUSTOM_ID_PATTERN,
+  deriveCustomId,
+  illFormedKey,
+  loneSurrogateAt,
+  MODEL_ID_PATTERN,
+} from './custom-id.js';
 export {
   ConfigError,
   ConflictError,
