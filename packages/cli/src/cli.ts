@@ -9,6 +9,7 @@ import { flush } from './commands/flush.js';
 import { health } from './commands/health.js';
 import { status } from './commands/status.js';
 import { type CliContext, openContext, UsageError } from './context.js';
+import { escapeControl } from './format.js';
 
 export const HELP = `Usage: nightshift <command> [options]
 
@@ -59,8 +60,11 @@ function positiveInt(value: string | undefined, name: string, def: number): numb
 export async function runCli(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
-  io: CliIO = stdio,
+  rawIo: CliIO = stdio,
 ): Promise<number> {
+  // Every line a command prints goes to a terminal: values from Redis (model names, reasons,
+  // error messages) must not be able to drive it.
+  const io: CliIO = { out: (l) => rawIo.out(escapeControl(l)), err: (l) => rawIo.err(escapeControl(l)) };
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
