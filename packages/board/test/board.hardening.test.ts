@@ -303,6 +303,21 @@ describe("Bull Board's write API on a read-write board", () => {
   });
 });
 
+describe('liveness', () => {
+  it('turns red when the scheduler that gives a role its work is gone, though its processes beat', async () => {
+    const { port, prefix } = await open();
+    const overview = async () =>
+      (JSON.parse((await raw(port, '/api/overview')).body) as { liveness: { collector: { state: string } } })
+        .liveness.collector.state;
+    expect(await overview()).toBe('ok');
+    const collect = openQueue('collect', redis, prefix);
+    await collect.removeJobScheduler(jobIds.collectScheduler);
+    await collect.close();
+    expect(await overview()).toBe('no-scheduler');
+    expect((await raw(port, '/')).body).toContain('NO SCHEDULER');
+  });
+});
+
 describe('what Bull Board shows', () => {
   it('hides Redis INFO and client lists unless the operator opts in', async () => {
     const hidden = await open();
