@@ -235,7 +235,9 @@ export function hostCheck(opts: { allowedHosts?: readonly string[]; listenHost?:
   const listen = opts.listenHost
     ? hostOf(isIP(opts.listenHost) === 6 ? `[${opts.listenHost}]` : opts.listenHost)
     : null;
-  const allowed = [...LOOPBACK_HOSTS, ...(listen ? [listen] : []), ...(opts.allowedHosts ?? [])];
+  // A wildcard listen address (0.0.0.0, ::) is no name anyone is reached by.
+  const own = listen && listen !== '0.0.0.0' && listen !== '[::]' ? [listen] : [];
+  const allowed = [...LOOPBACK_HOSTS, ...own, ...(opts.allowedHosts ?? [])];
   const logged = new Set<string>();
   return (req: Request, res: Response, next: NextFunction) => {
     const host = hostOf(req.headers.host);

@@ -165,16 +165,8 @@ describe('hostile values stored in Redis', () => {
     await redis.sadd(store.keys.ledgerDays, day);
     await store.raiseAlert({ code: 'billing', message: 'credit \u202Eevol si ecnalab' });
     const run = async (args: string[]) => {
-      const out: string[] = [];
-      const code = await runCli(
-        args,
-        { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: prefix },
-        {
-          out: (l) => out.push(l),
-          err: (l) => out.push(l),
-        },
-      );
-      return { code, text: out.join('\n') };
+      const r = await cli(args, { NIGHTSHIFT_PREFIX: prefix });
+      return { code: r.code, text: `${r.out}\n${r.err}` };
     };
     for (const args of [['costs'], ['status'], ['costs', '--json'], ['status', '--json']]) {
       const { code, text } = await run(args);
