@@ -12,3 +12,5 @@ export {
   boardOptionsFromConfig,
   type TokenAuth,
 } from './options.js';
+/** The DNS-rebinding guard, for any HTTP role of Nightshift to put before its routes. */
+export { hostCheck } from './security.js';
