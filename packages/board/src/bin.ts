@@ -5,22 +5,21 @@
  * SIGTERM/SIGINT.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { ConfigError, createLogger, loadConfig } from '@nightshift/shared';
-import { connectionFromEnv, createRedis, describeRedis } from '@nightshift/store';
+import { ConfigError, createLogger, loadConfig, redactError } from '@nightshift/shared';
+import { connectionFromEnv, createRedis, describeRedis, logRedisErrors } from '@nightshift/store';
 import { createBoard } from './board.js';
-import { authFromEnv } from './options.js';
+import { boardOptionsFromConfig } from './options.js';
 
 async function main() {
   const config = loadConfig();
   const { env } = config;
   const logger = createLogger('board', env.NIGHTSHIFT_LOG_LEVEL);
   const settings = connectionFromEnv(env);
-  const auth = authFromEnv(env);
+  const settingsOfBoard = boardOptionsFromConfig(config);
+  const { auth } = settingsOfBoard;
   const redis = createRedis(settings, 'client');
-  // ioredis errors name host and port only; they are logged, and /healthz reports the outage.
-  redis.on('error', (err: Error) =>
-    logger.warn({ redis: describeRedis(settings), err: err.message }, 'redis error'),
-  );
+  // Logged redacted; /healthz reports the outage.
+  logRedisErrors(redis, logger, describeRedis(settings));
   const client = env.ANTHROPIC_API_KEY
     ? new Anthropic({
         apiKey: env.ANTHROPIC_API_KEY,
@@ -29,18 +28,7 @@ async function main() {
     : undefined;
   let board: Awaited<ReturnType<typeof createBoard>>;
   try {
-    board = await createBoard({
-      connection: redis,
-      prefix: config.prefix,
-      host: env.NIGHTSHIFT_BOARD_HOST,
-      port: env.NIGHTSHIFT_BOARD_PORT,
-      auth,
-      readOnly: env.NIGHTSHIFT_BOARD_READ_ONLY,
-      client,
-      prices: config.prices,
-      logger,
-      staleAfterMs: { batcher: 3 * env.NIGHTSHIFT_TICK_MS, collector: 3 * env.NIGHTSHIFT_POLL_MS },
-    });
+    board = await createBoard({ ...settingsOfBoard, connection: redis, client, logger });
   } catch (err) {
     redis.disconnect();
     throw err;
@@ -65,7 +53,7 @@ async function main() {
 
 main().catch((err: unknown) => {
   const message =
-    err instanceof ConfigError ? err.message : `board failed to start: ${(err as Error).message}`;
+    err instanceof ConfigError ? err.message : `board failed to start: ${redactError(err).message}`;
   process.stderr.write(`${message}\n`);
   process.exit(1);
 });

@@ -1,64 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import { createLogger, QUEUE_LABELS, type QUEUES, storeKeys } from '@nightshift/shared';
+import { createLogger, storeKeys } from '@nightshift/shared';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { bullBoard } from './bull-board.js';
 import { type BoardContext, createContext, QUEUE_ROLES } from './context.js';
 import { type Board, type BoardOptions, resolveOptions } from './options.js';
 import { actionRoutes, BadParam, readRoutes } from './routes.js';
-import { requireAuth, sameOriginWrites, securityHeaders, sharedCsrfToken } from './security.js';
-
-const QUEUE_DESCRIPTIONS: Record<keyof typeof QUEUES, string> = {
-  flush: 'Batcher ticks and manual flushes (single-flight).',
-  batches: 'One tracking job per Message Batch: batch id, counts, polls.',
-  collect: 'Collector sweeps: alerts, orphan adoption, retention.',
-  results:
-    'Results for services: a batch’s results grouped per job (res-<batch id>-<hash>), a real-time answer alone (res-<custom_id>).',
-  deadLetters: 'Final failures with reason and attempt history; retry them from the overview.',
-};
-
-/** Bull Board under /queues: every Nightshift queue, read-only when the board is. */
-function bullBoard(ctx: BoardContext): express.Router {
-  const serverAdapter = new ExpressAdapter();
-  serverAdapter.setBasePath('/queues');
-  createBullBoard({
-    queues: QUEUE_ROLES.map(
-      (role) =>
-        new BullMQAdapter(ctx.queues[role], {
-          readOnlyMode: ctx.opts.readOnly,
-          displayName: QUEUE_LABELS[role],
-          description: QUEUE_DESCRIPTIONS[role],
-        }),
-    ),
-    serverAdapter,
-    options: {
-      uiConfig: {
-        boardTitle: 'Nightshift',
-        miscLinks: [{ text: 'Nightshift overview', url: '/' }],
-        hideDocsLink: true,
-        sortQueues: false,
-        ...(ctx.opts.readOnly ? { environment: { label: 'read-only', color: '#445266' } } : {}),
-      },
-    },
-  });
-  const sub = serverAdapter.getRouter() as Express;
-  // The adapter is its own Express app: it would announce itself on every answer.
-  sub.disable('x-powered-by');
-  const router = express.Router();
-  router.use((req, res, next) => {
-    const safe = req.method === 'GET' || req.method === 'HEAD';
-    if (ctx.opts.readOnly && !safe) {
-      res.status(403).json({ error: 'The board is read-only: actions are disabled.' });
-      return;
-    }
-    next();
-  });
-  router.use(sameOriginWrites);
-  router.use(sub);
-  return router;
-}
+import { hostCheck, loginThrottle, requireAuth, securityHeaders, sharedCsrfToken } from './security.js';
 
 /** 200 when Redis answers PING within 2 s, 503 otherwise (no auth: for probes). */
 function healthz(ctx: BoardContext) {
@@ -115,8 +63,21 @@ export function buildApp(ctx: BoardContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
+  // Before any route, /healthz included: without credentials always (DNS rebinding), with them
+  // when the operator lists host names.
+  if (!ctx.opts.auth || ctx.opts.allowedHosts) {
+    app.use(
+      hostCheck({ allowedHosts: ctx.opts.allowedHosts, listenHost: ctx.opts.host, logger: ctx.logger }),
+    );
+  }
   app.get('/healthz', healthz(ctx));
-  app.use(requireAuth(ctx.opts.auth));
+  app.use(
+    requireAuth(
+      ctx.opts.auth,
+      loginThrottle(ctx.opts.connection, storeKeys(ctx.opts.prefix).boardLogin),
+      ctx.logger,
+    ),
+  );
   app.use('/queues', bullBoard(ctx));
   app.use(readRoutes(ctx));
   app.use(actionRoutes(ctx));

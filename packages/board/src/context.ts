@@ -17,15 +17,12 @@ export const QUEUE_ROLES = Object.keys(QUEUES) as QueueRole[];
 
 /**
  * Opens every Nightshift queue on the shared connection (reads and light writes only; no workers).
- * Connection errors go to the log: a Redis outage shows as 503 on /healthz, not as a crash.
+ * Their connection errors are the connection's, logged by its owner (`logRedisErrors` in the bin):
+ * a Redis outage shows as 503 on /healthz, not as a crash.
  */
-export function openQueues(opts: ResolvedOptions, logger: Logger): Record<QueueRole, Queue> {
+export function openQueues(opts: ResolvedOptions): Record<QueueRole, Queue> {
   const out = {} as Record<QueueRole, Queue>;
-  for (const role of QUEUE_ROLES) {
-    const q = openQueue(role, opts.connection, opts.prefix);
-    q.on('error', (err) => logger.warn({ queue: QUEUES[role], err: err.message }, 'queue connection error'));
-    out[role] = q;
-  }
+  for (const role of QUEUE_ROLES) out[role] = openQueue(role, opts.connection, opts.prefix);
   return out;
 }
 
@@ -33,7 +30,7 @@ export function openQueues(opts: ResolvedOptions, logger: Logger): Record<QueueR
 export function createContext(opts: ResolvedOptions, logger: Logger, csrfToken: string): BoardContext {
   return {
     store: new Store(opts.connection, opts.prefix),
-    queues: openQueues(opts, logger),
+    queues: openQueues(opts),
     opts,
     logger,
     csrfToken,

@@ -1,6 +1,14 @@
-import type { Alert, BatchFields, CircuitState, DeadLetterPayload, Heartbeat } from '@nightshift/shared';
+import {
+  type Alert,
+  type BatchFields,
+  type CircuitState,
+  type Heartbeat,
+  jobIds,
+} from '@nightshift/shared';
+import { jobIdsIn, readJobsWithin } from '@nightshift/store';
 import type { BoardContext } from './context.js';
 import { type BoardCostReport, type CostWindow, loadCosts } from './costs.js';
+import { LIST_DATA_BYTES, truncateText } from './limits.js';
 
 /** Queued requests of one partition. */
 export interface PartitionView {
@@ -47,10 +55,14 @@ export interface InstanceView {
   late: boolean;
 }
 
-/** Liveness of a role: red (`late` / `missing`) when its freshest heartbeat is older than `staleAfterMs`. */
+/**
+ * Liveness of a role: red when its freshest heartbeat is older than `staleAfterMs` (`late`), when
+ * none ever came (`missing`), when the scheduler that drives it is gone (`no-scheduler`: the
+ * processes beat but never get work) or when its queue is paused (`paused`).
+ */
 export interface RoleLiveness {
   role: 'batcher' | 'collector';
-  state: 'ok' | 'late' | 'missing';
+  state: 'ok' | 'late' | 'missing' | 'no-scheduler' | 'paused';
   staleAfterMs: number;
   lastBeatAgeMs: number | null;
   /** Last flush (batcher) or last successful poll (collector), ms. */
@@ -175,12 +187,29 @@ function flushTime(f: Record<string, unknown>): number | null {
   return null;
 }
 
+/** What drives each role: its scheduler's queue and id (`flush-tick`, `collect-tick`). */
+const DRIVERS = {
+  batcher: { queue: 'flush', scheduler: jobIds.flushScheduler },
+  collector: { queue: 'collect', scheduler: jobIds.collectScheduler },
+} as const;
+
+/** Whether a role's scheduler exists and its queue runs. */
+async function driverState(ctx: BoardContext, role: 'batcher' | 'collector') {
+  const { queue, scheduler } = DRIVERS[role];
+  const [found, paused] = await Promise.all([
+    ctx.queues[queue].getJobScheduler(scheduler),
+    ctx.queues[queue].isPaused(),
+  ]);
+  return { scheduler: !!found, paused };
+}
+
 function roleLiveness(
   role: 'batcher' | 'collector',
   beats: Heartbeat[],
   staleAfterMs: number,
   now: number,
   extraWorkAt: number | null,
+  driver: { scheduler: boolean; paused: boolean },
 ): RoleLiveness {
   const instances = beats
     .filter((h) => h.role === role)
@@ -198,7 +227,15 @@ function roleLiveness(
   const works = [extraWorkAt, ...instances.map((i) => i.lastWorkAt)].filter((x): x is number => x !== null);
   return {
     role,
-    state: !freshest ? 'missing' : freshest.late ? 'late' : 'ok',
+    state: !freshest
+      ? 'missing'
+      : freshest.late
+        ? 'late'
+        : !driver.scheduler
+          ? 'no-scheduler'
+          : driver.paused
+            ? 'paused'
+            : 'ok',
     staleAfterMs,
     lastBeatAgeMs: freshest ? freshest.lastBeatAgeMs : null,
     lastWorkAt: works.length ? Math.max(...works) : null,
@@ -208,38 +245,96 @@ function roleLiveness(
 
 /** Batcher and collector liveness, plus the latest flush records. */
 export async function livenessView(ctx: BoardContext, now: number) {
-  const [beats, flushes] = await Promise.all([ctx.store.heartbeats(), ctx.store.flushes(10)]);
+  const [beats, flushes, batcher, collector] = await Promise.all([
+    ctx.store.heartbeats(),
+    ctx.store.flushes(10),
+    driverState(ctx, 'batcher'),
+    driverState(ctx, 'collector'),
+  ]);
   const lastFlush = flushes[0] ? flushTime(flushes[0]) : null;
   const stale = ctx.opts.staleAfterMs;
   return {
-    batcher: roleLiveness('batcher', beats, stale.batcher, now, lastFlush),
-    collector: roleLiveness('collector', beats, stale.collector, now, null),
+    batcher: roleLiveness('batcher', beats, stale.batcher, now, lastFlush, batcher),
+    collector: roleLiveness('collector', beats, stale.collector, now, null, collector),
     flushes,
   };
 }
 
-/** A dead-letter job's payload as the page and JSON show it. */
-export function deadLetterView(jobId: string, data: Partial<DeadLetterPayload>): DeadLetterView {
+const text = (v: unknown): string => (typeof v === 'string' ? truncateText(v, 500) : '');
+const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** A `{type, message}` error from stored JSON or a payload, or null when it is not one. */
+function errorOf(v: unknown): { type: string; message: string } | null {
+  const parsed = typeof v === 'string' ? parseJson(v) : v;
+  if (!parsed || typeof parsed !== 'object') return null;
+  const e = parsed as Record<string, unknown>;
+  return { type: text(e.type), message: text(e.message) };
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A dead-letter job's payload as the page and JSON show it. The payload is whatever is stored (a
+ * job written by an older version, or by hand): every field is checked and long texts are cut.
+ */
+export function deadLetterView(jobId: string, data: unknown): DeadLetterView {
+  const d = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
   return {
     jobId,
-    customId: data.customId ?? '',
-    feature: data.feature ?? '',
-    model: data.model ?? '',
-    reason: data.reason ?? '',
-    lastError: data.lastError ?? null,
-    attempts: Array.isArray(data.attempts) ? data.attempts.length : 0,
-    batchId: data.batchId ?? null,
-    deadAt: typeof data.deadAt === 'number' ? data.deadAt : null,
+    customId: text(d.customId) || customIdOfJob(jobId),
+    feature: text(d.feature),
+    model: text(d.model),
+    reason: text(d.reason),
+    lastError: errorOf(d.lastError),
+    attempts: Array.isArray(d.attempts) ? d.attempts.length : 0,
+    batchId: text(d.batchId) || null,
+    deadAt: finite(d.deadAt),
   };
 }
 
-/** Dead letters waiting in `{dead-letters}`, oldest first. */
+/** `dead-<custom_id>-<n>` → the custom_id ('' for an id of another shape). */
+const customIdOfJob = (jobId: string) => /^dead-(.+)-\d+$/.exec(jobId)?.[1] ?? '';
+
+/**
+ * Dead letters waiting in `{dead-letters}`, oldest first. Only their small fields are read: a job
+ * whose data is larger than {@link LIST_DATA_BYTES} (a dead letter carries its request's params:
+ * megabytes for a long prompt) is not loaded; its fields come from the request's record instead.
+ */
 export async function deadLettersView(ctx: BoardContext, limit: number) {
   const q = ctx.queues.deadLetters;
-  const [total, jobs] = await Promise.all([q.getWaitingCount(), q.getWaiting(0, Math.max(0, limit - 1))]);
-  const items = jobs
-    .filter((j) => j?.id)
-    .map((j) => deadLetterView(String(j.id), (j.data ?? {}) as Partial<DeadLetterPayload>));
+  const [total, ids] = await Promise.all([
+    q.getWaitingCount(),
+    jobIdsIn(q, ['waiting'], 0, Math.max(0, limit - 1), true),
+  ]);
+  const jobs = await readJobsWithin(q, ids, LIST_DATA_BYTES);
+  const large = jobs.filter((j) => j.omittedDataBytes > 0).map((j) => customIdOfJob(String(j.job.id)));
+  const recs = new Map(
+    (await ctx.store.peek(large, ['feature', 'model', 'reason', 'err', 'hist', 'done', 'batch'])).map(
+      (r, i) => [large[i]!, r],
+    ),
+  );
+  const items = jobs.map(({ job, omittedDataBytes }) => {
+    const id = String(job.id);
+    if (!omittedDataBytes) return deadLetterView(id, job.data);
+    const r = recs.get(customIdOfJob(id));
+    const hist = r ? parseJson(r.hist) : null;
+    return deadLetterView(id, {
+      customId: customIdOfJob(id),
+      feature: r?.feature ?? job.name,
+      model: r?.model,
+      reason: r?.reason ?? (r ? '' : 'record gone (past retention)'),
+      lastError: r?.err,
+      attempts: Array.isArray(hist) ? hist : [],
+      batchId: r?.batch,
+      deadAt: Number(r?.done) || job.timestamp,
+    });
+  });
   return { total, items };
 }
 

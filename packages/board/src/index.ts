@@ -5,4 +5,12 @@
  * unless credentials are configured, read-only mode, CSRF-protected POST actions, strict headers.
  */
 export { createBoard } from './board.js';
-export type { BasicAuth, Board, BoardOptions, TokenAuth } from './options.js';
+export {
+  type BasicAuth,
+  type Board,
+  type BoardOptions,
+  boardOptionsFromConfig,
+  type TokenAuth,
+} from './options.js';
+/** The DNS-rebinding guard, for any HTTP role of Nightshift to put before its routes. */
+export { hostCheck } from './security.js';

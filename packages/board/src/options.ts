@@ -1,6 +1,13 @@
 import { isIP } from 'node:net';
 import type Anthropic from '@anthropic-ai/sdk';
-import { ConfigError, DEFAULT_PREFIX, type Logger, type PriceTable } from '@nightshift/shared';
+import {
+  type Config,
+  ConfigError,
+  DEFAULT_PREFIX,
+  type Logger,
+  type PriceTable,
+  weakSecretReason,
+} from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
 import type { Express } from 'express';
 
@@ -47,6 +54,21 @@ export interface BoardOptions {
    * @defaultValue `false`
    */
   readOnly?: boolean;
+  /**
+   * Host names (`Host` header, without port) the board answers to besides the loopback names
+   * `localhost`, `127.0.0.1`, `[::1]` and its own listen address; `.example.com` admits the name
+   * and its subdomains. Others get 421 before any route. Without `auth` the check always applies
+   * (a DNS-rebinding page would otherwise read and act through the browser); with `auth` it applies
+   * only when this list is given. See {@link hostCheck}.
+   * @defaultValue `undefined`
+   */
+  allowedHosts?: string[];
+  /**
+   * Show Bull Board's Redis INFO panel (version, OS, memory) and each queue's connected clients
+   * (addresses). Off, both are hidden in the UI and refused by the API.
+   * @defaultValue `false`
+   */
+  redisDetails?: boolean;
   /**
    * Anthropic client for the "cancel batch" action; the action is hidden when absent.
    * @defaultValue `undefined`
@@ -108,6 +130,8 @@ export interface ResolvedOptions {
   port: number;
   auth: BasicAuth | TokenAuth | undefined;
   readOnly: boolean;
+  allowedHosts: string[] | undefined;
+  redisDetails: boolean;
   client: Anthropic | undefined;
   prices: PriceTable | undefined;
   now: () => number;
@@ -118,13 +142,18 @@ export interface ResolvedOptions {
 export function resolveOptions(opts: BoardOptions): ResolvedOptions {
   const host = opts.host ?? '127.0.0.1';
   const auth = opts.auth;
-  if (auth && 'token' in auth && !auth.token) {
-    throw new ConfigError('NIGHTSHIFT_BOARD_TOKEN: the board token must not be empty.');
+  if (auth && 'token' in auth) {
+    const weak = weakSecretReason(auth.token ?? '');
+    if (weak) throw new ConfigError(`NIGHTSHIFT_BOARD_TOKEN: the board token ${weak}.`);
   }
-  if (auth && 'user' in auth && (!auth.user || !auth.password)) {
-    throw new ConfigError(
-      'NIGHTSHIFT_BOARD_USER / NIGHTSHIFT_BOARD_PASSWORD: basic auth needs both a user and a password.',
-    );
+  if (auth && 'user' in auth) {
+    if (!auth.user || !auth.password) {
+      throw new ConfigError(
+        'NIGHTSHIFT_BOARD_USER / NIGHTSHIFT_BOARD_PASSWORD: basic auth needs both a user and a password.',
+      );
+    }
+    const weak = weakSecretReason(auth.password, auth.user);
+    if (weak) throw new ConfigError(`NIGHTSHIFT_BOARD_PASSWORD: the board password ${weak}.`);
   }
   if (!auth && !isLoopback(host)) {
     throw new ConfigError(
@@ -145,6 +174,8 @@ export function resolveOptions(opts: BoardOptions): ResolvedOptions {
     port,
     auth,
     readOnly: opts.readOnly ?? false,
+    allowedHosts: opts.allowedHosts?.map((h) => h.trim().toLowerCase()).filter(Boolean),
+    redisDetails: opts.redisDetails ?? false,
     client: opts.client,
     prices: opts.prices,
     now: opts.now ?? Date.now,
@@ -152,23 +183,31 @@ export function resolveOptions(opts: BoardOptions): ResolvedOptions {
   };
 }
 
-/** Credentials from `NIGHTSHIFT_BOARD_*`; both kinds at once is a ConfigError. */
-export function authFromEnv(env: {
-  NIGHTSHIFT_BOARD_USER?: string | undefined;
-  NIGHTSHIFT_BOARD_PASSWORD?: string | undefined;
-  NIGHTSHIFT_BOARD_TOKEN?: string | undefined;
-}): BasicAuth | TokenAuth | undefined {
+/**
+ * Every board setting of the environment, read one way for every board: `nightshift-board` and
+ * the demo (`pnpm start`). The caller adds what is not a setting: the connection, the Anthropic
+ * client, a logger.
+ */
+export function boardOptionsFromConfig(
+  config: Config,
+): Omit<BoardOptions, 'connection' | 'client' | 'logger'> {
+  const { env } = config;
+  // loadConfig has checked them: one kind only, both halves of basic auth, no weak secret.
   const {
     NIGHTSHIFT_BOARD_USER: user,
     NIGHTSHIFT_BOARD_PASSWORD: password,
     NIGHTSHIFT_BOARD_TOKEN: token,
   } = env;
-  if (token && user) {
-    throw new ConfigError(
-      'Set either NIGHTSHIFT_BOARD_TOKEN or NIGHTSHIFT_BOARD_USER/NIGHTSHIFT_BOARD_PASSWORD, not both.',
-    );
-  }
-  if (token) return { token };
-  if (user && password) return { user, password };
-  return undefined;
+  const auth = token ? { token } : user && password ? { user, password } : undefined;
+  return {
+    prefix: config.prefix,
+    host: env.NIGHTSHIFT_BOARD_HOST,
+    port: env.NIGHTSHIFT_BOARD_PORT,
+    auth,
+    readOnly: env.NIGHTSHIFT_BOARD_READ_ONLY,
+    allowedHosts: env.NIGHTSHIFT_BOARD_ALLOWED_HOSTS,
+    redisDetails: env.NIGHTSHIFT_BOARD_REDIS_DETAILS,
+    prices: config.prices,
+    staleAfterMs: { batcher: 3 * env.NIGHTSHIFT_TICK_MS, collector: 3 * env.NIGHTSHIFT_POLL_MS },
+  };
 }

@@ -1,3 +1,4 @@
+import { QUEUES } from '@nightshift/shared';
 import express, { type Request, type Response, Router } from 'express';
 import { type ActionResult, cancelBatch, retryAllDeadLetters, retryDeadLetter } from './actions.js';
 import type { BoardContext } from './context.js';
@@ -5,7 +6,7 @@ import { COST_WINDOWS, type CostWindow, loadCosts } from './costs.js';
 import { batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
 import { renderFragments, renderPage } from './html/page.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
-import { requireCsrf } from './security.js';
+import { actorOf, audit, requireCsrf } from './security.js';
 
 /** A query parameter out of range: answered with 400. */
 class BadParam extends Error {}
@@ -97,7 +98,19 @@ function answer(req: Request, res: Response, result: ActionResult, anchor: strin
   res.redirect(303, `/?done=${result.code}&n=${result.count}#${anchor}`);
 }
 
-/** The mutating routes: POST only, same-origin + CSRF token, refused with 403 in read-only mode. */
+/** What each action is called in audit lines, and which queue and job it names. */
+function auditTarget(req: Request): { action: string; queue?: string; job?: string } {
+  if (req.params.batchId !== undefined) return { action: 'cancel batch', job: String(req.params.batchId) };
+  if (req.params.jobId !== undefined) {
+    return { action: 'retry dead letter', queue: QUEUES.deadLetters, job: String(req.params.jobId) };
+  }
+  return { action: 'retry all dead letters', queue: QUEUES.deadLetters };
+}
+
+/**
+ * The mutating routes: POST only, same-origin + CSRF token, refused with 403 in read-only mode.
+ * Each call, allowed or refused, writes one audit line.
+ */
 export function actionRoutes(ctx: BoardContext): Router {
   const r = Router();
   const paths = [
@@ -105,22 +118,37 @@ export function actionRoutes(ctx: BoardContext): Router {
     '/api/dead-letters/:jobId/retry',
     '/api/batches/:batchId/cancel',
   ];
+  const refused = (req: Request, res: Response, reason: string) =>
+    audit(ctx.logger, actorOf(res), { ...auditTarget(req), outcome: 'refused', reason });
   const guard = [
-    (_req: Request, res: Response, next: () => void) => {
-      if (ctx.opts.readOnly) res.status(403).json({ error: 'The board is read-only: actions are disabled.' });
-      else next();
+    (req: Request, res: Response, next: () => void) => {
+      if (!ctx.opts.readOnly) return next();
+      refused(req, res, 'read-only board');
+      res.status(403).json({ error: 'The board is read-only: actions are disabled.' });
     },
     express.urlencoded({ extended: false, limit: '4kb' }),
-    requireCsrf(ctx.csrfToken),
+    requireCsrf(ctx.csrfToken, refused),
   ];
-  r.post(paths[0]!, ...guard, async (req, res) =>
-    answer(req, res, await retryAllDeadLetters(ctx), 'dead-letters'),
+  const run =
+    (act: (req: Request) => Promise<ActionResult>, anchor: string) => async (req: Request, res: Response) => {
+      const result = await act(req);
+      audit(ctx.logger, actorOf(res), { ...auditTarget(req), outcome: 'allowed', status: result.status });
+      answer(req, res, result, anchor);
+    };
+  r.post(
+    paths[0]!,
+    ...guard,
+    run(() => retryAllDeadLetters(ctx), 'dead-letters'),
   );
-  r.post(paths[1]!, ...guard, async (req, res) =>
-    answer(req, res, await retryDeadLetter(ctx, String(req.params.jobId)), 'dead-letters'),
+  r.post(
+    paths[1]!,
+    ...guard,
+    run((req) => retryDeadLetter(ctx, String(req.params.jobId)), 'dead-letters'),
   );
-  r.post(paths[2]!, ...guard, async (req, res) =>
-    answer(req, res, await cancelBatch(ctx, String(req.params.batchId)), 'batches'),
+  r.post(
+    paths[2]!,
+    ...guard,
+    run((req) => cancelBatch(ctx, String(req.params.batchId)), 'batches'),
   );
   for (const p of paths) {
     r.all(p, (_req, res) => {

@@ -1,6 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Logger } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
 import type { NextFunction, Request, Response } from 'express';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { BasicAuth, TokenAuth } from './options.js';
 
 /**
@@ -75,12 +78,182 @@ export function isAuthorized(header: string | undefined, auth: BasicAuth | Token
   return userOk && passOk;
 }
 
-/** Requires credentials when configured; answers 401 with a basic-auth challenge otherwise. */
-export function requireAuth(auth: BasicAuth | TokenAuth | undefined) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (!auth || isAuthorized(req.headers.authorization, auth)) return next();
+/** Who made a request, for audit lines: the basic-auth user, `token`, or `loopback` without auth. */
+export interface Actor {
+  actor: string;
+  /** The client's address (the socket's; a reverse proxy's own, behind one). */
+  client: string;
+}
+
+/** The actor of a request that passed {@link requireAuth}. */
+export const actorOf = (res: Response): Actor =>
+  (res.locals.actor as Actor | undefined) ?? { actor: 'anonymous', client: 'unknown' };
+
+/** Failed logins a client may make in {@link LOGIN_WINDOW_S} before it is refused for as long. */
+export const LOGIN_FAILURES = 10;
+/** The window (and the time a client that used it up is refused), seconds. */
+export const LOGIN_WINDOW_S = 15 * 60;
+
+/** Counts failed logins per client, in Redis so every board replica sees the same count. */
+export interface LoginThrottle {
+  /** How long this client is still refused (0 when it may try). */
+  blockedForMs(client: string): Promise<number>;
+  /** Counts a failure; true when it used up the client's allowance. */
+  failed(client: string): Promise<boolean>;
+}
+
+/**
+ * The login throttle (rate-limiter-flexible: its Redis store counts with one Lua call per failure
+ * and expires the key itself; a memory limiter stands in while Redis is unreachable). `keyPrefix`
+ * is the store's `board-login` key.
+ */
+export function loginThrottle(redis: RedisClient, keyPrefix: string): LoginThrottle {
+  const opts = { keyPrefix, points: LOGIN_FAILURES, duration: LOGIN_WINDOW_S };
+  const limiter = new RateLimiterRedis({
+    ...opts,
+    storeClient: redis,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory(opts),
+  });
+  return {
+    blockedForMs: async (client) => {
+      const state = await limiter.get(client).catch(() => null);
+      return state && state.consumedPoints > LOGIN_FAILURES ? state.msBeforeNext : 0;
+    },
+    failed: async (client) => {
+      try {
+        const counted = await limiter.consume(client);
+        if (counted.consumedPoints < LOGIN_FAILURES) return false;
+        // The allowance is used up: refused for a whole window from now.
+        await limiter.block(client, LOGIN_WINDOW_S);
+        return true;
+      } catch (rejected) {
+        // Over the allowance already (a concurrent failure blocked it), or neither Redis nor memory
+        // could count: that does not lock anyone out.
+        return rejected instanceof RateLimiterRes;
+      }
+    },
+  };
+}
+
+/** The user name a request claims (basic auth), for the log of a failed login; never the secret. */
+function claimedUser(header: string): string | undefined {
+  return parseBasic(header)?.user;
+}
+
+/**
+ * Requires credentials when configured; answers 401 with a basic-auth challenge otherwise. A client
+ * that failed {@link LOGIN_FAILURES} times within 15 minutes is refused with 429 (and
+ * `Retry-After`) before its credentials are even compared, so a right guess does not get through
+ * either. Failures are logged with the client's address and whether the user name was right, never
+ * with what was sent. Sets the request's {@link Actor}.
+ */
+export function requireAuth(
+  auth: BasicAuth | TokenAuth | undefined,
+  throttle: LoginThrottle,
+  logger: Logger,
+) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    if (!auth) {
+      // Only reachable on a loopback address (resolveOptions refuses anything else).
+      res.locals.actor = { actor: 'loopback', client } satisfies Actor;
+      return next();
+    }
+    const header = req.headers.authorization;
+    if (header) {
+      const blockedMs = await throttle.blockedForMs(client);
+      if (blockedMs > 0) {
+        res.setHeader('Retry-After', String(Math.ceil(blockedMs / 1000)));
+        res.status(429).json({ error: 'Too many failed logins from this address; try again later.' });
+        return;
+      }
+      if (isAuthorized(header, auth)) {
+        const actor = 'token' in auth ? 'token' : auth.user;
+        res.locals.actor = { actor, client } satisfies Actor;
+        return next();
+      }
+      const user = claimedUser(header);
+      const nowBlocked = await throttle.failed(client);
+      logger.warn(
+        {
+          client,
+          scheme: /^\s*(\w+)/.exec(header)?.[1]?.toLowerCase() ?? 'unknown',
+          ...('user' in auth ? { knownUser: user !== undefined && safeEqual(user, auth.user) } : {}),
+          ...(nowBlocked ? { blockedForS: LOGIN_WINDOW_S } : {}),
+        },
+        nowBlocked ? 'board login failed; client refused for 15 min' : 'board login failed',
+      );
+    }
     res.setHeader('WWW-Authenticate', 'Basic realm="Nightshift board", charset="UTF-8"');
     res.status(401).json({ error: 'Authentication required.' });
+  };
+}
+
+/**
+ * One audit line per mutation asked of the board (its own routes and Bull Board's): who, from
+ * where, what, on which queue and job, and whether it was allowed.
+ */
+export function audit(
+  logger: Logger,
+  who: Actor,
+  what: {
+    action: string;
+    outcome: 'allowed' | 'refused';
+    queue?: string;
+    job?: string;
+    reason?: string;
+    /** For an allowed action: the HTTP status it ended with. */
+    status?: number;
+  },
+): void {
+  logger.info({ audit: true, ...who, ...what }, `board action ${what.action}: ${what.outcome}`);
+}
+
+/** The loopback names every board answers to. */
+export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
+
+/** The host of a `Host` header, lower-cased, without port or trailing dot: `[::1]:3000` → `[::1]`. */
+export function hostOf(header: string | undefined): string | null {
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/i.exec(header?.trim() ?? '');
+  return m ? m[1]!.toLowerCase().replace(/\.$/, '') : null;
+}
+
+/** True when `host` is one of `allowed` (a `.example.com` entry admits the name and its subdomains). */
+export function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  return allowed.some((a) => (a.startsWith('.') ? host === a.slice(1) || host.endsWith(a) : host === a));
+}
+
+/**
+ * DNS-rebinding guard, for the board and any later HTTP role: answers 421 Misdirected Request,
+ * before any route, to a request whose `Host` is not a loopback name ({@link LOOPBACK_HOSTS}), the
+ * listen address, or one of `allowedHosts`. A rebinding page reaches a loopback server under its own
+ * name (`Host: evil.example`); a browser never sends a loopback `Host` for it. The refusal carries
+ * nothing of the page (no CSRF token) and is logged once per host name.
+ */
+export function hostCheck(opts: { allowedHosts?: readonly string[]; listenHost?: string; logger: Logger }) {
+  const listen = opts.listenHost
+    ? hostOf(isIP(opts.listenHost) === 6 ? `[${opts.listenHost}]` : opts.listenHost)
+    : null;
+  // A wildcard listen address (0.0.0.0, ::) is no name anyone is reached by.
+  const own = listen && listen !== '0.0.0.0' && listen !== '[::]' ? [listen] : [];
+  const allowed = [...LOOPBACK_HOSTS, ...own, ...(opts.allowedHosts ?? [])];
+  const logged = new Set<string>();
+  return (req: Request, res: Response, next: NextFunction) => {
+    const host = hostOf(req.headers.host);
+    if (host && hostAllowed(host, allowed)) return next();
+    const name = (host ?? String(req.headers.host ?? '(none)')).slice(0, 100);
+    if (logged.size < 100 && !logged.has(name)) {
+      logged.add(name);
+      opts.logger.warn(
+        { host: name, client: req.ip },
+        'request for a host name this board does not serve refused (421)',
+      );
+    }
+    res.status(421).json({
+      error:
+        'Misdirected request: this board does not answer to that host name (see NIGHTSHIFT_BOARD_ALLOWED_HOSTS).',
+    });
   };
 }
 
@@ -123,16 +296,18 @@ export function sameOriginWrites(req: Request, res: Response, next: NextFunction
  * every board replica, embedded in the overview page) in the `X-CSRF-Token` header or the `_csrf`
  * form field.
  */
-export function requireCsrf(token: string) {
+export function requireCsrf(token: string, onRefused: (req: Request, res: Response, reason: string) => void) {
   return (req: Request, res: Response, next: NextFunction) => {
     const reason = crossSiteReason(req);
     if (reason) {
+      onRefused(req, res, reason);
       res.status(403).json({ error: `Cross-site request refused (${reason}).` });
       return;
     }
     const body = req.body as Record<string, unknown> | undefined;
     const sent = req.get('x-csrf-token') ?? (typeof body?._csrf === 'string' ? body._csrf : undefined);
     if (!sent || !safeEqual(sent, token)) {
+      onRefused(req, res, 'missing or wrong CSRF token');
       res.status(403).json({ error: 'Missing or wrong CSRF token: reload the board and try again.' });
       return;
     }

@@ -78,6 +78,8 @@ describe('nightshift-board', () => {
       NIGHTSHIFT_BOARD_PORT: String(port),
       NIGHTSHIFT_BOARD_USER: 'ops',
       NIGHTSHIFT_BOARD_PASSWORD: BOARD_PASSWORD,
+      // Redis INFO and client lists shown too, so that they are searched for secrets as well.
+      NIGHTSHIFT_BOARD_REDIS_DETAILS: 'true',
       NIGHTSHIFT_LOG_LEVEL: 'debug',
     });
     try {

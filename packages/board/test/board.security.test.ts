@@ -1,9 +1,9 @@
-import { ConfigError } from '@nightshift/shared';
+import { ConfigError, loadConfig } from '@nightshift/shared';
 import { addDeadLetters, createRedis, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { authFromEnv, isLoopback } from '../src/options.js';
+import { boardOptionsFromConfig, isLoopback } from '../src/options.js';
 import { basic, csrfToken, getJson, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
 
 let server: RedisServer;
@@ -118,26 +118,55 @@ describe('where the board listens', () => {
       expect(isLoopback(h), h).toBe(false);
   });
 
-  it('reads credentials from NIGHTSHIFT_BOARD_* and refuses both kinds at once', () => {
-    expect(authFromEnv({})).toBeUndefined();
-    expect(authFromEnv({ NIGHTSHIFT_BOARD_TOKEN: 't' })).toEqual({ token: 't' });
-    expect(authFromEnv({ NIGHTSHIFT_BOARD_USER: 'u', NIGHTSHIFT_BOARD_PASSWORD: 'p' })).toEqual({
+  it('reads credentials from NIGHTSHIFT_BOARD_*; a half pair, both kinds or a weak secret stop start-up', () => {
+    const auth = (env: Record<string, string>) => boardOptionsFromConfig(loadConfig(env)).auth;
+    const strong = 'correct-horse-battery';
+    expect(auth({})).toBeUndefined();
+    expect(auth({ NIGHTSHIFT_BOARD_TOKEN: strong })).toEqual({ token: strong });
+    expect(auth({ NIGHTSHIFT_BOARD_USER: 'u', NIGHTSHIFT_BOARD_PASSWORD: strong })).toEqual({
       user: 'u',
-      password: 'p',
+      password: strong,
     });
-    expect(() =>
-      authFromEnv({
-        NIGHTSHIFT_BOARD_USER: 'u',
-        NIGHTSHIFT_BOARD_PASSWORD: 'p',
-        NIGHTSHIFT_BOARD_TOKEN: 't',
-      }),
-    ).toThrow(/either NIGHTSHIFT_BOARD_TOKEN or NIGHTSHIFT_BOARD_USER/);
+    const refused: [Record<string, string>, RegExp][] = [
+      [
+        { NIGHTSHIFT_BOARD_USER: 'u', NIGHTSHIFT_BOARD_PASSWORD: strong, NIGHTSHIFT_BOARD_TOKEN: strong },
+        /not both/,
+      ],
+      // A password alone used to leave the board without any auth, silently.
+      [
+        { NIGHTSHIFT_BOARD_PASSWORD: strong },
+        /NIGHTSHIFT_BOARD_USER: required when NIGHTSHIFT_BOARD_PASSWORD/,
+      ],
+      [{ NIGHTSHIFT_BOARD_USER: 'u' }, /NIGHTSHIFT_BOARD_PASSWORD: required/],
+      [{ NIGHTSHIFT_BOARD_USER: 'u', NIGHTSHIFT_BOARD_PASSWORD: 'x' }, /at least 16 characters/],
+      [{ NIGHTSHIFT_BOARD_USER: 'u', NIGHTSHIFT_BOARD_PASSWORD: 'a'.repeat(20) }, /one character repeated/],
+      [{ NIGHTSHIFT_BOARD_USER: strong, NIGHTSHIFT_BOARD_PASSWORD: strong }, /not be the user name/],
+      [{ NIGHTSHIFT_BOARD_TOKEN: 'short-token' }, /NIGHTSHIFT_BOARD_TOKEN: must be at least 16/],
+    ];
+    for (const [env, why] of refused) {
+      let err: unknown;
+      try {
+        loadConfig(env);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(env)).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(why);
+      // The message names the variable and the rule, never the secret.
+      for (const secret of [env.NIGHTSHIFT_BOARD_PASSWORD, env.NIGHTSHIFT_BOARD_TOKEN]) {
+        if (secret && secret !== env.NIGHTSHIFT_BOARD_USER)
+          expect((err as Error).message).not.toContain(secret);
+      }
+    }
   });
 
-  it('refuses incomplete credentials', async () => {
+  it('refuses incomplete or weak credentials given to createBoard', async () => {
     await expect(startBoard(redis, nextPrefix(), { auth: { user: 'ops', password: '' } })).rejects.toThrow(
       /NIGHTSHIFT_BOARD_PASSWORD/,
     );
+    await expect(
+      startBoard(redis, nextPrefix(), { auth: { user: 'ops', password: 'hunter2' } }),
+    ).rejects.toThrow(/NIGHTSHIFT_BOARD_PASSWORD: the board password must be at least 16 characters/);
     await expect(startBoard(redis, nextPrefix(), { auth: { token: '' } })).rejects.toThrow(
       /NIGHTSHIFT_BOARD_TOKEN/,
     );

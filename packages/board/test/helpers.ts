@@ -1,5 +1,5 @@
 import type { DeadLetterPayload, Message } from '@nightshift/shared';
-import { createLogger, DEFAULT_PRICES } from '@nightshift/shared';
+import { createLogger, DEFAULT_PRICES, jobIds } from '@nightshift/shared';
 import {
   addDeadLetters,
   buildSuccess,
@@ -77,7 +77,8 @@ export interface Seeded {
 /**
  * A known state without batcher or collector: 7 requests enqueued 10 min before T0 (5 in partition
  * `default`, 2 in `acme`), 3 claimed into a committed batch, of which 2 succeeded (ledger) and 1
- * died (dead-letter job). 4 stay queued. A collector heartbeat is fresh; the batcher has none.
+ * died (dead-letter job). 4 stay queued. Both schedulers exist; a collector heartbeat is fresh, the
+ * batcher has none.
  */
 export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise<Seeded> {
   const store = new Store(redis, prefix);
@@ -155,6 +156,7 @@ export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise
     deadAt: t0 - MIN,
   };
   await addDeadLetters(deadLetters, [{ payload, deaths: 1 }]);
+  await upsertSchedulers(redis, prefix);
   await store.heartbeat({
     role: 'collector',
     instance: 'col-1',
@@ -164,6 +166,18 @@ export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise
     lastWork: t0 - 30_000,
   });
   return { store, deadLetters, batchId, deadJobId: 'dead-c3-1', deadCid: 'c3', paid: 0.002, list: 0.004 };
+}
+
+/** The `flush-tick` and `collect-tick` schedulers, as a batcher and a collector put them at start-up. */
+export async function upsertSchedulers(redis: RedisClient, prefix: string): Promise<void> {
+  for (const [role, id] of [
+    ['flush', jobIds.flushScheduler],
+    ['collect', jobIds.collectScheduler],
+  ] as const) {
+    const q = openQueue(role, redis, prefix);
+    await q.upsertJobScheduler(id, { every: 3_600_000 }, { name: 'tick' });
+    await q.close();
+  }
 }
 
 /** Starts a board on a free port with the fixed clock and a silent logger. */

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { NightshiftError } from '@nightshift/shared';
+import { NightshiftError, redactUrls } from '@nightshift/shared';
 import { batches } from './commands/batches.js';
 import { cancel } from './commands/cancel.js';
 import { circuit } from './commands/circuit.js';
@@ -9,6 +9,7 @@ import { flush } from './commands/flush.js';
 import { health } from './commands/health.js';
 import { status } from './commands/status.js';
 import { type CliContext, openContext, UsageError } from './context.js';
+import { escapeControl } from './format.js';
 
 export const HELP = `Usage: nightshift <command> [options]
 
@@ -59,8 +60,11 @@ function positiveInt(value: string | undefined, name: string, def: number): numb
 export async function runCli(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
-  io: CliIO = stdio,
+  rawIo: CliIO = stdio,
 ): Promise<number> {
+  // Every line a command prints goes to a terminal: values from Redis (model names, reasons,
+  // error messages) must not be able to drive it.
+  const io: CliIO = { out: (l) => rawIo.out(escapeControl(l)), err: (l) => rawIo.err(escapeControl(l)) };
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -112,9 +116,11 @@ function failureMessage(err: Error, ctx: CliContext | undefined): string {
   const cause = ctx?.redisError();
   const unreachable =
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|max retries per request/.test(err.message);
-  if (!ctx || !cause || !unreachable) return err.message;
-  return `cannot reach Redis at ${ctx.redisWhere}: ${cause.message}`;
+    /Connection is closed|max retries per request/.test(err.message) ||
+    // A refused password fails the command with the refusal itself.
+    err.message === cause?.message;
+  if (!ctx || !cause || !unreachable) return redactUrls(err.message);
+  return `cannot reach Redis at ${ctx.redisWhere}: ${redactUrls(cause.message)}`;
 }
 
 function parse(argv: string[]) {

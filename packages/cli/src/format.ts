@@ -1,4 +1,39 @@
-/** Small text helpers for human output; `--json` bypasses all of them. */
+/** Small text helpers for human output; `--json` bypasses all of them but {@link escapeControl}. */
+
+/**
+ * C0 and C1 control characters (but newline and tab), DEL, and the Unicode line separators and
+ * bidirectional overrides: what lets a stored value move the cursor, recolour or rewrite a
+ * terminal (`ESC [2J`), or reorder what is read.
+ */
+function isControl(code: number): boolean {
+  if (code === 0x0a || code === 0x09) return false;
+  return (
+    code <= 0x1f ||
+    (code >= 0x7f && code <= 0x9f) ||
+    code === 0x200e ||
+    code === 0x200f ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
+}
+
+/**
+ * A line fit for a terminal: every control character as `\uXXXX`. The same escape JSON uses, so
+ * `--json` output stays valid JSON with the same meaning.
+ */
+export function escapeControl(line: string): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < line.length; i++) {
+    const code = line.charCodeAt(i);
+    if (!isControl(code)) continue;
+    out += `${line.slice(from, i)}\\u${code.toString(16).padStart(4, '0')}`;
+    from = i + 1;
+  }
+  return from === 0 ? line : out + line.slice(from);
+}
 
 export function table(rows: Record<string, unknown>[], columns?: string[]): string {
   if (rows.length === 0) return '(none)';

@@ -1,4 +1,6 @@
+import { Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELP, runCli } from '../src/cli.js';
 
@@ -147,5 +149,36 @@ describe('hostile configuration', () => {
     const r = await cli(['status'], { REDIS_URL: 'redis://:s3cret-pw@127.0.0.1:1' });
     expect(r.code).toBe(1);
     expect(`${r.out}${r.err}`).not.toContain('s3cret-pw');
+  });
+});
+
+describe('hostile values stored in Redis', () => {
+  it('reach the terminal with their control characters escaped, in text and in --json', async () => {
+    const prefix = `h${++n}`;
+    const redis = new Redis(server.url);
+    const store = new Store(redis, prefix);
+    const day = new Date().toISOString().slice(0, 10);
+    // What an earlier version let through: ANSI escapes in a model name (clear screen, red), and a
+    // bidirectional override in an alert.
+    const model = '\u001b[2J\u001b[31mclaude-haiku-4-5\u009b0m';
+    await redis.hset(store.keys.ledger(day), { [`b|docs|${model}|n`]: 1, [`b|docs|${model}|cost`]: 1000 });
+    await redis.sadd(store.keys.ledgerDays, day);
+    await store.raiseAlert({ code: 'billing', message: 'credit \u202Eevol si ecnalab' });
+    const run = async (args: string[]) => {
+      const r = await cli(args, { NIGHTSHIFT_PREFIX: prefix });
+      return { code: r.code, text: `${r.out}\n${r.err}` };
+    };
+    for (const args of [['costs'], ['status'], ['costs', '--json'], ['status', '--json']]) {
+      const { code, text } = await run(args);
+      expect(code, args.join(' ')).toBe(0);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for raw control characters.
+      expect(text, args.join(' ')).not.toMatch(/[\u001b\u009b\u202e]/);
+    }
+    const costs = await run(['costs']);
+    expect(costs.text).toContain('\\u001b[2J\\u001b[31mclaude-haiku-4-5\\u009b0m');
+    // --json stays JSON with the same values.
+    const json = JSON.parse((await run(['costs', '--json'])).text) as { byModel: { model: string }[] };
+    expect(json.byModel.map((m) => m.model)).toEqual([model]);
+    redis.disconnect();
   });
 });

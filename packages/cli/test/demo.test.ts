@@ -1,6 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { createRedis, openQueue } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -47,5 +49,61 @@ describe('pnpm start (the demo)', () => {
     const r = await pnpmStart({ REDIS_URL: 'redis://127.0.0.1:1' });
     expect(r.stdout).toContain('Redis: private redis-server');
     expect(r.stdout).toMatch(/\[█{30}\] 30\/30/);
+  }, 120_000);
+
+  it('reads the board settings every board reads: read-only and token auth apply to its board', async () => {
+    const token = 'demo-board-token-0123456789';
+    const { ANTHROPIC_API_KEY: _drop, ...rest } = process.env;
+    // Not --quick, and more documents: the run lasts while the board is probed, then is interrupted.
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'packages/cli/src/bin.ts', 'demo', '--requests', '200'],
+      {
+        cwd: root,
+        env: {
+          ...rest,
+          REDIS_URL: server.url,
+          NIGHTSHIFT_PREFIX: 'demo-ro',
+          NIGHTSHIFT_BOARD_PORT: '0',
+          NIGHTSHIFT_BOARD_READ_ONLY: 'true',
+          NIGHTSHIFT_BOARD_TOKEN: token,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      out += d;
+    });
+    try {
+      const url = await waitFor(() => /Board: (http:\/\/\S+)/.exec(out)?.[1], {
+        timeoutMs: 60_000,
+        what: `the board URL (${out})`,
+      });
+      const auth = { authorization: `Bearer ${token}` };
+      expect((await fetch(`${url}/`)).status).toBe(401);
+      const page = await (await fetch(`${url}/`, { headers: auth })).text();
+      expect(page).toContain('read-only');
+      const same = { ...auth, 'sec-fetch-site': 'same-origin' };
+      // The review's finding: the demo's board accepted a queue pause despite READ_ONLY.
+      const pause = await fetch(`${url}/queues/api/queues/%7Bflush%7D/pause`, {
+        method: 'PUT',
+        headers: same,
+      });
+      expect(pause.status).toBe(403);
+      const retry = await fetch(`${url}/api/dead-letters/retry-all`, { method: 'POST', headers: same });
+      expect(retry.status).toBe(403);
+      const redis = createRedis({ url: server.url }, 'client');
+      const flush = openQueue('flush', redis, 'demo-ro');
+      expect(await flush.isPaused()).toBe(false);
+      await flush.close();
+      redis.disconnect();
+    } finally {
+      child.kill('SIGINT');
+      await once(child, 'exit');
+    }
   }, 120_000);
 });

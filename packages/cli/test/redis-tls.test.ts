@@ -86,7 +86,7 @@ describe.skipIf(!OPENSSL)('rediss:// with TLS and a password', () => {
       await killAll(children);
     }
     // Where Redis is, is logged (without the password); the password itself never is.
-    expect(batcher.out.stdout).toContain(`"redis":"rediss://127.0.0.1:${redis.port}"`);
+    expect(batcher.out.stdout).toContain(`"redis":"rediss://:***@127.0.0.1:${redis.port}"`);
     for (const c of children) {
       expect(`${c.out.stdout}${c.out.stderr}`).not.toContain(PASSWORD);
       expect(`${c.out.stdout}${c.out.stderr}`).not.toContain(encodeURIComponent(PASSWORD));
@@ -96,7 +96,7 @@ describe.skipIf(!OPENSSL)('rediss:// with TLS and a password', () => {
   it('names the problem without the password: an untrusted certificate, a wrong password', async () => {
     const base = { NIGHTSHIFT_PREFIX: 'tls2' };
     expect(describeRedis(connectionFromEnv({ REDIS_URL: redis.url }))).toBe(
-      `rediss://127.0.0.1:${redis.port}`,
+      `rediss://:***@127.0.0.1:${redis.port}`,
     );
     expect(
       describeRedis(connectionFromEnv({ REDIS_URL: redis.url, NIGHTSHIFT_REDIS_CLUSTER_NODES: 'a:1,b:2' })),
@@ -105,7 +105,7 @@ describe.skipIf(!OPENSSL)('rediss:// with TLS and a password', () => {
     // This test process has no NODE_EXTRA_CA_CERTS: the CLI fails on the certificate, and says so.
     const untrusted = await cli({ ...base, REDIS_URL: redis.url }, ['status']);
     expect(untrusted.code).toBe(1);
-    expect(untrusted.output).toContain(`cannot reach Redis at rediss://127.0.0.1:${redis.port}: `);
+    expect(untrusted.output).toContain(`cannot reach Redis at rediss://:***@127.0.0.1:${redis.port}: `);
     expect(untrusted.output).toMatch(/certificate/);
     expect(untrusted.output).not.toContain(PASSWORD);
 
@@ -119,7 +119,9 @@ describe.skipIf(!OPENSSL)('rediss:// with TLS and a password', () => {
     expect(await bin.exited()).toBe(1);
     const output = `${bin.out.stdout}${bin.out.stderr}`;
     // ioredis already fails the command with Redis' own answer, which is clear enough.
-    expect(output).toMatch(/^nightshift status: .*WRONGPASS/m);
+    expect(output).toMatch(
+      /^nightshift status: cannot reach Redis at rediss:\/\/:\*\*\*@127.0.0.1:\d+: WRONGPASS/m,
+    );
     expect(output).not.toContain(wrong);
     expect(output).not.toContain(PASSWORD);
   }, 60_000);
@@ -130,7 +132,7 @@ describe('a Redis that cannot be reached', () => {
     const port = await freePort();
     const { code, output } = await cli({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${port}` }, ['status']);
     expect(code).toBe(1);
-    expect(output).toContain(`nightshift status: cannot reach Redis at redis://127.0.0.1:${port}: `);
+    expect(output).toContain(`nightshift status: cannot reach Redis at redis://:***@127.0.0.1:${port}: `);
     expect(output).toContain('ECONNREFUSED');
     expect(output).not.toContain(PASSWORD);
   });

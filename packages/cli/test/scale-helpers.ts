@@ -19,6 +19,7 @@ export const BINS = {
   board: fileURLToPath(new URL('../../board/src/bin.ts', import.meta.url)),
   cli: fileURLToPath(new URL('../src/bin.ts', import.meta.url)),
   service: fileURLToPath(new URL('./fixtures/service.ts', import.meta.url)),
+  redisErrorService: fileURLToPath(new URL('./fixtures/redis-error-service.ts', import.meta.url)),
 } as const;
 
 /** A child process whose output is kept (to assert on it and to explain failures). */

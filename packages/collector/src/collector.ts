@@ -1,5 +1,5 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { jobIds, QUEUES } from '@nightshift/shared';
+import { jobIds, QUEUES, redactError } from '@nightshift/shared';
 import { defaultJobOptions, ModelAlerts, openQueue, Store } from '@nightshift/store';
 import { type Queue, Worker } from 'bullmq';
 import { asError } from './errors.js';
@@ -84,7 +84,8 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
 
   private reportError(err: unknown, where: string) {
     const error = asError(err);
-    this.ctx.log.error({ err: error, where }, `collector: ${where} failed`);
+    // Redacted: a Redis error carries the AUTH arguments, and the logger may be the caller's.
+    this.ctx.log.error({ err: redactError(error), where }, `collector: ${where} failed`);
     // An 'error' event nobody listens to would throw; the log line above is then the report.
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }

@@ -5,7 +5,8 @@ type At = (field: string, message: string) => void;
 /** What the model checks need: the price table (it carries each model's lifecycle) and the clock. */
 export interface ModelCheckContext {
   prices: PriceTable;
-  now: () => number;
+  /** The time of the call (ms), which decides whether a model is deprecated or retired. */
+  now: number;
   /** Collects the retired models a call names (for ModelRetiredError). */
   retired?: RetiredModel[];
 }
@@ -17,7 +18,7 @@ export interface ModelCheckContext {
 export function checkModel(params: Record<string, unknown>, ctx: ModelCheckContext, at: At): void {
   const model = params.model;
   if (typeof model !== 'string') return;
-  const life = modelLifecycle(model, ctx.prices, ctx.now());
+  const life = modelLifecycle(model, ctx.prices, ctx.now);
   if (life.state === 'retired') {
     const instead = life.replacement ? `use ${life.replacement}` : 'use an active model';
     at('params.model', `${model} was retired on ${life.retiresOn} and the API refuses it: ${instead}`);

@@ -8,16 +8,28 @@ import {
   DeadlineTooSoonError,
   deriveCustomId,
   type FieldIssue,
+  illFormedKey,
   type Logger,
+  loneSurrogateAt,
   ModelRetiredError,
   modelLifecycle,
   NightshiftError,
   type PriceTable,
   type RequestState,
   type RetiredModel,
+  redactedCopy,
+  redactUrls,
   ValidationError,
 } from '@nightshift/shared';
-import { type EnqueueItem, ModelAlerts, openQueue, type RedisClient, Store } from '@nightshift/store';
+import {
+  describeRedis,
+  type EnqueueItem,
+  logRedisErrors,
+  ModelAlerts,
+  openQueue,
+  type RedisClient,
+  Store,
+} from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import { RealtimePath } from './realtime.js';
@@ -29,7 +41,13 @@ import type {
   ProducerOptions,
   RealtimeChoice,
 } from './types.js';
-import { type PreparedRequest, prepareRequest, TAG_PATTERN, type ValidateContext } from './validate.js';
+import {
+  DEADLINE_HORIZON_MS,
+  type PreparedRequest,
+  prepareRequest,
+  TAG_PATTERN,
+  type ValidateContext,
+} from './validate.js';
 
 const HOUR = 3_600_000;
 const BATCH_WINDOW_MS = 24 * HOUR;
@@ -37,6 +55,8 @@ const BATCH_WINDOW_MS = 24 * HOUR;
 const WRITE_SLICE = 1000;
 const WRITE_PARALLEL = 4;
 const PREFIX_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+/** The API's limit of one batch: no single request can be larger. */
+const MAX_BATCH_BYTES = 256_000_000;
 
 /** One distinct custom_id of a call, with what the call decided for it. */
 interface Unique {
@@ -54,7 +74,7 @@ interface Core {
   now: () => number;
   slackMs: number;
   defaultRealtime: RealtimeChoice;
-  ctx: ValidateContext;
+  ctx: Omit<ValidateContext, 'now'>;
   realtime: RealtimePath;
   queues: Map<'results' | 'deadLetters', Queue>;
   prices: PriceTable;
@@ -128,8 +148,10 @@ function openCore(opts: ProducerOptions): Core {
   const redis: RedisClient = opts.connection ?? openOwnConnection(opts.redisUrl as string, seeds, 'client');
   const store = new Store(redis, prefix);
   const logger = opts.logger ?? createLogger('producer');
-  // An owned client's connection errors are logged here (ioredis would print them as unhandled).
-  if (owned) redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  // An owned client's connection errors are logged here, redacted (ioredis would print them as
+  // unhandled, AUTH arguments included).
+  if (owned)
+    logRedisErrors(redis, logger, describeRedis({ url: opts.redisUrl as string, clusterNodes: seeds }));
   const now = opts.now ?? Date.now;
   // Queues and the SDK client are only needed by the real-time path: made on first use.
   const queues = new Map<'results' | 'deadLetters', Queue>();
@@ -166,7 +188,7 @@ function openCore(opts: ProducerOptions): Core {
     now,
     slackMs: opts.deadlineSlackMs ?? HOUR,
     defaultRealtime: opts.realtime ?? 'never',
-    ctx: { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel, prices, now },
+    ctx: { maxRequestBytes: opts.maxRequestBytes ?? 200_000_000, routeModel: opts.routeModel, prices },
     realtime,
     queues,
     prices,
@@ -178,10 +200,12 @@ function openCore(opts: ProducerOptions): Core {
 function checkNumbers(opts: ProducerOptions) {
   const bad: string[] = [];
   const { deadlineSlackMs: slack, maxRequestBytes: max, realtimeConcurrency: conc } = opts;
-  if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0)) bad.push('deadlineSlackMs must be ≥ 0');
-  if (max !== undefined && !(Number.isFinite(max) && max > 0)) bad.push('maxRequestBytes must be > 0');
-  if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1))
-    bad.push('realtimeConcurrency must be an integer ≥ 1');
+  if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0 && slack <= DEADLINE_HORIZON_MS))
+    bad.push('deadlineSlackMs must be from 0 to 366 days in ms');
+  if (max !== undefined && !(Number.isFinite(max) && max > 0 && max <= MAX_BATCH_BYTES))
+    bad.push(`maxRequestBytes must be > 0 and at most ${MAX_BATCH_BYTES} (the API's 256 MB batch limit)`);
+  if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1 && conc <= 1000))
+    bad.push('realtimeConcurrency must be an integer from 1 to 1000');
   if (bad.length) throw new NightshiftError('CONFIG', `createProducer: ${bad.join('; ')}`);
 }
 
@@ -192,6 +216,8 @@ function customIdFor(feature: string, key: string): string {
   }
   if (typeof key !== 'string' || key.length === 0) {
     issues.push({ field: 'key', message: 'must be a non-empty string' });
+  } else if (loneSurrogateAt(key) >= 0) {
+    issues.push({ field: 'key', message: illFormedKey(loneSurrogateAt(key)) });
   }
   if (issues.length) throw new ValidationError(issues);
   return deriveCustomId(feature, key);
@@ -207,10 +233,10 @@ async function submit(
   eopts: EnqueueOptions,
   single: boolean,
 ): Promise<BulkEnqueueResult[]> {
-  const uniques = validateAll(reqs, core.ctx, single);
+  const t = core.now();
+  const uniques = validateAll(reqs, { ...core.ctx, now: t }, single);
   if (uniques.order.length === 0) return [];
   await warnDeprecated(core, uniques.byCid.values());
-  const t = core.now();
   const limit = t + BATCH_WINDOW_MS + core.slackMs;
   const refused: Unique[] = [];
   for (const u of uniques.byCid.values()) {
@@ -225,10 +251,8 @@ async function submit(
     if (err instanceof NightshiftError) throw err;
     throw new NightshiftError(
       'REDIS_UNAVAILABLE',
-      `Redis failed before anything was written: ${String(err)}`,
-      {
-        cause: err,
-      },
+      `Redis failed before anything was written: ${redactUrls(String(err))}`,
+      { cause: redactedCopy(err) },
     );
   });
   await write(core.store, toWrite, core.defaultRealtime, replace, t, single);
@@ -396,9 +420,9 @@ async function write(
     if (err instanceof NightshiftError) throw err;
     throw new NightshiftError(
       'REDIS_UNAVAILABLE',
-      `Redis failed while enqueueing (${written} of ${items.length} written): ${(err as Error).message}. ` +
+      `Redis failed while enqueueing (${written} of ${items.length} written): ${redactUrls((err as Error).message)}. ` +
         'Call again with the same input: what was written is recognised and the rest is completed.',
-      { cause: err },
+      { cause: redactedCopy(err) },
     );
   }
   const raced: ConflictError['conflicts'] = [];

@@ -1,4 +1,4 @@
-import type { Logger } from '@nightshift/shared';
+import { type Logger, redactError } from '@nightshift/shared';
 import type { Job } from 'bullmq';
 
 /** What a `{results}` job remembers between its attempts (kept as its BullMQ progress). */
@@ -114,7 +114,7 @@ export class ProgressRecorder {
         this.writeIfDue();
       },
       (err: unknown) => {
-        this.logger.warn({ err, job: this.job.id }, 'could not record handled results');
+        this.logger.warn({ err: redactError(err), job: this.job.id }, 'could not record handled results');
         this.failure = err;
         this.writing = null;
         this.wake();

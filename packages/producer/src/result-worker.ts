@@ -8,6 +8,7 @@ import {
   type RecordFields,
   type ResultJobData,
   type ResultPayload,
+  redactError,
 } from '@nightshift/shared';
 import { defaultJobOptions, type RedisClient, Store } from '@nightshift/store';
 import { DelayedError, type Job, Worker } from 'bullmq';
@@ -198,7 +199,8 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     maxStalledCount: MAX_STALLS,
   });
   // Errors of the worker's own loop (Redis down, …) are reported here, never thrown into the void.
-  worker.on('error', (err) => logger.error({ err }, 'result worker error'));
+  // Redacted: a Redis error carries the AUTH arguments, and the logger may be the caller's.
+  worker.on('error', (err) => logger.error({ err: redactError(err) }, 'result worker error'));
   worker.on('failed', (job, err) => {
     const last = job && job.attemptsMade >= (job.opts.attempts ?? attempts ?? 1);
     logger[last ? 'error' : 'warn'](
@@ -206,7 +208,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
         job: job?.id,
         results: job ? resultsOf(job.data).length : undefined,
         attempt: job?.attemptsMade,
-        err,
+        err: redactError(err),
       },
       last
         ? 'result handler failed for the last time; the job stays in failed'

@@ -1,4 +1,11 @@
-import { CUSTOM_ID_PATTERN, deriveCustomId, type FieldIssue } from '@nightshift/shared';
+import {
+  CUSTOM_ID_PATTERN,
+  deriveCustomId,
+  type FieldIssue,
+  illFormedKey,
+  loneSurrogateAt,
+  MODEL_ID_PATTERN,
+} from '@nightshift/shared';
 import type { EnqueueItem } from '@nightshift/store';
 import { NonJsonValue, toJson } from './canonical.js';
 import { groupKey } from './group.js';
@@ -10,6 +17,12 @@ import type { EnqueueRequest, RealtimeChoice } from './types.js';
 export const TAG_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Metadata travels with the request and its result; keep it small. */
 const MAX_METADATA_BYTES = 16 * 1024;
+/** The most `max_tokens` the Batches API takes (with its extended-output beta, batch only). */
+export const MAX_TOKENS_LIMIT = 300_000;
+/** The furthest a deadline may be: a batch runs within 24 h, so a later one means no deadline. */
+export const DEADLINE_HORIZON_MS = 366 * 86_400_000;
+/** The largest time `Date` can hold, ms either side of the epoch. */
+const MAX_DATE_MS = 8.64e15;
 
 const REQUEST_FIELDS = new Set([
   'params',
@@ -97,7 +110,7 @@ function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): Pre
   if (r.realtime !== undefined && r.realtime !== 'never' && r.realtime !== 'fallback') {
     at('realtime', "must be 'never' or 'fallback' (or omitted for the producer's default)");
   }
-  const deadline = deadlineOf(r.deadline, at);
+  const deadline = deadlineOf(r.deadline, ctx.now, at);
   const meta = metadataOf(r.metadata, at);
   const params = paramsOf(r, ctx, at);
   if (params) checkModel(params.value, ctx, at);
@@ -146,15 +159,27 @@ function customIdOf(r: Obj, at: At): string | null {
     at('key', `must be a non-empty string (got ${describe(key)}); use String(id) for numbers`);
     return null;
   }
+  const lone = loneSurrogateAt(key);
+  if (lone >= 0) {
+    at('key', illFormedKey(lone));
+    return null;
+  }
   return typeof r.feature === 'string' ? deriveCustomId(r.feature, key) : null;
 }
 
-function deadlineOf(d: unknown, at: At): number | null {
+function deadlineOf(d: unknown, now: number, at: At): number | null {
   if (d === undefined || d === null) return null;
   const ms =
     d instanceof Date ? d.getTime() : typeof d === 'number' ? d : typeof d === 'string' ? Date.parse(d) : NaN;
-  if (!Number.isFinite(ms)) {
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) {
     at('deadline', 'must be a valid Date, ms since the epoch, or an ISO-8601 string');
+    return null;
+  }
+  if (ms > now + DEADLINE_HORIZON_MS) {
+    at(
+      'deadline',
+      `is ${new Date(ms).toISOString()}, more than 366 days ahead; batches finish within 24 h, so omit a deadline that far`,
+    );
     return null;
   }
   return Math.floor(ms);
@@ -211,12 +236,15 @@ function checkParams(p: Obj, report: At): boolean {
     ok = false;
     report(field, message);
   };
-  if (typeof p.model !== 'string' || p.model.trim() === '') {
-    at('params.model', 'must be a model id such as "claude-haiku-4-5"');
+  if (typeof p.model !== 'string' || !MODEL_ID_PATTERN.test(p.model)) {
+    at('params.model', 'must be a model id such as "claude-haiku-4-5": 1–64 of A-Z a-z 0-9 . _ -');
   }
   const mt = p.max_tokens;
-  if (typeof mt !== 'number' || !Number.isInteger(mt) || mt < 1) {
-    at('params.max_tokens', 'must be an integer ≥ 1 (0, cache pre-warming, is not allowed in batches)');
+  if (typeof mt !== 'number' || !Number.isInteger(mt) || mt < 1 || mt > MAX_TOKENS_LIMIT) {
+    at(
+      'params.max_tokens',
+      `must be an integer from 1 to ${MAX_TOKENS_LIMIT} (0, cache pre-warming, is not allowed in batches; ${MAX_TOKENS_LIMIT} is the most the Batches API takes)`,
+    );
   }
   if (!Array.isArray(p.messages) || p.messages.length === 0) {
     at('params.messages', 'must be a non-empty array of { role, content }');

@@ -67,7 +67,11 @@ describe('custom ids', () => {
     expect(() => createProducer({} as ProducerOptions)).toThrow(/exactly one of connection or redisUrl/);
     expect(() => make({ prefix: 'a:b' })).toThrow(/prefix/);
     expect(() => make({ realtimeConcurrency: 0, maxRequestBytes: -1 })).toThrow(
-      /maxRequestBytes must be > 0; realtimeConcurrency must be an integer/,
+      /maxRequestBytes must be > 0 .*; realtimeConcurrency must be an integer/,
+    );
+    // Bounded above too: a slack of 1e20 would make every deadline "too soon".
+    expect(() => make({ deadlineSlackMs: 1e20, maxRequestBytes: 1e12, realtimeConcurrency: 1e9 })).toThrow(
+      /deadlineSlackMs must be from 0 to 366 days.*maxRequestBytes .*at most 256000000.*realtimeConcurrency must be an integer from 1 to 1000/,
     );
   });
 

@@ -27,6 +27,44 @@ const HOUR = 60 * MINUTE;
 export const CIRCUIT_DEFAULTS = Object.freeze({ cooldownMs: 30 * MINUTE, maxCooldownMs: 24 * HOUR });
 
 /**
+ * One name of NIGHTSHIFT_BOARD_ALLOWED_HOSTS: a host name (a leading dot admits the name and its
+ * subdomains, `.ops.example.com`), an IPv4 address, or an IPv6 address in brackets. No port.
+ */
+const ALLOWED_HOST =
+  /^(?:\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])$/;
+const hostList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .refine((list) => list.every((h) => ALLOWED_HOST.test(h)), {
+    message:
+      'use comma-separated host names without port or scheme (e.g. "board.internal,.ops.example.com"), IPv4 addresses or [IPv6] addresses',
+  })
+  .transform((list) => (list.length ? list : undefined));
+
+/** The shortest board password or token accepted (see {@link weakSecretReason}). */
+export const MIN_BOARD_SECRET_LENGTH = 16;
+
+/**
+ * Why a board password or token is too weak to guard the board, or null when it is fine: shorter
+ * than 16 characters, one character repeated, or (a password) the user name itself. The secret
+ * is never part of the answer.
+ */
+export function weakSecretReason(secret: string, user?: string): string | null {
+  if ([...secret].length < MIN_BOARD_SECRET_LENGTH) {
+    return `must be at least ${MIN_BOARD_SECRET_LENGTH} characters (e.g. \`openssl rand -base64 18\`)`;
+  }
+  if (new Set(secret).size === 1) return 'must not be one character repeated';
+  if (user !== undefined && secret === user) return 'must not be the user name';
+  return null;
+}
+
+/**
  * Every environment variable Nightshift reads, with its default and meaning. The README's
  * configuration table is checked against this list by a test.
  */
@@ -162,11 +200,25 @@ export const SETTINGS = {
   },
   NIGHTSHIFT_BOARD_USER: {
     schema: optionalString,
-    doc: 'Board basic-auth user (with NIGHTSHIFT_BOARD_PASSWORD).',
+    doc: 'Board basic-auth user (with NIGHTSHIFT_BOARD_PASSWORD; one without the other stops start-up).',
   },
-  NIGHTSHIFT_BOARD_PASSWORD: { schema: optionalString, doc: 'Board basic-auth password. Never logged.' },
-  NIGHTSHIFT_BOARD_TOKEN: { schema: optionalString, doc: 'Board bearer token (alternative to basic auth).' },
+  NIGHTSHIFT_BOARD_PASSWORD: {
+    schema: optionalString,
+    doc: 'Board basic-auth password: at least 16 characters, not the user name. Never logged.',
+  },
+  NIGHTSHIFT_BOARD_TOKEN: {
+    schema: optionalString,
+    doc: 'Board bearer token (alternative to basic auth): at least 16 characters. Never logged.',
+  },
   NIGHTSHIFT_BOARD_READ_ONLY: { schema: bool(false), doc: 'Board refuses every mutation (viewers).' },
+  NIGHTSHIFT_BOARD_ALLOWED_HOSTS: {
+    schema: hostList,
+    doc: 'Host names the board answers to besides localhost, 127.0.0.1 and [::1] (comma-separated; `.example.com` admits subdomains); other `Host` headers get 421. Without credentials this guards against DNS rebinding; with credentials the check applies only when this is set.',
+  },
+  NIGHTSHIFT_BOARD_REDIS_DETAILS: {
+    schema: bool(false),
+    doc: 'Bull Board shows Redis INFO (version, OS, memory) and the clients connected to each queue (addresses). Off: hidden and refused.',
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -217,13 +269,36 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (typed.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS < typed.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS) {
     problems.push('NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS: must be at least NIGHTSHIFT_CIRCUIT_COOLDOWN_MS');
   }
-  if (typed.NIGHTSHIFT_BOARD_USER && !typed.NIGHTSHIFT_BOARD_PASSWORD) {
-    problems.push('NIGHTSHIFT_BOARD_PASSWORD: required when NIGHTSHIFT_BOARD_USER is set');
-  }
+  problems.push(...boardAuthProblems(typed));
   if (problems.length) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return { env: typed, prefix: typed.NIGHTSHIFT_PREFIX, prices };
+}
+
+/** What is wrong with the board's credentials (pairing and strength), never quoting a secret. */
+function boardAuthProblems(env: Env): string[] {
+  const {
+    NIGHTSHIFT_BOARD_USER: user,
+    NIGHTSHIFT_BOARD_PASSWORD: password,
+    NIGHTSHIFT_BOARD_TOKEN: token,
+  } = env;
+  const out: string[] = [];
+  if (user && !password) out.push('NIGHTSHIFT_BOARD_PASSWORD: required when NIGHTSHIFT_BOARD_USER is set');
+  if (password && !user) {
+    // Silently ignored, it would leave the board without any auth.
+    out.push('NIGHTSHIFT_BOARD_USER: required when NIGHTSHIFT_BOARD_PASSWORD is set');
+  }
+  if (token && (user || password)) {
+    out.push(
+      'NIGHTSHIFT_BOARD_TOKEN: set either it or NIGHTSHIFT_BOARD_USER/NIGHTSHIFT_BOARD_PASSWORD, not both',
+    );
+  }
+  const weakPassword = password ? weakSecretReason(password, user) : null;
+  if (weakPassword) out.push(`NIGHTSHIFT_BOARD_PASSWORD: ${weakPassword}`);
+  const weakToken = token ? weakSecretReason(token) : null;
+  if (weakToken) out.push(`NIGHTSHIFT_BOARD_TOKEN: ${weakToken}`);
+  return out;
 }
 
 /** The README's configuration table, rendered from SETTINGS (a test keeps the README in sync). */

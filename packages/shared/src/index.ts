@@ -22,10 +22,18 @@ export {
   type Config,
   type Env,
   loadConfig,
+  MIN_BOARD_SECRET_LENGTH,
   renderConfigTable,
   SETTINGS,
+  weakSecretReason,
 } from './config.js';
-export { CUSTOM_ID_PATTERN, deriveCustomId } from './custom-id.js';
+export {
+  CUSTOM_ID_PATTERN,
+  deriveCustomId,
+  illFormedKey,
+  loneSurrogateAt,
+  MODEL_ID_PATTERN,
+} from './custom-id.js';
 export {
   ConfigError,
   ConflictError,
@@ -67,4 +75,11 @@ export {
   toNano,
   US_INFERENCE_MULTIPLIER,
 } from './pricing.js';
+export {
+  REDACTED,
+  type RedactedError,
+  redactError,
+  redactedCopy,
+  redactUrls,
+} from './redact.js';
 export type * from './types.js';

@@ -122,6 +122,11 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
      * one replica behind a load balancer can post to another.
      */
     boardCsrf: `${base}:board-csrf`,
+    /**
+     * Prefix of the board's failed-login counters, `board-login:<client address>` (STRING, expires
+     * with its 15-minute window), shared by every board replica.
+     */
+    boardLogin: `${base}:board-login`,
   };
 }
 

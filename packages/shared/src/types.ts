@@ -64,6 +64,8 @@ export interface RecordFields {
   rt: string;
   /** Times this request was dead-lettered (for dead-letter job ids). */
   deaths: string;
+  /** Why it died (set with state `dead`, cleared by a retry; absent on records never dead). */
+  reason?: string;
   /** Final outcome time, ms. */
   done: string;
   /** Batch id that delivered the success ('' otherwise). */

@@ -50,6 +50,20 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the board host list and Redis details switch, refusing names with a port or scheme', () => {
+    expect(loadConfig({}).env.NIGHTSHIFT_BOARD_ALLOWED_HOSTS).toBeUndefined();
+    expect(loadConfig({}).env.NIGHTSHIFT_BOARD_REDIS_DETAILS).toBe(false);
+    expect(
+      loadConfig({ NIGHTSHIFT_BOARD_ALLOWED_HOSTS: ' Board.Internal, .ops.example.com,10.0.0.7,[::1] ' }).env
+        .NIGHTSHIFT_BOARD_ALLOWED_HOSTS,
+    ).toEqual(['board.internal', '.ops.example.com', '10.0.0.7', '[::1]']);
+    for (const bad of ['board:3000', 'http://board', '*', 'a b', 'evil.example/x']) {
+      expect(() => loadConfig({ NIGHTSHIFT_BOARD_ALLOWED_HOSTS: bad }), bad).toThrow(
+        /NIGHTSHIFT_BOARD_ALLOWED_HOSTS.*without port or scheme/,
+      );
+    }
+  });
+
   it('merges a pricing file and rejects a malformed one', () => {
     const dir = `${process.env.TMPDIR ?? '/tmp'}/ns-pricing-${process.pid}.json`;
     writeFileSync(

@@ -1,4 +1,4 @@
-import { NightshiftError } from '@nightshift/shared';
+import { type Logger, NightshiftError, REDACTED, redactError } from '@nightshift/shared';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
@@ -61,13 +61,42 @@ export function connectionFromEnv(env: {
   } satisfies ConnectionSettings;
 }
 
-/** A one-line description of where a client connects, without any password. */
+/**
+ * A one-line description of where a client connects, for logs and messages: scheme, user, host
+ * and port, with the password (if any) as `***`, e.g. `redis://:***@10.0.0.5:6379`; a cluster's
+ * seed list. Never the password.
+ */
 export function describeRedis(settings: ConnectionSettings): string {
   if (settings.clusterNodes?.length) return `Redis Cluster ${settings.clusterNodes.join(',')}`;
   try {
     const u = new URL(settings.url);
-    return `${u.protocol}//${u.hostname}:${u.port || 6379}`;
+    const auth = u.password ? `${u.username}:${REDACTED}@` : u.username ? `${REDACTED}@` : '';
+    return `${u.protocol}//${auth}${u.hostname}:${u.port || 6379}`;
   } catch {
     return 'redis (unparseable URL)';
   }
+}
+
+/** The same connection error is logged at most this often (a client retries every 0.1–2 s). */
+const REPEAT_LOG_MS = 30_000;
+
+/**
+ * Logs a client's connection errors (refused, TLS, wrong password) as `redis error` lines naming
+ * `where` (a `describeRedis` text) and the error through `redactError`, so the AUTH arguments an
+ * ioredis error carries never reach the log; without a listener ioredis prints errors itself. The
+ * same message again within 30 s is counted, not logged (`repeated` on the next line).
+ */
+export function logRedisErrors(client: RedisClient, logger: Logger, where: string): void {
+  let last = { message: '', at: 0, repeated: 0 };
+  client.on('error', (err: unknown) => {
+    const safe = redactError(err);
+    const now = Date.now();
+    if (safe.message === last.message && now - last.at < REPEAT_LOG_MS) {
+      last.repeated++;
+      return;
+    }
+    const repeated = safe.message === last.message ? last.repeated : 0;
+    last = { message: safe.message, at: now, repeated: 0 };
+    logger.warn({ redis: where, err: safe, ...(repeated ? { repeated } : {}) }, 'redis error');
+  });
 }

@@ -3,10 +3,12 @@ export {
   connectionFromEnv,
   createRedis,
   describeRedis,
+  logRedisErrors,
   type RedisClient,
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
 export { boundHeapGrowth } from './heap.js';
+export { type JobWithin, jobIdsIn, readJobsWithin } from './jobs-within.js';
 export { ModelAlerts } from './model-alerts.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
 export { type RoleContext, runRoleProcess } from './role-process.js';

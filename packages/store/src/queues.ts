@@ -40,12 +40,17 @@ export function openQueue<T = unknown>(
   prefix: string,
   extra: Partial<QueueOptions> = {},
 ): Queue<T> {
-  return new Queue<T>(QUEUES[role], {
+  const queue = new Queue<T>(QUEUES[role], {
     connection,
     prefix,
     defaultJobOptions: defaultJobOptions(role),
     ...extra,
   });
+  // The queue re-emits the errors of the connection it shares, whose owner logs them
+  // (`logRedisErrors`). Without a listener BullMQ would `console.error` the raw error, and an
+  // ioredis error's `command.args` holds the AUTH password.
+  queue.on('error', () => undefined);
+  return queue;
 }
 
 /** One `{results}` job: its id and the results it carries. */

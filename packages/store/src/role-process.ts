@@ -1,6 +1,12 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { type Config, createLogger, type Logger, loadConfig } from '@nightshift/shared';
-import { connectionFromEnv, createRedis, describeRedis, type RedisClient } from './connection.js';
+import { type Config, createLogger, type Logger, loadConfig, redactError } from '@nightshift/shared';
+import {
+  connectionFromEnv,
+  createRedis,
+  describeRedis,
+  logRedisErrors,
+  type RedisClient,
+} from './connection.js';
 import { boundHeapGrowth } from './heap.js';
 
 /** What a role's start function gets: validated config, its logger, a worker connection, the SDK client. */
@@ -28,6 +34,7 @@ export function runRoleProcess(
     boundHeapGrowth(env.NIGHTSHIFT_HEAP_GROWING_PERCENT);
     const settings = connectionFromEnv(env);
     const connection = createRedis(settings, 'worker');
+    logRedisErrors(connection, logger, describeRedis(settings));
     // The key comes from the environment and is never logged.
     const client = new Anthropic({
       ...(env.ANTHROPIC_API_KEY ? { apiKey: env.ANTHROPIC_API_KEY } : {}),
@@ -49,7 +56,7 @@ export function runRoleProcess(
         await connection.quit();
         process.exit(0);
       } catch (err) {
-        logger.error({ err: (err as Error).message }, 'shutdown failed');
+        logger.error({ err: redactError(err) }, 'shutdown failed');
         process.exit(1);
       }
     };
@@ -57,8 +64,8 @@ export function runRoleProcess(
     process.on('SIGINT', () => void stop('SIGINT'));
   };
   main().catch((err) => {
-    // Config errors carry their full message (every bad variable); nothing secret is in it.
-    process.stderr.write(`nightshift-${role}: ${(err as Error).message}\n`);
+    // Config errors carry their full message (every bad variable); URL credentials are masked.
+    process.stderr.write(`nightshift-${role}: ${redactError(err).message}\n`);
     process.exit(1);
   });
 }

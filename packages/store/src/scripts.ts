@@ -7,7 +7,10 @@ const dir = new URL('../src/scripts/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const pending = read('_pending.lua');
 
-/** Our Lua scripts; each declares one key (the store's stats key) so Cluster routes it to the `{req}` slot. */
+/**
+ * Our Lua scripts; each declares one key so Cluster routes it to the slot it works in: the store's
+ * stats key (`{req}`), or for `nsJobsWithin` a key of the queue it reads.
+ */
 const SCRIPTS = {
   nsEnqueue: pending + read('enqueue.lua'),
   nsClaim: pending + read('claim.lua'),
@@ -20,6 +23,7 @@ const SCRIPTS = {
   nsRedeliver: read('redeliver.lua'),
   nsPurge: read('purge.lua'),
   nsOpenCircuit: read('open-circuit.lua'),
+  nsJobsWithin: read('jobs-within.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -47,5 +51,6 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
     nsRedeliver: (...a) => r.nsRedeliver(...a),
     nsPurge: (...a) => r.nsPurge(...a),
     nsOpenCircuit: (...a) => r.nsOpenCircuit(...a),
+    nsJobsWithin: (...a) => r.nsJobsWithin(...a),
   };
 }

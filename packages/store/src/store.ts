@@ -667,7 +667,12 @@ export class Store {
     const hashes = await Promise.all(list.map((d) => this.redis.hgetall(this.keys.ledger(d))));
     list.forEach((day, i) => {
       for (const [field, value] of Object.entries(hashes[i] ?? {})) {
-        const [mode, feature, model, metric] = field.split('|') as [string, string, string, string];
+        // `<mode>|<feature>|<model>|<metric>`. Models are validated (no `|`) since the producer
+        // checks their syntax; a record of an earlier version may still carry one in its model.
+        const parts = field.split('|');
+        const [mode = '', feature = ''] = parts;
+        const metric = parts[parts.length - 1] ?? '';
+        const model = parts.slice(2, -1).join('|');
         const key = `${day}|${mode}|${feature}|${model}`;
         let row = rows.get(key);
         if (!row) {

@@ -50,9 +50,16 @@ export function duration(ms: number | null | undefined): string {
   return neg ? `-${text}` : text;
 }
 
-/** `2026-11-25 23:40:12 UTC` */
+/** The largest time `Date` can hold, ms either side of the epoch (about ±275,000 years). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * `2026-11-25 23:40:12 UTC`. A time `Date` cannot hold (a record of an older version may carry a
+ * deadline of 1e20) reads "out of range" instead of throwing.
+ */
 export function utc(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
+  if (Math.abs(ms) > MAX_DATE_MS) return 'out of range';
   return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 

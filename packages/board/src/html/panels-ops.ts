@@ -15,6 +15,8 @@ const pill = (kind: 'ok' | 'bad' | 'warn' | 'idle', text: string, testId?: strin
 function roleState(r: RoleLiveness): { kind: 'ok' | 'bad'; text: string } {
   if (r.state === 'missing') return { kind: 'bad', text: 'NO HEARTBEAT' };
   if (r.state === 'late') return { kind: 'bad', text: `LATE ${duration(r.lastBeatAgeMs)}` };
+  if (r.state === 'no-scheduler') return { kind: 'bad', text: 'NO SCHEDULER' };
+  if (r.state === 'paused') return { kind: 'bad', text: 'QUEUE PAUSED' };
   return { kind: 'ok', text: 'OK' };
 }
 
@@ -85,7 +87,9 @@ export function livenessPanel({ o }: View): Raw {
     <tbody>${roleRow(live.batcher, 'flush', o.now)}${roleRow(live.collector, 'poll', o.now)}</tbody>
   </table>
   <p class="muted small">Red when the freshest heartbeat is older than ${duration(live.batcher.staleAfterMs)} (batcher)
-    or ${duration(live.collector.staleAfterMs)} (collector), or when no process of the role has ever reported.</p>`;
+    or ${duration(live.collector.staleAfterMs)} (collector), when no process of the role has ever reported, when the
+    scheduler that gives it work (<code>flush-tick</code>, <code>collect-tick</code>) is gone (restart a process of the role:
+    it puts it back) or when its queue is paused in Bull Board.</p>`;
 }
 
 /** The batcher's latest flush records (format owned by the batcher: shown field by field). */

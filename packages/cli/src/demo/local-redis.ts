@@ -4,9 +4,17 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redactError } from '@nightshift/shared';
+import { describeRedis } from '@nightshift/store';
 import { Redis } from 'ioredis';
 
-/** Answers whether a Redis replies to PING at `url` within a second and a half. */
+/** Redis answered, but refused our credentials: a private server would hide the mistake. */
+const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|AUTH .*without any password/i;
+
+/**
+ * Answers whether a Redis replies to PING at `url` within a second and a half. A Redis that answers
+ * but refuses the password in the URL is an error of its own (thrown, named without the password).
+ */
 export async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
     lazyConnect: true,
@@ -14,11 +22,22 @@ export async function redisAnswers(url: string): Promise<boolean> {
     connectTimeout: 1500,
     retryStrategy: () => null,
   });
-  probe.on('error', () => {});
+  // A refused password arrives as an error event; connect() itself only says the connection closed.
+  let refusal: unknown;
+  probe.on('error', (err) => {
+    refusal ??= err;
+  });
   try {
     await probe.connect();
     return (await probe.ping()) === 'PONG';
-  } catch {
+  } catch (err) {
+    const message = redactError(refusal ?? err).message;
+    if (AUTH_REFUSED.test(message)) {
+      throw new Error(
+        `Redis at ${describeRedis({ url })} refused the credentials in REDIS_URL (${message}). ` +
+          'Fix: correct the password in REDIS_URL, or unset REDIS_URL to use a private redis-server.',
+      );
+    }
     return false;
   } finally {
     probe.disconnect();

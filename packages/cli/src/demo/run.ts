@@ -1,11 +1,19 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { startBatcher } from '@nightshift/batcher';
-import { createBoard } from '@nightshift/board';
+import { boardOptionsFromConfig, createBoard } from '@nightshift/board';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
-import { type Config, createLogger, loadConfig, NightshiftError } from '@nightshift/shared';
-import { costReport, createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
+import { type Config, createLogger, loadConfig, redactError } from '@nightshift/shared';
+import {
+  costReport,
+  createRedis,
+  describeRedis,
+  logRedisErrors,
+  openQueue,
+  type RedisClient,
+  Store,
+} from '@nightshift/store';
 import type { CliIO } from '../cli.js';
 import { usd } from '../format.js';
 import { demoRedis } from './local-redis.js';
@@ -52,14 +60,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (emulator) cleanups.push(() => emulator.close());
     io.out(`API: ${description}`);
 
+    // The progress line is the demo's output; components log warnings only unless asked otherwise.
+    const level = opts.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn';
+    const logger = (name: string) => createLogger(name, level);
     const connection = createRedis({ url: redisInfo.url }, 'worker');
+    logRedisErrors(connection, logger('demo'), describeRedis({ url: redisInfo.url }));
     cleanups.push(async () => connection.disconnect());
     const store = new Store(connection, config.prefix);
     const prefix = config.prefix;
     const tickMs = opts.quick ? 500 : 2000;
-    // The progress line is the demo's output; components log warnings only unless asked otherwise.
-    const level = opts.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn';
-    const logger = (name: string) => createLogger(name, level);
 
     const batcher = await startBatcher({
       connection,
@@ -124,9 +133,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       io.err('Not every request reached a final state before the time limit; see `pnpm nightshift status`.');
     return complete ? 0 : 1;
   } catch (err) {
-    io.err(
-      `nightshift demo: ${err instanceof NightshiftError || err instanceof Error ? err.message : String(err)}`,
-    );
+    io.err(`nightshift demo: ${redactError(err).message}`);
     return 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -173,29 +180,16 @@ async function apiClient(
   };
 }
 
+/** The demo's board: every board setting from the environment, as `nightshift-board` reads them. */
 async function startDemoBoard(
   connection: RedisClient,
   config: Config,
   client: Anthropic,
   logger: ReturnType<typeof createLogger>,
 ) {
-  const host = config.env.NIGHTSHIFT_BOARD_HOST;
-  const auth = config.env.NIGHTSHIFT_BOARD_TOKEN
-    ? { token: config.env.NIGHTSHIFT_BOARD_TOKEN }
-    : config.env.NIGHTSHIFT_BOARD_USER && config.env.NIGHTSHIFT_BOARD_PASSWORD
-      ? { user: config.env.NIGHTSHIFT_BOARD_USER, password: config.env.NIGHTSHIFT_BOARD_PASSWORD }
-      : undefined;
-  const base = {
-    connection,
-    prefix: config.prefix,
-    host,
-    client,
-    prices: config.prices,
-    logger,
-    ...(auth ? { auth } : {}),
-  };
+  const base = { ...boardOptionsFromConfig(config), connection, client, logger };
   try {
-    return await createBoard({ ...base, port: config.env.NIGHTSHIFT_BOARD_PORT });
+    return await createBoard(base);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     return createBoard({ ...base, port: 0 });

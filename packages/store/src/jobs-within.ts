@@ -1,0 +1,46 @@
+import { Job, type JobType, type Queue } from 'bullmq';
+import type { RedisClient } from './connection.js';
+import { scripts } from './scripts.js';
+
+/** A job read by {@link readJobsWithin}. */
+export interface JobWithin {
+  job: Job;
+  /** Bytes of the job's `data` when it was left out (then `job.data` is `{}`), else 0. */
+  omittedDataBytes: number;
+}
+
+/**
+ * Reads jobs of `queue` by id, each in full unless its `data` is over `maxDataBytes`: that data is
+ * not read at all (see jobs-within.lua), and the job comes back with `data` `{}` and the size it
+ * has. Jobs that are gone are left out. One script call, read-only.
+ */
+export async function readJobsWithin(
+  queue: Queue,
+  ids: string[],
+  maxDataBytes: number,
+): Promise<JobWithin[]> {
+  if (ids.length === 0) return [];
+  // The connection the queue was opened on (ours: openQueue passes an ioredis client).
+  const client = (await queue.backend.client) as unknown as RedisClient;
+  const rows = (await scripts(client).nsJobsWithin(
+    queue.toKey('meta'),
+    queue.qualifiedName,
+    maxDataBytes,
+    ...ids,
+  )) as string[][];
+  const out: JobWithin[] = [];
+  rows.forEach((flat, i) => {
+    if (!flat.length) return;
+    const raw: Record<string, string> = {};
+    for (let f = 0; f < flat.length; f += 2) raw[flat[f]!] = flat[f + 1]!;
+    const omittedDataBytes = Number(raw.__dataBytes ?? 0);
+    delete raw.__dataBytes;
+    out.push({ job: Job.fromJSON(queue, raw as never, ids[i]), omittedDataBytes });
+  });
+  return out;
+}
+
+/** The ids of a queue's jobs in some states (as `queue.getJobs` pages them), without reading the jobs. */
+export function jobIdsIn(queue: Queue, states: JobType[], start: number, end: number, asc = false) {
+  return queue.getRanges(states, start, end, asc);
+}

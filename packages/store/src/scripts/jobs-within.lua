@@ -1,0 +1,33 @@
+--[[
+  Reads BullMQ job hashes of one queue, leaving out a `data` field larger than a limit (read-only).
+  A list page of Bull Board or the board's overview then costs what it shows, not the size of the
+  requests the jobs carry (a dead letter holds its request's params: megabytes for a long prompt).
+
+  KEYS[1] a key of the queue (`<prefix>:<queue>:meta`): routes a Cluster client to the queue's slot
+  ARGV[1] the queue's key base `<prefix>:<queue>`  ARGV[2] most bytes of `data` returned
+  ARGV[3 ..] job ids
+  Output: one entry per id: an empty list when the job is gone, else its hash as a flat
+  field/value list; a `data` over ARGV[2] bytes is left out and `__dataBytes` carries its length
+  (HSTRLEN: the large value is never read).
+]]
+local base, max = ARGV[1], tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV do
+  local key = base .. ':' .. ARGV[i]
+  local len = redis.call('HSTRLEN', key, 'data')
+  if len <= max then
+    out[#out + 1] = redis.call('HGETALL', key)
+  else
+    local row = {}
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      if field ~= 'data' then
+        row[#row + 1] = field
+        row[#row + 1] = redis.call('HGET', key, field)
+      end
+    end
+    row[#row + 1] = '__dataBytes'
+    row[#row + 1] = tostring(len)
+    out[#out + 1] = row
+  end
+end
+return out
