@@ -1,10 +1,4 @@
-import {
-  type Alert,
-  type BatchFields,
-  type CircuitState,
-  type Heartbeat,
-  jobIds,
-} from '@nightshift/shared';
+import { type Alert, type BatchFields, type CircuitState, type Heartbeat, jobIds } from '@nightshift/shared';
 import { jobIdsIn, readJobsWithin } from '@nightshift/store';
 import type { BoardContext } from './context.js';
 import { type BoardCostReport, type CostWindow, loadCosts } from './costs.js';
