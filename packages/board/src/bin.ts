@@ -7,6 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ConfigError, createLogger, loadConfig } from '@nightshift/shared';
 import { connectionFromEnv, createRedis, describeRedis } from '@nightshift/store';
+import { startRoleTelemetry } from '@nightshift/telemetry';
 import { createBoard } from './board.js';
 import { authFromEnv } from './options.js';
 
@@ -27,6 +28,8 @@ async function main() {
         ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
       })
     : undefined;
+  // The board's own port answers /metrics (behind its auth); NIGHTSHIFT_METRICS_PORT adds a plain one.
+  const telemetry = await startRoleTelemetry('board', env, { redis, logger, always: true });
   let board: Awaited<ReturnType<typeof createBoard>>;
   try {
     board = await createBoard({
@@ -40,8 +43,10 @@ async function main() {
       prices: config.prices,
       logger,
       staleAfterMs: { batcher: 3 * env.NIGHTSHIFT_TICK_MS, collector: 3 * env.NIGHTSHIFT_POLL_MS },
+      ...(telemetry.registry ? { metrics: telemetry.registry } : {}),
     });
   } catch (err) {
+    await telemetry.close();
     redis.disconnect();
     throw err;
   }
@@ -56,6 +61,7 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'board stopping');
     await board.close();
+    await telemetry.close();
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);
   };

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type Anthropic from '@anthropic-ai/sdk';
 import { ConfigError, DEFAULT_PREFIX, type Logger, type PriceTable } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
+import { createRoleRegistry, type Registry } from '@nightshift/telemetry';
 import type { Express } from 'express';
 
 /** Basic auth: the browser asks for a user and a password. */
@@ -73,6 +74,13 @@ export interface BoardOptions {
    * @defaultValue `{ batcher: 180_000, collector: 180_000 }` (3 min)
    */
   staleAfterMs?: { batcher: number; collector: number };
+  /**
+   * The prom-client registry `/metrics` answers with; the board adds its fleet-wide metrics (read
+   * from Redis at each scrape) to it and removes them on close. Pass the service's registry to
+   * serve them with its own metrics.
+   * @defaultValue a registry of its own with the Node process metrics (`createRoleRegistry('board')`)
+   */
+  metrics?: Registry;
 }
 
 /** A running board. */
@@ -112,6 +120,7 @@ export interface ResolvedOptions {
   prices: PriceTable | undefined;
   now: () => number;
   staleAfterMs: { batcher: number; collector: number };
+  metrics: Registry;
 }
 
 /** Applies defaults and refuses unsafe or incomplete settings with a ConfigError naming the variable to set. */
@@ -149,6 +158,7 @@ export function resolveOptions(opts: BoardOptions): ResolvedOptions {
     prices: opts.prices,
     now: opts.now ?? Date.now,
     staleAfterMs: stale,
+    metrics: opts.metrics ?? createRoleRegistry('board'),
   };
 }
 
