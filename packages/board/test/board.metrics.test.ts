@@ -1,6 +1,7 @@
 import { DEFAULT_PRICES, type ResultPayload } from '@nightshift/shared';
 import { buildSuccess, createRedis, deliverResults, openQueue, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
 import { message, nextPrefix, type Seeded, seed, startBoard, T0 } from './helpers.js';
@@ -97,7 +98,7 @@ describe('/metrics', () => {
   });
 
   it('reads Redis once per scrape, whatever the number of fleet metrics', async () => {
-    const monitor = await redis.monitor();
+    const monitor = await (redis as Redis).monitor();
     let reads = 0;
     monitor.on('monitor', (_t: string, args: string[]) => {
       if (args[0]?.toLowerCase() === 'hgetall' && args[1]?.endsWith(':{req}:stats')) reads++;

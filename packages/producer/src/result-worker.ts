@@ -13,6 +13,7 @@ import { DelayedError, type Job, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import { Limiter } from './limiter.js';
+import { deliverInSpan, deliveryInstruments } from './result-metrics.js';
 import type { ResultWorker, ResultWorkerOptions } from './types.js';
 
 /** The text blocks of a message, joined: what most handlers want. */
@@ -104,6 +105,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
   const store = new Store(connection, prefix);
   const handlers = new Limiter(concurrency);
   const { attempts } = defaultJobOptions('results');
+  const measure = deliveryInstruments(opts.metrics);
 
   const processJob = async (job: Job<ResultJobData>, token?: string) => {
     const progress = progressOf(job);
@@ -111,7 +113,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     const todo = resultsOf(job.data).filter((r) => !done.has(r.customId));
     const recs = await store.peekMany(
       todo.map((r) => r.customId),
-      ['state', 'dlv'],
+      ['state', 'dlv', 'enq'],
     );
     const waiting: string[] = [];
     const failures: unknown[] = [];
@@ -127,7 +129,9 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     };
     await Promise.all(
       todo.map(async (result, i) => {
-        const fate = fateOf(job.id ?? '', result.customId, recs[i] ?? null);
+        const rec = recs[i] ?? null;
+        const fate = fateOf(job.id ?? '', result.customId, rec);
+        if (fate !== 'deliver') measure.result(result.feature, fate === 'wait' ? 'waiting' : 'skipped');
         if (fate === 'wait') return void waiting.push(result.customId);
         if (fate === 'skip') {
           logger.debug(
@@ -137,13 +141,24 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
           return void done.add(result.customId);
         }
         try {
-          await handlers.run(async () => opts.handler({ ...result, text: textOf(result) }, job));
+          await handlers.run(() =>
+            deliverInSpan(result, job, async () => {
+              const started = performance.now();
+              try {
+                await opts.handler({ ...result, text: textOf(result) }, job);
+              } finally {
+                measure.handler(result.feature, (performance.now() - started) / 1000);
+              }
+            }),
+          );
+          measure.result(result.feature, 'delivered', Number(rec?.enq) || undefined);
           done.add(result.customId);
           if (++unrecorded >= PROGRESS_EVERY) {
             unrecorded = 0;
             record();
           }
         } catch (err) {
+          measure.result(result.feature, 'failed');
           failures.push(err);
         }
       }),
