@@ -11,6 +11,9 @@ import { startRoleTelemetry } from '@nightshift/telemetry';
 import { createBoard } from './board.js';
 import { authFromEnv } from './options.js';
 
+/** How often a batcher writes its heartbeat (its `heartbeatMs` default). */
+const BATCHER_HEARTBEAT_MS = 5_000;
+
 async function main() {
   const config = loadConfig();
   const { env } = config;
@@ -42,7 +45,12 @@ async function main() {
       client,
       prices: config.prices,
       logger,
-      staleAfterMs: { batcher: 3 * env.NIGHTSHIFT_TICK_MS, collector: 3 * env.NIGHTSHIFT_POLL_MS },
+      // Three missed beats: the batcher beats every 5 s (and flushes every tick), the collector
+      // at every sweep (every NIGHTSHIFT_POLL_MS).
+      staleAfterMs: {
+        batcher: 3 * Math.max(env.NIGHTSHIFT_TICK_MS, BATCHER_HEARTBEAT_MS),
+        collector: 3 * env.NIGHTSHIFT_POLL_MS,
+      },
       ...(telemetry.registry ? { metrics: telemetry.registry } : {}),
     });
   } catch (err) {

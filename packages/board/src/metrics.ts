@@ -228,7 +228,7 @@ const GAUGES: FleetMetric[] = [
   },
   {
     name: 'nightshift_role_stale_after_seconds',
-    help: 'How old the freshest heartbeat of a role may be before the board (and the liveness alerts) call it late: 3× NIGHTSHIFT_TICK_MS (batcher) or NIGHTSHIFT_POLL_MS (collector).',
+    help: 'How old the freshest heartbeat of a role may be before the board (and the liveness alerts) call it late: 3× NIGHTSHIFT_TICK_MS (at least 15 s: the batcher beats every 5 s) for the batcher, 3× NIGHTSHIFT_POLL_MS for the collector.',
     labels: ['role'],
     fill: (f, put) => {
       for (const r of f.roles) put(r.staleAfterMs / 1000, { role: r.role });

@@ -70,7 +70,7 @@ export interface BoardOptions {
   logger?: Logger;
   /**
    * How old the freshest heartbeat of a role may be before its liveness turns red. `nightshift-board`
-   * passes 3× `NIGHTSHIFT_TICK_MS` (batcher) and 3× `NIGHTSHIFT_POLL_MS` (collector).
+   * passes 3× `NIGHTSHIFT_TICK_MS` (at least 3 × the batcher's 5 s heartbeat) and 3× `NIGHTSHIFT_POLL_MS` (collector).
    * @defaultValue `{ batcher: 180_000, collector: 180_000 }` (3 min)
    */
   staleAfterMs?: { batcher: number; collector: number };
