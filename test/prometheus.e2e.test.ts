@@ -22,6 +22,7 @@ import { createLogger } from '@nightshift/shared';
 import { type MetricsServer, Registry, startMetricsServer } from '@nightshift/telemetry';
 import { freePort, type RedisServer, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboardQueries, withGrafanaVariables } from './dashboard.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RULES = join(ROOT, 'deploy', 'prometheus', 'alerts.yml');
@@ -228,6 +229,20 @@ describe('a real Prometheus scraping the roles', () => {
     ).toBe(3);
     expect(await alertState('NightshiftCollectorNotPolling')).not.toBe('firing');
   }, 60_000);
+
+  it('evaluates every query of the Grafana dashboard, most with data', async () => {
+    const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/nightshift.json'), 'utf8'));
+    const queries = dashboardQueries(dashboard);
+    let withData = 0;
+    for (const { expr } of queries) {
+      const data = await api<{ result: unknown[] }>(
+        `/api/v1/query?query=${encodeURIComponent(withGrafanaVariables(expr))}`,
+      );
+      if (data.result.length > 0) withData++;
+    }
+    // Some need more than this short run: a dead letter, a refused create, an hour of cost.
+    expect(withData).toBeGreaterThan(queries.length / 2);
+  });
 
   it('raises NightshiftCollectorNotPolling, pending then firing, once the collector is killed', async () => {
     await stop(roles.collector.child, 'SIGKILL');
