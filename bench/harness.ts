@@ -8,6 +8,7 @@ import { BenchEnv } from './lib/env.js';
 import { codeVersion, loadAvg1, type MachineInfo, machineInfo } from './lib/machine.js';
 import { benchCost, type CostView } from './sections/cost.js';
 import { benchE2e, type E2eSize } from './sections/e2e.js';
+import { benchMetricsOverhead, type MetricsOverhead } from './sections/metrics.js';
 import { benchStages, type Footprint, type StagesSize } from './sections/stages.js';
 
 /** What to run. */
@@ -28,6 +29,8 @@ export interface BenchOptions {
   costMaxRequests: number;
   /** Concurrency of the result consumer (and of its raw baseline). */
   consumerConcurrency: number;
+  /** Pairs (without, with) of the collector's metrics-overhead runs, at the largest stage size. */
+  metricsPairs: number;
   /** Progress lines. */
   log: (line: string) => void;
 }
@@ -43,6 +46,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
     costPrompts: 20,
     costMaxRequests: 50,
     consumerConcurrency: 32,
+    metricsPairs: 3,
     log: (line) => process.stderr.write(`${line}\n`),
   };
 }
@@ -73,6 +77,7 @@ export interface BenchResults {
   e2e: E2eSize[];
   footprint: Footprint;
   cost: CostView;
+  metricsOverhead: MetricsOverhead;
   targets: Target[];
 }
 
@@ -102,6 +107,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
     opts.log(`cost view: ${opts.costRequests} requests, ${opts.costPrompts} prompts`);
     const cost = await benchCost(env, opts.costRequests, opts.costPrompts, opts.costMaxRequests);
+    const metricsOverhead = await benchMetricsOverhead(
+      env,
+      opts.stageSizes.at(-1)!,
+      opts.metricsPairs,
+      opts.log,
+    );
     machine.loadAvg.end = loadAvg1();
     const { log: _log, ...options } = opts;
     return {
@@ -118,6 +129,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       e2e,
       footprint: footprint!,
       cost,
+      metricsOverhead,
       targets: judgeTargets(stages, e2e),
     };
   } finally {
