@@ -92,8 +92,9 @@ export interface RedisWatch {
 /**
  * Measures the role's Redis round trip: a PING every `intervalMs` (default 5 s) into
  * `nightshift_redis_roundtrip_seconds`; one that fails or takes longer than `timeoutMs` (default
- * 2.5 s, the histogram's last bucket) counts in `nightshift_redis_ping_failures_total`. The timer
- * does not keep the process alive.
+ * 2.5 s, the histogram's last bucket) counts in `nightshift_redis_ping_failures_total`, and so
+ * does every probe while it stays unanswered (a worker connection queues it through an outage).
+ * The timer does not keep the process alive.
  */
 export function watchRedis(
   registry: Registry,
@@ -111,17 +112,29 @@ export function watchRedis(
   const failures = defineCounter(
     registry,
     'nightshift_redis_ping_failures_total',
-    'PINGs from this process to Redis that failed or timed out.',
+    'Round-trip probes to Redis that failed or timed out (or found the previous PING still unanswered).',
   );
-  let busy = false;
+  // One PING at a time: during an outage a worker connection queues commands instead of failing
+  // them, so a PING that timed out stays pending; while it does, each probe counts as failed.
+  let pending: Promise<unknown> | undefined;
   const ping = async () => {
-    if (busy) return;
-    busy = true;
+    if (pending) {
+      failures.inc();
+      return;
+    }
     const end = roundTrip.startTimer();
+    const sent = redis.ping();
+    pending = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    void pending.then(() => {
+      pending = undefined;
+    });
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        redis.ping(),
+        sent,
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
         }),
@@ -131,7 +144,6 @@ export function watchRedis(
       failures.inc();
     } finally {
       clearTimeout(timer);
-      busy = false;
     }
   };
   const interval = setInterval(() => void ping(), intervalMs);
