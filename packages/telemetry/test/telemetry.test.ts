@@ -3,6 +3,7 @@ import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  Counter,
   createRoleRegistry,
   defineCounter,
   linksTo,
@@ -95,9 +96,14 @@ describe('startMetricsServer', () => {
 
   it('answers 503 when a collector fails, and stays up', async () => {
     const registry = createRoleRegistry('board');
-    defineCounter(registry, 'nightshift_broken_total', 'fails').collect = () => {
-      throw new Error('Redis down');
-    };
+    new Counter({
+      name: 'nightshift_broken_total',
+      help: 'fails',
+      registers: [registry],
+      collect() {
+        throw new Error('Redis down');
+      },
+    });
     const srv = await startMetricsServer(registry, { port: 0, logger: silent });
     try {
       expect((await fetch(`${srv.url}/metrics`)).status).toBe(503);
