@@ -20,7 +20,7 @@ import { deadLetterRejected } from './reject.js';
  */
 export function submitClaimed(ctx: FlushContext, state: FlushState, batch: ClaimedBatch): Promise<void> {
   // The create span is active through the commit, so the tracking job carries its context and the
-  // collector's polls link back to it (ARCHITECTURE.md "Traces").
+  // collector's polls link back to it (ARCHITECTURE.md "Metrics and traces").
   const attributes = {
     [ATTR.submissionId]: batch.subId,
     [ATTR.partition]: batch.partition,

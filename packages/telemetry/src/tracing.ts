@@ -11,7 +11,7 @@ import {
 import { VERSION } from './metrics.js';
 
 /**
- * The spans Nightshift makes, one per step of a request's way (ARCHITECTURE.md "Traces"). Each
+ * The spans Nightshift makes, one per step of a request's way (ARCHITECTURE.md "Metrics and traces"). Each
  * step that hands work to another process stores its span's context next to the work (the
  * `{batches}` job keeps the create span's, a `{results}` job the apply span's), and the next
  * step's span links to it: from a delivery one follows its links back to the apply, the poll
