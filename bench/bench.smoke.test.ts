@@ -27,6 +27,7 @@ describe('when the benchmark harness runs in quick mode at a tiny size', () => {
       costRequests: 100,
       consumerResults: 200,
       consumers: defaultOptions(true).consumers.slice(0, 1),
+      metricsPairs: 1,
       log: () => {},
     };
     const r: BenchResults = await runBench(opts);
@@ -52,6 +53,10 @@ describe('when the benchmark harness runs in quick mode at a tiny size', () => {
     }
     Object.values(e2e.phases).forEach(expectFigure);
     for (const bytes of Object.values(r.footprint)) expect(bytes).toBeGreaterThan(0);
+    // The collector with and without metrics: a figure each, and the registry was scraped.
+    for (const s of [r.metricsOverhead.offMs, r.metricsOverhead.onMs, r.metricsOverhead.ratio])
+      expectFigure(s);
+    expect(r.metricsOverhead.scrapeBytes).toBeGreaterThan(1000);
     expect(r.cost.rows).toHaveLength(4);
     for (const row of r.cost.rows) {
       expect(row.batchUsd).toBeGreaterThan(0);

@@ -9,6 +9,7 @@ import { codeVersion, loadAvg1, type MachineInfo, machineInfo } from './lib/mach
 import { benchConsumer, CONSUMERS, type Consumer, type ConsumerSection } from './sections/consumer.js';
 import { benchCost, type CostView } from './sections/cost.js';
 import { benchE2e, type E2eSize } from './sections/e2e.js';
+import { benchMetricsOverhead, type MetricsOverhead } from './sections/metrics.js';
 import { benchStages, type Footprint, type StagesSize } from './sections/stages.js';
 
 /** What to run. */
@@ -33,6 +34,8 @@ export interface BenchOptions {
   consumerResults: number;
   /** The consumers that section measures (the smoke test takes one). */
   consumers: readonly Consumer[];
+  /** Pairs (without, with) of the collector's metrics-overhead runs, at the largest stage size. */
+  metricsPairs: number;
   /** Progress lines. */
   log: (line: string) => void;
 }
@@ -50,6 +53,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
     consumerConcurrency: 32,
     consumerResults: 10_000,
     consumers: CONSUMERS,
+    metricsPairs: 3,
     log: (line) => process.stderr.write(`${line}\n`),
   };
 }
@@ -81,6 +85,7 @@ export interface BenchResults {
   footprint: Footprint;
   cost: CostView;
   consumer: ConsumerSection;
+  metricsOverhead: MetricsOverhead;
   targets: Target[];
 }
 
@@ -111,6 +116,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     opts.log(`cost view: ${opts.costRequests} requests, ${opts.costPrompts} prompts`);
     const cost = await benchCost(env, opts.costRequests, opts.costPrompts, opts.costMaxRequests);
     const consumer = await benchConsumer(env, opts.consumers, opts.consumerResults, opts.runs, opts.log);
+    const metricsOverhead = await benchMetricsOverhead(
+      env,
+      opts.stageSizes.at(-1)!,
+      opts.metricsPairs,
+      opts.log,
+    );
     machine.loadAvg.end = loadAvg1();
     const { log: _log, ...options } = opts;
     return {
@@ -128,6 +139,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       footprint: footprint!,
       cost,
       consumer,
+      metricsOverhead,
       targets: judgeTargets(stages, e2e),
     };
   } finally {

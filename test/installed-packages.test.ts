@@ -24,9 +24,19 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const EXAMPLE = join(ROOT, 'examples', 'classify-documents');
 const FIXTURES = fileURLToPath(new URL('./installed/', import.meta.url));
 /** Every package a user installs: all but the private @nightshift/testing. */
-const PUBLIC = ['shared', 'store', 'producer', 'batcher', 'collector', 'board', 'cli', 'emulator'];
+const PUBLIC = [
+  'shared',
+  'telemetry',
+  'store',
+  'producer',
+  'batcher',
+  'collector',
+  'board',
+  'cli',
+  'emulator',
+];
 /** The packages a service may import (and hand its own clients to). */
-const LIBRARIES = ['shared', 'store', 'producer', 'batcher', 'collector', 'board'];
+const LIBRARIES = ['shared', 'telemetry', 'store', 'producer', 'batcher', 'collector', 'board'];
 /** The peer ranges the packages declare, and the two ends of them each project installs. */
 const PEER_RANGES = { '@anthropic-ai/sdk': '^1.14.0', ioredis: '^5.3.0 || ^6.0.0' };
 const PROJECTS = {

@@ -225,6 +225,19 @@ function e2eBaselineRows(r: BenchResults): string[] {
   return out;
 }
 
+function metricsRows(r: BenchResults): string[] {
+  const m = r.metricsOverhead;
+  return [
+    `#### Metrics overhead: the collector applying ${n0(m.n)} results without and with a metrics registry (${m.pairs} pairs, order alternating)`,
+    '',
+    ...head(['collector', 'apply ms', 'collector CPU ms', 'without / with (1 = no cost)']),
+    row(['without metrics', mm(m.offMs), mm(m.offCpuMs), '']),
+    row(['with metrics (as `NIGHTSHIFT_METRICS_PORT` runs it)', mm(m.onMs), mm(m.onCpuMs), mm(m.ratio, 2)]),
+    '',
+    `One scrape of the collector's registry at the end: ${n0(m.scrapeBytes)} bytes.`,
+  ];
+}
+
 function costRows(r: BenchResults): string[] {
   const out = head([
     'scenario',
@@ -372,6 +385,8 @@ export function renderMarkdown(r: BenchResults): string {
     `#### Result consumer: the cost of the bound on unrecorded results (${n0(r.consumer.n)} results, 100 to a job)`,
     '',
     ...consumerRows(r),
+    '',
+    ...metricsRows(r),
     '',
   ];
   return lines.join('\n');

@@ -2,10 +2,13 @@
  * Stage child: a collector (`startCollector`, production defaults) picks up the `{batches}` tracking
  * jobs the batcher left, and applies every result. Timed from the first `batch:ended` (the emulator
  * has produced the results by then) to the `results:applied` that brings the applied lines to n.
+ * With `metrics`, it runs as `nightshift-collector` does with NIGHTSHIFT_METRICS_PORT set: a role
+ * registry (process metrics, Redis round trip) given to the collector, scraped once at the end.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { startCollector } from '@nightshift/collector';
 import { boundHeapGrowth, createRedis } from '@nightshift/store';
+import { createRoleRegistry, watchRedis } from '@nightshift/telemetry';
 import { type Meter, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 
@@ -14,6 +17,7 @@ interface Args {
   prefix: string;
   emuUrl: string;
   n: number;
+  metrics?: boolean;
 }
 
 // A role process, as its bin runs it (NIGHTSHIFT_HEAP_GROWING_PERCENT's default).
@@ -24,6 +28,8 @@ runChild(async () => {
   const connection = createRedis({ url: a.redisUrl }, 'worker');
   await connection.ping();
   const client = new Anthropic({ apiKey: 'bench-key', baseURL: a.emuUrl });
+  const registry = a.metrics ? createRoleRegistry('collector') : undefined;
+  const watch = registry && watchRedis(registry, connection);
   const rssBeforeMB = rssMB();
   const tStart = performance.now();
   const collector = await startCollector({
@@ -31,6 +37,7 @@ runChild(async () => {
     prefix: a.prefix,
     client,
     logger: benchLogger('collector'),
+    ...(registry ? { metrics: registry } : {}),
   });
   collector.on('error', (err) => process.stderr.write(`collector error: ${err.message}\n`));
   let applying: Meter | undefined;
@@ -57,6 +64,8 @@ runChild(async () => {
   const measured = applying!.stop();
   const totalMs = Math.round((performance.now() - tStart) * 10) / 10;
   const endedAt = Date.now();
+  const scrapeBytes = registry ? (await registry.metrics()).length : 0;
+  watch?.stop();
   await collector.close();
   await connection.quit();
   if (totals.delivered !== a.n) throw new Error(`collector: ${totals.delivered} of ${a.n} results delivered`);
@@ -70,5 +79,6 @@ runChild(async () => {
     endedAt,
     ...totals,
     rssBeforeMB,
+    scrapeBytes,
   });
 });

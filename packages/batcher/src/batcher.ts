@@ -8,6 +8,7 @@ import type { FlushContext } from './context.js';
 import type { BatcherEvents, FlushReport } from './events.js';
 import { type FlushTrigger, runFlush } from './flush.js';
 import { FlushLock } from './lock.js';
+import { instrumentBatcher } from './metrics.js';
 import { type BatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { recoverSubmissions } from './recover.js';
 
@@ -68,6 +69,7 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
     this.on('flush:done', (r) => {
       if (!r.skipped) this.lastWork = r.endedAt;
     });
+    if (opts.metrics) instrumentBatcher(opts.metrics, this);
   }
 
   /** Emits without letting a listener's exception escape into a background loop. */
@@ -152,14 +154,16 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
 
   private async beat() {
     try {
+      const at = this.opts.now();
       await this.store.heartbeat({
         role: 'batcher',
         instance: this.opts.instance,
         pid: process.pid,
         host: hostname(),
-        at: this.opts.now(),
+        at,
         ...(this.lastWork !== undefined ? { lastWork: this.lastWork } : {}),
       });
+      this.safeEmit('heartbeat', { at });
     } catch (err) {
       this.safeEmit('error', err as Error);
     }

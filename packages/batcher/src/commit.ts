@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { type BatchJobData, type FlushReason, jobIds } from '@nightshift/shared';
+import { activeTraceparent } from '@nightshift/telemetry';
 import { clearBackoff } from './backoff.js';
 import type { FlushContext, FlushState } from './context.js';
 import type { SubmittedBatch } from './events.js';
@@ -94,6 +95,9 @@ export async function trackBatch(
     reason: b.reason,
     submittedAt: b.submittedAt,
   };
+  // The create span's context (when traced): the collector's polls of this batch link to it.
+  const trace = activeTraceparent();
+  if (trace) data.trace = trace;
   await ctx.batchesQueue.add('batch', data, { jobId: jobIds.batch(b.batchId) });
 }
 

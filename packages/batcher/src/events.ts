@@ -1,4 +1,4 @@
-import type { CircuitOpening, FlushReason } from '@nightshift/shared';
+import type { ApiErrorFamily, CircuitOpening, FlushReason } from '@nightshift/shared';
 
 /** One batch a flush created (or adopted), as reported and logged. */
 export interface SubmittedBatch {
@@ -40,10 +40,23 @@ export interface FlushReport {
   stopped?: FlushStop;
 }
 
+/** One `batches.create` call and how the API answered it. */
+export interface CreateAnswer {
+  submissionId: string;
+  /** Requests in the create body. */
+  requestCount: number;
+  /** 'created', or the family of the API's refusal (ARCHITECTURE.md "API errors"). */
+  outcome: 'created' | ApiErrorFamily;
+  /** The call alone: from sending the body to the answer, ms. */
+  durationMs: number;
+}
+
 /** The batcher's events (a typed EventEmitter map). */
 export interface BatcherEvents {
   /** Every flush that ran or was skipped. */
   'flush:done': [report: FlushReport];
+  /** A `batches.create` answered (a batch, or a refusal: see `outcome`). */
+  'create:done': [answer: CreateAnswer];
   /** A batch was created and committed. */
   'batch:submitted': [batch: SubmittedBatch];
   /** A batch found at the API by reconciliation was recorded (ambiguous create or crash recovery). */
@@ -55,6 +68,8 @@ export interface BatcherEvents {
    * again). `code` names the refusal, `fix` what an operator must do, `until` the next probe.
    */
   'circuit:open': [info: CircuitOpening & { until: number; opens: number }];
+  /** This process wrote its heartbeat (`at`, ms). */
+  heartbeat: [info: { at: number }];
   /** A background failure (a flush, the heartbeat, the worker). Never thrown into the void. */
   error: [err: Error];
 }

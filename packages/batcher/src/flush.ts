@@ -1,9 +1,11 @@
+import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 import { readBackoff } from './backoff.js';
 import { type ClaimCursor, claimBatch } from './claim.js';
 import type { FlushContext, FlushState } from './context.js';
 import { deadlinePartitions, decide, fullTriggerHolds, type PartitionPlan } from './decide.js';
 import type { FlushReport } from './events.js';
 import { FlushLock } from './lock.js';
+import { flushResult } from './metrics.js';
 import { recoverSubmissions } from './recover.js';
 import { submitClaimed } from './submit.js';
 
@@ -19,7 +21,19 @@ export interface FlushTrigger {
  * One flush: take the flush lock (or skip as 'busy'), recover dangling submissions, respect the
  * circuit and the create backoff, decide per partition, then claim and submit batch after batch.
  */
-export async function runFlush(ctx: FlushContext, trigger: FlushTrigger): Promise<FlushReport> {
+export function runFlush(ctx: FlushContext, trigger: FlushTrigger): Promise<FlushReport> {
+  return inSpan(SPANS.flush, { attributes: { [ATTR.trigger]: trigger.kind } }, async (span) => {
+    const r = await flushOnce(ctx, trigger);
+    span.setAttributes({
+      [ATTR.result]: flushResult(r),
+      'nightshift.flush.batches': r.batches.length,
+      [ATTR.requests]: r.batches.reduce((s, b) => s + b.requestCount, 0),
+    });
+    return r;
+  });
+}
+
+async function flushOnce(ctx: FlushContext, trigger: FlushTrigger): Promise<FlushReport> {
   const { opts, store } = ctx;
   const lock = new FlushLock(store.redis, store.keys.flushLock, opts.flushLockMs, (err) =>
     ctx.emit('error', err),

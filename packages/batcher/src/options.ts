@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type Anthropic from '@anthropic-ai/sdk';
 import { CIRCUIT_DEFAULTS, ConfigError, createLogger, DEFAULT_PREFIX, type Logger } from '@nightshift/shared';
 import type { RedisClient, RoleContext } from '@nightshift/store';
+import type { Registry } from '@nightshift/telemetry';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -131,6 +132,13 @@ export interface BatcherOptions {
    * @defaultValue createLogger('batcher')
    */
   logger?: Logger;
+  /**
+   * A prom-client registry to register the batcher's metrics on (`nightshift_batcher_*`: flushes,
+   * create latency and outcomes, batches and requests submitted; see docs/operations.md).
+   * `nightshift-batcher` passes its own when `NIGHTSHIFT_METRICS_PORT` is set.
+   * @defaultValue undefined (nothing is measured)
+   */
+  metrics?: Registry;
   /** TEST ONLY: crash-injection points in the submit path. Never set in production. */
   testOnlyHooks?: TestOnlyHooks;
 }
@@ -149,9 +157,10 @@ export interface TestOnlyHooks {
 }
 
 /** Options after defaults and validation. */
-export type ResolvedOptions = Required<Omit<BatcherOptions, 'logger' | 'testOnlyHooks'>> & {
+export type ResolvedOptions = Required<Omit<BatcherOptions, 'logger' | 'testOnlyHooks' | 'metrics'>> & {
   logger: Logger;
   testOnlyHooks: TestOnlyHooks;
+  metrics: Registry | undefined;
 };
 
 /** Applies defaults and validates; throws a ConfigError naming every bad option. */
@@ -180,6 +189,7 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
     now: o.now ?? Date.now,
     logger: o.logger ?? createLogger('batcher'),
     testOnlyHooks: o.testOnlyHooks ?? {},
+    metrics: o.metrics,
   };
   const issues: string[] = [];
   const need = (ok: boolean, field: string, message: string) => {

@@ -1,11 +1,13 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { assertNever, circuitFor, describeFailure, failureName } from '@nightshift/shared';
+import { ATTR, inSpan, SPANS, type Span, SpanKind, SpanStatusCode } from '@nightshift/telemetry';
 import { bumpBackoff } from './backoff.js';
 import type { ClaimedBatch } from './claim.js';
 import { commitBatch, releaseSubmission } from './commit.js';
 import type { FlushContext, FlushState } from './context.js';
 import { newSubmissionId } from './context.js';
 import { type CreateFailure, classifyCreateError } from './create-errors.js';
+import type { CreateAnswer } from './events.js';
 import { findCreatedBatch } from './reconcile.js';
 import { deadLetterRejected } from './reject.js';
 
@@ -16,10 +18,25 @@ import { deadLetterRejected } from './reject.js';
  * Steps, in this order (ARCHITECTURE.md "Crash safety of the submit path"): state 'creating' with
  * createAt and a fresh lease → create with the SDK's retries off → commit → tracking job.
  */
-export async function submitClaimed(
+export function submitClaimed(ctx: FlushContext, state: FlushState, batch: ClaimedBatch): Promise<void> {
+  // The create span is active through the commit, so the tracking job carries its context and the
+  // collector's polls link back to it (ARCHITECTURE.md "Metrics and traces").
+  const attributes = {
+    [ATTR.submissionId]: batch.subId,
+    [ATTR.partition]: batch.partition,
+    [ATTR.reason]: batch.reason,
+    [ATTR.requests]: batch.items.length,
+  };
+  return inSpan(SPANS.create, { kind: SpanKind.CLIENT, attributes }, (span) =>
+    createAndCommit(ctx, state, batch, span),
+  );
+}
+
+async function createAndCommit(
   ctx: FlushContext,
   state: FlushState,
   batch: ClaimedBatch,
+  span: Span,
 ): Promise<void> {
   const { store, opts } = ctx;
   const createAt = opts.now();
@@ -33,6 +50,17 @@ export async function submitClaimed(
   });
   // The body streams from the claimed buffers with an exact Content-Length: no copy of the bytes.
   const { stream, length: bytes } = batch.buf.body(batch.items);
+  span.setAttribute(ATTR.bytes, bytes);
+  const answered = (outcome: CreateAnswer['outcome']) => {
+    span.setAttribute(ATTR.outcome, outcome);
+    ctx.emit('create:done', {
+      submissionId: batch.subId,
+      requestCount: count,
+      outcome,
+      durationMs: performance.now() - sent,
+    });
+  };
+  const sent = performance.now();
   let created: Anthropic.Messages.MessageBatch;
   try {
     created = await opts.client.messages.batches.create({ requests: [] } as never, {
@@ -44,9 +72,15 @@ export async function submitClaimed(
       headers: { 'content-type': 'application/json', 'content-length': String(bytes) },
     });
   } catch (err) {
-    await onCreateError(ctx, state, batch, classifyCreateError(err), { createAt, bytes });
+    const failure = classifyCreateError(err);
+    answered(failure.family);
+    span.setAttributes({ [ATTR.errorFamily]: failure.family, [ATTR.errorCode]: failureName(failure) });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+    await onCreateError(ctx, state, batch, failure, { createAt, bytes });
     return;
   }
+  answered('created');
+  span.setAttribute(ATTR.batchId, created.id);
   await ctx.hooks.afterCreate?.(batch.subId, created.id);
   await commitBatch(ctx, state, { ...batch, count, bytes }, created, '');
 }

@@ -7,6 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ConfigError, createLogger, loadConfig, redactError } from '@nightshift/shared';
 import { connectionFromEnv, createRedis, describeRedis, logRedisErrors } from '@nightshift/store';
+import { startRoleTelemetry } from '@nightshift/telemetry';
 import { createBoard } from './board.js';
 import { boardOptionsFromConfig } from './options.js';
 
@@ -26,10 +27,19 @@ async function main() {
         ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
       })
     : undefined;
+  // The board's own port answers /metrics (behind its auth); NIGHTSHIFT_METRICS_PORT adds a plain one.
+  const telemetry = await startRoleTelemetry('board', env, { redis, logger, always: true });
   let board: Awaited<ReturnType<typeof createBoard>>;
   try {
-    board = await createBoard({ ...settingsOfBoard, connection: redis, client, logger });
+    board = await createBoard({
+      ...settingsOfBoard,
+      connection: redis,
+      client,
+      logger,
+      ...(telemetry.registry ? { metrics: telemetry.registry } : {}),
+    });
   } catch (err) {
+    await telemetry.close();
     redis.disconnect();
     throw err;
   }
@@ -44,6 +54,7 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'board stopping');
     await board.close();
+    await telemetry.close();
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);
   };

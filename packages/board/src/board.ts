@@ -4,6 +4,7 @@ import { createLogger, storeKeys } from '@nightshift/shared';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { bullBoard } from './bull-board.js';
 import { type BoardContext, createContext, QUEUE_ROLES } from './context.js';
+import { registerFleetMetrics } from './metrics.js';
 import { type Board, type BoardOptions, resolveOptions } from './options.js';
 import { actionRoutes, BadParam, readRoutes } from './routes.js';
 import { hostCheck, loginThrottle, requireAuth, securityHeaders, sharedCsrfToken } from './security.js';
@@ -115,10 +116,12 @@ export async function createBoard(options: BoardOptions): Promise<Board> {
   }
   const ctx = createContext(opts, logger, csrf.token);
   const app = buildApp(ctx);
+  const unregisterMetrics = registerFleetMetrics(opts.metrics, ctx);
   let server: Server;
   try {
     server = await listen(app, opts.host, opts.port);
   } catch (err) {
+    unregisterMetrics();
     await Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].close()));
     throw err;
   }
@@ -136,6 +139,7 @@ export async function createBoard(options: BoardOptions): Promise<Board> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      unregisterMetrics();
       await Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].close()));
     })();
     return closing;

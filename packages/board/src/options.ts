@@ -9,6 +9,7 @@ import {
   weakSecretReason,
 } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
+import { createRoleRegistry, type Registry } from '@nightshift/telemetry';
 import type { Express } from 'express';
 
 /** Basic auth: the browser asks for a user and a password. */
@@ -91,10 +92,17 @@ export interface BoardOptions {
   logger?: Logger;
   /**
    * How old the freshest heartbeat of a role may be before its liveness turns red. `nightshift-board`
-   * passes 3× `NIGHTSHIFT_TICK_MS` (batcher) and 3× `NIGHTSHIFT_POLL_MS` (collector).
+   * passes 3× `NIGHTSHIFT_TICK_MS` (at least 3 × the batcher's 5 s heartbeat) and 3× `NIGHTSHIFT_POLL_MS` (collector).
    * @defaultValue `{ batcher: 180_000, collector: 180_000 }` (3 min)
    */
   staleAfterMs?: { batcher: number; collector: number };
+  /**
+   * The prom-client registry `/metrics` answers with; the board adds its fleet-wide metrics (read
+   * from Redis at each scrape) to it and removes them on close. Pass the service's registry to
+   * serve them with its own metrics.
+   * @defaultValue a registry of its own with the Node process metrics (`createRoleRegistry('board')`)
+   */
+  metrics?: Registry;
 }
 
 /** A running board. */
@@ -136,6 +144,7 @@ export interface ResolvedOptions {
   prices: PriceTable | undefined;
   now: () => number;
   staleAfterMs: { batcher: number; collector: number };
+  metrics: Registry;
 }
 
 /** Applies defaults and refuses unsafe or incomplete settings with a ConfigError naming the variable to set. */
@@ -180,8 +189,12 @@ export function resolveOptions(opts: BoardOptions): ResolvedOptions {
     prices: opts.prices,
     now: opts.now ?? Date.now,
     staleAfterMs: stale,
+    metrics: opts.metrics ?? createRoleRegistry('board'),
   };
 }
+
+/** How often a batcher writes its heartbeat (its `heartbeatMs` default). */
+const BATCHER_HEARTBEAT_MS = 5_000;
 
 /**
  * Every board setting of the environment, read one way for every board: `nightshift-board` and
@@ -208,6 +221,11 @@ export function boardOptionsFromConfig(
     allowedHosts: env.NIGHTSHIFT_BOARD_ALLOWED_HOSTS,
     redisDetails: env.NIGHTSHIFT_BOARD_REDIS_DETAILS,
     prices: config.prices,
-    staleAfterMs: { batcher: 3 * env.NIGHTSHIFT_TICK_MS, collector: 3 * env.NIGHTSHIFT_POLL_MS },
+    // Three missed beats: the batcher beats every 5 s (and flushes every tick), the collector at
+    // every sweep (every NIGHTSHIFT_POLL_MS).
+    staleAfterMs: {
+      batcher: 3 * Math.max(env.NIGHTSHIFT_TICK_MS, BATCHER_HEARTBEAT_MS),
+      collector: 3 * env.NIGHTSHIFT_POLL_MS,
+    },
   };
 }

@@ -5,7 +5,6 @@ import type { BoardContext } from './context.js';
 import { COST_WINDOWS, type CostWindow, loadCosts } from './costs.js';
 import { batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
 import { renderFragments, renderPage } from './html/page.js';
-import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { actorOf, audit, requireCsrf } from './security.js';
 
 /** A query parameter out of range: answered with 400. */
@@ -75,8 +74,9 @@ export function readRoutes(ctx: BoardContext): Router {
     res.json(await queuedRequestsView(ctx, ctx.opts.now(), intParam(req, 'limit', 50, 1, 1000)));
   });
   r.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', METRICS_CONTENT_TYPE);
-    res.send(await renderMetrics(ctx));
+    const body = await ctx.opts.metrics.metrics();
+    res.setHeader('Content-Type', ctx.opts.metrics.contentType);
+    res.send(body);
   });
   return r;
 }

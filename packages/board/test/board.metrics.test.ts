@@ -1,6 +1,7 @@
 import { DEFAULT_PRICES, type ResultPayload } from '@nightshift/shared';
 import { buildSuccess, createRedis, deliverResults, openQueue, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
 import { message, nextPrefix, type Seeded, seed, startBoard, T0 } from './helpers.js';
@@ -17,21 +18,27 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** Parses Prometheus text into `name{labels}` → value, checking every sample's metric was declared. */
+/**
+ * Parses Prometheus text into `name{labels}` → value, checking every sample belongs to a metric
+ * declared before it (a histogram's `_bucket`, `_sum` and `_count` belong to the histogram).
+ */
 function parse(text: string): Map<string, number> {
-  const declared = new Set<string>();
+  const declared = new Map<string, string>();
   const out = new Map<string, number>();
   for (const line of text.trim().split('\n')) {
-    const type = /^# TYPE (\S+) (gauge|counter)$/.exec(line);
+    if (line === '') continue;
+    const type = /^# TYPE (\S+) (gauge|counter|histogram|summary)$/.exec(line);
     if (type) {
-      declared.add(type[1]!);
+      declared.set(type[1]!, type[2]!);
       continue;
     }
     if (line.startsWith('#')) continue;
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
     if (!m) throw new Error(`not a Prometheus sample: ${line}`);
-    if (!declared.has(m[1]!)) throw new Error(`sample before its # TYPE: ${line}`);
-    out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+    const family = m[1]!.replace(/_(bucket|sum|count)$/, '');
+    if (!declared.has(m[1]!) && declared.get(family) !== 'histogram' && declared.get(family) !== 'summary')
+      throw new Error(`sample before its # TYPE: ${line}`);
+    out.set(`${m[1]}${m[2] ?? ''}`, m[3] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[3]));
   }
   return out;
 }
@@ -64,10 +71,41 @@ describe('/metrics', () => {
     expect(m.get('nightshift_batches_submitted_total')).toBe(1);
     expect(m.get('nightshift_dead_letters')).toBe(1);
     expect(m.get('nightshift_heartbeat_age_seconds{role="collector",instance="col-1"}')).toBe(20);
-    expect([...m.keys()].some((k) => k.includes('role="batcher"'))).toBe(false);
+    expect([...m.keys()].some((k) => k.startsWith('nightshift_heartbeat_age_seconds{role="batcher"'))).toBe(
+      false,
+    );
     expect(m.get('nightshift_circuit_open')).toBe(0);
     expect(m.get('nightshift_queue_jobs{queue="dead-letters",state="waiting"}')).toBe(1);
     expect(m.get('nightshift_queue_jobs{queue="results",state="waiting"}')).toBe(0);
+  });
+
+  it('shows liveness per role, the oldest batch, its expiry and archive, and Redis memory', async () => {
+    const m = await scrape();
+    expect(m.get('nightshift_role_heartbeat_age_seconds{role="collector"}')).toBe(20);
+    expect(m.get('nightshift_role_last_work_age_seconds{role="collector"}')).toBe(30);
+    // No batcher ever beat: +Inf, so an alert comparing it with its threshold fires.
+    expect(m.get('nightshift_role_heartbeat_age_seconds{role="batcher"}')).toBe(Number.POSITIVE_INFINITY);
+    expect(m.get('nightshift_role_stale_after_seconds{role="collector"}')).toBe(180);
+    // The batch was submitted 5 min before T0 and expires 24 h after its creation.
+    expect(m.get('nightshift_oldest_batch_in_flight_age_seconds')).toBe(300);
+    expect(m.get('nightshift_batch_expires_in_seconds{status="in_progress"}')).toBe(24 * 3600 - 300);
+    expect(m.get('nightshift_batch_archive_in_seconds{state="submitted"}')).toBe(29 * 86_400 - 300);
+    const used = [...m.entries()].find(([k]) => k.startsWith('nightshift_redis_used_memory_bytes{node='));
+    expect(used?.[1]).toBeGreaterThan(0);
+    // The board's own process metrics and its identity come with the fleet's.
+    expect(m.get('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect([...m.keys()].some((k) => k.startsWith('nightshift_info{role="board"'))).toBe(true);
+  });
+
+  it('reads Redis once per scrape, whatever the number of fleet metrics', async () => {
+    const monitor = await (redis as Redis).monitor();
+    let reads = 0;
+    monitor.on('monitor', (_t: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'hgetall' && args[1]?.endsWith(':{req}:stats')) reads++;
+    });
+    await scrape();
+    await monitor.disconnect();
+    expect(reads).toBe(1);
   });
 
   it('reports cost and savings by feature, model and mode from the ledger', async () => {
@@ -78,6 +116,9 @@ describe('/metrics', () => {
     expect(
       m.get('nightshift_savings_usd_total{feature="classify-docs",model="claude-haiku-4-5"}'),
     ).toBeCloseTo(seeded.list - seeded.paid, 9);
+    expect(
+      m.get('nightshift_list_price_usd_total{feature="classify-docs",model="claude-haiku-4-5",mode="batch"}'),
+    ).toBeCloseTo(seeded.list, 9);
   });
 
   it('follows changes: results delivered, a real-time success, a batch collected, the circuit opened', async () => {

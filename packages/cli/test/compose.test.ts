@@ -29,7 +29,7 @@ describe('docker-compose.yml', () => {
 
   it('gives every service a health check and configures roles only through the environment', () => {
     const text = readFileSync(`${root}docker-compose.yml`, 'utf8');
-    for (const service of ['redis', 'batcher', 'collector', 'board']) {
+    for (const service of ['redis', 'batcher', 'collector', 'board', 'prometheus']) {
       const block = text.split(new RegExp(`^  ${service}:$`, 'm'))[1]?.split(/^ {2}\w+:$/m)[0] ?? '';
       expect(block, service).toContain('healthcheck:');
     }

@@ -1,3 +1,4 @@
+import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 import { type BatchScope, decide, PEEK_FIELDS, type PeekedRecord, type ResultLine } from './decide.js';
 import { type Decided, execute } from './execute.js';
 import { type AppliedDeath, type AppliedSuccess, repairApplied } from './repair.js';
@@ -91,8 +92,22 @@ async function applyStream(ctx: Ctx, scope: BatchScope, counts: ApplyCounts, sig
   }
 }
 
+/** One chunk in its apply span (the poll span's child); the `{results}` jobs it adds carry its context. */
+function applyChunk(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: ApplyCounts) {
+  const started = performance.now();
+  const attributes = { [ATTR.batchId]: scope.batchId, [ATTR.lines]: lines.length };
+  return inSpan(SPANS.apply, { attributes }, async () => {
+    await decideAndApply(ctx, scope, lines, counts);
+    ctx.emit('results:chunk', {
+      batchId: scope.batchId,
+      lines: lines.length,
+      durationMs: performance.now() - started,
+    });
+  });
+}
+
 /** (1) read the records, (2) decide per line, then execute: (3) add jobs, (4) apply. */
-async function applyChunk(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: ApplyCounts) {
+async function decideAndApply(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: ApplyCounts) {
   const cids = lines.map((l) => String(l?.custom_id ?? ''));
   const recs = await ctx.store.peekMany(cids, [...PEEK_FIELDS]);
   const now = ctx.now();

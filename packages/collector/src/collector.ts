@@ -3,6 +3,7 @@ import { jobIds, QUEUES, redactError } from '@nightshift/shared';
 import { defaultJobOptions, ModelAlerts, openQueue, Store } from '@nightshift/store';
 import { type Queue, Worker } from 'bullmq';
 import { asError } from './errors.js';
+import { instrumentCollector } from './metrics.js';
 import { type CollectorOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { createBatchProcessor, type TrackingData } from './poll.js';
 import { heartbeat, type SweepMemory, sweep } from './sweep.js';
@@ -76,7 +77,9 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
       lastPollAt: 0,
       redisEpoch: () => this.epoch,
       startedAt: opts.now(),
+      instruments: undefined,
     };
+    if (opts.metrics) this.ctx.instruments = instrumentCollector(opts.metrics, this);
     // Retention (and its one-time indexing of older records) waits while the backlog of a restart is
     // being applied: it runs an hour in, and hourly after. sweepNow() runs it at once.
     this.memory = { lastRetention: this.ctx.startedAt, lastOrphanScan: 0, foreign: new Set() };

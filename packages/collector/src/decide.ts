@@ -26,6 +26,7 @@ export const PEEK_FIELDS = [
   'rt',
   'batch',
   'dlv',
+  'enq',
 ] as const satisfies readonly (keyof RecordFields)[];
 
 export type PeekedRecord = Pick<RecordFields, (typeof PEEK_FIELDS)[number]>;

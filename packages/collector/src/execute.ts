@@ -14,6 +14,7 @@ import {
   deliverResults,
   type ResultJob,
 } from '@nightshift/store';
+import { activeTraceparent } from '@nightshift/telemetry';
 import type { PeekedRecord, Verdict } from './decide.js';
 import { runRealtime } from './realtime.js';
 import type { ApplyCounts, Ctx } from './types.js';
@@ -34,8 +35,8 @@ export interface Origin {
 
 /** What happens after the apply script answered for one item. */
 type Post =
-  | { kind: 'success'; usage: UsageSource }
-  | { kind: 'dead'; jobId: string; reason: string; deaths: number }
+  | { kind: 'success'; usage: UsageSource; enqueuedAt: number }
+  | { kind: 'dead'; jobId: string; reason: string; deaths: number; feature: string; enqueuedAt: number }
   | { kind: 'requeue'; d: Decided; readyAt: number; countsAttempt: boolean; refusal: CircuitOpening | null }
   | { kind: 'realtime' };
 
@@ -76,6 +77,9 @@ export async function execute(
     if (d.verdict.kind === 'dead') dead.push(d);
   }
   const jobs = groupResults(ctx, origin.batchId, items, results);
+  // The apply span's context (when traced): each delivery of these results links to it.
+  const trace = activeTraceparent();
+  if (trace) for (const j of jobs) j.trace = trace;
   const deadLetters = dead.length ? await buildDeadLetters(ctx, origin.batchId, dead, now) : [];
   await Promise.all([
     origin.batchId === null ? deliverResults(ctx.queues.results, jobs) : undefined,
@@ -91,7 +95,12 @@ export async function execute(
  * The `{results}` jobs of a chunk's successes: `resultsPerJob` batch results per job (the apply
  * items are pointed at their job), or each real-time answer in its own `res-<custom_id>` job.
  */
-function groupResults(ctx: Ctx, batchId: string | null, items: ApplyItem[], results: ResultPayload[]) {
+function groupResults(
+  ctx: Ctx,
+  batchId: string | null,
+  items: ApplyItem[],
+  results: ResultPayload[],
+): ResultJob[] {
   if (batchId === null) return results.map((r) => ({ id: jobIds.result(r.customId), results: [r] }));
   const successes = items.filter((it) => it.action === 'success');
   const jobs: ResultJob[] = [];
@@ -113,7 +122,7 @@ function appliedOnly(jobs: ResultJob[], items: ApplyItem[], codes: string[]): Re
   items.forEach((it, i) => {
     if (it.action === 'success' && codes[i] === 'ok') ok.add(it.cid);
   });
-  return jobs.map((j) => ({ id: j.id, results: j.results.filter((r) => ok.has(r.customId)) }));
+  return jobs.map((j) => ({ ...j, results: j.results.filter((r) => ok.has(r.customId)) }));
 }
 
 /** Both halves of a success (see `buildSuccess`) from the record's fields; batchId null: real-time. */
@@ -153,7 +162,11 @@ function toItem(
       const built = successOf(ctx, cid, rec, v.message, origin.batchId, now);
       results.push(built.payload);
       const { feature, model, mode, usage, cost } = built.payload;
-      posts.push({ kind: 'success', usage: { feature, model, mode, usage, cost } });
+      posts.push({
+        kind: 'success',
+        usage: { feature, model, mode, usage, cost },
+        enqueuedAt: Number(rec.enq) || 0,
+      });
       return built.item;
     }
     case 'requeue': {
@@ -177,7 +190,14 @@ function toItem(
     case 'dead': {
       const deaths = (Number(rec.deaths) || 0) + 1;
       const jobId = jobIds.deadLetter(cid, deaths);
-      posts.push({ kind: 'dead', jobId, reason: v.reason, deaths });
+      posts.push({
+        kind: 'dead',
+        jobId,
+        reason: v.reason,
+        deaths,
+        feature: rec.feature,
+        enqueuedAt: Number(rec.enq) || 0,
+      });
       return {
         cid,
         action: 'dead',
@@ -238,7 +258,7 @@ async function afterApply(
 ) {
   const f: FollowUp = { staleDead: [], unpriced: new Set(), realtime: [], refusal: null };
   for (let i = 0; i < items.length; i++) {
-    settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f);
+    settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f, now);
   }
   await removeStaleDeadLetters(ctx, f.staleDead);
   for (const model of f.unpriced) {
@@ -259,6 +279,7 @@ function settle(
   code: string,
   counts: ApplyCounts,
   f: FollowUp,
+  now: number,
 ) {
   if (code === 'unknown') {
     counts.unknown++;
@@ -268,6 +289,7 @@ function settle(
     case 'success':
       if (code === 'ok') {
         counts.delivered++;
+        ctx.instruments?.settled(post.usage.feature, 'succeeded', post.enqueuedAt, now);
         if (post.usage.cost.unpriced) f.unpriced.add(post.usage.model);
         if (ctx.opts.logUsage) logUsage(ctx.log, post.usage);
       } else {
@@ -295,6 +317,7 @@ function settle(
     case 'dead':
       if (code === 'ok') {
         counts.dead++;
+        ctx.instruments?.settled(post.feature, 'dead', post.enqueuedAt, now);
         ctx.emit('item:dead', { customId: cid, batchId: origin.batchId, reason: post.reason });
       } else {
         counts.stale++;

@@ -10,6 +10,7 @@ import {
   type PriceTable,
 } from '@nightshift/shared';
 import type { RedisClient, RoleContext } from '@nightshift/store';
+import type { Registry } from '@nightshift/telemetry';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -92,10 +93,20 @@ export interface CollectorOptions {
   realtimeStaleMs?: number;
   /** Orphan adoption ignores batches younger than this (a submit may still be committing them). @defaultValue `1_800_000` */
   orphanMinAgeMs?: number;
+  /**
+   * A prom-client registry to register the collector's metrics on (`nightshift_collector_*`: polls,
+   * batch time to end, results applied by outcome, apply rate, enqueue-to-result latency; see
+   * docs/operations.md). `nightshift-collector` passes its own when `NIGHTSHIFT_METRICS_PORT` is set.
+   * @defaultValue undefined (nothing is measured)
+   */
+  metrics?: Registry;
 }
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<Omit<CollectorOptions, 'logger'>> & { logger: Logger };
+export type ResolvedOptions = Required<Omit<CollectorOptions, 'logger' | 'metrics'>> & {
+  logger: Logger;
+  metrics: Registry | undefined;
+};
 
 const POSITIVE = [
   'pollMs',
@@ -156,6 +167,7 @@ export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
     connection: opts.connection,
     client: opts.client,
     logger: opts.logger ?? createLogger('collector'),
+    metrics: opts.metrics,
   };
   const issues: { field: string; message: string }[] = [];
   if (!opts.connection) issues.push({ field: 'connection', message: 'a Redis connection is required' });

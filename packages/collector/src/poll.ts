@@ -6,6 +6,7 @@ import {
   classifyApiError,
   describeFailure,
 } from '@nightshift/shared';
+import { ATTR, inSpan, linksTo, SPANS, type Span, SpanKind } from '@nightshift/telemetry';
 import { DelayedError, type Job } from 'bullmq';
 import { clearBatchAlerts, raise } from './alerts.js';
 import { streamResults } from './apply-results.js';
@@ -47,32 +48,59 @@ export function pollInterval(opts: Pick<ResolvedOptions, 'pollMs' | 'maxPollMs'>
  * BullMQ's lock on the job keeps two collectors from working on one batch at once.
  */
 export function createBatchProcessor(ctx: Ctx) {
-  return async (job: Job<TrackingData>, token?: string): Promise<BatchOutcome> => {
-    const { batchId } = job.data;
-    const rec = await ctx.store.batch(batchId);
-    if (!rec) {
-      ctx.log.warn({ batchId }, 'tracking job for a batch the store does not know (purged); finished');
-      return { batchId, outcome: 'unknown-batch' };
-    }
-    if (rec.state === 'collected' || rec.state === 'lost') {
-      const counts = parseJson<ApplyCounts | undefined>(rec.counts, undefined);
-      return { batchId, outcome: rec.state, ...(counts ? { counts } : {}) };
-    }
-    let batch: MessageBatch;
-    try {
-      batch = await ctx.client.messages.batches.retrieve(
-        batchId,
-        {},
-        { timeout: ctx.opts.requestTimeoutMs, signal: ctx.signal },
-      );
-    } catch (err) {
-      if (isNotFound(err) && !ctx.signal.aborted) return onNotFound(ctx, job, token, rec);
-      return retryLater(ctx, job, token, 'retrieve', err);
-    }
-    ctx.lastPollAt = Math.max(ctx.lastPollAt, ctx.now());
-    if (batch.processing_status !== 'ended') return waitMore(ctx, job, token, rec, batch);
-    return collect(ctx, job, token, rec, batch);
+  return (job: Job<TrackingData>, token?: string): Promise<BatchOutcome> =>
+    inSpan(
+      SPANS.poll,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: { [ATTR.batchId]: job.data.batchId },
+        links: linksTo(job.data.trace),
+      },
+      (span) => step(ctx, job, token, span),
+    );
+}
+
+/** One run of a tracking job (see {@link createBatchProcessor}), inside its poll span. */
+async function step(
+  ctx: Ctx,
+  job: Job<TrackingData>,
+  token: string | undefined,
+  span: Span,
+): Promise<BatchOutcome> {
+  const { batchId } = job.data;
+  const rec = await ctx.store.batch(batchId);
+  if (!rec) {
+    ctx.log.warn({ batchId }, 'tracking job for a batch the store does not know (purged); finished');
+    return { batchId, outcome: 'unknown-batch' };
+  }
+  if (rec.state === 'collected' || rec.state === 'lost') {
+    const counts = parseJson<ApplyCounts | undefined>(rec.counts, undefined);
+    return { batchId, outcome: rec.state, ...(counts ? { counts } : {}) };
+  }
+  let batch: MessageBatch;
+  const sent = performance.now();
+  const polled = (outcome: string) => {
+    span.setAttribute(ATTR.status, outcome);
+    ctx.emit('batch:polled', { batchId, outcome, durationMs: performance.now() - sent });
   };
+  try {
+    batch = await ctx.client.messages.batches.retrieve(
+      batchId,
+      {},
+      { timeout: ctx.opts.requestTimeoutMs, signal: ctx.signal },
+    );
+  } catch (err) {
+    if (isNotFound(err) && !ctx.signal.aborted) {
+      polled('not-found');
+      return onNotFound(ctx, job, token, rec);
+    }
+    if (!ctx.signal.aborted) polled(classifyApiError(err).family);
+    return retryLater(ctx, job, token, 'retrieve', err);
+  }
+  polled(batch.processing_status);
+  ctx.lastPollAt = Math.max(ctx.lastPollAt, ctx.now());
+  if (batch.processing_status !== 'ended') return waitMore(ctx, job, token, rec, batch);
+  return collect(ctx, job, token, rec, batch);
 }
 
 async function delayJob(job: Job, token: string | undefined, ms: number): Promise<never> {
@@ -189,7 +217,8 @@ async function collect(
       ended,
       counts: JSON.stringify(batch.request_counts),
     });
-    ctx.emit('batch:ended', { batchId: id, counts: batch.request_counts });
+    const createdAt = Date.parse(batch.created_at) || Number(rec.submitted) || ended;
+    ctx.emit('batch:ended', { batchId: id, counts: batch.request_counts, createdAt, endedAt: ended });
   }
   if (batch.archived_at) {
     return markLost(

@@ -86,12 +86,14 @@ export async function sweep(ctx: Ctx, mem: SweepMemory, force: boolean): Promise
 
 /** Writes this collector's heartbeat; lastWork is its last successful poll. */
 export async function heartbeat(ctx: Ctx): Promise<void> {
+  const at = ctx.now();
   await ctx.store.heartbeat({
     role: 'collector',
     instance: ctx.opts.instance,
     pid: process.pid,
     host: hostname(),
-    at: ctx.now(),
+    at,
     ...(ctx.lastPollAt ? { lastWork: ctx.lastPollAt } : {}),
   });
+  ctx.emit('heartbeat', { at });
 }

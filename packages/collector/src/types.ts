@@ -2,6 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { Alert, AttemptRecord, Logger } from '@nightshift/shared';
 import type { ModelAlerts, Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
+import type { CollectorInstruments } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -70,8 +71,30 @@ export interface SweepReport {
 
 /** Typed events of a {@link Collector}. Every payload carries the ids needed to act. */
 export interface CollectorEvents {
-  /** A batch was seen ended at the API for the first time. */
-  'batch:ended': [{ batchId: string; counts: Anthropic.Messages.MessageBatchRequestCounts }];
+  /** One `batches.retrieve` of a batch answered: its status, or why it failed. */
+  'batch:polled': [
+    {
+      batchId: string;
+      /** The batch's `processing_status`, 'not-found', or the family of the failure ("API errors"). */
+      outcome: string;
+      /** The call alone, ms. */
+      durationMs: number;
+    },
+  ];
+  /**
+   * A batch was seen ended at the API for the first time. `createdAt` and `endedAt` (ms) are the
+   * API's times.
+   */
+  'batch:ended': [
+    {
+      batchId: string;
+      counts: Anthropic.Messages.MessageBatchRequestCounts;
+      createdAt: number;
+      endedAt: number;
+    },
+  ];
+  /** One chunk of a batch's results was applied (`lines` result lines, in `durationMs`). */
+  'results:chunk': [{ batchId: string; lines: number; durationMs: number }];
   /** All results of a batch are applied; the batch left the in-flight set. */
   'results:applied': [{ batchId: string; counts: ApplyCounts }];
   /** A request went back to the queue. */
@@ -88,6 +111,8 @@ export interface CollectorEvents {
   'item:dead': [{ customId: string; batchId: string | null; reason: string }];
   /** An alert was newly raised. */
   alert: [Alert];
+  /** This process wrote its heartbeat (`at`, ms). */
+  heartbeat: [{ at: number }];
   /** A background failure (the loop carries on). Emitted only when someone listens; always logged. */
   error: [Error];
 }
@@ -116,6 +141,8 @@ export interface Ctx {
    */
   redisEpoch(): number;
   startedAt: number;
+  /** Per-result measurements (enqueue to result), when the collector was given a registry. */
+  instruments: CollectorInstruments | undefined;
 }
 
 export function emptyCounts(): ApplyCounts {

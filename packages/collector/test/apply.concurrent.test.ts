@@ -37,6 +37,7 @@ function ctxOf(w: World): Ctx {
     lastPollAt: 0,
     redisEpoch: () => 0,
     startedAt: Date.now(),
+    instruments: undefined,
   };
 }
 

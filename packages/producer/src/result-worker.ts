@@ -16,6 +16,7 @@ import { Cluster } from 'ioredis';
 import { checkConnectionChoice, openOwnConnection } from './connection.js';
 import { Limiter } from './limiter.js';
 import { ProgressRecorder, progressOf } from './progress-recorder.js';
+import { deliverInSpan, deliveryInstruments } from './result-metrics.js';
 import type { ResultWorker, ResultWorkerOptions } from './types.js';
 
 /** The text blocks of a message, joined: what most handlers want. */
@@ -106,6 +107,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
   const store = new Store(connection, prefix);
   const handlers = new Limiter(concurrency);
   const { attempts } = defaultJobOptions('results');
+  const measure = deliveryInstruments(opts.metrics);
 
   const processJob = async (job: Job<ResultJobData>, token?: string) => {
     const progress = progressOf(job);
@@ -113,7 +115,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     const todo = resultsOf(job.data).filter((r) => !recorder.has(r.customId));
     const recs = await store.peekMany(
       todo.map((r) => r.customId),
-      ['state', 'dlv'],
+      ['state', 'dlv', 'enq'],
     );
     const waiting: string[] = [];
     const failures: unknown[] = [];
@@ -121,7 +123,9 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     // Results are handed out one after the other, each once the recorder admits it and a handler
     // slot is free; up to `concurrency` run at once (across jobs).
     for (const [i, result] of todo.entries()) {
-      const fate = fateOf(job.id ?? '', result.customId, recs[i] ?? null);
+      const rec = recs[i] ?? null;
+      const fate = fateOf(job.id ?? '', result.customId, rec);
+      if (fate !== 'deliver') measure.result(result.feature, fate === 'wait' ? 'waiting' : 'skipped');
       if (fate === 'wait') {
         waiting.push(result.customId);
         continue;
@@ -141,9 +145,18 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
       running.push(
         (async () => {
           try {
-            await opts.handler({ ...result, text: textOf(result) }, job);
+            await deliverInSpan(result, job, async () => {
+              const started = performance.now();
+              try {
+                await opts.handler({ ...result, text: textOf(result) }, job);
+              } finally {
+                measure.handler(result.feature, (performance.now() - started) / 1000);
+              }
+            });
+            measure.result(result.feature, 'delivered', Number(rec?.enq) || undefined);
             recorder.handledOne(result.customId);
           } catch (err) {
+            measure.result(result.feature, 'failed');
             failures.push(err);
           } finally {
             release();

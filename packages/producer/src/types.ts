@@ -9,6 +9,7 @@ import type {
   ResultPayload,
 } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
+import type { Registry } from '@nightshift/telemetry';
 import type { Job } from 'bullmq';
 
 /** What to do with a request whose deadline the batch path (24 h + slack) cannot meet. */
@@ -228,6 +229,13 @@ export interface ResultWorkerOptions {
    * @defaultValue `createLogger('result-worker')`
    */
   logger?: Logger;
+  /**
+   * A prom-client registry (the service's own) to register the worker's metrics on:
+   * `nightshift_result_worker_results_total{feature,outcome}`, the handler's duration and the
+   * enqueue-to-delivery latency per feature (docs/operations.md). Several workers may share one.
+   * @defaultValue undefined (nothing is measured)
+   */
+  metrics?: Registry;
 }
 
 /** A running result consumer. */

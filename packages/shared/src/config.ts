@@ -193,6 +193,18 @@ export const SETTINGS = {
     schema: optionalString,
     doc: 'JSON file of model prices (USD per MTok) merged over the built-in table.',
   },
+  NIGHTSHIFT_METRICS_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    doc: 'Port of this role process’s Prometheus `/metrics` server (batcher, collector, board); unset: none (the board still answers `/metrics` on its own port). 0 picks a free port (logged).',
+  },
+  NIGHTSHIFT_METRICS_HOST: {
+    schema: z.string().min(1).default('127.0.0.1'),
+    doc: 'Listen address of the `/metrics` server (`0.0.0.0` in a container that Prometheus scrapes from outside).',
+  },
+  NIGHTSHIFT_METRICS_TOKEN: {
+    schema: optionalString,
+    doc: 'When set, `/metrics` wants `Authorization: Bearer <token>` (Prometheus: `authorization.credentials`). Never logged.',
+  },
   NIGHTSHIFT_BOARD_HOST: { schema: z.string().default('127.0.0.1'), doc: 'Board listen address.' },
   NIGHTSHIFT_BOARD_PORT: {
     schema: z.coerce.number().int().min(0).max(65535).default(3000),

@@ -134,6 +134,8 @@ export interface ResultPayload {
  */
 export interface ResultJobData {
   results: ResultPayload[];
+  /** W3C traceparent of the span that applied these results, when traces are on: deliveries link to it. */
+  trace?: string;
 }
 
 /** The payload of a `{dead-letters}` job. */
@@ -183,6 +185,8 @@ export interface BatchJobData {
   partition: string;
   reason: FlushReason;
   submittedAt: number;
+  /** W3C traceparent of the span that created the batch, when traces are on: polls link to it. */
+  trace?: string;
   /** Consecutive 404s seen for this batch (transient right after create). */
   notFound?: number;
   polls?: number;

@@ -57,6 +57,8 @@ export function openQueue<T = unknown>(
 export interface ResultJob {
   id: string;
   results: ResultPayload[];
+  /** W3C traceparent of the span that applied the results (see ResultJobData.trace). */
+  trace?: string;
 }
 
 /**
@@ -69,7 +71,7 @@ export async function deliverResults(queue: Queue, jobs: ResultJob[]): Promise<v
   await queue.addBulk(
     full.map((j) => {
       const feature = j.results[0]!.feature;
-      const data: ResultJobData = { results: j.results };
+      const data: ResultJobData = { results: j.results, ...(j.trace ? { trace: j.trace } : {}) };
       return {
         name: j.results.every((r) => r.feature === feature) ? feature : 'mixed',
         data,

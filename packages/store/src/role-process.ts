@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Config, createLogger, type Logger, loadConfig, redactError } from '@nightshift/shared';
+import { type Registry, startRoleTelemetry } from '@nightshift/telemetry';
 import {
   connectionFromEnv,
   createRedis,
@@ -15,12 +16,15 @@ export interface RoleContext {
   logger: Logger;
   connection: RedisClient;
   client: Anthropic;
+  /** The process's metrics registry (hand it to the role), when `NIGHTSHIFT_METRICS_PORT` is set. */
+  metrics: Registry | undefined;
 }
 
 /**
  * The shared life of a role process (`nightshift-batcher`, `nightshift-collector`): read the
- * environment once, bound the heap's growth, connect, start the role, and on SIGTERM / SIGINT close
- * it, then the connection, and exit 0. A start-up error (e.g. an invalid setting) is printed once
+ * environment once, bound the heap's growth, connect, serve its metrics (when
+ * `NIGHTSHIFT_METRICS_PORT` is set), start the role, and on SIGTERM / SIGINT close it, then the
+ * metrics and the connection, and exit 0. A start-up error (e.g. an invalid setting) is printed once
  * and exits 1.
  */
 export function runRoleProcess(
@@ -44,7 +48,8 @@ export function runRoleProcess(
       { redis: describeRedis(settings), api: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com' },
       'starting',
     );
-    const running = await start({ config, logger, connection, client });
+    const telemetry = await startRoleTelemetry(role, env, { redis: connection, logger });
+    const running = await start({ config, logger, connection, client, metrics: telemetry.registry });
 
     let stopping = false;
     const stop = async (signal: string) => {
@@ -53,6 +58,7 @@ export function runRoleProcess(
       logger.info({ signal }, 'shutting down');
       try {
         await running.close();
+        await telemetry.close();
         await connection.quit();
         process.exit(0);
       } catch (err) {
