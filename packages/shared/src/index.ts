@@ -11,6 +11,7 @@ export {
 } from './errors.js';
 export { canonicalJson, findNonJson, sha256Hex } from './json.js';
 export {
+  apiRateLimitPrefix,
   DEFAULT_PREFIX,
   jobIds,
   QUEUE_LABELS,
@@ -34,3 +35,14 @@ export {
   toNano,
 } from './pricing.js';
 export type * from './types.js';
+export {
+  type ApiTokenRecord,
+  NAME_PATTERN,
+  type TokenScope,
+  WEBHOOK_EVENTS,
+  type WebhookData,
+  type WebhookEndpoint,
+  type WebhookEndpointView,
+  type WebhookEnvelope,
+  type WebhookEventType,
+} from './webhooks.js';

@@ -23,7 +23,7 @@ export type Usage = Anthropic.Messages.Usage;
  * Where a request is. `claimed` covers both "being submitted" and "in batch X": the submission
  * it belongs to says which.
  */
-export type RequestState = 'queued' | 'claimed' | 'realtime' | 'succeeded' | 'dead';
+export type RequestState = 'queued' | 'claimed' | 'realtime' | 'succeeded' | 'dead' | 'canceled';
 
 /** Fields of the request record hash `rec:<custom_id>` (all strings in Redis). */
 export interface RecordFields {
@@ -70,6 +70,10 @@ export interface RecordFields {
   batch: string;
   /** The `{results}` job that delivers the success: the only job allowed to hand it to the service. */
   dlv: string;
+  /** The feature's drain epoch at enqueue (see ARCHITECTURE.md, "Drain marks"); '' before it existed. */
+  ep: string;
+  /** Webhook endpoint names the request asked to be notified at, joined by ',' ('' when none). */
+  ntf: string;
 }
 
 /** One attempt in a request's history. */
@@ -147,7 +151,15 @@ export type RequestStatus =
   | { customId: string; state: 'unknown' }
   | {
       customId: string;
-      state: 'queued' | 'retrying' | 'submitting' | 'in_batch' | 'realtime' | 'succeeded' | 'dead';
+      state:
+        | 'queued'
+        | 'retrying'
+        | 'submitting'
+        | 'in_batch'
+        | 'realtime'
+        | 'succeeded'
+        | 'dead'
+        | 'canceled';
       feature: string;
       model: string;
       attempt: number;
@@ -162,6 +174,7 @@ export type RequestStatus =
       reason?: string;
       lastError?: { type: string; message: string } | null;
       history: AttemptRecord[];
+      /** For succeeded, dead and canceled: when it became final. */
       completedAt?: number;
     };
 

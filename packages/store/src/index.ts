@@ -1,3 +1,5 @@
+export { ApiTokens, hashToken, scopeAllows } from './api-tokens.js';
+export type { CancelCode } from './cancel.js';
 export {
   type ConnectionSettings,
   connectionFromEnv,
@@ -6,6 +8,8 @@ export {
   type RedisClient,
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
+export { type DrainMark, drainMarkById, type FeatureProgress, type PendingMark } from './drain.js';
+export { EventOutbox, type OutboxEvent } from './events.js';
 export { boundHeapGrowth } from './heap.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
 export { type RoleContext, runRoleProcess } from './role-process.js';
@@ -18,3 +22,9 @@ export {
   utcDay,
 } from './store.js';
 export { buildSuccess } from './success.js';
+export {
+  checkEndpoint,
+  type EndpointInput,
+  newWebhookSecret,
+  WebhookEndpoints,
+} from './webhook-endpoints.js';
