@@ -78,7 +78,7 @@ describe('cancel', () => {
     expect(await store.cancel(['a', 'zz'])).toEqual(['ok', 'unknown']);
     const ov = await store.pendingOverview();
     expect(ov.total).toBe(1);
-    expect(await redis.zrange(store.keys.pending('g1'), 0, -1)).toEqual(['b']);
+    expect(await redis.zrange(store.keys.pending('g1'), '0', '-1')).toEqual(['b']);
     expect(await store.status('a')).toMatchObject({ state: 'canceled', completedAt: expect.any(Number) });
     expect(await redis.zscore(store.keys.finals, 'a')).not.toBeNull();
     expect(await store.cancel(['a'])).toEqual(['canceled']);
