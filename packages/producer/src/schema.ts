@@ -58,19 +58,25 @@ export const messageParamsSchema = z
       temperature: removed,
       top_p: removed,
       top_k: removed,
-      system: z.union([z.string(), z.array(z.unknown())], err('must be a string or an array of text blocks')).optional(),
+      system: z
+        .union([z.string(), z.array(z.unknown())], err('must be a string or an array of text blocks'))
+        .optional(),
       tools: z.array(z.unknown(), err('must be an array of tools')).optional(),
     },
     { error: got('must be the Messages params object (model, max_tokens, messages)') },
   )
-  .meta({ id: 'MessageParams', description: 'Messages API params (non-streaming), sent to the API as given.' });
+  .meta({
+    id: 'MessageParams',
+    description: 'Messages API params (non-streaming), sent to the API as given.',
+  });
 
 const DEADLINE = 'must be a valid Date, ms since the epoch, or an ISO-8601 string';
 const TAG = '1–64 characters of A-Z a-z 0-9 _ . -';
 const FEATURE = `is required: ${TAG} (e.g. "classify-docs")`;
 const PARTITION = `must be ${TAG} (or omitted for "default")`;
 const CUSTOM_ID = 'must be 1–64 characters of A-Z a-z 0-9 _ - (or pass key and let it be derived)';
-const KEY = (iss: Issue) => `must be a non-empty string (got ${describe(iss.input)}); use String(id) for numbers`;
+const KEY = (iss: Issue) =>
+  `must be a non-empty string (got ${describe(iss.input)}); use String(id) for numbers`;
 const NOTIFY = `must be a list of 1–${MAX_NOTIFY} webhook endpoint names (${TAG}) registered by an operator`;
 
 /**
@@ -89,21 +95,13 @@ export const enqueueRequestSchema = z
         .regex(CUSTOM_ID_PATTERN, err(CUSTOM_ID))
         .optional()
         .meta({ description: 'An explicit custom_id. Give exactly one of customId and key.' }),
-      key: z
-        .string({ error: KEY })
-        .min(1, { error: KEY })
-        .optional()
-        .meta({
-          description:
-            'A stable source key (e.g. a document id); the custom_id is derived from feature and key. Give exactly one of customId and key.',
-        }),
+      key: z.string({ error: KEY }).min(1, { error: KEY }).optional().meta({
+        description:
+          'A stable source key (e.g. a document id); the custom_id is derived from feature and key. Give exactly one of customId and key.',
+      }),
       deadline: z
         .union(
-          [
-            z.date(),
-            z.number(),
-            z.string().refine((s) => Number.isFinite(Date.parse(s)), err(DEADLINE)),
-          ],
+          [z.date(), z.number(), z.string().refine((s) => Number.isFinite(Date.parse(s)), err(DEADLINE))],
           err(DEADLINE),
         )
         .nullable()
@@ -119,7 +117,10 @@ export const enqueueRequestSchema = z
         .optional()
         .meta({ description: 'Tenant / workspace tag; different partitions never share a batch.' }),
       realtime: z
-        .enum(['never', 'fallback'], err("must be 'never' or 'fallback' (or omitted for the producer's default)"))
+        .enum(
+          ['never', 'fallback'],
+          err("must be 'never' or 'fallback' (or omitted for the producer's default)"),
+        )
         .optional()
         .meta({ description: 'What to do when the deadline is too soon for a batch.' }),
       notify: z

@@ -7,6 +7,7 @@ import { enqueueRequestSchema, fieldOf, TAG_PATTERN } from './schema.js';
 import type { EnqueueRequest, RealtimeChoice } from './types.js';
 
 export { TAG_PATTERN };
+
 /** Metadata travels with the request and its result; keep it small. */
 const MAX_METADATA_BYTES = 16 * 1024;
 

@@ -52,7 +52,9 @@ describe('cancel', () => {
 
 describe('notify', () => {
   it('stores the endpoint names a request asks for, and refuses anything but names', async () => {
-    const { customId } = await producer.enqueue(docRequest(3, { notify: ['billing', 'billing', 'ops.alerts'] }));
+    const { customId } = await producer.enqueue(
+      docRequest(3, { notify: ['billing', 'billing', 'ops.alerts'] }),
+    );
     expect((await store.record(customId))?.ntf).toBe('billing,ops.alerts');
     for (const notify of [['https://evil.test/hook'], [], 'billing', Array(6).fill('a')]) {
       const err = await producer.enqueue(docRequest(4, { notify: notify as string[] })).catch((e) => e);

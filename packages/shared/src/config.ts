@@ -141,7 +141,10 @@ export const SETTINGS = {
   NIGHTSHIFT_BOARD_PASSWORD: { schema: optionalString, doc: 'Board basic-auth password. Never logged.' },
   NIGHTSHIFT_BOARD_TOKEN: { schema: optionalString, doc: 'Board bearer token (alternative to basic auth).' },
   NIGHTSHIFT_BOARD_READ_ONLY: { schema: bool(false), doc: 'Board refuses every mutation (viewers).' },
-  NIGHTSHIFT_API_HOST: { schema: z.string().default('127.0.0.1'), doc: 'HTTP API (`nightshift-api`) listen address.' },
+  NIGHTSHIFT_API_HOST: {
+    schema: z.string().default('127.0.0.1'),
+    doc: 'HTTP API (`nightshift-api`) listen address.',
+  },
   NIGHTSHIFT_API_PORT: {
     schema: z.coerce.number().int().min(0).max(65535).default(3100),
     doc: 'HTTP API port.',

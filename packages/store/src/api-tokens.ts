@@ -1,5 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type ApiTokenRecord, type FieldIssue, NAME_PATTERN, type TokenScope, ValidationError } from '@nightshift/shared';
+import {
+  type ApiTokenRecord,
+  type FieldIssue,
+  NAME_PATTERN,
+  type TokenScope,
+  ValidationError,
+} from '@nightshift/shared';
 import type { RedisClient } from './connection.js';
 
 /** `nsk_` and 43 base64url characters: 256 random bits. */
@@ -17,7 +23,8 @@ export const hashToken = (token: string) => createHash('sha256').update(token, '
 /** True when the scope lets a token touch this feature and partition. */
 export function scopeAllows(scope: TokenScope, feature: string, partition?: string): boolean {
   if (scope.features.length && !scope.features.includes(feature)) return false;
-  if (partition !== undefined && scope.partitions.length && !scope.partitions.includes(partition)) return false;
+  if (partition !== undefined && scope.partitions.length && !scope.partitions.includes(partition))
+    return false;
   return true;
 }
 

@@ -86,11 +86,15 @@ export class EventOutbox {
 
   /** Takes over events other consumers read and left unacknowledged for at least `minIdleMs`. */
   async claimStale(consumer: string, minIdleMs: number, count: number): Promise<OutboxEvent[]> {
-    const reply = (await this.redis.xautoclaim(this.key, GROUP, consumer, minIdleMs, '0-0', 'COUNT', count)) as [
-      string,
-      RawEntry[],
-      string[]?,
-    ];
+    const reply = (await this.redis.xautoclaim(
+      this.key,
+      GROUP,
+      consumer,
+      minIdleMs,
+      '0-0',
+      'COUNT',
+      count,
+    )) as [string, RawEntry[], string[]?];
     return parse(reply?.[1]);
   }
 

@@ -41,6 +41,9 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
   }
   const r = redis as unknown as Record<ScriptName, Runner>;
   return Object.fromEntries(
-    (Object.keys(SCRIPTS) as ScriptName[]).map((name) => [name, (...a: Parameters<Runner>) => r[name]!(...a)]),
+    (Object.keys(SCRIPTS) as ScriptName[]).map((name) => [
+      name,
+      (...a: Parameters<Runner>) => r[name]!(...a),
+    ]),
   ) as Record<ScriptName, Runner>;
 }

@@ -80,7 +80,10 @@ export class WebhookEndpoints {
   }
 
   /** Registers an endpoint; the secret is in the answer and never shown again. */
-  async register(input: EndpointInput, now = Date.now()): Promise<{ endpoint: WebhookEndpointView; secret: string }> {
+  async register(
+    input: EndpointInput,
+    now = Date.now(),
+  ): Promise<{ endpoint: WebhookEndpointView; secret: string }> {
     const issues = checkEndpoint(input);
     if (issues.length) throw new ValidationError(issues);
     const endpoint: WebhookEndpoint = {
@@ -159,10 +162,19 @@ export class WebhookEndpoints {
    * Records one delivery attempt's outcome. A success clears the failure window; a failure starts it
    * if it is not running. Returns when the endpoint started failing (undefined after a success).
    */
-  async recordAttempt(name: string, ok: boolean, status: string, now = Date.now()): Promise<number | undefined> {
+  async recordAttempt(
+    name: string,
+    ok: boolean,
+    status: string,
+    now = Date.now(),
+  ): Promise<number | undefined> {
     const key = this.store.keys.webhookHealth(name);
     if (ok) {
-      await this.store.redis.multi().hset(key, { lastSuccess: now, lastStatus: status }).hdel(key, 'failingSince').exec();
+      await this.store.redis
+        .multi()
+        .hset(key, { lastSuccess: now, lastStatus: status })
+        .hdel(key, 'failingSince')
+        .exec();
       return undefined;
     }
     const replies = await this.store.redis

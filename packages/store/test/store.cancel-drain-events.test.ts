@@ -87,7 +87,13 @@ describe('cancel', () => {
 
   it('leaves a claimed request alone', async () => {
     await store.enqueue([item('a')]);
-    await store.openSubmission({ id: 's1', partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1000 });
+    await store.openSubmission({
+      id: 's1',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
     await store.claim('g1', 's1', 100, 1e9);
     expect(await store.cancel(['a'])).toEqual(['not-queued:claimed']);
     expect((await store.record('a'))?.state).toBe('claimed');
@@ -160,7 +166,11 @@ describe('the event outbox', () => {
 
   it('writes one event per outcome of a subscribed type, in the outcome’s own script', async () => {
     const endpoints = new WebhookEndpoints(store);
-    await endpoints.register({ name: 'svc', url: 'https://example.test/hook', events: ['request.succeeded'] });
+    await endpoints.register({
+      name: 'svc',
+      url: 'https://example.test/hook',
+      events: ['request.succeeded'],
+    });
     expect(await redis.hgetall(store.keys.webhookSubscriptions)).toEqual({ 'request.succeeded': '1' });
     await store.enqueue([item('a', { notify: 'svc' }), item('b')]);
     await store.apply([success('a')]);
@@ -192,7 +202,11 @@ describe('the event outbox', () => {
     await store.markCollected('b1', { errored: 1 });
     const events = await eventsOf();
     expect(events.map((e) => e.t)).toEqual(['request.failed', 'feature.drained', 'batch.ended']);
-    expect(events[0]).toMatchObject({ r: 'invalid_request_error', b: 'b1', id: expect.stringMatching(/-a-dead1$/) });
+    expect(events[0]).toMatchObject({
+      r: 'invalid_request_error',
+      b: 'b1',
+      id: expect.stringMatching(/-a-dead1$/),
+    });
     expect(events[1]).toMatchObject({ id: 'ev-drain-dm-0-digest', f: 'digest', m: 'dm-0-digest' });
     expect(events[2]).toMatchObject({ id: 'ev-batch-b1', cnt: '{"errored":1}' });
   });
@@ -248,9 +262,9 @@ describe('webhook endpoints', () => {
       'features',
       'secret',
     ]);
-    expect((await endpoints.register({ name: 'a', url: 'https://u:p@h/' }).catch((e) => e)).issues[0].field).toBe(
-      'url',
-    );
+    expect(
+      (await endpoints.register({ name: 'a', url: 'https://u:p@h/' }).catch((e) => e)).issues[0].field,
+    ).toBe('url');
     const { secret, endpoint } = await endpoints.register({ name: 'a', url: 'https://h.test/x' });
     expect(secret).toMatch(/^whsec_/);
     expect(Buffer.from(secret.slice(6), 'base64')).toHaveLength(32);
