@@ -174,7 +174,7 @@ describe('tokens, scopes and the document', () => {
       issues: [{ field: 'feature' }],
     });
     const wrongPartition = await call('/v1/requests', { method: 'POST', token, json: request('w') });
-    expect((await wrongPartition.json()).error.issues).toEqual([
+    expect(((await wrongPartition.json()) as { error: { issues: unknown[] } }).error.issues).toEqual([
       expect.objectContaining({ field: 'partition' }),
     ]);
     const ok = await call('/v1/requests', {
@@ -218,7 +218,7 @@ describe('tokens, scopes and the document', () => {
     expect(codes).toEqual([200, 200, 200, 429]);
     const limited = await first.call('/v1/features/digest/progress', { token });
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await limited.json()).error.code).toBe('rate_limited');
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
   });
 
   it('serves an OpenAPI 3.1 document whose request schema is the producer’s', async () => {
