@@ -18,6 +18,13 @@ export const request = (key: string, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: a test reads answers loosely; its assertions check the shape.
+type Json = any;
+/** A fetch Response whose JSON is read loosely. */
+export interface Answer extends Response {
+  json(): Promise<Json>;
+}
+
 /** One redis-server per test file; an API per test with its own prefix and tokens. */
 export async function apiHarness() {
   const server: RedisServer = await startRedisServer();
@@ -31,7 +38,10 @@ export async function apiHarness() {
       const api = await createApi({ connection: redis, prefix, port: 0, logger: silent, ...over });
       apis.push(api);
       const tokens = new ApiTokens(redis, new Store(redis, prefix).keys);
-      const call = (path: string, init: RequestInit & { token?: string; json?: unknown } = {}) => {
+      const call = (
+        path: string,
+        init: RequestInit & { token?: string; json?: unknown } = {},
+      ): Promise<Answer> => {
         const headers = new Headers(init.headers);
         if (init.token) headers.set('authorization', `Bearer ${init.token}`);
         if (init.json !== undefined) headers.set('content-type', 'application/json');
