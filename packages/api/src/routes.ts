@@ -139,7 +139,7 @@ const wrap =
 /** The `/v1` routes. */
 export function v1Routes(ctx: RouteContext): Router {
   const r = Router();
-  const json = express.json({ limit: ctx.opts.bodyLimitBytes, strict: true });
+  const json = express.json({ limit: ctx.opts.bodyLimitBytes, strict: false });
 
   r.post(
     '/requests',

@@ -70,11 +70,14 @@ function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): Pre
     for (const issue of parsed.error.issues) at(fieldOf(issue.path), issue.message);
     if (!isObj(routed)) return null;
   }
+  // zod takes an own `__proto__` key (JSON.parse makes one) for a known field: it is not one.
+  const proto = Object.getOwnPropertyDescriptor(routed, '__proto__')?.value !== undefined;
+  if (proto) at('__proto__', 'unknown field; remove it');
   const r = routed as Obj;
   const cid = customIdOf(r, at);
   const meta = metadataOf(r.metadata, at);
   const params = isObj(r.params) ? paramsJson(r.params, at) : null;
-  if (!parsed.success || !params || cid === null) return null;
+  if (!parsed.success || !params || cid === null || proto) return null;
   const { feature, partition = 'default' } = parsed.data;
   const bytes = ENVELOPE_BYTES + cid.length + Buffer.byteLength(params);
   if (bytes > ctx.maxRequestBytes) {
