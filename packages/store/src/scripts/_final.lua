@@ -70,7 +70,7 @@ local function checkDrains(base, feature, now)
       at = tostring(m.at or '')
       redis.call('HSET', base .. ':drain-marks', mark, cjson.encode(m))
     end
-    emit(base, 'feature.drained', 'ev-drain-' .. mark, 'f', feature, 'm', mark, 'at', at)
+    emit(base, 'feature.drained', 'ev-drain-' .. mark, 'f', feature, 'm', mark, 'ma', at, 'at', now)
   end
 end
 

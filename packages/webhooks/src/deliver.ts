@@ -1,0 +1,87 @@
+import type { Logger } from '@nightshift/shared';
+import { type Store, WebhookEndpoints } from '@nightshift/store';
+import { type Job, UnrecoverableError } from 'bullmq';
+import { Webhook } from 'standardwebhooks';
+import type { DeliveryJobData } from './dispatcher.js';
+import { postWebhook, RefusedTarget } from './http.js';
+import type { ResolvedWebhooksOptions } from './options.js';
+
+const USER_AGENT = 'nightshift-webhooks/1';
+const MAX_BACKOFF_MS = 3_600_000;
+
+/** BullMQ's backoff for deliveries: `backoffMs · 2^(n−1)`, ±20 % jitter, at most 1 h. */
+export function deliveryBackoff(backoffMs: number) {
+  return (attemptsMade: number) => {
+    const base = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.max(0, attemptsMade - 1));
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  };
+}
+
+/**
+ * Delivers one job: signs the stored body anew (Standard Webhooks: `webhook-id` = the event id,
+ * `webhook-timestamp` = now, `webhook-signature` = v1 HMAC-SHA256 by the `standardwebhooks`
+ * package) and POSTs it. 2xx: delivered. 410: the endpoint is disabled. Anything else: the attempt
+ * fails (BullMQ retries with backoff) and, once the endpoint has failed for `failureWindowMs`, it
+ * is disabled. Jobs of a disabled or removed endpoint fail at once, without a request.
+ */
+export function deliveryProcessor(store: Store, opts: ResolvedWebhooksOptions, log: Logger) {
+  const endpoints = new WebhookEndpoints(store);
+  return async (job: Job<DeliveryJobData>) => {
+    const { endpoint: name, eventId, body } = job.data;
+    const ep = await endpoints.get(name);
+    if (!ep) throw new UnrecoverableError(`endpoint ${name} was removed`);
+    if (!ep.enabled)
+      throw new UnrecoverableError(`endpoint ${name} is disabled (${ep.disabledReason ?? 'operator'})`);
+    const now = opts.now();
+    const timestamp = new Date(now);
+    const signature = new Webhook(ep.secret).sign(eventId, timestamp, body);
+    let status = 0;
+    let detail = '';
+    try {
+      const res = await postWebhook(
+        ep.url,
+        body,
+        {
+          'content-type': 'application/json',
+          'user-agent': USER_AGENT,
+          'webhook-id': eventId,
+          'webhook-timestamp': String(Math.floor(now / 1000)),
+          'webhook-signature': signature,
+        },
+        { timeoutMs: opts.timeoutMs, allowPrivate: opts.allowPrivate },
+      );
+      status = res.status;
+      detail = res.snippet.slice(0, 200);
+    } catch (err) {
+      if (err instanceof RefusedTarget) {
+        await endpoints.recordAttempt(name, false, 'refused', now);
+        throw new UnrecoverableError(err.message);
+      }
+      detail = (err as Error).message;
+    }
+    if (status >= 200 && status < 300) {
+      await endpoints.recordAttempt(name, true, String(status), now);
+      return { status, attempt: job.attemptsMade + 1 };
+    }
+    const what = status
+      ? `HTTP ${status}${status >= 300 && status < 400 ? ' (redirects are not followed)' : ''}`
+      : detail;
+    if (status === 410) {
+      await endpoints.setEnabled(name, false, 'gone');
+      log.warn({ endpoint: name }, 'webhook endpoint answered 410 Gone: disabled');
+      throw new UnrecoverableError(`endpoint ${name} answered 410 Gone and is disabled`);
+    }
+    const since = (await endpoints.recordAttempt(name, false, status ? String(status) : 'error', now)) ?? now;
+    if (now - since >= opts.failureWindowMs) {
+      await endpoints.setEnabled(name, false, 'failing');
+      log.warn(
+        { endpoint: name, failingSinceMs: now - since },
+        'webhook endpoint failing for the whole window: disabled',
+      );
+      throw new UnrecoverableError(
+        `${what}; endpoint ${name} failed for the whole failure window and is disabled`,
+      );
+    }
+    throw new Error(`${what}${status && detail ? `: ${detail}` : ''}`);
+  };
+}
