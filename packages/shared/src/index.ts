@@ -37,6 +37,7 @@ export {
 export type * from './types.js';
 export {
   type ApiTokenRecord,
+  type DeliveryJobData,
   NAME_PATTERN,
   type TokenScope,
   WEBHOOK_EVENTS,

@@ -109,3 +109,14 @@ export interface WebhookData {
     markedAt: string;
   };
 }
+
+/** The data of one `{webhooks}` delivery job: the exact body every attempt (and a replay) sends. */
+export interface DeliveryJobData {
+  /** The event's deterministic id: the `webhook-id` header. */
+  eventId: string;
+  endpoint: string;
+  type: WebhookEventType;
+  body: string;
+  /** When the event was fanned out, ms. */
+  at: number;
+}

@@ -22,6 +22,7 @@ export {
   utcDay,
 } from './store.js';
 export { buildSuccess } from './success.js';
+export { type FailedDelivery, failedDeliveries, replayDeliveries } from './webhook-deliveries.js';
 export {
   checkEndpoint,
   type EndpointInput,

@@ -1,8 +1,7 @@
-import type { Logger } from '@nightshift/shared';
+import type { DeliveryJobData, Logger } from '@nightshift/shared';
 import { type Store, WebhookEndpoints } from '@nightshift/store';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
-import type { DeliveryJobData } from './dispatcher.js';
 import { postWebhook, RefusedTarget } from './http.js';
 import type { ResolvedWebhooksOptions } from './options.js';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { jobIds, type Logger } from '@nightshift/shared';
+import { type DeliveryJobData, jobIds, type Logger } from '@nightshift/shared';
 import {
   EventOutbox,
   type OutboxEvent,
@@ -11,17 +11,6 @@ import {
 import type { Queue } from 'bullmq';
 import type { ResolvedWebhooksOptions } from './options.js';
 import { metadataOf, PayloadBuilder, wants } from './payload.js';
-
-/** The data of one `{webhooks}` delivery job: the exact body every attempt (and a replay) sends. */
-export interface DeliveryJobData {
-  /** The event's deterministic id: the `webhook-id` header. */
-  eventId: string;
-  endpoint: string;
-  type: string;
-  body: string;
-  /** When the event was fanned out, ms. */
-  at: number;
-}
 
 const READ = 200;
 const ADD_CHUNK = 500;

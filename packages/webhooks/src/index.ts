@@ -2,7 +2,7 @@
  * `@nightshift/webhooks`: signed webhooks of request, batch and drain events (`nightshift-webhooks`),
  * and `verifyWebhook()` for Node receivers (also alone as `@nightshift/webhooks/verify`).
  */
-export type { DeliveryJobData } from './dispatcher.js';
+export type { DeliveryJobData } from '@nightshift/shared';
 export { isPrivateAddress } from './http.js';
 export { type WebhooksOptions, webhooksOptionsFromEnv } from './options.js';
 export { cutUtf8 } from './payload.js';

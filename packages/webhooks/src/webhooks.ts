@@ -1,9 +1,9 @@
-import { createLogger, QUEUES, type ResultJobData } from '@nightshift/shared';
+import { createLogger, type DeliveryJobData, QUEUES, type ResultJobData } from '@nightshift/shared';
 import { openQueue, type RedisClient, Store } from '@nightshift/store';
 import { type Queue, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { deliveryBackoff, deliveryProcessor } from './deliver.js';
-import { type DeliveryJobData, Dispatcher } from './dispatcher.js';
+import { Dispatcher } from './dispatcher.js';
 import { resolveWebhooksOptions, type WebhooksOptions } from './options.js';
 
 /** A running webhook role: dispatcher and delivery worker. */
