@@ -20,6 +20,7 @@ export interface Received {
   attempt: number;
   status: number;
   verified: boolean;
+  slow: boolean;
   type: string;
   body: string;
 }
