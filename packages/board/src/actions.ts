@@ -8,7 +8,7 @@ export interface ActionResult {
   ok: boolean;
   message: string;
   /** For the redirect after a plain form post (`/?done=<code>&n=<count>`). */
-  code: 'retried' | 'cancelled' | 'failed';
+  code: 'retried' | 'cancelled' | 'webhooks' | 'failed';
   count: number;
   details?: Record<string, unknown>;
 }

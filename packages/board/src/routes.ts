@@ -3,9 +3,11 @@ import { type ActionResult, cancelBatch, retryAllDeadLetters, retryDeadLetter } 
 import type { BoardContext } from './context.js';
 import { COST_WINDOWS, type CostWindow, loadCosts } from './costs.js';
 import { batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
+import { html } from './html/format.js';
 import { renderFragments, renderPage } from './html/page.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { requireCsrf } from './security.js';
+import { registerEndpoint, replay, setEndpoint, webhooksView } from './webhooks.js';
 
 /** A query parameter out of range: answered with 400. */
 class BadParam extends Error {}
@@ -29,6 +31,7 @@ function daysParam(req: Request): CostWindow {
 const NOTICES: Record<string, (n: number) => string> = {
   retried: (n) => `${n} dead-lettered request${n === 1 ? '' : 's'} queued again.`,
   cancelled: () => 'Cancel requested; the collector applies the batch’s results when it ends.',
+  webhooks: () => 'Webhooks updated.',
   failed: () => 'The action failed; see the board’s log.',
 };
 
@@ -73,6 +76,9 @@ export function readRoutes(ctx: BoardContext): Router {
   r.get('/api/requests', async (req, res) => {
     res.json(await queuedRequestsView(ctx, ctx.opts.now(), intParam(req, 'limit', 50, 1, 1000)));
   });
+  r.get('/api/webhooks', async (_req, res) => {
+    res.json(await webhooksView(ctx));
+  });
   r.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', METRICS_CONTENT_TYPE);
     res.send(await renderMetrics(ctx));
@@ -80,11 +86,24 @@ export function readRoutes(ctx: BoardContext): Router {
   return r;
 }
 
+const wantsJson = (req: Request) =>
+  req.get('x-csrf-token') !== undefined || (req.get('accept') ?? '').includes('application/json');
+
+/** The page after registering an endpoint from the form: the secret, once. */
+function registeredPage(result: ActionResult): string {
+  const secret = String(result.details?.secret ?? '');
+  const body = result.ok
+    ? html`<p>Endpoint <strong>${String(result.details?.endpoint ?? '')}</strong> is registered.</p>
+      <p>Its signing secret, shown this once (the receiver verifies every delivery with it):</p>
+      <pre data-testid="webhook-secret">${secret}</pre>`
+    : html`<p class="banner-bad">Not registered: ${result.message}</p>`;
+  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><title>Nightshift — webhook endpoint</title></head>
+    <body><h1>Webhook endpoint</h1>${body}<p><a href="/#webhooks">Back to the board</a></p></body></html>`}`;
+}
+
 /** Browsers (the page script, curl -H) get JSON; a plain form post gets a redirect back to the page. */
 function answer(req: Request, res: Response, result: ActionResult, anchor: string) {
-  const wantsJson =
-    req.get('x-csrf-token') !== undefined || (req.get('accept') ?? '').includes('application/json');
-  if (wantsJson) {
+  if (wantsJson(req)) {
     res
       .status(result.status)
       .json(
@@ -104,6 +123,11 @@ export function actionRoutes(ctx: BoardContext): Router {
     '/api/dead-letters/retry-all',
     '/api/dead-letters/:jobId/retry',
     '/api/batches/:batchId/cancel',
+    '/api/webhooks',
+    '/api/webhooks/:name/enable',
+    '/api/webhooks/:name/disable',
+    '/api/webhooks/:name/replay',
+    '/api/webhooks/deliveries/:jobId/replay',
   ];
   const guard = [
     (_req: Request, res: Response, next: () => void) => {
@@ -121,6 +145,24 @@ export function actionRoutes(ctx: BoardContext): Router {
   );
   r.post(paths[2]!, ...guard, async (req, res) =>
     answer(req, res, await cancelBatch(ctx, String(req.params.batchId)), 'batches'),
+  );
+  r.post(paths[3]!, ...guard, async (req, res) => {
+    const result = await registerEndpoint(ctx, (req.body ?? {}) as Record<string, unknown>);
+    // The secret is shown once: in this answer, never in a redirect URL.
+    if (wantsJson(req)) answer(req, res, result, 'webhooks');
+    else res.status(result.status).type('html').send(registeredPage(result));
+  });
+  r.post(paths[4]!, ...guard, async (req, res) =>
+    answer(req, res, await setEndpoint(ctx, String(req.params.name), true), 'webhooks'),
+  );
+  r.post(paths[5]!, ...guard, async (req, res) =>
+    answer(req, res, await setEndpoint(ctx, String(req.params.name), false), 'webhooks'),
+  );
+  r.post(paths[6]!, ...guard, async (req, res) =>
+    answer(req, res, await replay(ctx, { endpoint: String(req.params.name) }), 'webhooks'),
+  );
+  r.post(paths[7]!, ...guard, async (req, res) =>
+    answer(req, res, await replay(ctx, { jobId: String(req.params.jobId) }), 'webhooks'),
   );
   for (const p of paths) {
     r.all(p, (_req, res) => {
