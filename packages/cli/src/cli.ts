@@ -25,7 +25,7 @@ Commands:
                          send dead letters back to the queue
   costs [--days 1|7|30]  cost and savings per feature and model
   circuit close          resume submissions after a billing stop
-  health <batcher|collector>
+  health <batcher|collector|webhooks>
                          exit 0 if such a process on this host sent a heartbeat recently
   api-token create <name> [--features a,b] [--partitions x,y]
                          a token for the HTTP API (shown once), scoped to features/partitions

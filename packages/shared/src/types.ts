@@ -219,7 +219,7 @@ export interface BatchFields {
 
 /** A heartbeat of one process. */
 export interface Heartbeat {
-  role: 'batcher' | 'collector' | 'board';
+  role: 'batcher' | 'collector' | 'board' | 'webhooks';
   instance: string;
   pid: number;
   host: string;

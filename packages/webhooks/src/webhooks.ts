@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { createLogger, type DeliveryJobData, QUEUES, type ResultJobData } from '@nightshift/shared';
 import { openQueue, type RedisClient, Store } from '@nightshift/store';
 import { type Queue, Worker } from 'bullmq';
@@ -17,6 +18,7 @@ export interface Webhooks {
 }
 
 const DAY_S = 86_400;
+const HEARTBEAT_MS = 15_000;
 
 /** The dispatcher's own connection: its XREADGROUP blocks, and closing it cuts the wait short. */
 function blockingCopy(conn: RedisClient): RedisClient {
@@ -68,14 +70,25 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     { dispatch: opts.dispatch, deliver: opts.deliver, concurrency: opts.concurrency },
     'webhooks started',
   );
+  // A heartbeat, like the other roles: `nightshift health webhooks` (container health checks).
+  const instance = `${hostname()}-${process.pid}`;
+  const beat = () =>
+    store
+      .heartbeat({ role: 'webhooks', instance, pid: process.pid, host: hostname(), at: opts.now() })
+      .catch((err: Error) => log.warn({ err: err.message }, 'heartbeat failed'));
+  await beat();
+  const beating = setInterval(beat, HEARTBEAT_MS);
+  beating.unref();
   let closing: Promise<void> | undefined;
   return {
     queue,
     worker,
     close: () => {
       closing ??= (async () => {
+        clearInterval(beating);
         await dispatcher?.stop();
         await worker?.close();
+        await store.removeHeartbeat('webhooks', instance).catch(() => {});
         await Promise.all([queue.close(), results.close()]);
       })();
       return closing;

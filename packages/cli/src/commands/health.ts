@@ -6,8 +6,8 @@ import { type CliContext, UsageError } from '../context.js';
  * checks), 1 otherwise.
  */
 export async function health(ctx: CliContext, role: string | undefined, maxAgeMs: number): Promise<number> {
-  if (role !== 'batcher' && role !== 'collector')
-    throw new UsageError('health needs a role: batcher or collector');
+  if (role !== 'batcher' && role !== 'collector' && role !== 'webhooks')
+    throw new UsageError('health needs a role: batcher, collector or webhooks');
   const beats = (await ctx.store.heartbeats()).filter((b) => b.role === role && b.host === hostname());
   const fresh = beats.filter((b) => Date.now() - b.at <= maxAgeMs);
   if (ctx.json) ctx.out(JSON.stringify({ role, healthy: fresh.length > 0, heartbeats: beats }));
