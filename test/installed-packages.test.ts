@@ -103,7 +103,8 @@ function writeProject(which: Which): string {
   cpSync(join(EXAMPLE, 'tsconfig.json'), join(dir, 'tsconfig.json'));
   cpSync(join(EXAMPLE, 'src'), join(dir, 'src'), { recursive: true });
   for (const f of ['own-clients.ts', 'require-types.cts']) cpSync(join(FIXTURES, f), join(dir, 'src', f));
-  for (const f of ['esm-service.mjs', 'cjs-service.cjs', 'http-service.mjs']) cpSync(join(FIXTURES, f), join(dir, f));
+  for (const f of ['esm-service.mjs', 'cjs-service.cjs', 'http-service.mjs'])
+    cpSync(join(FIXTURES, f), join(dir, f));
   return dir;
 }
 

@@ -8,7 +8,10 @@ import { verifyWebhook } from '@nightshift/webhooks/verify';
 const { REDIS_URL, NIGHTSHIFT_PREFIX: prefix, API_URL } = process.env;
 const redis = createRedis({ url: REDIS_URL }, 'client');
 const store = new Store(redis, prefix);
-const { token } = await new ApiTokens(redis, store.keys).create({ name: 'installed-http', features: ['http-service'] });
+const { token } = await new ApiTokens(redis, store.keys).create({
+  name: 'installed-http',
+  features: ['http-service'],
+});
 const received = new Map();
 let secret = '';
 const server = createServer((req, res) => {
@@ -32,7 +35,10 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
   events: ['request.succeeded'],
 }));
 const call = (path, init = {}) =>
-  fetch(`${API_URL}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+  fetch(`${API_URL}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  });
 const requests = [0, 1, 2].map((i) => ({
   feature: 'http-service',
   key: `doc-${i}`,
