@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createProducer } from '@nightshift/producer';
-import { createLogger, type Logger } from '@nightshift/shared';
+import { createLogger, type Logger, listenHttp } from '@nightshift/shared';
 import { Store } from '@nightshift/store';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { rateLimit, requireToken } from './auth.js';
@@ -69,14 +68,6 @@ export function buildApiApp(opts: ResolvedApiOptions, ctx: RouteContext, logger:
   return app;
 }
 
-function listen(app: Express, host: string, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
-    server.once('listening', () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
 /**
  * Starts the HTTP API: `POST /v1/requests`, `GET|DELETE /v1/requests/{custom_id}`,
  * `GET /v1/features/{feature}/progress`, `POST /v1/features/{feature}/drain`, `/openapi.json`,
@@ -100,16 +91,14 @@ export async function createApi(options: ApiOptions): Promise<Api> {
     ...(opts.client ? { client: opts.client } : {}),
   });
   const app = buildApiApp(opts, { opts, store, producer }, logger);
-  let server: Server;
+  let listening: { server: Server; url: string };
   try {
-    server = await listen(app, opts.host, opts.port);
+    listening = await listenHttp(app, opts.host, opts.port);
   } catch (err) {
     await producer.close();
     throw err;
   }
-  const addr = server.address() as AddressInfo;
-  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const { server, url } = listening;
   logger.info({ url, auth: opts.auth }, 'api listening');
   let closing: Promise<void> | undefined;
   return {

@@ -5,4 +5,4 @@ export { createApi } from './api.js';
 export { type ApiErrorCode, ERROR_CODES } from './errors.js';
 export { openApiDocument } from './openapi.js';
 export { type Api, type ApiOptions, apiOptionsFromEnv } from './options.js';
-export { hostOfHeader, isLoopbackAddress, requireLoopback } from './security.js';
+export { requireLoopback } from './security.js';

@@ -1,8 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { ConfigError, DEFAULT_PREFIX, type Env, type Logger } from '@nightshift/shared';
+import { ConfigError, DEFAULT_PREFIX, type Env, isLoopbackAddress, type Logger } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
 import type { Express } from 'express';
-import { isLoopbackAddress } from './security.js';
 
 /** Options of {@link createApi}. */
 export interface ApiOptions {

@@ -21,6 +21,7 @@ export {
   storeKeys,
 } from './keys.js';
 export { createLogger, type Logger } from './log.js';
+export { hostOfHeader, isLoopbackAddress, listenHttp } from './net.js';
 export {
   BATCH_DISCOUNT,
   checkPriceTable,
