@@ -16,7 +16,8 @@ export interface ActionResult {
 const PAGE = 500;
 const ID = /^[A-Za-z0-9_-]{1,200}$/;
 
-const fail = (status: number, message: string): ActionResult => ({
+/** A refused action: its status and the sentence that says why. */
+export const fail = (status: number, message: string): ActionResult => ({
   status,
   ok: false,
   message,

@@ -3,11 +3,12 @@ import {
   EventOutbox,
   type FailedDelivery,
   failedDeliveries,
+  failedPerEndpoint,
   replayDeliveries,
   WebhookEndpoints,
 } from '@nightshift/store';
 import type { Queue } from 'bullmq';
-import type { ActionResult } from './actions.js';
+import { type ActionResult, fail } from './actions.js';
 import type { BoardContext } from './context.js';
 
 /** What the overview shows of webhooks. */
@@ -29,26 +30,15 @@ const ok = (message: string, count: number, details: Record<string, unknown> = {
   count,
   details,
 });
-const fail = (status: number, message: string): ActionResult => ({
-  status,
-  ok: false,
-  message,
-  code: 'failed',
-  count: 0,
-});
 
 export async function webhooksView(ctx: BoardContext): Promise<WebhooksView> {
-  const [endpoints, items, total, backlog] = await Promise.all([
+  const [endpoints, items, total, backlog, perEndpoint] = await Promise.all([
     new WebhookEndpoints(ctx.store).list(),
     failedDeliveries(deliveries(ctx), { limit: 20 }),
     deliveries(ctx).getFailedCount(),
     new EventOutbox(ctx.store.redis, ctx.store.prefix).backlog(),
+    failedPerEndpoint(deliveries(ctx)),
   ]);
-  const perEndpoint = new Map<string, number>();
-  if (endpoints.length) {
-    for (const f of await failedDeliveries(deliveries(ctx), { limit: 10_000 }))
-      perEndpoint.set(f.endpoint, (perEndpoint.get(f.endpoint) ?? 0) + 1);
-  }
   return {
     endpoints: endpoints.map((e) => ({ ...e, failed: perEndpoint.get(e.name) ?? 0 })),
     failed: { total, items },

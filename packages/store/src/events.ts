@@ -52,36 +52,30 @@ export class EventOutbox {
     }
   }
 
-  /** New events for this consumer, waiting up to `blockMs` for the first. */
-  async read(consumer: string, count: number, blockMs: number): Promise<OutboxEvent[]> {
-    const reply = (await this.redis.xreadgroup(
+  private async readGroup(consumer: string, count: number, from: string, blockMs?: number) {
+    const block = blockMs === undefined ? [] : ['BLOCK', blockMs];
+    const reply = (await (this.redis.xreadgroup as (...a: unknown[]) => Promise<unknown>)(
       'GROUP',
       GROUP,
       consumer,
       'COUNT',
       count,
-      'BLOCK',
-      blockMs,
+      ...block,
       'STREAMS',
       this.key,
-      '>',
+      from,
     )) as [string, RawEntry[]][] | null;
     return parse(reply?.[0]?.[1]);
   }
 
+  /** New events for this consumer, waiting up to `blockMs` for the first. */
+  read(consumer: string, count: number, blockMs: number): Promise<OutboxEvent[]> {
+    return this.readGroup(consumer, count, '>', blockMs);
+  }
+
   /** Events this consumer read but did not acknowledge yet, from `after` on (its retry list). */
-  async ownPending(consumer: string, count: number, after = '0'): Promise<OutboxEvent[]> {
-    const reply = (await this.redis.xreadgroup(
-      'GROUP',
-      GROUP,
-      consumer,
-      'COUNT',
-      count,
-      'STREAMS',
-      this.key,
-      after,
-    )) as [string, RawEntry[]][] | null;
-    return parse(reply?.[0]?.[1]);
+  ownPending(consumer: string, count: number, after = '0'): Promise<OutboxEvent[]> {
+    return this.readGroup(consumer, count, after);
   }
 
   /** Takes over events other consumers read and left unacknowledged for at least `minIdleMs`. */

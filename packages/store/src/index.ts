@@ -22,7 +22,12 @@ export {
   utcDay,
 } from './store.js';
 export { buildSuccess } from './success.js';
-export { type FailedDelivery, failedDeliveries, replayDeliveries } from './webhook-deliveries.js';
+export {
+  type FailedDelivery,
+  failedDeliveries,
+  failedPerEndpoint,
+  replayDeliveries,
+} from './webhook-deliveries.js';
 export {
   checkEndpoint,
   type EndpointInput,

@@ -24,6 +24,23 @@ const view = (j: Job<DeliveryJobData>): FailedDelivery => ({
   failedAt: j.finishedOn ?? 0,
 });
 
+/**
+ * Failed deliveries per endpoint among the newest `scan` failed jobs, from their ids alone
+ * (`whd-<endpoint>-ev-…`): no job body is read, so a board can call it every few seconds.
+ */
+export async function failedPerEndpoint(
+  queue: Queue<DeliveryJobData>,
+  scan = 1000,
+): Promise<Map<string, number>> {
+  const ids = await queue.getRanges(['failed'], 0, scan - 1);
+  const out = new Map<string, number>();
+  for (const id of ids) {
+    const endpoint = /^whd-(.+?)-ev-/.exec(id)?.[1];
+    if (endpoint) out.set(endpoint, (out.get(endpoint) ?? 0) + 1);
+  }
+  return out;
+}
+
 /** Failed deliveries of the `{webhooks}` queue, newest first, optionally of one endpoint. */
 export async function failedDeliveries(
   queue: Queue<DeliveryJobData>,

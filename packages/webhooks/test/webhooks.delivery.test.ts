@@ -148,16 +148,23 @@ describe('delivery to a real receiver in its own process', () => {
       timeoutMs: 10_000,
       what: '43 completed deliveries',
     });
-    expect(await failedDeliveries(webhooks.queue)).toEqual([]);
+    expect(await failedDeliveries(webhooks.queue), 'no delivery failed').toEqual([]);
     const log = rx.received();
     const byKey = accepted(log);
     // Every delivery of an id carries the same body; every accepted one was verified.
-    for (const list of byKey.values()) expect(new Set(list.map((r) => r.body)).size).toBe(1);
-    expect(log.filter((r) => r.status === 204).every((r) => r.verified)).toBe(true);
+    for (const list of byKey.values())
+      expect(new Set(list.map((r) => r.body)).size, 'one body per id').toBe(1);
+    expect(
+      log.filter((r) => r.status === 204).every((r) => r.verified),
+      'every 204 verified',
+    ).toBe(true);
     // The failures happened: first attempts refused, some timed out.
-    expect(log.some((r) => r.status === 500)).toBe(true);
+    expect(
+      log.some((r) => r.status === 500),
+      'first attempts refused',
+    ).toBe(true);
     const slow = log.filter((r) => r.slow);
-    expect(slow.length).toBeGreaterThan(0);
+    expect(slow.length, 'some answers were slow').toBeGreaterThan(0);
     // A slow answer timed out at the sender, which sent it again: the receiver saw it twice.
     expect(
       slow.some((r) => (byKey.get(`${r.path} ${r.id}`)?.length ?? 0) > 1),
