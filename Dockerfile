@@ -2,6 +2,8 @@
 #   node node_modules/@nightshift/batcher/dist/bin.js      (nightshift-batcher)
 #   node node_modules/@nightshift/collector/dist/bin.js    (nightshift-collector)
 #   node node_modules/@nightshift/board/dist/bin.js        (nightshift-board)
+#   node node_modules/@nightshift/api/dist/bin.js          (nightshift-api)
+#   node node_modules/@nightshift/webhooks/dist/bin.js     (nightshift-webhooks)
 #   node dist/bin.js <command>                             (the nightshift CLI: status, health, …)
 
 # Build stage: the whole workspace with pnpm, compiled to each package's dist/ (tsc -b), then a

@@ -4,7 +4,7 @@
  * outside the workspace (no workspace links, no tsx): one with the lowest ioredis and
  * @anthropic-ai/sdk of the peer ranges, one with the highest. In each, services run with plain
  * `node` against the installed bins (`nightshift-emulator`, `nightshift-batcher`,
- * `nightshift-collector`) and a redis-server of this test; the example project
+ * `nightshift-collector`, `nightshift-api`, `nightshift-webhooks`) and a redis-server of this test; the example project
  * (examples/classify-documents) compiles with the project's own `tsc` and runs; `npx nightshift
  * demo` runs to its summary. publint and arethetypeswrong check the same tarballs.
  */
@@ -32,11 +32,23 @@ const PUBLIC = [
   'batcher',
   'collector',
   'board',
+  'api',
+  'webhooks',
   'cli',
   'emulator',
 ];
 /** The packages a service may import (and hand its own clients to). */
-const LIBRARIES = ['shared', 'telemetry', 'store', 'producer', 'batcher', 'collector', 'board'];
+const LIBRARIES = [
+  'shared',
+  'telemetry',
+  'store',
+  'producer',
+  'batcher',
+  'collector',
+  'board',
+  'api',
+  'webhooks',
+];
 /** The peer ranges the packages declare, and the two ends of them each project installs. */
 const PEER_RANGES = { '@anthropic-ai/sdk': '^1.14.0', ioredis: '^5.3.0 || ^6.0.0' };
 const PROJECTS = {
@@ -102,7 +114,8 @@ function writeProject(which: Which): string {
   cpSync(join(EXAMPLE, 'tsconfig.json'), join(dir, 'tsconfig.json'));
   cpSync(join(EXAMPLE, 'src'), join(dir, 'src'), { recursive: true });
   for (const f of ['own-clients.ts', 'require-types.cts']) cpSync(join(FIXTURES, f), join(dir, 'src', f));
-  for (const f of ['esm-service.mjs', 'cjs-service.cjs']) cpSync(join(FIXTURES, f), join(dir, f));
+  for (const f of ['esm-service.mjs', 'cjs-service.cjs', 'http-service.mjs'])
+    cpSync(join(FIXTURES, f), join(dir, f));
   return dir;
 }
 
@@ -228,7 +241,7 @@ describe("the Docker image's runtime layout", () => {
       .map((m) => JSON.parse(m[1]!) as string[])
       .map((argv) => (argv[0] === 'CMD' ? argv.slice(1) : argv))
       .filter((argv) => argv[0] === 'node' && !argv.includes('-e'));
-    expect(commands.length).toBe(5); // three roles, two health checks
+    expect(commands.length).toBe(8); // five roles, three health checks
     for (const [, ...args] of commands) {
       // An invalid setting stops each one right after its whole module graph has loaded.
       const child = await execFileP('node', args, {
@@ -295,12 +308,21 @@ async function startPipeline(dir: string, prefix: string) {
     NIGHTSHIFT_POLL_MS: '200',
     NIGHTSHIFT_LOG_LEVEL: 'warn',
   };
+  const apiPort = await freePort();
   const roles = [
     start(dir, 'nightshift-batcher', [], roleEnv),
     start(dir, 'nightshift-collector', [], roleEnv),
+    start(dir, 'nightshift-api', [], { ...roleEnv, NIGHTSHIFT_API_PORT: String(apiPort) }),
+    start(dir, 'nightshift-webhooks', [], { ...roleEnv, NIGHTSHIFT_WEBHOOK_ALLOW_PRIVATE: 'true' }),
   ];
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitFor(() => /API listening/.test(roles[2]!.out()), {
+    timeoutMs: 20_000,
+    what: `nightshift-api to listen (${roles[2]!.out()})`,
+  });
   return {
     url,
+    apiUrl,
     /** Each role's exit code after SIGTERM and what it printed. */
     stop: async () => {
       const codes = [];
@@ -393,6 +415,15 @@ describe.each(['highest', 'lowest'] as const)('installed with the %s peers', (wh
         feature: 'cjs-service',
       });
       expect(cjs.required).toEqual(PUBLIC.filter((name) => name !== 'producer'));
+
+      // 4. Over HTTP: the installed nightshift-api with a token, results as webhooks from the
+      // installed nightshift-webhooks, verified with @nightshift/webhooks/verify.
+      const http = lastJson(
+        (await run('node', ['http-service.mjs'], dir, { ...serviceEnv(), API_URL: pipeline.apiUrl })).stdout,
+      );
+      expect(http).toMatchObject({ status: 202, texts: true, openapi: '3.1.0' });
+      expect(http.enqueued).toHaveLength(3);
+      expect(http.received).toEqual(http.enqueued);
     } finally {
       exits = await pipeline.stop();
     }

@@ -32,7 +32,18 @@ async function main() {
   }
   await producer.close();
   // Every other package loads through require() too (no top-level await in any of their graphs).
-  const others = ['shared', 'telemetry', 'store', 'batcher', 'collector', 'board', 'cli', 'emulator'];
+  const others = [
+    'shared',
+    'telemetry',
+    'store',
+    'batcher',
+    'collector',
+    'board',
+    'api',
+    'webhooks',
+    'cli',
+    'emulator',
+  ];
   const required = others.filter((name) => Object.keys(require(`@nightshift/${name}`)).length > 0);
   console.log(
     JSON.stringify({

@@ -8,7 +8,7 @@ export interface ActionResult {
   ok: boolean;
   message: string;
   /** For the redirect after a plain form post (`/?done=<code>&n=<count>`). */
-  code: 'retried' | 'cancelled' | 'failed';
+  code: 'retried' | 'cancelled' | 'webhooks' | 'failed';
   count: number;
   details?: Record<string, unknown>;
 }
@@ -16,7 +16,8 @@ export interface ActionResult {
 const PAGE = 500;
 const ID = /^[A-Za-z0-9_-]{1,200}$/;
 
-const fail = (status: number, message: string): ActionResult => ({
+/** A refused action: its status and the sentence that says why. */
+export const fail = (status: number, message: string): ActionResult => ({
   status,
   ok: false,
   message,

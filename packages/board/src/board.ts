@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createLogger, storeKeys } from '@nightshift/shared';
+import { createLogger, listenHttp, storeKeys } from '@nightshift/shared';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { bullBoard } from './bull-board.js';
 import { type BoardContext, createContext, QUEUE_ROLES } from './context.js';
@@ -89,14 +88,6 @@ export function buildApp(ctx: BoardContext): Express {
   return app;
 }
 
-function listen(app: Express, host: string, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
-    server.once('listening', () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
 /**
  * Starts the ops board: Bull Board under `/queues`, the overview at `/`, JSON under `/api`,
  * `/metrics` and `/healthz`. Refuses to listen on a non-loopback address without credentials.
@@ -117,18 +108,15 @@ export async function createBoard(options: BoardOptions): Promise<Board> {
   const ctx = createContext(opts, logger, csrf.token);
   const app = buildApp(ctx);
   const unregisterMetrics = registerFleetMetrics(opts.metrics, ctx);
-  let server: Server;
+  let listening: { server: Server; url: string };
   try {
-    server = await listen(app, opts.host, opts.port);
+    listening = await listenHttp(app, opts.host, opts.port);
   } catch (err) {
     unregisterMetrics();
     await Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].close()));
     throw err;
   }
-  const addr = server.address() as AddressInfo;
-  const hostForUrl =
-    addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-  const url = `http://${hostForUrl}:${addr.port}`;
+  const { server, url } = listening;
   logger.info(
     { url, readOnly: opts.readOnly, auth: opts.auth ? Object.keys(opts.auth)[0] : 'none' },
     'board listening',

@@ -39,24 +39,27 @@ const WRITES: Record<string, Rule> = {
   'put /api/queues/:queueName/pause': { action: 'pause queue', on: ALL },
   'put /api/queues/:queueName/resume': { action: 'resume queue', on: ALL },
   // A failed delivery (the handler threw every attempt) or a failed tracking job runs again; the
-  // record naming its delivery job and the guarded apply keep it exactly-once. A completed
-  // result job would deliver again, so only failed ones.
+  // record naming its delivery job and the guarded apply keep it exactly-once. A failed webhook
+  // delivery is sent again with the same body and webhook-id: a replay. A completed result job or
+  // delivery would deliver again, so only failed ones.
   'put /api/queues/:queueName/retry/:queueStatus': {
     action: 'retry jobs',
-    on: ['results', 'batches'],
+    on: ['results', 'batches', 'webhooks'],
     when: onlyFailed,
   },
-  'put /api/queues/:queueName/:jobId/retry': { action: 'retry job', on: ['results', 'batches'] },
-  // Running a delayed job now: a poll, a tick or a waiting real-time answer comes sooner.
+  'put /api/queues/:queueName/:jobId/retry': { action: 'retry job', on: ['results', 'batches', 'webhooks'] },
+  // Running a delayed job now: a poll, a tick, a waiting real-time answer or a webhook delivery
+  // waiting out its backoff comes sooner.
   'put /api/queues/:queueName/promote': {
     action: 'promote delayed jobs',
-    on: ['flush', 'batches', 'collect', 'results'],
+    on: ['flush', 'batches', 'collect', 'results', 'webhooks'],
   },
   'put /api/queues/:queueName/:jobId/promote': {
     action: 'promote job',
-    on: ['flush', 'batches', 'collect', 'results'],
+    on: ['flush', 'batches', 'collect', 'results', 'webhooks'],
   },
-  // Finished ticks are history only.
+  // Finished ticks are history only. (Completed deliveries are kept a day so that fanning an event
+  // out again is a no-op, and failed ones until replayed: neither is cleaned from here.)
   'put /api/queues/:queueName/clean/:queueStatus': { action: 'clean jobs', on: TICKS, when: finishedOnly },
   'put /api/queues/:queueName/:jobId/clean': { action: 'remove job', on: TICKS },
   // "Flush now" / "sweep now": single-flight guards make an extra run harmless.

@@ -19,6 +19,8 @@ const QUEUE_DESCRIPTIONS: Record<QueueRole, string> = {
   results:
     'Results for services: a batch’s results grouped per job (res-<batch id>-<hash>), a real-time answer alone (res-<custom_id>).',
   deadLetters: 'Final failures with reason and attempt history; retry them from the overview.',
+  webhooks:
+    'One delivery per (event, endpoint): whd-<endpoint>-<event id>. Failed deliveries stay here; retry (replay) them here, on the overview or with nightshift webhooks replay.',
 };
 
 /**

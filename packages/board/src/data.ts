@@ -3,6 +3,7 @@ import { jobIdsIn, readJobsWithin } from '@nightshift/store';
 import type { BoardContext } from './context.js';
 import { type BoardCostReport, type CostWindow, loadCosts } from './costs.js';
 import { LIST_DATA_BYTES, truncateText } from './limits.js';
+import { type WebhooksView, webhooksView } from './webhooks.js';
 
 /** Queued requests of one partition. */
 export interface PartitionView {
@@ -104,6 +105,7 @@ export interface Overview {
   deadLetters: { total: number; items: DeadLetterView[] };
   requests: { total: number; items: QueuedRequestView[] };
   costs: BoardCostReport;
+  webhooks: WebhooksView;
 }
 
 const num = (v: string | undefined | null): number | null => {
@@ -373,16 +375,18 @@ export async function queuedRequestsView(ctx: BoardContext, now: number, limit: 
 /** Gathers the whole overview (one page render or one `/api/overview` answer). */
 export async function overview(ctx: BoardContext, days: CostWindow): Promise<Overview> {
   const now = ctx.opts.now();
-  const [waiting, batches, liveness, alerts, circuit, deadLetters, requests, costs] = await Promise.all([
-    waitingView(ctx, now),
-    batchesView(ctx, now, 15),
-    livenessView(ctx, now),
-    ctx.store.alerts(),
-    ctx.store.circuit(),
-    deadLettersView(ctx, 50),
-    queuedRequestsView(ctx, now, 50),
-    loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
-  ]);
+  const [waiting, batches, liveness, alerts, circuit, deadLetters, requests, costs, webhooks] =
+    await Promise.all([
+      waitingView(ctx, now),
+      batchesView(ctx, now, 15),
+      livenessView(ctx, now),
+      ctx.store.alerts(),
+      ctx.store.circuit(),
+      deadLettersView(ctx, 50),
+      queuedRequestsView(ctx, now, 50),
+      loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
+      webhooksView(ctx),
+    ]);
   return {
     now,
     readOnly: ctx.opts.readOnly,
@@ -396,5 +400,6 @@ export async function overview(ctx: BoardContext, days: CostWindow): Promise<Ove
     deadLetters,
     requests,
     costs,
+    webhooks,
   };
 }

@@ -12,5 +12,5 @@ export {
   boardOptionsFromConfig,
   type TokenAuth,
 } from './options.js';
-/** The DNS-rebinding guard, for any HTTP role of Nightshift to put before its routes. */
+/** The board's DNS-rebinding guard (Express, 421), on the Host rule the HTTP API shares (`hostRule`). */
 export { hostCheck } from './security.js';

@@ -1,6 +1,6 @@
 import type { Alert, CircuitState } from '@nightshift/shared';
 import { fromNano, QUEUES } from '@nightshift/shared';
-import type { LedgerRow } from '@nightshift/store';
+import { EventOutbox, type LedgerRow } from '@nightshift/store';
 import { Counter, Gauge, type Registry } from '@nightshift/telemetry';
 import { Cluster, type Redis } from 'ioredis';
 import { type BoardContext, QUEUE_ROLES } from './context.js';
@@ -25,6 +25,8 @@ interface Fleet {
   alerts: Alert[];
   queues: Record<string, number>[];
   memory: { node: string; used: number; max: number }[];
+  /** Webhook events written and not fanned out yet. */
+  outbox: number;
 }
 
 /** `used_memory` and `maxmemory` of each Redis node serving the board (every master of a Cluster). */
@@ -45,7 +47,7 @@ async function redisMemory(conn: BoardContext['opts']['connection']) {
 
 async function readFleet(ctx: BoardContext): Promise<Fleet> {
   const now = ctx.opts.now();
-  const [waiting, batches, stats, ledger, live, circuit, alerts, queues, memory] = await Promise.all([
+  const [waiting, batches, stats, ledger, live, circuit, alerts, queues, memory, outbox] = await Promise.all([
     waitingView(ctx, now),
     batchesView(ctx, now, 0),
     ctx.store.stats(),
@@ -55,6 +57,7 @@ async function readFleet(ctx: BoardContext): Promise<Fleet> {
     ctx.store.alerts(),
     Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].getJobCounts())),
     redisMemory(ctx.opts.connection),
+    new EventOutbox(ctx.store.redis, ctx.store.prefix).backlog(),
   ]);
   return {
     now,
@@ -67,6 +70,7 @@ async function readFleet(ctx: BoardContext): Promise<Fleet> {
     alerts,
     queues,
     memory,
+    outbox,
   };
 }
 
@@ -282,6 +286,11 @@ const GAUGES: FleetMetric[] = [
         for (const [state, n] of Object.entries(f.queues[i] ?? {}).sort()) put(n, { queue, state });
       });
     },
+  },
+  {
+    name: 'nightshift_webhook_outbox_backlog',
+    help: 'Webhook events written and not fanned out yet (no nightshift-webhooks running, or one behind); 0 without endpoints.',
+    fill: (f, put) => put(f.outbox),
   },
   {
     name: 'nightshift_redis_used_memory_bytes',

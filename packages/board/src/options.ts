@@ -1,9 +1,9 @@
-import { isIP } from 'node:net';
 import type Anthropic from '@anthropic-ai/sdk';
 import {
   type Config,
   ConfigError,
   DEFAULT_PREFIX,
+  isLoopbackAddress,
   type Logger,
   type PriceTable,
   weakSecretReason,
@@ -118,17 +118,8 @@ export interface Board {
 /** The default liveness threshold: 3 minutes. */
 export const DEFAULT_STALE_AFTER_MS = 180_000;
 
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
-  return isIP(v4) === 4 && v4.startsWith('127.');
-}
+/** True for addresses only this machine can reach (shared with the HTTP API). */
+export const isLoopback = isLoopbackAddress;
 
 /** Options with defaults applied, checked once at start-up. */
 export interface ResolvedOptions {

@@ -4,8 +4,10 @@ import { type ActionResult, cancelBatch, retryAllDeadLetters, retryDeadLetter } 
 import type { BoardContext } from './context.js';
 import { COST_WINDOWS, type CostWindow, loadCosts } from './costs.js';
 import { batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
+import { html } from './html/format.js';
 import { renderFragments, renderPage } from './html/page.js';
 import { actorOf, audit, requireCsrf } from './security.js';
+import { registerEndpoint, replay, setEndpoint, webhooksView } from './webhooks.js';
 
 /** A query parameter out of range: answered with 400. */
 class BadParam extends Error {}
@@ -29,6 +31,7 @@ function daysParam(req: Request): CostWindow {
 const NOTICES: Record<string, (n: number) => string> = {
   retried: (n) => `${n} dead-lettered request${n === 1 ? '' : 's'} queued again.`,
   cancelled: () => 'Cancel requested; the collector applies the batch’s results when it ends.',
+  webhooks: () => 'Webhooks updated.',
   failed: () => 'The action failed; see the board’s log.',
 };
 
@@ -73,6 +76,9 @@ export function readRoutes(ctx: BoardContext): Router {
   r.get('/api/requests', async (req, res) => {
     res.json(await queuedRequestsView(ctx, ctx.opts.now(), intParam(req, 'limit', 50, 1, 1000)));
   });
+  r.get('/api/webhooks', async (_req, res) => {
+    res.json(await webhooksView(ctx));
+  });
   r.get('/metrics', async (_req, res) => {
     const body = await ctx.opts.metrics.metrics();
     res.setHeader('Content-Type', ctx.opts.metrics.contentType);
@@ -81,11 +87,24 @@ export function readRoutes(ctx: BoardContext): Router {
   return r;
 }
 
+const wantsJson = (req: Request) =>
+  req.get('x-csrf-token') !== undefined || (req.get('accept') ?? '').includes('application/json');
+
+/** The page after registering an endpoint from the form: the secret, once. */
+function registeredPage(result: ActionResult): string {
+  const secret = String(result.details?.secret ?? '');
+  const body = result.ok
+    ? html`<p>Endpoint <strong>${String(result.details?.endpoint ?? '')}</strong> is registered.</p>
+      <p>Its signing secret, shown this once (the receiver verifies every delivery with it):</p>
+      <pre data-testid="webhook-secret">${secret}</pre>`
+    : html`<p class="banner-bad">Not registered: ${result.message}</p>`;
+  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><title>Nightshift — webhook endpoint</title></head>
+    <body><h1>Webhook endpoint</h1>${body}<p><a href="/#webhooks">Back to the board</a></p></body></html>`}`;
+}
+
 /** Browsers (the page script, curl -H) get JSON; a plain form post gets a redirect back to the page. */
 function answer(req: Request, res: Response, result: ActionResult, anchor: string) {
-  const wantsJson =
-    req.get('x-csrf-token') !== undefined || (req.get('accept') ?? '').includes('application/json');
-  if (wantsJson) {
+  if (wantsJson(req)) {
     res
       .status(result.status)
       .json(
@@ -98,13 +117,27 @@ function answer(req: Request, res: Response, result: ActionResult, anchor: strin
   res.redirect(303, `/?done=${result.code}&n=${result.count}#${anchor}`);
 }
 
-/** What each action is called in audit lines, and which queue and job it names. */
-function auditTarget(req: Request): { action: string; queue?: string; job?: string } {
-  if (req.params.batchId !== undefined) return { action: 'cancel batch', job: String(req.params.batchId) };
-  if (req.params.jobId !== undefined) {
-    return { action: 'retry dead letter', queue: QUEUES.deadLetters, job: String(req.params.jobId) };
+/** What each action is called in audit lines, and which queue, job or endpoint it names. */
+function auditTarget(req: Request): { action: string; queue?: string; job?: string; endpoint?: string } {
+  const { batchId, jobId, name } = req.params as Record<string, string | undefined>;
+  switch ((req.route as { path?: string } | undefined)?.path) {
+    case '/api/batches/:batchId/cancel':
+      return { action: 'cancel batch', job: String(batchId) };
+    case '/api/dead-letters/:jobId/retry':
+      return { action: 'retry dead letter', queue: QUEUES.deadLetters, job: String(jobId) };
+    case '/api/webhooks':
+      return { action: 'register webhook endpoint' };
+    case '/api/webhooks/:name/enable':
+      return { action: 'enable webhook endpoint', endpoint: String(name) };
+    case '/api/webhooks/:name/disable':
+      return { action: 'disable webhook endpoint', endpoint: String(name) };
+    case '/api/webhooks/:name/replay':
+      return { action: 'replay webhook deliveries', queue: QUEUES.webhooks, endpoint: String(name) };
+    case '/api/webhooks/deliveries/:jobId/replay':
+      return { action: 'replay webhook delivery', queue: QUEUES.webhooks, job: String(jobId) };
+    default:
+      return { action: 'retry all dead letters', queue: QUEUES.deadLetters };
   }
-  return { action: 'retry all dead letters', queue: QUEUES.deadLetters };
 }
 
 /**
@@ -113,11 +146,6 @@ function auditTarget(req: Request): { action: string; queue?: string; job?: stri
  */
 export function actionRoutes(ctx: BoardContext): Router {
   const r = Router();
-  const paths = [
-    '/api/dead-letters/retry-all',
-    '/api/dead-letters/:jobId/retry',
-    '/api/batches/:batchId/cancel',
-  ];
   const refused = (req: Request, res: Response, reason: string) =>
     audit(ctx.logger, actorOf(res), { ...auditTarget(req), outcome: 'refused', reason });
   const guard = [
@@ -129,29 +157,35 @@ export function actionRoutes(ctx: BoardContext): Router {
     express.urlencoded({ extended: false, limit: '4kb' }),
     requireCsrf(ctx.csrfToken, refused),
   ];
-  const run =
-    (act: (req: Request) => Promise<ActionResult>, anchor: string) => async (req: Request, res: Response) => {
+  const param = (req: Request, name: string) => String(req.params[name]);
+  const actions: [string, (req: Request) => Promise<ActionResult>, string][] = [
+    ['/api/dead-letters/retry-all', () => retryAllDeadLetters(ctx), 'dead-letters'],
+    ['/api/dead-letters/:jobId/retry', (req) => retryDeadLetter(ctx, param(req, 'jobId')), 'dead-letters'],
+    ['/api/batches/:batchId/cancel', (req) => cancelBatch(ctx, param(req, 'batchId')), 'batches'],
+    [
+      '/api/webhooks',
+      (req) => registerEndpoint(ctx, (req.body ?? {}) as Record<string, unknown>),
+      'webhooks',
+    ],
+    ['/api/webhooks/:name/enable', (req) => setEndpoint(ctx, param(req, 'name'), true), 'webhooks'],
+    ['/api/webhooks/:name/disable', (req) => setEndpoint(ctx, param(req, 'name'), false), 'webhooks'],
+    ['/api/webhooks/:name/replay', (req) => replay(ctx, { endpoint: param(req, 'name') }), 'webhooks'],
+    [
+      '/api/webhooks/deliveries/:jobId/replay',
+      (req) => replay(ctx, { jobId: param(req, 'jobId') }),
+      'webhooks',
+    ],
+  ];
+  for (const [path, act, anchor] of actions) {
+    r.post(path, ...guard, async (req: Request, res: Response) => {
       const result = await act(req);
       audit(ctx.logger, actorOf(res), { ...auditTarget(req), outcome: 'allowed', status: result.status });
-      answer(req, res, result, anchor);
-    };
-  r.post(
-    paths[0]!,
-    ...guard,
-    run(() => retryAllDeadLetters(ctx), 'dead-letters'),
-  );
-  r.post(
-    paths[1]!,
-    ...guard,
-    run((req) => retryDeadLetter(ctx, String(req.params.jobId)), 'dead-letters'),
-  );
-  r.post(
-    paths[2]!,
-    ...guard,
-    run((req) => cancelBatch(ctx, String(req.params.batchId)), 'batches'),
-  );
-  for (const p of paths) {
-    r.all(p, (_req, res) => {
+      // A registered endpoint's secret is shown once: in this answer, never in a redirect URL.
+      if (path === '/api/webhooks' && !wantsJson(req)) {
+        res.status(result.status).type('html').send(registeredPage(result));
+      } else answer(req, res, result, anchor);
+    });
+    r.all(path, (_req, res) => {
       res.setHeader('Allow', 'POST');
       res.status(405).json({ error: 'Use POST.' });
     });

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
-import type { Logger } from '@nightshift/shared';
+import { hostRule, type Logger } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
 import type { NextFunction, Request, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -202,6 +201,8 @@ export function audit(
     outcome: 'allowed' | 'refused';
     queue?: string;
     job?: string;
+    /** The webhook endpoint an action names. */
+    endpoint?: string;
     reason?: string;
     /** For an allowed action: the HTTP status it ended with. */
     status?: number;
@@ -210,39 +211,19 @@ export function audit(
   logger.info({ audit: true, ...who, ...what }, `board action ${what.action}: ${what.outcome}`);
 }
 
-/** The loopback names every board answers to. */
-export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
-
-/** The host of a `Host` header, lower-cased, without port or trailing dot: `[::1]:3000` → `[::1]`. */
-export function hostOf(header: string | undefined): string | null {
-  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/i.exec(header?.trim() ?? '');
-  return m ? m[1]!.toLowerCase().replace(/\.$/, '') : null;
-}
-
-/** True when `host` is one of `allowed` (a `.example.com` entry admits the name and its subdomains). */
-export function hostAllowed(host: string, allowed: readonly string[]): boolean {
-  return allowed.some((a) => (a.startsWith('.') ? host === a.slice(1) || host.endsWith(a) : host === a));
-}
-
 /**
- * DNS-rebinding guard, for the board and any later HTTP role: answers 421 Misdirected Request,
- * before any route, to a request whose `Host` is not a loopback name ({@link LOOPBACK_HOSTS}), the
- * listen address, or one of `allowedHosts`. A rebinding page reaches a loopback server under its own
- * name (`Host: evil.example`); a browser never sends a loopback `Host` for it. The refusal carries
- * nothing of the page (no CSRF token) and is logged once per host name.
+ * DNS-rebinding guard of the board: answers 421 Misdirected Request, before any route, to a request
+ * whose `Host` the shared rule (`hostRule` of @nightshift/shared, which the HTTP API applies too)
+ * does not serve: not a loopback name, the listen address, or one of `allowedHosts`
+ * (NIGHTSHIFT_BOARD_ALLOWED_HOSTS). The refusal carries nothing of the page (no CSRF token) and is
+ * logged once per host name.
  */
 export function hostCheck(opts: { allowedHosts?: readonly string[]; listenHost?: string; logger: Logger }) {
-  const listen = opts.listenHost
-    ? hostOf(isIP(opts.listenHost) === 6 ? `[${opts.listenHost}]` : opts.listenHost)
-    : null;
-  // A wildcard listen address (0.0.0.0, ::) is no name anyone is reached by.
-  const own = listen && listen !== '0.0.0.0' && listen !== '[::]' ? [listen] : [];
-  const allowed = [...LOOPBACK_HOSTS, ...own, ...(opts.allowedHosts ?? [])];
+  const refusedHost = hostRule(opts);
   const logged = new Set<string>();
   return (req: Request, res: Response, next: NextFunction) => {
-    const host = hostOf(req.headers.host);
-    if (host && hostAllowed(host, allowed)) return next();
-    const name = (host ?? String(req.headers.host ?? '(none)')).slice(0, 100);
+    const name = refusedHost(req.headers.host);
+    if (name === null) return next();
     if (logged.size < 100 && !logged.has(name)) {
       logged.add(name);
       opts.logger.warn(

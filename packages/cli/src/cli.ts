@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { NightshiftError, redactUrls } from '@nightshift/shared';
+import { apiToken } from './commands/api-tokens.js';
 import { batches } from './commands/batches.js';
 import { cancel } from './commands/cancel.js';
 import { circuit } from './commands/circuit.js';
@@ -8,6 +9,7 @@ import { deadLetters, retryDead } from './commands/dead-letters.js';
 import { flush } from './commands/flush.js';
 import { health } from './commands/health.js';
 import { status } from './commands/status.js';
+import { webhooks } from './commands/webhooks.js';
 import { type CliContext, openContext, UsageError } from './context.js';
 import { escapeControl } from './format.js';
 
@@ -24,8 +26,19 @@ Commands:
                          send dead letters back to the queue
   costs [--days 1|7|30]  cost and savings per feature and model
   circuit close          resume submissions after an account refusal or billing stop
-  health <batcher|collector>
+  health <batcher|collector|webhooks>
                          exit 0 if such a process on this host sent a heartbeat recently
+  api-token create <name> [--features a,b] [--partitions x,y]
+                         a token for the HTTP API (shown once), scoped to features/partitions
+  api-token list | revoke <id|name>
+  webhooks add <name> <url> [--events e1,e2] [--features a,b] [--partitions x,y]
+           [--request-only] [--secret whsec_…]
+                         register a webhook endpoint (its signing secret is shown once)
+  webhooks list | remove <name> | enable <name> | disable <name>
+  webhooks failed [<name>] [--limit N]
+                         failed deliveries
+  webhooks replay <name> | --job <id> | --all
+                         send failed deliveries again, with the bodies they failed with
   demo [--requests N] [--quick]
                          run the whole pipeline end to end on local defaults (pnpm start)
 
@@ -96,7 +109,7 @@ export async function runCli(
       io.err(`nightshift: ${err.message}\nRun "nightshift --help" for usage.`);
       return 2;
     }
-    if (err instanceof NightshiftError && err.code === 'CONFIG') {
+    if (err instanceof NightshiftError && (err.code === 'CONFIG' || err.code === 'VALIDATION')) {
       io.err(err.message);
       return 2;
     }
@@ -137,6 +150,12 @@ function parse(argv: string[]) {
       requests: { type: 'string' },
       quick: { type: 'boolean' },
       'max-age': { type: 'string' },
+      features: { type: 'string' },
+      partitions: { type: 'string' },
+      events: { type: 'string' },
+      secret: { type: 'string' },
+      'request-only': { type: 'boolean' },
+      job: { type: 'string' },
     },
   });
 }
@@ -170,6 +189,10 @@ async function dispatch(
       return circuit(ctx, args[0]);
     case 'health':
       return health(ctx, args[0], positiveInt(values['max-age'], 'max-age', 60) * 1000);
+    case 'api-token':
+      return apiToken(ctx, args, values);
+    case 'webhooks':
+      return webhooks(ctx, args, { ...values, limit: positiveInt(values.limit, 'limit', 100) });
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

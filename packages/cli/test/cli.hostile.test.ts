@@ -122,7 +122,7 @@ describe('hostile values', () => {
   it.each([
     [['circuit', 'open'], 'circuit takes one action: close'],
     [['circuit'], 'circuit takes one action: close'],
-    [['health', 'board'], 'health needs a role: batcher or collector'],
+    [['health', 'board'], 'health needs a role: batcher, collector or webhooks'],
     [['health'], 'health needs a role'],
   ])('%j → exit 2', async (args, message) => {
     const r = await cli(args);

@@ -29,17 +29,18 @@ describe('docker-compose.yml', () => {
 
   it('gives every service a health check and configures roles only through the environment', () => {
     const text = readFileSync(`${root}docker-compose.yml`, 'utf8');
-    for (const service of ['redis', 'batcher', 'collector', 'board', 'prometheus']) {
+    for (const service of ['redis', 'batcher', 'collector', 'board', 'api', 'webhooks', 'prometheus']) {
       const block = text.split(new RegExp(`^  ${service}:$`, 'm'))[1]?.split(/^ {2}\w+:$/m)[0] ?? '';
       expect(block, service).toContain('healthcheck:');
     }
     expect(text).not.toMatch(/sk-ant-/);
     expect(text).toContain('"127.0.0.1:3000:3000"');
+    expect(text).toContain('"127.0.0.1:3100:3100"');
   });
 
   it('runs each role as node on the built JavaScript of its package bin, under tini, as a non-root user', () => {
     const compose = readFileSync(`${root}docker-compose.yml`, 'utf8');
-    for (const role of ['batcher', 'collector', 'board']) {
+    for (const role of ['batcher', 'collector', 'board', 'api', 'webhooks']) {
       const bin = JSON.parse(readFileSync(`${root}packages/${role}/package.json`, 'utf8')).bin;
       const command = `command: ["node", "node_modules/@nightshift/${role}/${bin[`nightshift-${role}`].slice(2)}"]`;
       expect(compose, role).toContain(command);

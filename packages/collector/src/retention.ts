@@ -5,7 +5,7 @@ import type { Ctx } from './types.js';
 const DAY = 86_400_000;
 const SCAN_COUNT = 1000;
 const PAGE = 1000;
-const FINAL = new Set(['succeeded', 'dead']);
+const FINAL = new Set(['succeeded', 'dead', 'canceled']);
 
 /**
  * Yields keys matching `pattern` a page at a time (SCAN, never KEYS). On a Cluster every master is
@@ -23,7 +23,7 @@ async function* scanKeys(redis: RedisClient, pattern: string): AsyncGenerator<st
   }
 }
 
-/** Deletes final records (succeeded / dead) whose final time is before the cutoff, oldest first. */
+/** Deletes final records (succeeded / dead / canceled) whose final time is before the cutoff, oldest first. */
 async function purgeRecords(ctx: Ctx, cutoff: number): Promise<number> {
   let purged = 0;
   for (;;) {

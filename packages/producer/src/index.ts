@@ -15,8 +15,10 @@ export {
 } from '@nightshift/shared';
 export { createProducer } from './producer.js';
 export { createResultWorker } from './result-worker.js';
+export { enqueueRequestSchema, messageParamsSchema, requestJsonSchema } from './schema.js';
 export type {
   BulkEnqueueResult,
+  CancelResult,
   EnqueueOptions,
   EnqueueOutcome,
   EnqueueRequest,

@@ -114,12 +114,15 @@ export function createProducer(opts: ProducerOptions): Producer {
     enqueueMany: (reqs, eopts = {}) => guard(() => submit(core, reqs, eopts, false)),
     getStatus: (customId) =>
       guard(async () => {
-        if (typeof customId !== 'string' || !CUSTOM_ID_PATTERN.test(customId)) {
-          throw new ValidationError([
-            { field: 'customId', message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' },
-          ]);
-        }
+        checkCustomId(customId);
         return core.store.status(customId);
+      }),
+    cancel: (customId) =>
+      guard(async () => {
+        checkCustomId(customId);
+        const [code = 'unknown'] = await core.store.cancel([customId], core.now());
+        if (code === 'ok' || code === 'canceled') return { customId, canceled: true, state: 'canceled' };
+        return { customId, canceled: false, state: code === 'unknown' ? 'unknown' : code.slice(11) };
       }),
     customIdFor,
     close: () => {
@@ -207,6 +210,12 @@ function checkNumbers(opts: ProducerOptions) {
   if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1 && conc <= 1000))
     bad.push('realtimeConcurrency must be an integer from 1 to 1000');
   if (bad.length) throw new NightshiftError('CONFIG', `createProducer: ${bad.join('; ')}`);
+}
+
+function checkCustomId(customId: unknown): asserts customId is string {
+  if (typeof customId !== 'string' || !CUSTOM_ID_PATTERN.test(customId)) {
+    throw new ValidationError([{ field: 'customId', message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' }]);
+  }
 }
 
 function customIdFor(feature: string, key: string): string {
@@ -361,6 +370,8 @@ async function precheck(
   list.forEach((u, i) => {
     const cur = current[i];
     if (!cur) toWrite.push(u);
+    // replace re-opens a canceled request, even with the same params.
+    else if (replace && cur.state === 'canceled') toWrite.push(u);
     else if (cur.phash === u.item.phash)
       u.result = { customId: u.item.cid, outcome: 'exists', state: cur.state };
     else if (replace && cur.state === 'queued') toWrite.push(u);
@@ -391,6 +402,7 @@ async function write(
     partition: item.partition,
     group: item.group,
     bytes: item.bytes,
+    notify: item.notify,
     realtimeAllowed: (item.realtime ?? defaultRealtime) === 'fallback',
     state: realtime ? 'realtime' : 'queued',
   }));

@@ -53,7 +53,7 @@ function fateOf(jobId: string, cid: string, rec: Pick<RecordFields, 'state' | 'd
   if (single && !rec.dlv && rec.state === 'succeeded') return 'deliver';
   // A real-time answer is added just before it is applied: wait for the apply (or for a batch to
   // decide, when the call's process died and the request went another way).
-  if (single && rec.state !== 'succeeded' && rec.state !== 'dead') return 'wait';
+  if (single && rec.state !== 'succeeded' && rec.state !== 'dead' && rec.state !== 'canceled') return 'wait';
   return 'skip';
 }
 

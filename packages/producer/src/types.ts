@@ -114,6 +114,22 @@ export interface EnqueueRequest {
    * @defaultValue the producer's `realtime` option
    */
   realtime?: RealtimeChoice;
+  /**
+   * Webhook endpoints, by the name an operator registered them under (`nightshift webhooks add`),
+   * to notify of this request's events; 1–5 names. Never a URL. An endpoint registered with
+   * `--request-only` hears only of requests that name it.
+   * @defaultValue none (endpoints whose filters match are notified anyway)
+   */
+  notify?: string[];
+}
+
+/** What `cancel` answers. */
+export interface CancelResult {
+  customId: string;
+  /** True when the request is canceled now (or already was). */
+  canceled: boolean;
+  /** `canceled`, or the state that kept it from being canceled (`claimed`, `succeeded`, …, `unknown`). */
+  state: string;
 }
 
 /** What happened to one request of an enqueue call. */
@@ -163,8 +179,14 @@ export interface Producer {
    * same input after a failure: what was written is recognised, the rest is completed.
    */
   enqueueMany(reqs: EnqueueRequest[], opts?: EnqueueOptions): Promise<BulkEnqueueResult[]>;
-  /** Where a request is: queued, retrying, submitting, in_batch, realtime, succeeded, dead or unknown. */
+  /** Where a request is: queued, retrying, submitting, in_batch, realtime, succeeded, dead, canceled or unknown. */
   getStatus(customId: string): Promise<RequestStatus>;
+  /**
+   * Cancels a request that is still only queued (not yet claimed into a batch): it becomes final,
+   * state `canceled`. A request already submitted or final is left as it is (`canceled: false`).
+   * Enqueueing a canceled custom_id again answers `exists`; `{ replace: true }` re-opens it.
+   */
+  cancel(customId: string): Promise<CancelResult>;
   /** The custom_id a `{ feature, key }` request gets (`deriveCustomId`). */
   customIdFor(feature: string, key: string): string;
   /** Waits for real-time calls in progress, then releases queues and an owned connection. Idempotent. */

@@ -1,41 +1,18 @@
-import {
-  CUSTOM_ID_PATTERN,
-  deriveCustomId,
-  type FieldIssue,
-  illFormedKey,
-  loneSurrogateAt,
-  MODEL_ID_PATTERN,
-} from '@nightshift/shared';
+import { deriveCustomId, type FieldIssue, loneSurrogateAt } from '@nightshift/shared';
 import type { EnqueueItem } from '@nightshift/store';
 import { NonJsonValue, toJson } from './canonical.js';
 import { groupKey } from './group.js';
 import { sha256 } from './hash.js';
 import { checkModel, type ModelCheckContext } from './lifecycle.js';
+import { enqueueRequestSchema, fieldOf, MAX_TOKENS_LIMIT, TAG_PATTERN } from './schema.js';
 import type { EnqueueRequest, RealtimeChoice } from './types.js';
 
-/** feature and partition: safe in ledger fields, metric labels and key names. */
-export const TAG_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+export { MAX_TOKENS_LIMIT, TAG_PATTERN };
+
 /** Metadata travels with the request and its result; keep it small. */
 const MAX_METADATA_BYTES = 16 * 1024;
-/** The most `max_tokens` the Batches API takes (with its extended-output beta, batch only). */
-export const MAX_TOKENS_LIMIT = 300_000;
 /** The furthest a deadline may be: a batch runs within 24 h, so a later one means no deadline. */
 export const DEADLINE_HORIZON_MS = 366 * 86_400_000;
-/** The largest time `Date` can hold, ms either side of the epoch. */
-const MAX_DATE_MS = 8.64e15;
-
-const REQUEST_FIELDS = new Set([
-  'params',
-  'feature',
-  'customId',
-  'key',
-  'deadline',
-  'metadata',
-  'partition',
-  'realtime',
-]);
-/** Removed in API version 2026-10-21 (SDK 1.x): the API rejects them. */
-const REMOVED_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
 
 /**
  * A request that passed validation, in the form the store writes (`params` is the canonical JSON of
@@ -56,7 +33,6 @@ export interface ValidateContext extends ModelCheckContext {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
 
 /** `{"custom_id":"<cid>","params":<params>}`: the request line the batcher sends. */
 const ENVELOPE_BYTES = Buffer.byteLength('{"custom_id":"","params":}');
@@ -87,35 +63,33 @@ export function prepareRequest(
   }
 }
 
+/**
+ * The schema (schema.ts), then what it cannot say: one of customId/key, JSON values, sizes, the
+ * deadline's horizon (it depends on the clock) and the model's lifecycle (on the price table).
+ */
 function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): PreparedRequest | null {
-  if (!isObj(req)) {
-    at('request', `must be an object with params, feature and customId or key; got ${describe(req)}`);
-    return null;
+  const route = applyRoute(req, ctx, at);
+  if (!route) return null;
+  const routed = route.req;
+  const parsed = enqueueRequestSchema.safeParse(routed);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) at(fieldOf(issue.path), issue.message);
+    if (!isObj(routed)) return null;
   }
-  for (const k of Object.keys(req)) {
-    // An unknown field left undefined is harmless (optional spreads); one with a value is a typo.
-    if (REQUEST_FIELDS.has(k) || (req as Obj)[k] === undefined) continue;
-    at(k, k === 'custom_id' ? 'unknown field; did you mean customId?' : 'unknown field; remove it');
-  }
-  const r = req as Obj;
-  const feature = r.feature;
-  if (typeof feature !== 'string' || !TAG_PATTERN.test(feature)) {
-    at('feature', 'is required: 1–64 characters of A-Z a-z 0-9 _ . - (e.g. "classify-docs")');
-  }
+  // zod takes an own `__proto__` key (JSON.parse makes one) for a known field: it is not one.
+  const proto = Object.getOwnPropertyDescriptor(routed, '__proto__')?.value !== undefined;
+  if (proto) at('__proto__', 'unknown field; remove it');
+  const r = routed as Obj;
   const cid = customIdOf(r, at);
-  const partition = r.partition === undefined ? 'default' : r.partition;
-  if (typeof partition !== 'string' || !TAG_PATTERN.test(partition)) {
-    at('partition', 'must be 1–64 characters of A-Z a-z 0-9 _ . - (or omitted for "default")');
-  }
-  if (r.realtime !== undefined && r.realtime !== 'never' && r.realtime !== 'fallback') {
-    at('realtime', "must be 'never' or 'fallback' (or omitted for the producer's default)");
-  }
-  const deadline = deadlineOf(r.deadline, ctx.now, at);
+  if (!parsed.error?.issues.some((i) => i.path[0] === 'deadline')) checkHorizon(r.deadline, ctx.now, at);
   const meta = metadataOf(r.metadata, at);
-  const params = paramsOf(r, ctx, at);
-  if (params) checkModel(params.value, ctx, at);
-  if (!params || cid === null || typeof feature !== 'string' || typeof partition !== 'string') return null;
-  const bytes = ENVELOPE_BYTES + cid.length + Buffer.byteLength(params.json);
+  const params = isObj(r.params) ? paramsJson(r.params, at) : null;
+  // The lifecycle of a well-formed model, as long as the params themselves are valid.
+  if (params && !parsed.error?.issues.some((i) => i.path[0] === 'params'))
+    checkModel(r.params as Obj, ctx, at);
+  if (!parsed.success || !params || cid === null || proto) return null;
+  const { feature, partition = 'default' } = parsed.data;
+  const bytes = ENVELOPE_BYTES + cid.length + Buffer.byteLength(params);
   if (bytes > ctx.maxRequestBytes) {
     at(
       'params',
@@ -124,22 +98,38 @@ function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): Pre
     );
     return null;
   }
+  const value = r.params as Obj;
   return {
     index,
     cid,
     feature,
-    model: params.model,
-    params: params.json,
-    phash: sha256(params.json),
+    model: value.model as string,
+    params,
+    phash: sha256(params),
     meta,
-    deadline,
+    deadline: deadlineMs(parsed.data.deadline),
     partition,
-    group: groupKey(partition, params.model, params.value),
+    group: groupKey(partition, value.model as string, value),
     bytes,
-    realtime: r.realtime as RealtimeChoice | undefined,
+    realtime: parsed.data.realtime,
+    notify: [...new Set(parsed.data.notify ?? [])].join(','),
   };
 }
 
+/** Applies routeModel before validation: the model it picks is the one validated, hashed and stored. */
+function applyRoute(req: unknown, ctx: ValidateContext, at: At): { req: unknown } | null {
+  if (!ctx.routeModel || !isObj(req) || !isObj(req.params)) return { req };
+  let model: unknown;
+  try {
+    model = ctx.routeModel(req as unknown as EnqueueRequest);
+  } catch (err) {
+    at('params.model', `routeModel threw: ${(err as Error)?.message ?? String(err)}`);
+    return null;
+  }
+  return { req: model === req.params.model ? req : { ...req, params: { ...req.params, model } } };
+}
+
+/** Exactly one of customId and key; the custom_id a key gives (its types are the schema's). */
 function customIdOf(r: Obj, at: At): string | null {
   const { customId, key } = r;
   if (customId !== undefined && key !== undefined) {
@@ -150,39 +140,25 @@ function customIdOf(r: Obj, at: At): string | null {
     at('key', 'give a stable key (e.g. the document id) or an explicit customId');
     return null;
   }
-  if (customId !== undefined) {
-    if (typeof customId === 'string' && CUSTOM_ID_PATTERN.test(customId)) return customId;
-    at('customId', 'must be 1–64 characters of A-Z a-z 0-9 _ - (or pass key and let it be derived)');
-    return null;
-  }
-  if (typeof key !== 'string' || key.length === 0) {
-    at('key', `must be a non-empty string (got ${describe(key)}); use String(id) for numbers`);
-    return null;
-  }
-  const lone = loneSurrogateAt(key);
-  if (lone >= 0) {
-    at('key', illFormedKey(lone));
-    return null;
-  }
-  return typeof r.feature === 'string' ? deriveCustomId(r.feature, key) : null;
+  if (typeof customId === 'string') return customId;
+  // The schema reported a key that is not a string or not well-formed Unicode.
+  if (typeof key !== 'string' || typeof r.feature !== 'string' || loneSurrogateAt(key) >= 0) return null;
+  return deriveCustomId(r.feature, key);
 }
 
-function deadlineOf(d: unknown, now: number, at: At): number | null {
+function deadlineMs(d: Date | number | string | null | undefined): number | null {
   if (d === undefined || d === null) return null;
-  const ms =
-    d instanceof Date ? d.getTime() : typeof d === 'number' ? d : typeof d === 'string' ? Date.parse(d) : NaN;
-  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) {
-    at('deadline', 'must be a valid Date, ms since the epoch, or an ISO-8601 string');
-    return null;
-  }
-  if (ms > now + DEADLINE_HORIZON_MS) {
-    at(
-      'deadline',
-      `is ${new Date(ms).toISOString()}, more than 366 days ahead; batches finish within 24 h, so omit a deadline that far`,
-    );
-    return null;
-  }
-  return Math.floor(ms);
+  return Math.floor(d instanceof Date ? d.getTime() : typeof d === 'number' ? d : Date.parse(d));
+}
+
+/** A deadline the schema took, not further ahead than a deadline means anything. */
+function checkHorizon(d: unknown, now: number, at: At): void {
+  const ms = deadlineMs(d as Date | number | string | null | undefined);
+  if (ms === null || !(ms > now + DEADLINE_HORIZON_MS)) return;
+  at(
+    'deadline',
+    `is ${new Date(ms).toISOString()}, more than 366 days ahead; batches finish within 24 h, so omit a deadline that far`,
+  );
 }
 
 function metadataOf(m: unknown, at: At): string {
@@ -201,81 +177,13 @@ function metadataOf(m: unknown, at: At): string {
   }
 }
 
-function paramsOf(r: Obj, ctx: ValidateContext, at: At): { json: string; model: string; value: Obj } | null {
-  const given = r.params;
-  if (!isObj(given)) {
-    at('params', `must be the Messages params object (model, max_tokens, messages); got ${describe(given)}`);
-    return null;
-  }
-  let p = given;
-  if (ctx.routeModel) {
-    let routed: unknown;
-    try {
-      routed = ctx.routeModel(r as unknown as EnqueueRequest);
-    } catch (err) {
-      at('params.model', `routeModel threw: ${(err as Error)?.message ?? String(err)}`);
-      return null;
-    }
-    if (routed !== given.model) p = { ...given, model: routed };
-  }
-  const before = checkParams(p, at);
+/** The canonical JSON of the params: stored, sent, measured and hashed. */
+function paramsJson(p: Obj, at: At): string | null {
   try {
-    const json = toJson(p, true, 'params');
-    return before ? { json, model: p.model as string, value: p } : null;
+    return toJson(p, true, 'params');
   } catch (err) {
     if (!(err instanceof NonJsonValue)) throw err;
     at(err.path, err.detail);
     return null;
   }
-}
-
-/** The checks the Batches API would only report hours later, as an errored result. */
-function checkParams(p: Obj, report: At): boolean {
-  let ok = true;
-  const at: At = (field, message) => {
-    ok = false;
-    report(field, message);
-  };
-  if (typeof p.model !== 'string' || !MODEL_ID_PATTERN.test(p.model)) {
-    at('params.model', 'must be a model id such as "claude-haiku-4-5": 1–64 of A-Z a-z 0-9 . _ -');
-  }
-  const mt = p.max_tokens;
-  if (typeof mt !== 'number' || !Number.isInteger(mt) || mt < 1 || mt > MAX_TOKENS_LIMIT) {
-    at(
-      'params.max_tokens',
-      `must be an integer from 1 to ${MAX_TOKENS_LIMIT} (0, cache pre-warming, is not allowed in batches; ${MAX_TOKENS_LIMIT} is the most the Batches API takes)`,
-    );
-  }
-  if (!Array.isArray(p.messages) || p.messages.length === 0) {
-    at('params.messages', 'must be a non-empty array of { role, content }');
-  } else {
-    p.messages.forEach((m, i) => {
-      if (!isObj(m)) {
-        at(`params.messages[${i}]`, 'must be an object { role, content }');
-        return;
-      }
-      if (m.role !== 'user' && m.role !== 'assistant') {
-        at(
-          `params.messages[${i}].role`,
-          "must be 'user' or 'assistant' (the system prompt goes in params.system)",
-        );
-      }
-      if (typeof m.content !== 'string' && !Array.isArray(m.content)) {
-        at(`params.messages[${i}].content`, 'must be a string or an array of content blocks');
-      }
-    });
-  }
-  if (p.stream !== undefined && p.stream !== false) {
-    at('params.stream', 'batches are not streamed; remove stream');
-  }
-  for (const k of REMOVED_PARAMS) {
-    if (k in p && p[k] !== undefined) {
-      at(`params.${k}`, 'was removed in API version 2026-10-21 (SDK 1.x) and is rejected; remove it');
-    }
-  }
-  if (p.system !== undefined && typeof p.system !== 'string' && !Array.isArray(p.system)) {
-    at('params.system', 'must be a string or an array of text blocks');
-  }
-  if (p.tools !== undefined && !Array.isArray(p.tools)) at('params.tools', 'must be an array of tools');
-  return ok;
 }

@@ -231,6 +231,62 @@ export const SETTINGS = {
     schema: bool(false),
     doc: 'Bull Board shows Redis INFO (version, OS, memory) and the clients connected to each queue (addresses). Off: hidden and refused.',
   },
+  NIGHTSHIFT_API_HOST: {
+    schema: z.string().default('127.0.0.1'),
+    doc: 'HTTP API (`nightshift-api`) listen address.',
+  },
+  NIGHTSHIFT_API_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).default(3100),
+    doc: 'HTTP API port.',
+  },
+  NIGHTSHIFT_API_AUTH: {
+    schema: z.enum(['tokens', 'none']).default('tokens'),
+    doc: 'HTTP API authentication: `tokens` (every call needs a token made with `nightshift api-token create`) or `none` (only on a loopback address, loopback callers only).',
+  },
+  NIGHTSHIFT_API_ALLOWED_HOSTS: {
+    schema: hostList,
+    doc: 'Host names the HTTP API answers to besides localhost, 127.0.0.1, [::1] and its listen address (comma-separated; `.example.com` admits subdomains); other `Host` headers get 421, as on the board. With `NIGHTSHIFT_API_AUTH=none` the check always applies (DNS rebinding); with tokens only when this is set.',
+  },
+  NIGHTSHIFT_API_BODY_LIMIT_BYTES: {
+    schema: count(10 * 1024 * 1024, 256 * 1024 * 1024),
+    doc: 'HTTP API: the largest request body accepted (413 above it).',
+  },
+  NIGHTSHIFT_API_MAX_ITEMS: {
+    schema: count(10_000, 100_000),
+    doc: 'HTTP API: the most requests one `POST /v1/requests` may carry.',
+  },
+  NIGHTSHIFT_API_RATE_LIMIT: {
+    schema: count(600, 1_000_000),
+    doc: 'HTTP API: calls per token per minute (shared by every API replica through Redis; 429 with `Retry-After` above it).',
+  },
+  NIGHTSHIFT_WEBHOOK_ATTEMPTS: {
+    schema: count(12, 100),
+    doc: 'Webhooks: delivery attempts per event and endpoint before the delivery fails (replayable).',
+  },
+  NIGHTSHIFT_WEBHOOK_BACKOFF_MS: {
+    schema: ms(10_000),
+    doc: 'Webhooks: the first retry delay; each next one doubles (with jitter), up to 1 h.',
+  },
+  NIGHTSHIFT_WEBHOOK_TIMEOUT_MS: {
+    schema: ms(10_000),
+    doc: 'Webhooks: timeout of one delivery attempt (connect to end of the answer).',
+  },
+  NIGHTSHIFT_WEBHOOK_FAILURE_WINDOW_MS: {
+    schema: ms(5 * 24 * HOUR),
+    doc: 'Webhooks: an endpoint that has failed every delivery for this long is disabled (HTTP 410 disables it at once).',
+  },
+  NIGHTSHIFT_WEBHOOK_MAX_TEXT_BYTES: {
+    schema: count(64 * 1024, 16 * 1024 * 1024),
+    doc: 'Webhooks: the most UTF-8 bytes of result text in a `request.succeeded` event (cut beyond, `textTruncated: true`).',
+  },
+  NIGHTSHIFT_WEBHOOK_ALLOW_PRIVATE: {
+    schema: bool(false),
+    doc: 'Webhooks: allow endpoints that resolve to loopback, private or link-local addresses (refused by default).',
+  },
+  NIGHTSHIFT_WEBHOOK_CONCURRENCY: {
+    schema: count(16, 1_000),
+    doc: 'Webhooks: deliveries in progress at once per `nightshift-webhooks` process.',
+  },
 } as const;
 
 type Settings = typeof SETTINGS;

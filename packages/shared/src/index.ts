@@ -47,6 +47,7 @@ export {
 } from './errors.js';
 export { canonicalJson, findNonJson, sha256Hex } from './json.js';
 export {
+  apiRateLimitPrefix,
   DEFAULT_PREFIX,
   jobIds,
   QUEUE_LABELS,
@@ -56,6 +57,7 @@ export {
   storeKeys,
 } from './keys.js';
 export { createLogger, type Logger } from './log.js';
+export { hostRule, isLoopbackAddress, listenHttp } from './net.js';
 export {
   BATCH_DISCOUNT,
   checkPriceTable,
@@ -83,3 +85,15 @@ export {
   redactUrls,
 } from './redact.js';
 export type * from './types.js';
+export {
+  type ApiTokenRecord,
+  type DeliveryJobData,
+  NAME_PATTERN,
+  type TokenScope,
+  WEBHOOK_EVENTS,
+  type WebhookData,
+  type WebhookEndpoint,
+  type WebhookEndpointView,
+  type WebhookEnvelope,
+  type WebhookEventType,
+} from './webhooks.js';

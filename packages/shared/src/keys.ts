@@ -11,7 +11,9 @@
  *   <prefix>:{collect}:…        BullMQ queue: collector sweeps (repeatable)
  *   <prefix>:{results}:…        BullMQ queue: results delivered to the service
  *   <prefix>:{dead-letters}:…   BullMQ queue: requests that reached a final failure
+ *   <prefix>:{webhooks}:…       BullMQ queue: one delivery job per (event, webhook endpoint)
  *   <prefix>:{req}:…            our store, see `storeKeys`
+ *   <prefix>:{api-rl}:…         rate-limiter-flexible counters of the HTTP API, one per token
  */
 
 import { sha256Hex } from './json.js';
@@ -23,6 +25,7 @@ export const QUEUES = Object.freeze({
   collect: '{collect}',
   results: '{results}',
   deadLetters: '{dead-letters}',
+  webhooks: '{webhooks}',
 });
 
 export type QueueRole = keyof typeof QUEUES;
@@ -34,6 +37,7 @@ export const QUEUE_LABELS: Readonly<Record<QueueRole, string>> = Object.freeze({
   collect: 'collect (collector sweeps)',
   results: 'results',
   deadLetters: 'dead letters',
+  webhooks: 'webhook deliveries',
 });
 
 /** The default key prefix; `NIGHTSHIFT_PREFIX` overrides it. */
@@ -53,6 +57,11 @@ export const jobIds = {
     `res-${batchId}-${sha256Hex(customIds.join('\n')).slice(0, 24)}`,
   /** A dead letter: a new id per death, so a retried request that dies again is recorded again. */
   deadLetter: (customId: string, deaths: number) => `dead-${customId}-${deaths}`,
+  /**
+   * One delivery of one event to one webhook endpoint. Deterministic, so a dispatcher that fans an
+   * event out again after a crash adds nothing new while the first job is retained.
+   */
+  webhook: (endpoint: string, eventId: string) => `whd-${endpoint}-${eventId}`,
   /** The repeatable scheduler ids. */
   flushScheduler: 'flush-tick',
   collectScheduler: 'collect-tick',
@@ -127,7 +136,37 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
      * with its 15-minute window), shared by every board replica.
      */
     boardLogin: `${base}:board-login`,
+
+    // ---- HTTP API and webhooks (packages/store/src/api-tokens.ts, webhook-endpoints.ts, events.ts)
+    /** HASH sha256(token) hex → JSON token record (name, scopes, created): tokens are never stored. */
+    apiTokens: `${base}:api-tokens`,
+    /** HASH endpoint name → JSON endpoint (URL, `whsec_` secret, events, filters, enabled). */
+    webhookEndpoints: `${base}:webhook-endpoints`,
+    /** HASH per endpoint: delivery health (failing since, last success / failure / status). */
+    webhookHealth: (name: string) => `${base}:webhook-health:${name}`,
+    /**
+     * HASH event type → number of enabled endpoints subscribing. The scripts that finalize requests
+     * write an event only when their type has a subscriber: no endpoint, no cost.
+     */
+    webhookSubscriptions: `${base}:webhook-subs`,
+    /** STREAM: the event outbox, written in the same script as the outcome, read by the dispatcher. */
+    events: `${base}:events`,
+    /** HASH `<feature>|<epoch>` → requests of that feature and drain epoch not final yet. */
+    featureOpen: `${base}:feature-open`,
+    /** HASH feature → its current drain epoch (a drain mark starts the next one). */
+    featureEpoch: `${base}:feature-epoch`,
+    /** ZSET epoch → epoch: the epochs of one feature that still have requests not final. */
+    featureEpochs: (feature: string) => `${base}:feature-epochs:${feature}`,
+    /** ZSET mark id → epoch: the drain marks of one feature not yet drained. */
+    drainPending: (feature: string) => `${base}:drain-pending:${feature}`,
+    /** HASH mark id → JSON drain mark (feature, epoch, marked at, drained at). */
+    drainMarks: `${base}:drain-marks`,
+    /** HASH `<feature>|<enqueued|succeeded|dead|canceled>` → count since the first enqueue. */
+    featureStats: `${base}:feature-stats`,
   };
 }
+
+/** Key prefix of the HTTP API's rate limiter (its own hash tag: a hot counter kept off `{req}`). */
+export const apiRateLimitPrefix = (prefix: string = DEFAULT_PREFIX) => `${prefix}:{api-rl}`;
 
 export type StoreKeys = ReturnType<typeof storeKeys>;

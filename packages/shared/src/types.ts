@@ -23,7 +23,7 @@ export type Usage = Anthropic.Messages.Usage;
  * Where a request is. `claimed` covers both "being submitted" and "in batch X": the submission
  * it belongs to says which.
  */
-export type RequestState = 'queued' | 'claimed' | 'realtime' | 'succeeded' | 'dead';
+export type RequestState = 'queued' | 'claimed' | 'realtime' | 'succeeded' | 'dead' | 'canceled';
 
 /** Fields of the request record hash `rec:<custom_id>` (all strings in Redis). */
 export interface RecordFields {
@@ -72,6 +72,10 @@ export interface RecordFields {
   batch: string;
   /** The `{results}` job that delivers the success: the only job allowed to hand it to the service. */
   dlv: string;
+  /** The feature's drain epoch at enqueue (see ARCHITECTURE.md, "Drain marks"); '' before it existed. */
+  ep: string;
+  /** Webhook endpoint names the request asked to be notified at, joined by ',' ('' when none). */
+  ntf: string;
 }
 
 /** One attempt in a request's history. */
@@ -158,7 +162,15 @@ export type RequestStatus =
   | { customId: string; state: 'unknown' }
   | {
       customId: string;
-      state: 'queued' | 'retrying' | 'submitting' | 'in_batch' | 'realtime' | 'succeeded' | 'dead';
+      state:
+        | 'queued'
+        | 'retrying'
+        | 'submitting'
+        | 'in_batch'
+        | 'realtime'
+        | 'succeeded'
+        | 'dead'
+        | 'canceled';
       feature: string;
       model: string;
       attempt: number;
@@ -173,6 +185,7 @@ export type RequestStatus =
       reason?: string;
       lastError?: { type: string; message: string } | null;
       history: AttemptRecord[];
+      /** For succeeded, dead and canceled: when it became final. */
       completedAt?: number;
     };
 
@@ -219,7 +232,7 @@ export interface BatchFields {
 
 /** A heartbeat of one process. */
 export interface Heartbeat {
-  role: 'batcher' | 'collector' | 'board';
+  role: 'batcher' | 'collector' | 'board' | 'webhooks';
   instance: string;
   pid: number;
   host: string;

@@ -1,3 +1,5 @@
+export { ApiTokens, hashToken, scopeAllows } from './api-tokens.js';
+export type { CancelCode } from './cancel.js';
 export {
   type ConnectionSettings,
   connectionFromEnv,
@@ -7,6 +9,8 @@ export {
   type RedisClient,
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
+export { type DrainMark, drainMarkById, type FeatureProgress, type PendingMark } from './drain.js';
+export { EventOutbox, type OutboxEvent } from './events.js';
 export { boundHeapGrowth } from './heap.js';
 export { type JobWithin, jobIdsIn, readJobsWithin } from './jobs-within.js';
 export { ModelAlerts } from './model-alerts.js';
@@ -21,3 +25,15 @@ export {
   utcDay,
 } from './store.js';
 export { buildSuccess } from './success.js';
+export {
+  type FailedDelivery,
+  failedDeliveries,
+  failedPerEndpoint,
+  replayDeliveries,
+} from './webhook-deliveries.js';
+export {
+  checkEndpoint,
+  type EndpointInput,
+  newWebhookSecret,
+  WebhookEndpoints,
+} from './webhook-endpoints.js';

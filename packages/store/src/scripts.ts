@@ -6,24 +6,30 @@ import type { RedisClient } from './connection.js';
 const dir = new URL('../src/scripts/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const pending = read('_pending.lua');
+// Feature counts, drain marks and the event outbox, for scripts that open or finalize requests.
+const final = read('_final.lua');
 
 /**
  * Our Lua scripts; each declares one key so Cluster routes it to the slot it works in: the store's
  * stats key (`{req}`), or for `nsJobsWithin` a key of the queue it reads.
  */
 const SCRIPTS = {
-  nsEnqueue: pending + read('enqueue.lua'),
+  nsEnqueue: pending + final + read('enqueue.lua'),
   nsClaim: pending + read('claim.lua'),
   nsRelease: pending + read('release.lua'),
   nsCommit: read('commit.lua'),
-  nsApply: pending + read('apply.lua'),
-  nsRetryDead: pending + read('retry-dead.lua'),
+  nsApply: pending + final + read('apply.lua'),
+  nsRetryDead: pending + final + read('retry-dead.lua'),
   nsPeek: read('peek.lua'),
   nsHeld: read('held.lua'),
   nsRedeliver: read('redeliver.lua'),
   nsPurge: read('purge.lua'),
   nsOpenCircuit: read('open-circuit.lua'),
   nsJobsWithin: read('jobs-within.lua'),
+  nsCancel: pending + final + read('cancel.lua'),
+  nsDrainMark: final + read('drain-mark.lua'),
+  nsCollected: final + read('collected.lua'),
+  nsWebhookEndpoint: read('webhook-endpoint.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -39,18 +45,10 @@ export function scripts(redis: RedisClient): Record<ScriptName, Runner> {
     defined.add(redis);
   }
   const r = redis as unknown as Record<ScriptName, Runner>;
-  return {
-    nsEnqueue: (...a) => r.nsEnqueue(...a),
-    nsClaim: (...a) => r.nsClaim(...a),
-    nsRelease: (...a) => r.nsRelease(...a),
-    nsCommit: (...a) => r.nsCommit(...a),
-    nsApply: (...a) => r.nsApply(...a),
-    nsRetryDead: (...a) => r.nsRetryDead(...a),
-    nsPeek: (...a) => r.nsPeek(...a),
-    nsHeld: (...a) => r.nsHeld(...a),
-    nsRedeliver: (...a) => r.nsRedeliver(...a),
-    nsPurge: (...a) => r.nsPurge(...a),
-    nsOpenCircuit: (...a) => r.nsOpenCircuit(...a),
-    nsJobsWithin: (...a) => r.nsJobsWithin(...a),
-  };
+  return Object.fromEntries(
+    (Object.keys(SCRIPTS) as ScriptName[]).map((name) => [
+      name,
+      (...a: Parameters<Runner>) => r[name]!(...a),
+    ]),
+  ) as Record<ScriptName, Runner>;
 }

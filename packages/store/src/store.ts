@@ -11,7 +11,9 @@ import {
   type StoreKeys,
   storeKeys,
 } from '@nightshift/shared';
+import { type CancelCode, cancelRequests } from './cancel.js';
 import type { RedisClient } from './connection.js';
+import { type DrainMark, type FeatureProgress, featureProgress, markDrain } from './drain.js';
 import { type ScriptName, scripts } from './scripts.js';
 
 /** One request as the producer writes it. */
@@ -29,6 +31,8 @@ export interface EnqueueItem {
   realtimeAllowed: boolean;
   /** 'realtime' writes the record off the batch path (the producer calls the API itself). */
   state: 'queued' | 'realtime';
+  /** Webhook endpoint names to notify of this request's events, joined by ','. */
+  notify?: string;
 }
 
 /** A decided outcome for one request (see apply.lua). */
@@ -138,6 +142,11 @@ export class Store {
     return this.run[name](this.keys.stats, this.keys.base, ...args);
   }
 
+  /** Runs one of the store's Lua scripts: for the store's own modules (cancel, drain, endpoints). */
+  runScript(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    return this.call(name, ...args);
+  }
+
   /** Inserts records idempotently; one code per item (see enqueue.lua). Chunked; each chunk atomic. */
   async enqueue(items: EnqueueItem[], opts: { replace?: boolean; now?: number } = {}): Promise<string[]> {
     const now = opts.now ?? Date.now();
@@ -156,7 +165,7 @@ export class Store {
           it.deadline ?? '',
           it.partition,
         );
-        args.push(it.group, it.bytes, it.realtimeAllowed ? '1' : '', it.state);
+        args.push(it.group, it.bytes, it.realtimeAllowed ? '1' : '', it.state, it.notify ?? '');
       }
       codes.push(...((await this.call('nsEnqueue', ...args)) as string[]));
     }
@@ -295,7 +304,27 @@ export class Store {
           lastError,
           completedAt: Number(rec.done),
         };
+      case 'canceled':
+        return { ...base, state: 'canceled', completedAt: Number(rec.done) };
     }
+  }
+
+  /**
+   * Cancels requests that are still only queued (see cancel.lua): each becomes final, state
+   * `canceled`. One code per id: `ok`, `canceled` (already), `not-queued:<state>` or `unknown`.
+   */
+  cancel(cids: string[], now = Date.now()): Promise<CancelCode[]> {
+    return cancelRequests(this, cids, now);
+  }
+
+  /** Takes a drain mark on a feature (see drain-mark.lua and drain.ts). */
+  markDrain(feature: string, now = Date.now()): Promise<DrainMark> {
+    return markDrain(this, feature, now);
+  }
+
+  /** A feature's requests not final yet, cumulative outcomes, and its pending drain marks. */
+  featureProgress(feature: string): Promise<FeatureProgress> {
+    return featureProgress(this, feature);
   }
 
   // ---- submissions (batcher) -------------------------------------------------------------
@@ -576,13 +605,9 @@ export class Store {
     return this.redis.smembers(this.keys.inflight);
   }
 
-  /** Marks a batch's results as applied: it leaves the in-flight set. */
+  /** Marks a batch's results as applied: it leaves the in-flight set (batch.ended, see collected.lua). */
   async markCollected(id: string, counts: Record<string, number>, now = Date.now()) {
-    await this.redis
-      .multi()
-      .hset(this.keys.batch(id), { state: 'collected', applied: now, counts: JSON.stringify(counts) })
-      .srem(this.keys.inflight, id)
-      .exec();
+    await this.call('nsCollected', id, now, JSON.stringify(counts));
   }
 
   /** Known batches, newest first. */

@@ -11,6 +11,8 @@ export const VERSION: string = createRequire(import.meta.url)('../package.json')
 export const BUCKETS = Object.freeze({
   /** A Redis command from a role: sub-millisecond on loopback, seconds when Redis is in trouble. */
   redis: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  /** An HTTP call a role serves (the API) or makes (a webhook delivery, 10 s timeout): ms to s. */
+  http: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   /** One API call (`batches.create` uploads up to 256 MB; its timeout is 2 min): ms to minutes. */
   apiCall: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
   /** A flush (claim, create, commit of every batch it makes), or one chunk of results applied. */

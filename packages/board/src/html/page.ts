@@ -10,6 +10,7 @@ import {
   type View,
   waitingPanel,
 } from './panels-ops.js';
+import { registerForm, webhooksPanel } from './panels-webhooks.js';
 import { SCRIPT } from './script.js';
 import { STYLE } from './style.js';
 
@@ -28,6 +29,7 @@ const FRAGMENTS: Record<string, (v: View) => Raw> = {
   costs: costsPanel,
   'dead-letters': deadLettersPanel,
   requests: requestsPanel,
+  webhooks: webhooksPanel,
 };
 
 /** The panels rendered alone, for the page script's refresh. */
@@ -73,8 +75,10 @@ export function renderPage(view: View, nonce: string, notice: string): string {
   </div>
   ${card('costs', 'Cost and savings', costsPanel(view))}
   ${card('requests', 'Queued requests', requestsPanel(view))}
+  ${card('webhooks', 'Webhooks', webhooksPanel(view))}
+  ${registerForm(view)}
 </main>
-<footer>Refreshes every 5 s. Times in UTC. JSON: /api/overview · /api/batches · /api/costs?days=7 · /api/dead-letters · /api/requests</footer>
+<footer>Refreshes every 5 s. Times in UTC. JSON: /api/overview · /api/batches · /api/costs?days=7 · /api/dead-letters · /api/requests · /api/webhooks</footer>
 <script nonce="${nonce}">${raw(SCRIPT)}</script>
 </body></html>`}`;
 }

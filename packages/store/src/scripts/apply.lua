@@ -20,6 +20,9 @@
            guardSub is 'realtime').
   Output: one code per item, joined by ',' (one reply string instead of one per item):
   'ok' | 'unknown' | 'dup:<state>' | 'stale:<state>'
+  A success or death that is 'ok' makes the request final: its feature's open count goes down (which
+  may drain marks) and, when an endpoint subscribes, a request.succeeded / request.failed event is
+  written to the outbox in this same call (see _final.lua).
 ]]
 local base, now, day, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ledger = {}
@@ -36,7 +39,7 @@ for i = 0, n - 1 do
   local a, b, c, d = ARGV[o+3], ARGV[o+4], ARGV[o+5], ARGV[o+6]
   local rk = base .. ':rec:' .. cid
   local r = redis.call('HMGET', rk, 'state', 'sub', 'attempt', 'feature', 'model', 'group', 'partition',
-    'bytes', 'deadline', 'hist', 'deaths', 'ready')
+    'bytes', 'deadline', 'hist', 'deaths', 'ready', 'ep', 'ntf', 'enq')
   local state = r[1]
   if not state then
     out[#out + 1] = 'unknown'
@@ -63,6 +66,10 @@ for i = 0, n - 1 do
         j = j + 1
       end
       bump(stats, a == 'r' and 'realtime_succeeded' or 'succeeded', 1)
+      openAdd(r[4], r[13], -1)
+      featureStat(r[4], 'succeeded', 1)
+      emit(base, 'request.succeeded', 'ev-' .. r[15] .. '-' .. cid .. '-ok', 'c', cid, 'f', r[4],
+        'p', r[7], 'n', r[14] or '', 'j', guard, 'b', d, 'a', r[3], 'at', now)
       out[#out + 1] = 'ok'
     else
       bump(stats, 'duplicate_results', 1)
@@ -81,11 +88,20 @@ for i = 0, n - 1 do
       bump(stats, 'requeued', 1)
       out[#out + 1] = 'ok'
     elseif action == 'dead' then
+      local deaths = tonumber(r[11]) + 1
       redis.call('HSET', rk, 'state', 'dead', 'sub', '', 'done', now, 'upd', now, 'err', b,
-        'reason', a, 'deaths', tonumber(r[11]) + 1, 'hist', appendHist(r[10], c))
+        'reason', a, 'deaths', deaths, 'hist', appendHist(r[10], c))
       redis.call('ZADD', base .. ':final', now, cid)
       if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       bump(stats, 'dead', 1)
+      openAdd(r[4], r[13], -1)
+      featureStat(r[4], 'dead', 1)
+      if subscribed(base, 'request.failed') then
+        local batchId = cjson.decode(c).batchId
+        emit(base, 'request.failed', 'ev-' .. r[15] .. '-' .. cid .. '-dead' .. deaths, 'c', cid, 'f', r[4],
+          'p', r[7], 'n', r[14] or '', 'r', a, 'e', b, 'a', r[3],
+          'b', type(batchId) == 'string' and batchId or '', 'at', now)
+      end
       out[#out + 1] = 'ok'
     elseif action == 'realtime' then
       redis.call('HSET', rk, 'state', 'realtime', 'sub', '', 'upd', now, 'hist', appendHist(r[10], c))
@@ -108,4 +124,5 @@ for key, sums in pairs(ledger) do
 end
 if any then redis.call('SADD', base .. ':ledger-days', day) end
 for k, v in pairs(stats) do redis.call('HINCRBY', base .. ':stats', k, v) end
+flushFeatures(base, now)
 return table.concat(out, ',')

@@ -1,5 +1,5 @@
 --[[
-  Retention: deletes up to `limit` request records whose final time (succeeded / dead) is before the
+  Retention: deletes up to `limit` request records whose final time (succeeded / dead / canceled) is before the
   cutoff, taking them from the index of final records (`final`: custom_id → final time) oldest
   first. Checked and deleted in one script, so a record retried from its dead letter meanwhile is
   never deleted: retry-dead takes it out of the index. An index entry whose record is no longer
@@ -16,11 +16,12 @@ for _, cid in ipairs(cids) do
   local rk = base .. ':rec:' .. cid
   local r = redis.call('HMGET', rk, 'state', 'done')
   local done = tonumber(r[2])
-  if (r[1] == 'succeeded' or r[1] == 'dead') and done and done < cutoff then
+  local final = r[1] == 'succeeded' or r[1] == 'dead' or r[1] == 'canceled'
+  if final and done and done < cutoff then
     redis.call('UNLINK', rk, base .. ':params:' .. cid)
     redis.call('ZREM', index, cid)
     deleted = deleted + 1
-  elseif (r[1] == 'succeeded' or r[1] == 'dead') and done then
+  elseif final and done then
     redis.call('ZADD', index, done, cid)
   else
     redis.call('ZREM', index, cid)

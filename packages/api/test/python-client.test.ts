@@ -1,0 +1,101 @@
+/**
+ * The whole loop from outside Node: a Python script (standard library only) enqueues over HTTP with
+ * a token, receives request.succeeded webhooks on its own server, verifies the signatures itself
+ * and checks that every result arrived. Batcher, collector, API and webhooks run here against the
+ * emulator and a throwaway redis-server.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Anthropic from '@anthropic-ai/sdk';
+import { startBatcher } from '@nightshift/batcher';
+import { startCollector } from '@nightshift/collector';
+import { type Emulator, startEmulator } from '@nightshift/emulator';
+import { ApiTokens, createRedis, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
+import { freePort, type RedisServer, startRedisServer } from '@nightshift/testing';
+import { startWebhooks } from '@nightshift/webhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApi } from '../src/index.js';
+import { silent } from './helpers.js';
+
+const CLIENT = fileURLToPath(new URL('./fixtures/client.py', import.meta.url));
+const run = promisify(execFile);
+
+let server: RedisServer;
+let emulator: Emulator;
+const closers: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  emulator = await startEmulator({ quiet: true });
+});
+afterAll(async () => {
+  for (const close of closers.reverse()) await close().catch(() => {});
+  await emulator?.close();
+  await server?.stop();
+});
+
+describe('a Python service over HTTP and webhooks', () => {
+  it('enqueues with a token, receives every result as a verified webhook', async () => {
+    const prefix = 'py';
+    const conn = (purpose: 'client' | 'worker'): RedisClient => {
+      const c = createRedis({ url: server.url }, purpose);
+      closers.push(() => c.quit());
+      return c;
+    };
+    const client = new Anthropic({ apiKey: 'test-key', baseURL: emulator.url });
+    const roles = await Promise.all([
+      startBatcher({ connection: conn('worker'), prefix, client, tickMs: 150, maxWaitMs: 1, logger: silent }),
+      startCollector({
+        connection: conn('worker'),
+        prefix,
+        client,
+        pollMs: 100,
+        logUsage: false,
+        logger: silent,
+      }),
+      startWebhooks({
+        connection: conn('worker'),
+        prefix,
+        allowPrivate: true,
+        backoffMs: 100,
+        logger: silent,
+      }),
+      createApi({ connection: conn('client'), prefix, port: 0, logger: silent }),
+    ]);
+    for (const r of roles) closers.push(() => r.close());
+    const api = roles[3];
+    const store = new Store(conn('client'), prefix);
+    const { token } = await new ApiTokens(store.redis, store.keys).create({
+      name: 'py',
+      features: ['py-summaries'],
+    });
+    const port = await freePort();
+    const { secret } = await new WebhookEndpoints(store).register({
+      name: 'py-service',
+      url: `http://127.0.0.1:${port}/hooks`,
+      events: ['request.succeeded'],
+      features: ['py-summaries'],
+      requestOnly: true,
+    });
+    const { stdout } = await run('python3', [CLIENT], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        NIGHTSHIFT_API_URL: api.url,
+        NIGHTSHIFT_API_TOKEN: token,
+        WEBHOOK_PORT: String(port),
+        WEBHOOK_SECRET: secret,
+        REQUESTS: '25',
+      },
+      timeout: 120_000,
+    });
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(summary.enqueueStatus).toBe(202);
+    expect(summary.enqueued).toHaveLength(25);
+    expect(summary.received).toEqual([...summary.enqueued].sort());
+    expect(summary.textsNonEmpty).toBe(true);
+    expect(summary.forgedStatus).toBe(400);
+    expect(summary.refused).toBe(1); // the forged one only
+    expect(summary.firstState).toBe('succeeded');
+  }, 120_000);
+});

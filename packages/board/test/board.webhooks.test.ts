@@ -1,0 +1,148 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRedis, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { startWebhooks } from '@nightshift/webhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Board } from '../src/index.js';
+import { csrfToken, getJson, item, nextPrefix, silentLogger, startBoard } from './helpers.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+let worker: RedisClient;
+let receiver: Server;
+let accept = false;
+const boards: Board[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url }, 'client');
+  worker = createRedis({ url: server.url }, 'worker');
+  receiver = createServer((req, res) => {
+    req.resume();
+    res.statusCode = accept ? 204 : 500;
+    res.end();
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+});
+afterAll(async () => {
+  for (const b of boards) await b.close();
+  await new Promise<void>((r) => receiver.close(() => r()));
+  await worker.quit();
+  await redis.quit();
+  await server.stop();
+});
+
+const okOf = async (r: Response) => ((await r.json()) as { ok: boolean }).ok;
+
+async function open(readOnly = false) {
+  const prefix = nextPrefix();
+  const board = await startBoard(redis, prefix, { readOnly });
+  boards.push(board);
+  const token = await csrfToken(board.url);
+  const same = { origin: new URL(board.url).origin, 'sec-fetch-site': 'same-origin' };
+  const form = (path: string, fields: Record<string, string>) =>
+    fetch(`${board.url}${path}`, {
+      method: 'POST',
+      headers: { ...same, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: token, ...fields }).toString(),
+      redirect: 'manual',
+    });
+  const post = (path: string) =>
+    fetch(`${board.url}${path}`, { method: 'POST', headers: { ...same, 'x-csrf-token': token } });
+  return { board, prefix, form, post, store: new Store(redis, prefix) };
+}
+
+describe('webhooks on the board', () => {
+  it('registers an endpoint from the form, showing its secret once, and lists it without', async () => {
+    const { board, form, store } = await open();
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    const res = await form('/api/webhooks', {
+      name: 'billing',
+      url,
+      'event.request.succeeded': 'on',
+      'event.feature.drained': 'on',
+      features: 'digest, summaries',
+    });
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    const secret = /whsec_[A-Za-z0-9+/=]+/.exec(page)?.[0];
+    expect(secret).toBeDefined();
+    expect((await new WebhookEndpoints(store).get('billing'))?.secret).toBe(secret);
+    const overview = await (await fetch(board.url)).text();
+    expect(overview).toContain('billing');
+    expect(overview).toContain('request.succeeded, feature.drained');
+    expect(overview).not.toContain(secret!);
+    const view = await getJson<{ endpoints: { name: string; features: string[] }[] }>(
+      `${board.url}/api/webhooks`,
+    );
+    expect(view.endpoints).toEqual([
+      expect.objectContaining({ name: 'billing', features: ['digest', 'summaries'] }),
+    ]);
+    expect(JSON.stringify(view)).not.toContain(secret!);
+    const bad = await form('/api/webhooks', { name: 'billing', url: 'ftp://nope' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('url:');
+  });
+
+  it('lists failed deliveries, replays them, disables and enables an endpoint', async () => {
+    const { board, post, prefix, store } = await open();
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    await new WebhookEndpoints(store).register({ name: 'svc', url, events: ['request.canceled'] });
+    const hooks = await startWebhooks({
+      connection: worker,
+      prefix,
+      attempts: 1,
+      allowPrivate: true,
+      logger: silentLogger,
+    });
+    try {
+      await store.enqueue([item('a'), item('b')]);
+      await store.cancel(['a', 'b']);
+      type View = {
+        endpoints: { name: string; failed: number; enabled: boolean }[];
+        failed: { total: number; items: { jobId: string }[] };
+      };
+      await waitFor(async () => (await getJson<View>(`${board.url}/api/webhooks`)).failed.total === 2, {
+        timeoutMs: 10_000,
+        what: 'two failed deliveries on the board',
+      });
+      const view = await getJson<View>(`${board.url}/api/webhooks`);
+      expect(view.endpoints[0]).toMatchObject({ name: 'svc', failed: 2 });
+      const page = await (await fetch(board.url)).text();
+      expect(page).toContain('data-testid="webhook-failed"');
+      expect(page).toContain('Replay 2');
+      accept = true;
+      const one = await post(
+        `/api/webhooks/deliveries/${encodeURIComponent(view.failed.items[0]!.jobId)}/replay`,
+      );
+      expect(await one.json()).toMatchObject({ ok: true, message: 'Replayed 1 failed delivery.' });
+      const rest = await post('/api/webhooks/svc/replay');
+      expect(await okOf(rest)).toBe(true);
+      await waitFor(async () => (await getJson<View>(`${board.url}/api/webhooks`)).failed.total === 0, {
+        timeoutMs: 10_000,
+        what: 'the replayed deliveries to succeed',
+      });
+      expect(await okOf(await post('/api/webhooks/svc/disable'))).toBe(true);
+      expect((await getJson<View>(`${board.url}/api/webhooks`)).endpoints[0]!.enabled).toBe(false);
+      expect(await okOf(await post('/api/webhooks/svc/enable'))).toBe(true);
+      expect((await post('/api/webhooks/nope/enable')).status).toBe(404);
+      expect((await post('/api/webhooks/bad%20name/enable')).status).toBe(400);
+    } finally {
+      accept = false;
+      await hooks.close();
+    }
+  });
+
+  it('refuses every webhook action when read-only, and without the CSRF token', async () => {
+    const { board, post } = await open(true);
+    expect((await post('/api/webhooks/svc/disable')).status).toBe(403);
+    const { board: rw } = await open();
+    const noToken = await fetch(`${rw.url}/api/webhooks/svc/replay`, {
+      method: 'POST',
+      headers: { origin: new URL(rw.url).origin, 'sec-fetch-site': 'same-origin' },
+    });
+    expect(noToken.status).toBe(403);
+    expect(await (await fetch(board.url)).text()).not.toContain('webhook-register');
+  });
+});

@@ -1,0 +1,138 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '@nightshift/shared';
+import { ApiTokens, createRedis, type RedisClient, Store } from '@nightshift/store';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { startWebhooks } from '@nightshift/webhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+async function cli(args: string[], prefix: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(
+    args,
+    { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: prefix },
+    { out: (l) => out.push(l), err: (l) => err.push(l) },
+  );
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('nightshift api-token', () => {
+  it('creates a scoped token shown once, lists it without the token, revokes it', async () => {
+    const created = await cli(
+      ['api-token', 'create', 'billing', '--features', 'digest,summaries', '--json'],
+      'c1',
+    );
+    expect(created.code).toBe(0);
+    const { token, id } = JSON.parse(created.out);
+    expect(token).toMatch(/^nsk_/);
+    const tokens = new ApiTokens(redis, new Store(redis, 'c1').keys);
+    expect(await tokens.verify(token)).toMatchObject({ name: 'billing', features: ['digest', 'summaries'] });
+    const listed = await cli(['api-token', 'list'], 'c1');
+    expect(listed.out).toContain('billing');
+    expect(listed.out).toContain('features digest,summaries');
+    expect(listed.out).not.toContain(token);
+    expect((await cli(['api-token', 'revoke', id], 'c1')).code).toBe(0);
+    expect(await tokens.verify(token)).toBeNull();
+    expect((await cli(['api-token', 'revoke', id], 'c1')).code).toBe(1);
+    const bad = await cli(['api-token', 'create', 'has space'], 'c1');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('name');
+    expect((await cli(['api-token', 'frobnicate'], 'c1')).code).toBe(2);
+  });
+});
+
+describe('nightshift webhooks', () => {
+  let receiver: Server;
+  let accept = false;
+  const got: string[] = [];
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      req.resume();
+      if (accept) got.push(String(req.headers['webhook-id']));
+      res.statusCode = accept ? 204 : 500;
+      res.end();
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  });
+  afterAll(() => new Promise<void>((r) => receiver.close(() => r())));
+
+  it('adds an endpoint (secret shown once), lists, disables and enables it; lists and replays failed deliveries', async () => {
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    const added = await cli(['webhooks', 'add', 'svc', url, '--events', 'request.canceled'], 'c2');
+    expect(added.code).toBe(0);
+    const secret = /whsec_\S+/.exec(added.out)?.[0];
+    expect(secret).toBeDefined();
+    const listed = await cli(['webhooks', 'list'], 'c2');
+    expect(listed.out).toContain('svc');
+    expect(listed.out).toContain('request.canceled');
+    expect(listed.out).not.toContain(secret!);
+    expect((await cli(['webhooks', 'add', 'svc', url], 'c2')).code).toBe(1); // name taken
+    expect((await cli(['webhooks', 'add', 'bad', 'ftp://x'], 'c2')).code).toBe(2);
+    expect((await cli(['webhooks', 'disable', 'svc'], 'c2')).out).toContain('disabled');
+    expect((await cli(['webhooks', 'list'], 'c2')).out).toContain('disabled (operator)');
+    expect((await cli(['webhooks', 'enable', 'svc'], 'c2')).code).toBe(0);
+
+    const worker = createRedis({ url: server.url }, 'worker');
+    const hooks = await startWebhooks({
+      connection: worker,
+      prefix: 'c2',
+      attempts: 1,
+      allowPrivate: true,
+      logger: createLogger('t', 'silent'),
+    });
+    const store = new Store(redis, 'c2');
+    const item = (cid: string) => ({
+      cid,
+      feature: 'f',
+      model: 'm',
+      params: '{}',
+      phash: cid,
+      meta: '',
+      deadline: null,
+      partition: 'default',
+      group: 'g',
+      bytes: 1,
+      realtimeAllowed: false,
+      state: 'queued' as const,
+    });
+    await store.enqueue([item('a'), item('b')]);
+    await store.cancel(['a', 'b']);
+    await waitFor(
+      async () =>
+        (await cli(['webhooks', 'failed', '--json'], 'c2')).out.includes('"b"') ||
+        JSON.parse((await cli(['webhooks', 'failed', '--json'], 'c2')).out).length === 2,
+      {
+        timeoutMs: 10_000,
+        what: 'two failed deliveries',
+      },
+    );
+    const failed = JSON.parse((await cli(['webhooks', 'failed', 'svc', '--json'], 'c2')).out);
+    expect(failed).toHaveLength(2);
+    expect(failed[0]).toMatchObject({
+      endpoint: 'svc',
+      type: 'request.canceled',
+      reason: expect.stringContaining('HTTP 500'),
+    });
+    expect((await cli(['webhooks', 'replay'], 'c2')).code).toBe(2);
+    accept = true;
+    expect((await cli(['webhooks', 'replay', 'svc'], 'c2')).out).toContain('Replayed 2');
+    await waitFor(() => got.length === 2, { timeoutMs: 10_000, what: 'the replayed deliveries' });
+    expect(got.sort()).toEqual(failed.map((f: { eventId: string }) => f.eventId).sort());
+    await hooks.close();
+    await worker.quit();
+  });
+});

@@ -1,0 +1,20 @@
+import type { Store } from './store.js';
+
+/** What cancel answers per custom_id. */
+export type CancelCode = 'ok' | 'canceled' | 'unknown' | `not-queued:${string}`;
+
+const CHUNK = 1000;
+
+/**
+ * Cancels requests that are still only queued (cancel.lua, 1,000 ids per atomic call). A claimed,
+ * in-batch or real-time request is not touched: its outcome is already on its way and will be
+ * applied as usual. The HTTP API's `DELETE /v1/requests/{custom_id}` and the producer's `cancel`
+ * call this.
+ */
+export async function cancelRequests(store: Store, cids: string[], now: number): Promise<CancelCode[]> {
+  const out: CancelCode[] = [];
+  for (let i = 0; i < cids.length; i += CHUNK) {
+    out.push(...((await store.runScript('nsCancel', now, ...cids.slice(i, i + CHUNK))) as CancelCode[]));
+  }
+  return out;
+}

@@ -1,0 +1,284 @@
+import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ApiTokens,
+  type ApplyItem,
+  createRedis,
+  type EnqueueItem,
+  EventOutbox,
+  type RedisClient,
+  Store,
+  scopeAllows,
+  WebhookEndpoints,
+} from '../src/index.js';
+
+let server: RedisServer;
+let redis: RedisClient;
+let store: Store;
+let prefix: string;
+let n = 0;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ url: server.url });
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+});
+beforeEach(() => {
+  prefix = `t${++n}`;
+  store = new Store(redis, prefix);
+});
+
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
+  cid,
+  feature: 'digest',
+  model: 'claude-haiku-4-5',
+  params: '{}',
+  phash: `h-${cid}`,
+  meta: '',
+  deadline: null,
+  partition: 'default',
+  group: 'g1',
+  bytes: 100,
+  realtimeAllowed: false,
+  state: 'queued',
+  ...over,
+});
+const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
+const tokens = { input: 1, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 1 };
+const success = (cid: string): ApplyItem => ({
+  cid,
+  action: 'success',
+  mode: 'batch',
+  tokens,
+  costNano: 1,
+  listNano: 2,
+  entry,
+  batchId: 'b1',
+  delivery: 'res-b1-x',
+});
+/** Claims everything queued in g1 into submission s1 and kills `cid` from it. */
+async function dieInBatch(cid: string) {
+  await store.openSubmission({ id: 's1', partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1000 });
+  await store.claim('g1', 's1', 100, 1e9);
+  return store.apply([
+    { cid, action: 'dead', guardSub: 's1', reason: 'invalid_request_error', error: null, entry },
+  ]);
+}
+const eventsOf = async () => {
+  const all = (await redis.xrange(store.keys.events, '-', '+')) as [string, string[]][];
+  return all.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]]))));
+};
+
+describe('cancel', () => {
+  it('makes a queued request final, out of the pending index and its counters, in one call', async () => {
+    await store.enqueue([item('a'), item('b')]);
+    expect(await store.cancel(['a', 'zz'])).toEqual(['ok', 'unknown']);
+    const ov = await store.pendingOverview();
+    expect(ov.total).toBe(1);
+    expect(await redis.zrange(store.keys.pending('g1'), '0', '-1')).toEqual(['b']);
+    expect(await store.status('a')).toMatchObject({ state: 'canceled', completedAt: expect.any(Number) });
+    expect(await redis.zscore(store.keys.finals, 'a')).not.toBeNull();
+    expect(await store.cancel(['a'])).toEqual(['canceled']);
+    expect((await store.stats()).canceled).toBe(1);
+  });
+
+  it('leaves a claimed request alone', async () => {
+    await store.enqueue([item('a')]);
+    await store.openSubmission({
+      id: 's1',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1000,
+    });
+    await store.claim('g1', 's1', 100, 1e9);
+    expect(await store.cancel(['a'])).toEqual(['not-queued:claimed']);
+    expect((await store.record('a'))?.state).toBe('claimed');
+  });
+
+  it('answers exists for the same custom_id, and replace re-opens it even with the same params', async () => {
+    await store.enqueue([item('a')]);
+    await store.cancel(['a']);
+    expect(await store.enqueue([item('a')])).toEqual(['exists:canceled']);
+    expect(await store.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:canceled']);
+    expect(await store.enqueue([item('a')], { replace: true })).toEqual(['replaced']);
+    expect((await store.record('a'))?.state).toBe('queued');
+    expect((await store.pendingOverview()).total).toBe(1);
+    expect(await redis.zscore(store.keys.finals, 'a')).toBeNull();
+    expect((await store.featureProgress('digest')).open).toBe(1);
+  });
+});
+
+describe('feature progress and drain marks', () => {
+  it('drains a mark once every request enqueued before it is final, whatever came after', async () => {
+    await store.enqueue([item('a'), item('b'), item('c')]);
+    const mark = await store.markDrain('digest');
+    expect(mark).toMatchObject({ markId: 'dm-0-digest', epoch: 0, drained: false });
+    await store.enqueue([item('late')]); // after the mark: does not hold it back
+    expect(await store.featureProgress('digest')).toMatchObject({
+      open: 4,
+      enqueued: 4,
+      pendingMarks: [{ markId: mark.markId, remaining: 3 }],
+    });
+    expect(await store.apply([success('a')])).toEqual(['ok']);
+    expect(await store.cancel(['b'])).toEqual(['ok']);
+    expect((await store.featureProgress('digest')).pendingMarks).toEqual([
+      expect.objectContaining({ remaining: 1 }),
+    ]);
+    expect(await dieInBatch('c')).toEqual(['ok']);
+    const p = await store.featureProgress('digest');
+    expect(p).toMatchObject({ open: 1, succeeded: 1, dead: 1, canceled: 1, pendingMarks: [] });
+    const stored = JSON.parse((await redis.hget(store.keys.drainMarks, mark.markId))!);
+    expect(stored.drainedAt).toEqual(expect.any(Number));
+    // 'late' was claimed by dieInBatch's submission too: it is still open, in epoch 1.
+    expect(await redis.hgetall(store.keys.featureOpen)).toEqual({ 'digest|1': '1' });
+  });
+
+  it('is drained at once when nothing of the feature is open, and a retried dead letter re-opens its epoch', async () => {
+    expect((await store.markDrain('empty')).drained).toBe(true);
+    await store.enqueue([item('a')]);
+    await dieInBatch('a');
+    expect((await store.markDrain('digest')).drained).toBe(true);
+    expect(await store.retryDead(['a'])).toEqual(['ok']);
+    const again = await store.markDrain('digest');
+    expect(again.drained).toBe(false);
+    expect((await store.featureProgress('digest')).open).toBe(1);
+  });
+
+  it('counts a replaced request once', async () => {
+    await store.enqueue([item('a')]);
+    await store.enqueue([item('a', { phash: 'v2' })], { replace: true });
+    expect(await store.featureProgress('digest')).toMatchObject({ open: 1, enqueued: 1 });
+  });
+});
+
+describe('the event outbox', () => {
+  it('writes nothing while no endpoint subscribes', async () => {
+    await store.enqueue([item('a'), item('b')]);
+    await store.apply([success('a')]);
+    await store.cancel(['b']);
+    await store.markCollected('b1', { succeeded: 1 });
+    expect(await redis.exists(store.keys.events)).toBe(0);
+  });
+
+  it('writes one event per outcome of a subscribed type, in the outcome’s own script', async () => {
+    const endpoints = new WebhookEndpoints(store);
+    await endpoints.register({
+      name: 'svc',
+      url: 'https://example.test/hook',
+      events: ['request.succeeded'],
+    });
+    expect(await redis.hgetall(store.keys.webhookSubscriptions)).toEqual({ 'request.succeeded': '1' });
+    await store.enqueue([item('a', { notify: 'svc' }), item('b')]);
+    await store.apply([success('a')]);
+    await store.apply([success('a')]); // applied again: dup, no second event
+    await store.cancel(['b']); // not subscribed
+    const events = await eventsOf();
+    expect(events).toHaveLength(1);
+    const enq = (await store.record('a'))!.enq;
+    expect(events[0]).toMatchObject({
+      t: 'request.succeeded',
+      id: `ev-${enq}-a-ok`,
+      c: 'a',
+      f: 'digest',
+      p: 'default',
+      n: 'svc',
+      j: 'res-b1-x',
+      b: 'b1',
+    });
+    await endpoints.setEnabled('svc', false);
+    expect(await redis.exists(store.keys.webhookSubscriptions)).toBe(0);
+  });
+
+  it('writes batch.ended once, request.failed per death, feature.drained per mark', async () => {
+    await new WebhookEndpoints(store).register({ name: 'all', url: 'https://example.test/' });
+    await store.enqueue([item('a')]);
+    await store.markDrain('digest');
+    await dieInBatch('a');
+    await store.markCollected('b1', { errored: 1 });
+    await store.markCollected('b1', { errored: 1 });
+    const events = await eventsOf();
+    expect(events.map((e) => e.t)).toEqual(['request.failed', 'feature.drained', 'batch.ended']);
+    expect(events[0]).toMatchObject({
+      r: 'invalid_request_error',
+      b: 'b1',
+      id: expect.stringMatching(/-a-dead1$/),
+    });
+    expect(events[1]).toMatchObject({ id: 'ev-drain-dm-0-digest', f: 'digest', m: 'dm-0-digest' });
+    expect(events[2]).toMatchObject({ id: 'ev-batch-b1', cnt: '{"errored":1}' });
+  });
+
+  it('hands each event to one consumer; an unacknowledged one is claimed by another after its idle time', async () => {
+    await new WebhookEndpoints(store).register({ name: 'all', url: 'https://example.test/' });
+    const outbox = new EventOutbox(redis, prefix);
+    await outbox.ensureGroup();
+    await outbox.ensureGroup(); // idempotent
+    await store.enqueue([item('a'), item('b')]);
+    await store.cancel(['a', 'b']);
+    const first = await outbox.read('c1', 10, 10);
+    expect(first.map((e) => e.fields.c)).toEqual(['a', 'b']);
+    expect(await outbox.read('c2', 10, 10)).toEqual([]);
+    await outbox.ack([first[0]!.streamId]);
+    expect((await outbox.ownPending('c1', 10)).map((e) => e.fields.c)).toEqual(['b']);
+    await new Promise((r) => setTimeout(r, 30));
+    const taken = await outbox.claimStale('c2', 20, 10);
+    expect(taken.map((e) => e.id)).toEqual([first[1]!.id]);
+    await outbox.ack(taken.map((e) => e.streamId));
+    expect(await outbox.backlog()).toBe(0);
+  });
+});
+
+describe('API tokens', () => {
+  it('stores only the hash, verifies, scopes and revokes', async () => {
+    const tokens = new ApiTokens(redis, store.keys);
+    const { token, record } = await tokens.create({ name: 'billing', features: ['digest'] });
+    expect(token).toMatch(/^nsk_[A-Za-z0-9_-]{43}$/);
+    expect(JSON.stringify(await redis.hgetall(store.keys.apiTokens))).not.toContain(token.slice(4));
+    expect(await tokens.verify(token)).toEqual(record);
+    expect(await tokens.verify(`${token.slice(0, -1)}x`)).toBeNull();
+    expect(await tokens.verify('nope')).toBeNull();
+    expect(scopeAllows(record, 'digest', 'any')).toBe(true);
+    expect(scopeAllows(record, 'other')).toBe(false);
+    expect(await tokens.list()).toEqual([record]);
+    expect(await tokens.revoke(record.id)).toBe(1);
+    expect(await tokens.verify(token)).toBeNull();
+    await expect(tokens.create({ name: 'bad name' })).rejects.toMatchObject({ code: 'VALIDATION' });
+  });
+});
+
+describe('webhook endpoints', () => {
+  it('refuses bad settings by field, keeps names unique, never lists the secret', async () => {
+    const endpoints = new WebhookEndpoints(store);
+    const err = await endpoints
+      .register({ name: 'x y', url: 'ftp://a', events: ['nope'], features: ['a b'], secret: 'whsec_' })
+      .catch((e) => e);
+    expect(err.issues.map((i: { field: string }) => i.field)).toEqual([
+      'name',
+      'url',
+      'events',
+      'features',
+      'secret',
+    ]);
+    expect(
+      (await endpoints.register({ name: 'a', url: 'https://u:p@h/' }).catch((e) => e)).issues[0].field,
+    ).toBe('url');
+    const { secret, endpoint } = await endpoints.register({ name: 'a', url: 'https://h.test/x' });
+    expect(secret).toMatch(/^whsec_/);
+    expect(Buffer.from(secret.slice(6), 'base64')).toHaveLength(32);
+    expect(endpoint).not.toHaveProperty('secret');
+    await expect(endpoints.register({ name: 'a', url: 'https://h.test/y' })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    expect(JSON.stringify(await endpoints.list())).not.toContain(secret);
+    expect((await endpoints.get('a'))?.secret).toBe(secret);
+    expect(await endpoints.recordAttempt('a', false, '500', 1000)).toBe(1000);
+    expect(await endpoints.recordAttempt('a', false, '503', 2000)).toBe(1000);
+    expect((await endpoints.list())[0]?.health).toMatchObject({ failingSince: 1000, lastStatus: '503' });
+    expect(await endpoints.recordAttempt('a', true, '200', 3000)).toBeUndefined();
+    expect(await endpoints.remove('a')).toBe(true);
+    expect(await endpoints.setEnabled('a', true)).toBe(false);
+  });
+});

@@ -1,0 +1,108 @@
+import { hostname } from 'node:os';
+import {
+  createLogger,
+  type DeliveryJobData,
+  QUEUES,
+  type ResultJobData,
+  redactError,
+} from '@nightshift/shared';
+import { openQueue, type RedisClient, Store } from '@nightshift/store';
+import { type Queue, Worker } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { deliveryBackoff, deliveryProcessor } from './deliver.js';
+import { Dispatcher } from './dispatcher.js';
+import { webhookInstruments } from './metrics.js';
+import { resolveWebhooksOptions, type WebhooksOptions } from './options.js';
+
+/** A running webhook role: dispatcher and delivery worker. */
+export interface Webhooks {
+  /** The `{webhooks}` queue (one job per delivery). */
+  queue: Queue<DeliveryJobData>;
+  /** The delivery worker, when running (its `completed` / `failed` events are BullMQ's). */
+  worker: Worker<DeliveryJobData> | undefined;
+  /** Stops taking events and deliveries, waits for those in progress. Idempotent. */
+  close(): Promise<void>;
+}
+
+const DAY_S = 86_400;
+const HEARTBEAT_MS = 15_000;
+
+/** The dispatcher's own connection: its XREADGROUP blocks, and closing it cuts the wait short. */
+function blockingCopy(conn: RedisClient): RedisClient {
+  return conn instanceof Cluster ? conn.duplicate() : conn.duplicate();
+}
+
+/**
+ * Starts the webhook role (`nightshift-webhooks`): a dispatcher that turns the store's event outbox
+ * into one `{webhooks}` job per (event, endpoint), and a worker that delivers them, signed per
+ * Standard Webhooks, at least once, with backoff. Any number of processes may run it.
+ */
+export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks> {
+  const opts = resolveWebhooksOptions(options);
+  const log = options.logger ?? createLogger('webhooks');
+  const store = new Store(opts.connection, opts.prefix);
+  const metrics = webhookInstruments(options.metrics);
+  const queue = openQueue<DeliveryJobData>('webhooks', opts.connection, opts.prefix, {
+    defaultJobOptions: {
+      attempts: opts.attempts,
+      backoff: { type: 'webhook' },
+      // A delivered job is kept a day: the window in which fanning an event out again is a no-op.
+      removeOnComplete: { age: DAY_S },
+      removeOnFail: false,
+    },
+  });
+  queue.on('error', (err) => log.warn({ err: redactError(err) }, 'webhooks queue error'));
+  const results = openQueue<ResultJobData>('results', opts.connection, opts.prefix);
+  let dispatcher: Dispatcher | undefined;
+  if (opts.dispatch) {
+    dispatcher = new Dispatcher(blockingCopy(opts.connection), store, queue, results, opts, log, metrics);
+    dispatcher.start();
+  }
+  let worker: Worker<DeliveryJobData> | undefined;
+  if (opts.deliver) {
+    worker = new Worker<DeliveryJobData>(QUEUES.webhooks, deliveryProcessor(store, opts, log, metrics), {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency,
+      lockDuration: opts.lockDurationMs,
+      stalledInterval: opts.lockDurationMs,
+      settings: { backoffStrategy: deliveryBackoff(opts.backoffMs) },
+    });
+    worker.on('error', (err) => log.warn({ err: redactError(err) }, 'webhook worker error'));
+    worker.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1))
+        log.warn(
+          { jobId: job.id, endpoint: job.data.endpoint, err: redactError(err).message },
+          'webhook delivery failed',
+        );
+    });
+  }
+  log.info(
+    { dispatch: opts.dispatch, deliver: opts.deliver, concurrency: opts.concurrency },
+    'webhooks started',
+  );
+  // A heartbeat, like the other roles: `nightshift health webhooks` (container health checks).
+  const instance = `${hostname()}-${process.pid}`;
+  const beat = () =>
+    store
+      .heartbeat({ role: 'webhooks', instance, pid: process.pid, host: hostname(), at: opts.now() })
+      .catch((err: unknown) => log.warn({ err: redactError(err) }, 'heartbeat failed'));
+  await beat();
+  const beating = setInterval(beat, HEARTBEAT_MS);
+  beating.unref();
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    worker,
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(beating);
+        await dispatcher?.stop();
+        await worker?.close();
+        await store.removeHeartbeat('webhooks', instance).catch(() => {});
+        await Promise.all([queue.close(), results.close()]);
+      })();
+      return closing;
+    },
+  };
+}
