@@ -16,7 +16,7 @@
  * between the `bench:api` markers; `--quick` (1 run, 5 calls, 1,000 deliveries) or `--runs N`
  * writes bench/out/api.md only.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { createProducer, type EnqueueRequest } from '@nightshift/producer';
 import { createLogger } from '@nightshift/shared';
 import { ApiTokens, createRedis, Store, WebhookEndpoints } from '@nightshift/store';
-import { freePort, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
 import { codeVersion, loadAvg1, machineInfo } from './lib/machine.js';
 import { benchRequests } from './lib/payloads.js';
 import { type Summary, summarize } from './lib/stats.js';
@@ -56,7 +56,7 @@ const env = {
 };
 
 function role(entry: string, extra: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, sourceNodeArgs(join(ROOT, entry)), {
+  return spawnTs(join(ROOT, entry), [], {
     cwd: ROOT,
     env: { ...env, ...extra },
     stdio: ['ignore', 'pipe', 'inherit'],

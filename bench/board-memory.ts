@@ -19,7 +19,6 @@
  *
  *   pnpm bench:board [--dead 40] [--mb 4] [--viewers 10] [--refreshes 5] [--out bench/out/board-memory.json]
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,7 +31,7 @@ import { startEmulator } from '@nightshift/emulator';
 import { createProducer } from '@nightshift/producer';
 import { createLogger } from '@nightshift/shared';
 import { createRedis, openQueue } from '@nightshift/store';
-import { startRedisServer, waitFor } from '@nightshift/testing';
+import { spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BOARD_BIN = join(ROOT, 'packages/board/src/bin.ts');
@@ -157,7 +156,7 @@ interface BoardProcess {
 }
 
 async function startBoardProcess(redisUrl: string): Promise<BoardProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BOARD_BIN], {
+  const child = spawnTs(BOARD_BIN, [], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

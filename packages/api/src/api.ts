@@ -18,13 +18,15 @@ import { hostCheck, requireLoopback } from './security.js';
 function accessLog(logger: Logger, metrics: ApiInstruments) {
   return (req: Request, res: Response, next: NextFunction) => {
     const start = process.hrtime.bigint();
+    // Read now: a router mounted at /v1 strips its prefix from req.path while it handles the call.
+    const path = req.path;
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      metrics.call(req.method, routeOf(req.path), res.statusCode, seconds);
+      metrics.call(req.method, routeOf(path), res.statusCode, seconds);
       logger.info(
         {
           method: req.method,
-          path: req.path,
+          path,
           status: res.statusCode,
           ms: Math.round(seconds * 1000),
           token: res.locals.token?.id,

@@ -13,10 +13,10 @@ const NONE: ApiInstruments = { call: () => undefined, enqueued: () => undefined 
 /** The route templates of the API, as its OpenAPI document names them (a bounded label). */
 const ROUTES: [RegExp, string][] = [
   [/^\/v1\/requests$/, '/v1/requests'],
-  [/^\/v1\/requests\/[^/]+$/, '/v1/requests/{custom_id}'],
+  [/^\/v1\/requests\/[^/]+$/, '/v1/requests/{customId}'],
   [/^\/v1\/features\/[^/]+\/progress$/, '/v1/features/{feature}/progress'],
   [/^\/v1\/features\/[^/]+\/drain$/, '/v1/features/{feature}/drain'],
-  [/^\/v1\/features\/[^/]+\/drain\/[^/]+$/, '/v1/features/{feature}/drain/{mark_id}'],
+  [/^\/v1\/features\/[^/]+\/drain\/[^/]+$/, '/v1/features/{feature}/drain/{markId}'],
   [/^\/openapi\.json$/, '/openapi.json'],
   [/^\/healthz$/, '/healthz'],
 ];

@@ -1,3 +1,4 @@
+import { Registry } from '@nightshift/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiHarness, request } from './helpers.js';
 
@@ -238,31 +239,103 @@ describe('tokens, scopes and the document', () => {
     expect(doc.components.schemas.Error?.properties.error?.properties.code?.enum).toContain(
       'forbidden_scope',
     );
+    // The producer's bounds that a schema can say are in the document too.
+    const params = doc.components.schemas.MessageParams?.properties as Record<string, unknown>;
+    expect(params.max_tokens).toMatchObject({ type: 'integer', minimum: 1, maximum: 300_000 });
+    expect(params.model).toMatchObject({ type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
   });
 
-  it('without tokens answers loopback callers whose Host header names a loopback host only', async () => {
+  it('refuses a retired model with model_retired, naming the replacement; nothing is written', async () => {
+    const { call, tokens, store } = await h.start({ now: () => Date.parse('2026-12-02T12:00:00Z') });
+    const { token } = await tokens.create({ name: 'svc' });
+    const old = request('r1', {
+      params: { model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'x' }] },
+    });
+    const res = await call('/v1/requests', {
+      method: 'POST',
+      token,
+      json: { requests: [request('r0'), old] },
+    });
+    expect(res.status).toBe(400);
+    const { error } = await res.json();
+    expect(error).toMatchObject({
+      code: 'model_retired',
+      issues: [{ index: 1, field: 'params.model', message: expect.stringContaining('claude-sonnet-4-6') }],
+      retired: [{ model: 'claude-sonnet-4-5', replacement: 'claude-sonnet-4-6' }],
+    });
+    expect((await store.pendingOverview()).total).toBe(0);
+  });
+
+  it('counts calls by route template and status, and enqueued requests by outcome', async () => {
+    const metrics = new Registry();
+    const { call, tokens } = await h.start({ metrics });
+    const { token } = await tokens.create({ name: 'svc' });
+    await call('/v1/requests', { method: 'POST', token, json: { requests: [request('m1'), request('m2')] } });
+    await call('/v1/requests', { method: 'POST', token, json: request('m1') });
+    await call('/v1/requests/digest_nope', { token });
+    await call('/v1/requests/digest_nope');
+    const text = await metrics.metrics();
+    expect(text).toContain(
+      'nightshift_api_requests_total{method="POST",route="/v1/requests",status="202"} 2',
+    );
+    expect(text).toContain(
+      'nightshift_api_requests_total{method="GET",route="/v1/requests/{customId}",status="404"} 1',
+    );
+    expect(text).toContain(
+      'nightshift_api_requests_total{method="GET",route="/v1/requests/{customId}",status="401"} 1',
+    );
+    expect(text).toContain('nightshift_api_enqueued_total{outcome="queued"} 2');
+    expect(text).toContain('nightshift_api_enqueued_total{outcome="exists"} 1');
+    expect(text).toMatch(
+      /nightshift_api_request_duration_seconds_count\{method="POST",route="\/v1\/requests"\} 2/,
+    );
+    // Never an id or a token in a label.
+    expect(text).not.toContain('digest_nope');
+    expect(text).not.toContain(token);
+  });
+
+  it('without tokens answers loopback callers only, and refuses a foreign Host with 421 before any route', async () => {
     const { api, call } = await h.start({ auth: 'none' });
     expect((await call('/v1/features/digest/progress')).status).toBe(200);
     const port = new URL(api.url).port;
     // A DNS-rebinding page reaches 127.0.0.1 but sends its own name as Host.
-    const { request: raw } = await import('node:http');
-    const status = await new Promise<number>((resolve, reject) => {
-      raw(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/v1/features/digest/progress',
-          headers: { host: `evil.example:${port}` },
-        },
-        (r) => {
-          r.resume();
-          resolve(r.statusCode ?? 0);
-        },
-      )
-        .on('error', reject)
-        .end();
-    });
-    expect(status).toBe(403);
+    for (const path of ['/v1/features/digest/progress', '/openapi.json', '/healthz']) {
+      const refused = await rawGet(port, path, `evil.example:${port}`);
+      expect(refused.status, path).toBe(421);
+      expect(JSON.parse(refused.body).error.code, path).toBe('misdirected_host');
+    }
+    expect((await rawGet(port, '/healthz', `localhost:${port}`)).status).toBe(200);
     await expect(h.start({ auth: 'none', host: '0.0.0.0' })).rejects.toThrow(/NIGHTSHIFT_API_AUTH=tokens/);
   });
+
+  it('with tokens checks the Host only against the names the operator lists, as the board does', async () => {
+    const open = await h.start();
+    const openPort = new URL(open.api.url).port;
+    expect((await rawGet(openPort, '/healthz', 'api.example.com')).status).toBe(200);
+    const listed = await h.start({ allowedHosts: ['api.internal', '.example.com'] });
+    const port = new URL(listed.api.url).port;
+    expect((await rawGet(port, '/healthz', 'api.internal')).status).toBe(200);
+    expect((await rawGet(port, '/healthz', `eu.example.com:${port}`)).status).toBe(200);
+    expect((await rawGet(port, '/healthz', `127.0.0.1:${port}`)).status).toBe(200);
+    const refused = await rawGet(port, '/v1/requests/x', 'evil.example');
+    expect(refused.status).toBe(421);
+    expect(refused.body).toContain('NIGHTSHIFT_API_ALLOWED_HOSTS');
+  });
 });
+
+/** A GET with the Host header a browser would send for another name (fetch cannot set Host). */
+async function rawGet(port: string, path: string, host: string): Promise<{ status: number; body: string }> {
+  const { request: raw } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    raw({ host: '127.0.0.1', port, path, headers: { host } }, (r) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (d) => {
+        body += d;
+      });
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}

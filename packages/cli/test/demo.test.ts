@@ -1,8 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { createRedis, openQueue } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { type RedisServer, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -55,22 +55,19 @@ describe('pnpm start (the demo)', () => {
     const token = 'demo-board-token-0123456789';
     const { ANTHROPIC_API_KEY: _drop, ...rest } = process.env;
     // Not --quick, and more documents: the run lasts while the board is probed, then is interrupted.
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'packages/cli/src/bin.ts', 'demo', '--requests', '200'],
-      {
-        cwd: root,
-        env: {
-          ...rest,
-          REDIS_URL: server.url,
-          NIGHTSHIFT_PREFIX: 'demo-ro',
-          NIGHTSHIFT_BOARD_PORT: '0',
-          NIGHTSHIFT_BOARD_READ_ONLY: 'true',
-          NIGHTSHIFT_BOARD_TOKEN: token,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    // From source, as every spawned TypeScript child (without the condition it would load dist/).
+    const child = spawnTs(`${root}packages/cli/src/bin.ts`, ['demo', '--requests', '200'], {
+      cwd: root,
+      env: {
+        ...rest,
+        REDIS_URL: server.url,
+        NIGHTSHIFT_PREFIX: 'demo-ro',
+        NIGHTSHIFT_BOARD_PORT: '0',
+        NIGHTSHIFT_BOARD_READ_ONLY: 'true',
+        NIGHTSHIFT_BOARD_TOKEN: token,
       },
-    );
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;
@@ -102,8 +99,11 @@ describe('pnpm start (the demo)', () => {
       await flush.close();
       redis.disconnect();
     } finally {
-      child.kill('SIGINT');
-      await once(child, 'exit');
+      // A child that already exited (it failed to start) has no exit left to wait for.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        await once(child, 'exit');
+      }
     }
   }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createLogger, DEFAULT_PRICES } from '@nightshift/shared';
 import {
@@ -9,7 +9,7 @@ import {
   openQueue,
   type Store,
 } from '@nightshift/store';
-import { sourceNodeArgs, waitFor } from '@nightshift/testing';
+import { spawnTs, waitFor } from '@nightshift/testing';
 
 export const silent = createLogger('webhooks-test', 'silent');
 const RECEIVER = new URL('./fixtures/receiver.ts', import.meta.url).pathname;
@@ -29,7 +29,7 @@ export interface Received {
 export function receiver(config: Record<string, unknown> & { port: number; log: string }) {
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn(process.execPath, sourceNodeArgs(RECEIVER, JSON.stringify(config)), {
+    child = spawnTs(RECEIVER, [JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

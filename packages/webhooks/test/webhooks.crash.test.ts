@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
-import { freePort, type RedisServer, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, type RedisServer, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { item, receiver } from './helpers.js';
 
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 async function role(prefix: string) {
-  const child = spawn(process.execPath, sourceNodeArgs(ROLE, JSON.stringify({ url: server.url, prefix })), {
+  const child = spawnTs(ROLE, [JSON.stringify({ url: server.url, prefix })], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);

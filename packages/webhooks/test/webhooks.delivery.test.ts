@@ -12,6 +12,7 @@ import {
   Store,
   WebhookEndpoints,
 } from '@nightshift/store';
+import { Registry } from '@nightshift/telemetry';
 import { freePort, type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startWebhooks, type Webhooks, type WebhooksOptions } from '../src/index.js';
@@ -235,7 +236,8 @@ describe('disabled endpoints and replay', () => {
     const rx = receiver({ port, log: join(dir, 'rx3.jsonl'), secrets, gone: ['/gone'], down: ['/down'] });
     await rx.start();
     await store.enqueue([item('a'), item('b'), item('c')]);
-    await start({ failureWindowMs: 300, backoffMs: 100 });
+    const metrics = new Registry();
+    await start({ failureWindowMs: 300, backoffMs: 100, metrics });
     await store.cancel(['a']);
     const endpoints = new WebhookEndpoints(store);
     await waitFor(async () => (await endpoints.list()).every((e) => !e.enabled), {
@@ -248,6 +250,18 @@ describe('disabled endpoints and replay', () => {
     ]);
     const requests = rx.received().length;
     expect(rx.received().filter((r) => r.path === '/gone')).toHaveLength(1);
+    // Each attempt is counted by outcome; both deliveries were given up on (replayable).
+    const sum = async (name: string, labels: Record<string, string>) =>
+      (await metrics.getSingleMetric(name)!.get()).values
+        .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+        .reduce((total, v) => total + v.value, 0);
+    const attempts = 'nightshift_webhook_attempts_total';
+    expect(await sum(attempts, { endpoint: 'gone', outcome: 'gone', event: 'request.canceled' })).toBe(1);
+    expect(await sum(attempts, { endpoint: 'down', outcome: 'rejected' })).toBeGreaterThan(0);
+    expect(await sum(attempts, { outcome: 'delivered' })).toBe(0);
+    expect(await sum('nightshift_webhook_deliveries_failed_total', { endpoint: 'gone' })).toBe(1);
+    expect(await sum('nightshift_webhook_deliveries_failed_total', { endpoint: 'down' })).toBe(1);
+    expect(await sum('nightshift_webhook_events_dispatched_total', {})).toBe(1);
     await store.cancel(['b', 'c']);
     await new Promise((r) => setTimeout(r, 800));
     expect(rx.received()).toHaveLength(requests);
