@@ -1,12 +1,21 @@
 import { request } from 'node:http';
-import { createLogger, type DeadLetterPayload, jobIds, type Logger } from '@nightshift/shared';
+import { createLogger, type DeadLetterPayload, jobIds } from '@nightshift/shared';
 import { addDeadLetters, createRedis, openQueue, type RedisClient } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board, BoardOptions } from '../src/index.js';
-import { basic, csrfToken, item, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
+import {
+  basic,
+  csrfToken,
+  item,
+  memoryLogger,
+  nextPrefix,
+  type Seeded,
+  seed,
+  startBoard,
+} from './helpers.js';
 
 // The outside review's attacks, replayed over real HTTP against a real board and Redis.
 
@@ -23,13 +32,6 @@ afterAll(async () => {
   await redis.quit();
   await server.stop();
 });
-
-/** A logger whose JSON lines are kept for assertions. */
-function memoryLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  const raw: string[] = [];
-  const logger = createLogger('board-test', 'info', { write: (s: string) => void raw.push(s) });
-  return { logger, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 async function open(over: Partial<BoardOptions> = {}, prefix = nextPrefix()) {
   const seeded = await seed(redis, prefix);

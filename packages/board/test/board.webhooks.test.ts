@@ -5,7 +5,7 @@ import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing
 import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { csrfToken, getJson, item, nextPrefix, silentLogger, startBoard } from './helpers.js';
+import { csrfToken, getJson, item, memoryLogger, nextPrefix, silentLogger, startBoard } from './helpers.js';
 
 let server: RedisServer;
 let redis: RedisClient;
@@ -37,7 +37,8 @@ const okOf = async (r: Response) => ((await r.json()) as { ok: boolean }).ok;
 
 async function open(readOnly = false) {
   const prefix = nextPrefix();
-  const board = await startBoard(redis, prefix, { readOnly });
+  const log = memoryLogger();
+  const board = await startBoard(redis, prefix, { readOnly, logger: log.logger });
   boards.push(board);
   const token = await csrfToken(board.url);
   const same = { origin: new URL(board.url).origin, 'sec-fetch-site': 'same-origin' };
@@ -50,7 +51,10 @@ async function open(readOnly = false) {
     });
   const post = (path: string) =>
     fetch(`${board.url}${path}`, { method: 'POST', headers: { ...same, 'x-csrf-token': token } });
-  return { board, prefix, form, post, store: new Store(redis, prefix) };
+  const bullBoard = (path: string) =>
+    fetch(`${board.url}/queues/api/queues/${path}`, { method: 'PUT', headers: same });
+  const audits = () => log.lines().filter((l) => l.audit === true);
+  return { board, prefix, form, post, bullBoard, audits, store: new Store(redis, prefix) };
 }
 
 describe('webhooks on the board', () => {
@@ -85,10 +89,16 @@ describe('webhooks on the board', () => {
     expect(await bad.text()).toContain('url:');
   });
 
-  it('lists failed deliveries, replays them, disables and enables an endpoint', async () => {
-    const { board, post, prefix, store } = await open();
+  it('lists failed deliveries, replays them (also from Bull Board), disables and enables an endpoint, audited', async () => {
+    const { board, post, bullBoard, audits, prefix, store } = await open();
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     await new WebhookEndpoints(store).register({ name: 'svc', url, events: ['request.canceled'] });
+    await store.enqueue([item('a'), item('b'), item('c')]);
+    await store.cancel(['a', 'b', 'c']);
+    // No nightshift-webhooks yet: the events wait in the outbox, which the fleet metrics show.
+    expect(await (await fetch(`${board.url}/metrics`)).text()).toContain(
+      'nightshift_webhook_outbox_backlog 3',
+    );
     const hooks = await startWebhooks({
       connection: worker,
       prefix,
@@ -97,25 +107,25 @@ describe('webhooks on the board', () => {
       logger: silentLogger,
     });
     try {
-      await store.enqueue([item('a'), item('b')]);
-      await store.cancel(['a', 'b']);
       type View = {
         endpoints: { name: string; failed: number; enabled: boolean }[];
         failed: { total: number; items: { jobId: string }[] };
       };
-      await waitFor(async () => (await getJson<View>(`${board.url}/api/webhooks`)).failed.total === 2, {
+      await waitFor(async () => (await getJson<View>(`${board.url}/api/webhooks`)).failed.total === 3, {
         timeoutMs: 10_000,
-        what: 'two failed deliveries on the board',
+        what: 'three failed deliveries on the board',
       });
       const view = await getJson<View>(`${board.url}/api/webhooks`);
-      expect(view.endpoints[0]).toMatchObject({ name: 'svc', failed: 2 });
+      expect(view.endpoints[0]).toMatchObject({ name: 'svc', failed: 3 });
       const page = await (await fetch(board.url)).text();
       expect(page).toContain('data-testid="webhook-failed"');
-      expect(page).toContain('Replay 2');
+      expect(page).toContain('Replay 3');
+      // Bull Board's write policy: cleaning the deliveries is refused, retrying a failed one replays it.
+      const [first, second] = view.failed.items.map((i) => encodeURIComponent(i.jobId));
+      expect((await bullBoard('%7Bwebhooks%7D/clean/failed')).status).toBe(403);
       accept = true;
-      const one = await post(
-        `/api/webhooks/deliveries/${encodeURIComponent(view.failed.items[0]!.jobId)}/replay`,
-      );
+      expect((await bullBoard(`%7Bwebhooks%7D/${first}/retry`)).status).toBe(204);
+      const one = await post(`/api/webhooks/deliveries/${second}/replay`);
       expect(await one.json()).toMatchObject({ ok: true, message: 'Replayed 1 failed delivery.' });
       const rest = await post('/api/webhooks/svc/replay');
       expect(await okOf(rest)).toBe(true);
@@ -128,6 +138,21 @@ describe('webhooks on the board', () => {
       expect(await okOf(await post('/api/webhooks/svc/enable'))).toBe(true);
       expect((await post('/api/webhooks/nope/enable')).status).toBe(404);
       expect((await post('/api/webhooks/bad%20name/enable')).status).toBe(400);
+      // A delivered job is not retried from Bull Board (it would reach the receiver again).
+      expect((await bullBoard(`%7Bwebhooks%7D/${first}/retry`)).status).toBe(403);
+      expect(audits().map((a) => [a.action, a.outcome])).toEqual([
+        ['bull-board: clean jobs', 'refused'],
+        ['bull-board: retry job', 'allowed'],
+        ['replay webhook delivery', 'allowed'],
+        ['replay webhook deliveries', 'allowed'],
+        ['disable webhook endpoint', 'allowed'],
+        ['enable webhook endpoint', 'allowed'],
+        ['enable webhook endpoint', 'allowed'],
+        ['enable webhook endpoint', 'allowed'],
+        ['bull-board: retry job', 'refused'],
+      ]);
+      expect(audits()[3]).toMatchObject({ queue: '{webhooks}', endpoint: 'svc', status: 200 });
+      expect(audits()[6]).toMatchObject({ endpoint: 'nope', status: 404 });
     } finally {
       accept = false;
       await hooks.close();

@@ -1,5 +1,5 @@
 import type { DeadLetterPayload, Message } from '@nightshift/shared';
-import { createLogger, DEFAULT_PRICES, jobIds } from '@nightshift/shared';
+import { createLogger, DEFAULT_PRICES, jobIds, type Logger } from '@nightshift/shared';
 import {
   addDeadLetters,
   buildSuccess,
@@ -17,6 +17,13 @@ export const T0 = Date.parse('2026-11-20T12:00:00Z');
 export const MIN = 60_000;
 
 export const silentLogger = createLogger('board-test', 'silent');
+
+/** A logger whose JSON lines are kept for assertions. */
+export function memoryLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const raw: string[] = [];
+  const logger = createLogger('board-test', 'info', { write: (s: string) => void raw.push(s) });
+  return { logger, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
 
 let counter = 0;
 /** A unique prefix per test. */

@@ -1,4 +1,4 @@
-import { Job, type JobType, type Queue } from 'bullmq';
+import { Job, type JobType, optsDecodeMap, type Queue } from 'bullmq';
 import type { RedisClient } from './connection.js';
 import { scripts } from './scripts.js';
 
@@ -35,7 +35,7 @@ export async function readJobsWithin(
     for (let f = 0; f < flat.length; f += 2) raw[flat[f]!] = flat[f + 1]!;
     const omittedDataBytes = Number(raw.__dataBytes ?? 0);
     delete raw.__dataBytes;
-    out.push({ job: Job.fromJSON(queue, raw as never, ids[i]), omittedDataBytes });
+    out.push({ job: Job.fromJSON(queue, decodeJobHash(raw, ids[i]!) as never, ids[i]), omittedDataBytes });
   });
   return out;
 }
@@ -43,4 +43,36 @@ export async function readJobsWithin(
 /** The ids of a queue's jobs in some states (as `queue.getJobs` pages them), without reading the jobs. */
 export function jobIdsIn(queue: Queue, states: JobType[], start: number, end: number, asc = false) {
   return queue.getRanges(states, start, end, asc);
+}
+
+/**
+ * A job hash as Redis holds it (short field names, numbers as strings, options encoded) turned into
+ * the JSON `Job.fromJSON` takes, as BullMQ's own `getJob` does: without it a job read here has no
+ * attempts made, no finish time and its options as a string.
+ */
+function decodeJobHash(raw: Record<string, string>, id: string) {
+  const opts = Object.entries(JSON.parse(raw.opts || '{}') as Record<string, unknown>).map(([k, v]) => [
+    (optsDecodeMap as Record<string, string>)[k] ?? k,
+    v,
+  ]);
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  return {
+    ...raw,
+    id: raw.id ?? id,
+    opts: Object.fromEntries(opts),
+    progress: JSON.parse(raw.progress || '0'),
+    delay: Number(raw.delay ?? 0),
+    priority: Number(raw.priority ?? 0),
+    timestamp: Number(raw.timestamp ?? 0),
+    attemptsStarted: Number(raw.ats ?? 0),
+    attemptsMade: Number(raw.attemptsMade ?? raw.atm ?? 0),
+    stalledCounter: Number(raw.stc ?? 0),
+    finishedOn: num(raw.finishedOn),
+    processedOn: num(raw.processedOn),
+    repeatJobKey: raw.rjk,
+    deduplicationId: raw.deid,
+    deferredFailure: raw.defa,
+    parent: raw.parent ? JSON.parse(raw.parent) : undefined,
+    processedBy: raw.pb,
+  };
 }

@@ -1,5 +1,6 @@
 import type { DeliveryJobData } from '@nightshift/shared';
 import type { Job, Queue } from 'bullmq';
+import { jobIdsIn, readJobsWithin } from './jobs-within.js';
 
 /** A failed delivery as the board and the CLI list it. */
 export interface FailedDelivery {
@@ -13,16 +14,37 @@ export interface FailedDelivery {
 }
 
 const PAGE = 500;
+/**
+ * The most bytes of a delivery's data a listing reads: a body with a long result text stays in
+ * Redis (the board lists failed deliveries at every refresh), and its endpoint and event id are
+ * read from the job id, its type from the job name.
+ */
+const LIST_DATA_BYTES = 16 * 1024;
 
-const view = (j: Job<DeliveryJobData>): FailedDelivery => ({
-  jobId: j.id ?? '',
-  endpoint: j.data.endpoint,
-  eventId: j.data.eventId,
-  type: j.data.type,
-  attempts: j.attemptsMade,
-  reason: j.failedReason ?? '',
-  failedAt: j.finishedOn ?? 0,
-});
+/**
+ * Endpoint and event id from a delivery's job id `whd-<endpoint>-<event id>`; an event id is
+ * `ev-<enqueued ms>-…`, `ev-batch-…` or `ev-drain-…`, which tells where an endpoint name that
+ * holds `-ev-` ends.
+ */
+function ofJobId(id: string): { endpoint: string; eventId: string } | null {
+  const m = /^whd-(.+?)-(ev-(?:\d+|batch|drain)-.+)$/.exec(id);
+  return m ? { endpoint: m[1]!, eventId: m[2]! } : null;
+}
+
+function view(j: Job, omitted: boolean): FailedDelivery {
+  const id = j.id ?? '';
+  const data = j.data as Partial<DeliveryJobData>;
+  const fromId = omitted ? ofJobId(id) : null;
+  return {
+    jobId: id,
+    endpoint: fromId?.endpoint ?? data.endpoint ?? '',
+    eventId: fromId?.eventId ?? data.eventId ?? '',
+    type: omitted ? j.name : (data.type ?? j.name),
+    attempts: j.attemptsMade,
+    reason: j.failedReason ?? '',
+    failedAt: j.finishedOn ?? 0,
+  };
+}
 
 /**
  * Failed deliveries per endpoint among the newest `scan` failed jobs, from their ids alone
@@ -35,7 +57,7 @@ export async function failedPerEndpoint(
   const ids = await queue.getRanges(['failed'], 0, scan - 1);
   const out = new Map<string, number>();
   for (const id of ids) {
-    const endpoint = /^whd-(.+?)-ev-/.exec(id)?.[1];
+    const endpoint = ofJobId(id)?.endpoint;
     if (endpoint) out.set(endpoint, (out.get(endpoint) ?? 0) + 1);
   }
   return out;
@@ -49,11 +71,12 @@ export async function failedDeliveries(
   const limit = opts.limit ?? 100;
   const out: FailedDelivery[] = [];
   for (let start = 0; out.length < limit; start += PAGE) {
-    const jobs = (await queue.getFailed(start, start + PAGE - 1)).filter(
-      (j): j is Job<DeliveryJobData> => !!j,
-    );
-    if (jobs.length === 0) break;
-    for (const j of jobs) if (!opts.endpoint || j.data.endpoint === opts.endpoint) out.push(view(j));
+    const ids = await jobIdsIn(queue, ['failed'], start, start + PAGE - 1);
+    if (ids.length === 0) break;
+    for (const { job, omittedDataBytes } of await readJobsWithin(queue, ids, LIST_DATA_BYTES)) {
+      const v = view(job, omittedDataBytes > 0);
+      if (!opts.endpoint || v.endpoint === opts.endpoint) out.push(v);
+    }
   }
   return out.slice(0, limit);
 }

@@ -1,4 +1,6 @@
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { type DeliveryJobData, jobIds } from '@nightshift/shared';
+import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { Worker } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ApiTokens,
@@ -6,7 +8,10 @@ import {
   createRedis,
   type EnqueueItem,
   EventOutbox,
+  failedDeliveries,
+  openQueue,
   type RedisClient,
+  replayDeliveries,
   Store,
   scopeAllows,
   WebhookEndpoints,
@@ -280,5 +285,55 @@ describe('webhook endpoints', () => {
     expect(await endpoints.recordAttempt('a', true, '200', 3000)).toBeUndefined();
     expect(await endpoints.remove('a')).toBe(true);
     expect(await endpoints.setEnabled('a', true)).toBe(false);
+  });
+});
+
+describe('failed deliveries', () => {
+  it('are listed without reading a large body, and replayed with it', async () => {
+    const queue = openQueue<DeliveryJobData>('webhooks', redis, prefix);
+    const big = 'x'.repeat(64 * 1024);
+    const add = (endpoint: string, eventId: string, body: string) =>
+      queue.add(
+        'request.succeeded',
+        { eventId, endpoint, type: 'request.succeeded', body, at: 1 },
+        { jobId: jobIds.webhook(endpoint, eventId), attempts: 1 },
+      );
+    await add('small', 'ev-1-a-ok', '{}');
+    await add('big-ev-name', 'ev-2-b-ok', big);
+    const blocking = createRedis({ url: server.url }, 'worker');
+    const worker = new Worker(
+      queue.name,
+      async () => {
+        throw new Error('HTTP 503');
+      },
+      { connection: blocking, prefix },
+    );
+    await waitFor(async () => (await queue.getFailedCount()) === 2, { what: 'both deliveries failed' });
+    await worker.close();
+    await blocking.quit();
+    const failed = await failedDeliveries(queue);
+    expect(failed.map(({ failedAt: _, ...f }) => f).sort((a, b) => a.jobId.localeCompare(b.jobId))).toEqual([
+      {
+        jobId: 'whd-big-ev-name-ev-2-b-ok',
+        endpoint: 'big-ev-name',
+        eventId: 'ev-2-b-ok',
+        type: 'request.succeeded',
+        attempts: 1,
+        reason: 'HTTP 503',
+      },
+      {
+        jobId: 'whd-small-ev-1-a-ok',
+        endpoint: 'small',
+        eventId: 'ev-1-a-ok',
+        type: 'request.succeeded',
+        attempts: 1,
+        reason: 'HTTP 503',
+      },
+    ]);
+    expect(await failedDeliveries(queue, { endpoint: 'big-ev-name' })).toHaveLength(1);
+    expect(await replayDeliveries(queue, { endpoint: 'big-ev-name' })).toBe(1);
+    expect((await queue.getJob('whd-big-ev-name-ev-2-b-ok'))?.data.body).toBe(big);
+    await queue.obliterate({ force: true });
+    await queue.close();
   });
 });
