@@ -1,11 +1,13 @@
 /**
  * deploy/grafana/nightshift.json against what the roles really export: the batcher, collector,
- * board and result worker are started on registries of their own (as their bins and a service do),
+ * board, HTTP API, webhooks and result worker are started on registries of their own (as their bins
+ * and a service do),
  * and every metric name a panel's query uses must be one of theirs (or Prometheus' own `up`). The
  * queries' syntax is checked by a real Prometheus in test/prometheus.e2e.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
+import { createApi } from '@nightshift/api';
 import { startBatcher } from '@nightshift/batcher';
 import { createBoard } from '@nightshift/board';
 import { startCollector } from '@nightshift/collector';
@@ -15,6 +17,7 @@ import { createLogger } from '@nightshift/shared';
 import { createRedis, type RedisClient } from '@nightshift/store';
 import { createRoleRegistry, type Registry, watchRedis } from '@nightshift/telemetry';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries, metricNames } from './dashboard.js';
 
@@ -51,20 +54,22 @@ beforeAll(async () => {
     watchRedis(registry, redis).stop();
     return registry;
   };
-  const [b, c, d] = [role('batcher'), role('collector'), role('board')];
+  const [b, c, d, a, w] = [role('batcher'), role('collector'), role('board'), role('api'), role('webhooks')];
   const service = role('service');
   const batcher = await startBatcher({ connection: redis, client, runWorker: false, logger, metrics: b });
   const collector = await startCollector({ connection: redis, client, runWorker: false, logger, metrics: c });
   const board = await createBoard({ connection: redis, port: 0, logger, metrics: d });
+  const api = await createApi({ connection: redis, port: 0, logger, metrics: a });
+  const webhooks = await startWebhooks({ connection: redis, logger, metrics: w, dispatch: false });
   const worker = createResultWorker({
     connection: redis,
     logger,
     metrics: service,
     handler: () => undefined,
   });
-  for (const r of [b, c, d]) for (const n of seriesOf(r)) exported.add(n);
+  for (const r of [b, c, d, a, w]) for (const n of seriesOf(r)) exported.add(n);
   // The board's fleet metrics are unregistered when it closes: read them first.
-  await Promise.all([worker.close(), collector.close(), batcher.close()]);
+  await Promise.all([worker.close(), collector.close(), batcher.close(), api.close(), webhooks.close()]);
   for (const n of seriesOf(service)) exported.add(n);
   await board.close();
 });
@@ -115,6 +120,10 @@ describe('deploy/grafana/nightshift.json', () => {
       'nightshift_collector_batch_time_to_end_seconds_bucket',
       'nightshift_role_heartbeat_age_seconds',
       'process_resident_memory_bytes',
+      'nightshift_api_requests_total',
+      'nightshift_webhook_attempts_total',
+      'nightshift_webhook_event_to_delivery_seconds_bucket',
+      'nightshift_webhook_outbox_backlog',
     ])
       expect(used.has(name), name).toBe(true);
   });

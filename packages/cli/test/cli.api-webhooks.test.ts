@@ -64,7 +64,8 @@ describe('nightshift webhooks', () => {
       req.resume();
       if (accept) got.push(String(req.headers['webhook-id']));
       res.statusCode = accept ? 204 : 500;
-      res.end();
+      // A hostile receiver's answer ends up in the failure reason the CLI prints.
+      res.end(accept ? undefined : 'boom \x1b[2J\x1b[31mred');
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   });
@@ -127,6 +128,10 @@ describe('nightshift webhooks', () => {
       type: 'request.canceled',
       reason: expect.stringContaining('HTTP 500'),
     });
+    // Printed through the CLI's control-character escaping: the receiver cannot drive the terminal.
+    const human = await cli(['webhooks', 'failed', 'svc'], 'c2');
+    expect(human.out).toContain('boom \\u001b[2J\\u001b[31mred');
+    expect(human.out).not.toContain('\x1b');
     expect((await cli(['webhooks', 'replay'], 'c2')).code).toBe(2);
     accept = true;
     expect((await cli(['webhooks', 'replay', 'svc'], 'c2')).out).toContain('Replayed 2');
