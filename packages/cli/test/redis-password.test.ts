@@ -38,9 +38,20 @@ function expectNoPassword(c: Child) {
 }
 
 describe('a wrong Redis password', () => {
-  it('is never printed by the batcher, the collector or the board; they name Redis as redis://:***@host:port', async () => {
-    const env = { REDIS_URL: url, NIGHTSHIFT_PREFIX: 'pw1', NIGHTSHIFT_BOARD_PORT: '0' };
-    const children = [runBin('batcher', env), runBin('collector', env), runBin('board', env)];
+  it('is never printed by any role (batcher, collector, board, API, webhooks); they name Redis as redis://:***@host:port', async () => {
+    const env = {
+      REDIS_URL: url,
+      NIGHTSHIFT_PREFIX: 'pw1',
+      NIGHTSHIFT_BOARD_PORT: '0',
+      NIGHTSHIFT_API_PORT: '0',
+    };
+    const children = [
+      runBin('batcher', env),
+      runBin('collector', env),
+      runBin('board', env),
+      runBin('api', env),
+      runBin('webhooks', env),
+    ];
     try {
       // Each keeps retrying (a rotated password can come back); a few refusals are enough to look at.
       await waitFor(() => children.every((c) => /WRONGPASS/.test(outputOf(c))), {

@@ -17,6 +17,8 @@ export const BINS = {
   batcher: fileURLToPath(new URL('../../batcher/src/bin.ts', import.meta.url)),
   collector: fileURLToPath(new URL('../../collector/src/bin.ts', import.meta.url)),
   board: fileURLToPath(new URL('../../board/src/bin.ts', import.meta.url)),
+  api: fileURLToPath(new URL('../../api/src/bin.ts', import.meta.url)),
+  webhooks: fileURLToPath(new URL('../../webhooks/src/bin.ts', import.meta.url)),
   cli: fileURLToPath(new URL('../src/bin.ts', import.meta.url)),
   service: fileURLToPath(new URL('./fixtures/service.ts', import.meta.url)),
   redisErrorService: fileURLToPath(new URL('./fixtures/redis-error-service.ts', import.meta.url)),

@@ -195,7 +195,7 @@ export const SETTINGS = {
   },
   NIGHTSHIFT_METRICS_PORT: {
     schema: z.coerce.number().int().min(0).max(65535).optional(),
-    doc: 'Port of this role process’s Prometheus `/metrics` server (batcher, collector, board); unset: none (the board still answers `/metrics` on its own port). 0 picks a free port (logged).',
+    doc: 'Port of this role process’s Prometheus `/metrics` server (batcher, collector, board, api, webhooks); unset: none (the board still answers `/metrics` on its own port). 0 picks a free port (logged).',
   },
   NIGHTSHIFT_METRICS_HOST: {
     schema: z.string().min(1).default('127.0.0.1'),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import {
   createLogger,
   type DeliveryJobData,
+  type Logger,
   QUEUES,
   type ResultJobData,
   redactError,
@@ -28,8 +29,12 @@ const DAY_S = 86_400;
 const HEARTBEAT_MS = 15_000;
 
 /** The dispatcher's own connection: its XREADGROUP blocks, and closing it cuts the wait short. */
-function blockingCopy(conn: RedisClient): RedisClient {
-  return conn instanceof Cluster ? conn.duplicate() : conn.duplicate();
+function blockingCopy(conn: RedisClient, log: Logger): RedisClient {
+  const copy = conn instanceof Cluster ? conn.duplicate() : conn.duplicate();
+  // Without a listener ioredis prints its errors raw; they are the caller's connection's too, which
+  // its owner logs (redacted, once per repeat window), so here only at debug.
+  copy.on('error', (err: unknown) => log.debug({ err: redactError(err) }, 'dispatcher redis error'));
+  return copy;
 }
 
 /**
@@ -55,7 +60,15 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   const results = openQueue<ResultJobData>('results', opts.connection, opts.prefix);
   let dispatcher: Dispatcher | undefined;
   if (opts.dispatch) {
-    dispatcher = new Dispatcher(blockingCopy(opts.connection), store, queue, results, opts, log, metrics);
+    dispatcher = new Dispatcher(
+      blockingCopy(opts.connection, log),
+      store,
+      queue,
+      results,
+      opts,
+      log,
+      metrics,
+    );
     dispatcher.start();
   }
   let worker: Worker<DeliveryJobData> | undefined;
@@ -87,7 +100,9 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     store
       .heartbeat({ role: 'webhooks', instance, pid: process.pid, host: hostname(), at: opts.now() })
       .catch((err: unknown) => log.warn({ err: redactError(err) }, 'heartbeat failed'));
-  await beat();
+  // Not awaited: on a Redis that is down (or refuses the password) the worker connection waits,
+  // and start-up must not, or the process could not even be stopped.
+  void beat();
   const beating = setInterval(beat, HEARTBEAT_MS);
   beating.unref();
   let closing: Promise<void> | undefined;
@@ -98,8 +113,12 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
       closing ??= (async () => {
         clearInterval(beating);
         await dispatcher?.stop();
-        await worker?.close();
-        await store.removeHeartbeat('webhooks', instance).catch(() => {});
+        // With Redis out of reach (down, or refusing the password) a delivery in progress cannot
+        // finish and nothing can be written: stop at once (a job in progress is retried after its
+        // lock, the heartbeat ages out) rather than wait for a Redis that may not come back.
+        const reachable = opts.connection.status === 'ready';
+        await worker?.close(!reachable);
+        if (reachable) await store.removeHeartbeat('webhooks', instance).catch(() => {});
         await Promise.all([queue.close(), results.close()]);
       })();
       return closing;
