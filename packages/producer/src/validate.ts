@@ -80,13 +80,13 @@ function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): Pre
   const proto = Object.getOwnPropertyDescriptor(routed, '__proto__')?.value !== undefined;
   if (proto) at('__proto__', 'unknown field; remove it');
   const r = routed as Obj;
+  const schemaOk = (field: string) => !parsed.error?.issues.some((i) => i.path[0] === field);
   const cid = customIdOf(r, at);
-  if (!parsed.error?.issues.some((i) => i.path[0] === 'deadline')) checkHorizon(r.deadline, ctx.now, at);
+  if (schemaOk('deadline')) checkHorizon(r.deadline, ctx.now, at);
   const meta = metadataOf(r.metadata, at);
   const params = isObj(r.params) ? paramsJson(r.params, at) : null;
-  // The lifecycle of a well-formed model, as long as the params themselves are valid.
-  if (params && !parsed.error?.issues.some((i) => i.path[0] === 'params'))
-    checkModel(r.params as Obj, ctx, at);
+  // The lifecycle of the model, once the params themselves are valid.
+  if (params && schemaOk('params')) checkModel(r.params as Obj, ctx, at);
   if (!parsed.success || !params || cid === null || proto) return null;
   const { feature, partition = 'default' } = parsed.data;
   const bytes = ENVELOPE_BYTES + cid.length + Buffer.byteLength(params);
