@@ -1,8 +1,7 @@
 import { createLogger, NightshiftError } from '@nightshift/shared';
-import { createRedis } from '@nightshift/store';
+import { createRedis, splitList } from '@nightshift/store';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterSeeds } from '../src/connection.js';
 import { createProducer, createResultWorker } from '../src/index.js';
 import { uniquePrefix } from './helpers.js';
 
@@ -26,10 +25,10 @@ const request = {
 
 describe('clusterNodes', () => {
   it('takes NIGHTSHIFT_REDIS_CLUSTER_NODES as it is: a comma-separated string, blanks ignored', () => {
-    expect(clusterSeeds('10.0.0.1:7000, 10.0.0.2:7001,')).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
-    expect(clusterSeeds(['a:1', ' '])).toEqual(['a:1']);
-    expect(clusterSeeds('')).toBeUndefined();
-    expect(clusterSeeds(undefined)).toBeUndefined();
+    expect(splitList('10.0.0.1:7000, 10.0.0.2:7001,')).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
+    expect(splitList(['a:1', ' '])).toEqual(['a:1']);
+    expect(splitList('')).toBeUndefined();
+    expect(splitList(undefined)).toBeUndefined();
   });
 
   it('unset or empty (the variable not set) means a single Redis at redisUrl', async () => {
