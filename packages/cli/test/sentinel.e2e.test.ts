@@ -160,7 +160,10 @@ describe('the pipeline through Redis Sentinel', () => {
       await runCli(['status', '--json'], env, { out: (l) => status.push(l), err: (l) => status.push(l) });
       const batches: string[] = [];
       await runCli(['batches', '--json'], env, { out: (l) => batches.push(l), err: (l) => batches.push(l) });
-      throw new Error(`${(err as Error).message}\nstatus: ${status.join('\n')}\nbatches: ${batches.join('\n')}\n${explain()}`, { cause: err });
+      throw new Error(
+        `${(err as Error).message}\nstatus: ${status.join('\n')}\nbatches: ${batches.join('\n')}\n${explain()}`,
+        { cause: err },
+      );
     } finally {
       await results.close();
       await producer.close();

@@ -66,3 +66,28 @@ describe('clusterNodes', () => {
     }
   });
 });
+
+describe('sentinels', () => {
+  it('go with redisUrl only, never with clusterNodes, and a Sentinel must be host:port', async () => {
+    const redis = createRedis({ url: server.url }, 'client');
+    try {
+      expect(() => createProducer({ connection: redis, sentinels: 'a:26379', logger })).toThrow(
+        /createProducer: sentinels goes with redisUrl/,
+      );
+      expect(() =>
+        createResultWorker({
+          redisUrl: server.url,
+          sentinels: ['a:1'],
+          clusterNodes: 'b:2',
+          handler: () => {},
+          logger,
+        }),
+      ).toThrow(/createResultWorker: give clusterNodes or sentinels, not both/);
+      expect(() =>
+        createProducer({ redisUrl: server.url, sentinels: 'sentinel-without-port', logger }),
+      ).toThrow(/NIGHTSHIFT_REDIS_SENTINELS: "sentinel-without-port" is not host:port/);
+    } finally {
+      await redis.quit();
+    }
+  });
+});
