@@ -322,3 +322,45 @@ export async function startTlsRedis(certs: TestCerts, password: string): Promise
   }
   return { port, url, stop };
 }
+
+/** `n` plain requests `<wave>-<i>` of feature `failover-e2e`. */
+export function numbered(wave: string, n: number): EnqueueRequest[] {
+  return Array.from({ length: n }, (_, i) => ({
+    customId: `${wave}-${i}`,
+    feature: 'failover-e2e',
+    params: {
+      model: 'claude-haiku-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: `Label document ${wave}-${i}` }],
+    },
+  }));
+}
+
+/** Calls `fn` until it succeeds: a service's own retry around a call that meets a failover. */
+export async function untilDone<T>(fn: () => Promise<T>, what: string): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < 100; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${what} kept failing: ${String(last)}`);
+}
+
+/**
+ * The custom_ids delivered more than once whose first delivery came before `cutoff`: after a
+ * failover only a result first delivered in the moment before it may come again (RELIABILITY.md).
+ */
+export function repeatedBefore(deliveries: { customId: string; at: number }[], cutoff: number): string[] {
+  const first = new Map<string, number>();
+  const out: string[] = [];
+  for (const d of deliveries) {
+    const seen = first.get(d.customId);
+    if (seen === undefined) first.set(d.customId, d.at);
+    else if (seen < cutoff) out.push(d.customId);
+  }
+  return out;
+}

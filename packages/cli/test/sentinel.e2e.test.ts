@@ -1,11 +1,11 @@
 import { type Emulator, startEmulator } from '@nightshift/emulator';
-import { createProducer, createResultWorker, type EnqueueRequest } from '@nightshift/producer';
+import { createProducer, createResultWorker } from '@nightshift/producer';
 import { createLogger } from '@nightshift/shared';
 import { connectionFromEnv, createRedis, describeRedis, Store } from '@nightshift/store';
 import { type RedisSentinelSet, startRedisSentinelSet, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
-import { type Child, killAll, runBin } from './scale-helpers.js';
+import { type Child, killAll, numbered, repeatedBefore, runBin, untilDone } from './scale-helpers.js';
 
 // The pipeline behind Redis Sentinel (Debian's redis-sentinel): one master, one replica, three
 // Sentinels. The batcher and collector are bins configured only through the environment, the
@@ -27,32 +27,6 @@ afterAll(async () => {
   await emu?.close();
   await set?.stop();
 });
-
-function requests(wave: string, n: number): EnqueueRequest[] {
-  return Array.from({ length: n }, (_, i) => ({
-    customId: `${wave}-${i}`,
-    feature: 'sentinel-e2e',
-    params: {
-      model: 'claude-haiku-4-5',
-      max_tokens: 16,
-      messages: [{ role: 'user', content: `Label document ${wave}-${i}` }],
-    },
-  }));
-}
-
-/** Calls `fn` until it succeeds: a service's own retry around a call that meets a failover. */
-async function untilDone<T>(fn: () => Promise<T>, what: string): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < 100; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error(`${what} kept failing: ${String(last)}`);
-}
 
 describe('the pipeline through Redis Sentinel', () => {
   it('keeps going through a master failover: every request one final outcome, nothing lost', async () => {
@@ -100,7 +74,7 @@ describe('the pipeline through Redis Sentinel', () => {
         timeoutMs: 40_000,
         what: 'heartbeats of the batcher and the collector',
       });
-      const before = requests('before', 150);
+      const before = numbered('before', 150);
       await producer.enqueueMany(before);
       await waitFor(() => deliveries.length >= 20, { timeoutMs: 30_000, what: 'the first results' });
       expect(deliveries.length, 'the kill must come mid-run').toBeLessThan(before.length);
@@ -111,7 +85,7 @@ describe('the pipeline through Redis Sentinel', () => {
       expect(newMaster).not.toBe(oldMaster);
 
       // After the failover: new work, and the documented replay of what was enqueued before it.
-      const after = requests('after', 150);
+      const after = numbered('after', 150);
       await untilDone(() => producer.enqueueMany(after), 'enqueue after the failover');
       const replay = await untilDone(() => producer.enqueueMany(before), 'the replay');
       const rewritten = replay.filter((o) => o.outcome === 'queued').length;
@@ -125,23 +99,16 @@ describe('the pipeline through Redis Sentinel', () => {
       expect(statuses.filter((s) => s.state !== 'succeeded').map((s) => s.customId)).toEqual([]);
 
       // A second delivery only of a result first delivered in the second before the kill.
-      const first = new Map<string, number>();
-      const twice: string[] = [];
-      for (const d of deliveries) {
-        const seen = first.get(d.customId);
-        if (seen === undefined) first.set(d.customId, d.at);
-        else if (seen < killedAt - 1000) twice.push(d.customId);
-      }
-      expect(twice, 'delivered twice though first delivered well before the kill').toEqual([]);
+      expect(
+        repeatedBefore(deliveries, killedAt - 1000),
+        'delivered twice though first delivered well before the kill',
+      ).toEqual([]);
       await waitFor(async () => (await store.inflightBatchIds()).length === 0, {
         timeoutMs: 30_000,
         what: 'no batch in flight',
       });
-      const repeats = deliveries.filter(
-        (d, i) => deliveries.findIndex((e) => e.customId === d.customId) !== i,
-      );
       console.info(
-        `sentinel failover: ${repeats.length} repeated deliveries (first delivered ${repeats.map((d) => (first.get(d.customId) ?? 0) - killedAt).join(',')} ms from the kill), ${rewritten} enqueues rewritten by the replay`,
+        `sentinel failover: ${repeatedBefore(deliveries, Number.POSITIVE_INFINITY).length} repeated deliveries, ${rewritten} enqueues rewritten by the replay`,
       );
 
       // The CLI reads the same settings.

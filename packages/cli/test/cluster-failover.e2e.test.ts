@@ -1,0 +1,111 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { startBatcher } from '@nightshift/batcher';
+import { startCollector } from '@nightshift/collector';
+import { type Emulator, startEmulator } from '@nightshift/emulator';
+import { createProducer, createResultWorker } from '@nightshift/producer';
+import { createLogger } from '@nightshift/shared';
+import { createRedis, type RedisClient, Store } from '@nightshift/store';
+import { type RedisCluster, startRedisCluster, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { numbered, repeatedBefore, untilDone } from './scale-helpers.js';
+
+// A 3-master Redis Cluster with one replica per master. Mid-run the master that serves the store's
+// slot is killed with SIGKILL; its replica takes the slot over (cluster-node-timeout 2 s) and every
+// role, each on its own Cluster client, carries on. Same rules as the Sentinel test: the service
+// replays its enqueues, a result may come twice only if first delivered just before the kill.
+let cluster: RedisCluster;
+let emu: Emulator;
+const silent = createLogger('cluster-failover', 'silent');
+const clients: RedisClient[] = [];
+
+function clusterClient(purpose: 'worker' | 'client'): RedisClient {
+  const c = createRedis({ url: 'redis://127.0.0.1:1', clusterNodes: cluster.seeds }, purpose);
+  c.on('error', () => {}); // the kill makes them reconnect; what they meet is not the point here
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(3, { replicas: 1 });
+  emu = await startEmulator({ quiet: true, processing: { delayMs: 600 } });
+}, 90_000);
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await emu?.close();
+  await cluster?.stop();
+});
+
+describe('a Redis Cluster master failover', () => {
+  it("loses no request when the store's master dies and its replica takes over", async () => {
+    const prefix = 'cf1';
+    const client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 2 });
+    const deliveries: { customId: string; at: number }[] = [];
+    const results = createResultWorker({
+      connection: clusterClient('client'),
+      prefix,
+      logger: silent,
+      handler: (r) => {
+        deliveries.push({ customId: r.customId, at: Date.now() });
+      },
+    });
+    const producer = createProducer({ connection: clusterClient('client'), prefix, logger: silent });
+    const batcher = await startBatcher({
+      connection: clusterClient('worker'),
+      prefix,
+      client,
+      tickMs: 150,
+      maxWaitMs: 1,
+      maxRequests: 20,
+      logger: silent,
+    });
+    batcher.on('error', () => {});
+    const collector = await startCollector({
+      connection: clusterClient('worker'),
+      prefix,
+      client,
+      pollMs: 100,
+      retryBackoffMs: 50,
+      logUsage: false,
+      logger: silent,
+    });
+    collector.on('error', () => {});
+    const store = new Store(clusterClient('client'), prefix);
+    try {
+      const before = numbered('before', 150);
+      await producer.enqueueMany(before);
+      await waitFor(() => deliveries.length >= 20, { timeoutMs: 30_000, what: 'the first results' });
+      expect(deliveries.length, 'the kill must come mid-run').toBeLessThan(before.length);
+
+      const killedAt = Date.now();
+      const { killed, promoted } = await cluster.killMasterOf(`${prefix}:{req}:any`);
+      expect(promoted).not.toBe(killed);
+
+      const after = numbered('after', 150);
+      await untilDone(() => producer.enqueueMany(after), 'enqueue after the failover');
+      const replay = await untilDone(() => producer.enqueueMany(before), 'the replay');
+      const all = [...before, ...after].map((r) => r.customId as string);
+      await waitFor(() => new Set(deliveries.map((d) => d.customId)).size === all.length, {
+        timeoutMs: 60_000,
+        what: `${all.length} requests delivered (have ${new Set(deliveries.map((d) => d.customId)).size})`,
+      });
+      const statuses = await Promise.all(all.map((id) => producer.getStatus(id)));
+      expect(statuses.filter((s) => s.state !== 'succeeded').map((s) => s.customId)).toEqual([]);
+      expect(
+        repeatedBefore(deliveries, killedAt - 1000),
+        'delivered twice though first delivered well before the kill',
+      ).toEqual([]);
+      await waitFor(async () => (await store.inflightBatchIds()).length === 0, {
+        timeoutMs: 30_000,
+        what: 'no batch in flight',
+      });
+      console.info(
+        `cluster failover (${killed} → ${promoted}): ${repeatedBefore(deliveries, Number.POSITIVE_INFINITY).length} repeated deliveries, ${replay.filter((o) => o.outcome === 'queued').length} enqueues rewritten by the replay`,
+      );
+    } finally {
+      await collector.close();
+      await batcher.close();
+      await results.close();
+      await producer.close();
+    }
+  }, 150_000);
+});
