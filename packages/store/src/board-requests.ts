@@ -98,7 +98,7 @@ export interface BoardRequest {
 }
 
 /**
- * Reads requests for Bull Board: records (params only with `withParams`), the submission and batch
+ * Reads requests for Bull Board: records (params only of requests of at most `paramsUpTo` bytes), the submission and batch
  * of claimed ones, the result of succeeded ones from the `{results}` job their record names (each
  * job read once, and only when its data is at most `resultDataBytes`). Unknown ids are null.
  */
@@ -106,9 +106,9 @@ export async function boardRequests(
   store: Store,
   results: Queue,
   cids: string[],
-  opts: { withParams: boolean; resultDataBytes: number },
+  opts: { paramsUpTo: number; resultDataBytes: number },
 ): Promise<(BoardRequest | null)[]> {
-  const records = await Promise.all(cids.map((cid) => readRecord(store, cid, opts.withParams)));
+  const records = await Promise.all(cids.map((cid) => readRecord(store, cid, opts.paramsUpTo)));
   const subIds = [...new Set(records.flatMap((r) => (r?.record.state === 'claimed' ? [r.record.sub] : [])))];
   const subs = new Map(
     await Promise.all(subIds.map(async (id) => [id, await store.submission(id)] as const)),
@@ -158,18 +158,17 @@ export async function boardRequests(
   });
 }
 
-async function readRecord(store: Store, cid: string, withParams: boolean): Promise<BoardRequest | null> {
-  const [h, params] = await Promise.all([
-    store.redis.hgetall(store.keys.record(cid)),
-    withParams ? store.redis.get(store.keys.params(cid)) : Promise.resolve(null),
-  ]);
+async function readRecord(store: Store, cid: string, paramsUpTo: number): Promise<BoardRequest | null> {
+  const h = await store.redis.hgetall(store.keys.record(cid));
   if (!h?.cid) return null;
   const { params: inHash, ...record } = h as unknown as RecordFields;
+  const small = Number(record.bytes) <= paramsUpTo && record.state !== 'succeeded';
+  const params = small ? ((await store.redis.get(store.keys.params(cid))) ?? inHash ?? null) : null;
   let history: AttemptRecord[] = [];
   try {
     history = JSON.parse(record.hist || '[]') as AttemptRecord[];
   } catch {
     // A record of nonsense still shows; its history reads as empty.
   }
-  return { record, params: withParams ? (params ?? inHash ?? null) : null, history };
+  return { record, params, history };
 }
