@@ -9,8 +9,8 @@ import type { Job, JobType, Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import { decideBullBoard, RETRY_QUEUES } from './bull-board-policy.js';
 import { type BoardContext, QUEUE_ROLES } from './context.js';
-import { REQUESTS_QUEUE, RequestsAdapter } from './requests-adapter.js';
 import { LIST_DATA_BYTES, MAX_JOBS_PER_PAGE, truncateValue } from './limits.js';
+import { REQUESTS_QUEUE, RequestsAdapter } from './requests-adapter.js';
 import { type Actor, actorOf, audit, sameOriginWrites } from './security.js';
 
 const QUEUE_DESCRIPTIONS: Record<QueueRole, string> = {

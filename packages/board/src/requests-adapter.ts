@@ -2,8 +2,8 @@ import { BaseAdapter } from '@bull-board/api/dist/queueAdapters/base.js';
 import type {
   AppJobScheduler,
   JobCounts,
-  JobState,
   JobSchedulerUpdateResult,
+  JobState,
   JobStatus,
   QueueJob,
   QueueJobJson,
@@ -149,9 +149,7 @@ class RequestJob implements QueueJob {
   toJSON(): QueueJobJson {
     const rec = this.r.record;
     const result = this.r.result;
-    const text = result?.message.content
-      .flatMap((b) => (b.type === 'text' ? [b.text] : []))
-      .join('\n');
+    const text = result?.message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
     const dead = rec.state === 'dead';
     const lastError = parsed(rec.err) as { message?: string } | null;
     return {
@@ -163,7 +161,9 @@ class RequestJob implements QueueJob {
       processedOn: this.r.submission?.created ?? (rec.state === 'realtime' ? Number(rec.upd) : null),
       finishedOn: rec.done ? Number(rec.done) : null,
       ...(this.opts.delay !== undefined ? { delay: this.opts.delay } : {}),
-      failedReason: dead ? `${rec.reason ?? 'dead'}${lastError?.message ? `: ${lastError.message}` : ''}` : '',
+      failedReason: dead
+        ? `${rec.reason ?? 'dead'}${lastError?.message ? `: ${lastError.message}` : ''}`
+        : '',
       stacktrace: dead ? this.r.history.map(historyLine) : null,
       data: dataOf(this.r, this.state, this.now),
       returnvalue:
@@ -193,7 +193,8 @@ class RequestJob implements QueueJob {
   /** Ready now: the request leaves its backoff (promote.lua). */
   async promote(): Promise<void> {
     const [code] = await promoteRequests(this.ctx.store, [this.r.record.cid], this.ctx.opts.now());
-    if (code !== 'ok' && code !== 'ready') throw new Error(`${this.r.record.cid} is not in backoff (${code}).`);
+    if (code !== 'ok' && code !== 'ready')
+      throw new Error(`${this.r.record.cid} is not in backoff (${code}).`);
   }
 
   /** Remove = cancel: only a request that is still queued (the store's cancel). */

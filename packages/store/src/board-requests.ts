@@ -114,9 +114,13 @@ export async function boardRequests(
     await Promise.all(subIds.map(async (id) => [id, await store.submission(id)] as const)),
   );
   const batchIds = [...new Set([...subs.values()].flatMap((s) => (s?.batch ? [s.batch] : [])))];
-  const batches = new Map(await Promise.all(batchIds.map(async (id) => [id, await store.batch(id)] as const)));
+  const batches = new Map(
+    await Promise.all(batchIds.map(async (id) => [id, await store.batch(id)] as const)),
+  );
   const jobIds = [
-    ...new Set(records.flatMap((r) => (r?.record.state === 'succeeded' && r.record.dlv ? [r.record.dlv] : []))),
+    ...new Set(
+      records.flatMap((r) => (r?.record.state === 'succeeded' && r.record.dlv ? [r.record.dlv] : [])),
+    ),
   ];
   const jobs = new Map(
     (await readJobsWithin(results, jobIds, opts.resultDataBytes)).map((j) => [j.job.id!, j] as const),
