@@ -117,7 +117,7 @@ function dataOf(r: BoardRequest, state: JobState, now: number): Record<string, u
       out.usage = `in its {results} job (${r.resultOmittedBytes} bytes): open the job to see usage, cost and result`;
     }
   }
-  if (r.history.length) out.attempts = r.history;
+  if (r.history.length) out.attempts = r.history.map(historyLine);
   out.metadata = parsed(rec.meta);
   if (r.params !== null) out.params = parsed(r.params);
   else if (rec.state !== 'succeeded') {
@@ -135,6 +135,7 @@ function historyLine(h: BoardRequest['history'][number]): string {
 /** One request as a Bull Board job. Its actions go through the store's scripts, nothing else. */
 class RequestJob implements QueueJob {
   readonly opts: { delay?: number };
+  readonly id: string;
 
   constructor(
     private readonly ctx: BoardContext,
@@ -144,6 +145,7 @@ class RequestJob implements QueueJob {
   ) {
     const delay = state === 'delayed' ? Number(r.record.ready) - Number(r.record.enq) : undefined;
     this.opts = delay === undefined ? {} : { delay };
+    this.id = r.record.cid;
   }
 
   toJSON(): QueueJobJson {
@@ -158,7 +160,10 @@ class RequestJob implements QueueJob {
       progress: this.state === 'completed' ? 100 : 0,
       attemptsMade: this.r.history.length,
       timestamp: Number(rec.enq),
-      processedOn: this.r.submission?.created ?? (rec.state === 'realtime' ? Number(rec.upd) : null),
+      // When it left the queue, as far as the record knows (a final one: its last attempt).
+      processedOn:
+        this.r.submission?.created ??
+        (rec.state === 'realtime' ? Number(rec.upd) : (this.r.history.at(-1)?.at ?? null)),
       finishedOn: rec.done ? Number(rec.done) : null,
       ...(this.opts.delay !== undefined ? { delay: this.opts.delay } : {}),
       failedReason: dead
@@ -217,7 +222,8 @@ const refuse = (what: string): Promise<never> =>
  */
 export class RequestsAdapter extends BaseAdapter {
   constructor(private readonly ctx: BoardContext) {
-    super('bullmq', {
+    // 'bull': Bull Board then asks no BullMQ-only questions of it (flows, qualified names).
+    super('bull', {
       readOnlyMode: ctx.opts.readOnly,
       allowRetries: true,
       allowCompletedRetries: false,

@@ -19,7 +19,13 @@ afterAll(async () => {
 interface QueueView {
   name: string;
   counts: Record<string, number>;
-  jobs: { id: string; name: string; data: Record<string, unknown>; failedReason: string; returnValue: unknown }[];
+  jobs: {
+    id: string;
+    name: string;
+    data: Record<string, unknown>;
+    failedReason: string;
+    returnValue: unknown;
+  }[];
   isPaused: boolean;
   readOnlyMode: boolean;
 }
@@ -74,7 +80,11 @@ describe('Bull Board requests queue over the store', () => {
     expect(delayed[0]!.data.readyAt).toBe(new Date(life.readyAt).toISOString());
     const active = (await requestsQueue(board, 'active')).jobs;
     expect(active.map((j) => j.id)).toEqual(life.active);
-    expect(active[0]!.data.batch).toMatchObject({ id: life.inflightBatch, status: 'in_progress', age: '12 min' });
+    expect(active[0]!.data.batch).toMatchObject({
+      id: life.inflightBatch,
+      status: 'in_progress',
+      age: '12 min',
+    });
     const completed = (await requestsQueue(board, 'completed')).jobs;
     expect(completed.map((j) => j.id)).toEqual([life.succeeded]);
     expect(completed[0]!.data.usage).toMatchObject({ input: 1000, output: 200 });
@@ -88,7 +98,11 @@ describe('Bull Board requests queue over the store', () => {
     const { job, status } = (await res.json()) as { job: QueueView['jobs'][number]; status: string };
     expect(status).toBe('completed');
     expect(job.returnValue).toMatchObject({ text: life.resultText });
-    expect(job.data).toMatchObject({ customId: life.succeeded, partition: 'acme', metadata: { ticket: 'T-1042' } });
+    expect(job.data).toMatchObject({
+      customId: life.succeeded,
+      partition: 'acme',
+      metadata: { ticket: 'T-1042' },
+    });
   });
 
   it('refuses actions a state has no meaning for, and what would bypass the store', async () => {
@@ -121,7 +135,13 @@ describe('Bull Board requests queue over the store', () => {
     const q = await requestsQueue(board, 'latest');
     expect(q.counts).toEqual({ waiting: 4, delayed: 0, active: 2, completed: 1, failed: 0 });
     const audits = log.lines().filter((l) => l.audit === true && l.queue === 'requests');
-    expect(audits.map((l) => [l.action, l.outcome])).toContainEqual(['bull-board: cancel request', 'allowed']);
-    expect(audits.map((l) => [l.action, l.outcome])).toContainEqual(['bull-board: retry dead request', 'allowed']);
+    expect(audits.map((l) => [l.action, l.outcome])).toContainEqual([
+      'bull-board: cancel request',
+      'allowed',
+    ]);
+    expect(audits.map((l) => [l.action, l.outcome])).toContainEqual([
+      'bull-board: retry dead request',
+      'allowed',
+    ]);
   });
 });
