@@ -243,7 +243,15 @@ describe('Bull Board under /queues', () => {
       '/queues/api/queues?activeQueue=%7Bdead-letters%7D&status=waiting',
     );
     const names = queues.map((q) => q.name).sort();
-    expect(names).toEqual(['{batches}', '{collect}', '{dead-letters}', '{flush}', '{results}', '{webhooks}']);
+    expect(names).toEqual([
+      'requests',
+      '{batches}',
+      '{collect}',
+      '{dead-letters}',
+      '{flush}',
+      '{results}',
+      '{webhooks}',
+    ]);
     const dead = queues.find((q) => q.name === '{dead-letters}');
     expect(dead?.displayName).toBe('dead letters');
     expect(dead?.readOnlyMode).toBe(false);

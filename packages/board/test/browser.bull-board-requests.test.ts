@@ -175,6 +175,19 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
     });
   });
 
+  it('links each request and batch of the overview to its Bull Board view', async () => {
+    await page.goto(`${board.url}/`);
+    await page.locator('[data-testid="requests"]').getByRole('link', { name: life.waiting[0]! }).click();
+    await shows(page, life.waiting[0]!, 'state:"queued"');
+    expect(page.url()).toBe(`${board.url}/queues/queue/requests/${life.waiting[0]}`);
+    await page.goto(`${board.url}/`);
+    await page
+      .locator(`[data-batch="${life.inflightBatch}"]`)
+      .getByRole('link', { name: life.inflightBatch })
+      .click();
+    await shows(page, `batch-${life.inflightBatch}`);
+  });
+
   it('has no buttons in read-only mode, and its API refuses them', async () => {
     await page.goto(`${readOnly.url}/queues/queue/requests?status=waiting`);
     await shows(page, 'read-only', life.waiting[0]!);

@@ -359,10 +359,17 @@ export async function seedLifecycle(redis: RedisClient, prefix: string, now: num
       deaths: 1,
     },
   ]);
+  // The tracking job Bull Board shows for the batch in flight (the overview links to it).
+  const batches = openQueue('batches', redis, prefix);
+  await batches.add(
+    'track',
+    { batchId: 'msgbatch_inflight01', submissionId: 's-fly', requestCount: 2, submittedAt: now - 12 * MIN },
+    { jobId: jobIds.batch('msgbatch_inflight01'), delay: 60_000 },
+  );
   await upsertSchedulers(redis, prefix);
   return {
     store,
-    queues: [results, deadLetters],
+    queues: [results, deadLetters, batches],
     waiting: ['r-wait-1', 'r-wait-2', 'r-wait-3'],
     delayed: 'r-back-1',
     readyAt,
