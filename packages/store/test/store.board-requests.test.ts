@@ -83,7 +83,7 @@ async function claimAll(sub: string, group = 'g1', at = T) {
   await store.claim(group, sub, 100, 1e9, at);
 }
 const counts = (now = T) => boardCounts(store, dead, now);
-const delayedIndex = () => redis.zrange(store.keys.delayed, 0, -1);
+const delayedIndex = () => redis.zrange(store.keys.delayed, '0', '-1');
 
 describe('the delayed index', () => {
   it('follows a request into backoff, out by promote, claim or cancel', async () => {
