@@ -32,10 +32,14 @@ export const requestUrl = (customId: string) =>
   `/queues/queue/${REQUESTS_QUEUE}/${encodeURIComponent(customId)}`;
 
 const STATES: BoardState[] = ['active', 'waiting', 'delayed', 'completed', 'failed'];
-/** A page of params or results above this is not read for a list (the job's own page shows it). */
-const LIST_BYTES = LIST_DATA_BYTES;
-/** What one job's page reads of a results job at most (a job carries up to 100 results). */
-const DETAIL_RESULT_BYTES = 16 * 1024 * 1024;
+/** Params above this are not read for a list (the job's own page shows them). */
+const LIST_PARAMS_BYTES = LIST_DATA_BYTES;
+/** A `{results}` job (up to 100 results) above this is not read for a list: usage then shows on the job's page. */
+const LIST_RESULT_BYTES = 256 * 1024;
+/** What a custom_id can be (anything else is no request: not looked up). */
+const CUSTOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** What one job's page reads at most of its params and of its `{results}` job (up to 100 results). */
+const DETAIL_BYTES = 16 * 1024 * 1024;
 
 const iso = (ms: number | string | undefined) => {
   const n = Number(ms);
@@ -249,18 +253,24 @@ export class RequestsAdapter extends BaseAdapter {
     const pages = await Promise.all(
       wanted.map((s) => boardPage(this.ctx.store, this.ctx.queues.deadLetters, s, start, last, now)),
     );
-    return this.jobsOf(pages.flat(), LIST_BYTES, now);
+    return this.jobsOf(pages.flat(), { params: LIST_PARAMS_BYTES, results: LIST_RESULT_BYTES }, now);
   }
 
   async getJob(id: string): Promise<QueueJob | undefined> {
-    const [job] = await this.jobsOf([id], DETAIL_RESULT_BYTES, this.ctx.opts.now());
+    if (!CUSTOM_ID.test(id)) return undefined;
+    const bytes = DETAIL_BYTES;
+    const [job] = await this.jobsOf([id], { params: bytes, results: bytes }, this.ctx.opts.now());
     return job;
   }
 
-  private async jobsOf(cids: string[], bytes: number, now: number): Promise<RequestJob[]> {
+  private async jobsOf(
+    cids: string[],
+    bytes: { params: number; results: number },
+    now: number,
+  ): Promise<RequestJob[]> {
     const reqs = await boardRequests(this.ctx.store, this.ctx.queues.results, cids, {
-      paramsUpTo: bytes,
-      resultDataBytes: bytes,
+      paramsUpTo: bytes.params,
+      resultDataBytes: bytes.results,
     });
     return reqs.flatMap((r) => (r ? [new RequestJob(this.ctx, r, stateOf(r, now), now)] : []));
   }

@@ -1,8 +1,8 @@
-import { createRedis, type RedisClient } from '@nightshift/store';
+import { createRedis, type RedisClient, Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { type Lifecycle, memoryLogger, nextPrefix, seedLifecycle, startBoard } from './helpers.js';
+import { item, type Lifecycle, memoryLogger, nextPrefix, seedLifecycle, startBoard } from './helpers.js';
 
 let server: RedisServer;
 let redis: RedisClient;
@@ -143,5 +143,32 @@ describe('Bull Board requests queue over the store', () => {
       'bull-board: retry dead request',
       'allowed',
     ]);
+  });
+});
+
+describe('a huge request in Bull Board', () => {
+  it('is listed without its params and shown cut on its own page', async () => {
+    const prefix = nextPrefix();
+    const long = 'x'.repeat(300_000);
+    const params = JSON.stringify({
+      model: 'claude-haiku-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: long }],
+    });
+    await new Store(redis, prefix).enqueue([item('r-huge', { params, bytes: params.length + 30 })], {
+      now: Date.now(),
+    });
+    const board = await startBoard(redis, prefix, { now: Date.now });
+    try {
+      const listed = (await requestsQueue(board, 'waiting')).jobs[0]!;
+      expect(listed.data.params).toMatch(/^\d+ bytes, not loaded for the list/);
+      const res = await fetch(`${board.url}/queues/api/queues/requests/r-huge`);
+      const text = await res.text();
+      expect(text.length).toBeLessThan(20_000);
+      expect(text).toContain('more characters]');
+      expect((await fetch(`${board.url}/queues/api/queues/requests/not%20an%20id`)).status).toBe(404);
+    } finally {
+      await board.close();
+    }
   });
 });
