@@ -1,6 +1,9 @@
 import { QUEUES, type QueueRole } from '@nightshift/shared';
 import { REQUESTS_QUEUE } from './requests-adapter.js';
 
+/** A Bull Board queue: one of our BullMQ queues, or the store's requests (requests-adapter.ts). */
+export type BoardQueue = QueueRole | typeof REQUESTS_QUEUE;
+
 /**
  * What Bull Board may change, queue by queue. Bull Board's API offers every BullMQ operation on
  * every queue; most of them would break Nightshift's contracts there: an added or edited
@@ -11,9 +14,6 @@ import { REQUESTS_QUEUE } from './requests-adapter.js';
  * adds is refused too). Reads are all allowed, except Redis INFO and each queue's client list,
  * which need `redisDetails`.
  */
-/** A Bull Board queue: one of our BullMQ queues, or the store's requests (requests-adapter.ts). */
-export type BoardQueue = QueueRole | typeof REQUESTS_QUEUE;
-
 type Rule = {
   /** What the audit line calls it (on the requests queue: `onRequests`, when given). */
   action: string;

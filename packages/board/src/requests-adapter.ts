@@ -41,9 +41,11 @@ const CUSTOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** What one job's page reads at most of its params and of its `{results}` job (up to 100 results). */
 const DETAIL_BYTES = 16 * 1024 * 1024;
 
+/** A stored time as ISO text; null when unset, "out of range" when `Date` cannot hold it. */
 const iso = (ms: number | string | undefined) => {
   const n = Number(ms);
-  return ms === '' || ms === undefined || !Number.isFinite(n) || n <= 0 ? null : new Date(n).toISOString();
+  if (ms === '' || ms === undefined || !Number.isFinite(n) || n <= 0) return null;
+  return n > 8.64e15 ? 'out of range' : new Date(n).toISOString();
 };
 
 function age(ms: number): string {

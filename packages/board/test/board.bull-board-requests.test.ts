@@ -155,9 +155,11 @@ describe('a huge request in Bull Board', () => {
       max_tokens: 64,
       messages: [{ role: 'user', content: long }],
     });
-    await new Store(redis, prefix).enqueue([item('r-huge', { params, bytes: params.length + 30 })], {
-      now: Date.now(),
-    });
+    const store = new Store(redis, prefix);
+    await store.enqueue([item('r-huge', { params, bytes: params.length + 30 })], { now: Date.now() });
+    // A record of nonsense renders too (a deadline Date cannot hold, history that is not JSON).
+    await store.enqueue([item('r-odd')], { now: Date.now() });
+    await redis.hset(store.keys.record('r-odd'), { deadline: '1e20', hist: '{not json', meta: '{"a":' });
     const board = await startBoard(redis, prefix, { now: Date.now });
     try {
       const listed = (await requestsQueue(board, 'waiting')).jobs[0]!;
@@ -167,6 +169,10 @@ describe('a huge request in Bull Board', () => {
       expect(text.length).toBeLessThan(20_000);
       expect(text).toContain('more characters]');
       expect((await fetch(`${board.url}/queues/api/queues/requests/not%20an%20id`)).status).toBe(404);
+      const odd = (await (await fetch(`${board.url}/queues/api/queues/requests/r-odd`)).json()) as {
+        job: { data: Record<string, unknown> };
+      };
+      expect(odd.job.data).toMatchObject({ deadline: 'out of range', metadata: '{"a":' });
     } finally {
       await board.close();
     }
