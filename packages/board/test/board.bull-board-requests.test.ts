@@ -124,6 +124,19 @@ describe('Bull Board requests queue over the store', () => {
     expect((await life.store.record(life.active[0]!))?.state).toBe('claimed');
   });
 
+  it('pauses and resumes batching (the {flush} queue) when the requests queue is paused', async () => {
+    expect((await put(board, 'pause')).status).toBe(200);
+    expect((await requestsQueue(board, 'latest')).isPaused).toBe(true);
+    const q = (await (await fetch(`${board.url}/queues/api/queues`)).json()) as { queues: QueueView[] };
+    expect(q.queues.find((x) => x.name === '{flush}')?.isPaused).toBe(true);
+    expect((await put(board, 'resume')).status).toBe(200);
+    expect((await requestsQueue(board, 'latest')).isPaused).toBe(false);
+    const audits = log.lines().filter((l) => l.audit === true && l.queue === 'requests');
+    expect(audits.map((l) => l.action)).toEqual(
+      expect.arrayContaining(['bull-board: pause batching', 'bull-board: resume batching']),
+    );
+  });
+
   it('promotes a delayed request, cancels a queued one and retries a dead one through the store', async () => {
     expect((await put(board, `${life.delayed}/promote`)).status).toBe(204);
     const promoted = await life.store.record(life.delayed);
