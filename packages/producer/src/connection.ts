@@ -1,51 +1,44 @@
-import { NightshiftError } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
+import { ConfigError } from '@nightshift/shared';
+import { type ConnectionSettings, type RedisClient, splitList } from '@nightshift/store';
 
 /** How a producer or result worker is told where Redis is (see ProducerOptions). */
 export interface ConnectionChoice {
   connection?: RedisClient | undefined;
   redisUrl?: string | undefined;
   clusterNodes?: string | string[] | undefined;
+  sentinels?: string | string[] | undefined;
+  sentinelMaster?: string | undefined;
+  sentinelPassword?: string | undefined;
 }
 
 /**
- * Seed nodes from the `clusterNodes` option: an array, or one comma-separated string exactly as
- * `NIGHTSHIFT_REDIS_CLUSTER_NODES` holds it, so a service can pass the variable through unchanged.
- * Empty (or unset) means no cluster.
+ * Checks that exactly one of `connection` and `redisUrl` is given (and `clusterNodes` or the
+ * Sentinel options only with `redisUrl`); returns the settings of the client to open, or undefined
+ * when the caller passed its own. Lists are arrays or one comma-separated string exactly as the
+ * environment holds them (`NIGHTSHIFT_REDIS_CLUSTER_NODES`, `NIGHTSHIFT_REDIS_SENTINELS`), so a
+ * service passes the variables through unchanged; empty means unset. `who` names the entry point.
  */
-export function clusterSeeds(value: string | string[] | undefined): string[] | undefined {
-  const list = (typeof value === 'string' ? value.split(',') : (value ?? []))
-    .map((n) => n.trim())
-    .filter(Boolean);
-  return list.length ? list : undefined;
-}
-
-/**
- * Checks that exactly one of `connection` and `redisUrl` is given (and `clusterNodes` only with
- * `redisUrl`); returns the seed list, if any. `who` names the entry point in the error.
- */
-export function checkConnectionChoice(who: string, opts: ConnectionChoice): string[] | undefined {
+export function checkConnectionChoice(who: string, opts: ConnectionChoice): ConnectionSettings | undefined {
   if ((opts.connection === undefined) === (opts.redisUrl === undefined)) {
-    throw new NightshiftError('CONFIG', `${who}: give exactly one of connection or redisUrl`);
+    throw new ConfigError(`${who}: give exactly one of connection or redisUrl`);
   }
-  const seeds = clusterSeeds(opts.clusterNodes);
-  if (seeds && opts.connection !== undefined) {
-    throw new NightshiftError(
-      'CONFIG',
-      `${who}: clusterNodes goes with redisUrl (a connection you pass is used as it is)`,
-    );
+  const clusterNodes = splitList(opts.clusterNodes);
+  const sentinels = splitList(opts.sentinels);
+  if (opts.connection !== undefined) {
+    const extra = clusterNodes ? 'clusterNodes' : sentinels ? 'sentinels' : undefined;
+    if (extra) {
+      throw new ConfigError(`${who}: ${extra} goes with redisUrl (a connection you pass is used as it is)`);
+    }
+    return undefined;
   }
-  return seeds;
-}
-
-/**
- * The client opened from `redisUrl` (+ `clusterNodes`): one Redis, a `rediss://` Redis with TLS and
- * password, or a Redis Cluster whose nodes all use the URL's password and TLS.
- */
-export function openOwnConnection(
-  redisUrl: string,
-  seeds: string[] | undefined,
-  purpose: 'worker' | 'client',
-): RedisClient {
-  return createRedis({ url: redisUrl, ...(seeds ? { clusterNodes: seeds } : {}) }, purpose);
+  if (clusterNodes && sentinels) {
+    throw new ConfigError(`${who}: give clusterNodes or sentinels, not both`);
+  }
+  return {
+    url: opts.redisUrl as string,
+    ...(clusterNodes ? { clusterNodes } : {}),
+    ...(sentinels ? { sentinels } : {}),
+    ...(sentinels && opts.sentinelMaster ? { sentinelMaster: opts.sentinelMaster } : {}),
+    ...(sentinels && opts.sentinelPassword ? { sentinelPassword: opts.sentinelPassword } : {}),
+  };
 }

@@ -22,6 +22,7 @@ import {
   ValidationError,
 } from '@nightshift/shared';
 import {
+  createRedis,
   describeRedis,
   type EnqueueItem,
   logRedisErrors,
@@ -31,7 +32,7 @@ import {
   Store,
 } from '@nightshift/store';
 import type { Queue } from 'bullmq';
-import { checkConnectionChoice, openOwnConnection } from './connection.js';
+import { checkConnectionChoice } from './connection.js';
 import { RealtimePath } from './realtime.js';
 import type {
   BulkEnqueueResult,
@@ -138,7 +139,7 @@ export function createProducer(opts: ProducerOptions): Producer {
 }
 
 function openCore(opts: ProducerOptions): Core {
-  const seeds = checkConnectionChoice('createProducer', opts ?? {});
+  const own = checkConnectionChoice('createProducer', opts ?? {});
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) {
     throw new NightshiftError(
@@ -147,14 +148,13 @@ function openCore(opts: ProducerOptions): Core {
     );
   }
   checkNumbers(opts);
-  const owned = opts.connection === undefined;
-  const redis: RedisClient = opts.connection ?? openOwnConnection(opts.redisUrl as string, seeds, 'client');
+  const owned = own !== undefined;
+  const redis: RedisClient = own ? createRedis(own, 'client') : (opts.connection as RedisClient);
   const store = new Store(redis, prefix);
   const logger = opts.logger ?? createLogger('producer');
   // An owned client's connection errors are logged here, redacted (ioredis would print them as
   // unhandled, AUTH arguments included).
-  if (owned)
-    logRedisErrors(redis, logger, describeRedis({ url: opts.redisUrl as string, clusterNodes: seeds }));
+  if (own) logRedisErrors(redis, logger, describeRedis(own));
   const now = opts.now ?? Date.now;
   // Queues and the SDK client are only needed by the real-time path: made on first use.
   const queues = new Map<'results' | 'deadLetters', Queue>();

@@ -10,10 +10,17 @@ import {
   type ResultPayload,
   redactError,
 } from '@nightshift/shared';
-import { defaultJobOptions, type RedisClient, Store } from '@nightshift/store';
+import {
+  createRedis,
+  defaultJobOptions,
+  describeRedis,
+  logRedisErrors,
+  type RedisClient,
+  Store,
+} from '@nightshift/store';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
-import { checkConnectionChoice, openOwnConnection } from './connection.js';
+import { checkConnectionChoice } from './connection.js';
 import { Limiter } from './limiter.js';
 import { ProgressRecorder, progressOf } from './progress-recorder.js';
 import { deliverInSpan, deliveryInstruments } from './result-metrics.js';
@@ -93,7 +100,7 @@ function checkNumbers(opts: ResultWorkerOptions) {
  * await results.close();
  */
 export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
-  const seeds = checkConnectionChoice('createResultWorker', opts ?? {});
+  const own = checkConnectionChoice('createResultWorker', opts ?? {});
   if (typeof opts.handler !== 'function') {
     throw new NightshiftError('CONFIG', 'createResultWorker: handler must be a function');
   }
@@ -101,9 +108,9 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
   const logger = opts.logger ?? createLogger('result-worker');
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   // The worker always owns its connection: BullMQ workers need maxRetriesPerRequest null.
-  const connection = opts.connection
-    ? workerConnection(opts.connection)
-    : openOwnConnection(opts.redisUrl as string, seeds, 'worker');
+  const connection = own ? createRedis(own, 'worker') : workerConnection(opts.connection as RedisClient);
+  // Its connection errors are logged here, redacted (ioredis would print them as unhandled).
+  logRedisErrors(connection, logger, own ? describeRedis(own) : 'the connection passed in');
   const store = new Store(connection, prefix);
   const handlers = new Limiter(concurrency);
   const { attempts } = defaultJobOptions('results');

@@ -32,6 +32,17 @@ export interface ProducerOptions {
    */
   clusterNodes?: string | string[];
   /**
+   * Redis Sentinels `host:port`, as an array or one comma-separated string (pass
+   * `process.env.NIGHTSHIFT_REDIS_SENTINELS` as it is). Goes with `redisUrl`, whose password and TLS
+   * apply to the master the Sentinels name; the client follows that master through a failover.
+   * @defaultValue undefined (no Sentinel)
+   */
+  sentinels?: string | string[];
+  /** The master group name the Sentinels monitor. @defaultValue 'mymaster' */
+  sentinelMaster?: string;
+  /** The Sentinels' own password, if they want one (never logged). */
+  sentinelPassword?: string;
+  /**
    * Prefix of every Redis key and queue; must match the batcher's and collector's.
    * @defaultValue 'nightshift'
    */
@@ -210,6 +221,12 @@ export interface ResultWorkerOptions {
    * @defaultValue undefined (no cluster)
    */
   clusterNodes?: string | string[];
+  /** Redis Sentinels, as for {@link ProducerOptions.sentinels}; goes with `redisUrl`. */
+  sentinels?: string | string[];
+  /** As for {@link ProducerOptions.sentinelMaster}. @defaultValue 'mymaster' */
+  sentinelMaster?: string;
+  /** As for {@link ProducerOptions.sentinelPassword}. */
+  sentinelPassword?: string;
   /**
    * Key prefix; must match the producer's and collector's.
    * @defaultValue 'nightshift'

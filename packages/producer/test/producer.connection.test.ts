@@ -1,8 +1,7 @@
 import { createLogger, NightshiftError } from '@nightshift/shared';
-import { createRedis } from '@nightshift/store';
+import { createRedis, splitList } from '@nightshift/store';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterSeeds } from '../src/connection.js';
 import { createProducer, createResultWorker } from '../src/index.js';
 import { uniquePrefix } from './helpers.js';
 
@@ -26,10 +25,10 @@ const request = {
 
 describe('clusterNodes', () => {
   it('takes NIGHTSHIFT_REDIS_CLUSTER_NODES as it is: a comma-separated string, blanks ignored', () => {
-    expect(clusterSeeds('10.0.0.1:7000, 10.0.0.2:7001,')).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
-    expect(clusterSeeds(['a:1', ' '])).toEqual(['a:1']);
-    expect(clusterSeeds('')).toBeUndefined();
-    expect(clusterSeeds(undefined)).toBeUndefined();
+    expect(splitList('10.0.0.1:7000, 10.0.0.2:7001,')).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
+    expect(splitList(['a:1', ' '])).toEqual(['a:1']);
+    expect(splitList('')).toBeUndefined();
+    expect(splitList(undefined)).toBeUndefined();
   });
 
   it('unset or empty (the variable not set) means a single Redis at redisUrl', async () => {
@@ -62,6 +61,31 @@ describe('clusterNodes', () => {
       expect(() => createProducer({ redisUrl: server.url, clusterNodes: 'no-port', logger })).toThrow(
         NightshiftError,
       );
+    } finally {
+      await redis.quit();
+    }
+  });
+});
+
+describe('sentinels', () => {
+  it('go with redisUrl only, never with clusterNodes, and a Sentinel must be host:port', async () => {
+    const redis = createRedis({ url: server.url }, 'client');
+    try {
+      expect(() => createProducer({ connection: redis, sentinels: 'a:26379', logger })).toThrow(
+        /createProducer: sentinels goes with redisUrl/,
+      );
+      expect(() =>
+        createResultWorker({
+          redisUrl: server.url,
+          sentinels: ['a:1'],
+          clusterNodes: 'b:2',
+          handler: () => {},
+          logger,
+        }),
+      ).toThrow(/createResultWorker: give clusterNodes or sentinels, not both/);
+      expect(() =>
+        createProducer({ redisUrl: server.url, sentinels: 'sentinel-without-port', logger }),
+      ).toThrow(/NIGHTSHIFT_REDIS_SENTINELS: "sentinel-without-port" is not host:port/);
     } finally {
       await redis.quit();
     }

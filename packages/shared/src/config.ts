@@ -77,6 +77,24 @@ export const SETTINGS = {
     schema: optionalString,
     doc: 'Comma-separated `host:port` seed nodes of a Redis Cluster; when set, used instead of REDIS_URL (whose password/TLS still apply).',
   },
+  NIGHTSHIFT_REDIS_SENTINELS: {
+    schema: optionalString,
+    doc: "Comma-separated `host:port` of Redis Sentinels; when set, roles connect to the master they name and follow it through a failover (REDIS_URL's host is not used, its password/TLS apply to the master).",
+  },
+  NIGHTSHIFT_REDIS_SENTINEL_MASTER: {
+    schema: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_.-]{1,64}$/,
+        'use the master name of `sentinel monitor <name> …` (letters, digits, _ . -)',
+      )
+      .default('mymaster'),
+    doc: 'The master group name the Sentinels monitor (`sentinel monitor <name> …`). Only with NIGHTSHIFT_REDIS_SENTINELS.',
+  },
+  NIGHTSHIFT_REDIS_SENTINEL_PASSWORD: {
+    schema: optionalString,
+    doc: "The Sentinels' own password (`requirepass` in sentinel.conf), when they want one. Never logged.",
+  },
   ANTHROPIC_API_KEY: {
     schema: optionalString,
     doc: "The SDK's own variable. Unset: the demo uses the local emulator. Never logged.",
@@ -336,6 +354,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   if (typed.NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS < typed.NIGHTSHIFT_CIRCUIT_COOLDOWN_MS) {
     problems.push('NIGHTSHIFT_CIRCUIT_MAX_COOLDOWN_MS: must be at least NIGHTSHIFT_CIRCUIT_COOLDOWN_MS');
+  }
+  if (typed.NIGHTSHIFT_REDIS_SENTINELS && typed.NIGHTSHIFT_REDIS_CLUSTER_NODES) {
+    problems.push(
+      'NIGHTSHIFT_REDIS_SENTINELS: set it or NIGHTSHIFT_REDIS_CLUSTER_NODES, not both (a Cluster fails over by itself; Sentinel watches one master with replicas)',
+    );
   }
   problems.push(...boardAuthProblems(typed));
   if (problems.length) {

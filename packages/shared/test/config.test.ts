@@ -64,6 +64,17 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes Sentinels or a Cluster, not both, and a master name Sentinel could have', () => {
+    const env = loadConfig({ NIGHTSHIFT_REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379' }).env;
+    expect(env.NIGHTSHIFT_REDIS_SENTINEL_MASTER).toBe('mymaster');
+    expect(() =>
+      loadConfig({ NIGHTSHIFT_REDIS_SENTINELS: 'a:26379', NIGHTSHIFT_REDIS_CLUSTER_NODES: 'b:7000' }),
+    ).toThrow(/NIGHTSHIFT_REDIS_SENTINELS: set it or NIGHTSHIFT_REDIS_CLUSTER_NODES, not both/);
+    expect(() => loadConfig({ NIGHTSHIFT_REDIS_SENTINEL_MASTER: 'my master' })).toThrow(
+      /NIGHTSHIFT_REDIS_SENTINEL_MASTER/,
+    );
+  });
+
   it('merges a pricing file and rejects a malformed one', () => {
     const dir = `${process.env.TMPDIR ?? '/tmp'}/ns-pricing-${process.pid}.json`;
     writeFileSync(

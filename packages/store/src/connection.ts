@@ -1,4 +1,4 @@
-import { type Logger, NightshiftError, REDACTED, redactError } from '@nightshift/shared';
+import { ConfigError, type Logger, REDACTED, redactError } from '@nightshift/shared';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
@@ -8,6 +8,40 @@ export interface ConnectionSettings {
   url: string;
   /** Seed nodes `host:port` of a Redis Cluster; when given, a Cluster client is made. */
   clusterNodes?: string[];
+  /**
+   * Redis Sentinels `host:port`; when given, the client asks them for the master of
+   * `sentinelMaster` and follows it through a failover (the URL's host and port are not used, its
+   * password and TLS apply to the master).
+   */
+  sentinels?: string[];
+  /** The master group name the Sentinels monitor. @defaultValue 'mymaster' */
+  sentinelMaster?: string;
+  /** The Sentinels' own password (`requirepass` of sentinel.conf), if they want one. */
+  sentinelPassword?: string;
+}
+
+/** Sentinel's own default master name (`sentinel monitor mymaster …` in sentinel.conf). */
+export const DEFAULT_SENTINEL_MASTER = 'mymaster';
+
+/** `host:port` items of a seed list, refused with a ConfigError naming `setting` when malformed. */
+function hostPorts(setting: string, list: string[]): { host: string; port: number }[] {
+  return list.map((n) => {
+    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(n.trim());
+    if (!m || Number(m[2]) > 65_535) {
+      throw new ConfigError(`${setting}: "${n}" is not host:port (e.g. 10.0.0.5:26379)`);
+    }
+    return { host: m[1] as string, port: Number(m[2]) };
+  });
+}
+
+/** The URL's password, user and TLS, which apply to every node of a cluster or Sentinel set-up. */
+function urlAuth(urlText: string): RedisOptions {
+  const url = new URL(urlText);
+  return {
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
 }
 
 /**
@@ -26,25 +60,36 @@ export function createRedis(
     // Reconnect for ever, backing off to 2 s: processes ride out a Redis restart.
     retryStrategy: (times) => Math.min(100 * times, 2000),
   };
+  if (settings.clusterNodes?.length && settings.sentinels?.length) {
+    throw new ConfigError(
+      'NIGHTSHIFT_REDIS_CLUSTER_NODES and NIGHTSHIFT_REDIS_SENTINELS: set one of them (a Redis Cluster fails over by itself, Sentinel is for a single master with replicas)',
+    );
+  }
   if (settings.clusterNodes?.length) {
-    const url = new URL(settings.url);
-    const redisOptions: RedisOptions = {
-      ...base,
-      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-      ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
-    };
-    const nodes = settings.clusterNodes.map((n) => {
-      const [host, port] = n.trim().split(':');
-      if (!host || !port || !/^\d+$/.test(port)) {
-        throw new NightshiftError('CONFIG', `NIGHTSHIFT_REDIS_CLUSTER_NODES: "${n}" is not host:port`);
-      }
-      return { host, port: Number(port) };
-    });
+    const nodes = hostPorts('NIGHTSHIFT_REDIS_CLUSTER_NODES', settings.clusterNodes);
     return new Cluster(nodes, {
-      redisOptions,
+      redisOptions: { ...base, ...urlAuth(settings.url) },
       clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
       enableReadyCheck: true,
+    });
+  }
+  if (settings.sentinels?.length) {
+    const auth = urlAuth(settings.url);
+    return new Redis({
+      ...base,
+      ...auth,
+      sentinels: hostPorts('NIGHTSHIFT_REDIS_SENTINELS', settings.sentinels),
+      name: settings.sentinelMaster ?? DEFAULT_SENTINEL_MASTER,
+      ...(settings.sentinelPassword ? { sentinelPassword: settings.sentinelPassword } : {}),
+      // rediss:// means TLS to the master; the Sentinels get it too (enableTLSForSentinelMode).
+      ...(auth.tls ? { enableTLSForSentinelMode: true } : {}),
+      // No failoverDetector: its reconnect can race one already under way and leave the client
+      // closed for good (ioredis 6.0, seen in sentinel.e2e). A killed master drops the connection
+      // anyway, and a demoted one answers READONLY (below).
+      sentinelRetryStrategy: (times) => Math.min(100 * times, 2000),
+      // A master demoted in a failover answers writes with READONLY: reconnect (asking the
+      // Sentinels where the master is now) and send the command again. It was refused, not run.
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
     });
   }
   return new Redis(settings.url, base);
@@ -54,11 +99,32 @@ export function createRedis(
 export function connectionFromEnv(env: {
   REDIS_URL: string;
   NIGHTSHIFT_REDIS_CLUSTER_NODES?: string | undefined;
-}) {
+  NIGHTSHIFT_REDIS_SENTINELS?: string | undefined;
+  NIGHTSHIFT_REDIS_SENTINEL_MASTER?: string | undefined;
+  NIGHTSHIFT_REDIS_SENTINEL_PASSWORD?: string | undefined;
+}): ConnectionSettings {
+  const clusterNodes = splitList(env.NIGHTSHIFT_REDIS_CLUSTER_NODES);
+  const sentinels = splitList(env.NIGHTSHIFT_REDIS_SENTINELS);
   return {
     url: env.REDIS_URL,
-    clusterNodes: env.NIGHTSHIFT_REDIS_CLUSTER_NODES?.split(',').filter(Boolean),
-  } satisfies ConnectionSettings;
+    ...(clusterNodes ? { clusterNodes } : {}),
+    ...(sentinels ? { sentinels } : {}),
+    ...(env.NIGHTSHIFT_REDIS_SENTINEL_MASTER ? { sentinelMaster: env.NIGHTSHIFT_REDIS_SENTINEL_MASTER } : {}),
+    ...(env.NIGHTSHIFT_REDIS_SENTINEL_PASSWORD
+      ? { sentinelPassword: env.NIGHTSHIFT_REDIS_SENTINEL_PASSWORD }
+      : {}),
+  };
+}
+
+/**
+ * A list given as an array or as one comma-separated string (as the environment holds it), blanks
+ * dropped; undefined when empty.
+ */
+export function splitList(value: string | readonly string[] | undefined): string[] | undefined {
+  const list = (typeof value === 'string' ? value.split(',') : (value ?? []))
+    .map((n) => n.trim())
+    .filter(Boolean);
+  return list.length ? list : undefined;
 }
 
 /**
@@ -68,6 +134,9 @@ export function connectionFromEnv(env: {
  */
 export function describeRedis(settings: ConnectionSettings): string {
   if (settings.clusterNodes?.length) return `Redis Cluster ${settings.clusterNodes.join(',')}`;
+  if (settings.sentinels?.length) {
+    return `Redis Sentinel master ${settings.sentinelMaster ?? DEFAULT_SENTINEL_MASTER} via ${settings.sentinels.join(',')}`;
+  }
   try {
     const u = new URL(settings.url);
     const auth = u.password ? `${u.username}:${REDACTED}@` : u.username ? `${REDACTED}@` : '';

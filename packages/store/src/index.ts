@@ -16,9 +16,11 @@ export {
   type ConnectionSettings,
   connectionFromEnv,
   createRedis,
+  DEFAULT_SENTINEL_MASTER,
   describeRedis,
   logRedisErrors,
   type RedisClient,
+  splitList,
 } from './connection.js';
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
 export { type DrainMark, drainMarkById, type FeatureProgress, type PendingMark } from './drain.js';

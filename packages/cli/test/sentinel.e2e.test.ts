@@ -1,0 +1,174 @@
+import { type Emulator, startEmulator } from '@nightshift/emulator';
+import { createProducer, createResultWorker, type EnqueueRequest } from '@nightshift/producer';
+import { createLogger } from '@nightshift/shared';
+import { connectionFromEnv, createRedis, describeRedis, Store } from '@nightshift/store';
+import { type RedisSentinelSet, startRedisSentinelSet, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+import { type Child, killAll, runBin } from './scale-helpers.js';
+
+// The pipeline behind Redis Sentinel (Debian's redis-sentinel): one master, one replica, three
+// Sentinels. The batcher and collector are bins configured only through the environment, the
+// service uses the same variables; the master is killed with SIGKILL mid-run and a replica takes
+// over. Replication is asynchronous, so what the master acknowledged in its last instant may be
+// gone (RELIABILITY.md "What each fsync policy guarantees"): the service replays its enqueues, as
+// documented, and a result may be delivered twice only if it was first delivered just before the
+// kill. Everything else must hold exactly.
+let set: RedisSentinelSet;
+let emu: Emulator;
+const silent = createLogger('sentinel-e2e', 'silent');
+
+beforeAll(async () => {
+  set = await startRedisSentinelSet({ replicas: 1, sentinels: 3 });
+  // Batches take a moment to end, so some are in flight when the master dies.
+  emu = await startEmulator({ quiet: true, processing: { delayMs: 600 } });
+}, 60_000);
+afterAll(async () => {
+  await emu?.close();
+  await set?.stop();
+});
+
+function requests(wave: string, n: number): EnqueueRequest[] {
+  return Array.from({ length: n }, (_, i) => ({
+    customId: `${wave}-${i}`,
+    feature: 'sentinel-e2e',
+    params: {
+      model: 'claude-haiku-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: `Label document ${wave}-${i}` }],
+    },
+  }));
+}
+
+/** Calls `fn` until it succeeds: a service's own retry around a call that meets a failover. */
+async function untilDone<T>(fn: () => Promise<T>, what: string): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < 100; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${what} kept failing: ${String(last)}`);
+}
+
+describe('the pipeline through Redis Sentinel', () => {
+  it('keeps going through a master failover: every request one final outcome, nothing lost', async () => {
+    const prefix = 'sn1';
+    const env = {
+      // The URL's host is not used with Sentinels (its password and TLS would be).
+      REDIS_URL: 'redis://127.0.0.1:1',
+      NIGHTSHIFT_REDIS_SENTINELS: set.sentinels.join(','),
+      NIGHTSHIFT_REDIS_SENTINEL_MASTER: set.masterName,
+      NIGHTSHIFT_PREFIX: prefix,
+      ANTHROPIC_API_KEY: 'test-key',
+      ANTHROPIC_BASE_URL: emu.url,
+      NIGHTSHIFT_TICK_MS: '150',
+      NIGHTSHIFT_MAX_WAIT_MS: '1',
+      NIGHTSHIFT_MAX_REQUESTS: '20',
+      NIGHTSHIFT_POLL_MS: '100',
+      NIGHTSHIFT_RETRY_BACKOFF_MS: '50',
+      NIGHTSHIFT_LOG_LEVEL: 'info',
+    };
+    const settings = connectionFromEnv(env);
+    expect(describeRedis(settings)).toBe(`Redis Sentinel master mymaster via ${set.sentinels.join(',')}`);
+    const children: Child[] = [runBin('batcher', env), runBin('collector', env)];
+    const storeRedis = createRedis(settings, 'worker');
+    storeRedis.on('error', () => {}); // the kill makes it reconnect; what it meets is not the point
+    const store = new Store(storeRedis, prefix);
+    // The service's code: the same variables, passed through as they are.
+    const redisOptions = {
+      redisUrl: env.REDIS_URL,
+      sentinels: env.NIGHTSHIFT_REDIS_SENTINELS,
+      sentinelMaster: env.NIGHTSHIFT_REDIS_SENTINEL_MASTER,
+    };
+    const deliveries: { customId: string; at: number }[] = [];
+    const results = createResultWorker({
+      ...redisOptions,
+      prefix,
+      logger: silent,
+      handler: (r) => {
+        deliveries.push({ customId: r.customId, at: Date.now() });
+      },
+    });
+    const producer = createProducer({ ...redisOptions, prefix, logger: silent });
+    const explain = () => children.map((c) => `[${c.name}] ${c.out.stderr}${c.out.stdout}`).join('\n');
+    try {
+      await waitFor(async () => (await store.heartbeats()).length === 2, {
+        timeoutMs: 40_000,
+        what: 'heartbeats of the batcher and the collector',
+      });
+      const before = requests('before', 150);
+      await producer.enqueueMany(before);
+      await waitFor(() => deliveries.length >= 20, { timeoutMs: 30_000, what: 'the first results' });
+      expect(deliveries.length, 'the kill must come mid-run').toBeLessThan(before.length);
+
+      const oldMaster = await set.masterPort();
+      const killedAt = Date.now();
+      const newMaster = await set.killMaster();
+      expect(newMaster).not.toBe(oldMaster);
+
+      // After the failover: new work, and the documented replay of what was enqueued before it.
+      const after = requests('after', 150);
+      await untilDone(() => producer.enqueueMany(after), 'enqueue after the failover');
+      const replay = await untilDone(() => producer.enqueueMany(before), 'the replay');
+      const rewritten = replay.filter((o) => o.outcome === 'queued').length;
+
+      const all = [...before, ...after].map((r) => r.customId as string);
+      await waitFor(() => new Set(deliveries.map((d) => d.customId)).size === all.length, {
+        timeoutMs: 60_000,
+        what: `${all.length} requests delivered (have ${new Set(deliveries.map((d) => d.customId)).size})`,
+      });
+      const statuses = await Promise.all(all.map((id) => producer.getStatus(id)));
+      expect(statuses.filter((s) => s.state !== 'succeeded').map((s) => s.customId)).toEqual([]);
+
+      // A second delivery only of a result first delivered in the second before the kill.
+      const first = new Map<string, number>();
+      const twice: string[] = [];
+      for (const d of deliveries) {
+        const seen = first.get(d.customId);
+        if (seen === undefined) first.set(d.customId, d.at);
+        else if (seen < killedAt - 1000) twice.push(d.customId);
+      }
+      expect(twice, 'delivered twice though first delivered well before the kill').toEqual([]);
+      await waitFor(async () => (await store.inflightBatchIds()).length === 0, {
+        timeoutMs: 30_000,
+        what: 'no batch in flight',
+      });
+      const repeats = deliveries.filter(
+        (d, i) => deliveries.findIndex((e) => e.customId === d.customId) !== i,
+      );
+      console.info(
+        `sentinel failover: ${repeats.length} repeated deliveries (first delivered ${repeats.map((d) => (first.get(d.customId) ?? 0) - killedAt).join(',')} ms from the kill), ${rewritten} enqueues rewritten by the replay`,
+      );
+
+      // The CLI reads the same settings.
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(['status', '--json'], env, {
+        out: (l) => out.push(l),
+        err: (l) => err.push(l),
+      });
+      expect(code, err.join('\n')).toBe(0);
+
+      const codes = await Promise.all(children.map((c) => c.stop()));
+      expect(codes, explain()).toEqual([0, 0]);
+    } catch (err) {
+      const status: string[] = [];
+      await runCli(['status', '--json'], env, { out: (l) => status.push(l), err: (l) => status.push(l) });
+      const batches: string[] = [];
+      await runCli(['batches', '--json'], env, { out: (l) => batches.push(l), err: (l) => batches.push(l) });
+      throw new Error(
+        `${(err as Error).message}\nstatus: ${status.join('\n')}\nbatches: ${batches.join('\n')}\n${explain()}`,
+        { cause: err },
+      );
+    } finally {
+      await results.close();
+      await producer.close();
+      storeRedis.disconnect();
+      await killAll(children);
+    }
+  }, 150_000);
+});
