@@ -9,6 +9,7 @@ import {
   type RedisClient,
   Store,
 } from '@nightshift/store';
+import { silentLogger } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { createBoard } from '../src/index.js';
 import type { Board, BoardOptions } from '../src/options.js';
@@ -17,18 +18,12 @@ import type { Board, BoardOptions } from '../src/options.js';
 export const T0 = Date.parse('2026-11-20T12:00:00Z');
 export const MIN = 60_000;
 
-export const silentLogger = createLogger('board-test', 'silent');
-
 /** A logger whose JSON lines are kept for assertions. */
 export function memoryLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
   const raw: string[] = [];
   const logger = createLogger('board-test', 'info', { write: (s: string) => void raw.push(s) });
   return { logger, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
-
-let counter = 0;
-/** A unique prefix per test. */
-export const nextPrefix = () => `b${process.pid}t${++counter}`;
 
 export function item(cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem {
   const model = over.model ?? 'claude-haiku-4-5';
