@@ -21,12 +21,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createBoard } from '@nightshift/board';
-import { createLogger } from '@nightshift/shared';
 import { createRedis, type EnqueueItem, type RedisClient, Store } from '@nightshift/store';
-import { startRedisServer } from '@nightshift/testing';
+import { silentLogger, startRedisServer } from '@nightshift/testing';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const silent = createLogger('bench-bullboard', 'silent');
 const PARTITIONS = 10;
 const GROUPS_PER_PARTITION = 10;
 /** Views answered before the measured ones (JIT, connections). */
@@ -144,7 +142,7 @@ async function measureSize(
   const info = await redis.info('memory');
   const redisUsedMB = Math.round(Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1048576);
   log(`  seeded in ${(seedMs / 1000).toFixed(1)} s; Redis uses ${redisUsedMB} MB`);
-  const board = await createBoard({ connection: redis, prefix, port: 0, logger: silent });
+  const board = await createBoard({ connection: redis, prefix, port: 0, logger: silentLogger });
   try {
     const out = {} as SizeFigures['views'];
     let counts: Record<string, number> = {};

@@ -1,20 +1,10 @@
-import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { createRedis, Store } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { item, type Lifecycle, memoryLogger, nextPrefix, seedLifecycle, startBoard } from './helpers.js';
+import { item, type Lifecycle, memoryLogger, seedLifecycle, startBoard } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url }, 'client'));
 
 interface QueueView {
   name: string;
@@ -51,9 +41,9 @@ describe('Bull Board requests queue over the store', () => {
   const log = memoryLogger();
 
   beforeAll(async () => {
-    const prefix = nextPrefix();
-    life = await seedLifecycle(redis, prefix, Date.now());
-    board = await startBoard(redis, prefix, { now: Date.now, logger: log.logger });
+    const prefix = uniquePrefix();
+    life = await seedLifecycle(fx.redis, prefix, Date.now());
+    board = await startBoard(fx.redis, prefix, { now: Date.now, logger: log.logger });
   });
   afterAll(async () => {
     await board.close();
@@ -161,19 +151,19 @@ describe('Bull Board requests queue over the store', () => {
 
 describe('a huge request in Bull Board', () => {
   it('is listed without its params and shown cut on its own page', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const long = 'x'.repeat(300_000);
     const params = JSON.stringify({
       model: 'claude-haiku-4-5',
       max_tokens: 64,
       messages: [{ role: 'user', content: long }],
     });
-    const store = new Store(redis, prefix);
+    const store = new Store(fx.redis, prefix);
     await store.enqueue([item('r-huge', { params, bytes: params.length + 30 })], { now: Date.now() });
     // A record of nonsense renders too (a deadline Date cannot hold, history that is not JSON).
     await store.enqueue([item('r-odd')], { now: Date.now() });
-    await redis.hset(store.keys.record('r-odd'), { deadline: '1e20', hist: '{not json', meta: '{"a":' });
-    const board = await startBoard(redis, prefix, { now: Date.now });
+    await fx.redis.hset(store.keys.record('r-odd'), { deadline: '1e20', hist: '{not json', meta: '{"a":' });
+    const board = await startBoard(fx.redis, prefix, { now: Date.now });
     try {
       const listed = (await requestsQueue(board, 'waiting')).jobs[0]!;
       expect(listed.data.params).toMatch(/^\d+ bytes, not loaded for the list/);

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { createRedis } from '@nightshift/store';
+import { uniquePrefix, useRedis, waitFor } from '@nightshift/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { type Lifecycle, nextPrefix, seedLifecycle, startBoard } from './helpers.js';
+import { type Lifecycle, seedLifecycle, startBoard } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -56,8 +56,7 @@ async function tabCounts(page: Page): Promise<Record<string, number>> {
 
 // Generous limits: a browser on a loaded 2-core machine is slow (these are not timing assertions).
 describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser', { timeout: 120_000 }, () => {
-  let server: RedisServer;
-  let redis: RedisClient;
+  const fx = useRedis((url) => createRedis({ url }, 'client'));
   let board: Board;
   let readOnly: Board;
   let browser: Browser;
@@ -65,12 +64,10 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
   let life: Lifecycle;
 
   beforeAll(async () => {
-    server = await startRedisServer();
-    redis = createRedis({ url: server.url }, 'client');
-    const prefix = nextPrefix();
-    life = await seedLifecycle(redis, prefix, Date.now());
-    board = await startBoard(redis, prefix, { now: Date.now });
-    readOnly = await startBoard(redis, prefix, { now: Date.now, readOnly: true });
+    const prefix = uniquePrefix();
+    life = await seedLifecycle(fx.redis, prefix, Date.now());
+    board = await startBoard(fx.redis, prefix, { now: Date.now });
+    readOnly = await startBoard(fx.redis, prefix, { now: Date.now, readOnly: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -90,8 +87,6 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
     await board?.close();
     await readOnly?.close();
     await Promise.all(life?.queues.map((q) => q.close()) ?? []);
-    await redis?.quit();
-    await server?.stop();
   });
 
   it('counts the requests of each state on the status tabs', async () => {

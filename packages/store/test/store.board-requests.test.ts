@@ -1,6 +1,6 @@
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { useRedis } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   type ApplyItem,
   boardCounts,
@@ -9,31 +9,21 @@ import {
   type EnqueueItem,
   openQueue,
   promoteRequests,
-  type RedisClient,
   Store,
 } from '../src/index.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url }));
 let store: Store;
 let dead: Queue;
 let n = 0;
 const T = 1_000_000;
 const MIN = 60_000;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
 beforeEach(async () => {
   const prefix = `bb${++n}`;
-  store = new Store(redis, prefix);
+  store = new Store(fx.redis, prefix);
   await dead?.close();
-  dead = openQueue('deadLetters', redis, prefix);
+  dead = openQueue('deadLetters', fx.redis, prefix);
 });
 
 const item = (cid: string, group = 'g1'): EnqueueItem => ({
@@ -83,7 +73,7 @@ async function claimAll(sub: string, group = 'g1', at = T) {
   await store.claim(group, sub, 100, 1e9, at);
 }
 const counts = (now = T) => boardCounts(store, dead, now);
-const delayedIndex = () => redis.zrange(store.keys.delayed, '0', '-1');
+const delayedIndex = () => fx.redis.zrange(store.keys.delayed, '0', '-1');
 
 describe('the delayed index', () => {
   it('follows a request into backoff, out by promote, claim or cancel', async () => {
