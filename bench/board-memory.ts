@@ -29,14 +29,12 @@ import { startBatcher } from '@nightshift/batcher';
 import { startCollector } from '@nightshift/collector';
 import { startEmulator } from '@nightshift/emulator';
 import { createProducer } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
 import { createRedis, openQueue } from '@nightshift/store';
-import { spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
+import { silentLogger, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BOARD_BIN = join(ROOT, 'packages/board/src/bin.ts');
 const PREFIX = 'boardmem';
-const silent = createLogger('bench-board', 'silent');
 
 export interface BoardBenchOptions {
   dead: number;
@@ -104,7 +102,7 @@ async function seedDeadLetters(redisUrl: string, o: BoardBenchOptions): Promise<
   });
   const client = new Anthropic({ apiKey: 'bench', baseURL: emulator.url });
   const connection = createRedis({ url: redisUrl }, 'worker');
-  const producer = createProducer({ connection, prefix: PREFIX, logger: silent });
+  const producer = createProducer({ connection, prefix: PREFIX, logger: silentLogger });
   const text = 'lorem ipsum dolor sit amet '.repeat(Math.ceil((o.mb * 1024 * 1024) / 27));
   await producer.enqueueMany(
     Array.from({ length: o.dead }, (_, i) => ({
@@ -121,7 +119,7 @@ async function seedDeadLetters(redisUrl: string, o: BoardBenchOptions): Promise<
     connection,
     prefix: PREFIX,
     client,
-    logger: silent,
+    logger: silentLogger,
     runWorker: false,
   });
   const collector = await startCollector({
@@ -129,7 +127,7 @@ async function seedDeadLetters(redisUrl: string, o: BoardBenchOptions): Promise<
     prefix: PREFIX,
     client,
     pollMs: 200,
-    logger: silent,
+    logger: silentLogger,
     logUsage: false,
   });
   await batcher.runFlushOnce('manual');

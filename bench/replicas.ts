@@ -25,16 +25,20 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startBatcher } from '@nightshift/batcher';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, type EnqueueRequest } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { sourceNodeArgs, startRedisCluster, startRedisServer, waitFor } from '@nightshift/testing';
+import {
+  silentLogger,
+  sourceNodeArgs,
+  startRedisCluster,
+  startRedisServer,
+  waitFor,
+} from '@nightshift/testing';
 import { startThrottle } from './replicas/throttle.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COLLECTOR_BIN = join(ROOT, 'packages/collector/src/bin.ts');
 const PREFIX = 'rep';
 const CLK_TCK = 100;
-const silent = createLogger('bench-replicas', 'silent');
 
 interface Round {
   replicas: number;
@@ -117,7 +121,7 @@ function requests(n: number): EnqueueRequest[] {
 
 /** Enqueues and flushes `batches × perBatch` requests into in-progress batches at the emulator. */
 async function prepare(t: Target, emu: Emulator, batches: number, perBatch: number): Promise<Store> {
-  const producer = createProducer({ connection: t.redis, prefix: PREFIX, logger: silent });
+  const producer = createProducer({ connection: t.redis, prefix: PREFIX, logger: silentLogger });
   const all = requests(batches * perBatch);
   for (let i = 0; i < all.length; i += 5000) await producer.enqueueMany(all.slice(i, i + 5000));
   await producer.close();
@@ -128,7 +132,7 @@ async function prepare(t: Target, emu: Emulator, batches: number, perBatch: numb
     client,
     runWorker: false,
     maxRequests: perBatch,
-    logger: silent,
+    logger: silentLogger,
   });
   const report = await batcher.runFlushOnce('manual');
   await batcher.close();

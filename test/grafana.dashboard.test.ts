@@ -13,10 +13,9 @@ import { createBoard } from '@nightshift/board';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createResultWorker } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
+import { createRedis } from '@nightshift/store';
 import { createRoleRegistry, type Registry, watchRedis } from '@nightshift/telemetry';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { silentLogger, useRedis } from '@nightshift/testing';
 import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries, metricNames } from './dashboard.js';
@@ -29,9 +28,8 @@ const GRAFANA_DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
 /** Series Prometheus makes itself for every target. */
 const PROMETHEUS_OWN = ['up'];
 
-let server: RedisServer;
+const fx = useRedis((url) => createRedis({ url: url }, 'worker'));
 let emu: Emulator;
-let redis: RedisClient;
 const exported = new Set<string>(PROMETHEUS_OWN);
 
 /** The series names a registry exposes (a histogram is its _bucket, _sum and _count). */
@@ -45,24 +43,29 @@ function seriesOf(registry: Registry): string[] {
 }
 
 beforeAll(async () => {
-  [server, emu] = await Promise.all([startRedisServer(), startEmulator({ quiet: true })]);
-  redis = createRedis({ url: server.url }, 'worker');
+  emu = await startEmulator({ quiet: true });
   const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
-  const logger = createLogger('dashboard', 'silent');
+  const logger = silentLogger;
   const role = (name: string) => {
     const registry = createRoleRegistry(name);
-    watchRedis(registry, redis).stop();
+    watchRedis(registry, fx.redis).stop();
     return registry;
   };
   const [b, c, d, a, w] = [role('batcher'), role('collector'), role('board'), role('api'), role('webhooks')];
   const service = role('service');
-  const batcher = await startBatcher({ connection: redis, client, runWorker: false, logger, metrics: b });
-  const collector = await startCollector({ connection: redis, client, runWorker: false, logger, metrics: c });
-  const board = await createBoard({ connection: redis, port: 0, logger, metrics: d });
-  const api = await createApi({ connection: redis, port: 0, logger, metrics: a });
-  const webhooks = await startWebhooks({ connection: redis, logger, metrics: w, dispatch: false });
+  const batcher = await startBatcher({ connection: fx.redis, client, runWorker: false, logger, metrics: b });
+  const collector = await startCollector({
+    connection: fx.redis,
+    client,
+    runWorker: false,
+    logger,
+    metrics: c,
+  });
+  const board = await createBoard({ connection: fx.redis, port: 0, logger, metrics: d });
+  const api = await createApi({ connection: fx.redis, port: 0, logger, metrics: a });
+  const webhooks = await startWebhooks({ connection: fx.redis, logger, metrics: w, dispatch: false });
   const worker = createResultWorker({
-    connection: redis,
+    connection: fx.redis,
     logger,
     metrics: service,
     handler: () => undefined,
@@ -74,8 +77,7 @@ beforeAll(async () => {
   await board.close();
 });
 afterAll(async () => {
-  await redis.quit();
-  await Promise.all([server.stop(), emu.close()]);
+  await emu.close();
 });
 
 describe('deploy/grafana/nightshift.json', () => {

@@ -18,9 +18,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker, type ResultWorker } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
 import { type MetricsServer, Registry, startMetricsServer } from '@nightshift/telemetry';
-import { freePort, type RedisServer, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
+import {
+  freePort,
+  type RedisServer,
+  silentLogger,
+  sourceNodeArgs,
+  startRedisServer,
+  waitFor,
+} from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardQueries, withGrafanaVariables } from './dashboard.js';
 
@@ -119,7 +125,7 @@ beforeAll(async () => {
     redisUrl: redis.url,
     prefix: PREFIX,
     metrics: registry,
-    logger: createLogger('worker', 'silent'),
+    logger: silentLogger,
     handler: async (r) => void delivered.add(r.customId),
   });
 
@@ -174,7 +180,7 @@ describe('a real Prometheus scraping the roles', () => {
     const producer = createProducer({
       redisUrl: redis.url,
       prefix: PREFIX,
-      logger: createLogger('p', 'silent'),
+      logger: silentLogger,
     });
     try {
       await producer.enqueueMany(

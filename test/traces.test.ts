@@ -9,10 +9,10 @@ import { startBatcher } from '@nightshift/batcher';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
-import { createLogger, type ResultJobData } from '@nightshift/shared';
-import { createRedis, openQueue, type RedisClient } from '@nightshift/store';
+import type { ResultJobData } from '@nightshift/shared';
+import { createRedis, openQueue } from '@nightshift/store';
 import { ATTR, SPANS } from '@nightshift/telemetry';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -23,42 +23,44 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-let server: RedisServer;
+const fx = useRedis((url) => createRedis({ url: url }, 'worker'));
 let emu: Emulator;
-let redis: RedisClient;
-const silent = createLogger('traces', 'silent');
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
 
 beforeAll(async () => {
-  [server, emu] = await Promise.all([startRedisServer(), startEmulator({ quiet: true })]);
-  redis = createRedis({ url: server.url }, 'worker');
+  emu = await startEmulator({ quiet: true });
 });
 afterAll(async () => {
   trace.disable();
   context.disable();
-  await redis.quit();
-  await Promise.all([server.stop(), emu.close()]);
+  await emu.close();
 });
 
 /** Runs 3 requests through every role; returns the custom_ids delivered. */
 async function pipeline(prefix: string): Promise<string[]> {
   const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
-  const producer = createProducer({ connection: redis, prefix, logger: silent });
-  const batcher = await startBatcher({ connection: redis, prefix, client, runWorker: false, logger: silent });
+  const producer = createProducer({ connection: fx.redis, prefix, logger: silentLogger });
+  const batcher = await startBatcher({
+    connection: fx.redis,
+    prefix,
+    client,
+    runWorker: false,
+    logger: silentLogger,
+  });
   const collector = await startCollector({
-    connection: redis,
+    connection: fx.redis,
     prefix,
     client,
     pollMs: 100,
     maxPollMs: 200,
-    logger: silent,
+    logger: silentLogger,
   });
   const delivered: string[] = [];
   const worker = createResultWorker({
-    connection: redis,
+    connection: fx.redis,
     prefix,
-    logger: silent,
+    logger: silentLogger,
     handler: async (r) => void delivered.push(r.customId),
   });
   try {
@@ -133,13 +135,13 @@ describe('with a tracer provider registered', () => {
   it('records a refused create on its span, with the error family', async () => {
     exporter.reset();
     const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
-    const producer = createProducer({ connection: redis, prefix: 'refused', logger: silent });
+    const producer = createProducer({ connection: fx.redis, prefix: 'refused', logger: silentLogger });
     const batcher = await startBatcher({
-      connection: redis,
+      connection: fx.redis,
       prefix: 'refused',
       client,
       runWorker: false,
-      logger: silent,
+      logger: silentLogger,
     });
     const fault = emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 429, times: 1 });
     try {
@@ -167,7 +169,7 @@ describe('without a tracer provider', () => {
     exporter.reset();
     await pipeline('untraced');
     expect(exporter.getFinishedSpans()).toEqual([]);
-    const results = openQueue('results', redis, 'untraced');
+    const results = openQueue('results', fx.redis, 'untraced');
     const jobs = await results.getJobs(['completed', 'waiting', 'active']);
     await results.close();
     expect(jobs.length).toBeGreaterThan(0);

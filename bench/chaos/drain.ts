@@ -1,8 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { startCollector } from '@nightshift/collector';
 import type { Emulator } from '@nightshift/emulator';
-import { createLogger, QUEUES } from '@nightshift/shared';
+import { QUEUES } from '@nightshift/shared';
 import { type RedisClient, Store } from '@nightshift/store';
+import { silentLogger } from '@nightshift/testing';
 import { sleep, type Workload } from './workload.js';
 
 /**
@@ -85,7 +86,7 @@ async function operatorSweep(admin: RedisClient, prefix: string, emuUrl: string)
     runWorker: false,
     adoptOrphans: true,
     orphanMinAgeMs: 1,
-    logger: createLogger('chaos-operator', 'silent'),
+    logger: silentLogger,
   });
   try {
     await c.sweepNow();

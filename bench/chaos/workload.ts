@@ -4,7 +4,7 @@ import {
   type EnqueueRequest,
   type ResultWorker,
 } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
+import { silentLogger } from '@nightshift/testing';
 
 /** One handler invocation of the result worker. */
 export interface Delivery {
@@ -27,7 +27,6 @@ export interface WorkloadOptions {
 }
 
 const FEATURE = 'chaos';
-const silent = createLogger('chaos-producer', 'silent');
 
 /**
  * The service side of a chaos run: a producer that enqueues the requests slice by slice (retrying a
@@ -49,7 +48,7 @@ export class Workload {
   private sink: ResultWorker | undefined;
 
   constructor(private readonly opts: WorkloadOptions) {
-    this.producer = createProducer({ redisUrl: opts.redisUrl, prefix: opts.prefix, logger: silent });
+    this.producer = createProducer({ redisUrl: opts.redisUrl, prefix: opts.prefix, logger: silentLogger });
     this.requests = Array.from({ length: opts.requests }, (_, i) => ({
       feature: FEATURE,
       key: `${opts.runId}-${i}`,
@@ -71,7 +70,7 @@ export class Workload {
       redisUrl: this.opts.redisUrl,
       prefix: this.opts.prefix,
       concurrency: 16,
-      logger: silent,
+      logger: silentLogger,
       handler: (r, job) => {
         const list = this.deliveries.get(r.customId) ?? [];
         list.push({ jobId: String(job.id), jobCreatedAt: job.timestamp, at: Date.now() });

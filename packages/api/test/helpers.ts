@@ -1,13 +1,8 @@
-import { createLogger } from '@nightshift/shared';
 import { ApiTokens, createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { type RedisServer, silentLogger, startRedisServer, uniquePrefix } from '@nightshift/testing';
 import { type Api, type ApiOptions, createApi } from '../src/index.js';
 
 export const MODEL = 'claude-haiku-4-5';
-export const silent = createLogger('api-test', 'silent');
-
-let n = 0;
-export const nextPrefix = () => `a${process.pid}t${++n}`;
 
 /** A valid request body item. */
 export const request = (key: string, over: Record<string, unknown> = {}) => ({
@@ -34,8 +29,8 @@ export async function apiHarness() {
     server,
     redis,
     async start(over: Partial<ApiOptions> = {}) {
-      const prefix = over.prefix ?? nextPrefix();
-      const api = await createApi({ connection: redis, prefix, port: 0, logger: silent, ...over });
+      const prefix = over.prefix ?? uniquePrefix();
+      const api = await createApi({ connection: redis, prefix, port: 0, logger: silentLogger, ...over });
       apis.push(api);
       const tokens = new ApiTokens(redis, new Store(redis, prefix).keys);
       const call = (

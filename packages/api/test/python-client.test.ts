@@ -12,56 +12,61 @@ import { startBatcher } from '@nightshift/batcher';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { ApiTokens, createRedis, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
-import { freePort, type RedisServer, startRedisServer } from '@nightshift/testing';
+import { freePort, silentLogger, useRedisServer } from '@nightshift/testing';
 import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../src/index.js';
-import { silent } from './helpers.js';
 
 const CLIENT = fileURLToPath(new URL('./fixtures/client.py', import.meta.url));
 const run = promisify(execFile);
 
-let server: RedisServer;
+const fx = useRedisServer();
 let emulator: Emulator;
 const closers: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer();
   emulator = await startEmulator({ quiet: true });
 });
 afterAll(async () => {
   for (const close of closers.reverse()) await close().catch(() => {});
   await emulator?.close();
-  await server?.stop();
+  await fx.server?.stop();
 });
 
 describe('a Python service over HTTP and webhooks', () => {
   it('enqueues with a token, receives every result as a verified webhook', async () => {
     const prefix = 'py';
     const conn = (purpose: 'client' | 'worker'): RedisClient => {
-      const c = createRedis({ url: server.url }, purpose);
+      const c = createRedis({ url: fx.url }, purpose);
       closers.push(() => c.quit());
       return c;
     };
     const client = new Anthropic({ apiKey: 'test-key', baseURL: emulator.url });
     const roles = await Promise.all([
-      startBatcher({ connection: conn('worker'), prefix, client, tickMs: 150, maxWaitMs: 1, logger: silent }),
+      startBatcher({
+        connection: conn('worker'),
+        prefix,
+        client,
+        tickMs: 150,
+        maxWaitMs: 1,
+        logger: silentLogger,
+      }),
       startCollector({
         connection: conn('worker'),
         prefix,
         client,
         pollMs: 100,
         logUsage: false,
-        logger: silent,
+        logger: silentLogger,
       }),
       startWebhooks({
         connection: conn('worker'),
         prefix,
         allowPrivate: true,
         backoffMs: 100,
-        logger: silent,
+        logger: silentLogger,
       }),
-      createApi({ connection: conn('client'), prefix, port: 0, logger: silent }),
+      createApi({ connection: conn('client'), prefix, port: 0, logger: silentLogger }),
     ]);
     for (const r of roles) closers.push(() => r.close());
     const api = roles[3];

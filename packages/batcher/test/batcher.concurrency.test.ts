@@ -1,8 +1,8 @@
 import { openQueue } from '@nightshift/store';
-import { waitFor } from '@nightshift/testing';
+import { uniquePrefix, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batcher, FlushReport } from '../src/index.js';
-import { batcherFor, type Env, enqueue, nextPrefix, setupEnv, storeFor, teardownEnv } from './helpers.js';
+import { batcherFor, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
 
 let env: Env;
 
@@ -29,7 +29,7 @@ const startThree = (prefix: string) =>
 
 describe('three batcher processes on one prefix', () => {
   it('keep one scheduler, never overlap flushes, and put every request in exactly one batch', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
     const since = env.emu.inspect.batches().length;
     const flushQueue = openQueue('flush', env.redis, prefix);

@@ -1,18 +1,8 @@
-import { createLogger } from '@nightshift/shared';
 import { createRedis } from '@nightshift/store';
-import { waitFor } from '@nightshift/testing';
+import { silentLogger, uniquePrefix, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBatcher } from '../src/index.js';
-import {
-  batcherFor,
-  clock,
-  type Env,
-  enqueue,
-  nextPrefix,
-  setupEnv,
-  storeFor,
-  teardownEnv,
-} from './helpers.js';
+import { batcherFor, clock, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
 
 let env: Env;
 
@@ -23,13 +13,11 @@ afterAll(async () => {
   await teardownEnv(env);
 });
 
-const quiet = createLogger('batcher-test', 'silent');
-
 describe('when a batcher process dies in the middle of a flush', () => {
   // Found by the chaos suite (bench/chaos): the dead process's `{flush}` job stays active, and the
   // queue's global concurrency of 1 let no other batcher flush until its 5-minute job lock expired.
   it('another batcher takes the flush over after about a flush-lock lease', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
     const timing = {
       tickMs: 100,
@@ -56,7 +44,7 @@ describe('when a batcher process dies in the middle of a flush', () => {
       runWorker: true,
       instance: 'doomed',
       now: clock.now,
-      logger: quiet,
+      logger: silentLogger,
       ...timing,
       testOnlyHooks: {
         afterClaim: async () => {

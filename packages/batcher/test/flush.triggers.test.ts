@@ -1,3 +1,4 @@
+import { uniquePrefix } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batcher } from '../src/index.js';
 import {
@@ -7,7 +8,6 @@ import {
   type Env,
   enqueue,
   makeItem,
-  nextPrefix,
   setupEnv,
   storeFor,
   teardownEnv,
@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
-  const prefix = nextPrefix();
+  const prefix = uniquePrefix();
   const b = await batcherFor(env, prefix, over);
   open.push(b);
   return { b, store: storeFor(env, prefix) };
@@ -120,7 +120,7 @@ describe('minRequests', () => {
 
 describe('manual flush through the {flush} queue', () => {
   it('flushNow is served by a worker and returns its report', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const worker = await batcherFor(env, prefix, { runWorker: true, tickMs: 3600_000 });
     open.push(worker);
     const store = storeFor(env, prefix);

@@ -46,10 +46,6 @@ export async function teardownEnv(env: Env) {
   await env.server.stop();
 }
 
-let counter = 0;
-/** A unique prefix per test. */
-export const nextPrefix = () => `t${++counter}`;
-
 const quiet = createLogger('batcher-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 /** Starts a batcher on the test env; by default without a worker (flushes run via runFlushOnce). */

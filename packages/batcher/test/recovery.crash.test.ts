@@ -1,17 +1,9 @@
 import { jobIds } from '@nightshift/shared';
 import { openQueue, type Store } from '@nightshift/store';
+import { uniquePrefix } from '@nightshift/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Batcher, TestOnlyHooks } from '../src/index.js';
-import {
-  batcherFor,
-  clock,
-  type Env,
-  enqueue,
-  nextPrefix,
-  setupEnv,
-  storeFor,
-  teardownEnv,
-} from './helpers.js';
+import { batcherFor, clock, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
 
 const LEASE = 60_000;
 let env: Env;
@@ -61,7 +53,7 @@ async function crashAt(prefix: string, hooks: TestOnlyHooks) {
 
 describe('a crash in the submit path, then a batcher starts with the lease expired', () => {
   it('after claim, before intent: recovery releases, the next flush submits once', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
     const cids = await enqueue(store, 6);
     const since = env.emu.inspect.batches().length;
@@ -77,7 +69,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('after intent, before create: nothing at the API, so recovery releases', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
     const cids = await enqueue(store, 4);
     const since = env.emu.inspect.batches().length;
@@ -102,7 +94,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('after create, before commit: recovery adopts the batch; nothing is submitted twice', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
     const cids = await enqueue(store, 5);
     const since = env.emu.inspect.batches().length;
@@ -122,7 +114,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('after commit, before the tracking job: start-up adds the job; no second batch', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
     const cids = await enqueue(store, 3);
     const since = env.emu.inspect.batches().length;
@@ -140,7 +132,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('a lease that has not expired is left alone (its flush may still be running)', async () => {
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
     const cids = await enqueue(store, 2);
     await crashAt(prefix, { afterClaim: crash });

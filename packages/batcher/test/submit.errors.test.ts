@@ -1,6 +1,6 @@
 import { jobIds, QUEUES } from '@nightshift/shared';
 import { openQueue } from '@nightshift/store';
-import { waitFor } from '@nightshift/testing';
+import { uniquePrefix, waitFor } from '@nightshift/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Batcher } from '../src/index.js';
 import {
@@ -10,7 +10,6 @@ import {
   type Env,
   enqueue,
   makeItem,
-  nextPrefix,
   setupEnv,
   storeFor,
   teardownEnv,
@@ -33,7 +32,7 @@ afterAll(async () => {
 });
 
 async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
-  const prefix = nextPrefix();
+  const prefix = uniquePrefix();
   const b = await batcherFor(env, prefix, { createBackoffMs: 1000, ...over });
   open.push(b);
   return { b, prefix, store: storeFor(env, prefix) };

@@ -1,17 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { Fault } from '@nightshift/emulator';
+import { uniquePrefix } from '@nightshift/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Batcher } from '../src/index.js';
-import {
-  batcherFor,
-  clock,
-  type Env,
-  enqueue,
-  nextPrefix,
-  setupEnv,
-  storeFor,
-  teardownEnv,
-} from './helpers.js';
+import { batcherFor, clock, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
 
 // Every refusal family of batches.create, end to end: the emulator answers as the API would, the
 // real SDK turns the answer into its own class, the batcher decides. For each: what happened to
@@ -36,7 +28,7 @@ afterAll(async () => {
 });
 
 async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
-  const prefix = nextPrefix();
+  const prefix = uniquePrefix();
   const b = await batcherFor(env, prefix, {
     createBackoffMs: 1000,
     circuitCooldownMs: COOLDOWN,

@@ -1,4 +1,8 @@
 import { QUEUES, type QueueRole } from '@nightshift/shared';
+import { REQUESTS_QUEUE } from './requests-adapter.js';
+
+/** A Bull Board queue: one of our BullMQ queues, or the store's requests (requests-adapter.ts). */
+export type BoardQueue = QueueRole | typeof REQUESTS_QUEUE;
 
 /**
  * What Bull Board may change, queue by queue. Bull Board's API offers every BullMQ operation on
@@ -11,15 +15,16 @@ import { QUEUES, type QueueRole } from '@nightshift/shared';
  * which need `redisDetails`.
  */
 type Rule = {
-  /** What the audit line calls it. */
+  /** What the audit line calls it (on the requests queue: `onRequests`, when given). */
   action: string;
+  onRequests?: string;
   /** Queues it is allowed on; every other queue refuses it. */
-  on: readonly QueueRole[];
+  on: readonly BoardQueue[];
   /** A further condition on the route's parameters, with the reason it is refused otherwise. */
   when?: (params: Record<string, string>) => string | null;
 };
 
-const ALL: readonly QueueRole[] = Object.keys(QUEUES) as QueueRole[];
+const ALL: readonly BoardQueue[] = [REQUESTS_QUEUE, ...(Object.keys(QUEUES) as QueueRole[])];
 /** Queues whose jobs are made by our schedulers (ticks): housekeeping and "run now" are harmless. */
 const TICKS: readonly QueueRole[] = ['flush', 'collect'];
 const onlyFailed = (p: Record<string, string>) =>
@@ -34,34 +39,52 @@ const finishedOnly = (p: Record<string, string>) =>
 const WRITES: Record<string, Rule> = {
   // Reversible emergency brakes, shown as paused in Bull Board (and as red liveness for
   // `{flush}` / `{collect}`).
+  // On the requests queue, pause / resume pause batching: the `{flush}` queue (requests-adapter.ts).
   'put /api/queues/pause': { action: 'pause all queues', on: ALL },
   'put /api/queues/resume': { action: 'resume all queues', on: ALL },
-  'put /api/queues/:queueName/pause': { action: 'pause queue', on: ALL },
-  'put /api/queues/:queueName/resume': { action: 'resume queue', on: ALL },
+  'put /api/queues/:queueName/pause': { action: 'pause queue', onRequests: 'pause batching', on: ALL },
+  'put /api/queues/:queueName/resume': {
+    action: 'resume queue',
+    onRequests: 'resume batching',
+    on: ALL,
+  },
   // A failed delivery (the handler threw every attempt) or a failed tracking job runs again; the
   // record naming its delivery job and the guarded apply keep it exactly-once. A failed webhook
   // delivery is sent again with the same body and webhook-id: a replay. A completed result job or
-  // delivery would deliver again, so only failed ones.
+  // delivery would deliver again, so only failed ones. A failed request is a dead letter: its
+  // retry is the board's dead-letter retry (store.retryDead, the job removed).
   'put /api/queues/:queueName/retry/:queueStatus': {
     action: 'retry jobs',
-    on: ['results', 'batches', 'webhooks'],
+    onRequests: 'retry dead requests',
+    on: [REQUESTS_QUEUE, 'results', 'batches', 'webhooks'],
     when: onlyFailed,
   },
-  'put /api/queues/:queueName/:jobId/retry': { action: 'retry job', on: ['results', 'batches', 'webhooks'] },
+  'put /api/queues/:queueName/:jobId/retry': {
+    action: 'retry job',
+    onRequests: 'retry dead request',
+    on: [REQUESTS_QUEUE, 'results', 'batches', 'webhooks'],
+  },
   // Running a delayed job now: a poll, a tick, a waiting real-time answer or a webhook delivery
-  // waiting out its backoff comes sooner.
+  // waiting out its backoff comes sooner; a request in retry backoff is ready now (promote.lua).
   'put /api/queues/:queueName/promote': {
     action: 'promote delayed jobs',
-    on: ['flush', 'batches', 'collect', 'results', 'webhooks'],
+    onRequests: 'promote requests in backoff',
+    on: [REQUESTS_QUEUE, 'flush', 'batches', 'collect', 'results', 'webhooks'],
   },
   'put /api/queues/:queueName/:jobId/promote': {
     action: 'promote job',
-    on: ['flush', 'batches', 'collect', 'results', 'webhooks'],
+    onRequests: 'promote request',
+    on: [REQUESTS_QUEUE, 'flush', 'batches', 'collect', 'results', 'webhooks'],
   },
   // Finished ticks are history only. (Completed deliveries are kept a day so that fanning an event
   // out again is a no-op, and failed ones until replayed: neither is cleaned from here.)
   'put /api/queues/:queueName/clean/:queueStatus': { action: 'clean jobs', on: TICKS, when: finishedOnly },
-  'put /api/queues/:queueName/:jobId/clean': { action: 'remove job', on: TICKS },
+  // Removing a request is canceling it (the store's cancel: queued ones only, state `canceled`).
+  'put /api/queues/:queueName/:jobId/clean': {
+    action: 'remove job',
+    onRequests: 'cancel request',
+    on: [REQUESTS_QUEUE, ...TICKS],
+  },
   // "Flush now" / "sweep now": single-flight guards make an extra run harmless.
   'put /api/queues/:queueName/job-schedulers/:schedulerId/run': { action: 'run scheduler now', on: TICKS },
 };
@@ -86,10 +109,11 @@ const REFUSED_NAMES: Record<string, string> = {
 /** Reads that show how Redis is run (version, OS, memory; clients and their addresses). */
 const REDIS_DETAIL_READS = new Set(['get /api/redis/stats', 'get /api/queues/:queueName/workers']);
 
-/** The Bull Board queue name (`{results}`) → our role. */
-const ROLE_OF = new Map<string, QueueRole>(
-  Object.entries(QUEUES).map(([role, name]) => [name, role as QueueRole]),
-);
+/** The Bull Board queue name (`{results}`, `requests`) → our role. */
+const ROLE_OF = new Map<string, BoardQueue>([
+  [REQUESTS_QUEUE, REQUESTS_QUEUE],
+  ...Object.entries(QUEUES).map(([role, name]) => [name, role as QueueRole] as const),
+]);
 
 /** The decision on one Bull Board API call. */
 export type Verdict =
@@ -123,19 +147,18 @@ export function decideBullBoard(
       reason: 'Nightshift does not allow this from the board',
     };
   }
+  const action = (params.queueName === REQUESTS_QUEUE && rule.onRequests) || rule.action;
   if (params.queueName !== undefined) {
     const role = ROLE_OF.get(params.queueName);
     if (!role || !rule.on.includes(role)) {
-      return { kind: 'refused', action: rule.action, reason: `not allowed on ${params.queueName}` };
+      return { kind: 'refused', action, reason: `not allowed on ${params.queueName}` };
     }
   }
   const why = rule.when?.(params);
-  return why
-    ? { kind: 'refused', action: rule.action, reason: why }
-    : { kind: 'allowed', action: rule.action };
+  return why ? { kind: 'refused', action, reason: why } : { kind: 'allowed', action };
 }
 
-/** The queue roles a rule allows retries on, for Bull Board's retry buttons. */
-export const RETRY_QUEUES: ReadonlySet<QueueRole> = new Set(
+/** The queues a rule allows retries on, for Bull Board's retry buttons. */
+export const RETRY_QUEUES: ReadonlySet<BoardQueue> = new Set(
   WRITES['put /api/queues/:queueName/:jobId/retry']!.on,
 );

@@ -10,6 +10,7 @@ import express, { type Express } from 'express';
 import { decideBullBoard, RETRY_QUEUES } from './bull-board-policy.js';
 import { type BoardContext, QUEUE_ROLES } from './context.js';
 import { LIST_DATA_BYTES, MAX_JOBS_PER_PAGE, truncateValue } from './limits.js';
+import { REQUESTS_QUEUE, RequestsAdapter } from './requests-adapter.js';
 import { type Actor, actorOf, audit, sameOriginWrites } from './security.js';
 
 const QUEUE_DESCRIPTIONS: Record<QueueRole, string> = {
@@ -18,7 +19,8 @@ const QUEUE_DESCRIPTIONS: Record<QueueRole, string> = {
   collect: 'Collector sweeps: alerts, orphan adoption, retention.',
   results:
     'Results for services: a batch’s results grouped per job (res-<batch id>-<hash>), a real-time answer alone (res-<custom_id>).',
-  deadLetters: 'Final failures with reason and attempt history; retry them from the overview.',
+  deadLetters:
+    'Final failures with reason and attempt history; retry them from the requests queue (failed) or the overview.',
   webhooks:
     'One delivery per (event, endpoint): whd-<endpoint>-<event id>. Failed deliveries stay here; retry (replay) them here, on the overview or with nightshift webhooks replay.',
 };
@@ -51,6 +53,23 @@ class BoundedListAdapter extends BullMQAdapter {
   }
 }
 
+/** The states a per-job action needs (`everywhere`: on every queue, else on the requests queue only). */
+const JOB_STATES_NEEDED: Record<string, { states: string[]; what: string; everywhere?: boolean }> = {
+  '/api/queues/:queueName/:jobId/retry': {
+    states: ['failed'],
+    what: 'only failed jobs may be retried',
+    everywhere: true,
+  },
+  '/api/queues/:queueName/:jobId/clean': {
+    states: ['waiting', 'delayed'],
+    what: 'only a queued request can be canceled',
+  },
+  '/api/queues/:queueName/:jobId/promote': {
+    states: ['delayed'],
+    what: 'only a request in backoff can be promoted',
+  },
+};
+
 /** Who is asking, for the audit lines of Bull Board's API calls (its hooks see no Express request). */
 const requestActor = new AsyncLocalStorage<Actor>();
 
@@ -66,11 +85,13 @@ function beforeHook(ctx: BoardContext) {
       return;
     }
     let refusal = verdict.kind === 'refused' ? verdict.reason : null;
-    if (!refusal && route === '/api/queues/:queueName/:jobId/retry') {
+    const needs = refusal ? undefined : JOB_STATES_NEEDED[route];
+    if (needs && (params.queueName === REQUESTS_QUEUE || needs.everywhere)) {
       // Bull Board also retries completed jobs: a completed delivery would reach the service again.
+      // On the requests queue each action has one state it means something in.
       const job = await request.queues.get(params.queueName!)?.getJob(params.jobId!);
       const state = job ? await job.getState() : 'missing';
-      if (state !== 'failed') refusal = `only failed jobs may be retried (this one is ${state})`;
+      if (!needs.states.includes(state)) refusal = `${needs.what} (this one is ${state})`;
     }
     if (method.toLowerCase() === 'get') {
       return refusal ? { allow: false, status: 403 as const, message: refusal } : undefined;
@@ -109,7 +130,7 @@ export function bullBoard(ctx: BoardContext): express.Router {
     return adapter;
   });
   createBullBoard({
-    queues: adapters,
+    queues: [new RequestsAdapter(ctx), ...adapters],
     serverAdapter,
     options: {
       uiConfig: {

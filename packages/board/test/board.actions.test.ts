@@ -1,21 +1,18 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import type { DeadLetterPayload } from '@nightshift/shared';
-import { addDeadLetters, createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { addDeadLetters, createRedis } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { csrfToken, getJson, item, MIN, nextPrefix, type Seeded, seed, startBoard, T0 } from './helpers.js';
+import { csrfToken, getJson, item, MIN, type Seeded, seed, startBoard, T0 } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let emu: Emulator;
 let client: Anthropic;
 const opened: { board: Board; seeded: Seeded }[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
   emu = await startEmulator({ processing: 'manual', quiet: true });
   client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 0 });
 });
@@ -25,14 +22,12 @@ afterAll(async () => {
     await o.seeded.deadLetters.close();
   }
   await emu.close();
-  await redis.quit();
-  await server.stop();
 });
 
 async function open(over: Parameters<typeof startBoard>[2] = {}) {
-  const prefix = nextPrefix();
-  const seeded = await seed(redis, prefix);
-  const board = await startBoard(redis, prefix, over);
+  const prefix = uniquePrefix();
+  const seeded = await seed(fx.redis, prefix);
+  const board = await startBoard(fx.redis, prefix, over);
   opened.push({ board, seeded });
   const token = await csrfToken(board.url);
   const headers = {

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createRedis, type RedisClient } from '@nightshift/store';
-import { freePort, type RedisServer, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, sourceNodeArgs, uniquePrefix, useRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, nextPrefix, type Seeded, seed } from './helpers.js';
+import { basic, type Seeded, seed } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -15,22 +15,20 @@ const API_KEY = 'test-api-key-SECRET-do-not-show-8c2f7a';
 const BOARD_PASSWORD = 'boardPw-SECRET-77e0';
 const SECRETS = [REDIS_PASSWORD, API_KEY, BOARD_PASSWORD];
 
-let server: RedisServer;
+const fx = useRedisServer();
 let redis: RedisClient;
 let redisUrl: string;
 
 beforeAll(async () => {
-  server = await startRedisServer();
   // The harness pings without a password, so the password is set once Redis is up.
-  const admin = createRedis({ url: server.url }, 'client');
+  const admin = createRedis({ url: fx.url }, 'client');
   await admin.config('SET', 'requirepass', REDIS_PASSWORD);
   admin.disconnect();
-  redisUrl = `redis://:${REDIS_PASSWORD}@127.0.0.1:${server.port}`;
+  redisUrl = `redis://:${REDIS_PASSWORD}@127.0.0.1:${fx.server.port}`;
   redis = createRedis({ url: redisUrl }, 'client');
 });
 afterAll(async () => {
   await redis.quit();
-  await server.stop();
 });
 
 /** Runs `nightshift-board` with `env` (on top of PATH only: the test's own environment stays out). */
@@ -59,7 +57,7 @@ const stop = async (child: ChildProcess) => {
 
 describe('nightshift-board', () => {
   let seeded: Seeded;
-  const prefix = nextPrefix();
+  const prefix = uniquePrefix();
 
   beforeAll(async () => {
     seeded = await seed(redis, prefix, Date.now());

@@ -1,42 +1,26 @@
 import { request } from 'node:http';
-import { createLogger, type DeadLetterPayload, jobIds } from '@nightshift/shared';
-import { addDeadLetters, createRedis, openQueue, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { type DeadLetterPayload, jobIds } from '@nightshift/shared';
+import { addDeadLetters, createRedis, openQueue } from '@nightshift/store';
+import { silentLogger, uniquePrefix, useRedis } from '@nightshift/testing';
 import { type Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board, BoardOptions } from '../src/index.js';
-import {
-  basic,
-  csrfToken,
-  item,
-  memoryLogger,
-  nextPrefix,
-  type Seeded,
-  seed,
-  startBoard,
-} from './helpers.js';
+import { basic, csrfToken, item, memoryLogger, type Seeded, seed, startBoard } from './helpers.js';
 
 // The outside review's attacks, replayed over real HTTP against a real board and Redis.
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 const toClose: { close(): Promise<unknown> }[] = [];
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
 afterAll(async () => {
   for (const c of toClose.reverse()) await c.close();
-  await redis.quit();
-  await server.stop();
 });
 
-async function open(over: Partial<BoardOptions> = {}, prefix = nextPrefix()) {
-  const seeded = await seed(redis, prefix);
+async function open(over: Partial<BoardOptions> = {}, prefix = uniquePrefix()) {
+  const seeded = await seed(fx.redis, prefix);
   const log = memoryLogger();
-  const board = await startBoard(redis, prefix, { logger: log.logger, ...over });
+  const board = await startBoard(fx.redis, prefix, { logger: log.logger, ...over });
   toClose.push(seeded.deadLetters, board);
   return { board, seeded, prefix, log, port: Number(new URL(board.url).port) };
 }
@@ -123,7 +107,7 @@ describe('a DNS-rebinding page (foreign Host) on a board without credentials', (
     });
     expect(pause.status).toBe(421);
     expect((await seeded.store.record('c3'))?.state).toBe('dead');
-    const flush = openQueue('flush', redis, seeded.store.prefix);
+    const flush = openQueue('flush', fx.redis, seeded.store.prefix);
     expect(await flush.isPaused()).toBe(false);
     await flush.close();
     // No Host at all: Node's HTTP server itself answers 400.
@@ -172,7 +156,7 @@ describe('guessing the board password', () => {
   it('is refused after 10 failures per client, even with the right password, on every replica; failures are logged without the secret', async () => {
     const auth = { user: 'ops', password: 'pw-correct-horse' };
     const { port, prefix, log } = await open({ auth });
-    const replica = await startBoard(redis, prefix, { auth, logger: createLogger('replica', 'silent') });
+    const replica = await startBoard(fx.redis, prefix, { auth, logger: silentLogger });
     toClose.push(replica);
     const guesses = Array.from({ length: 10 }, (_, i) => `guess-${i}-SECRET`);
     for (const [i, guess] of guesses.entries()) {
@@ -211,12 +195,12 @@ describe("Bull Board's write API on a read-write board", () => {
 
   beforeAll(async () => {
     ctx = await open({ auth: { user: 'ops', password: 'pw-correct-horse' } });
-    results = openQueue('results', redis, ctx.prefix);
+    results = openQueue('results', fx.redis, ctx.prefix);
     toClose.push(results);
     // One delivered result job and one whose handler failed for good.
     await results.add('docs', { results: [] }, { jobId: 'res-done', attempts: 1 });
     await results.add('docs', { results: [] }, { jobId: 'res-failed', attempts: 1 });
-    const connection = (redis as Redis).duplicate({ maxRetriesPerRequest: null });
+    const connection = (fx.redis as Redis).duplicate({ maxRetriesPerRequest: null });
     const worker = new Worker(
       results.name,
       async (job) => {
@@ -256,7 +240,7 @@ describe("Bull Board's write API on a read-write board", () => {
     }
     expect(await results.getJobCounts()).toEqual(before);
     expect((await results.getJob('res-done'))?.data).toEqual({ results: [] });
-    const flush = openQueue('flush', redis, ctx.prefix);
+    const flush = openQueue('flush', fx.redis, ctx.prefix);
     expect(await flush.getJobScheduler(jobIds.flushScheduler)).toBeTruthy();
     expect(await flush.getGlobalConcurrency()).toBeNull();
     await flush.close();
@@ -312,7 +296,7 @@ describe('liveness', () => {
       (JSON.parse((await raw(port, '/api/overview')).body) as { liveness: { collector: { state: string } } })
         .liveness.collector.state;
     expect(await overview()).toBe('ok');
-    const collect = openQueue('collect', redis, prefix);
+    const collect = openQueue('collect', fx.redis, prefix);
     await collect.removeJobScheduler(jobIds.collectScheduler);
     await collect.close();
     expect(await overview()).toBe('no-scheduler');

@@ -1,26 +1,23 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { createRedis } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { csrfToken, type ErrorBody, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
+import { csrfToken, type ErrorBody, type Seeded, seed, startBoard } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let emu: Emulator;
 let board: Board;
 let seeded: Seeded;
 let headers: Record<string, string>;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
   emu = await startEmulator({ processing: 'manual', quiet: true });
   const client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 0 });
-  const prefix = nextPrefix();
-  seeded = await seed(redis, prefix);
-  board = await startBoard(redis, prefix, { client });
+  const prefix = uniquePrefix();
+  seeded = await seed(fx.redis, prefix);
+  board = await startBoard(fx.redis, prefix, { client });
   headers = {
     origin: new URL(board.url).origin,
     'sec-fetch-site': 'same-origin',
@@ -32,8 +29,6 @@ afterAll(async () => {
   await board.close();
   await seeded.deadLetters.close();
   await emu.close();
-  await redis.quit();
-  await server.stop();
 });
 
 /** A POST with a valid CSRF token: only the path is hostile. */

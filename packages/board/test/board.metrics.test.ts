@@ -1,22 +1,12 @@
 import { DEFAULT_PRICES, type ResultPayload } from '@nightshift/shared';
-import { buildSuccess, createRedis, deliverResults, openQueue, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { buildSuccess, createRedis, deliverResults, openQueue } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { message, nextPrefix, type Seeded, seed, startBoard, T0 } from './helpers.js';
+import { message, type Seeded, seed, startBoard, T0 } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 
 /**
  * Parses Prometheus text into `name{labels}` → value, checking every sample belongs to a metric
@@ -49,9 +39,9 @@ describe('/metrics', () => {
   let prefix: string;
 
   beforeAll(async () => {
-    prefix = nextPrefix();
-    seeded = await seed(redis, prefix);
-    board = await startBoard(redis, prefix);
+    prefix = uniquePrefix();
+    seeded = await seed(fx.redis, prefix);
+    board = await startBoard(fx.redis, prefix);
   });
   afterAll(async () => {
     await board.close();
@@ -98,7 +88,7 @@ describe('/metrics', () => {
   });
 
   it('reads Redis once per scrape, whatever the number of fleet metrics', async () => {
-    const monitor = await (redis as Redis).monitor();
+    const monitor = await (fx.redis as Redis).monitor();
     let reads = 0;
     monitor.on('monitor', (_t: string, args: string[]) => {
       if (args[0]?.toLowerCase() === 'hgetall' && args[1]?.endsWith(':{req}:stats')) reads++;
@@ -122,7 +112,7 @@ describe('/metrics', () => {
   });
 
   it('follows changes: results delivered, a real-time success, a batch collected, the circuit opened', async () => {
-    const results = openQueue('results', redis, prefix);
+    const results = openQueue('results', fx.redis, prefix);
     const payloads = ['r1', 'r2'].map(
       (cid) => ({ customId: cid, feature: 'classify-docs', mode: 'batch' }) as unknown as ResultPayload,
     );
@@ -177,7 +167,7 @@ describe('/metrics', () => {
 
 describe('/metrics on an empty deployment', () => {
   it('answers zeros, not errors', async () => {
-    const board = await startBoard(redis, nextPrefix());
+    const board = await startBoard(fx.redis, uniquePrefix());
     try {
       const m = parse(await (await fetch(`${board.url}/metrics`)).text());
       expect(m.get('nightshift_oldest_queued_age_seconds')).toBe(0);

@@ -1,32 +1,25 @@
 import { storeKeys } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { freePort, type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@nightshift/store';
+import { freePort, uniquePrefix, useRedis } from '@nightshift/testing';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { csrfToken, nextPrefix, seed, startBoard } from './helpers.js';
+import { csrfToken, seed, startBoard } from './helpers.js';
 
 // Several board processes behind one load balancer: a page served by one replica must be able to
 // post to another, so the CSRF token is shared through Redis, not made per process.
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 const boards: Board[] = [];
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
 afterAll(async () => {
   await Promise.all(boards.map((b) => b.close()));
-  await redis.quit();
-  await server.stop();
 });
 
 describe('board replicas', () => {
   it('accept each other’s CSRF token: a page from replica A posts to replica B', async () => {
-    const prefix = nextPrefix();
-    const seeded = await seed(redis, prefix);
-    const a = await startBoard(redis, prefix);
-    const b = await startBoard(redis, prefix);
+    const prefix = uniquePrefix();
+    const seeded = await seed(fx.redis, prefix);
+    const a = await startBoard(fx.redis, prefix);
+    const b = await startBoard(fx.redis, prefix);
     boards.push(a, b);
     const token = await csrfToken(a.url);
     expect(await csrfToken(b.url)).toBe(token);
@@ -37,7 +30,7 @@ describe('board replicas', () => {
     expect(res.status, await res.clone().text()).toBe(200);
     await seeded.deadLetters.close();
     // Another deployment (prefix) has a token of its own.
-    const other = await startBoard(redis, nextPrefix());
+    const other = await startBoard(fx.redis, uniquePrefix());
     boards.push(other);
     expect(await csrfToken(other.url)).not.toBe(token);
   });
@@ -45,10 +38,10 @@ describe('board replicas', () => {
   it('still starts without Redis, with a token of its own', async () => {
     const down = createRedis({ url: `redis://127.0.0.1:${await freePort()}` }, 'client');
     down.on('error', () => {});
-    const prefix = nextPrefix();
+    const prefix = uniquePrefix();
     const board = await startBoard(down, prefix);
     boards.push(board);
-    expect(await redis.exists(storeKeys(prefix).boardCsrf)).toBe(0);
+    expect(await fx.redis.exists(storeKeys(prefix).boardCsrf)).toBe(0);
     const res = await fetch(`${board.url}/healthz`);
     expect(res.status).toBe(503);
     down.disconnect();

@@ -1,39 +1,24 @@
 import { DEFAULT_PRICES } from '@nightshift/shared';
-import { buildSuccess, createRedis, type RedisClient, Store } from '@nightshift/store';
-import { freePort, type RedisServer, startRedisServer } from '@nightshift/testing';
+import { buildSuccess, createRedis, Store } from '@nightshift/store';
+import { freePort, uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BoardCostReport } from '../src/costs.js';
 import type { BatchView, DeadLetterView, Overview, QueuedRequestView } from '../src/data.js';
 import type { Board } from '../src/index.js';
-import {
-  type ErrorBody,
-  getJson,
-  item,
-  message,
-  nextPrefix,
-  type Seeded,
-  seed,
-  startBoard,
-  T0,
-} from './helpers.js';
+import { type ErrorBody, getJson, item, message, type Seeded, seed, startBoard, T0 } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let board: Board;
 let seeded: Seeded;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-  const prefix = nextPrefix();
-  seeded = await seed(redis, prefix);
-  board = await startBoard(redis, prefix);
+  const prefix = uniquePrefix();
+  seeded = await seed(fx.redis, prefix);
+  board = await startBoard(fx.redis, prefix);
 });
 afterAll(async () => {
   await board.close();
   await seeded.deadLetters.close();
-  await redis.quit();
-  await server.stop();
 });
 
 const get = (path: string, init?: RequestInit) => fetch(`${board.url}${path}`, init);
@@ -64,8 +49,8 @@ describe('the overview page', () => {
   });
 
   it('shows a refusal with its code and fix, a deprecated model, and US-only inference', async () => {
-    const prefix = nextPrefix();
-    const store = new Store(redis, prefix);
+    const prefix = uniquePrefix();
+    const store = new Store(fx.redis, prefix);
     const usage = (model: string, geo: string | null) => {
       const m = message(model, 1000, 200);
       return { ...m, usage: { ...m.usage, inference_geo: geo } } as typeof m;
@@ -104,7 +89,7 @@ describe('the overview page', () => {
       },
       T0 - 1_000,
     );
-    const b = await startBoard(redis, prefix);
+    const b = await startBoard(fx.redis, prefix);
     try {
       const page = await (await fetch(`${b.url}/`)).text();
       for (const part of [
@@ -243,7 +228,15 @@ describe('Bull Board under /queues', () => {
       '/queues/api/queues?activeQueue=%7Bdead-letters%7D&status=waiting',
     );
     const names = queues.map((q) => q.name).sort();
-    expect(names).toEqual(['{batches}', '{collect}', '{dead-letters}', '{flush}', '{results}', '{webhooks}']);
+    expect(names).toEqual([
+      'requests',
+      '{batches}',
+      '{collect}',
+      '{dead-letters}',
+      '{flush}',
+      '{results}',
+      '{webhooks}',
+    ]);
     const dead = queues.find((q) => q.name === '{dead-letters}');
     expect(dead?.displayName).toBe('dead letters');
     expect(dead?.readOnlyMode).toBe(false);
@@ -271,7 +264,7 @@ describe('/metrics and /healthz', () => {
 
     const deadRedis = createRedis({ url: `redis://127.0.0.1:${await freePort()}` }, 'client');
     deadRedis.on('error', () => {});
-    const orphan = await startBoard(deadRedis, nextPrefix());
+    const orphan = await startBoard(deadRedis, uniquePrefix());
     try {
       const down = await fetch(`${orphan.url}/healthz`);
       expect(down.status).toBe(503);

@@ -1,32 +1,25 @@
 import { ConfigError, loadConfig } from '@nightshift/shared';
-import { addDeadLetters, createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDeadLetters, createRedis } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
 import { boardOptionsFromConfig, isLoopback } from '../src/options.js';
-import { basic, csrfToken, getJson, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
+import { basic, csrfToken, getJson, type Seeded, seed, startBoard } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 const opened: { board: Board; seeded: Seeded }[] = [];
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
 afterAll(async () => {
   for (const o of opened) {
     await o.board.close();
     await o.seeded.deadLetters.close();
   }
-  await redis.quit();
-  await server.stop();
 });
 
 async function open(over: Parameters<typeof startBoard>[2] = {}) {
-  const prefix = nextPrefix();
-  const seeded = await seed(redis, prefix);
-  const board = await startBoard(redis, prefix, over);
+  const prefix = uniquePrefix();
+  const seeded = await seed(fx.redis, prefix);
+  const board = await startBoard(fx.redis, prefix, over);
   opened.push({ board, seeded });
   return { board, seeded, origin: new URL(board.url).origin };
 }
@@ -92,7 +85,7 @@ describe('token auth', () => {
 describe('where the board listens', () => {
   it('refuses a non-loopback address without credentials, naming the variables to set', async () => {
     for (const host of ['0.0.0.0', '::', '192.168.1.20', 'board.example.com']) {
-      const attempt = startBoard(redis, nextPrefix(), { host });
+      const attempt = startBoard(fx.redis, uniquePrefix(), { host });
       await expect(attempt).rejects.toBeInstanceOf(ConfigError);
       await expect(attempt).rejects.toThrow(
         /NIGHTSHIFT_BOARD_USER.*NIGHTSHIFT_BOARD_PASSWORD.*NIGHTSHIFT_BOARD_TOKEN/s,
@@ -161,13 +154,13 @@ describe('where the board listens', () => {
   });
 
   it('refuses incomplete or weak credentials given to createBoard', async () => {
-    await expect(startBoard(redis, nextPrefix(), { auth: { user: 'ops', password: '' } })).rejects.toThrow(
-      /NIGHTSHIFT_BOARD_PASSWORD/,
-    );
     await expect(
-      startBoard(redis, nextPrefix(), { auth: { user: 'ops', password: 'hunter2' } }),
+      startBoard(fx.redis, uniquePrefix(), { auth: { user: 'ops', password: '' } }),
+    ).rejects.toThrow(/NIGHTSHIFT_BOARD_PASSWORD/);
+    await expect(
+      startBoard(fx.redis, uniquePrefix(), { auth: { user: 'ops', password: 'hunter2' } }),
     ).rejects.toThrow(/NIGHTSHIFT_BOARD_PASSWORD: the board password must be at least 16 characters/);
-    await expect(startBoard(redis, nextPrefix(), { auth: { token: '' } })).rejects.toThrow(
+    await expect(startBoard(fx.redis, uniquePrefix(), { auth: { token: '' } })).rejects.toThrow(
       /NIGHTSHIFT_BOARD_TOKEN/,
     );
   });

@@ -1,23 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedis, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { silentLogger, uniquePrefix, useRedis, waitFor } from '@nightshift/testing';
 import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { csrfToken, getJson, item, memoryLogger, nextPrefix, silentLogger, startBoard } from './helpers.js';
+import { csrfToken, getJson, item, memoryLogger, startBoard } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let worker: RedisClient;
 let receiver: Server;
 let accept = false;
 const boards: Board[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-  worker = createRedis({ url: server.url }, 'worker');
+  worker = createRedis({ url: fx.url }, 'worker');
   receiver = createServer((req, res) => {
     req.resume();
     res.statusCode = accept ? 204 : 500;
@@ -29,16 +26,14 @@ afterAll(async () => {
   for (const b of boards) await b.close();
   await new Promise<void>((r) => receiver.close(() => r()));
   await worker.quit();
-  await redis.quit();
-  await server.stop();
 });
 
 const okOf = async (r: Response) => ((await r.json()) as { ok: boolean }).ok;
 
 async function open(readOnly = false) {
-  const prefix = nextPrefix();
+  const prefix = uniquePrefix();
   const log = memoryLogger();
-  const board = await startBoard(redis, prefix, { readOnly, logger: log.logger });
+  const board = await startBoard(fx.redis, prefix, { readOnly, logger: log.logger });
   boards.push(board);
   const token = await csrfToken(board.url);
   const same = { origin: new URL(board.url).origin, 'sec-fetch-site': 'same-origin' };
@@ -54,7 +49,7 @@ async function open(readOnly = false) {
   const bullBoard = (path: string) =>
     fetch(`${board.url}/queues/api/queues/${path}`, { method: 'PUT', headers: same });
   const audits = () => log.lines().filter((l) => l.audit === true);
-  return { board, prefix, form, post, bullBoard, audits, store: new Store(redis, prefix) };
+  return { board, prefix, form, post, bullBoard, audits, store: new Store(fx.redis, prefix) };
 }
 
 describe('webhooks on the board', () => {

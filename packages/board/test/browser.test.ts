@@ -3,11 +3,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PRICES, jobIds } from '@nightshift/shared';
 import { buildSuccess, createRedis, openQueue, type RedisClient, type Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { type RedisServer, startRedisServer, uniquePrefix, waitFor } from '@nightshift/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { item, MIN, message, nextPrefix, type Seeded, seed, startBoard } from './helpers.js';
+import { item, MIN, message, type Seeded, seed, startBoard } from './helpers.js';
 
 /** The browser's own global (the test is compiled without the DOM lib; the function runs in Chromium). */
 declare const getComputedStyle: (el: unknown) => { backgroundColor: string };
@@ -120,7 +120,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', { timeout: 90_000 
   let browser: Browser;
   let page: Page;
   let seeded: Seeded;
-  const prefix = nextPrefix();
+  const prefix = uniquePrefix();
 
   beforeAll(async () => {
     server = await startRedisServer();

@@ -3,11 +3,13 @@ import { createLogger, DEFAULT_PRICES, jobIds, type Logger } from '@nightshift/s
 import {
   addDeadLetters,
   buildSuccess,
+  deliverResults,
   type EnqueueItem,
   openQueue,
   type RedisClient,
   Store,
 } from '@nightshift/store';
+import { silentLogger } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { createBoard } from '../src/index.js';
 import type { Board, BoardOptions } from '../src/options.js';
@@ -16,18 +18,12 @@ import type { Board, BoardOptions } from '../src/options.js';
 export const T0 = Date.parse('2026-11-20T12:00:00Z');
 export const MIN = 60_000;
 
-export const silentLogger = createLogger('board-test', 'silent');
-
 /** A logger whose JSON lines are kept for assertions. */
 export function memoryLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
   const raw: string[] = [];
   const logger = createLogger('board-test', 'info', { write: (s: string) => void raw.push(s) });
   return { logger, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
-
-let counter = 0;
-/** A unique prefix per test. */
-export const nextPrefix = () => `b${process.pid}t${++counter}`;
 
 export function item(cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem {
   const model = over.model ?? 'claude-haiku-4-5';
@@ -215,4 +211,168 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
 /** An error answer. */
 export interface ErrorBody {
   error: string;
+}
+
+/** What {@link seedLifecycle} wrote: one custom_id per Bull Board state, and the batch in flight. */
+export interface Lifecycle {
+  store: Store;
+  queues: Queue[];
+  /** queued and ready */
+  waiting: string[];
+  /** queued in retry backoff, ready at `readyAt` */
+  delayed: string;
+  readyAt: number;
+  /** claimed into the batch in flight */
+  active: string[];
+  inflightBatch: string;
+  succeeded: string;
+  dead: string;
+  deadJobId: string;
+  resultText: string;
+}
+
+/**
+ * Requests in every state of their life, written through the store's own transitions (no batcher
+ * or collector): 3 queued, 2 in the batch `msgbatch_inflight01`, and of the collected batch
+ * `msgbatch_done01` one succeeded (its `{results}` job delivers it), one dead (its dead letter
+ * waits) and one requeued into retry backoff for 30 minutes.
+ */
+export async function seedLifecycle(redis: RedisClient, prefix: string, now: number): Promise<Lifecycle> {
+  const store = new Store(redis, prefix);
+  const enq = now - 20 * MIN;
+  const meta = JSON.stringify({ ticket: 'T-1042', tenant: 'acme' });
+  const acme = (c: string, group: string) =>
+    item(c, { meta, deadline: now + 2 * 24 * 60 * MIN, partition: 'acme', group });
+  await store.enqueue(
+    [
+      ...['r-wait-1', 'r-wait-2', 'r-wait-3'].map((c) => acme(c, 'g-acme')),
+      ...['r-back-1', 'r-ok-1', 'r-dead-1'].map((c) => acme(c, 'g-done')),
+    ],
+    { now: enq },
+  );
+  await store.enqueue(
+    ['r-fly-1', 'r-fly-2'].map((c) => item(c, { feature: 'weekly-digest', group: 'g-fly' })),
+    { now: enq },
+  );
+  const commit = async (sub: string, group: string, ids: string[], batchId: string, at: number) => {
+    await store.openSubmission({
+      id: sub,
+      partition: 'acme',
+      reason: 'size',
+      owner: 'test',
+      leaseMs: MIN,
+      now: at,
+    });
+    await store.claim(group, sub, ids.length, 1e9, at);
+    await store.commit(
+      sub,
+      {
+        id: batchId,
+        created_at: new Date(at).toISOString(),
+        expires_at: new Date(at + 24 * 60 * MIN).toISOString(),
+        processing_status: 'in_progress',
+      },
+      { count: ids.length, bytes: ids.length * 120, partition: 'acme', reason: 'size' },
+      at,
+    );
+  };
+  await commit('s-done', 'g-done', ['r-back-1', 'r-ok-1', 'r-dead-1'], 'msgbatch_done01', now - 15 * MIN);
+  await commit('s-fly', 'g-fly', ['r-fly-1', 'r-fly-2'], 'msgbatch_inflight01', now - 12 * MIN);
+  const resultText = 'label: invoice (confidence 0.93)';
+  const msg = message('claude-haiku-4-5', 1000, 200);
+  (msg.content[0] as { text: string }).text = resultText;
+  const { item: success, payload } = buildSuccess({
+    customId: 'r-ok-1',
+    feature: 'classify-docs',
+    metadata: JSON.parse(meta),
+    model: 'claude-haiku-4-5',
+    message: msg,
+    mode: 'batch',
+    batchId: 'msgbatch_done01',
+    attempt: 1,
+    prices: DEFAULT_PRICES,
+    now: now - 5 * MIN,
+  });
+  const delivery = 'res-msgbatch_done01-0123456789abcdef01234567';
+  const at = now - 5 * MIN;
+  const error = { type: 'invalid_request_error', message: 'messages.0.content: must not be empty' };
+  const readyAt = now + 30 * MIN;
+  await store.apply(
+    [
+      { ...success, delivery },
+      {
+        cid: 'r-dead-1',
+        action: 'dead',
+        guardSub: 's-done',
+        reason: 'invalid_request',
+        error,
+        entry: {
+          attempt: 1,
+          batchId: 'msgbatch_done01',
+          outcome: 'errored',
+          errorType: error.type,
+          message: error.message,
+          at,
+        },
+      },
+      {
+        cid: 'r-back-1',
+        action: 'requeue',
+        guardSub: 's-done',
+        readyAt,
+        error: { type: 'overloaded_error', message: 'Overloaded' },
+        entry: {
+          attempt: 1,
+          batchId: 'msgbatch_done01',
+          outcome: 'errored',
+          errorType: 'overloaded_error',
+          at,
+        },
+        countsAttempt: true,
+      },
+    ],
+    at,
+  );
+  await store.markCollected('msgbatch_done01', { succeeded: 1, errored: 2 }, at);
+  const results = openQueue('results', redis, prefix);
+  await deliverResults(results, [{ id: delivery, results: [payload] }]);
+  const deadLetters = openQueue('deadLetters', redis, prefix);
+  await addDeadLetters(deadLetters, [
+    {
+      payload: {
+        customId: 'r-dead-1',
+        feature: 'classify-docs',
+        model: 'claude-haiku-4-5',
+        reason: 'invalid_request',
+        lastError: error,
+        attempts: [{ attempt: 1, batchId: 'msgbatch_done01', outcome: 'errored', errorType: error.type, at }],
+        batchId: 'msgbatch_done01',
+        params: JSON.parse(item('r-dead-1').params),
+        metadata: JSON.parse(meta),
+        deadAt: at,
+      },
+      deaths: 1,
+    },
+  ]);
+  // The tracking job Bull Board shows for the batch in flight (the overview links to it).
+  const batches = openQueue('batches', redis, prefix);
+  await batches.add(
+    'track',
+    { batchId: 'msgbatch_inflight01', submissionId: 's-fly', requestCount: 2, submittedAt: now - 12 * MIN },
+    { jobId: jobIds.batch('msgbatch_inflight01'), delay: 60_000 },
+  );
+  await upsertSchedulers(redis, prefix);
+  return {
+    store,
+    queues: [results, deadLetters, batches],
+    waiting: ['r-wait-1', 'r-wait-2', 'r-wait-3'],
+    delayed: 'r-back-1',
+    readyAt,
+    active: ['r-fly-1', 'r-fly-2'],
+    inflightBatch: 'msgbatch_inflight01',
+    succeeded: 'r-ok-1',
+    dead: 'r-dead-1',
+    deadJobId: jobIds.deadLetter('r-dead-1', 1),
+    resultText,
+  };
 }

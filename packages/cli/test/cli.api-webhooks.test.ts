@@ -1,30 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '@nightshift/shared';
-import { ApiTokens, createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { ApiTokens, createRedis, Store } from '@nightshift/store';
+import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }));
 
 async function cli(args: string[], prefix: string) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(
     args,
-    { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: prefix },
+    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix },
     { out: (l) => out.push(l), err: (l) => err.push(l) },
   );
   return { code, out: out.join('\n'), err: err.join('\n') };
@@ -39,7 +28,7 @@ describe('nightshift api-token', () => {
     expect(created.code).toBe(0);
     const { token, id } = JSON.parse(created.out);
     expect(token).toMatch(/^nsk_/);
-    const tokens = new ApiTokens(redis, new Store(redis, 'c1').keys);
+    const tokens = new ApiTokens(fx.redis, new Store(fx.redis, 'c1').keys);
     expect(await tokens.verify(token)).toMatchObject({ name: 'billing', features: ['digest', 'summaries'] });
     const listed = await cli(['api-token', 'list'], 'c1');
     expect(listed.out).toContain('billing');
@@ -87,15 +76,15 @@ describe('nightshift webhooks', () => {
     expect((await cli(['webhooks', 'list'], 'c2')).out).toContain('disabled (operator)');
     expect((await cli(['webhooks', 'enable', 'svc'], 'c2')).code).toBe(0);
 
-    const worker = createRedis({ url: server.url }, 'worker');
+    const worker = createRedis({ url: fx.url }, 'worker');
     const hooks = await startWebhooks({
       connection: worker,
       prefix: 'c2',
       attempts: 1,
       allowPrivate: true,
-      logger: createLogger('t', 'silent'),
+      logger: silentLogger,
     });
-    const store = new Store(redis, 'c2');
+    const store = new Store(fx.redis, 'c2');
     const item = (cid: string) => ({
       cid,
       feature: 'f',

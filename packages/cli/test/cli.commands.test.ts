@@ -1,28 +1,18 @@
 import { jobIds } from '@nightshift/shared';
-import { addDeadLetters, createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDeadLetters, createRedis, openQueue, Store } from '@nightshift/store';
+import { useRedis } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }));
 let n = 0;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
 
 async function cli(args: string[], prefix: string) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(
     args,
-    { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: prefix },
+    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix },
     {
       out: (l) => out.push(l),
       err: (l) => err.push(l),
@@ -51,7 +41,7 @@ const item = (cid: string) => ({
 /** A store with 3 queued requests, one batch in flight and one dead letter. */
 async function seed() {
   const prefix = `c${++n}`;
-  const store = new Store(redis, prefix);
+  const store = new Store(fx.redis, prefix);
   await store.enqueue(['a', 'b', 'c', 'd', 'e'].map(item));
   await store.openSubmission({ id: 's1', partition: 'default', reason: 'size', owner: 'x', leaseMs: 60_000 });
   await store.claim('g', 's1', 2, 1e9);
@@ -71,7 +61,7 @@ async function seed() {
       entry: { attempt: 1, batchId: 'msgbatch_01abc', outcome: 'errored', at: 1 },
     },
   ]);
-  const dl = openQueue('deadLetters', redis, prefix);
+  const dl = openQueue('deadLetters', fx.redis, prefix);
   await addDeadLetters(dl, [
     {
       deaths: 1,
@@ -183,7 +173,7 @@ describe('nightshift CLI', () => {
 
   it('health fails without a heartbeat or without the scheduler, and passes with both', async () => {
     const { prefix, store } = await seed();
-    const flush = openQueue('flush', redis, prefix);
+    const flush = openQueue('flush', fx.redis, prefix);
     await flush.upsertJobScheduler(jobIds.flushScheduler, { every: 3_600_000 }, { name: 'tick' });
     expect((await cli(['health', 'batcher'], prefix)).code).toBe(1);
     await store.heartbeat({

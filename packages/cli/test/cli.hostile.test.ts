@@ -1,18 +1,11 @@
 import { Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { useRedisServer } from '@nightshift/testing';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HELP, runCli } from '../src/cli.js';
 
-let server: RedisServer;
+const fx = useRedisServer();
 let n = 0;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterAll(async () => {
-  await server.stop();
-});
 
 /**
  * Runs the CLI in-process. No ANTHROPIC_* variables: a command that wrongly went on to call the API
@@ -23,7 +16,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   const err: string[] = [];
   const code = await runCli(
     args,
-    { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: `h${++n}`, ...env },
+    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: `h${++n}`, ...env },
     { out: (l) => out.push(l), err: (l) => err.push(l) },
   );
   return { code, out: out.join('\n'), err: err.join('\n') };
@@ -155,7 +148,7 @@ describe('hostile configuration', () => {
 describe('hostile values stored in Redis', () => {
   it('reach the terminal with their control characters escaped, in text and in --json', async () => {
     const prefix = `h${++n}`;
-    const redis = new Redis(server.url);
+    const redis = new Redis(fx.url);
     const store = new Store(redis, prefix);
     const day = new Date().toISOString().slice(0, 10);
     // What an earlier version let through: ANSI escapes in a model name (clear screen, red), and a

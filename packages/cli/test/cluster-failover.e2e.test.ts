@@ -3,9 +3,8 @@ import { startBatcher } from '@nightshift/batcher';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisCluster, startRedisCluster, waitFor } from '@nightshift/testing';
+import { type RedisCluster, silentLogger as silent, startRedisCluster, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { numbered, repeatedBefore, untilDone } from './scale-helpers.js';
 
@@ -15,7 +14,6 @@ import { numbered, repeatedBefore, untilDone } from './scale-helpers.js';
 // replays its enqueues, a result may come twice only if first delivered just before the kill.
 let cluster: RedisCluster;
 let emu: Emulator;
-const silent = createLogger('cluster-failover', 'silent');
 const clients: RedisClient[] = [];
 
 function clusterClient(purpose: 'worker' | 'client'): RedisClient {

@@ -4,9 +4,9 @@ import { createBoard } from '@nightshift/board';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker, type ResultEvent } from '@nightshift/producer';
-import { createLogger, type DeadLetterPayload } from '@nightshift/shared';
+import type { DeadLetterPayload } from '@nightshift/shared';
 import { createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
-import { type RedisCluster, startRedisCluster, waitFor } from '@nightshift/testing';
+import { type RedisCluster, silentLogger, startRedisCluster, waitFor } from '@nightshift/testing';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
@@ -20,7 +20,6 @@ let emu: Emulator;
 // Every node wants this password: REDIS_URL carries it to all of them (and nothing prints it).
 const PASSWORD = 'cluster-PW-SECRET-0c4e';
 const URL_WITH_PASSWORD = `redis://:${PASSWORD}@127.0.0.1:1`;
-const silent = createLogger('cluster-e2e', 'silent');
 const clients: RedisClient[] = [];
 
 /** A fresh Cluster client on the test cluster (REDIS_URL's host is never used in cluster mode). */
@@ -53,13 +52,13 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
     const client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 0 });
     const producerConn = clusterClient('client');
     expect(producerConn).toBeInstanceOf(Cluster);
-    const producer = createProducer({ connection: producerConn, prefix, logger: silent });
+    const producer = createProducer({ connection: producerConn, prefix, logger: silentLogger });
     const delivered: ResultEvent[] = [];
     const resultJobs = new Set<string>();
     const results = createResultWorker({
       connection: clusterClient('client'),
       prefix,
-      logger: silent,
+      logger: silentLogger,
       handler: (r, job) => {
         delivered.push(r);
         resultJobs.add(job.id ?? '');
@@ -75,7 +74,7 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
           tickMs: 150,
           maxWaitMs: 1,
           instance,
-          logger: silent,
+          logger: silentLogger,
         }),
       ),
     );
@@ -89,7 +88,7 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
           retryBackoffMs: 50,
           logUsage: false,
           instance,
-          logger: silent,
+          logger: silentLogger,
         }),
       ),
     );
@@ -142,7 +141,7 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
         client,
         runWorker: false,
         now: () => Date.now() + 40 * 86_400_000,
-        logger: silent,
+        logger: silentLogger,
       });
       const swept = await later.sweepNow();
       await later.close();
@@ -156,7 +155,7 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
         connection: clusterClient('client'),
         prefix,
         port: 0,
-        logger: silent,
+        logger: silentLogger,
       });
       try {
         for (const path of [
@@ -213,7 +212,7 @@ describe('the role bins against the cluster, configured only through the environ
     const results = createResultWorker({
       ...redisOptions,
       prefix,
-      logger: silent,
+      logger: silentLogger,
       handler: (r) => {
         delivered.push(r);
       },
@@ -230,7 +229,7 @@ describe('the role bins against the cluster, configured only through the environ
       ).catch((err) => {
         throw new Error(`${(err as Error).message}; have ${beats.join(',')}`);
       });
-      const producer = createProducer({ ...redisOptions, prefix, logger: silent });
+      const producer = createProducer({ ...redisOptions, prefix, logger: silentLogger });
       await producer.enqueueMany(w.requests);
       await waitFor(() => delivered.length === w.delivered.length, {
         timeoutMs: 30_000,

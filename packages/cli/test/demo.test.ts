@@ -2,19 +2,12 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { createRedis, openQueue } from '@nightshift/store';
-import { type RedisServer, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnTs, useRedisServer, waitFor } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
-let server: RedisServer;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const fx = useRedisServer();
 
 /** The README's run command, exactly as a new user types it, in its short mode. */
 async function pnpmStart(env: Record<string, string>) {
@@ -28,9 +21,9 @@ async function pnpmStart(env: Record<string, string>) {
 
 describe('pnpm start (the demo)', () => {
   it('runs the whole pipeline against the emulator and ends with a summary; a re-run is idempotent', async () => {
-    const first = await pnpmStart({ REDIS_URL: server.url });
+    const first = await pnpmStart({ REDIS_URL: fx.url });
     expect(first.stdout).toContain('API: local emulator');
-    expect(first.stdout).toContain(`Redis: Redis at 127.0.0.1:${server.port}`);
+    expect(first.stdout).toContain(`Redis: Redis at 127.0.0.1:${fx.server.port}`);
     expect(first.stdout).toMatch(/Board: http:\/\/127\.0\.0\.1:\d+/);
     expect(first.stdout).toContain('Enqueued 30 documents to classify (30 new, 0 already known).');
     expect(first.stdout).toMatch(/\[█{30}\] 30\/30/);
@@ -41,7 +34,7 @@ describe('pnpm start (the demo)', () => {
     expect(Number(cost?.[1])).toBeGreaterThan(0);
     expect(Number(cost?.[2])).toBeCloseTo(Number(cost?.[1]) * 2, 3);
 
-    const again = await pnpmStart({ REDIS_URL: server.url });
+    const again = await pnpmStart({ REDIS_URL: fx.url });
     expect(again.stdout).toContain('Enqueued 30 documents to classify (0 new, 30 already known).');
   }, 240_000);
 
@@ -60,7 +53,7 @@ describe('pnpm start (the demo)', () => {
       cwd: root,
       env: {
         ...rest,
-        REDIS_URL: server.url,
+        REDIS_URL: fx.url,
         NIGHTSHIFT_PREFIX: 'demo-ro',
         NIGHTSHIFT_BOARD_PORT: '0',
         NIGHTSHIFT_BOARD_READ_ONLY: 'true',
@@ -93,7 +86,7 @@ describe('pnpm start (the demo)', () => {
       expect(pause.status).toBe(403);
       const retry = await fetch(`${url}/api/dead-letters/retry-all`, { method: 'POST', headers: same });
       expect(retry.status).toBe(403);
-      const redis = createRedis({ url: server.url }, 'client');
+      const redis = createRedis({ url: fx.url }, 'client');
       const flush = openQueue('flush', redis, 'demo-ro');
       expect(await flush.isPaused()).toBe(false);
       await flush.close();

@@ -1,6 +1,6 @@
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { useRedisServer, waitFor } from '@nightshift/testing';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Child, killAll, runBin } from './scale-helpers.js';
 
 // A Redis that wants a password, and every role and a service given a wrong one (a typo, a
@@ -11,21 +11,17 @@ import { type Child, killAll, runBin } from './scale-helpers.js';
 const RIGHT = 'right-Redis-PW-0c4e-1d9a';
 const WRONG = 'wrong-Redis-PW-SECRET-7f3b';
 
-let server: RedisServer;
+const fx = useRedisServer();
 let url: string;
 let masked: string;
 
 beforeAll(async () => {
-  server = await startRedisServer();
   // Set after start-up: the harness's readiness check is a PING without a password.
-  const admin = new Redis(server.url);
+  const admin = new Redis(fx.url);
   await admin.config('SET', 'requirepass', RIGHT);
   admin.disconnect();
-  url = `redis://:${WRONG}@127.0.0.1:${server.port}`;
-  masked = `redis://:***@127.0.0.1:${server.port}`;
-});
-afterAll(async () => {
-  await server.stop();
+  url = `redis://:${WRONG}@127.0.0.1:${fx.server.port}`;
+  masked = `redis://:***@127.0.0.1:${fx.server.port}`;
 });
 
 const outputOf = (c: Child) => `${c.out.stdout}${c.out.stderr}`;

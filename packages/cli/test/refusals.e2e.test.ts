@@ -3,9 +3,8 @@ import { startBatcher } from '@nightshift/batcher';
 import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
-import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { createRedis, Store } from '@nightshift/store';
+import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 
@@ -13,25 +12,21 @@ import { runCli } from '../src/cli.js';
 // on create, the operator sees it in `nightshift status`, fixes it and runs `nightshift circuit
 // close`; every request is then delivered once and none was dead-lettered.
 
-let server: RedisServer;
+const fx = useRedis((url) => createRedis({ url: url }, 'worker'));
 let emu: Emulator;
-let redis: RedisClient;
-const silent = createLogger('e2e', 'silent');
 
 beforeAll(async () => {
-  [server, emu] = await Promise.all([startRedisServer(), startEmulator({ quiet: true })]);
-  redis = createRedis({ url: server.url }, 'worker');
+  emu = await startEmulator({ quiet: true });
 });
 afterAll(async () => {
-  await redis.quit();
-  await Promise.all([server.stop(), emu.close()]);
+  await emu.close();
 });
 
 async function cli(args: string[], prefix: string) {
   const out: string[] = [];
   await runCli(
     args,
-    { REDIS_URL: server.url, NIGHTSHIFT_PREFIX: prefix },
+    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix },
     { out: (l) => out.push(l), err: () => {} },
   );
   return out.join('\n');
@@ -41,28 +36,28 @@ describe('an account refusal, end to end', () => {
   it('stops submitting without losing a request, and resumes once the operator closes the circuit', async () => {
     const prefix = 'refusal-e2e';
     const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
-    const store = new Store(redis, prefix);
-    const producer = createProducer({ connection: redis, prefix, logger: silent });
+    const store = new Store(fx.redis, prefix);
+    const producer = createProducer({ connection: fx.redis, prefix, logger: silentLogger });
     const batcher = await startBatcher({
-      connection: redis,
+      connection: fx.redis,
       prefix,
       client,
       runWorker: false,
-      logger: silent,
+      logger: silentLogger,
     });
     const collector = await startCollector({
-      connection: redis,
+      connection: fx.redis,
       prefix,
       client,
       pollMs: 100,
       maxPollMs: 200,
-      logger: silent,
+      logger: silentLogger,
     });
     const seen = new Set<string>();
     const worker = createResultWorker({
-      connection: redis,
+      connection: fx.redis,
       prefix,
-      logger: silent,
+      logger: silentLogger,
       handler: async (r) => void seen.add(r.customId),
     });
     try {

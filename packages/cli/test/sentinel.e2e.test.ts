@@ -1,8 +1,7 @@
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
-import { createLogger } from '@nightshift/shared';
 import { connectionFromEnv, createRedis, describeRedis, Store } from '@nightshift/store';
-import { type RedisSentinelSet, startRedisSentinelSet, waitFor } from '@nightshift/testing';
+import { type RedisSentinelSet, silentLogger, startRedisSentinelSet, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { type Child, killAll, numbered, repeatedBefore, runBin, untilDone } from './scale-helpers.js';
@@ -16,7 +15,6 @@ import { type Child, killAll, numbered, repeatedBefore, runBin, untilDone } from
 // kill. Everything else must hold exactly.
 let set: RedisSentinelSet;
 let emu: Emulator;
-const silent = createLogger('sentinel-e2e', 'silent');
 
 beforeAll(async () => {
   set = await startRedisSentinelSet({ replicas: 1, sentinels: 3 });
@@ -62,12 +60,12 @@ describe('the pipeline through Redis Sentinel', () => {
     const results = createResultWorker({
       ...redisOptions,
       prefix,
-      logger: silent,
+      logger: silentLogger,
       handler: (r) => {
         deliveries.push({ customId: r.customId, at: Date.now() });
       },
     });
-    const producer = createProducer({ ...redisOptions, prefix, logger: silent });
+    const producer = createProducer({ ...redisOptions, prefix, logger: silentLogger });
     const explain = () => children.map((c) => `[${c.name}] ${c.out.stderr}${c.out.stdout}`).join('\n');
     try {
       await waitFor(async () => (await store.heartbeats()).length === 2, {

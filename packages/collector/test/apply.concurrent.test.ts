@@ -1,34 +1,29 @@
 import { jobIds } from '@nightshift/shared';
-import { createRedis, ModelAlerts, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, ModelAlerts } from '@nightshift/store';
+import { silentLogger, useRedis } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import { PEEK_FIELDS, type Verdict } from '../src/decide.js';
 import { execute } from '../src/execute.js';
 import { resolveOptions } from '../src/options.js';
 import { type Ctx, emptyCounts } from '../src/types.js';
-import { emulator, silent, World } from './helpers.js';
+import { emulator, World } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }));
 
 /** The context one collector process builds (see collector.ts), on the test world. */
 function ctxOf(w: World): Ctx {
-  const opts = resolveOptions({ connection: redis, client: w.client, prefix: w.prefix, logger: silent });
+  const opts = resolveOptions({
+    connection: fx.redis,
+    client: w.client,
+    prefix: w.prefix,
+    logger: silentLogger,
+  });
   return {
     opts,
     store: w.store,
     modelAlerts: new ModelAlerts(w.store),
     client: w.client,
-    log: silent,
+    log: silentLogger,
     now: Date.now,
     queues: { results: w.results, deadLetters: w.deadLetters, batches: w.batches },
     signal: new AbortController().signal,
@@ -55,7 +50,7 @@ const deadVerdict = (batchId: string): Verdict => ({
 describe('when two collectors apply the same result line from the same read', () => {
   it('the dead letter of the death that was applied is kept', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     try {
       const { batch, subId } = await w.seed({ cids: ['twice-1'], track: false });
       const [rec] = await w.store.peek(['twice-1'], [...PEEK_FIELDS]);
@@ -79,7 +74,7 @@ describe('when two collectors apply the same result line from the same read', ()
 
   it('a dead letter for a death that did not happen is still removed', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     try {
       const { batch, subId } = await w.seed({ cids: ['moved-1'], track: false });
       const [rec] = await w.store.peek(['moved-1'], [...PEEK_FIELDS]);

@@ -1,22 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, sourceNodeArgs, startRedisServer, waitFor } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@nightshift/store';
+import { sourceNodeArgs, useRedis, waitFor } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import { emulator, World } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }));
 
 const fixture = fileURLToPath(new URL('./fixtures/collector-process.ts', import.meta.url));
 
@@ -36,7 +26,7 @@ function spawnCollector(env: Record<string, string>): Promise<ChildProcess> {
 describe('when a collector is killed (kill -9) in the middle of a results stream', () => {
   it('a fresh collector applies the rest, and nothing twice', async () => {
     const emu = await emulator({ recordRequests: false });
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     let child: ChildProcess | undefined;
     try {
       const N = 6_000;
@@ -47,7 +37,7 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
       const expectOk = N - N / 20;
 
       child = await spawnCollector({
-        REDIS_URL: server.url,
+        REDIS_URL: fx.url,
         EMU_URL: emu.url,
         PREFIX: w.prefix,
         CHUNK: '50',
@@ -91,7 +81,7 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
 describe('when the results connection drops mid-stream', () => {
   it('re-streams and applies every result exactly once', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     try {
       const cids = Array.from({ length: 300 }, (_, i) => `d${i}`);
       const { batch } = await w.seed({ cids });
@@ -113,7 +103,7 @@ describe('when the results connection drops mid-stream', () => {
 describe('when a collector is closed in the middle of a results stream', () => {
   it('stops at a chunk boundary and hands the batch back at once for another collector', async () => {
     const emu = await emulator({ recordRequests: false });
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     try {
       const cids = Array.from({ length: 3000 }, (_, i) => `c${i}`);
       const { batch } = await w.seed({ cids });
@@ -138,14 +128,14 @@ describe('when a collector is closed in the middle of a results stream', () => {
 describe('nightshift-collector (bin)', () => {
   it('starts from the environment, collects, and exits 0 on SIGTERM', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     try {
       const { batch } = await w.seed({ cids: ['bin-1', 'bin-2'] });
       const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
       const child = spawn(process.execPath, sourceNodeArgs(bin), {
         env: {
           PATH: process.env.PATH,
-          REDIS_URL: server.url,
+          REDIS_URL: fx.url,
           NIGHTSHIFT_PREFIX: w.prefix,
           NIGHTSHIFT_POLL_MS: '200',
           NIGHTSHIFT_LOG_LEVEL: 'silent',
@@ -171,7 +161,7 @@ describe('nightshift-collector (bin)', () => {
 describe('when the results stream stops flowing without closing', () => {
   it('the watchdog aborts it and the batch is re-streamed', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     try {
       const cids = Array.from({ length: 200 }, (_, i) => `st${i}`);
       const { batch } = await w.seed({ cids });

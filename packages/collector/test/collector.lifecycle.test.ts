@@ -1,20 +1,10 @@
 import type { DeadLetterPayload } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@nightshift/store';
+import { useRedis, waitFor } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import { defaultParams, emulator, World } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }));
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -25,7 +15,7 @@ async function withWorld(
   fn: (w: World) => Promise<void>,
 ): Promise<void> {
   const emu = await emulator(emuOpts);
-  const w = new World(redis, emu);
+  const w = new World(fx.redis, emu);
   try {
     await fn(w);
   } finally {
@@ -269,7 +259,7 @@ describe('the sweep', () => {
 
 describe('retention from its indexes', () => {
   const scans = async () =>
-    Number(/cmdstat_scan:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    Number(/cmdstat_scan:calls=(\d+)/.exec(await fx.redis.info('commandstats'))?.[1] ?? 0);
 
   it('indexes what came before the indexes once, keeps a retried dead letter, then never walks the keyspace', () =>
     withWorld({}, async (w) => {
@@ -284,17 +274,17 @@ describe('retention from its indexes', () => {
       await w.waitCollected(batch.id);
       const k = w.store.keys;
       // idx-2 and the submission became final before the indexes existed; idx-3 is retried by an operator.
-      await redis.zrem(k.finals, 'idx-2');
-      await redis.zrem(k.resolvedSubmissions, subId);
+      await fx.redis.zrem(k.finals, 'idx-2');
+      await fx.redis.zrem(k.resolvedSubmissions, subId);
       expect(await w.store.retryDead(['idx-3'])).toEqual(['ok']);
-      await redis.rpush(k.submissionMembers(`${subId}-rejected`), 'refused-at-create');
+      await fx.redis.rpush(k.submissionMembers(`${subId}-rejected`), 'refused-at-create');
 
       const janitor = await w.collector({ runWorker: false, now: () => T + 36 * DAY });
       expect((await janitor.sweepNow()).purged).toEqual({ records: 2, submissions: 1, batches: 1 });
       expect(await w.store.record('idx-2')).toBeNull();
       expect(await w.store.record('idx-3')).toMatchObject({ state: 'queued' });
-      expect(await redis.exists(k.submissionMembers(`${subId}-rejected`))).toBe(0);
-      expect(await redis.zcard(k.finals)).toBe(0);
+      expect(await fx.redis.exists(k.submissionMembers(`${subId}-rejected`))).toBe(0);
+      expect(await fx.redis.zcard(k.finals)).toBe(0);
 
       // Once indexed, a pass reads only what it deletes.
       const next = await w.seed({ cids: ['idx-4', 'idx-5'], now: T });

@@ -1,28 +1,18 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { DeadLetterPayload } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@nightshift/store';
+import { useRedis, waitFor } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import { defaultParams, emulator, World } from './helpers.js';
 
 // Refusals the collector meets: coded errors in result lines, a refused retrieve or results call,
 // and a refused real-time call; plus what results cost when the API ran them US-only.
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }));
 
 async function withWorld(fn: (w: World) => Promise<void>, emuOpts: Parameters<typeof emulator>[0] = {}) {
   const emu = await emulator(emuOpts);
-  const w = new World(redis, emu);
+  const w = new World(fx.redis, emu);
   try {
     await fn(w);
   } finally {

@@ -1,21 +1,11 @@
 import type { DeadLetterPayload, ResultJobData, ResultPayload } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@nightshift/store';
+import { useRedis } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import type { CollectorEvents } from '../src/index.js';
 import { capturingLogger, defaultParams, emulator, World } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }));
 
 const RETRYABLE = ['api_error', 'overloaded_error', 'rate_limit_error', 'timeout_error', 'mystery_error'];
 const FATAL = ['invalid_request_error', 'permission_error', 'not_found_error', 'request_too_large'];
@@ -23,7 +13,7 @@ const FATAL = ['invalid_request_error', 'permission_error', 'not_found_error', '
 describe('when a batch ends with every kind of result', () => {
   it('delivers, requeues, dead-letters, holds and counts each line by its type', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     const T = Date.now();
     const { logger, lines } = capturingLogger();
     try {
@@ -173,7 +163,7 @@ describe('when a batch ends with every kind of result', () => {
 describe('how results are packed into {results} jobs', () => {
   it('puts resultsPerJob results in a job, each delivered once, and refuses a bad resultsPerJob', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     try {
       const cids = Array.from({ length: 250 }, (_, i) => `pack-${i}`);
       const { batch } = await w.seed({ cids });
@@ -203,7 +193,7 @@ describe('how results are packed into {results} jobs', () => {
 describe('a collector that collects many batches', () => {
   it('leaves no abort listeners piling up on its own signal (no MaxListenersExceededWarning)', async () => {
     const emu = await emulator();
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);

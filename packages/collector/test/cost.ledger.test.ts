@@ -1,21 +1,11 @@
 import type { MessageParams, ResultPayload } from '@nightshift/shared';
-import { createRedis, type RedisClient } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@nightshift/store';
+import { useRedis } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import { costReport } from '../src/index.js';
 import { capturingLogger, emulator, World } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }));
 
 // List prices in USD per million tokens, copied by hand from the pricing page (not from the code):
 //                                 input  5m write  1h write  cache read  output
@@ -52,7 +42,7 @@ function handCost(p: ResultPayload, price: typeof SONNET_46) {
 describe('the cost and savings ledger', () => {
   it('prices two models with cache writes and reads exactly as computed by hand', async () => {
     const emu = await emulator({ minCacheableTokens: 16 });
-    const w = new World(redis, emu);
+    const w = new World(fx.redis, emu);
     const { logger, lines } = capturingLogger();
     try {
       const sonnet = ['s-1', 's-2', 's-3'];

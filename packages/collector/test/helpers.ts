@@ -1,7 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, type EmulatorOptions, startEmulator } from '@nightshift/emulator';
 import {
-  createLogger,
   jobIds,
   type Logger,
   type MessageParams,
@@ -9,14 +8,11 @@ import {
   type ResultPayload,
 } from '@nightshift/shared';
 import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
+import { silentLogger, uniquePrefix } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { type Collector, type CollectorOptions, startCollector } from '../src/index.js';
 
 let counter = 0;
-/** A fresh key prefix per test. */
-export const nextPrefix = () => `t${process.pid}x${++counter}`;
-
-export const silent: Logger = createLogger('test', 'silent');
 
 /** A logger that keeps the objects logged at info (usage lines) and drops the rest. */
 export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -73,7 +69,7 @@ export class World {
   constructor(
     readonly redis: RedisClient,
     readonly emu: Emulator,
-    readonly prefix = nextPrefix(),
+    readonly prefix = uniquePrefix(),
   ) {
     this.store = new Store(redis, prefix);
     this.client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 0 });
@@ -194,7 +190,7 @@ export class World {
       transientRetryMs: 50,
       lockDurationMs: 5_000,
       orphanMinAgeMs: 0,
-      logger: silent,
+      logger: silentLogger,
       ...over,
     });
     c.on('error', () => undefined);

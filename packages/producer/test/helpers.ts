@@ -20,10 +20,6 @@ export function docRequest(i: number | string, over: Partial<EnqueueRequest> = {
   };
 }
 
-let n = 0;
-/** A prefix no other test of the file uses. */
-export const uniquePrefix = () => `t${process.pid}x${++n}`;
-
 /** A succeeded Message as the API (and the emulator) returns it. */
 export function fakeMessage(text: string, model = MODEL): Message {
   return {

@@ -1,31 +1,26 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { deriveCustomId, storeKeys, ValidationError } from '@nightshift/shared';
-import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { createRedis, Store } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, type EnqueueRequest, type Producer } from '../src/index.js';
-import { docRequest, uniquePrefix } from './helpers.js';
+import { docRequest } from './helpers.js';
 
 // The review's bad inputs, each refused at enqueue with a ValidationError naming the field, and
 // nothing written.
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let producer: Producer;
 let prefix: string;
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const DAY = 86_400_000;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
   prefix = uniquePrefix();
-  producer = createProducer({ connection: redis, prefix, now: () => NOW });
+  producer = createProducer({ connection: fx.redis, prefix, now: () => NOW });
 });
 afterAll(async () => {
   await producer.close();
-  await redis.quit();
-  await server.stop();
 });
 
 /** Enqueues and returns the ValidationError's issues (fails if the call did not refuse). */
@@ -43,7 +38,7 @@ const withParams = (i: string, params: Partial<Anthropic.Messages.MessageCreateP
   return { ...base, params: { ...base.params, ...params } } as EnqueueRequest;
 };
 
-const records = async () => (await redis.keys(`${storeKeys(prefix).base}:rec:*`)).length;
+const records = async () => (await fx.redis.keys(`${storeKeys(prefix).base}:rec:*`)).length;
 
 describe('numbers beyond what the domain allows', () => {
   it('refuses a deadline of 1e20, one Date cannot hold, and one more than a year ahead', async () => {
@@ -109,15 +104,15 @@ describe('model ids', () => {
   });
 
   it('checks what routeModel returns too', async () => {
-    const routed = createProducer({ connection: redis, prefix: uniquePrefix(), routeModel: () => 'a|b' });
+    const routed = createProducer({ connection: fx.redis, prefix: uniquePrefix(), routeModel: () => 'a|b' });
     await expect(routed.enqueue(docRequest('r'))).rejects.toThrow(/params.model: must be a model id/);
     await routed.close();
   });
 
   it('leaves a `|` an earlier version stored in a model to the model, in the ledger', async () => {
-    const store = new Store(redis, prefix);
-    await redis.hincrby(store.keys.ledger('2026-11-20'), 'b|classify-docs|old|model|cost', 7);
-    await redis.sadd(store.keys.ledgerDays, '2026-11-20');
+    const store = new Store(fx.redis, prefix);
+    await fx.redis.hincrby(store.keys.ledger('2026-11-20'), 'b|classify-docs|old|model|cost', 7);
+    await fx.redis.sadd(store.keys.ledgerDays, '2026-11-20');
     const rows = await store.ledger(['2026-11-20']);
     expect(rows).toEqual([
       expect.objectContaining({ feature: 'classify-docs', model: 'old|model', costNano: 7 }),

@@ -1,28 +1,21 @@
-import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRedis, Store } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProducer, type Producer, requestJsonSchema, ValidationError } from '../src/index.js';
-import { docRequest, uniquePrefix } from './helpers.js';
+import { docRequest } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let store: Store;
 let producer: Producer;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
 afterAll(async () => {
   await producer?.close();
-  await redis.quit();
-  await server.stop();
 });
 beforeEach(async () => {
   await producer?.close();
   const prefix = uniquePrefix();
-  store = new Store(redis, prefix);
-  producer = createProducer({ connection: redis, prefix });
+  store = new Store(fx.redis, prefix);
+  producer = createProducer({ connection: fx.redis, prefix });
 });
 
 describe('cancel', () => {

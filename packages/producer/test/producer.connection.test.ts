@@ -1,21 +1,12 @@
-import { createLogger, NightshiftError } from '@nightshift/shared';
+import { NightshiftError } from '@nightshift/shared';
 import { createRedis, splitList } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger, uniquePrefix, useRedisServer, waitFor } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
 import { createProducer, createResultWorker } from '../src/index.js';
-import { uniquePrefix } from './helpers.js';
 
 // How a service tells the producer and the result worker where Redis is. A real Redis Cluster is
 // exercised end to end in packages/cli/test/cluster.e2e.test.ts; here: the option's rules.
-let server: RedisServer;
-const logger = createLogger('producer-connection-test', 'silent');
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterAll(async () => {
-  await server.stop();
-});
+const fx = useRedisServer();
 
 const request = {
   feature: 'classify',
@@ -34,15 +25,15 @@ describe('clusterNodes', () => {
   it('unset or empty (the variable not set) means a single Redis at redisUrl', async () => {
     const prefix = uniquePrefix();
     for (const clusterNodes of [undefined, '']) {
-      const producer = createProducer({ redisUrl: server.url, clusterNodes, prefix, logger });
+      const producer = createProducer({ redisUrl: fx.url, clusterNodes, prefix, logger: silentLogger });
       expect((await producer.enqueue(request)).outcome).toMatch(/queued|exists/);
       await producer.close();
     }
     const worker = createResultWorker({
-      redisUrl: server.url,
+      redisUrl: fx.url,
       clusterNodes: '',
       prefix,
-      logger,
+      logger: silentLogger,
       handler: () => {},
     });
     await waitFor(() => worker.worker.isRunning());
@@ -50,17 +41,22 @@ describe('clusterNodes', () => {
   });
 
   it('is refused with a connection (which is used as it is) and when a node is not host:port', async () => {
-    const redis = createRedis({ url: server.url }, 'client');
+    const redis = createRedis({ url: fx.url }, 'client');
     try {
-      expect(() => createProducer({ connection: redis, clusterNodes: 'a:1', logger })).toThrow(
+      expect(() => createProducer({ connection: redis, clusterNodes: 'a:1', logger: silentLogger })).toThrow(
         /createProducer: clusterNodes goes with redisUrl/,
       );
       expect(() =>
-        createResultWorker({ connection: redis, clusterNodes: ['a:1'], handler: () => {}, logger }),
+        createResultWorker({
+          connection: redis,
+          clusterNodes: ['a:1'],
+          handler: () => {},
+          logger: silentLogger,
+        }),
       ).toThrow(/createResultWorker: clusterNodes goes with redisUrl/);
-      expect(() => createProducer({ redisUrl: server.url, clusterNodes: 'no-port', logger })).toThrow(
-        NightshiftError,
-      );
+      expect(() =>
+        createProducer({ redisUrl: fx.url, clusterNodes: 'no-port', logger: silentLogger }),
+      ).toThrow(NightshiftError);
     } finally {
       await redis.quit();
     }
@@ -69,22 +65,22 @@ describe('clusterNodes', () => {
 
 describe('sentinels', () => {
   it('go with redisUrl only, never with clusterNodes, and a Sentinel must be host:port', async () => {
-    const redis = createRedis({ url: server.url }, 'client');
+    const redis = createRedis({ url: fx.url }, 'client');
     try {
-      expect(() => createProducer({ connection: redis, sentinels: 'a:26379', logger })).toThrow(
+      expect(() => createProducer({ connection: redis, sentinels: 'a:26379', logger: silentLogger })).toThrow(
         /createProducer: sentinels goes with redisUrl/,
       );
       expect(() =>
         createResultWorker({
-          redisUrl: server.url,
+          redisUrl: fx.url,
           sentinels: ['a:1'],
           clusterNodes: 'b:2',
           handler: () => {},
-          logger,
+          logger: silentLogger,
         }),
       ).toThrow(/createResultWorker: give clusterNodes or sentinels, not both/);
       expect(() =>
-        createProducer({ redisUrl: server.url, sentinels: 'sentinel-without-port', logger }),
+        createProducer({ redisUrl: fx.url, sentinels: 'sentinel-without-port', logger: silentLogger }),
       ).toThrow(/NIGHTSHIFT_REDIS_SENTINELS: "sentinel-without-port" is not host:port/);
     } finally {
       await redis.quit();

@@ -1,7 +1,7 @@
 import { deriveCustomId } from '@nightshift/shared';
-import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRedis, Store } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ConflictError,
   createProducer,
@@ -11,33 +11,26 @@ import {
   type ProducerOptions,
   ValidationError,
 } from '../src/index.js';
-import { docRequest, MODEL, uniquePrefix } from './helpers.js';
+import { docRequest, MODEL } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let prefix: string;
 let store: Store;
 let producer: Producer;
 const open: Producer[] = [];
 
 const make = (over: Partial<ProducerOptions> = {}) => {
-  const p = createProducer({ connection: redis, prefix, ...over });
+  const p = createProducer({ connection: fx.redis, prefix, ...over });
   open.push(p);
   return p;
 };
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
 afterAll(async () => {
   await Promise.all(open.map((p) => p.close()));
-  await redis.quit();
-  await server.stop();
 });
 beforeEach(() => {
   prefix = uniquePrefix();
-  store = new Store(redis, prefix);
+  store = new Store(fx.redis, prefix);
   producer = make();
 });
 
@@ -248,7 +241,7 @@ describe('validation: nothing is written and every problem is named', () => {
       expect(issue.message.length).toBeGreaterThan(10);
     }
     expect(await total()).toBe(0);
-    expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+    expect(await fx.redis.keys(`${prefix}:*`)).toEqual([]);
   });
 
   it('refuses a request too large to ever fit in a batch', async () => {

@@ -1,22 +1,12 @@
 import { NightshiftError } from '@nightshift/shared';
-import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { createRedis, Store } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProducer, type EnqueueRequest } from '../src/index.js';
-import { MODEL, uniquePrefix } from './helpers.js';
+import { MODEL } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 
 // ---- adversarial values -------------------------------------------------------------------------
 
@@ -189,7 +179,7 @@ const prototypeIsClean = () =>
   ({} as Record<string, unknown>).polluted === undefined;
 
 async function keysUnder(prefix: string) {
-  return redis.keys(`${prefix}:*`);
+  return fx.redis.keys(`${prefix}:*`);
 }
 
 describe('hostile input (property-based)', () => {
@@ -197,8 +187,8 @@ describe('hostile input (property-based)', () => {
     await fc.assert(
       fc.asyncProperty(batchOfRequests, async (reqs) => {
         const prefix = uniquePrefix();
-        const producer = createProducer({ connection: redis, prefix, maxRequestBytes: 20_000 });
-        const store = new Store(redis, prefix);
+        const producer = createProducer({ connection: fx.redis, prefix, maxRequestBytes: 20_000 });
+        const store = new Store(fx.redis, prefix);
         try {
           const res = await producer.enqueueMany(reqs as EnqueueRequest[]).then(
             (r) => ({ ok: true as const, r }),
@@ -226,8 +216,8 @@ describe('hostile input (property-based)', () => {
 
   it('valid requests with unicode everywhere are stored exactly as given', async () => {
     const prefix = uniquePrefix();
-    const producer = createProducer({ connection: redis, prefix });
-    const store = new Store(redis, prefix);
+    const producer = createProducer({ connection: fx.redis, prefix });
+    const store = new Store(fx.redis, prefix);
     let n = 0;
     await fc.assert(
       fc.asyncProperty(validParams, fc.jsonValue({ maxDepth: 3 }), unicode, async (params, metadata, key) => {
@@ -247,8 +237,8 @@ describe('hostile input (property-based)', () => {
 
   it('keys named __proto__ and constructor are data, never prototypes', async () => {
     const prefix = uniquePrefix();
-    const producer = createProducer({ connection: redis, prefix });
-    const store = new Store(redis, prefix);
+    const producer = createProducer({ connection: fx.redis, prefix });
+    const store = new Store(fx.redis, prefix);
     const metadata = JSON.parse(
       '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}',
     );

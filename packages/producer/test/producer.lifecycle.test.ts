@@ -1,44 +1,39 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
-import { createLogger } from '@nightshift/shared';
-import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { createRedis, Store } from '@nightshift/store';
+import { silentLogger, uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, ModelRetiredError, type Producer, ValidationError } from '../src/index.js';
-import { docRequest, uniquePrefix } from './helpers.js';
+import { docRequest } from './helpers.js';
 
 // What the price table knows about models, applied at enqueue: retired models are refused naming
 // the replacement, deprecated ones warn (log and board alert), and params a model rejects are
 // refused before anything is written.
 
-let server: RedisServer;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let emu: Emulator;
-let redis: RedisClient;
 const producers: Producer[] = [];
 const warnings: { obj: unknown; msg: string }[] = [];
-const base = createLogger('producer-test', 'silent');
-const logger = new Proxy(base, {
+const logger = new Proxy(silentLogger, {
   get: (t, k) =>
     k === 'warn' ? (obj: unknown, msg: string) => warnings.push({ obj, msg }) : Reflect.get(t, k),
 });
 const DAY = (d: string) => Date.parse(`${d}T12:00:00Z`);
 
 beforeAll(async () => {
-  [server, emu] = await Promise.all([startRedisServer(), startEmulator({ quiet: true })]);
-  redis = createRedis({ url: server.url }, 'client');
+  emu = await startEmulator({ quiet: true });
 });
 afterAll(async () => {
   await Promise.all(producers.map((p) => p.close()));
-  await redis.quit();
-  await Promise.all([server.stop(), emu.close()]);
+  await emu.close();
 });
 
 function make(day: string) {
   const prefix = uniquePrefix();
   const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
-  const p = createProducer({ connection: redis, prefix, client, logger, now: () => DAY(day) });
+  const p = createProducer({ connection: fx.redis, prefix, client, logger, now: () => DAY(day) });
   producers.push(p);
-  return { p, store: new Store(redis, prefix) };
+  return { p, store: new Store(fx.redis, prefix) };
 }
 
 const withModel = (i: number, model: string, extra: Record<string, unknown> = {}) => {

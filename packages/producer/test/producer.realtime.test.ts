@@ -1,43 +1,39 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
-import { createLogger, type DeadLetterPayload, type ResultJobData } from '@nightshift/shared';
-import { createRedis, openQueue, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import type { DeadLetterPayload, ResultJobData } from '@nightshift/shared';
+import { createRedis, openQueue, Store } from '@nightshift/store';
+import { silentLogger, uniquePrefix, useRedis } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProducer, DeadlineTooSoonError, type Producer, type ProducerOptions } from '../src/index.js';
-import { docRequest, uniquePrefix } from './helpers.js';
+import { docRequest } from './helpers.js';
 
-let server: RedisServer;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let emu: Emulator;
-let redis: RedisClient;
 let client: Anthropic;
 let prefix: string;
 let store: Store;
 let results: Queue<ResultJobData>;
 let deadLetters: Queue<DeadLetterPayload>;
 const closers: (() => Promise<unknown>)[] = [];
-const logger = createLogger('producer-test', 'silent');
 
 const HOUR = 3_600_000;
 const soon = () => Date.now() + 2 * HOUR;
 
 beforeAll(async () => {
-  [server, emu] = await Promise.all([startRedisServer(), startEmulator({ quiet: true })]);
-  redis = createRedis({ url: server.url }, 'client');
+  emu = await startEmulator({ quiet: true });
   client = new Anthropic({ apiKey: 'test-key', baseURL: emu.url, maxRetries: 0 });
 });
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
-  await redis.quit();
-  await Promise.all([server.stop(), emu.close()]);
+  await emu.close();
 });
 beforeEach(() => {
   emu.control.clearFaults();
   prefix = uniquePrefix();
-  store = new Store(redis, prefix);
-  results = openQueue<ResultJobData>('results', redis, prefix);
-  deadLetters = openQueue<DeadLetterPayload>('deadLetters', redis, prefix);
+  store = new Store(fx.redis, prefix);
+  results = openQueue<ResultJobData>('results', fx.redis, prefix);
+  deadLetters = openQueue<DeadLetterPayload>('deadLetters', fx.redis, prefix);
   closers.push(
     () => results.close(),
     () => deadLetters.close(),
@@ -45,7 +41,7 @@ beforeEach(() => {
 });
 
 function make(over: Partial<ProducerOptions> = {}): Producer {
-  const p = createProducer({ connection: redis, prefix, client, logger, ...over });
+  const p = createProducer({ connection: fx.redis, prefix, client, logger: silentLogger, ...over });
   closers.push(() => p.close());
   return p;
 }

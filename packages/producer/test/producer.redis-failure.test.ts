@@ -1,6 +1,6 @@
-import { createLogger, NightshiftError } from '@nightshift/shared';
+import { NightshiftError } from '@nightshift/shared';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { type RedisServer, silentLogger, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, type EnqueueRequest } from '../src/index.js';
 
@@ -37,7 +37,7 @@ describe('when redis-server dies in the middle of enqueueMany', () => {
   it('calling again with the same input completes it, without duplicates', async () => {
     const prefix = 'crash';
     const store = new Store(redis, prefix);
-    const producer = createProducer({ connection: redis, prefix, logger: createLogger('t', 'silent') });
+    const producer = createProducer({ connection: redis, prefix, logger: silentLogger });
     const counted = async (c: RedisClient) =>
       Number((await c.hget(store.keys.partitionCount, 'default')) ?? 0);
 

@@ -1,26 +1,21 @@
 import { DEFAULT_PRICES } from '@nightshift/shared';
-import { buildSuccess, createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { buildSuccess, createRedis, Store } from '@nightshift/store';
+import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, type Producer } from '../src/index.js';
-import { docRequest, fakeMessage, uniquePrefix } from './helpers.js';
+import { docRequest, fakeMessage } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let store: Store;
 let producer: Producer;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
   const prefix = uniquePrefix();
-  store = new Store(redis, prefix);
-  producer = createProducer({ connection: redis, prefix });
+  store = new Store(fx.redis, prefix);
+  producer = createProducer({ connection: fx.redis, prefix });
 });
 afterAll(async () => {
   await producer.close();
-  await redis.quit();
-  await server.stop();
 });
 
 const batch = (id: string, t: number) => ({

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createRedis, deliverResults, openQueue, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
+import { createRedis, deliverResults, openQueue, Store } from '@nightshift/store';
+import { spawnTs, uniquePrefix, useRedis, waitFor } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectorResult, record, success, uniquePrefix } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { collectorResult, record, success } from './helpers.js';
 
 /**
  * kill -9 of a result worker's process at random points of 100-result jobs. Each round adds a job,
@@ -19,17 +19,7 @@ const CONCURRENCY = 4;
 const maxUnrecorded = process.env.RESULT_WORKER_UNBOUNDED ? null : MAX_UNRECORDED;
 const FIXTURE = fileURLToPath(new URL('./fixtures/result-worker-process.ts', import.meta.url));
 
-let server: RedisServer;
-let redis: RedisClient;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 
 /** A worker process and every handler call it made, in order. */
 class WorkerProcess {
@@ -43,7 +33,7 @@ class WorkerProcess {
       FIXTURE,
       [
         JSON.stringify({
-          redisUrl: server.url,
+          redisUrl: fx.url,
           prefix,
           concurrency: CONCURRENCY,
           maxUnrecorded,
@@ -106,8 +96,8 @@ describe('when the result worker process is killed -9 mid-job', () => {
     `hands out again at most maxUnrecorded + concurrency (${MAX_UNRECORDED} + ${CONCURRENCY}) results per kill, and loses none (${KILLS} kills)`,
     async () => {
       const prefix = uniquePrefix();
-      const store = new Store(redis, prefix);
-      const queue = openQueue('results', redis, prefix);
+      const store = new Store(fx.redis, prefix);
+      const queue = openQueue('results', fx.redis, prefix);
       const repeats: number[] = [];
       let worker = new WorkerProcess(prefix);
       try {

@@ -1,44 +1,35 @@
-import { createLogger, jobIds, QUEUES } from '@nightshift/shared';
-import { createRedis, deliverResults, openQueue, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { jobIds, QUEUES } from '@nightshift/shared';
+import { createRedis, deliverResults, openQueue, Store } from '@nightshift/store';
+import { silentLogger, uniquePrefix, useRedis, waitFor } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   createResultWorker,
   type ResultEvent,
   type ResultWorker,
   type ResultWorkerOptions,
 } from '../src/index.js';
-import { collectorResult, record, success, uniquePrefix } from './helpers.js';
+import { collectorResult, record, success } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 const closers: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-});
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
-  await redis.quit();
-  await server.stop();
 });
-
-const logger = createLogger('result-worker-test', 'silent');
 
 function setup(
   handler: (r: ResultEvent) => Promise<void> | void,
   opts: Pick<ResultWorkerOptions, 'maxUnrecorded' | 'concurrency'> & { viaUrl?: boolean } = {},
 ) {
   const prefix = uniquePrefix();
-  const store = new Store(redis, prefix);
-  const queue: Queue = openQueue('results', redis, prefix);
+  const store = new Store(fx.redis, prefix);
+  const queue: Queue = openQueue('results', fx.redis, prefix);
   const { viaUrl, ...tuning } = opts;
   const consumer: ResultWorker = createResultWorker(
     viaUrl
-      ? { redisUrl: server.url, prefix, handler, logger, ...tuning }
-      : { connection: redis, prefix, handler, logger, ...tuning },
+      ? { redisUrl: fx.url, prefix, handler, logger: silentLogger, ...tuning }
+      : { connection: fx.redis, prefix, handler, logger: silentLogger, ...tuning },
   );
   closers.push(
     () => queue.close(),
@@ -109,7 +100,7 @@ describe('createResultWorker', () => {
     ])(
       'hands out exactly maxUnrecorded + concurrency results ($name)',
       async ({ maxUnrecorded, concurrency }) => {
-        const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+        const pid = Number(/process_id:(\d+)/.exec(await fx.redis.info('server'))?.[1]);
         let release: () => void = () => {};
         const held = new Promise<void>((r) => {
           release = r;

@@ -90,6 +90,13 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     partitionBytes: `${base}:partition-bytes`,
     /** ZSET cid → deadline ms, for queued requests that have one. */
     deadlines: `${base}:deadlines`,
+    /**
+     * ZSET cid → ready-at ms: queued requests put back with a ready time in the future (retry
+     * backoff, create backoff), for Bull Board's "delayed"; entries at or before now read as waiting.
+     */
+    delayed: `${base}:delayed`,
+    /** HASH final state (`succeeded`) → records kept in that state (retention decrements it). */
+    finalCount: `${base}:final-count`,
     /** HASH: a submission (claimed requests on their way into one batch). */
     submission: (id: string) => `${base}:sub:${id}`,
     /** LIST of custom_ids of a submission, in claim order. */

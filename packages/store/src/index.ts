@@ -1,4 +1,16 @@
 export { ApiTokens, hashToken, scopeAllows } from './api-tokens.js';
+export {
+  type BoardCounts,
+  type BoardRequest,
+  type BoardState,
+  boardCounts,
+  boardPage,
+  boardRequests,
+  deadLetterCustomId,
+  delayedIds,
+  type PromoteCode,
+  promoteRequests,
+} from './board-requests.js';
 export type { CancelCode } from './cancel.js';
 export {
   type ConnectionSettings,

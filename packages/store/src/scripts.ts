@@ -30,6 +30,10 @@ const SCRIPTS = {
   nsDrainMark: final + read('drain-mark.lua'),
   nsCollected: final + read('collected.lua'),
   nsWebhookEndpoint: read('webhook-endpoint.lua'),
+  // Bull Board's view of the requests (board-requests.ts).
+  nsBoardCounts: read('board-counts.lua'),
+  nsBoardPage: read('board-page.lua'),
+  nsPromote: read('promote.lua'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

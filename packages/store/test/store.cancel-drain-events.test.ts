@@ -1,7 +1,7 @@
 import { type DeliveryJobData, jobIds } from '@nightshift/shared';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { useRedis, waitFor } from '@nightshift/testing';
 import { Worker } from 'bullmq';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   ApiTokens,
   type ApplyItem,
@@ -10,30 +10,20 @@ import {
   EventOutbox,
   failedDeliveries,
   openQueue,
-  type RedisClient,
   replayDeliveries,
   Store,
   scopeAllows,
   WebhookEndpoints,
 } from '../src/index.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }));
 let store: Store;
 let prefix: string;
 let n = 0;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
 beforeEach(() => {
   prefix = `t${++n}`;
-  store = new Store(redis, prefix);
+  store = new Store(fx.redis, prefix);
 });
 
 const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
@@ -73,7 +63,7 @@ async function dieInBatch(cid: string) {
   ]);
 }
 const eventsOf = async () => {
-  const all = (await redis.xrange(store.keys.events, '-', '+')) as [string, string[]][];
+  const all = (await fx.redis.xrange(store.keys.events, '-', '+')) as [string, string[]][];
   return all.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]]))));
 };
 
@@ -83,9 +73,9 @@ describe('cancel', () => {
     expect(await store.cancel(['a', 'zz'])).toEqual(['ok', 'unknown']);
     const ov = await store.pendingOverview();
     expect(ov.total).toBe(1);
-    expect(await redis.zrange(store.keys.pending('g1'), '0', '-1')).toEqual(['b']);
+    expect(await fx.redis.zrange(store.keys.pending('g1'), '0', '-1')).toEqual(['b']);
     expect(await store.status('a')).toMatchObject({ state: 'canceled', completedAt: expect.any(Number) });
-    expect(await redis.zscore(store.keys.finals, 'a')).not.toBeNull();
+    expect(await fx.redis.zscore(store.keys.finals, 'a')).not.toBeNull();
     expect(await store.cancel(['a'])).toEqual(['canceled']);
     expect((await store.stats()).canceled).toBe(1);
   });
@@ -112,7 +102,7 @@ describe('cancel', () => {
     expect(await store.enqueue([item('a')], { replace: true })).toEqual(['replaced']);
     expect((await store.record('a'))?.state).toBe('queued');
     expect((await store.pendingOverview()).total).toBe(1);
-    expect(await redis.zscore(store.keys.finals, 'a')).toBeNull();
+    expect(await fx.redis.zscore(store.keys.finals, 'a')).toBeNull();
     expect((await store.featureProgress('digest')).open).toBe(1);
   });
 });
@@ -136,10 +126,10 @@ describe('feature progress and drain marks', () => {
     expect(await dieInBatch('c')).toEqual(['ok']);
     const p = await store.featureProgress('digest');
     expect(p).toMatchObject({ open: 1, succeeded: 1, dead: 1, canceled: 1, pendingMarks: [] });
-    const stored = JSON.parse((await redis.hget(store.keys.drainMarks, mark.markId))!);
+    const stored = JSON.parse((await fx.redis.hget(store.keys.drainMarks, mark.markId))!);
     expect(stored.drainedAt).toEqual(expect.any(Number));
     // 'late' was claimed by dieInBatch's submission too: it is still open, in epoch 1.
-    expect(await redis.hgetall(store.keys.featureOpen)).toEqual({ 'digest|1': '1' });
+    expect(await fx.redis.hgetall(store.keys.featureOpen)).toEqual({ 'digest|1': '1' });
   });
 
   it('is drained at once when nothing of the feature is open, and a retried dead letter re-opens its epoch', async () => {
@@ -166,7 +156,7 @@ describe('the event outbox', () => {
     await store.apply([success('a')]);
     await store.cancel(['b']);
     await store.markCollected('b1', { succeeded: 1 });
-    expect(await redis.exists(store.keys.events)).toBe(0);
+    expect(await fx.redis.exists(store.keys.events)).toBe(0);
   });
 
   it('writes one event per outcome of a subscribed type, in the outcome’s own script', async () => {
@@ -176,7 +166,7 @@ describe('the event outbox', () => {
       url: 'https://example.test/hook',
       events: ['request.succeeded'],
     });
-    expect(await redis.hgetall(store.keys.webhookSubscriptions)).toEqual({ 'request.succeeded': '1' });
+    expect(await fx.redis.hgetall(store.keys.webhookSubscriptions)).toEqual({ 'request.succeeded': '1' });
     await store.enqueue([item('a', { notify: 'svc' }), item('b')]);
     await store.apply([success('a')]);
     await store.apply([success('a')]); // applied again: dup, no second event
@@ -195,7 +185,7 @@ describe('the event outbox', () => {
       b: 'b1',
     });
     await endpoints.setEnabled('svc', false);
-    expect(await redis.exists(store.keys.webhookSubscriptions)).toBe(0);
+    expect(await fx.redis.exists(store.keys.webhookSubscriptions)).toBe(0);
   });
 
   it('writes batch.ended once, request.failed per death, feature.drained per mark', async () => {
@@ -218,7 +208,7 @@ describe('the event outbox', () => {
 
   it('hands each event to one consumer; an unacknowledged one is claimed by another after its idle time', async () => {
     await new WebhookEndpoints(store).register({ name: 'all', url: 'https://example.test/' });
-    const outbox = new EventOutbox(redis, prefix);
+    const outbox = new EventOutbox(fx.redis, prefix);
     await outbox.ensureGroup();
     await outbox.ensureGroup(); // idempotent
     await store.enqueue([item('a'), item('b')]);
@@ -238,10 +228,10 @@ describe('the event outbox', () => {
 
 describe('API tokens', () => {
   it('stores only the hash, verifies, scopes and revokes', async () => {
-    const tokens = new ApiTokens(redis, store.keys);
+    const tokens = new ApiTokens(fx.redis, store.keys);
     const { token, record } = await tokens.create({ name: 'billing', features: ['digest'] });
     expect(token).toMatch(/^nsk_[A-Za-z0-9_-]{43}$/);
-    expect(JSON.stringify(await redis.hgetall(store.keys.apiTokens))).not.toContain(token.slice(4));
+    expect(JSON.stringify(await fx.redis.hgetall(store.keys.apiTokens))).not.toContain(token.slice(4));
     expect(await tokens.verify(token)).toEqual(record);
     expect(await tokens.verify(`${token.slice(0, -1)}x`)).toBeNull();
     expect(await tokens.verify('nope')).toBeNull();
@@ -290,7 +280,7 @@ describe('webhook endpoints', () => {
 
 describe('failed deliveries', () => {
   it('are listed without reading a large body, and replayed with it', async () => {
-    const queue = openQueue<DeliveryJobData>('webhooks', redis, prefix);
+    const queue = openQueue<DeliveryJobData>('webhooks', fx.redis, prefix);
     const big = 'x'.repeat(64 * 1024);
     const add = (endpoint: string, eventId: string, body: string) =>
       queue.add(
@@ -300,7 +290,7 @@ describe('failed deliveries', () => {
       );
     await add('small', 'ev-1-a-ok', '{}');
     await add('big-ev-name', 'ev-2-b-ok', big);
-    const blocking = createRedis({ url: server.url }, 'worker');
+    const blocking = createRedis({ url: fx.url }, 'worker');
     const worker = new Worker(
       queue.name,
       async () => {

@@ -1,22 +1,13 @@
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { costReport, createRedis, type EnqueueItem, type RedisClient, Store } from '../src/index.js';
+import { useRedis } from '@nightshift/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { costReport, createRedis, type EnqueueItem, Store } from '../src/index.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }));
 let store: Store;
 let n = 0;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url });
-});
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
 beforeEach(() => {
-  store = new Store(redis, `c${++n}`);
+  store = new Store(fx.redis, `c${++n}`);
 });
 
 const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({

@@ -1,5 +1,5 @@
-import { createLogger, loadConfig } from '@nightshift/shared';
-import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { loadConfig } from '@nightshift/shared';
+import { silentLogger, startRedisServer, useRedisServer, waitFor } from '@nightshift/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,17 +13,14 @@ import {
   watchRedis,
 } from '../src/index.js';
 
-const silent = createLogger('telemetry-test', 'silent');
-let server: RedisServer;
+const fx = useRedisServer();
 let redis: Redis;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null, lazyConnect: false });
+  redis = new Redis(fx.url, { maxRetriesPerRequest: null, lazyConnect: false });
 });
 afterAll(async () => {
   redis.disconnect();
-  await server.stop();
 });
 
 describe('createRoleRegistry', () => {
@@ -104,7 +101,7 @@ describe('startMetricsServer', () => {
         throw new Error('Redis down');
       },
     });
-    const srv = await startMetricsServer(registry, { port: 0, logger: silent });
+    const srv = await startMetricsServer(registry, { port: 0, logger: silentLogger });
     try {
       expect((await fetch(`${srv.url}/metrics`)).status).toBe(503);
       expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
@@ -116,12 +113,12 @@ describe('startMetricsServer', () => {
 
 describe('startRoleTelemetry', () => {
   it('measures nothing without NIGHTSHIFT_METRICS_PORT, and serves on it when set', async () => {
-    const off = await startRoleTelemetry('batcher', loadConfig({}).env, { redis, logger: silent });
+    const off = await startRoleTelemetry('batcher', loadConfig({}).env, { redis, logger: silentLogger });
     expect(off.registry).toBeUndefined();
     expect(off.server).toBeUndefined();
     const on = await startRoleTelemetry('batcher', loadConfig({ NIGHTSHIFT_METRICS_PORT: '0' }).env, {
       redis,
-      logger: silent,
+      logger: silentLogger,
     });
     try {
       const text = await (await fetch(`${on.server!.url}/metrics`)).text();
@@ -143,7 +140,7 @@ describe('startRoleTelemetry', () => {
       await expect(
         startRoleTelemetry('collector', loadConfig({ NIGHTSHIFT_METRICS_PORT: port }).env, {
           redis,
-          logger: silent,
+          logger: silentLogger,
         }),
       ).rejects.toThrow(`cannot serve metrics on 127.0.0.1:${port} (NIGHTSHIFT_METRICS_PORT)`);
     } finally {

@@ -1,3 +1,11 @@
+export {
+  type RedisFixture,
+  type RedisServerFixture,
+  silentLogger,
+  uniquePrefix,
+  useRedis,
+  useRedisServer,
+} from './fixtures.js';
 export { freePort } from './ports.js';
 export { type RedisCluster, startRedisCluster } from './redis-cluster.js';
 export { type RedisSentinelSet, startRedisSentinelSet } from './redis-sentinel.js';

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createLogger, DEFAULT_PRICES } from '@nightshift/shared';
+import { DEFAULT_PRICES } from '@nightshift/shared';
 import {
   type ApplyItem,
   buildSuccess,
@@ -11,7 +11,6 @@ import {
 } from '@nightshift/store';
 import { spawnTs, waitFor } from '@nightshift/testing';
 
-export const silent = createLogger('webhooks-test', 'silent');
 const RECEIVER = new URL('./fixtures/receiver.ts', import.meta.url).pathname;
 
 export interface Received {

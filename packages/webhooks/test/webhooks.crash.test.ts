@@ -2,32 +2,27 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
-import { freePort, type RedisServer, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
+import { createRedis, Store, WebhookEndpoints } from '@nightshift/store';
+import { freePort, spawnTs, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { item, receiver } from './helpers.js';
 
 const ROLE = new URL('./fixtures/webhooks-role.ts', import.meta.url).pathname;
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let dir: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
   dir = mkdtempSync(join(tmpdir(), 'nightshift-webhooks-crash-'));
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.quit();
-  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 async function role(prefix: string) {
-  const child = spawnTs(ROLE, [JSON.stringify({ url: server.url, prefix })], {
+  const child = spawnTs(ROLE, [JSON.stringify({ url: fx.url, prefix })], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -42,7 +37,7 @@ async function role(prefix: string) {
 describe('a delivery process killed with -9', () => {
   it('loses no event: another process takes its events and its deliveries in progress', async () => {
     const prefix = 'crash1';
-    const store = new Store(redis, prefix);
+    const store = new Store(fx.redis, prefix);
     const port = await freePort();
     const { secret } = await new WebhookEndpoints(store).register({
       name: 'svc',

@@ -13,13 +13,12 @@ import {
   WebhookEndpoints,
 } from '@nightshift/store';
 import { Registry } from '@nightshift/telemetry';
-import { freePort, type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startWebhooks, type Webhooks, type WebhooksOptions } from '../src/index.js';
-import { item, type Received, receiver, silent, succeed } from './helpers.js';
+import { item, type Received, receiver, succeed } from './helpers.js';
 
-let server: RedisServer;
-let redis: RedisClient;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 let worker: RedisClient;
 let dir: string;
 let prefix: string;
@@ -28,21 +27,17 @@ let n = 0;
 const running: Webhooks[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ url: server.url }, 'client');
-  worker = createRedis({ url: server.url }, 'worker');
+  worker = createRedis({ url: fx.url }, 'worker');
   dir = mkdtempSync(join(tmpdir(), 'nightshift-webhooks-'));
 });
 afterAll(async () => {
   await Promise.all(running.map((w) => w.close()));
   await worker.quit();
-  await redis.quit();
-  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
   prefix = `w${++n}`;
-  store = new Store(redis, prefix);
+  store = new Store(fx.redis, prefix);
 });
 
 const start = async (over: Partial<WebhooksOptions> = {}) => {
@@ -54,7 +49,7 @@ const start = async (over: Partial<WebhooksOptions> = {}) => {
     timeoutMs: 400,
     allowPrivate: true,
     claimIdleMs: 600,
-    logger: silent,
+    logger: silentLogger,
     ...over,
   });
   running.push(w);
@@ -201,10 +196,10 @@ describe('delivery to a real receiver in its own process', () => {
     await store.enqueue([item('a'), item('b')]);
     await store.cancel(['a', 'b']);
     // The dead dispatcher: it read both events, fanned the first one out, and never acknowledged.
-    const outbox = new EventOutbox(redis, prefix);
+    const outbox = new EventOutbox(fx.redis, prefix);
     await outbox.ensureGroup();
     const [first] = await outbox.read('dead-dispatcher', 10, 10);
-    const q = openQueue('webhooks', redis, prefix);
+    const q = openQueue('webhooks', fx.redis, prefix);
     await q.add(
       'request.canceled',
       {
@@ -266,7 +261,7 @@ describe('disabled endpoints and replay', () => {
     await new Promise((r) => setTimeout(r, 800));
     expect(rx.received()).toHaveLength(requests);
     // No event is written for types nobody enabled subscribes to.
-    expect(await redis.hgetall(store.keys.webhookSubscriptions)).toEqual({});
+    expect(await fx.redis.hgetall(store.keys.webhookSubscriptions)).toEqual({});
     await rx.kill('SIGTERM');
   });
 

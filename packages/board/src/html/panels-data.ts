@@ -1,7 +1,7 @@
 import { COST_WINDOWS, type CostLine, costLines } from '../costs.js';
 import { chartLegend, costChart, dailyChart } from './chart.js';
 import { duration, html, int, type Raw, usd, utc } from './format.js';
-import { actionForm, type View } from './panels-ops.js';
+import { actionForm, requestLink, type View } from './panels-ops.js';
 
 /** A model's pills: no price, deprecated (with its retirement and replacement), retired. */
 function modelPills(l: CostLine): Raw {
@@ -68,7 +68,7 @@ export function deadLettersPanel({ o, csrf }: View): Raw {
     <thead><tr><th>custom_id</th><th>feature</th><th>reason</th><th>last error</th><th class="num">attempts</th><th>dead since</th>${canAct ? html`<th></th>` : ''}</tr></thead>
     <tbody>${d.items.map(
       (x) => html`<tr data-dead="${x.customId}">
-        <td class="mono">${x.customId}</td><td>${x.feature}</td><td>${x.reason}</td>
+        <td>${requestLink(x.customId)}</td><td>${x.feature}</td><td>${x.reason}</td>
         <td class="small">${x.lastError ? `${x.lastError.type}: ${x.lastError.message}` : '—'}</td>
         <td class="num">${x.attempts}</td><td title="${utc(x.deadAt)}">${x.deadAt === null ? '—' : `${duration(o.now - x.deadAt)} ago`}</td>
         ${canAct ? html`<td>${actionForm(`/api/dead-letters/${encodeURIComponent(x.jobId)}/retry`, 'Retry', csrf, '')}</td>` : ''}
@@ -76,16 +76,16 @@ export function deadLettersPanel({ o, csrf }: View): Raw {
     )}</tbody></table>`;
 }
 
-/** The oldest queued requests (they are not BullMQ jobs, so Bull Board cannot show them). */
+/** The oldest queued requests, each linked to its page in Bull Board. */
 export function requestsPanel({ o }: View): Raw {
   const r = o.requests;
   if (!r.items.length) return html`<p class="empty">Nothing is waiting.</p>`;
   return html`<p class="muted small">The oldest ${r.items.length} of ${int(r.total)} waiting requests, oldest group first.
-    Requests are kept in Nightshift's store, not as BullMQ jobs (see ARCHITECTURE.md), so they are listed here rather than in Bull Board.</p>
+    Every request, in every state, is in Bull Board's <a href="/queues/queue/requests">requests</a> queue; a custom_id opens its page there.</p>
     <table class="grid compact" data-testid="requests">
     <thead><tr><th>custom_id</th><th>feature</th><th>model</th><th>partition</th><th class="num">attempt</th><th class="num">age</th><th>ready</th><th>deadline</th></tr></thead>
     <tbody>${r.items.map(
-      (q) => html`<tr><td class="mono">${q.customId}</td><td>${q.feature}</td><td class="mono">${q.model}</td>
+      (q) => html`<tr><td>${requestLink(q.customId)}</td><td>${q.feature}</td><td class="mono">${q.model}</td>
         <td class="mono">${q.partition || '(default)'}</td><td class="num">${q.attempt}</td><td class="num">${duration(q.ageMs)}</td>
         <td>${q.readyAt !== null && q.readyAt > o.now ? `in ${duration(q.readyAt - o.now)}` : 'now'}</td>
         <td>${q.deadline === null ? '—' : utc(q.deadline)}</td></tr>`,

@@ -1,5 +1,7 @@
 import type { CircuitState } from '@nightshift/shared';
+import { QUEUES } from '@nightshift/shared';
 import type { BatchView, Overview, RoleLiveness } from '../data.js';
+import { requestUrl } from '../requests-adapter.js';
 import { bytes, duration, html, int, type Raw, usd, utc } from './format.js';
 
 /** What every panel renderer gets. */
@@ -8,6 +10,14 @@ export interface View {
   csrf: string;
   days: number;
 }
+
+/** A request's page in Bull Board (the `requests` queue over the store). */
+export const requestLink = (customId: string) =>
+  html`<a class="mono" href="${requestUrl(customId)}" title="open in Bull Board">${customId}</a>`;
+
+/** A batch's page in Bull Board: its tracking job in `{batches}`. */
+const batchLink = (batchId: string) =>
+  html`<a href="/queues/queue/${encodeURIComponent(QUEUES.batches)}/batch-${encodeURIComponent(batchId)}" title="open its tracking job in Bull Board">${batchId}</a>`;
 
 const pill = (kind: 'ok' | 'bad' | 'warn' | 'idle', text: string, testId?: string) =>
   html`<span class="pill pill-${kind}"${testId ? html` data-testid="${testId}"` : ''}>${text}</span>`;
@@ -168,7 +178,7 @@ export function batchesPanel({ o, csrf }: View): Raw {
       <thead><tr><th>batch</th><th>partition</th><th class="num">requests</th><th>status</th><th>counts</th><th class="num">age</th><th>expires</th>${o.canCancel ? html`<th></th>` : ''}</tr></thead>
       <tbody>${o.inflight.map(
         (b) => html`<tr data-batch="${b.id}">
-          <td class="mono">${b.id}${b.origin ? html` <span class="pill pill-idle">${b.origin}</span>` : ''}</td>
+          <td class="mono">${batchLink(b.id)}${b.origin ? html` <span class="pill pill-idle">${b.origin}</span>` : ''}</td>
           <td class="mono">${b.partition || '(default)'}</td><td class="num">${int(b.requestCount)}</td>
           <td><span class="pill pill-${b.status === 'ended' ? 'ok' : b.status === 'canceling' ? 'warn' : 'idle'}">${b.status || b.state}</span></td>
           <td class="small">${countsText(b)}</td><td class="num">${duration(b.ageMs)}</td>${expiryCell(b)}
@@ -182,7 +192,7 @@ export function batchesPanel({ o, csrf }: View): Raw {
       <tbody>${o.recent.map(
         (
           b,
-        ) => html`<tr><td class="mono">${b.id}</td><td>${b.state}${b.origin ? ` (${b.origin})` : ''}</td><td>${b.status}</td>
+        ) => html`<tr><td class="mono">${batchLink(b.id)}</td><td>${b.state}${b.origin ? ` (${b.origin})` : ''}</td><td>${b.status}</td>
           <td class="num">${int(b.requestCount)}</td><td class="small">${countsText(b)}</td>
           <td title="${utc(b.submittedAt)}">${duration(b.ageMs)} ago</td><td>${b.endedAt === null ? '—' : utc(b.endedAt)}</td></tr>`,
       )}</tbody></table>`

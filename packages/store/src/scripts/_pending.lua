@@ -23,9 +23,16 @@ local function groupRescore(base, group)
   end
 end
 
+-- The delayed index (delayed ZSET cid → ready-at): queued requests put back with a ready time
+-- in the future, so Bull Board can count and page them without walking every group.
+local function delayedAdd(base, cid, ready, now)
+  if tonumber(ready) > tonumber(now) then redis.call('ZADD', base .. ':delayed', ready, cid) end
+end
+
 local function pendingRemove(base, cid, group, partition, bytes)
   local removed = redis.call('ZREM', base .. ':pending:' .. group, cid)
   redis.call('ZREM', base .. ':deadlines', cid)
+  redis.call('ZREM', base .. ':delayed', cid)
   if removed == 1 then
     redis.call('HINCRBY', base .. ':partition-count', partition, -1)
     redis.call('HINCRBY', base .. ':partition-bytes', partition, -bytes)

@@ -33,6 +33,7 @@ local function appendHist(hist, entry)
   return string.sub(hist, 1, -2) .. ',' .. entry .. ']'
 end
 local out = {}
+local succeededKept = 0 -- records that became succeeded here (final-count, for Bull Board)
 for i = 0, n - 1 do
   local o = 5 + i * 7
   local cid, action, guard = ARGV[o], ARGV[o+1], ARGV[o+2]
@@ -66,6 +67,7 @@ for i = 0, n - 1 do
         j = j + 1
       end
       bump(stats, a == 'r' and 'realtime_succeeded' or 'succeeded', 1)
+      succeededKept = succeededKept + 1
       openAdd(r[4], r[13], -1)
       featureStat(r[4], 'succeeded', 1)
       emit(base, 'request.succeeded', 'ev-' .. r[15] .. '-' .. cid .. '-ok', 'c', cid, 'f', r[4],
@@ -85,6 +87,7 @@ for i = 0, n - 1 do
         'err', b, 'hist', appendHist(r[10], c))
       if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       pendingAdd(base, cid, r[6], r[7], tonumber(r[8]), a, r[9])
+      delayedAdd(base, cid, a, now)
       bump(stats, 'requeued', 1)
       out[#out + 1] = 'ok'
     elseif action == 'dead' then
@@ -124,5 +127,6 @@ for key, sums in pairs(ledger) do
 end
 if any then redis.call('SADD', base .. ':ledger-days', day) end
 for k, v in pairs(stats) do redis.call('HINCRBY', base .. ':stats', k, v) end
+if succeededKept > 0 then redis.call('HINCRBY', base .. ':final-count', 'succeeded', succeededKept) end
 flushFeatures(base, now)
 return table.concat(out, ',')

@@ -29,6 +29,7 @@ for _, cid in ipairs(ids) do
     if bytes + b + overhead * (taken + 1) > maxBytes then break end
     redis.call('ZREM', pk, cid)
     redis.call('ZREM', base .. ':deadlines', cid)
+    redis.call('ZREM', base .. ':delayed', cid)
     redis.call('HSET', rk, 'state', 'claimed', 'sub', sid, 'upd', now)
     redis.call('RPUSH', mk, cid)
     out[#out + 1] = cid

@@ -12,6 +12,7 @@ local base, cutoff, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local index = base .. ':final'
 local cids = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. cutoff, 'LIMIT', 0, limit)
 local deleted = 0
+local succeeded = 0
 for _, cid in ipairs(cids) do
   local rk = base .. ':rec:' .. cid
   local r = redis.call('HMGET', rk, 'state', 'done')
@@ -21,10 +22,12 @@ for _, cid in ipairs(cids) do
     redis.call('UNLINK', rk, base .. ':params:' .. cid)
     redis.call('ZREM', index, cid)
     deleted = deleted + 1
+    if r[1] == 'succeeded' then succeeded = succeeded + 1 end
   elseif final and done then
     redis.call('ZADD', index, done, cid)
   else
     redis.call('ZREM', index, cid)
   end
 end
+if succeeded > 0 then redis.call('HINCRBY', base .. ':final-count', 'succeeded', -succeeded) end
 return { deleted, #cids }

@@ -19,6 +19,7 @@ for _, cid in ipairs(ids) do
     local ready = readyAt ~= '' and readyAt or r[6]
     redis.call('HSET', rk, 'state', 'queued', 'sub', '', 'upd', now, 'ready', ready)
     pendingAdd(base, cid, r[3], r[4], tonumber(r[5]), ready, r[7])
+    delayedAdd(base, cid, ready, now)
     released = released + 1
   end
 end
