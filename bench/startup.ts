@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '@nightshift/emulator';
-import { storeKeys } from '@nightshift/shared';
+import { storeKeys } from '@nightshift/store/testing';
 import { sourceNodeArgs, startRedisServer } from '@nightshift/testing';
 import { Redis } from 'ioredis';
 import { codeVersion, loadAvg1, machineInfo } from './lib/machine.js';

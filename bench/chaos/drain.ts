@@ -3,6 +3,7 @@ import { startCollector } from '@nightshift/collector';
 import type { Emulator } from '@nightshift/emulator';
 import { QUEUES } from '@nightshift/shared';
 import { type RedisClient, Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { silentLogger } from '@nightshift/testing';
 import { sleep, type Workload } from './workload.js';
 
@@ -63,15 +64,15 @@ async function pending(store: Store, work: Workload, emu: Emulator) {
   }
   const q = `${store.prefix}:${QUEUES.results}`;
   const waiting = await Promise.all([
-    store.redis.llen(`${q}:wait`),
-    store.redis.llen(`${q}:active`),
-    store.redis.zcard(`${q}:delayed`),
-    store.redis.zcard(`${q}:prioritized`),
+    rawStore(store).redis.llen(`${q}:wait`),
+    rawStore(store).redis.llen(`${q}:active`),
+    rawStore(store).redis.zcard(`${q}:delayed`),
+    rawStore(store).redis.zcard(`${q}:prioritized`),
   ]);
   return {
     notFinal,
-    open: await store.redis.scard(store.keys.openSubmissions),
-    inflight: await store.redis.scard(store.keys.inflight),
+    open: await rawStore(store).redis.scard(rawStore(store).keys.openSubmissions),
+    inflight: await rawStore(store).redis.scard(rawStore(store).keys.inflight),
     unknownBatches,
     unconsumed: waiting.reduce((a, b) => a + b, 0),
   };

@@ -2,6 +2,7 @@ import type { Emulator, Fault, ProcessingMode } from '@nightshift/emulator';
 import { QUEUES } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
 import { Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import type { Fleet, Role } from './fleet.js';
 import type { ChaosRedis, RedisFaultRecord } from './redis.js';
 import { sleep } from './workload.js';
@@ -280,12 +281,12 @@ export class ChaosMonkey {
         const mine = Number(sub?.owner.split('-').at(-1)) === pid;
         if (mine && (sub?.state === 'claiming' || sub?.state === 'creating')) submissions.push(id);
       }
-      return { submissions, queued: (await store.redis.zcard(store.keys.groups)) > 0 };
+      return { submissions, queued: (await rawStore(store).redis.zcard(rawStore(store).keys.groups)) > 0 };
     }
     if (role === 'collector') {
       const q = `${this.deps.prefix}:${QUEUES.batches}`;
-      const active = await store.redis.lrange(`${q}:active`, 0, -1);
-      const by = await Promise.all(active.map((job) => store.redis.hget(`${q}:${job}`, 'pb')));
+      const active = await rawStore(store).redis.lrange(`${q}:active`, 0, -1);
+      const by = await Promise.all(active.map((job) => rawStore(store).redis.hget(`${q}:${job}`, 'pb')));
       // A collector's instance is `<host>-<pid>-<random>`.
       const batches = active.filter((_, i) => by[i]?.includes(`-${pid}-`)).map((job) => ({ job }));
       return { batches };

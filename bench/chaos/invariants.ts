@@ -8,6 +8,7 @@ import {
   toNano,
 } from '@nightshift/shared';
 import { type RedisClient, Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import type { Delivery } from './workload.js';
 
 /** A time span during which acknowledged writes may have been lost (a simulated power loss). */
@@ -105,7 +106,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckReport> {
   const cids = [...input.acks.keys()];
   const recs = await readAll(
     input.redis,
-    cids.map((c) => store.keys.record(c)),
+    cids.map((c) => rawStore(store).keys.record(c)),
   );
   const jobs = await readJobs(input.redis, input.prefix, cids, recs);
   const f = emptyFigures(cids.length);
@@ -322,7 +323,7 @@ async function checkLedger(v: Violations, f: CheckFigures, store: Store) {
 
 /** Each dead request has its `dead-<custom_id>-<deaths>` job, carrying the same reason. */
 async function checkDeadLetterJobs(v: Violations, store: Store, checks: DeadCheck[]) {
-  const pipe = store.redis.pipeline();
+  const pipe = rawStore(store).redis.pipeline();
   for (const d of checks) {
     pipe.hget(`${store.prefix}:${QUEUES.deadLetters}:${jobIds.deadLetter(d.cid, d.deaths)}`, 'data');
   }
@@ -338,13 +339,13 @@ async function checkDeadLetterJobs(v: Violations, store: Store, checks: DeadChec
 
 /** Nothing left that would need a process to move it on. */
 async function checkNothingStuck(v: Violations, store: Store) {
-  const k = store.keys;
+  const k = rawStore(store).keys;
   const [open, inflight, groups, realtime, counts] = await Promise.all([
-    store.redis.smembers(k.openSubmissions),
-    store.redis.smembers(k.inflight),
-    store.redis.zrange(k.groups, '0', '-1'),
-    store.redis.zrange(`${k.base}:realtime`, '0', '-1'),
-    store.redis.hgetall(k.partitionCount),
+    rawStore(store).redis.smembers(k.openSubmissions),
+    rawStore(store).redis.smembers(k.inflight),
+    rawStore(store).redis.zrange(k.groups, '0', '-1'),
+    rawStore(store).redis.zrange(`${k.base}:realtime`, '0', '-1'),
+    rawStore(store).redis.hgetall(k.partitionCount),
   ]);
   for (const s of open) v.add('no submission is left open', s);
   for (const b of inflight) v.add('no batch is left in flight', b);

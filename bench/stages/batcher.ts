@@ -5,7 +5,8 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { type FlushReport, startBatcher } from '@nightshift/batcher';
-import { boundHeapGrowth, createRedis } from '@nightshift/store';
+import { boundHeapGrowth } from '@nightshift/shared';
+import { createRedis } from '@nightshift/store';
 import { meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 import { isCreate, timedFetch } from './timed-fetch.js';

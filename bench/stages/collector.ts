@@ -7,7 +7,8 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { startCollector } from '@nightshift/collector';
-import { boundHeapGrowth, createRedis } from '@nightshift/store';
+import { boundHeapGrowth } from '@nightshift/shared';
+import { createRedis } from '@nightshift/store';
 import { createRoleRegistry, watchRedis } from '@nightshift/telemetry';
 import { type Meter, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';

@@ -9,6 +9,7 @@
 import { createResultWorker } from '@nightshift/producer';
 import { DEFAULT_PRICES, type Message, type ResultPayload } from '@nightshift/shared';
 import { buildSuccess, createRedis, deliverResults, openQueue, Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { BENCH_FEATURE, BENCH_MODEL, benchCustomId } from '../lib/payloads.js';
 import { cpuMsFromInfo } from '../lib/redis-info.js';
 import { meter, result, runChild, stageArgs } from './common.js';
@@ -43,7 +44,7 @@ function message(i: number): Message {
 
 /** n succeeded records, each naming the job that carries its result, and those jobs. */
 async function setUp(store: Store, a: Args) {
-  const queue = openQueue('results', store.redis, a.prefix);
+  const queue = openQueue('results', rawStore(store).redis, a.prefix);
   for (let from = 0; from < a.n; from += CHUNK) {
     const idx = Array.from({ length: Math.min(CHUNK, a.n - from) }, (_, k) => from + k);
     await store.enqueue(

@@ -8,7 +8,7 @@ import { verifyWebhook } from '@nightshift/webhooks/verify';
 const { REDIS_URL, NIGHTSHIFT_PREFIX: prefix, API_URL } = process.env;
 const redis = createRedis({ url: REDIS_URL }, 'client');
 const store = new Store(redis, prefix);
-const { token } = await new ApiTokens(redis, store.keys).create({
+const { token } = await new ApiTokens(store).create({
   name: 'installed-http',
   features: ['http-service'],
 });

@@ -66,7 +66,7 @@ export function buildApiApp(opts: ResolvedApiOptions, ctx: RouteContext, logger:
     res.json(doc);
   });
   if (opts.auth === 'none') app.use('/v1', requireLoopback);
-  else app.use('/v1', requireToken(opts.connection, ctx.store.keys));
+  else app.use('/v1', requireToken(ctx.store));
   app.use('/v1', rateLimit(opts.connection, opts.prefix, opts.rateLimitPerMinute, logger));
   app.use('/v1', v1Routes(ctx));
   app.use((req, _res, next) => {

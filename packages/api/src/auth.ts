@@ -1,11 +1,5 @@
-import {
-  type ApiTokenRecord,
-  apiRateLimitPrefix,
-  type Logger,
-  redactError,
-  type StoreKeys,
-} from '@nightshift/shared';
-import { ApiTokens, type RedisClient, scopeAllows } from '@nightshift/store';
+import { type ApiTokenRecord, apiRateLimitPrefix, type Logger, redactError } from '@nightshift/shared';
+import { ApiTokens, type RedisClient, type Store, scopeAllows } from '@nightshift/store';
 import type { NextFunction, Request, Response } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ApiError } from './errors.js';
@@ -23,8 +17,8 @@ export function allowed(res: Response, feature: string, partition?: string): boo
  * `Authorization: Bearer <token>`: looked up by its SHA-256 (one HGET). A missing, malformed,
  * unknown or revoked token gets the same 401, so the answer tells nothing about which.
  */
-export function requireToken(redis: RedisClient, keys: StoreKeys) {
-  const tokens = new ApiTokens(redis, keys);
+export function requireToken(store: Store) {
+  const tokens = new ApiTokens(store);
   return async (req: Request, res: Response, next: NextFunction) => {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     const record = m ? await tokens.verify(m[1]!) : null;

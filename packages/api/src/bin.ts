@@ -6,8 +6,15 @@
  * SIGTERM/SIGINT (calls in progress finish first).
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { createLogger, loadConfig, redactError, storeKeys } from '@nightshift/shared';
-import { ApiTokens, connectionFromEnv, createRedis, describeRedis, logRedisErrors } from '@nightshift/store';
+import { createLogger, loadConfig, redactError } from '@nightshift/shared';
+import {
+  ApiTokens,
+  connectionFromEnv,
+  createRedis,
+  describeRedis,
+  logRedisErrors,
+  Store,
+} from '@nightshift/store';
 import { startRoleTelemetry } from '@nightshift/telemetry';
 import { createApi } from './api.js';
 import { apiOptionsFromEnv } from './options.js';
@@ -47,7 +54,7 @@ async function main() {
     throw err;
   }
   if (env.NIGHTSHIFT_API_AUTH === 'tokens') {
-    const any = await new ApiTokens(redis, storeKeys(config.prefix)).any().catch(() => true);
+    const any = await new ApiTokens(new Store(redis, config.prefix)).any().catch(() => true);
     if (!any)
       logger.warn(
         'no API token exists yet: every call answers 401 until one is made (nightshift api-token create)',

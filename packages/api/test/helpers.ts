@@ -32,7 +32,7 @@ export async function apiHarness() {
       const prefix = over.prefix ?? uniquePrefix();
       const api = await createApi({ connection: redis, prefix, port: 0, logger: silentLogger, ...over });
       apis.push(api);
-      const tokens = new ApiTokens(redis, new Store(redis, prefix).keys);
+      const tokens = new ApiTokens(new Store(redis, prefix));
       const call = (
         path: string,
         init: RequestInit & { token?: string; json?: unknown } = {},

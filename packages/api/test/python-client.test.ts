@@ -71,7 +71,7 @@ describe('a Python service over HTTP and webhooks', () => {
     for (const r of roles) closers.push(() => r.close());
     const api = roles[3];
     const store = new Store(conn('client'), prefix);
-    const { token } = await new ApiTokens(store.redis, store.keys).create({
+    const { token } = await new ApiTokens(store).create({
       name: 'py',
       features: ['py-summaries'],
     });

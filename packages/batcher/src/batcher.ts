@@ -7,7 +7,7 @@ import { ensureTrackingJobs } from './commit.js';
 import type { FlushContext } from './context.js';
 import type { BatcherEvents, FlushReport } from './events.js';
 import { type FlushTrigger, runFlush } from './flush.js';
-import { FlushLock } from './lock.js';
+
 import { instrumentBatcher } from './metrics.js';
 import { type BatcherOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { recoverSubmissions } from './recover.js';
@@ -125,9 +125,7 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
 
   /** Recovery once at start-up, under the flush lock (another process's flush does it otherwise). */
   private async startupRecovery() {
-    const lock = new FlushLock(this.store.redis, this.store.keys.flushLock, this.opts.flushLockMs, (err) =>
-      this.safeEmit('error', err),
-    );
+    const lock = this.store.flushLock(this.opts.flushLockMs, (err) => this.safeEmit('error', err));
     if (!(await lock.acquire())) return;
     try {
       await recoverSubmissions(this.ctx);

@@ -4,7 +4,7 @@
  * environment (see the README's table); SIGTERM / SIGINT close it gracefully: the flush in
  * progress finishes its current batch (or leaves its submission for recovery), then exit 0.
  */
-import { runRoleProcess } from '@nightshift/store';
+import { runRoleProcess } from '@nightshift/telemetry';
 import { startBatcher } from './batcher.js';
 import { batcherOptionsFromConfig } from './options.js';
 

@@ -125,7 +125,7 @@ async function groupFits(
   if (ready > countLeft) return false;
   const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
   if (ready * (2 * plan.avgItemBytes + 1) <= bytesLeft) return true;
-  const ids = await store.redis.zrangebyscore(store.keys.pending(group), '-inf', now, 'LIMIT', 0, countLeft);
+  const ids = await store.readyIds(group, now, countLeft);
   let sum = 0;
   for (let i = 0; i < ids.length; i += 5000) {
     const recs = await store.peek(ids.slice(i, i + 5000), ['bytes']);
@@ -135,6 +135,6 @@ async function groupFits(
   return true;
 }
 
-async function readyCount(ctx: FlushContext, group: string, now: number): Promise<number> {
-  return ctx.store.redis.zcount(ctx.store.keys.pending(group), '-inf', now);
+function readyCount(ctx: FlushContext, group: string, now: number): Promise<number> {
+  return ctx.store.readyCount(group, now);
 }

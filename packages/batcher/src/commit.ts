@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { type BatchJobData, type FlushReason, jobIds } from '@nightshift/shared';
 import { activeTraceparent } from '@nightshift/telemetry';
-import { clearBackoff } from './backoff.js';
+
 import type { FlushContext, FlushState } from './context.js';
 import type { SubmittedBatch } from './events.js';
 
@@ -73,7 +73,7 @@ export async function commitBatch(
 
 /** A create went through: the backoff ends, and a probe after a billing stop closes the circuit. */
 async function afterSuccessfulCreate(ctx: FlushContext, state: FlushState) {
-  await clearBackoff(ctx.store);
+  await ctx.store.clearBackoff();
   if (state.probe) {
     await ctx.store.closeCircuit();
     state.probe = false;

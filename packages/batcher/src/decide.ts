@@ -100,9 +100,6 @@ export async function deadlinePartitions(
 
 /** True while a 'full' plan's trigger still holds after some batches went out. */
 export async function fullTriggerHolds(store: Store, o: ResolvedOptions, partition: string) {
-  const [count, bytes] = await Promise.all([
-    store.redis.hget(store.keys.partitionCount, partition),
-    store.redis.hget(store.keys.partitionBytes, partition),
-  ]);
-  return Number(count ?? 0) >= o.maxRequests || Number(bytes ?? 0) >= o.maxBytes;
+  const { count, bytes } = await store.partitionQueued(partition);
+  return count >= o.maxRequests || bytes >= o.maxBytes;
 }

@@ -1,10 +1,10 @@
 import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
-import { readBackoff } from './backoff.js';
+
 import { type ClaimCursor, claimBatch } from './claim.js';
 import type { FlushContext, FlushState } from './context.js';
 import { deadlinePartitions, decide, fullTriggerHolds, type PartitionPlan } from './decide.js';
 import type { FlushReport } from './events.js';
-import { FlushLock } from './lock.js';
+
 import { flushResult } from './metrics.js';
 import { recoverSubmissions } from './recover.js';
 import { submitClaimed } from './submit.js';
@@ -35,9 +35,7 @@ export function runFlush(ctx: FlushContext, trigger: FlushTrigger): Promise<Flus
 
 async function flushOnce(ctx: FlushContext, trigger: FlushTrigger): Promise<FlushReport> {
   const { opts, store } = ctx;
-  const lock = new FlushLock(store.redis, store.keys.flushLock, opts.flushLockMs, (err) =>
-    ctx.emit('error', err),
-  );
+  const lock = store.flushLock(opts.flushLockMs, (err) => ctx.emit('error', err));
   const startedAt = opts.now();
   const state: FlushState = {
     report: {
@@ -111,7 +109,7 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   const manual = trigger.kind === 'manual';
   // A manual flush is an operator's decision and skips the create backoff; the circuit it respects.
   if (!manual) {
-    const backoff = await readBackoff(store);
+    const backoff = await store.readBackoff();
     if (now < backoff.until) {
       state.report.skipped = 'backoff';
       return;

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import type Anthropic from '@anthropic-ai/sdk';
 import { CIRCUIT_DEFAULTS, ConfigError, createLogger, DEFAULT_PREFIX, type Logger } from '@nightshift/shared';
-import type { RedisClient, RoleContext } from '@nightshift/store';
-import type { Registry } from '@nightshift/telemetry';
+import type { RedisClient } from '@nightshift/store';
+import type { Registry, RoleContext } from '@nightshift/telemetry';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

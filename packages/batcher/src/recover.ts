@@ -19,7 +19,7 @@ export async function recoverSubmissions(ctx: FlushContext): Promise<{ released:
     const now = opts.now();
     if (!sub) {
       // An id without its hash cannot hold requests (the hash is written first, in one MULTI).
-      await store.redis.srem(store.keys.openSubmissions, id);
+      await store.forgetOpenSubmission(id);
       continue;
     }
     if (Number(sub.lease) > now) continue;
@@ -28,7 +28,7 @@ export async function recoverSubmissions(ctx: FlushContext): Promise<{ released:
       continue;
     }
     if (sub.state !== 'creating') {
-      await store.redis.srem(store.keys.openSubmissions, id);
+      await store.forgetOpenSubmission(id);
       continue;
     }
     let found: Awaited<ReturnType<typeof findCreatedBatch>>;

@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { assertNever, circuitFor, describeFailure, failureName } from '@nightshift/shared';
 import { ATTR, inSpan, SPANS, type Span, SpanKind, SpanStatusCode } from '@nightshift/telemetry';
-import { bumpBackoff } from './backoff.js';
+
 import type { ClaimedBatch } from './claim.js';
 import { commitBatch, releaseSubmission } from './commit.js';
 import type { FlushContext, FlushState } from './context.js';
@@ -270,7 +270,7 @@ async function splitAndSubmit(ctx: FlushContext, state: FlushState, batch: Claim
 }
 
 async function backoff(ctx: FlushContext, reason: string, retryAfterMs?: number) {
-  const b = await bumpBackoff(ctx.store, {
+  const b = await ctx.store.bumpBackoff({
     baseMs: ctx.opts.createBackoffMs,
     maxMs: ctx.opts.maxCreateBackoffMs,
     now: ctx.opts.now(),

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { createLogger, listenHttp, storeKeys } from '@nightshift/shared';
+import { boardLoginPrefix, createLogger, listenHttp } from '@nightshift/shared';
+import { Store } from '@nightshift/store';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { bullBoard } from './bull-board.js';
 import { type BoardContext, createContext, QUEUE_ROLES } from './context.js';
@@ -74,7 +75,7 @@ export function buildApp(ctx: BoardContext): Express {
   app.use(
     requireAuth(
       ctx.opts.auth,
-      loginThrottle(ctx.opts.connection, storeKeys(ctx.opts.prefix).boardLogin),
+      loginThrottle(ctx.opts.connection, boardLoginPrefix(ctx.opts.prefix)),
       ctx.logger,
     ),
   );
@@ -99,7 +100,7 @@ export function buildApp(ctx: BoardContext): Express {
 export async function createBoard(options: BoardOptions): Promise<Board> {
   const opts = resolveOptions(options);
   const logger = options.logger ?? createLogger('board');
-  const csrf = await sharedCsrfToken(opts.connection, storeKeys(opts.prefix).boardCsrf);
+  const csrf = await sharedCsrfToken(new Store(opts.connection, opts.prefix));
   if (!csrf.shared) {
     logger.warn(
       'Redis not reachable at start-up: this board uses a CSRF token of its own (fine for one replica)',

@@ -340,13 +340,7 @@ export async function queuedRequestsView(ctx: BoardContext, now: number, limit: 
   const picked: { cid: string; ready: number }[] = [];
   for (const g of ov.groups) {
     if (picked.length >= limit) break;
-    const raw = await ctx.store.redis.zrange(
-      ctx.store.keys.pending(g.group),
-      '0',
-      String(limit - picked.length - 1),
-      'WITHSCORES',
-    );
-    for (let i = 0; i < raw.length; i += 2) picked.push({ cid: raw[i]!, ready: Number(raw[i + 1]) });
+    picked.push(...(await ctx.store.queuedInGroup(g.group, limit - picked.length)));
   }
   const recs = await ctx.store.peek(
     picked.map((p) => p.cid),

@@ -57,7 +57,7 @@ async function readFleet(ctx: BoardContext): Promise<Fleet> {
     ctx.store.alerts(),
     Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].getJobCounts())),
     redisMemory(ctx.opts.connection),
-    new EventOutbox(ctx.store.redis, ctx.store.prefix).backlog(),
+    new EventOutbox(ctx.store).backlog(),
   ]);
   return {
     now,

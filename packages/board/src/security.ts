@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hostRule, type Logger } from '@nightshift/shared';
-import type { RedisClient } from '@nightshift/store';
+import type { RedisClient, Store } from '@nightshift/store';
 import type { NextFunction, Request, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { BasicAuth, TokenAuth } from './options.js';
@@ -104,7 +104,7 @@ export interface LoginThrottle {
 /**
  * The login throttle (rate-limiter-flexible: its Redis store counts with one Lua call per failure
  * and expires the key itself; a memory limiter stands in while Redis is unreachable). `keyPrefix`
- * is the store's `board-login` key.
+ * is `boardLoginPrefix(prefix)`: a hash tag of its own, not the store's.
  */
 export function loginThrottle(redis: RedisClient, keyPrefix: string): LoginThrottle {
   const opts = { keyPrefix, points: LOGIN_FAILURES, duration: LOGIN_WINDOW_S };
@@ -305,14 +305,10 @@ export const newCsrfToken = () => randomBytes(32).toString('base64url');
  * one is refused when it posts to another. Without Redis at start-up, this process falls back to a
  * token of its own (`shared: false`), which works when it is the only replica.
  */
-export async function sharedCsrfToken(
-  redis: Pick<RedisClient, 'set' | 'get'>,
-  key: string,
-): Promise<{ token: string; shared: boolean }> {
+export async function sharedCsrfToken(store: Store): Promise<{ token: string; shared: boolean }> {
   const mine = newCsrfToken();
   try {
-    await redis.set(key, mine, 'NX');
-    const token = await redis.get(key);
+    const token = await store.boardCsrfToken(mine);
     return token ? { token, shared: true } : { token: mine, shared: false };
   } catch {
     return { token: mine, shared: false };

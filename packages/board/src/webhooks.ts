@@ -36,7 +36,7 @@ export async function webhooksView(ctx: BoardContext): Promise<WebhooksView> {
     new WebhookEndpoints(ctx.store).list(),
     failedDeliveries(deliveries(ctx), { limit: 20 }),
     deliveries(ctx).getFailedCount(),
-    new EventOutbox(ctx.store.redis, ctx.store.prefix).backlog(),
+    new EventOutbox(ctx.store).backlog(),
     failedPerEndpoint(deliveries(ctx)),
   ]);
   return {

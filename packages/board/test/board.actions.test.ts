@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import type { DeadLetterPayload } from '@nightshift/shared';
 import { addDeadLetters, createRedis } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
@@ -121,7 +122,7 @@ describe('retry all', () => {
     const { seeded, post } = await open();
     await kill(seeded, 'c4', 's-c4');
     await kill(seeded, 'c5', 's-c5');
-    await seeded.store.redis.del(seeded.store.keys.record('c5'));
+    await rawStore(seeded.store).redis.del(rawStore(seeded.store).keys.record('c5'));
     expect(await seeded.deadLetters.getWaitingCount()).toBe(3);
     const res = await post('/api/dead-letters/retry-all');
     expect(res.status).toBe(200);

@@ -1,4 +1,5 @@
 import { createRedis, Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
@@ -162,7 +163,11 @@ describe('a huge request in Bull Board', () => {
     await store.enqueue([item('r-huge', { params, bytes: params.length + 30 })], { now: Date.now() });
     // A record of nonsense renders too (a deadline Date cannot hold, history that is not JSON).
     await store.enqueue([item('r-odd')], { now: Date.now() });
-    await fx.redis.hset(store.keys.record('r-odd'), { deadline: '1e20', hist: '{not json', meta: '{"a":' });
+    await fx.redis.hset(rawStore(store).keys.record('r-odd'), {
+      deadline: '1e20',
+      hist: '{not json',
+      meta: '{"a":',
+    });
     const board = await startBoard(fx.redis, prefix, { now: Date.now });
     try {
       const listed = (await requestsQueue(board, 'waiting')).jobs[0]!;

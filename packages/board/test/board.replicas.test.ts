@@ -1,5 +1,5 @@
-import { storeKeys } from '@nightshift/shared';
 import { createRedis } from '@nightshift/store';
+import { storeKeys } from '@nightshift/store/testing';
 import { freePort, uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';

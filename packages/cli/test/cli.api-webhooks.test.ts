@@ -28,7 +28,7 @@ describe('nightshift api-token', () => {
     expect(created.code).toBe(0);
     const { token, id } = JSON.parse(created.out);
     expect(token).toMatch(/^nsk_/);
-    const tokens = new ApiTokens(fx.redis, new Store(fx.redis, 'c1').keys);
+    const tokens = new ApiTokens(new Store(fx.redis, 'c1'));
     expect(await tokens.verify(token)).toMatchObject({ name: 'billing', features: ['digest', 'summaries'] });
     const listed = await cli(['api-token', 'list'], 'c1');
     expect(listed.out).toContain('billing');

@@ -1,4 +1,5 @@
 import { Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { useRedisServer } from '@nightshift/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -154,8 +155,11 @@ describe('hostile values stored in Redis', () => {
     // What an earlier version let through: ANSI escapes in a model name (clear screen, red), and a
     // bidirectional override in an alert.
     const model = '\u001b[2J\u001b[31mclaude-haiku-4-5\u009b0m';
-    await redis.hset(store.keys.ledger(day), { [`b|docs|${model}|n`]: 1, [`b|docs|${model}|cost`]: 1000 });
-    await redis.sadd(store.keys.ledgerDays, day);
+    await redis.hset(rawStore(store).keys.ledger(day), {
+      [`b|docs|${model}|n`]: 1,
+      [`b|docs|${model}|cost`]: 1000,
+    });
+    await redis.sadd(rawStore(store).keys.ledgerDays, day);
     await store.raiseAlert({ code: 'billing', message: 'credit \u202Eevol si ecnalab' });
     const run = async (args: string[]) => {
       const r = await cli(args, { NIGHTSHIFT_PREFIX: prefix });

@@ -93,7 +93,7 @@ export async function evaluateAlerts(
     // The batch may have been collected since this sweep read the in-flight set. The poller leaves
     // flight first and clears its alerts second, so checking after (re-)raising never leaves a
     // stale alert behind.
-    if (alert.batchId && !(await ctx.store.redis.sismember(ctx.store.keys.inflight, alert.batchId))) {
+    if (alert.batchId && !(await ctx.store.isInflight(alert.batchId))) {
       await ctx.store.clearAlert(alert.code, alert.batchId);
       continue;
     }

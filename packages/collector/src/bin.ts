@@ -5,7 +5,7 @@
  * progress stops at its next chunk boundary and its tracking job is handed back at once (see
  * `Collector.close`), then the process exits 0.
  */
-import { runRoleProcess } from '@nightshift/store';
+import { runRoleProcess } from '@nightshift/telemetry';
 import { startCollector } from './collector.js';
 import { collectorOptionsFromConfig } from './options.js';
 

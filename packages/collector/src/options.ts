@@ -9,8 +9,8 @@ import {
   NightshiftError,
   type PriceTable,
 } from '@nightshift/shared';
-import type { RedisClient, RoleContext } from '@nightshift/store';
-import type { Registry } from '@nightshift/telemetry';
+import type { RedisClient } from '@nightshift/store';
+import type { Registry, RoleContext } from '@nightshift/telemetry';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

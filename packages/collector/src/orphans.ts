@@ -27,7 +27,7 @@ export async function adoptOrphans(ctx: Ctx, foreign: Set<string>): Promise<stri
     if (b.processing_status !== 'ended' || b.archived_at || foreign.has(b.id)) continue;
     // A young batch may belong to a submit that has not committed it yet.
     if (now - created < ctx.opts.orphanMinAgeMs) continue;
-    if (await ctx.store.redis.exists(ctx.store.keys.batch(b.id))) continue;
+    if (await ctx.store.hasBatch(b.id)) continue;
     if (await carriesOurIds(ctx, b.id)) {
       if (await adopt(ctx, b, now)) adopted.push(b.id);
     } else {

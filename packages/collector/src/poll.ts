@@ -259,7 +259,7 @@ async function collect(
     // The reconnect came while marking it collected: that may have stayed while effects before it
     // were lost. Back in flight, and the pass is redone.
     await ctx.store.updateBatch(id, { state: 'applying' });
-    await ctx.store.redis.sadd(ctx.store.keys.inflight, id);
+    await ctx.store.returnToFlight(id);
     return retryLater(ctx, job, token, 'collected', err);
   }
   return finish(ctx, id, counts);
@@ -307,12 +307,7 @@ async function markLost(
   const scope = { batchId: rec.id, subId: rec.sub, onlySuccesses: rec.origin === 'duplicate' };
   await requeueLost(ctx, scope, counts, message);
   const now = ctx.now();
-  const { redis, keys } = ctx.store;
-  await redis
-    .multi()
-    .hset(keys.batch(rec.id), { state: 'lost', applied: now, counts: JSON.stringify(counts) })
-    .srem(keys.inflight, rec.id)
-    .exec();
+  await ctx.store.markLost(rec.id, counts as unknown as Record<string, number>, now);
   await clearBatchAlerts(ctx, rec.id);
   await raise(
     ctx,

@@ -6,7 +6,7 @@ import {
   type MessageParams,
   type RecordFields,
 } from '@nightshift/shared';
-import { addDeadLetters, deliverResults } from '@nightshift/store';
+import { addDeadLetters, deliverResults, missingJobIds } from '@nightshift/store';
 import type { PeekedRecord } from './decide.js';
 import { parseJson, successOf } from './execute.js';
 import type { Ctx } from './types.js';
@@ -67,7 +67,7 @@ async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSucces
   // Records written before deliveries were recorded name no job: theirs is `res-<custom_id>`.
   const named = succeeded.map((s) => s.rec.dlv || jobIds.result(s.cid));
   const distinct = [...new Set(named)];
-  const missing = await missingJobs(ctx, ctx.queues.results.toKey(''), distinct);
+  const missing = await missingJobIds(ctx.queues.results, distinct);
   const gone = new Set(distinct.filter((_, i) => missing[i]));
   const lost = succeeded.filter((_, i) => gone.has(named[i]!));
   let added = 0;
@@ -90,22 +90,10 @@ async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSucces
   return added;
 }
 
-/** For each job id: true when its job hash does not exist. */
-async function missingJobs(ctx: Ctx, base: string, ids: string[]): Promise<boolean[]> {
-  if (ids.length === 0) return [];
-  const pipe = ctx.store.redis.pipeline();
-  for (const id of ids) pipe.exists(`${base}${id}`);
-  const replies = (await pipe.exec()) ?? [];
-  return replies.map(([err, n]) => {
-    if (err) throw err;
-    return Number(n) === 0;
-  });
-}
-
 /** Dead letters of deaths this batch applied whose `dead-<custom_id>-<n>` job is gone. */
 async function lostDeadLetters(ctx: Ctx, batchId: string, dead: AppliedDeath[]) {
   const ids = dead.map((d) => jobIds.deadLetter(d.cid, Number(d.rec.deaths) || 1));
-  const missing = await missingJobs(ctx, ctx.queues.deadLetters.toKey(''), ids);
+  const missing = await missingJobIds(ctx.queues.deadLetters, ids);
   const candidates = dead.filter((_, i) => missing[i]);
   if (candidates.length === 0) return [];
   // `reason` is written by the apply script next to the record fields of the type.

@@ -1,5 +1,6 @@
 import type { DeadLetterPayload } from '@nightshift/shared';
 import { createRedis } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { useRedis, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import { defaultParams, emulator, World } from './helpers.js';
@@ -272,7 +273,7 @@ describe('retention from its indexes', () => {
       const { batch, subId } = await w.seed({ cids: ['idx-1', 'idx-2', 'idx-3'], now: T });
       await w.collector({ now: () => T });
       await w.waitCollected(batch.id);
-      const k = w.store.keys;
+      const k = rawStore(w.store).keys;
       // idx-2 and the submission became final before the indexes existed; idx-3 is retried by an operator.
       await fx.redis.zrem(k.finals, 'idx-2');
       await fx.redis.zrem(k.resolvedSubmissions, subId);

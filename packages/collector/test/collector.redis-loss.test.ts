@@ -1,5 +1,6 @@
 import { jobIds } from '@nightshift/shared';
 import { createRedis, type RedisClient } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulator, World } from './helpers.js';
@@ -57,7 +58,7 @@ describe('when the job of an applied result is missing (a collector killed betwe
       await job!.remove();
       await w.deadLetters.remove(jobIds.deadLetter('poison-1', 1));
       await w.store.updateBatch(batch.id, { state: 'applying' });
-      await redis.sadd(w.store.keys.inflight, batch.id);
+      await redis.sadd(rawStore(w.store).keys.inflight, batch.id);
 
       await w.waitCollected(batch.id);
       await waitFor(async () => (await w.delivered()).length === 3, {
@@ -82,7 +83,7 @@ describe('when Redis restarts while a collector is in the middle of a batch', ()
         await w.collector({ chunkSize: 20 });
         await waitFor(
           async () => {
-            const n = Number(await redis.hget(w.store.keys.stats, 'succeeded'));
+            const n = Number(await redis.hget(rawStore(w.store).keys.stats, 'succeeded'));
             return n > 0 && n < cids.length;
           },
           { intervalMs: 5, what: 'the pass to be part-way' },

@@ -1,6 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { deriveCustomId, storeKeys, ValidationError } from '@nightshift/shared';
+import { deriveCustomId, ValidationError } from '@nightshift/shared';
 import { createRedis, Store } from '@nightshift/store';
+import { rawStore, storeKeys } from '@nightshift/store/testing';
 import { uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, type EnqueueRequest, type Producer } from '../src/index.js';
@@ -111,8 +112,8 @@ describe('model ids', () => {
 
   it('leaves a `|` an earlier version stored in a model to the model, in the ledger', async () => {
     const store = new Store(fx.redis, prefix);
-    await fx.redis.hincrby(store.keys.ledger('2026-11-20'), 'b|classify-docs|old|model|cost', 7);
-    await fx.redis.sadd(store.keys.ledgerDays, '2026-11-20');
+    await fx.redis.hincrby(rawStore(store).keys.ledger('2026-11-20'), 'b|classify-docs|old|model|cost', 7);
+    await fx.redis.sadd(rawStore(store).keys.ledgerDays, '2026-11-20');
     const rows = await store.ledger(['2026-11-20']);
     expect(rows).toEqual([
       expect.objectContaining({ feature: 'classify-docs', model: 'old|model', costNano: 7 }),

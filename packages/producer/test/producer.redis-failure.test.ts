@@ -1,5 +1,6 @@
 import { NightshiftError } from '@nightshift/shared';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { type RedisServer, silentLogger, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, type EnqueueRequest } from '../src/index.js';
@@ -39,7 +40,7 @@ describe('when redis-server dies in the middle of enqueueMany', () => {
     const store = new Store(redis, prefix);
     const producer = createProducer({ connection: redis, prefix, logger: silentLogger });
     const counted = async (c: RedisClient) =>
-      Number((await c.hget(store.keys.partitionCount, 'default')) ?? 0);
+      Number((await c.hget(rawStore(store).keys.partitionCount, 'default')) ?? 0);
 
     const first = producer.enqueueMany(requests).then(
       () => null,
@@ -68,12 +69,12 @@ describe('when redis-server dies in the middle of enqueueMany', () => {
     const overview = await store.pendingOverview();
     expect(overview.total).toBe(N);
     let pending = 0;
-    for (const g of overview.groups) pending += await redis.zcard(store.keys.pending(g.group));
+    for (const g of overview.groups) pending += await redis.zcard(rawStore(store).keys.pending(g.group));
     expect(pending).toBe(N);
     let records = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', store.keys.record('*'), 'COUNT', 5000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', rawStore(store).keys.record('*'), 'COUNT', 5000);
       records += keys.length;
       cursor = next;
     } while (cursor !== '0');

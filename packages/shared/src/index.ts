@@ -45,16 +45,16 @@ export {
   type RetiredModel,
   ValidationError,
 } from './errors.js';
+export { boundHeapGrowth } from './heap.js';
 export { canonicalJson, findNonJson, sha256Hex } from './json.js';
 export {
   apiRateLimitPrefix,
+  boardLoginPrefix,
   DEFAULT_PREFIX,
   jobIds,
   QUEUE_LABELS,
   QUEUES,
   type QueueRole,
-  type StoreKeys,
-  storeKeys,
 } from './keys.js';
 export { createLogger, type Logger } from './log.js';
 export { hostRule, isLoopbackAddress, listenHttp } from './net.js';

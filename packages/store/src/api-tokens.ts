@@ -7,6 +7,8 @@ import {
   ValidationError,
 } from '@nightshift/shared';
 import type { RedisClient } from './connection.js';
+import { coreOf } from './core.js';
+import type { Store } from './store.js';
 
 /** `nsk_` and 43 base64url characters: 256 random bits. */
 const TOKEN_PATTERN = /^nsk_[A-Za-z0-9_-]{43}$/;
@@ -33,12 +35,12 @@ export function scopeAllows(scope: TokenScope, feature: string, partition?: stri
  * shown once, when it is created; `list` shows ids, names and scopes only.
  */
 export class ApiTokens {
+  private readonly redis: RedisClient;
   private readonly key: string;
 
-  constructor(
-    private readonly redis: RedisClient,
-    keys: { apiTokens: string },
-  ) {
+  constructor(store: Store) {
+    const { redis, keys } = coreOf(store);
+    this.redis = redis;
     this.key = keys.apiTokens;
   }
 

@@ -1,5 +1,6 @@
 import type { AttemptRecord, RecordFields, ResultJobData, ResultPayload } from '@nightshift/shared';
 import type { Queue } from 'bullmq';
+import { coreOf } from './core.js';
 import { jobIdsIn, readJobsWithin } from './jobs-within.js';
 import type { Store } from './store.js';
 
@@ -32,7 +33,7 @@ export type PromoteCode = 'ok' | 'ready' | 'unknown' | `not-queued:${string}`;
  */
 export async function boardCounts(store: Store, deadLetters: Queue, now: number): Promise<BoardCounts> {
   const [[queued, delayed, active, succeeded], failed] = await Promise.all([
-    store.runScript('nsBoardCounts', now) as Promise<number[]>,
+    coreOf(store).script('nsBoardCounts', now) as Promise<number[]>,
     deadLetters.getWaitingCount(),
   ]);
   return {
@@ -61,7 +62,7 @@ export async function boardPage(
     const ids = await jobIdsIn(deadLetters, ['wait'], start, end);
     return ids.map(deadLetterCustomId).filter((c): c is string => c !== null);
   }
-  return (await store.runScript(
+  return (await coreOf(store).script(
     'nsBoardPage',
     now,
     state,
@@ -74,12 +75,12 @@ export async function boardPage(
 /** Makes queued requests in backoff ready now (promote.lua); one code per id. */
 export async function promoteRequests(store: Store, cids: string[], now: number): Promise<PromoteCode[]> {
   if (cids.length === 0) return [];
-  return (await store.runScript('nsPromote', now, ...cids)) as PromoteCode[];
+  return (await coreOf(store).script('nsPromote', now, ...cids)) as PromoteCode[];
 }
 
 /** The custom_ids of the next requests in backoff (for "promote all"), soonest first. */
 export async function delayedIds(store: Store, now: number, limit: number): Promise<string[]> {
-  return store.redis.zrangebyscore(store.keys.delayed, `(${now}`, '+inf', 'LIMIT', 0, limit);
+  return coreOf(store).redis.zrangebyscore(coreOf(store).keys.delayed, `(${now}`, '+inf', 'LIMIT', 0, limit);
 }
 
 /** One request as Bull Board shows it: the record, where it is, and what came of it. */
@@ -163,11 +164,13 @@ export async function boardRequests(
 }
 
 async function readRecord(store: Store, cid: string, paramsUpTo: number): Promise<BoardRequest | null> {
-  const h = await store.redis.hgetall(store.keys.record(cid));
+  const h = await coreOf(store).redis.hgetall(coreOf(store).keys.record(cid));
   if (!h?.cid) return null;
   const { params: inHash, ...record } = h as unknown as RecordFields;
   const small = Number(record.bytes) <= paramsUpTo && record.state !== 'succeeded';
-  const params = small ? ((await store.redis.get(store.keys.params(cid))) ?? inHash ?? null) : null;
+  const params = small
+    ? ((await coreOf(store).redis.get(coreOf(store).keys.params(cid))) ?? inHash ?? null)
+    : null;
   let history: AttemptRecord[] = [];
   try {
     history = JSON.parse(record.hist || '[]') as AttemptRecord[];

@@ -1,3 +1,4 @@
+import { coreOf } from './core.js';
 import type { Store } from './store.js';
 
 /** What cancel answers per custom_id. */
@@ -14,7 +15,7 @@ const CHUNK = 1000;
 export async function cancelRequests(store: Store, cids: string[], now: number): Promise<CancelCode[]> {
   const out: CancelCode[] = [];
   for (let i = 0; i < cids.length; i += CHUNK) {
-    out.push(...((await store.runScript('nsCancel', now, ...cids.slice(i, i + CHUNK))) as CancelCode[]));
+    out.push(...((await coreOf(store).script('nsCancel', now, ...cids.slice(i, i + CHUNK))) as CancelCode[]));
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { coreOf } from './core.js';
 import type { Store } from './store.js';
 
 /** A drain mark: "tell me when every request of this feature enqueued before now is final". */
@@ -34,7 +35,7 @@ export interface FeatureProgress {
 
 /** Takes a drain mark on a feature (drain-mark.lua). */
 export async function markDrain(store: Store, feature: string, now: number): Promise<DrainMark> {
-  const [markId, epoch, drained] = (await store.runScript('nsDrainMark', now, feature)) as [
+  const [markId, epoch, drained] = (await coreOf(store).script('nsDrainMark', now, feature)) as [
     string,
     number,
     string,
@@ -47,7 +48,7 @@ export async function drainMarkById(
   store: Store,
   markId: string,
 ): Promise<(Omit<DrainMark, 'drained'> & { drainedAt?: number }) | null> {
-  const raw = await store.redis.hget(store.keys.drainMarks, markId);
+  const raw = await coreOf(store).redis.hget(coreOf(store).keys.drainMarks, markId);
   if (!raw) return null;
   const m = JSON.parse(raw) as { id: string; feature: string; epoch: number; at: number; drainedAt?: number };
   return {
@@ -64,17 +65,17 @@ export async function drainMarkById(
  * has requests), the cumulative outcomes and the pending marks. No scan.
  */
 export async function featureProgress(store: Store, feature: string): Promise<FeatureProgress> {
-  const k = store.keys;
+  const k = coreOf(store).keys;
   const [epochs, stats, marks] = await Promise.all([
-    store.redis.zrange(k.featureEpochs(feature), '0', '-1'),
-    store.redis.hmget(
+    coreOf(store).redis.zrange(k.featureEpochs(feature), '0', '-1'),
+    coreOf(store).redis.hmget(
       k.featureStats,
       ...['enqueued', 'succeeded', 'dead', 'canceled'].map((m) => `${feature}|${m}`),
     ),
-    store.redis.zrange(k.drainPending(feature), '0', '-1', 'WITHSCORES'),
+    coreOf(store).redis.zrange(k.drainPending(feature), '0', '-1', 'WITHSCORES'),
   ]);
   const counts = epochs.length
-    ? await store.redis.hmget(k.featureOpen, ...epochs.map((e) => `${feature}|${e}`))
+    ? await coreOf(store).redis.hmget(k.featureOpen, ...epochs.map((e) => `${feature}|${e}`))
     : [];
   const openBy = epochs.map((e, i) => [Number(e), Number(counts[i] ?? 0)] as const);
   const pendingMarks: PendingMark[] = [];
@@ -85,7 +86,7 @@ export async function featureProgress(store: Store, feature: string): Promise<Fe
     pendingMarks.push({ markId, markedAt: 0, remaining });
   }
   if (pendingMarks.length) {
-    const raw = await store.redis.hmget(k.drainMarks, ...pendingMarks.map((m) => m.markId));
+    const raw = await coreOf(store).redis.hmget(k.drainMarks, ...pendingMarks.map((m) => m.markId));
     raw.forEach((r, i) => {
       if (r) pendingMarks[i]!.markedAt = (JSON.parse(r) as { at: number }).at;
     });

@@ -1,5 +1,7 @@
-import { storeKeys, type WebhookEventType } from '@nightshift/shared';
+import type { WebhookEventType } from '@nightshift/shared';
 import type { RedisClient } from './connection.js';
+import { coreOf } from './core.js';
+import type { Store } from './store.js';
 
 /** One event of the outbox: its stream id, type, deterministic id (the webhook-id) and fields. */
 export interface OutboxEvent {
@@ -33,14 +35,17 @@ function parse(entries: RawEntry[] | null | undefined): OutboxEvent[] {
  * jobs exist, and entries of a dispatcher that died are claimed by another after `minIdleMs`.
  */
 export class EventOutbox {
+  private readonly redis: RedisClient;
   private readonly key: string;
 
-  /** `redis` may block (XREADGROUP BLOCK): give it a connection of its own. */
-  constructor(
-    private readonly redis: RedisClient,
-    prefix: string,
-  ) {
-    this.key = storeKeys(prefix).events;
+  /**
+   * A dispatcher's read may block (XREADGROUP BLOCK): it passes a connection of its own as
+   * `blocking`; everyone else reads through the store's.
+   */
+  constructor(store: Store, blocking?: RedisClient) {
+    const core = coreOf(store);
+    this.redis = blocking ?? core.redis;
+    this.key = core.keys.events;
   }
 
   /** Creates the consumer group (from the start of the stream) if it is missing. */

@@ -1,4 +1,5 @@
 export { ApiTokens, hashToken, scopeAllows } from './api-tokens.js';
+export type { BackoffState } from './backoff.js';
 export {
   type BoardCounts,
   type BoardRequest,
@@ -25,11 +26,10 @@ export {
 export { type CostFigures, type CostReport, costReport } from './cost-report.js';
 export { type DrainMark, drainMarkById, type FeatureProgress, type PendingMark } from './drain.js';
 export { EventOutbox, type OutboxEvent } from './events.js';
-export { boundHeapGrowth } from './heap.js';
-export { type JobWithin, jobIdsIn, readJobsWithin } from './jobs-within.js';
+export { FlushLock } from './flush-lock.js';
+export { type JobWithin, jobIdsIn, missingJobIds, readJobsWithin } from './jobs-within.js';
 export { ModelAlerts } from './model-alerts.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
-export { type RoleContext, runRoleProcess } from './role-process.js';
 export {
   type ApplyItem,
   type EnqueueItem,

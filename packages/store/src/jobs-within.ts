@@ -76,3 +76,15 @@ function decodeJobHash(raw: Record<string, string>, id: string) {
     processedBy: raw.pb,
   };
 }
+
+/** For each job id: true when `queue` has no such job (one pipeline of EXISTS on the job hashes). */
+export async function missingJobIds(queue: Queue, ids: string[]): Promise<boolean[]> {
+  if (ids.length === 0) return [];
+  const pipe = ((await queue.backend.client) as unknown as RedisClient).pipeline();
+  for (const id of ids) pipe.exists(queue.toKey(id));
+  const replies = (await pipe.exec()) ?? [];
+  return replies.map(([err, n]) => {
+    if (err) throw err;
+    return Number(n) === 0;
+  });
+}

@@ -1,19 +1,22 @@
-import {
-  type Alert,
-  type AttemptRecord,
-  type BatchFields,
-  type CircuitOpening,
-  type CircuitState,
-  type FlushReason,
-  type Heartbeat,
-  type RecordFields,
-  type RequestStatus,
-  type StoreKeys,
-  storeKeys,
+import type {
+  Alert,
+  AttemptRecord,
+  BatchFields,
+  CircuitOpening,
+  CircuitState,
+  FlushReason,
+  Heartbeat,
+  RecordFields,
+  RequestStatus,
 } from '@nightshift/shared';
+import { type BackoffState, bumpBackoff, clearBackoff, readBackoff } from './backoff.js';
 import { type CancelCode, cancelRequests } from './cancel.js';
 import type { RedisClient } from './connection.js';
+import { bindCore } from './core.js';
 import { type DrainMark, type FeatureProgress, featureProgress, markDrain } from './drain.js';
+import { FlushLock } from './flush-lock.js';
+import { type StoreKeys, storeKeys } from './keys.js';
+import { purgeBefore } from './retention.js';
 import { type ScriptName, scripts } from './scripts.js';
 
 /** One request as the producer writes it. */
@@ -124,27 +127,30 @@ const PEEK_SEP = '\x1f';
  * Lua script (see scripts/), so each transition is atomic.
  */
 export class Store {
-  readonly keys: StoreKeys;
+  private readonly redis: RedisClient;
+  private readonly keys: StoreKeys;
   private readonly run: Record<
     ScriptName,
     (routeKey: string, ...args: (string | number)[]) => Promise<unknown>
   >;
 
   constructor(
-    readonly redis: RedisClient,
+    redis: RedisClient,
     readonly prefix: string,
   ) {
+    this.redis = redis;
     this.keys = storeKeys(prefix);
     this.run = scripts(redis);
+    bindCore(this, {
+      redis,
+      keys: this.keys,
+      prefix,
+      script: (name, ...args) => this.call(name, ...args),
+    });
   }
 
   private call(name: ScriptName, ...args: (string | number)[]) {
     return this.run[name](this.keys.stats, this.keys.base, ...args);
-  }
-
-  /** Runs one of the store's Lua scripts: for the store's own modules (cancel, drain, endpoints). */
-  runScript(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
-    return this.call(name, ...args);
   }
 
   /** Inserts records idempotently; one code per item (see enqueue.lua). Chunked; each chunk atomic. */
@@ -370,6 +376,11 @@ export class Store {
     return this.redis.smembers(this.keys.openSubmissions);
   }
 
+  /** Drops an id from the open submissions (its hash is gone, or it is resolved already). */
+  async forgetOpenSubmission(id: string): Promise<void> {
+    await this.redis.srem(this.keys.openSubmissions, id);
+  }
+
   async submissionMembers(id: string, start = 0, stop = -1): Promise<string[]> {
     return this.redis.lrange(this.keys.submissionMembers(id), start, stop);
   }
@@ -584,6 +595,11 @@ export class Store {
     return { deleted: Number(deleted), more: Number(seen) === limit };
   }
 
+  /** Retention: deletes what became final before `cutoff` (see retention.ts). */
+  purgeBefore(cutoff: number, now = Date.now()) {
+    return purgeBefore(this, cutoff, now);
+  }
+
   /** Dead-lettered requests back to the queue with a fresh attempt budget. */
   async retryDead(cids: string[], now = Date.now()): Promise<string[]> {
     if (cids.length === 0) return [];
@@ -605,9 +621,38 @@ export class Store {
     return this.redis.smembers(this.keys.inflight);
   }
 
+  /** True while the batch's results are not yet applied. */
+  async isInflight(id: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.inflight, id)) === 1;
+  }
+
+  /** Puts a batch back in flight (a pass over it is to be redone). */
+  async returnToFlight(id: string): Promise<void> {
+    await this.redis.sadd(this.keys.inflight, id);
+  }
+
+  /** True when we hold a record of this batch. */
+  async hasBatch(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.batch(id))) === 1;
+  }
+
+  /** How many batches we know (every batch until retention deletes its record). */
+  batchCount(): Promise<number> {
+    return this.redis.zcard(this.keys.batches);
+  }
+
   /** Marks a batch's results as applied: it leaves the in-flight set (batch.ended, see collected.lua). */
   async markCollected(id: string, counts: Record<string, number>, now = Date.now()) {
     await this.call('nsCollected', id, now, JSON.stringify(counts));
+  }
+
+  /** The batch is gone at the API (its members were requeued): state `lost`, out of flight. */
+  async markLost(id: string, counts: Record<string, number>, now = Date.now()) {
+    await this.redis
+      .multi()
+      .hset(this.keys.batch(id), { state: 'lost', applied: now, counts: JSON.stringify(counts) })
+      .srem(this.keys.inflight, id)
+      .exec();
   }
 
   /** Known batches, newest first. */
@@ -659,6 +704,34 @@ export class Store {
       groups,
       earliestDeadline: deadline.length ? Number(deadline[1]) : null,
     };
+  }
+
+  /** How many of a group's queued requests are ready at `now`. */
+  readyCount(group: string, now: number): Promise<number> {
+    return this.redis.zcount(this.keys.pending(group), '-inf', now);
+  }
+
+  /** Up to `limit` custom_ids of a group ready at `now`, in ready order. */
+  readyIds(group: string, now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.pending(group), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /** The first `limit` queued requests of a group (ready or not), with their ready times. */
+  async queuedInGroup(group: string, limit: number): Promise<{ cid: string; ready: number }[]> {
+    if (limit <= 0) return [];
+    const raw = await this.redis.zrange(this.keys.pending(group), '0', String(limit - 1), 'WITHSCORES');
+    const out: { cid: string; ready: number }[] = [];
+    for (let i = 0; i < raw.length; i += 2) out.push({ cid: raw[i]!, ready: Number(raw[i + 1]) });
+    return out;
+  }
+
+  /** A partition's queued request count and bytes. */
+  async partitionQueued(partition: string): Promise<{ count: number; bytes: number }> {
+    const [count, bytes] = await Promise.all([
+      this.redis.hget(this.keys.partitionCount, partition),
+      this.redis.hget(this.keys.partitionBytes, partition),
+    ]);
+    return { count: Number(count ?? 0), bytes: Number(bytes ?? 0) };
   }
 
   /** Queued custom_ids whose deadline is at or before `by`. */
@@ -864,5 +937,36 @@ export class Store {
   async flushes(n = 20): Promise<Record<string, unknown>[]> {
     const list = await this.redis.lrange(this.keys.flushes, 0, n - 1);
     return list.map((s) => JSON.parse(s));
+  }
+
+  // ---- batcher: create backoff and flush lock ------------------------------------------------
+
+  /** The create backoff every batcher process shares (see backoff.ts). */
+  readBackoff(): Promise<BackoffState> {
+    return readBackoff(this);
+  }
+
+  bumpBackoff(o: Parameters<typeof bumpBackoff>[1]): Promise<BackoffState> {
+    return bumpBackoff(this, o);
+  }
+
+  clearBackoff(): Promise<void> {
+    return clearBackoff(this);
+  }
+
+  /** A flush lock with this lease (not taken yet: call `acquire`). */
+  flushLock(leaseMs: number, onError: (err: Error) => void): FlushLock {
+    return new FlushLock(this, leaseMs, onError);
+  }
+
+  // ---- board ---------------------------------------------------------------------------------
+
+  /**
+   * The CSRF token every board process of this prefix shares: `candidate` is stored if none is
+   * (`SET NX`), and the stored one is returned.
+   */
+  async boardCsrfToken(candidate: string): Promise<string | null> {
+    await this.redis.set(this.keys.boardCsrf, candidate, 'NX');
+    return this.redis.get(this.keys.boardCsrf);
   }
 }

@@ -9,6 +9,7 @@ import {
   type WebhookEndpointView,
   type WebhookEventType,
 } from '@nightshift/shared';
+import { coreOf } from './core.js';
 import type { Store } from './store.js';
 
 /** What an operator gives to register an endpoint. */
@@ -76,7 +77,7 @@ export class WebhookEndpoints {
   constructor(private readonly store: Store) {}
 
   private write(name: string, json: string, mode: 'new' | 'exists' | '') {
-    return this.store.runScript('nsWebhookEndpoint', name, json, mode);
+    return coreOf(this.store).script('nsWebhookEndpoint', name, json, mode);
   }
 
   /** Registers an endpoint; the secret is in the answer and never shown again. */
@@ -109,21 +110,21 @@ export class WebhookEndpoints {
 
   /** One endpoint with its secret (for signing), or null. */
   async get(name: string): Promise<WebhookEndpoint | null> {
-    const raw = await this.store.redis.hget(this.store.keys.webhookEndpoints, name);
+    const raw = await coreOf(this.store).redis.hget(coreOf(this.store).keys.webhookEndpoints, name);
     return raw ? (JSON.parse(raw) as WebhookEndpoint) : null;
   }
 
   /** Every endpoint with its secret (for the dispatcher and the delivery worker). */
   async all(): Promise<WebhookEndpoint[]> {
-    const all = await this.store.redis.hvals(this.store.keys.webhookEndpoints);
+    const all = await coreOf(this.store).redis.hvals(coreOf(this.store).keys.webhookEndpoints);
     return all.map((v) => JSON.parse(v) as WebhookEndpoint).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Every endpoint without its secret, with its delivery health. */
   async list(): Promise<WebhookEndpointView[]> {
     const all = await this.all();
-    const pipe = this.store.redis.pipeline();
-    for (const e of all) pipe.hgetall(this.store.keys.webhookHealth(e.name));
+    const pipe = coreOf(this.store).redis.pipeline();
+    for (const e of all) pipe.hgetall(coreOf(this.store).keys.webhookHealth(e.name));
     const health = ((await pipe.exec()) ?? []).map(([, h]) => (h ?? {}) as Record<string, string>);
     return all.map(({ secret: _secret, ...e }, i) => {
       const h = health[i] ?? {};
@@ -148,7 +149,7 @@ export class WebhookEndpoints {
     if (enabled) {
       delete next.disabledReason;
       // A fresh start: the failure window counts from the next failure.
-      await this.store.redis.hdel(this.store.keys.webhookHealth(name), 'failingSince');
+      await coreOf(this.store).redis.hdel(coreOf(this.store).keys.webhookHealth(name), 'failingSince');
     } else next.disabledReason = reason;
     return Number(await this.write(name, JSON.stringify(next), 'exists')) === 1;
   }
@@ -168,17 +169,17 @@ export class WebhookEndpoints {
     status: string,
     now = Date.now(),
   ): Promise<number | undefined> {
-    const key = this.store.keys.webhookHealth(name);
+    const key = coreOf(this.store).keys.webhookHealth(name);
     if (ok) {
-      await this.store.redis
-        .multi()
+      await coreOf(this.store)
+        .redis.multi()
         .hset(key, { lastSuccess: now, lastStatus: status })
         .hdel(key, 'failingSince')
         .exec();
       return undefined;
     }
-    const replies = await this.store.redis
-      .multi()
+    const replies = await coreOf(this.store)
+      .redis.multi()
       .hsetnx(key, 'failingSince', now)
       .hset(key, { lastFailure: now, lastStatus: status })
       .hget(key, 'failingSince')

@@ -1,3 +1,4 @@
+import { rawStore } from '@nightshift/store/testing';
 import { useRedis } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -73,7 +74,7 @@ async function claimAll(sub: string, group = 'g1', at = T) {
   await store.claim(group, sub, 100, 1e9, at);
 }
 const counts = (now = T) => boardCounts(store, dead, now);
-const delayedIndex = () => fx.redis.zrange(store.keys.delayed, '0', '-1');
+const delayedIndex = () => fx.redis.zrange(rawStore(store).keys.delayed, '0', '-1');
 
 describe('the delayed index', () => {
   it('follows a request into backoff, out by promote, claim or cancel', async () => {

@@ -1,4 +1,5 @@
 import { type DeliveryJobData, jobIds } from '@nightshift/shared';
+import { rawStore } from '@nightshift/store/testing';
 import { useRedis, waitFor } from '@nightshift/testing';
 import { Worker } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -63,7 +64,7 @@ async function dieInBatch(cid: string) {
   ]);
 }
 const eventsOf = async () => {
-  const all = (await fx.redis.xrange(store.keys.events, '-', '+')) as [string, string[]][];
+  const all = (await fx.redis.xrange(rawStore(store).keys.events, '-', '+')) as [string, string[]][];
   return all.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]]))));
 };
 
@@ -73,9 +74,9 @@ describe('cancel', () => {
     expect(await store.cancel(['a', 'zz'])).toEqual(['ok', 'unknown']);
     const ov = await store.pendingOverview();
     expect(ov.total).toBe(1);
-    expect(await fx.redis.zrange(store.keys.pending('g1'), '0', '-1')).toEqual(['b']);
+    expect(await fx.redis.zrange(rawStore(store).keys.pending('g1'), '0', '-1')).toEqual(['b']);
     expect(await store.status('a')).toMatchObject({ state: 'canceled', completedAt: expect.any(Number) });
-    expect(await fx.redis.zscore(store.keys.finals, 'a')).not.toBeNull();
+    expect(await fx.redis.zscore(rawStore(store).keys.finals, 'a')).not.toBeNull();
     expect(await store.cancel(['a'])).toEqual(['canceled']);
     expect((await store.stats()).canceled).toBe(1);
   });
@@ -102,7 +103,7 @@ describe('cancel', () => {
     expect(await store.enqueue([item('a')], { replace: true })).toEqual(['replaced']);
     expect((await store.record('a'))?.state).toBe('queued');
     expect((await store.pendingOverview()).total).toBe(1);
-    expect(await fx.redis.zscore(store.keys.finals, 'a')).toBeNull();
+    expect(await fx.redis.zscore(rawStore(store).keys.finals, 'a')).toBeNull();
     expect((await store.featureProgress('digest')).open).toBe(1);
   });
 });
@@ -126,10 +127,10 @@ describe('feature progress and drain marks', () => {
     expect(await dieInBatch('c')).toEqual(['ok']);
     const p = await store.featureProgress('digest');
     expect(p).toMatchObject({ open: 1, succeeded: 1, dead: 1, canceled: 1, pendingMarks: [] });
-    const stored = JSON.parse((await fx.redis.hget(store.keys.drainMarks, mark.markId))!);
+    const stored = JSON.parse((await fx.redis.hget(rawStore(store).keys.drainMarks, mark.markId))!);
     expect(stored.drainedAt).toEqual(expect.any(Number));
     // 'late' was claimed by dieInBatch's submission too: it is still open, in epoch 1.
-    expect(await fx.redis.hgetall(store.keys.featureOpen)).toEqual({ 'digest|1': '1' });
+    expect(await fx.redis.hgetall(rawStore(store).keys.featureOpen)).toEqual({ 'digest|1': '1' });
   });
 
   it('is drained at once when nothing of the feature is open, and a retried dead letter re-opens its epoch', async () => {
@@ -156,7 +157,7 @@ describe('the event outbox', () => {
     await store.apply([success('a')]);
     await store.cancel(['b']);
     await store.markCollected('b1', { succeeded: 1 });
-    expect(await fx.redis.exists(store.keys.events)).toBe(0);
+    expect(await fx.redis.exists(rawStore(store).keys.events)).toBe(0);
   });
 
   it('writes one event per outcome of a subscribed type, in the outcome’s own script', async () => {
@@ -166,7 +167,9 @@ describe('the event outbox', () => {
       url: 'https://example.test/hook',
       events: ['request.succeeded'],
     });
-    expect(await fx.redis.hgetall(store.keys.webhookSubscriptions)).toEqual({ 'request.succeeded': '1' });
+    expect(await fx.redis.hgetall(rawStore(store).keys.webhookSubscriptions)).toEqual({
+      'request.succeeded': '1',
+    });
     await store.enqueue([item('a', { notify: 'svc' }), item('b')]);
     await store.apply([success('a')]);
     await store.apply([success('a')]); // applied again: dup, no second event
@@ -185,7 +188,7 @@ describe('the event outbox', () => {
       b: 'b1',
     });
     await endpoints.setEnabled('svc', false);
-    expect(await fx.redis.exists(store.keys.webhookSubscriptions)).toBe(0);
+    expect(await fx.redis.exists(rawStore(store).keys.webhookSubscriptions)).toBe(0);
   });
 
   it('writes batch.ended once, request.failed per death, feature.drained per mark', async () => {
@@ -208,7 +211,7 @@ describe('the event outbox', () => {
 
   it('hands each event to one consumer; an unacknowledged one is claimed by another after its idle time', async () => {
     await new WebhookEndpoints(store).register({ name: 'all', url: 'https://example.test/' });
-    const outbox = new EventOutbox(fx.redis, prefix);
+    const outbox = new EventOutbox(store);
     await outbox.ensureGroup();
     await outbox.ensureGroup(); // idempotent
     await store.enqueue([item('a'), item('b')]);
@@ -228,10 +231,12 @@ describe('the event outbox', () => {
 
 describe('API tokens', () => {
   it('stores only the hash, verifies, scopes and revokes', async () => {
-    const tokens = new ApiTokens(fx.redis, store.keys);
+    const tokens = new ApiTokens(store);
     const { token, record } = await tokens.create({ name: 'billing', features: ['digest'] });
     expect(token).toMatch(/^nsk_[A-Za-z0-9_-]{43}$/);
-    expect(JSON.stringify(await fx.redis.hgetall(store.keys.apiTokens))).not.toContain(token.slice(4));
+    expect(JSON.stringify(await fx.redis.hgetall(rawStore(store).keys.apiTokens))).not.toContain(
+      token.slice(4),
+    );
     expect(await tokens.verify(token)).toEqual(record);
     expect(await tokens.verify(`${token.slice(0, -1)}x`)).toBeNull();
     expect(await tokens.verify('nope')).toBeNull();

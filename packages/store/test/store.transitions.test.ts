@@ -1,3 +1,4 @@
+import { rawStore } from '@nightshift/store/testing';
 import { useRedis } from '@nightshift/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createRedis, type EnqueueItem, Store } from '../src/index.js';
@@ -62,8 +63,8 @@ describe('params, apart from the record', () => {
 
   it('keeps the record a compact listpack, hands params to every reader, and drops them on success', async () => {
     await store.enqueue([item('a'), item('b'), item('c')]);
-    expect(await fx.redis.hexists(store.keys.record('a'), 'params')).toBe(0);
-    expect(await fx.redis.object('ENCODING', store.keys.record('a'))).toBe('listpack');
+    expect(await fx.redis.hexists(rawStore(store).keys.record('a'), 'params')).toBe(0);
+    expect(await fx.redis.object('ENCODING', rawStore(store).keys.record('a'))).toBe('listpack');
     const params = item('a').params;
     expect((await store.record('a'))?.params).toBe(params);
     expect((await store.peek(['a', 'zz'], ['params', 'state']))[0]).toEqual({ params, state: 'queued' });
@@ -91,18 +92,18 @@ describe('params, apart from the record', () => {
       { cid: 'b', ...dead, entry: { ...entry0, outcome: 'errored' as const } },
     ]);
     // A success is never sent again; a dead request keeps its params for a retry.
-    expect(await fx.redis.exists(store.keys.params('a'))).toBe(0);
+    expect(await fx.redis.exists(rawStore(store).keys.params('a'))).toBe(0);
     expect((await store.record('b'))?.params).toBe(item('b').params);
     // Retention takes the record and its params together.
     expect(await store.purgeFinal(Date.now() + 1e9)).toEqual({ deleted: 2, more: false });
-    expect(await fx.redis.exists(store.keys.record('b'), store.keys.params('b'))).toBe(0);
-    expect(await fx.redis.exists(store.keys.params('c'))).toBe(1);
+    expect(await fx.redis.exists(rawStore(store).keys.record('b'), rawStore(store).keys.params('b'))).toBe(0);
+    expect(await fx.redis.exists(rawStore(store).keys.params('c'))).toBe(1);
   });
 
   it('still reads the params of a record written with them inside (before they moved out)', async () => {
     await store.enqueue([item('old')]);
-    await fx.redis.hset(store.keys.record('old'), 'params', '{"legacy":true}');
-    await fx.redis.del(store.keys.params('old'));
+    await fx.redis.hset(rawStore(store).keys.record('old'), 'params', '{"legacy":true}');
+    await fx.redis.del(rawStore(store).keys.params('old'));
     expect((await store.record('old'))?.params).toBe('{"legacy":true}');
     expect((await store.peekMany(['old'], ['params']))[0]).toEqual({ params: '{"legacy":true}' });
     await openSubmission('s1');

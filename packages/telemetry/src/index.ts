@@ -22,6 +22,7 @@ export {
   watchRedis,
 } from './metrics.js';
 export { type RoleTelemetry, startRoleTelemetry } from './role.js';
+export { type RoleContext, runRoleProcess } from './role-process.js';
 export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from './server.js';
 export {
   ATTR,

@@ -4,7 +4,7 @@
  * role lifecycle: environment read once, Redis errors logged redacted, metrics on
  * `NIGHTSHIFT_METRICS_PORT`, graceful SIGTERM).
  */
-import { runRoleProcess } from '@nightshift/store';
+import { runRoleProcess } from '@nightshift/telemetry';
 import { webhooksOptionsFromEnv } from './options.js';
 import { startWebhooks } from './webhooks.js';
 

@@ -42,7 +42,7 @@ export class Dispatcher {
     private readonly log: Logger,
     private readonly metrics: WebhookInstruments,
   ) {
-    this.outbox = new EventOutbox(blocking, opts.prefix);
+    this.outbox = new EventOutbox(store, blocking);
     this.endpoints = new WebhookEndpoints(store);
   }
 

@@ -9,6 +9,7 @@ import {
   openQueue,
   type Store,
 } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { spawnTs, waitFor } from '@nightshift/testing';
 
 const RECEIVER = new URL('./fixtures/receiver.ts', import.meta.url).pathname;
@@ -109,7 +110,7 @@ export async function succeed(
     payloads.push(s.payload);
   }
   await store.apply(items);
-  const queue = openQueue('results', store.redis, store.prefix);
+  const queue = openQueue('results', rawStore(store).redis, store.prefix);
   await deliverResults(queue, [{ id: jobId, results: payloads }]);
   await queue.close();
 }

@@ -12,6 +12,7 @@ import {
   Store,
   WebhookEndpoints,
 } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { Registry } from '@nightshift/telemetry';
 import { freePort, silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -196,7 +197,7 @@ describe('delivery to a real receiver in its own process', () => {
     await store.enqueue([item('a'), item('b')]);
     await store.cancel(['a', 'b']);
     // The dead dispatcher: it read both events, fanned the first one out, and never acknowledged.
-    const outbox = new EventOutbox(fx.redis, prefix);
+    const outbox = new EventOutbox(store);
     await outbox.ensureGroup();
     const [first] = await outbox.read('dead-dispatcher', 10, 10);
     const q = openQueue('webhooks', fx.redis, prefix);
@@ -261,7 +262,7 @@ describe('disabled endpoints and replay', () => {
     await new Promise((r) => setTimeout(r, 800));
     expect(rx.received()).toHaveLength(requests);
     // No event is written for types nobody enabled subscribes to.
-    expect(await fx.redis.hgetall(store.keys.webhookSubscriptions)).toEqual({});
+    expect(await fx.redis.hgetall(rawStore(store).keys.webhookSubscriptions)).toEqual({});
     await rx.kill('SIGTERM');
   });
 

@@ -20,7 +20,7 @@ export async function apiToken(
   values: { features?: string | undefined; partitions?: string | undefined },
 ): Promise<number> {
   const [action, target] = args;
-  const tokens = new ApiTokens(ctx.redis, ctx.store.keys);
+  const tokens = new ApiTokens(ctx.store);
   switch (action) {
     case 'create': {
       if (!target)

@@ -34,7 +34,7 @@ export async function readProgress(store: Store, cids: string[]): Promise<Progre
     else if (r.state === 'succeeded') p.succeeded++;
     else if (r.state === 'dead') p.dead++;
   }
-  p.batches = await store.redis.zcard(store.keys.batches);
+  p.batches = await store.batchCount();
   return p;
 }
 

@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { SETTINGS } from '@nightshift/shared';
+import { SETTINGS } from './config.js';
 
 /** `NIGHTSHIFT_HEAP_GROWING_PERCENT`'s default. */
 const DEFAULT_HEAP_GROWING_PERCENT: number = SETTINGS.NIGHTSHIFT_HEAP_GROWING_PERCENT.schema.parse(undefined);

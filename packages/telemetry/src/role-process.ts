@@ -1,14 +1,21 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { type Config, createLogger, type Logger, loadConfig, redactError } from '@nightshift/shared';
-import { type Registry, startRoleTelemetry } from '@nightshift/telemetry';
+import {
+  boundHeapGrowth,
+  type Config,
+  createLogger,
+  type Logger,
+  loadConfig,
+  redactError,
+} from '@nightshift/shared';
 import {
   connectionFromEnv,
   createRedis,
   describeRedis,
   logRedisErrors,
   type RedisClient,
-} from './connection.js';
-import { boundHeapGrowth } from './heap.js';
+} from '@nightshift/store';
+import type { Registry } from 'prom-client';
+import { startRoleTelemetry } from './role.js';
 
 /** What a role's start function gets: validated config, its logger, a worker connection, the SDK client. */
 export interface RoleContext {

@@ -1,6 +1,7 @@
-import type { Store } from '@nightshift/store';
+import { coreOf } from './core.js';
+import type { Store } from './store.js';
 
-/** The create backoff (hash `backoff`): shared by every batcher process. */
+/** The batcher's create backoff (hash `backoff`): shared by every batcher process. */
 export interface BackoffState {
   /** Consecutive failed creates. */
   failures: number;
@@ -10,7 +11,8 @@ export interface BackoffState {
 }
 
 export async function readBackoff(store: Store): Promise<BackoffState> {
-  const h = await store.redis.hgetall(store.keys.backoff);
+  const { redis, keys } = coreOf(store);
+  const h = await redis.hgetall(keys.backoff);
   return { failures: Number(h.failures ?? 0), until: Number(h.until ?? 0), reason: h.reason ?? '' };
 }
 
@@ -22,17 +24,19 @@ export async function bumpBackoff(
   store: Store,
   o: { baseMs: number; maxMs: number; now: number; reason: string; retryAfterMs?: number },
 ): Promise<BackoffState> {
-  const failures = await store.redis.hincrby(store.keys.backoff, 'failures', 1);
+  const { redis, keys } = coreOf(store);
+  const failures = await redis.hincrby(keys.backoff, 'failures', 1);
   const wait = Math.max(
     Math.min(o.baseMs * 2 ** Math.min(failures - 1, 30), o.maxMs),
     Math.min(o.retryAfterMs ?? 0, o.maxMs),
   );
   const until = o.now + wait;
-  await store.redis.hset(store.keys.backoff, { until, reason: o.reason });
+  await redis.hset(keys.backoff, { until, reason: o.reason });
   return { failures, until, reason: o.reason };
 }
 
 /** A create succeeded: no more waiting. */
 export async function clearBackoff(store: Store): Promise<void> {
-  await store.redis.del(store.keys.backoff);
+  const { redis, keys } = coreOf(store);
+  await redis.del(keys.backoff);
 }
