@@ -1,20 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Emulator, startEmulator } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../src/index.js';
 import type { ApiError } from './helpers.js';
-import { collect, req, sdk } from './helpers.js';
+import { collect, req, sdk, useEmulator } from './helpers.js';
 
-let emu: Emulator;
-let client: Anthropic;
-
-beforeEach(async () => {
-  emu = await startEmulator({ quiet: true });
-  client = sdk(emu);
-});
-afterEach(() => emu.close());
+const fx = useEmulator('each');
 
 const retryCounts = (endpoint: string) =>
-  emu.inspect
+  fx.emu.inspect
     .httpLog()
     .filter((e) => e.endpoint === endpoint)
     .map((e) => [e.status, e.retryCount]);
@@ -22,21 +15,21 @@ const retryCounts = (endpoint: string) =>
 describe('HTTP faults and SDK retries', () => {
   it('a retry-after longer than the SDK default backoff is waited out in full', async () => {
     // The SDK's own first backoff is at most 0.5 s; only a honoured header makes it wait 1.5 s.
-    emu.control.injectFault({
+    fx.emu.control.injectFault({
       endpoint: 'retrieve',
       kind: 'status',
       status: 429,
       retryAfterSec: 1.5,
       times: 1,
     });
-    const created = await client.messages.batches.create({ requests: [req('slow')] });
+    const created = await fx.client.messages.batches.create({ requests: [req('slow')] });
     const t0 = Date.now();
-    await client.messages.batches.retrieve(created.id);
+    await fx.client.messages.batches.retrieve(created.id);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
   });
 
   it('429 with retry-after is retried by the SDK, honouring the header', async () => {
-    const fault = emu.control.injectFault({
+    const fault = fx.emu.control.injectFault({
       endpoint: 'create',
       kind: 'status',
       status: 429,
@@ -44,23 +37,23 @@ describe('HTTP faults and SDK retries', () => {
       times: 2,
     });
     const t0 = Date.now();
-    const b = await client.messages.batches.create({ requests: [req('a')] });
+    const b = await fx.client.messages.batches.create({ requests: [req('a')] });
     // 2 × 50 ms as asked
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
     expect(b.processing_status).toBe('in_progress');
     expect(fault.hits()).toBe(2);
-    expect(emu.inspect.createCalls()).toBe(3);
+    expect(fx.emu.inspect.createCalls()).toBe(3);
     expect(retryCounts('create')).toEqual([
       [429, 0],
       [429, 1],
       [200, 2],
     ]);
-    expect(emu.inspect.batches()).toHaveLength(1);
+    expect(fx.emu.inspect.batches()).toHaveLength(1);
   });
 
   it('sends retry-after and the documented error body on 429', async () => {
-    emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 429, retryAfterSec: 2 });
-    const res = await fetch(`${emu.url}/v1/messages/batches`, {
+    fx.emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 429, retryAfterSec: 2 });
+    const res = await fetch(`${fx.emu.url}/v1/messages/batches`, {
       headers: { 'x-api-key': 'k', 'anthropic-version': '2026-10-21' },
     });
     expect(res.status).toBe(429);
@@ -73,24 +66,24 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('a 429 with a spend-limit error code reaches the SDK as EnforcedSpendLimitReachedError', async () => {
-    emu.control.injectFault({
+    fx.emu.control.injectFault({
       endpoint: 'create',
       kind: 'status',
       status: 429,
       errorCode: 'enforced_spend_limit_reached',
       shouldRetry: false,
     });
-    const err = await client.messages.batches.create({ requests: [req('a')] }).catch((e: unknown) => e);
+    const err = await fx.client.messages.batches.create({ requests: [req('a')] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.EnforcedSpendLimitReachedError);
     expect((err as { errorCode?: string }).errorCode).toBe('enforced_spend_limit_reached');
-    expect(emu.inspect.batches()).toHaveLength(0);
+    expect(fx.emu.inspect.batches()).toHaveLength(0);
   });
 
   it('529 overloaded and 500 api_error are retried', async () => {
-    const b = await client.messages.batches.create({ requests: [req('a')] });
-    emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 529, retryAfterSec: 0.01 });
-    emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 500, retryAfterSec: 0.01 });
-    expect((await client.messages.batches.retrieve(b.id)).processing_status).toBe('ended');
+    const b = await fx.client.messages.batches.create({ requests: [req('a')] });
+    fx.emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 529, retryAfterSec: 0.01 });
+    fx.emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 500, retryAfterSec: 0.01 });
+    expect((await fx.client.messages.batches.retrieve(b.id)).processing_status).toBe('ended');
     expect(retryCounts('retrieve')).toEqual([
       [529, 0],
       [500, 1],
@@ -99,30 +92,36 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('gives up after maxRetries with the right error class', async () => {
-    emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 529, retryAfterSec: 0.01, times: 3 });
-    const err = (await client.messages.batches.list().catch((e: unknown) => e)) as ApiError;
+    fx.emu.control.injectFault({
+      endpoint: 'list',
+      kind: 'status',
+      status: 529,
+      retryAfterSec: 0.01,
+      times: 3,
+    });
+    const err = (await fx.client.messages.batches.list().catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(Anthropic.OverloadedError);
     expect(err.type).toBe('overloaded_error');
     expect(retryCounts('list')).toHaveLength(3);
   });
 
   it('x-should-retry: false stops the SDK from retrying a 500', async () => {
-    emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 500, shouldRetry: false });
-    const err = await client.messages.batches.create({ requests: [req('a')] }).catch((e: unknown) => e);
+    fx.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 500, shouldRetry: false });
+    const err = await fx.client.messages.batches.create({ requests: [req('a')] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.InternalServerError);
     expect((err as ApiError).headers?.get('x-should-retry')).toBe('false');
-    expect(emu.inspect.createCalls()).toBe(1);
+    expect(fx.emu.inspect.createCalls()).toBe(1);
   });
 
   it('a 404 fault is a NotFoundError with requestID and is not retried; 402 is a PaymentRequiredError', async () => {
-    const b = await client.messages.batches.create({ requests: [req('a')] });
-    emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 404 });
-    const err = (await client.messages.batches.retrieve(b.id).catch((e: unknown) => e)) as ApiError;
+    const b = await fx.client.messages.batches.create({ requests: [req('a')] });
+    fx.emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 404 });
+    const err = (await fx.client.messages.batches.retrieve(b.id).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
     expect(err.requestID).toMatch(/^req_/);
     expect(retryCounts('retrieve')).toEqual([[404, 0]]);
-    emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 402 });
-    const billing = (await client.messages.batches
+    fx.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 402 });
+    const billing = (await fx.client.messages.batches
       .create({ requests: [req('a')] })
       .catch((e: unknown) => e)) as ApiError;
     expect(billing).toBeInstanceOf(Anthropic.PaymentRequiredError);
@@ -130,43 +129,43 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('transient 404 right after create (not-found-after-create)', async () => {
-    emu.control.injectFault({ endpoint: 'retrieve', kind: 'not-found-after-create', forMs: 60_000 });
-    const b = await client.messages.batches.create({ requests: [req('a')] });
-    await expect(client.messages.batches.retrieve(b.id)).rejects.toBeInstanceOf(Anthropic.NotFoundError);
-    await expect(client.messages.batches.retrieve(b.id)).rejects.toBeInstanceOf(Anthropic.NotFoundError);
-    emu.clock.advance(60_000);
-    expect((await client.messages.batches.retrieve(b.id)).processing_status).toBe('ended');
+    fx.emu.control.injectFault({ endpoint: 'retrieve', kind: 'not-found-after-create', forMs: 60_000 });
+    const b = await fx.client.messages.batches.create({ requests: [req('a')] });
+    await expect(fx.client.messages.batches.retrieve(b.id)).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    await expect(fx.client.messages.batches.retrieve(b.id)).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    fx.emu.clock.advance(60_000);
+    expect((await fx.client.messages.batches.retrieve(b.id)).processing_status).toBe('ended');
   });
 
   it('transient 404 on results right after create', async () => {
-    emu.control.injectFault({ endpoint: 'results', kind: 'not-found-after-create', forMs: 5_000 });
-    const b = await client.messages.batches.create({ requests: [req('a')] });
-    await client.messages.batches.retrieve(b.id);
-    await expect(client.messages.batches.results(b.id)).rejects.toBeInstanceOf(Anthropic.NotFoundError);
-    emu.clock.advance(5_000);
-    expect(await collect(await client.messages.batches.results(b.id))).toHaveLength(1);
+    fx.emu.control.injectFault({ endpoint: 'results', kind: 'not-found-after-create', forMs: 5_000 });
+    const b = await fx.client.messages.batches.create({ requests: [req('a')] });
+    await fx.client.messages.batches.retrieve(b.id);
+    await expect(fx.client.messages.batches.results(b.id)).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    fx.emu.clock.advance(5_000);
+    expect(await collect(await fx.client.messages.batches.results(b.id))).toHaveLength(1);
   });
 
   it('a dropped results stream surfaces as an error, not as a short read', async () => {
     const requests = Array.from({ length: 50 }, (_, i) => req(`d${i}`));
-    const b = await client.messages.batches.create({ requests });
-    await client.messages.batches.retrieve(b.id);
-    emu.control.injectFault({ endpoint: 'results', kind: 'drop-stream', afterLines: 10 });
+    const b = await fx.client.messages.batches.create({ requests });
+    await fx.client.messages.batches.retrieve(b.id);
+    fx.emu.control.injectFault({ endpoint: 'results', kind: 'drop-stream', afterLines: 10 });
     const seen: string[] = [];
     const failure = await (async () => {
-      for await (const line of await client.messages.batches.results(b.id)) seen.push(line.custom_id);
+      for await (const line of await fx.client.messages.batches.results(b.id)) seen.push(line.custom_id);
     })().catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(Error);
     expect(seen.length).toBeLessThanOrEqual(10);
     // the next attempt gets everything
-    expect(await collect(await client.messages.batches.results(b.id))).toHaveLength(50);
+    expect(await collect(await fx.client.messages.batches.results(b.id))).toHaveLength(50);
   });
 
   it('a fault on the results GET is retried by the SDK', async () => {
-    const b = await client.messages.batches.create({ requests: [req('a'), req('b')] });
-    await client.messages.batches.retrieve(b.id);
-    emu.control.injectFault({ endpoint: 'results', kind: 'status', status: 503, retryAfterSec: 0.01 });
-    expect(await collect(await client.messages.batches.results(b.id))).toHaveLength(2);
+    const b = await fx.client.messages.batches.create({ requests: [req('a'), req('b')] });
+    await fx.client.messages.batches.retrieve(b.id);
+    fx.emu.control.injectFault({ endpoint: 'results', kind: 'status', status: 503, retryAfterSec: 0.01 });
+    expect(await collect(await fx.client.messages.batches.results(b.id))).toHaveLength(2);
     expect(retryCounts('results')).toEqual([
       [503, 0],
       [200, 1],
@@ -174,48 +173,48 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('create-then-fail: the retried create makes a duplicate batch', async () => {
-    emu.control.injectFault({ endpoint: 'create', kind: 'create-then-fail', status: 529 });
-    const b = await client.messages.batches.create({ requests: [req('a')] });
+    fx.emu.control.injectFault({ endpoint: 'create', kind: 'create-then-fail', status: 529 });
+    const b = await fx.client.messages.batches.create({ requests: [req('a')] });
     expect(b.processing_status).toBe('in_progress');
-    expect(emu.inspect.createCalls()).toBe(2);
-    expect(emu.inspect.batches()).toHaveLength(2); // the hazard: two batches for one logical create
+    expect(fx.emu.inspect.createCalls()).toBe(2);
+    expect(fx.emu.inspect.batches()).toHaveLength(2); // the hazard: two batches for one logical create
   });
 
-  it('a slow create times the client out, and the batch is still created', async () => {
-    emu.control.injectFault({ endpoint: 'create', kind: 'delay', ms: 400 });
-    const c = sdk(emu, { maxRetries: 0, timeout: 100 });
+  it('a slow create times the fx.client out, and the batch is still created', async () => {
+    fx.emu.control.injectFault({ endpoint: 'create', kind: 'delay', ms: 400 });
+    const c = sdk(fx.emu, { maxRetries: 0, timeout: 100 });
     await expect(c.messages.batches.create({ requests: [req('slow')] })).rejects.toBeInstanceOf(
       Anthropic.APIConnectionTimeoutError,
     );
     await new Promise((r) => setTimeout(r, 450));
-    expect(emu.inspect.batches()).toHaveLength(1);
+    expect(fx.emu.inspect.batches()).toHaveLength(1);
   });
 
   it('removing and clearing faults', async () => {
-    const h = emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 400, times: 5 });
-    await expect(client.messages.batches.list()).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    const h = fx.emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 400, times: 5 });
+    await expect(fx.client.messages.batches.list()).rejects.toBeInstanceOf(Anthropic.BadRequestError);
     h.remove();
-    await client.messages.batches.list();
-    emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 400, times: 5 });
-    emu.control.clearFaults();
-    await client.messages.batches.list();
+    await fx.client.messages.batches.list();
+    fx.emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 400, times: 5 });
+    fx.emu.control.clearFaults();
+    await fx.client.messages.batches.list();
     expect(h.hits()).toBe(1);
   });
 });
 
 describe('injected outcomes', () => {
   it('forces errored / expired / canceled outcomes by match, rate and times', async () => {
-    const overloaded = emu.control.injectOutcome({
+    const overloaded = fx.emu.control.injectOutcome({
       match: /^err-/,
       outcome: 'errored',
       errorType: 'overloaded_error',
       message: 'Overloaded',
     });
-    emu.control.injectOutcome({ match: (id) => id === 'exp-1', outcome: 'expired' });
-    const once = emu.control.injectOutcome({ match: /^can-/, outcome: 'canceled', times: 1 });
+    fx.emu.control.injectOutcome({ match: (id) => id === 'exp-1', outcome: 'expired' });
+    const once = fx.emu.control.injectOutcome({ match: /^can-/, outcome: 'canceled', times: 1 });
     const requests = [req('err-1'), req('err-2'), req('exp-1'), req('can-1'), req('can-2'), req('ok-1')];
-    const b = await client.messages.batches.create({ requests });
-    const ended = await client.messages.batches.retrieve(b.id);
+    const b = await fx.client.messages.batches.create({ requests });
+    const ended = await fx.client.messages.batches.retrieve(b.id);
     expect(ended.request_counts).toEqual({
       processing: 0,
       succeeded: 2,
@@ -225,7 +224,7 @@ describe('injected outcomes', () => {
     });
     expect(overloaded.hits()).toBe(2);
     expect(once.hits()).toBe(1);
-    const lines = await collect(await client.messages.batches.results(b.id));
+    const lines = await collect(await fx.client.messages.batches.results(b.id));
     const err = lines.find((l) => l.custom_id === 'err-1')!.result;
     expect(err.type).toBe('errored');
     if (err.type === 'errored') {
@@ -236,16 +235,16 @@ describe('injected outcomes', () => {
   });
 
   it('an errored line can carry error.details.error_code, as a coded refusal does', async () => {
-    emu.control.injectOutcome({
+    fx.emu.control.injectOutcome({
       match: /^held$/,
       outcome: 'errored',
       errorType: 'invalid_request_error',
       errorCode: 'organization_on_hold',
       message: 'disabled',
     });
-    const b = await client.messages.batches.create({ requests: [req('held')] });
-    await client.messages.batches.retrieve(b.id);
-    const [line] = await collect(await client.messages.batches.results(b.id));
+    const b = await fx.client.messages.batches.create({ requests: [req('held')] });
+    await fx.client.messages.batches.retrieve(b.id);
+    const [line] = await collect(await fx.client.messages.batches.results(b.id));
     expect(line!.result).toMatchObject({
       type: 'errored',
       error: {
@@ -271,16 +270,16 @@ describe('injected outcomes', () => {
       ],
       ['messages', 503, 'cmek_context_unavailable', Anthropic.CMEKContextUnavailableError],
     ] as const;
-    const b = await client.messages.batches.create({ requests: [req('x')] });
-    await client.messages.batches.retrieve(b.id);
+    const b = await fx.client.messages.batches.create({ requests: [req('x')] });
+    await fx.client.messages.batches.retrieve(b.id);
     const call = {
-      create: () => client.messages.batches.create({ requests: [req('y')] }, { maxRetries: 0 }),
-      retrieve: () => client.messages.batches.retrieve(b.id, {}, { maxRetries: 0 }),
-      results: () => client.messages.batches.results(b.id, {}, { maxRetries: 0 }),
-      messages: () => client.messages.create(req('m').params, { maxRetries: 0 }),
+      create: () => fx.client.messages.batches.create({ requests: [req('y')] }, { maxRetries: 0 }),
+      retrieve: () => fx.client.messages.batches.retrieve(b.id, {}, { maxRetries: 0 }),
+      results: () => fx.client.messages.batches.results(b.id, {}, { maxRetries: 0 }),
+      messages: () => fx.client.messages.create(req('m').params, { maxRetries: 0 }),
     };
     for (const [endpoint, status, errorCode, cls] of cases) {
-      emu.control.injectFault({ endpoint, kind: 'status', status, errorCode, times: 1 });
+      fx.emu.control.injectFault({ endpoint, kind: 'status', status, errorCode, times: 1 });
       const err = await call[endpoint]().then(
         () => null,
         (e: unknown) => e,

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { expect } from 'vitest';
-import type { Emulator } from '../src/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { type Emulator, startEmulator } from '../src/index.js';
 
 export const MODEL = 'claude-haiku-4-5';
 export const RFC3339_US = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
@@ -176,4 +176,43 @@ export async function raw(
     json = undefined;
   }
   return { status: res.status, headers: res.headers, json, text };
+}
+
+/** The emulator of a test file and an SDK client of it; read the fields inside tests and hooks. */
+export interface EmulatorFixture {
+  readonly emu: Emulator;
+  readonly client: Anthropic;
+}
+
+/**
+ * Starts a quiet emulator and an SDK client of it before the file's tests (`'all'`) or before each
+ * test (`'each'`, a fresh one: faults and clocks do not leak), and closes it after.
+ */
+export function useEmulator(per: 'all' | 'each'): EmulatorFixture {
+  let emu: Emulator | undefined;
+  let client: Anthropic | undefined;
+  const start = async () => {
+    emu = await startEmulator({ quiet: true });
+    client = sdk(emu);
+  };
+  const stop = () => emu?.close();
+  if (per === 'all') {
+    beforeAll(start);
+    afterAll(stop);
+  } else {
+    beforeEach(start);
+    afterEach(stop);
+  }
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the emulator is ready only inside tests and hooks');
+    return value;
+  };
+  return {
+    get emu() {
+      return ready(emu);
+    },
+    get client() {
+      return ready(client);
+    },
+  };
 }

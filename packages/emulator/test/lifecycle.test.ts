@@ -1,27 +1,20 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulator, startEmulator } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../src/index.js';
 import type { ApiError } from './helpers.js';
-import { collect, expectBatchShape, expectMessageShape, raw, req, sdk } from './helpers.js';
+import { collect, expectBatchShape, expectMessageShape, raw, req, sdk, useEmulator } from './helpers.js';
 
-let emu: Emulator;
-let client: Anthropic;
-
-beforeAll(async () => {
-  emu = await startEmulator({ quiet: true });
-  client = sdk(emu);
-});
-afterAll(() => emu.close());
+const fx = useEmulator('all');
 
 describe('batch lifecycle with the real SDK', () => {
   it('create → retrieve → results: shapes, counts, complete and out-of-order results', async () => {
     const requests = Array.from({ length: 12 }, (_, i) => req(`job-${i}`));
-    const created = await client.messages.batches.create({ requests });
-    expectBatchShape(created, 'in_progress', { total: 12, url: emu.url });
+    const created = await fx.client.messages.batches.create({ requests });
+    expectBatchShape(created, 'in_progress', { total: 12, url: fx.emu.url });
     expect(created._request_id).toMatch(/^req_\w+$/);
 
-    const ended = await client.messages.batches.retrieve(created.id);
-    expectBatchShape(ended, 'ended', { total: 12, url: emu.url });
+    const ended = await fx.client.messages.batches.retrieve(created.id);
+    expectBatchShape(ended, 'ended', { total: 12, url: fx.emu.url });
     expect(ended.request_counts).toEqual({
       processing: 0,
       succeeded: 12,
@@ -32,7 +25,7 @@ describe('batch lifecycle with the real SDK', () => {
     expect(ended.created_at).toBe(created.created_at);
     expect(Date.parse(ended.ended_at!)).toBeGreaterThanOrEqual(Date.parse(created.created_at));
 
-    const lines = await collect(await client.messages.batches.results(created.id));
+    const lines = await collect(await fx.client.messages.batches.results(created.id));
     expect(lines).toHaveLength(12);
     const ids = lines.map((l) => l.custom_id);
     expect(new Set(ids)).toEqual(new Set(requests.map((r) => r.custom_id)));
@@ -44,8 +37,8 @@ describe('batch lifecycle with the real SDK', () => {
   });
 
   it('serves results as compact JSONL with a trailing newline and the right headers', async () => {
-    const b = await client.messages.batches.create({ requests: [req('a'), req('b'), req('c')] });
-    const ended = await client.messages.batches.retrieve(b.id);
+    const b = await fx.client.messages.batches.create({ requests: [req('a'), req('b'), req('c')] });
+    const ended = await fx.client.messages.batches.retrieve(b.id);
     const res = await fetch(ended.results_url!, {
       headers: { authorization: 'Bearer test-key', 'anthropic-version': '2026-10-21' },
     });
@@ -65,9 +58,9 @@ describe('batch lifecycle with the real SDK', () => {
   it('is deterministic: the same request gives the same message id and text', async () => {
     const requests = [req('same-1', 'What is two plus two?'), req('same-2', 'Name a colour.')];
     const texts = async () => {
-      const b = await client.messages.batches.create({ requests });
-      await client.messages.batches.retrieve(b.id);
-      const lines = await collect(await client.messages.batches.results(b.id));
+      const b = await fx.client.messages.batches.create({ requests });
+      await fx.client.messages.batches.retrieve(b.id);
+      const lines = await collect(await fx.client.messages.batches.results(b.id));
       return Object.fromEntries(
         lines.map((l) => [
           l.custom_id,
@@ -146,7 +139,7 @@ describe('batch lifecycle with the real SDK', () => {
       expect((await c.messages.batches.retrieve(b.id)).processing_status).toBe('in_progress'); // manual
       own.control.process(b.id, 2);
 
-      // results before the end: the SDK refuses client-side, the endpoint answers 400.
+      // results before the end: the SDK refuses fx.client-side, the endpoint answers 400.
       await expect(c.messages.batches.results(b.id)).rejects.toThrow(/No batch `results_url`/);
       const early = await raw(own, `/v1/messages/batches/${b.id}/results`);
       expect(early.status).toBe(400);
@@ -196,7 +189,7 @@ describe('batch lifecycle with the real SDK', () => {
   });
 
   it('an unknown id is a NotFoundError with a request id', async () => {
-    const err = (await client.messages.batches
+    const err = (await fx.client.messages.batches
       .retrieve('msgbatch_01AAAAAAAAAAAAAAAAAAAAAAAA')
       .catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
@@ -204,22 +197,22 @@ describe('batch lifecycle with the real SDK', () => {
     expect(err.type).toBe('not_found_error');
     expect(err.requestID).toMatch(/^req_/);
     expect((err.error as { request_id: string }).request_id).toBe(err.requestID);
-    await expect(client.messages.batches.cancel('msgbatch_nope')).rejects.toBeInstanceOf(
+    await expect(fx.client.messages.batches.cancel('msgbatch_nope')).rejects.toBeInstanceOf(
       Anthropic.NotFoundError,
     );
   });
 
   it('inspect shows requests, params and counters', async () => {
-    const b = await client.messages.batches.create({ requests: [req('i1', 'hello there')] });
-    const before = emu.inspect.requests(b.id);
+    const b = await fx.client.messages.batches.create({ requests: [req('i1', 'hello there')] });
+    const before = fx.emu.inspect.requests(b.id);
     expect(before).toEqual([
       { custom_id: 'i1', params: expect.objectContaining({ max_tokens: 64 }), outcome: 'pending' },
     ]);
-    await client.messages.batches.retrieve(b.id);
-    expect(emu.inspect.requests(b.id)[0]!.outcome).toBe('succeeded');
-    const stats = emu.inspect.stats();
+    await fx.client.messages.batches.retrieve(b.id);
+    expect(fx.emu.inspect.requests(b.id)[0]!.outcome).toBe('succeeded');
+    const stats = fx.emu.inspect.stats();
     expect(stats.batchesCreated).toBeGreaterThan(0);
-    expect(stats.createCalls).toBe(emu.inspect.createCalls());
+    expect(stats.createCalls).toBe(fx.emu.inspect.createCalls());
     expect(stats.batchTokens.output).toBeGreaterThan(0);
   });
 });

@@ -1,17 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulator, startEmulator } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../src/index.js';
 import type { ApiError } from './helpers.js';
-import { collect, MODEL, raw, rawReq, req, sdk } from './helpers.js';
+import { collect, MODEL, raw, rawReq, req, sdk, useEmulator } from './helpers.js';
 
-let emu: Emulator;
-let client: Anthropic;
-
-beforeAll(async () => {
-  emu = await startEmulator({ quiet: true });
-  client = sdk(emu);
-});
-afterAll(() => emu.close());
+const fx = useEmulator('all');
 
 const msgs = [{ role: 'user', content: 'hi' }];
 
@@ -72,9 +65,9 @@ describe('per-request params validation → errored results, not create errors',
       ],
     };
     const requests = [req('good'), ...Object.entries(cases).map(([id, [params]]) => rawReq(id, params))];
-    const b = await client.messages.batches.create({ requests });
+    const b = await fx.client.messages.batches.create({ requests });
     expect(b.processing_status).toBe('in_progress');
-    const ended = await client.messages.batches.retrieve(b.id);
+    const ended = await fx.client.messages.batches.retrieve(b.id);
     const n = Object.keys(cases).length;
     expect(ended.request_counts).toEqual({
       processing: 0,
@@ -84,7 +77,7 @@ describe('per-request params validation → errored results, not create errors',
       expired: 0,
     });
 
-    const lines = await collect(await client.messages.batches.results(b.id));
+    const lines = await collect(await fx.client.messages.batches.results(b.id));
     for (const line of lines) {
       if (line.custom_id === 'good') {
         expect(line.result.type).toBe('succeeded');
@@ -102,7 +95,7 @@ describe('per-request params validation → errored results, not create errors',
 
 describe('create envelope validation', () => {
   async function createError(body: unknown) {
-    const err = (await client.messages.batches
+    const err = (await fx.client.messages.batches
       .create(body as Anthropic.Messages.BatchCreateParams)
       .catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
@@ -160,7 +153,7 @@ describe('create envelope validation', () => {
   });
 
   it('answers 400 on a body that is not JSON', async () => {
-    const r = await raw(emu, '/v1/messages/batches', { method: 'POST', body: '{not json' });
+    const r = await raw(fx.emu, '/v1/messages/batches', { method: 'POST', body: '{not json' });
     expect(r.status).toBe(400);
     expect(r.json).toEqual({
       type: 'error',
@@ -172,13 +165,13 @@ describe('create envelope validation', () => {
 
 describe('authentication and headers', () => {
   it('accepts x-api-key and Authorization: Bearer with any anthropic-version', async () => {
-    const viaXKey = await raw(emu, '/v1/messages/batches', {
+    const viaXKey = await raw(fx.emu, '/v1/messages/batches', {
       headers: { 'anthropic-version': '2023-06-01' },
     });
     expect(viaXKey.status).toBe(200);
     expect(viaXKey.headers.get('content-type')).toBe('application/json');
     expect(viaXKey.headers.get('request-id')).toMatch(/^req_/);
-    const viaBearer = await fetch(`${emu.url}/v1/messages/batches`, {
+    const viaBearer = await fetch(`${fx.emu.url}/v1/messages/batches`, {
       headers: { authorization: 'Bearer whatever', 'anthropic-version': '2026-10-21' },
     });
     expect(viaBearer.status).toBe(200);
@@ -186,7 +179,7 @@ describe('authentication and headers', () => {
   });
 
   it('answers 401 authentication_error without a credential', async () => {
-    const res = await fetch(`${emu.url}/v1/messages/batches`, {
+    const res = await fetch(`${fx.emu.url}/v1/messages/batches`, {
       headers: { 'anthropic-version': '2026-10-21' },
     });
     expect(res.status).toBe(401);
@@ -197,7 +190,7 @@ describe('authentication and headers', () => {
   });
 
   it('answers 400 when anthropic-version is missing', async () => {
-    const res = await fetch(`${emu.url}/v1/messages/batches`, { headers: { 'x-api-key': 'k' } });
+    const res = await fetch(`${fx.emu.url}/v1/messages/batches`, { headers: { 'x-api-key': 'k' } });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/anthropic-version/);
   });
@@ -219,7 +212,7 @@ describe('authentication and headers', () => {
   });
 
   it('answers 404 not_found_error on unknown routes', async () => {
-    const r = await raw(emu, '/v1/nothing-here');
+    const r = await raw(fx.emu, '/v1/nothing-here');
     expect(r.status).toBe(404);
     expect(r.json.error.type).toBe('not_found_error');
   });
