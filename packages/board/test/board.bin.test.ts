@@ -1,13 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createRedis, type RedisClient } from '@nightshift/store';
-import { freePort, sourceNodeArgs, uniquePrefix, useRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, runSourceBin, uniquePrefix, useRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, type Seeded, seed } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const REDIS_PASSWORD = 'redisPw-SECRET-4b1d9e';
 // A fake key (not in the real key format, so secret scanners stay quiet); the test checks it never appears.
@@ -32,28 +29,7 @@ afterAll(async () => {
 });
 
 /** Runs `nightshift-board` with `env` (on top of PATH only: the test's own environment stays out). */
-function runBin(env: Record<string, string>) {
-  const child = spawn(process.execPath, sourceNodeArgs(BIN), {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (d) => {
-    out.stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out.stderr += d;
-  });
-  return { child, out };
-}
-
-const stop = async (child: ChildProcess) => {
-  if (child.exitCode !== null) return child.exitCode;
-  child.kill('SIGTERM');
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
-};
+const runBin = (env: Record<string, string>) => runSourceBin(BIN, env, { name: 'board' });
 
 describe('nightshift-board', () => {
   let seeded: Seeded;
@@ -68,7 +44,7 @@ describe('nightshift-board', () => {
 
   it('never shows the Redis password, the API key or the board password, and stops on SIGTERM', async () => {
     const port = await freePort();
-    const { child, out } = runBin({
+    const { child, out, stop } = runBin({
       REDIS_URL: redisUrl,
       ANTHROPIC_API_KEY: API_KEY,
       ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
@@ -117,7 +93,7 @@ describe('nightshift-board', () => {
       );
       const denied = await fetch(`${url}/`);
       expect(denied.status).toBe(401);
-      expect(await stop(child)).toBe(0);
+      expect(await stop()).toBe(0);
       for (const secret of SECRETS) {
         expect(out.stdout, 'stdout').not.toContain(secret);
         expect(out.stderr, 'stderr').not.toContain(secret);
@@ -128,14 +104,13 @@ describe('nightshift-board', () => {
   }, 120_000);
 
   it('refuses to listen on 0.0.0.0 without credentials', async () => {
-    const { child, out } = runBin({
+    const { exited, out } = runBin({
       REDIS_URL: redisUrl,
       NIGHTSHIFT_PREFIX: prefix,
       NIGHTSHIFT_BOARD_HOST: '0.0.0.0',
       NIGHTSHIFT_BOARD_PORT: String(await freePort()),
     });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    expect(code).toBe(1);
+    expect(await exited()).toBe(1);
     expect(out.stderr).toMatch(
       /NIGHTSHIFT_BOARD_USER and NIGHTSHIFT_BOARD_PASSWORD .* or NIGHTSHIFT_BOARD_TOKEN/,
     );

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Emulator } from '@nightshift/emulator';
 import type { EnqueueRequest } from '@nightshift/producer';
 import { type Logger, QUEUES } from '@nightshift/shared';
-import { freePort, type RedisCluster, sourceNodeArgs, waitFor } from '@nightshift/testing';
+import { freePort, type RedisCluster, runSourceBin, type SourceChild, waitFor } from '@nightshift/testing';
 import { Redis } from 'ioredis';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -25,47 +25,11 @@ export const BINS = {
 } as const;
 
 /** A child process whose output is kept (to assert on it and to explain failures). */
-export interface Child {
-  name: string;
-  child: ChildProcess;
-  out: { stdout: string; stderr: string };
-  /** SIGTERM, then the exit code (null when killed by a signal). */
-  stop(): Promise<number | null>;
-  /** Resolves with the exit code once the process has ended on its own. */
-  exited(): Promise<number | null>;
-}
+export type Child = SourceChild;
 
-/**
- * Starts a bin with `env` on top of PATH only: the test's own environment (and whatever
- * NIGHTSHIFT_* or REDIS_URL it has) stays out, so the child sees exactly its configuration.
- */
-export function runBin(name: keyof typeof BINS, env: Record<string, string>, args: string[] = []): Child {
-  const child = spawn(process.execPath, sourceNodeArgs(BINS[name], ...args), {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (d) => {
-    out.stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out.stderr += d;
-  });
-  const exit = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-  });
-  return {
-    name,
-    child,
-    out,
-    exited: () => exit,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exit;
-    },
-  };
-}
+/** Starts a bin with `env` on top of PATH only (see {@link runSourceBin}). */
+export const runBin = (name: keyof typeof BINS, env: Record<string, string>, args: string[] = []): Child =>
+  runSourceBin(BINS[name], env, { args, name });
 
 /** Kills whatever is still running (after a failed assertion) without waiting for graceful exit. */
 export async function killAll(children: Child[]): Promise<void> {
