@@ -1,14 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import {
-  ConfigError,
-  DEFAULT_PREFIX,
-  type Env,
-  isLoopbackAddress,
-  type Logger,
-  type PriceTable,
-} from '@nightshift/shared';
+import { ConfigError, DEFAULT_PREFIX, type Env, type Logger, type PriceTable } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
-import type { Registry } from '@nightshift/telemetry';
+import { checkListen, type Registry } from '@nightshift/telemetry';
 import type { Express } from 'express';
 
 /** Options of {@link createApi}. */
@@ -109,17 +102,16 @@ export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
   if (auth !== 'tokens' && auth !== 'none') {
     throw new ConfigError(`NIGHTSHIFT_API_AUTH: "${String(auth)}" is neither tokens nor none.`);
   }
-  if (auth === 'none' && !isLoopbackAddress(host)) {
-    throw new ConfigError(
-      `The API would listen on ${host}, which other machines can reach, without tokens. ` +
-        'Keep NIGHTSHIFT_API_AUTH=tokens (create tokens with `nightshift api-token create`), ' +
-        'or listen on 127.0.0.1 (NIGHTSHIFT_API_HOST).',
-    );
-  }
   const port = opts.port ?? 3100;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`NIGHTSHIFT_API_PORT: ${port} is not a port number (0–65535).`);
-  }
+  checkListen({
+    server: 'The API',
+    host,
+    hostVariable: 'NIGHTSHIFT_API_HOST',
+    port,
+    portVariable: 'NIGHTSHIFT_API_PORT',
+    without: auth === 'none' ? 'tokens' : undefined,
+    enable: 'Keep NIGHTSHIFT_API_AUTH=tokens (create tokens with `nightshift api-token create`)',
+  });
   const positive = (v: number | undefined, def: number, name: string) => {
     const n = v ?? def;
     if (!Number.isInteger(n) || n < 1)

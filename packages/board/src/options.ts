@@ -9,7 +9,7 @@ import {
   weakSecretReason,
 } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
-import { createRoleRegistry, type Registry } from '@nightshift/telemetry';
+import { checkListen, createRoleRegistry, type Registry } from '@nightshift/telemetry';
 import type { Express } from 'express';
 
 /** Basic auth: the browser asks for a user and a password. */
@@ -155,17 +155,16 @@ export function resolveOptions(opts: BoardOptions): ResolvedOptions {
     const weak = weakSecretReason(auth.password, auth.user);
     if (weak) throw new ConfigError(`NIGHTSHIFT_BOARD_PASSWORD: the board password ${weak}.`);
   }
-  if (!auth && !isLoopback(host)) {
-    throw new ConfigError(
-      `The board would listen on ${host}, which other machines can reach, without credentials. ` +
-        'Set NIGHTSHIFT_BOARD_USER and NIGHTSHIFT_BOARD_PASSWORD (basic auth) or NIGHTSHIFT_BOARD_TOKEN, ' +
-        'or listen on 127.0.0.1 (NIGHTSHIFT_BOARD_HOST).',
-    );
-  }
   const port = opts.port ?? 3000;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`NIGHTSHIFT_BOARD_PORT: ${port} is not a port number (0–65535).`);
-  }
+  checkListen({
+    server: 'The board',
+    host,
+    hostVariable: 'NIGHTSHIFT_BOARD_HOST',
+    port,
+    portVariable: 'NIGHTSHIFT_BOARD_PORT',
+    without: auth ? undefined : 'credentials',
+    enable: 'Set NIGHTSHIFT_BOARD_USER and NIGHTSHIFT_BOARD_PASSWORD (basic auth) or NIGHTSHIFT_BOARD_TOKEN',
+  });
   const stale = opts.staleAfterMs ?? { batcher: DEFAULT_STALE_AFTER_MS, collector: DEFAULT_STALE_AFTER_MS };
   return {
     connection: opts.connection,

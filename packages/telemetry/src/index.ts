@@ -5,6 +5,8 @@
  * register their own metrics on it. Spans go through `@opentelemetry/api` only: nothing is
  * traced unless the operator registers a tracer provider.
  */
+
+export { checkListen, type ListenSettings } from './listen.js';
 export {
   BATCH_SIZE_BUCKETS,
   BUCKETS,
