@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { ConfigError, DEFAULT_PREFIX, type Env, type Logger, type PriceTable } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
-import { checkListen, type Registry } from '@nightshift/telemetry';
+import { type Registry, resolveListen } from '@nightshift/telemetry';
 import type { Express } from 'express';
 
 /** Options of {@link createApi}. */
@@ -97,21 +97,20 @@ export interface ResolvedApiOptions
 
 /** Applies defaults and refuses unsafe settings with a ConfigError naming the variable. */
 export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
-  const host = opts.host ?? '127.0.0.1';
   const auth = opts.auth ?? 'tokens';
   if (auth !== 'tokens' && auth !== 'none') {
     throw new ConfigError(`NIGHTSHIFT_API_AUTH: "${String(auth)}" is neither tokens nor none.`);
   }
-  const port = opts.port ?? 3100;
-  checkListen({
-    server: 'The API',
-    host,
-    hostVariable: 'NIGHTSHIFT_API_HOST',
-    port,
-    portVariable: 'NIGHTSHIFT_API_PORT',
-    without: auth === 'none' ? 'tokens' : undefined,
-    enable: 'Keep NIGHTSHIFT_API_AUTH=tokens (create tokens with `nightshift api-token create`)',
-  });
+  const listen = resolveListen(
+    'api',
+    { host: opts.host, port: opts.port ?? 3100, allowedHosts: opts.allowedHosts },
+    auth === 'none'
+      ? {
+          without: 'tokens',
+          enable: 'Keep NIGHTSHIFT_API_AUTH=tokens (create tokens with `nightshift api-token create`)',
+        }
+      : undefined,
+  );
   const positive = (v: number | undefined, def: number, name: string) => {
     const n = v ?? def;
     if (!Number.isInteger(n) || n < 1)
@@ -121,10 +120,8 @@ export function resolveApiOptions(opts: ApiOptions): ResolvedApiOptions {
   return {
     connection: opts.connection,
     prefix: opts.prefix ?? DEFAULT_PREFIX,
-    host,
-    port,
+    ...listen,
     auth,
-    allowedHosts: opts.allowedHosts?.map((h) => h.trim().toLowerCase()).filter(Boolean),
     bodyLimitBytes: positive(opts.bodyLimitBytes, 10 * 1024 * 1024, 'NIGHTSHIFT_API_BODY_LIMIT_BYTES'),
     maxItems: positive(opts.maxItems, 10_000, 'NIGHTSHIFT_API_MAX_ITEMS'),
     rateLimitPerMinute: positive(opts.rateLimitPerMinute, 600, 'NIGHTSHIFT_API_RATE_LIMIT'),

@@ -9,7 +9,7 @@ import {
   weakSecretReason,
 } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
-import { checkListen, createRoleRegistry, type Registry } from '@nightshift/telemetry';
+import { createRoleRegistry, type Registry, resolveListen } from '@nightshift/telemetry';
 import type { Express } from 'express';
 
 /** Basic auth: the browser asks for a user and a password. */
@@ -140,7 +140,6 @@ export interface ResolvedOptions {
 
 /** Applies defaults and refuses unsafe or incomplete settings with a ConfigError naming the variable to set. */
 export function resolveOptions(opts: BoardOptions): ResolvedOptions {
-  const host = opts.host ?? '127.0.0.1';
   const auth = opts.auth;
   if (auth && 'token' in auth) {
     const weak = weakSecretReason(auth.token ?? '');
@@ -155,25 +154,24 @@ export function resolveOptions(opts: BoardOptions): ResolvedOptions {
     const weak = weakSecretReason(auth.password, auth.user);
     if (weak) throw new ConfigError(`NIGHTSHIFT_BOARD_PASSWORD: the board password ${weak}.`);
   }
-  const port = opts.port ?? 3000;
-  checkListen({
-    server: 'The board',
-    host,
-    hostVariable: 'NIGHTSHIFT_BOARD_HOST',
-    port,
-    portVariable: 'NIGHTSHIFT_BOARD_PORT',
-    without: auth ? undefined : 'credentials',
-    enable: 'Set NIGHTSHIFT_BOARD_USER and NIGHTSHIFT_BOARD_PASSWORD (basic auth) or NIGHTSHIFT_BOARD_TOKEN',
-  });
+  const listen = resolveListen(
+    'board',
+    { host: opts.host, port: opts.port ?? 3000, allowedHosts: opts.allowedHosts },
+    auth
+      ? undefined
+      : {
+          without: 'credentials',
+          enable:
+            'Set NIGHTSHIFT_BOARD_USER and NIGHTSHIFT_BOARD_PASSWORD (basic auth) or NIGHTSHIFT_BOARD_TOKEN',
+        },
+  );
   const stale = opts.staleAfterMs ?? { batcher: DEFAULT_STALE_AFTER_MS, collector: DEFAULT_STALE_AFTER_MS };
   return {
     connection: opts.connection,
     prefix: opts.prefix ?? DEFAULT_PREFIX,
-    host,
-    port,
+    ...listen,
     auth,
     readOnly: opts.readOnly ?? false,
-    allowedHosts: opts.allowedHosts?.map((h) => h.trim().toLowerCase()).filter(Boolean),
     redisDetails: opts.redisDetails ?? false,
     client: opts.client,
     prices: opts.prices,

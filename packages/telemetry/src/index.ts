@@ -6,7 +6,7 @@
  * traced unless the operator registers a tracer provider.
  */
 
-export { checkListen, type ListenSettings } from './listen.js';
+export { type Listen, resolveListen } from './listen.js';
 export {
   BATCH_SIZE_BUCKETS,
   BUCKETS,
