@@ -7,13 +7,10 @@ import type { EnqueueRequest } from '@nightshift/producer';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { rawFetchBody } from '../lib/raw.js';
-import { meter, result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, type RedisStageArgs, result, rssMB, runChild, stageArgs } from './common.js';
 
-interface Args {
-  redisUrl: string;
-  prefix: string;
+interface Args extends RedisStageArgs {
   queue: string;
-  n: number;
 }
 
 runChild(async () => {

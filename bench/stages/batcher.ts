@@ -7,15 +7,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import { type FlushReport, startBatcher } from '@nightshift/batcher';
 import { boundHeapGrowth } from '@nightshift/shared';
 import { createRedis } from '@nightshift/store';
-import { meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, type RedisStageArgs, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 import { isCreate, timedFetch } from './timed-fetch.js';
 
-interface Args {
-  redisUrl: string;
-  prefix: string;
+interface Args extends RedisStageArgs {
   emuUrl: string;
-  n: number;
   mode: 'once' | 'service';
 }
 

@@ -10,14 +10,20 @@ import { startCollector } from '@nightshift/collector';
 import { boundHeapGrowth } from '@nightshift/shared';
 import { createRedis } from '@nightshift/store';
 import { createRoleRegistry, watchRedis } from '@nightshift/telemetry';
-import { type Meter, meter, ready, result, rssMB, runChild, stageArgs } from './common.js';
+import {
+  type Meter,
+  meter,
+  type RedisStageArgs,
+  ready,
+  result,
+  rssMB,
+  runChild,
+  stageArgs,
+} from './common.js';
 import { benchLogger } from './logger.js';
 
-interface Args {
-  redisUrl: string;
-  prefix: string;
+interface Args extends RedisStageArgs {
   emuUrl: string;
-  n: number;
   metrics?: boolean;
 }
 

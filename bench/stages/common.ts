@@ -10,6 +10,13 @@ const MB = 1024 * 1024;
 const round = (v: number) => Math.round(v * 10) / 10;
 const startRss = process.memoryUsage().rss;
 
+/** The arguments of every stage that works on a Redis: where, under which prefix, how many requests. */
+export interface RedisStageArgs {
+  redisUrl: string;
+  prefix: string;
+  n: number;
+}
+
 /** The JSON arguments the orchestrator passed. */
 export function stageArgs<T>(): T {
   const raw = process.argv[2];

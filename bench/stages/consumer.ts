@@ -4,13 +4,10 @@
  */
 import { createResultWorker } from '@nightshift/producer';
 import { createRedis } from '@nightshift/store';
-import { ready, result, rssMB, runChild, stageArgs } from './common.js';
+import { type RedisStageArgs, ready, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 
-interface Args {
-  redisUrl: string;
-  prefix: string;
-  n: number;
+interface Args extends RedisStageArgs {
   concurrency: number;
 }
 

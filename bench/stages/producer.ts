@@ -2,17 +2,11 @@
 import { createProducer } from '@nightshift/producer';
 import { createRedis } from '@nightshift/store';
 import { benchRequests } from '../lib/payloads.js';
-import { meter, result, rssMB, runChild, stageArgs } from './common.js';
+import { meter, type RedisStageArgs, result, rssMB, runChild, stageArgs } from './common.js';
 import { benchLogger } from './logger.js';
 
-interface Args {
-  redisUrl: string;
-  prefix: string;
-  n: number;
-}
-
 runChild(async () => {
-  const a = stageArgs<Args>();
+  const a = stageArgs<RedisStageArgs>();
   const requests = benchRequests(a.n);
   const redis = createRedis({ url: a.redisUrl }, 'client');
   await redis.ping();

@@ -10,14 +10,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { benchRequests } from '../lib/payloads.js';
 import { rawConsume, rawEnqueue, rawFetchBody, rawIterate } from '../lib/raw.js';
-import { result, runChild, stageArgs } from './common.js';
+import { type RedisStageArgs, result, runChild, stageArgs } from './common.js';
 
-interface Args {
-  redisUrl: string;
-  prefix: string;
+interface Args extends RedisStageArgs {
   emuUrl: string;
   batchIds: string[];
-  n: number;
   concurrency: number;
   consumeOnly?: boolean;
 }
