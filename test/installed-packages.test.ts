@@ -37,18 +37,8 @@ const PUBLIC = [
   'cli',
   'emulator',
 ];
-/** The packages a service may import (and hand its own clients to). */
-const LIBRARIES = [
-  'shared',
-  'telemetry',
-  'store',
-  'producer',
-  'batcher',
-  'collector',
-  'board',
-  'api',
-  'webhooks',
-];
+/** The packages a service may import (and hand its own clients to): all but the two tools. */
+const LIBRARIES = PUBLIC.filter((name) => name !== 'cli' && name !== 'emulator');
 /** The peer ranges the packages declare, and the two ends of them each project installs. */
 const PEER_RANGES = { '@anthropic-ai/sdk': '^1.14.0', ioredis: '^5.3.0 || ^6.0.0' };
 const PROJECTS = {
