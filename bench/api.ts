@@ -138,7 +138,7 @@ async function webhookRate(run: number): Promise<number> {
     events: ['request.canceled'],
   });
   const cids = Array.from({ length: deliveries }, (_, i) => `w${i}`);
-  await store.enqueue(
+  await store.records.enqueue(
     cids.map((cid) => ({
       cid,
       feature: 'bench',
@@ -159,12 +159,12 @@ async function webhookRate(run: number): Promise<number> {
     NIGHTSHIFT_WEBHOOK_ALLOW_PRIVATE: 'true',
     NIGHTSHIFT_WEBHOOK_CONCURRENCY: '32',
   });
-  await waitFor(async () => (await store.heartbeats()).some((h) => h.role === 'webhooks'), {
+  await waitFor(async () => (await store.heartbeats.list()).some((h) => h.role === 'webhooks'), {
     timeoutMs: 30_000,
     what: 'nightshift-webhooks to start',
   });
   const t0 = performance.now();
-  await store.cancel(cids);
+  await store.records.cancel(cids);
   await waitFor(() => received >= deliveries, {
     timeoutMs: 300_000,
     intervalMs: 5,

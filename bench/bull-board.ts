@@ -90,11 +90,11 @@ async function seed(redis: RedisClient, prefix: string, queued: number, now: num
         state: 'queued',
       });
     }
-    await store.enqueue(chunk, { now: now - 60_000 });
+    await store.records.enqueue(chunk, { now: now - 60_000 });
   }
   // 1 % into retry backoff: claimed from one group, then requeued with a ready time an hour ahead.
   const delayed = Math.floor(queued / 100);
-  await store.openSubmission({
+  await store.submissions.open({
     id: 'bench-sub',
     partition: 'tenant-0',
     reason: 'manual',
@@ -103,10 +103,10 @@ async function seed(redis: RedisClient, prefix: string, queued: number, now: num
     now,
   });
   for (let left = delayed; left > 0; ) {
-    const { items } = await store.claim('g0', 'bench-sub', Math.min(left, 2000), 1e12, now);
+    const { items } = await store.submissions.claim('g0', 'bench-sub', Math.min(left, 2000), 1e12, now);
     if (items.length === 0) break;
     left -= items.length;
-    await store.apply(
+    await store.outcomes.apply(
       items.map(([cid]) => ({
         cid,
         action: 'requeue' as const,
@@ -125,7 +125,7 @@ async function seed(redis: RedisClient, prefix: string, queued: number, now: num
       now,
     );
   }
-  await store.release('bench-sub', { now });
+  await store.submissions.release('bench-sub', { now });
   return { seedMs: Math.round(performance.now() - started), delayed };
 }
 

@@ -137,7 +137,7 @@ async function prepare(t: Target, emu: Emulator, batches: number, perBatch: numb
   const report = await batcher.runFlushOnce('manual');
   await batcher.close();
   const store = new Store(t.redis, PREFIX);
-  const made = (await store.inflightBatchIds()).length;
+  const made = (await store.batches.inflightIds()).length;
   if (made !== batches)
     throw new Error(`expected ${batches} batches in flight, have ${made}: ${JSON.stringify(report)}`);
   return store;
@@ -170,7 +170,7 @@ async function round(replicas: number, o: Options): Promise<Round> {
       });
       children.push(child);
     }
-    await waitFor(async () => (await store.heartbeats()).length === replicas, {
+    await waitFor(async () => (await store.heartbeats.list()).length === replicas, {
       timeoutMs: 120_000,
       what: `${replicas} collector heartbeats`,
     });
@@ -184,7 +184,7 @@ async function round(replicas: number, o: Options): Promise<Round> {
     const t0 = performance.now();
     emu.control.complete();
     // A batch leaves the in-flight set once all its results are applied.
-    await waitFor(async () => (await store.inflightBatchIds()).length === 0, {
+    await waitFor(async () => (await store.batches.inflightIds()).length === 0, {
       timeoutMs: 600_000,
       intervalMs: 20,
       what: 'every batch collected',
@@ -196,14 +196,14 @@ async function round(replicas: number, o: Options): Promise<Round> {
       redis: round1((await t.cpuSeconds()) - before.redis),
       orchestrator: round1((me.user + me.system) / 1e6),
     };
-    const states = await store.peek(
+    const states = await store.records.peek(
       Array.from({ length: total }, (_, i) => `doc-${i}`),
       ['state'],
     );
     const final = states.filter((r) => r?.state === 'succeeded').length;
     if (final !== total) throw new Error(`only ${final} of ${total} requests succeeded`);
     // Exactly once whatever the replicas: a result applied twice would show here.
-    const duplicates = (await store.stats()).duplicate_results ?? 0;
+    const duplicates = (await store.stats.all()).duplicate_results ?? 0;
     if (duplicates) console.warn(`note: ${duplicates} result lines were streamed again (counted once)`);
     return {
       replicas,

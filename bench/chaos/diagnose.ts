@@ -41,7 +41,7 @@ export async function diagnose(args: {
       const job = await args.redis.hgetall(key);
       const lock = await args.redis.pttl(`${key}:lock`);
       items[id] = {
-        batch: await store.batch(id),
+        batch: await store.batches.get(id),
         atEmulator: args.emu.inspect.batch(id),
         trackingJob: {
           ...job,
@@ -51,7 +51,7 @@ export async function diagnose(args: {
       };
       continue;
     }
-    const rec = await store.record(id);
+    const rec = await store.records.get(id);
     const job = rec?.dlv ? await args.redis.hgetall(`${args.prefix}:${QUEUES.results}:${rec.dlv}`) : {};
     const carried = carriers.get(id) ?? [];
     items[id] = {
@@ -61,7 +61,9 @@ export async function diagnose(args: {
         ? { id: rec?.dlv, timestamp: job.timestamp, finishedOn: job.finishedOn }
         : null,
       deliveries: args.deliveries.get(id) ?? [],
-      carriedBy: await Promise.all(carried.map(async (c) => ({ ...c, known: await store.batch(c.batchId) }))),
+      carriedBy: await Promise.all(
+        carried.map(async (c) => ({ ...c, known: await store.batches.get(c.batchId) })),
+      ),
     };
   }
   const queues: Record<string, unknown> = {};

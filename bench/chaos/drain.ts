@@ -54,12 +54,12 @@ async function pending(store: Store, work: Workload, emu: Emulator) {
   const cids = [...work.acks.keys()];
   let notFinal = 0;
   for (let i = 0; i < cids.length; i += 1000) {
-    const recs = await store.peek(cids.slice(i, i + 1000), ['state']);
+    const recs = await store.records.peek(cids.slice(i, i + 1000), ['state']);
     notFinal += recs.filter((r) => r?.state !== 'succeeded' && r?.state !== 'dead').length;
   }
   let unknownBatches = 0;
   for (const b of emu.inspect.batches()) {
-    const known = await store.batch(b.id);
+    const known = await store.batches.get(b.id);
     if (known?.state !== 'collected') unknownBatches++;
   }
   const q = `${store.prefix}:${QUEUES.results}`;

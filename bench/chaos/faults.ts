@@ -276,8 +276,8 @@ export class ChaosMonkey {
     const store = new Store(this.deps.admin, this.deps.prefix);
     if (role === 'batcher') {
       const submissions: string[] = [];
-      for (const id of await store.openSubmissionIds()) {
-        const sub = await store.submission(id);
+      for (const id of await store.submissions.openIds()) {
+        const sub = await store.submissions.get(id);
         const mine = Number(sub?.owner.split('-').at(-1)) === pid;
         if (mine && (sub?.state === 'claiming' || sub?.state === 'creating')) submissions.push(id);
       }
@@ -319,8 +319,8 @@ export class ChaosMonkey {
       try {
         if (plan.roles.includes('batcher')) {
           const ready = await this.deps.fleet.ready('batcher');
-          for (const id of ready.length > 1 ? await store.openSubmissionIds() : []) {
-            const sub = await store.submission(id);
+          for (const id of ready.length > 1 ? await store.submissions.openIds() : []) {
+            const sub = await store.submissions.get(id);
             const pid = Number(sub?.owner.split('-').at(-1));
             const slot = sub?.state === 'creating' ? ready.find((r) => r.pid === pid) : undefined;
             if (slot && this.random() < p) {

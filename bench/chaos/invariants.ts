@@ -300,7 +300,7 @@ function checkDeliveries(
 }
 
 async function checkLedger(v: Violations, f: CheckFigures, store: Store) {
-  const rows = await store.ledger();
+  const rows = await store.ledger.rows();
   for (const r of rows) {
     f.ledger.results += r.results;
     f.ledger.costNano += r.costNano;
@@ -317,7 +317,7 @@ async function checkLedger(v: Violations, f: CheckFigures, store: Store) {
       `ledger=${f.ledger.costNano} results=${f.ledger.resultJobsCostNano}`,
     );
   }
-  const stats = await store.stats();
+  const stats = await store.stats.all();
   f.unknownCustomIdResults = stats.unknown_custom_ids ?? 0;
 }
 
@@ -368,7 +368,7 @@ async function checkBatches(
   const carried = new Map<string, number>();
   for (const b of input.emu.inspect.batches()) {
     f.batches.atEmulator++;
-    const known = await store.batch(b.id);
+    const known = await store.batches.get(b.id);
     if (!known) {
       f.batches.unknown++;
       v.add('every batch created at the API is known to Nightshift', b.id);

@@ -194,7 +194,7 @@ class ChaosRun {
         const listening = readdirSync(this.logDir)
           .filter((f) => f.startsWith('ready-'))
           .map((f) => Number(f.slice(6)));
-        return new Set([...(await this.store.heartbeats()).map((h) => h.pid), ...listening]);
+        return new Set([...(await this.store.heartbeats.list()).map((h) => h.pid), ...listening]);
       },
     });
     this.work = new Workload({
@@ -240,7 +240,7 @@ class ChaosRun {
   }
 
   async progress(): Promise<Progress> {
-    const st = await this.store.stats();
+    const st = await this.store.stats.all();
     const batches = this.emu.inspect.batches();
     return {
       enqueued: this.work.acks.size / this.s.requests,

@@ -73,7 +73,7 @@ async function enqueueMixed(store: Store, requests: EnqueueRequest[]) {
       state: 'queued',
     };
   });
-  await store.enqueue(items);
+  await store.records.enqueue(items);
 }
 
 async function runScenario(
@@ -102,12 +102,12 @@ async function runScenario(
   const report = await batcher.runFlushOnce('manual');
   await batcher.close();
   const collector = await startCollector({ connection: env.redis, prefix, client, logger, concurrency: 4 });
-  await waitFor(async () => (await store.inflightBatchIds()).length === 0, { timeoutMs: 120_000 });
+  await waitFor(async () => (await store.batches.inflightIds()).length === 0, { timeoutMs: 120_000 });
   await collector.close();
-  return { batches: report.batches.length, ledger: await store.ledger() };
+  return { batches: report.batches.length, ledger: await store.ledger.rows() };
 }
 
-function sumLedger(rows: Awaited<ReturnType<Store['ledger']>>) {
+function sumLedger(rows: Awaited<ReturnType<Store['ledger']['rows']>>) {
   const tokens: TokenCounts = { input: 0, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 0 };
   let costNano = 0;
   let listNano = 0;

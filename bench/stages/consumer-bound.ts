@@ -47,7 +47,7 @@ async function setUp(store: Store, a: Args) {
   const queue = openQueue('results', rawStore(store).redis, a.prefix);
   for (let from = 0; from < a.n; from += CHUNK) {
     const idx = Array.from({ length: Math.min(CHUNK, a.n - from) }, (_, k) => from + k);
-    await store.enqueue(
+    await store.records.enqueue(
       idx.map((i) => ({
         cid: benchCustomId(i),
         feature: BENCH_FEATURE,
@@ -85,7 +85,7 @@ async function setUp(store: Store, a: Args) {
       }
       jobs.push({ id, results });
     }
-    await store.apply(items);
+    await store.outcomes.apply(items);
     await deliverResults(queue, jobs);
   }
   await queue.close();

@@ -128,7 +128,7 @@ async function checkEndpoints(ctx: RouteContext, named: Map<number, string[]>, m
 
 /** Reads a request's feature and partition; 404 when it is unknown or outside the caller's scope. */
 async function ownRequest(ctx: RouteContext, res: Response, customId: string) {
-  const [rec] = await ctx.store.peek([customId], ['feature', 'partition', 'state']);
+  const [rec] = await ctx.store.records.peek([customId], ['feature', 'partition', 'state']);
   // Outside the scope reads as unknown: a token cannot probe another service's custom_ids.
   if (!rec || !allowed(res, rec.feature, rec.partition)) throw notFound(`Request ${customId}`);
   return rec;
@@ -169,7 +169,7 @@ export function v1Routes(ctx: RouteContext): Router {
     wrap(async (req, res) => {
       const customId = param(req, 'customId', CUSTOM_ID_PATTERN, 'custom_id');
       await ownRequest(ctx, res, customId);
-      const [code = 'unknown'] = await ctx.store.cancel([customId], ctx.opts.now());
+      const [code = 'unknown'] = await ctx.store.records.cancel([customId], ctx.opts.now());
       if (code === 'unknown') throw notFound(`Request ${customId}`);
       if (code !== 'ok' && code !== 'canceled') {
         const state = code.slice('not-queued:'.length);
@@ -188,7 +188,7 @@ export function v1Routes(ctx: RouteContext): Router {
     '/features/:feature/progress',
     wrap(async (req, res) => {
       const feature = featureParam(req, res);
-      res.json(await ctx.store.featureProgress(feature));
+      res.json(await ctx.store.drains.progress(feature));
     }),
   );
 
@@ -196,7 +196,7 @@ export function v1Routes(ctx: RouteContext): Router {
     '/features/:feature/drain',
     wrap(async (req, res) => {
       const feature = featureParam(req, res);
-      const mark = await ctx.store.markDrain(feature, ctx.opts.now());
+      const mark = await ctx.store.drains.mark(feature, ctx.opts.now());
       res.status(202).json({
         markId: mark.markId,
         feature,
@@ -213,7 +213,7 @@ export function v1Routes(ctx: RouteContext): Router {
       const markId = param(req, 'markId', /^dm-\d{1,15}-[A-Za-z0-9_.-]{1,64}$/, 'drain mark');
       const mark = await drainMarkById(ctx.store, markId);
       if (!mark || mark.feature !== feature) throw notFound(`Drain mark ${markId}`);
-      const progress = mark.drainedAt ? undefined : await ctx.store.featureProgress(feature);
+      const progress = mark.drainedAt ? undefined : await ctx.store.drains.progress(feature);
       res.json({
         markId,
         feature,

@@ -33,7 +33,7 @@ describe('POST /v1/requests', () => {
     const { results } = await many.json();
     expect(results.map((r: { outcome: string }) => r.outcome)).toEqual(['exists', 'queued', 'queued']);
     expect(results[2].customId).toBe('explicit-3');
-    expect((await store.pendingOverview()).total).toBe(3);
+    expect((await store.pending.overview()).total).toBe(3);
   });
 
   it('refuses the whole call with the index and field of every bad item, writing nothing', async () => {
@@ -53,7 +53,7 @@ describe('POST /v1/requests', () => {
       [1, 'params.max_tokens'],
       [1, 'params.messages'],
     ]);
-    expect((await store.pendingOverview()).total).toBe(0);
+    expect((await store.pending.overview()).total).toBe(0);
   });
 
   it('answers a conflict with 409 and a too-soon deadline with 422; replace=true replaces', async () => {
@@ -123,8 +123,14 @@ describe('status, cancel, progress and drain marks', () => {
     const { customId: other } = await (
       await call('/v1/requests', { method: 'POST', token, json: request('y') })
     ).json();
-    await store.openSubmission({ id: 's', partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1e4 });
-    await store.claim((await store.pendingOverview()).groups[0]!.group, 's', 10, 1e9);
+    await store.submissions.open({
+      id: 's',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1e4,
+    });
+    await store.submissions.claim((await store.pending.overview()).groups[0]!.group, 's', 10, 1e9);
     const refused = await call(`/v1/requests/${other}`, { method: 'DELETE', token });
     expect(refused.status).toBe(409);
     expect((await refused.json()).error).toMatchObject({ code: 'not_cancelable', state: 'claimed' });
@@ -186,7 +192,7 @@ describe('tokens, scopes and the document', () => {
     expect(ok.status).toBe(202);
     expect((await call('/v1/features/other/progress', { token })).status).toBe(403);
     // Another service's request reads as unknown.
-    await store.enqueue([
+    await store.records.enqueue([
       {
         cid: 'theirs',
         feature: 'other',
@@ -263,7 +269,7 @@ describe('tokens, scopes and the document', () => {
       issues: [{ index: 1, field: 'params.model', message: expect.stringContaining('claude-sonnet-4-6') }],
       retired: [{ model: 'claude-sonnet-4-5', replacement: 'claude-sonnet-4-6' }],
     });
-    expect((await store.pendingOverview()).total).toBe(0);
+    expect((await store.pending.overview()).total).toBe(0);
   });
 
   it('counts calls by route template and status, and enqueued requests by outcome', async () => {

@@ -153,7 +153,7 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
   private async beat() {
     try {
       const at = this.opts.now();
-      await this.store.heartbeat({
+      await this.store.heartbeats.beat({
         role: 'batcher',
         instance: this.opts.instance,
         pid: process.pid,
@@ -197,7 +197,7 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
     ]);
     if (!this.opts.runWorker) return;
     try {
-      await this.store.removeHeartbeat('batcher', this.opts.instance);
+      await this.store.heartbeats.remove('batcher', this.opts.instance);
     } catch (err) {
       this.safeEmit('error', err as Error);
     }

@@ -42,7 +42,7 @@ export async function claimBatch(
   const { store, opts } = ctx;
   const now = opts.now();
   const subId = newSubmissionId(now);
-  await store.openSubmission({
+  await store.submissions.open({
     id: subId,
     partition: plan.partition,
     reason: plan.reason,
@@ -67,7 +67,7 @@ export async function claimBatch(
     cursor.group++;
   }
   if (batch.items.length === 0) {
-    await store.release(subId, { now });
+    await store.submissions.release(subId, { now });
     return null;
   }
   await ctx.hooks.afterClaim?.(subId);
@@ -85,11 +85,11 @@ async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch,
     const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
     if (countLeft <= 0 || bytesLeft <= 0) return true;
     const want = Math.min(opts.claimChunk, countLeft);
-    let res = await store.claimRaw(group, batch.subId, want, bytesLeft, now, 1);
+    let res = await store.submissions.claimRaw(group, batch.subId, want, bytesLeft, now, 1);
     if (res.items.length === 0 && batch.items.length === 0 && (await readyCount(ctx, group, now)) > 0) {
       // One request alone is larger than maxBytes: send it alone and let the API judge it (a 413
       // dead-letters it) rather than block its group for ever.
-      res = await store.claimRaw(group, batch.subId, 1, Number.MAX_SAFE_INTEGER, now, 1);
+      res = await store.submissions.claimRaw(group, batch.subId, 1, Number.MAX_SAFE_INTEGER, now, 1);
       for (const i of batch.buf.append(res.items)) batch.items.push(i);
       batch.itemBytes += res.bytes;
       return true;
@@ -125,10 +125,10 @@ async function groupFits(
   if (ready > countLeft) return false;
   const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
   if (ready * (2 * plan.avgItemBytes + 1) <= bytesLeft) return true;
-  const ids = await store.readyIds(group, now, countLeft);
+  const ids = await store.pending.readyIds(group, now, countLeft);
   let sum = 0;
   for (let i = 0; i < ids.length; i += 5000) {
-    const recs = await store.peek(ids.slice(i, i + 5000), ['bytes']);
+    const recs = await store.records.peek(ids.slice(i, i + 5000), ['bytes']);
     for (const r of recs) sum += Number(r?.bytes ?? 0) + 1;
     if (sum > bytesLeft) return false;
   }
@@ -136,5 +136,5 @@ async function groupFits(
 }
 
 function readyCount(ctx: FlushContext, group: string, now: number): Promise<number> {
-  return ctx.store.readyCount(group, now);
+  return ctx.store.pending.readyCount(group, now);
 }

@@ -31,7 +31,7 @@ export async function commitBatch(
 ): Promise<SubmittedBatch> {
   const { store, opts } = ctx;
   const now = opts.now();
-  const before = await store.commit(
+  const before = await store.submissions.commit(
     input.subId,
     batch,
     { count: input.count, bytes: input.bytes, partition: input.partition, reason: input.reason, origin },
@@ -49,7 +49,7 @@ export async function commitBatch(
     origin,
     durationMs: now - input.startedAt,
   };
-  await store.recordFlush({ ...record, at: now, instance: opts.instance, commit: before });
+  await store.flushLog.record({ ...record, at: now, instance: opts.instance, commit: before });
   ctx.log.info(
     {
       batch_id: batch.id,
@@ -73,9 +73,9 @@ export async function commitBatch(
 
 /** A create went through: the backoff ends, and a probe after a billing stop closes the circuit. */
 async function afterSuccessfulCreate(ctx: FlushContext, state: FlushState) {
-  await ctx.store.clearBackoff();
+  await ctx.store.backoff.clear();
   if (state.probe) {
-    await ctx.store.closeCircuit();
+    await ctx.store.circuit.close();
     state.probe = false;
     ctx.log.info('circuit closed: the probe batch was accepted');
   }
@@ -108,7 +108,7 @@ export async function releaseSubmission(
   subId: string,
   why: string,
 ): Promise<number> {
-  const count = await ctx.store.release(subId, { now: ctx.opts.now() });
+  const count = await ctx.store.submissions.release(subId, { now: ctx.opts.now() });
   if (state) state.report.released += count;
   ctx.log.info({ submission_id: subId, count, why }, 'submission released');
   ctx.emit('submission:released', { submissionId: subId, count, why });
@@ -120,12 +120,12 @@ export async function releaseSubmission(
  * Idempotent: an existing job id is left as it is.
  */
 export async function ensureTrackingJobs(ctx: FlushContext): Promise<number> {
-  const ids = await ctx.store.inflightBatchIds();
+  const ids = await ctx.store.batches.inflightIds();
   let added = 0;
   for (const id of ids) {
     const job = await ctx.batchesQueue.getJob(jobIds.batch(id));
     if (job) continue;
-    const b = await ctx.store.batch(id);
+    const b = await ctx.store.batches.get(id);
     if (!b) continue;
     await trackBatch(ctx, {
       subId: b.sub,

@@ -19,7 +19,7 @@ export interface PartitionPlan {
   avgItemBytes: number;
 }
 
-type Overview = Awaited<ReturnType<Store['pendingOverview']>>;
+type Overview = Awaited<ReturnType<Store['pending']['overview']>>;
 
 /** Inputs of {@link decide}, read from the store. */
 export interface DecideInput {
@@ -87,10 +87,10 @@ export async function deadlinePartitions(
   o: ResolvedOptions,
   now: number,
 ): Promise<Set<string>> {
-  const cids = await store.deadlinesBefore(now + DAY + o.deadlineSlackMs + o.tickMs);
+  const cids = await store.pending.deadlinesBefore(now + DAY + o.deadlineSlackMs + o.tickMs);
   const out = new Set<string>();
   for (let i = 0; i < cids.length; i += 1000) {
-    const recs = await store.peek(cids.slice(i, i + 1000), ['partition', 'ready', 'state']);
+    const recs = await store.records.peek(cids.slice(i, i + 1000), ['partition', 'ready', 'state']);
     for (const r of recs) {
       if (r && r.state === 'queued' && Number(r.ready) <= now) out.add(r.partition);
     }
@@ -100,6 +100,6 @@ export async function deadlinePartitions(
 
 /** True while a 'full' plan's trigger still holds after some batches went out. */
 export async function fullTriggerHolds(store: Store, o: ResolvedOptions, partition: string) {
-  const { count, bytes } = await store.partitionQueued(partition);
+  const { count, bytes } = await store.pending.ofPartition(partition);
   return count >= o.maxRequests || bytes >= o.maxBytes;
 }

@@ -94,7 +94,7 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   const { opts, store } = ctx;
   state.report.recovered = await recoverSubmissions(ctx);
   const now = opts.now();
-  const circuit = await store.circuit();
+  const circuit = await store.circuit.state();
   if (circuit.open) {
     if (now < (circuit.until ?? 0)) {
       state.report.skipped = 'circuit';
@@ -109,13 +109,13 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   const manual = trigger.kind === 'manual';
   // A manual flush is an operator's decision and skips the create backoff; the circuit it respects.
   if (!manual) {
-    const backoff = await store.readBackoff();
+    const backoff = await store.backoff.read();
     if (now < backoff.until) {
       state.report.skipped = 'backoff';
       return;
     }
   }
-  const overview = await store.pendingOverview(now);
+  const overview = await store.pending.overview(now);
   if (overview.total === 0) return;
   const plans = decide(
     {

@@ -34,7 +34,7 @@ export async function findCreatedBatch(
     const t = Date.parse(b.created_at);
     if (t < from) break; // newest first: everything further is older
     if (t > to || total(b) !== count) continue;
-    if (await ctx.store.batch(b.id)) continue;
+    if (await ctx.store.batches.get(b.id)) continue;
     candidates.push(b);
   }
   candidates.sort(
@@ -69,6 +69,6 @@ async function holdsOurRequests(ctx: FlushContext, batch: MessageBatch, subId: s
     );
     return true;
   }
-  const recs = await ctx.store.peek(cids, ['sub']);
+  const recs = await ctx.store.records.peek(cids, ['sub']);
   return recs.every((r) => r?.sub === subId);
 }

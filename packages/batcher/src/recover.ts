@@ -14,12 +14,12 @@ import { findCreatedBatch } from './reconcile.js';
 export async function recoverSubmissions(ctx: FlushContext): Promise<{ released: number; adopted: number }> {
   const { store, opts } = ctx;
   const out = { released: 0, adopted: 0 };
-  for (const id of await store.openSubmissionIds()) {
-    const sub = await store.submission(id);
+  for (const id of await store.submissions.openIds()) {
+    const sub = await store.submissions.get(id);
     const now = opts.now();
     if (!sub) {
       // An id without its hash cannot hold requests (the hash is written first, in one MULTI).
-      await store.forgetOpenSubmission(id);
+      await store.submissions.forgetOpen(id);
       continue;
     }
     if (Number(sub.lease) > now) continue;
@@ -28,7 +28,7 @@ export async function recoverSubmissions(ctx: FlushContext): Promise<{ released:
       continue;
     }
     if (sub.state !== 'creating') {
-      await store.forgetOpenSubmission(id);
+      await store.submissions.forgetOpen(id);
       continue;
     }
     let found: Awaited<ReturnType<typeof findCreatedBatch>>;

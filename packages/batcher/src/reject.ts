@@ -29,7 +29,7 @@ export async function deadLetterRejected(
   const { store } = ctx;
   const now = ctx.opts.now();
   const reason = `rejected by API: ${failure.message}`;
-  const records = await Promise.all(cids.map((c) => store.record(c)));
+  const records = await Promise.all(cids.map((c) => store.records.get(c)));
   const owned = records.filter((r): r is RecordFields => r?.state === 'claimed' && r.sub === subId);
   const letters: { payload: DeadLetterPayload; deaths: number }[] = [];
   const applies: ApplyItem[] = [];
@@ -60,11 +60,10 @@ export async function deadLetterRejected(
     applies.push({ cid: rec.cid, action: 'dead', guardSub: subId, reason, error: failure, entry });
   }
   await addDeadLetters(ctx.deadLetterQueue, letters);
-  const codes = await store.apply(applies, now);
+  const codes = await store.outcomes.apply(applies, now);
   // Out of the member list, into a side list that records what the API refused from this submission.
-  await store.moveMembers(
+  await store.submissions.setAsideRejected(
     subId,
-    `${subId}-rejected`,
     owned.map((r) => r.cid),
   );
   const dead = codes.filter((c) => c === 'ok').length;

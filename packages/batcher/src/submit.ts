@@ -41,7 +41,7 @@ async function createAndCommit(
   const { store, opts } = ctx;
   const createAt = opts.now();
   const count = batch.items.length;
-  await store.updateSubmission(batch.subId, {
+  await store.submissions.update(batch.subId, {
     state: 'creating',
     createAt,
     lease: createAt + opts.submissionLeaseMs,
@@ -155,7 +155,7 @@ async function stopSubmissions(
   const { store, opts } = ctx;
   const opening = circuitFor(failure);
   await releaseSubmission(ctx, state, batch.subId, `refused: ${opening.code}`);
-  const { until, opens, opened } = await store.openCircuit(
+  const { until, opens, opened } = await store.circuit.open(
     { ...opening, cooldownMs: opts.circuitCooldownMs, maxCooldownMs: opts.circuitMaxCooldownMs },
     opts.now(),
   );
@@ -229,7 +229,7 @@ async function onAmbiguous(
     state.stop = 'ambiguous';
     return;
   }
-  await store.updateSubmission(batch.subId, { lease: opts.now() + opts.createTimeoutMs });
+  await store.submissions.update(batch.subId, { lease: opts.now() + opts.createTimeoutMs });
   await backoff(ctx, message);
   state.stop = 'ambiguous';
   ctx.log.warn(log, 'create failed ambiguously and no batch is visible yet: left for recovery');
@@ -243,7 +243,7 @@ async function splitAndSubmit(ctx: FlushContext, state: FlushState, batch: Claim
   const first = batch.items.slice(0, half);
   const rest = batch.items.slice(half);
   const subId = newSubmissionId(now);
-  await store.openSubmission({
+  await store.submissions.open({
     id: subId,
     partition: batch.partition,
     reason: batch.reason,
@@ -252,15 +252,15 @@ async function splitAndSubmit(ctx: FlushContext, state: FlushState, batch: Claim
     now,
   });
   // The first half sits at the head of the member list, so each LREM finds its id at once.
-  await store.moveMembers(
+  await store.submissions.moveMembers(
     batch.subId,
     subId,
     first.map((i) => batch.buf.cids[i]!),
   );
   const a: ClaimedBatch = { ...batch, subId, items: first, itemBytes: batch.buf.sumBytes(first) };
   const b: ClaimedBatch = { ...batch, items: rest, itemBytes: batch.buf.sumBytes(rest) };
-  await store.updateSubmission(a.subId, { count: a.items.length, bytes: a.itemBytes });
-  await store.updateSubmission(b.subId, { count: b.items.length, bytes: b.itemBytes });
+  await store.submissions.update(a.subId, { count: a.items.length, bytes: a.itemBytes });
+  await store.submissions.update(b.subId, { count: b.items.length, bytes: b.itemBytes });
   await submitClaimed(ctx, state, a);
   if (state.stop) {
     await releaseSubmission(ctx, state, b.subId, `flush stopped (${state.stop})`);
@@ -270,7 +270,7 @@ async function splitAndSubmit(ctx: FlushContext, state: FlushState, batch: Claim
 }
 
 async function backoff(ctx: FlushContext, reason: string, retryAfterMs?: number) {
-  const b = await ctx.store.bumpBackoff({
+  const b = await ctx.store.backoff.bump({
     baseMs: ctx.opts.createBackoffMs,
     maxMs: ctx.opts.maxCreateBackoffMs,
     now: ctx.opts.now(),

@@ -53,7 +53,7 @@ describe('three batcher processes on one prefix', () => {
       cids.push(...(await enqueue(store, 200, {}, `w${wave}`)));
       await Promise.all(batchers.map((b) => b.runFlushOnce('direct')));
     }
-    await waitFor(async () => (await store.pendingOverview()).total === 0 && ran.length > 5, {
+    await waitFor(async () => (await store.pending.overview()).total === 0 && ran.length > 5, {
       what: 'every request to be submitted',
     });
     await Promise.all(batchers.map((b) => b.close()));
@@ -80,6 +80,6 @@ describe('three batcher processes on one prefix', () => {
     for (const b of env.emu.inspect.batches().slice(since)) {
       expect(b.request_counts.processing + b.request_counts.succeeded).toBeLessThanOrEqual(150);
     }
-    expect(await store.openSubmissionIds()).toEqual([]);
+    expect(await store.submissions.openIds()).toEqual([]);
   });
 });

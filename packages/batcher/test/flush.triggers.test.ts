@@ -41,14 +41,14 @@ describe('when a partition reaches maxRequests (size)', () => {
       ['size', 10],
       ['size', 10],
     ]);
-    expect((await store.pendingOverview(clock.now())).total).toBe(5);
+    expect((await store.pending.overview(clock.now())).total).toBe(5);
     expect(env.createContentTypes.at(-1)).toBe('application/json');
     // The emulator received exactly the params we stored.
     const [first] = r.batches;
     const sent = env.emu.inspect.requests(first!.batchId);
-    const rec = await store.record(sent[0]!.custom_id);
+    const rec = await store.records.get(sent[0]!.custom_id);
     expect(sent[0]!.params).toEqual(JSON.parse(rec!.params));
-    expect((await store.status(sent[0]!.custom_id)).state).toBe('in_batch');
+    expect((await store.records.status(sent[0]!.custom_id)).state).toBe('in_batch');
   });
 });
 
@@ -65,7 +65,7 @@ describe('when queued bytes reach maxBytes (bytes)', () => {
       ['bytes', 4],
     ]);
     for (const x of r.batches) expect(x.bytes).toBeLessThanOrEqual(maxBytes);
-    expect((await store.pendingOverview(clock.now())).total).toBe(1);
+    expect((await store.pending.overview(clock.now())).total).toBe(1);
   });
 });
 
@@ -84,9 +84,9 @@ describe('when a deadline needs submission now (deadline)', () => {
   it('flushes the partition of a request whose deadline is within 24 h + slack + tick', async () => {
     const { b, store } = await fresh({ deadlineSlackMs: 3600_000, tickMs: 60_000 });
     const now = clock.now();
-    await store.enqueue([makeItem('far', { deadline: now + 3 * DAY, partition: 'a' })], { now });
+    await store.records.enqueue([makeItem('far', { deadline: now + 3 * DAY, partition: 'a' })], { now });
     expect((await b.runFlushOnce()).batches).toEqual([]);
-    await store.enqueue(
+    await store.records.enqueue(
       [
         makeItem('soon', { deadline: now + DAY + 3600_000 + 60_000 - 1, partition: 'b' }),
         makeItem('other', { partition: 'b' }),
@@ -95,7 +95,7 @@ describe('when a deadline needs submission now (deadline)', () => {
     );
     const r = await b.runFlushOnce();
     expect(r.batches.map((x) => [x.reason, x.partition, x.requestCount])).toEqual([['deadline', 'b', 2]]);
-    expect((await store.status('far')).state).toBe('queued');
+    expect((await store.records.status('far')).state).toBe('queued');
   });
 });
 
@@ -130,7 +130,7 @@ describe('manual flush through the {flush} queue', () => {
     const r = await cli.flushNow();
     expect(r.trigger).toBe('manual');
     expect(r.batches.map((x) => [x.reason, x.requestCount])).toEqual([['manual', 7]]);
-    const hb = await store.heartbeats();
+    const hb = await store.heartbeats.list();
     expect(hb.map((h) => h.role)).toEqual(['batcher']); // the worker only, not the CLI
   });
 });
@@ -207,6 +207,6 @@ describe('splitting and grouping', () => {
     open.push(worker);
     const r = await worker.flushNow({ partition: 'acme' });
     expect(r.batches.map((x) => [x.partition, x.requestCount])).toEqual([['acme', 2]]);
-    expect((await store.pendingOverview(clock.now())).partitions.get('globex')?.count).toBe(2);
+    expect((await store.pending.overview(clock.now())).partitions.get('globex')?.count).toBe(2);
   });
 });

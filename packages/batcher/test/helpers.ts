@@ -115,7 +115,7 @@ export function makeItem(cid: string, spec: ItemSpec = {}): EnqueueItem {
 /** Enqueues `n` items `<prefix>-<i>` straight into the store. */
 export async function enqueue(store: Store, n: number, spec: ItemSpec = {}, tag = 'r'): Promise<string[]> {
   const items = Array.from({ length: n }, (_, i) => makeItem(`${tag}-${i}`, spec));
-  const codes = await store.enqueue(items, { now: clock.now() });
+  const codes = await store.records.enqueue(items, { now: clock.now() });
   if (codes.some((c) => c !== 'new')) throw new Error(`enqueue: ${codes.join(',')}`);
   return items.map((i) => i.cid);
 }

@@ -42,8 +42,8 @@ const batchesSince = (since: number) =>
 async function expectEachInOneBatch(store: Store, cids: string[], since: number) {
   const seen = batchesSince(since).flatMap((b) => b.cids);
   expect(seen.sort()).toEqual([...cids].sort());
-  for (const cid of cids) expect((await store.status(cid)).state).toBe('in_batch');
-  expect(await store.openSubmissionIds()).toEqual([]);
+  for (const cid of cids) expect((await store.records.status(cid)).state).toBe('in_batch');
+  expect(await store.submissions.openIds()).toEqual([]);
 }
 
 async function crashAt(prefix: string, hooks: TestOnlyHooks) {
@@ -58,9 +58,9 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
     const cids = await enqueue(store, 6);
     const since = env.emu.inspect.batches().length;
     await crashAt(prefix, { afterClaim: crash });
-    const [sub] = await store.openSubmissionIds();
-    expect((await store.submission(sub!))?.state).toBe('claiming');
-    expect((await store.status(cids[0]!)).state).toBe('submitting');
+    const [sub] = await store.submissions.openIds();
+    expect((await store.submissions.get(sub!))?.state).toBe('claiming');
+    expect((await store.records.status(cids[0]!)).state).toBe('submitting');
     clock.advance(LEASE);
     const b = await start(prefix);
     const r = await b.runFlushOnce('manual');
@@ -75,7 +75,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
     const since = env.emu.inspect.batches().length;
     // The steps the batcher takes, stopped right before batches.create.
     const now = clock.now();
-    await store.openSubmission({
+    await store.submissions.open({
       id: 's-x',
       partition: 'default',
       reason: 'time',
@@ -83,13 +83,13 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
       leaseMs: LEASE,
       now,
     });
-    await store.claim('default-g1', 's-x', 10, 1e9, now, 1);
-    await store.updateSubmission('s-x', { state: 'creating', createAt: now, lease: now + LEASE });
+    await store.submissions.claim('default-g1', 's-x', 10, 1e9, now, 1);
+    await store.submissions.update('s-x', { state: 'creating', createAt: now, lease: now + LEASE });
     clock.advance(LEASE);
     const b = await start(prefix);
     const r = await b.runFlushOnce('manual');
     expect(r.recovered).toEqual({ released: 4, adopted: 0 });
-    expect((await store.submission('s-x'))?.state).toBe('released');
+    expect((await store.submissions.get('s-x'))?.state).toBe('released');
     await expectEachInOneBatch(store, cids, since);
   });
 
@@ -101,11 +101,11 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
     await crashAt(prefix, { afterCreate: crash });
     expect(batchesSince(since)).toHaveLength(1);
     const orphan = batchesSince(since)[0]!.id;
-    expect(await store.batch(orphan)).toBeNull(); // paid, and unknown until recovery
+    expect(await store.batches.get(orphan)).toBeNull(); // paid, and unknown until recovery
     clock.advance(LEASE);
     // Start-up recovery of a worker process adopts it before any flush.
     const b = await start(prefix, { runWorker: true, tickMs: 3600_000 });
-    expect((await store.batch(orphan))?.origin).toBe('adopted');
+    expect((await store.batches.get(orphan))?.origin).toBe('adopted');
     await b.runFlushOnce('manual');
     await expectEachInOneBatch(store, cids, since);
     const q = openQueue('batches', env.redis, prefix);
@@ -140,7 +140,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
     const r = await b.runFlushOnce('manual');
     expect(r.recovered).toEqual({ released: 0, adopted: 0 });
     expect(r.batches).toEqual([]);
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('submitting');
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('submitting');
     clock.advance(LEASE);
     const again = await b.runFlushOnce('manual');
     expect(again.recovered.released).toBe(2);

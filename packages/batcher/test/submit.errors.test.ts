@@ -54,8 +54,8 @@ describe('413 request_too_large', () => {
       ).values(),
     ].flat();
     expect(sent.sort()).toEqual([...cids].sort());
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('in_batch');
-    expect(await store.openSubmissionIds()).toEqual([]);
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('in_batch');
+    expect(await store.submissions.openIds()).toEqual([]);
   });
 });
 
@@ -63,18 +63,18 @@ describe('400 on the envelope', () => {
   it('dead-letters the request the API names and submits the rest', async () => {
     const { b, prefix, store } = await fresh();
     await enqueue(store, 4);
-    await store.enqueue([makeItem('bad', { rawParams: '[1,2]' })], { now: clock.now() });
+    await store.records.enqueue([makeItem('bad', { rawParams: '[1,2]' })], { now: clock.now() });
     const r = await b.runFlushOnce('manual');
     expect(r.deadLettered).toBe(1);
     expect(r.batches.map((x) => x.requestCount)).toEqual([4]);
-    const rec = await store.record('bad');
+    const rec = await store.records.get('bad');
     expect(rec?.state).toBe('dead');
     expect((rec as unknown as { reason: string }).reason).toMatch(/^rejected by API: requests\.\d+\.params/);
     const dlq = openQueue('deadLetters', env.redis, prefix);
     const job = await dlq.getJob(jobIds.deadLetter('bad', 1));
     expect(job?.data).toMatchObject({ customId: 'bad', batchId: null, params: [1, 2] });
     await dlq.close();
-    expect(await store.submissionMembers(r.batches[0]!.submissionId)).not.toContain('bad');
+    expect(await store.submissions.members(r.batches[0]!.submissionId)).not.toContain('bad');
   });
 
   it('a 400 that names no request refuses the call: nothing dead-lettered or bisected, circuit open', async () => {
@@ -91,14 +91,14 @@ describe('400 on the envelope', () => {
     const r = await b.runFlushOnce('manual');
     expect(r).toMatchObject({ stopped: 'circuit', deadLettered: 0, released: 30, batches: [] });
     expect(env.emu.inspect.createCalls()).toBe(calls + 1);
-    expect(await store.circuit()).toMatchObject({
+    expect(await store.circuit.state()).toMatchObject({
       open: true,
       kind: 'account',
       code: 'invalid_request_error',
       reason: '400 invalid_request_error: Your workspace has reached the spend limit you set.',
     });
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
-    expect(await store.openSubmissionIds()).toEqual([]);
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('queued');
+    expect(await store.submissions.openIds()).toEqual([]);
   });
 });
 
@@ -112,7 +112,7 @@ describe('429 rate limited', () => {
     expect(r.stopped).toBe('backoff');
     expect(r.released).toBe(3);
     expect(created()).toBe(before);
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('queued');
     expect((await b.runFlushOnce('tick')).skipped).toBe('backoff');
     clock.advance(5_000);
     await enqueue(store, 1, {}, 'late');
@@ -132,8 +132,9 @@ describe('ambiguous failures (5xx, timeout)', () => {
     expect(r.batches.map((x) => [x.origin, x.requestCount])).toEqual([['adopted', 5]]);
     expect(created()).toBe(before + 1);
     const batchId = r.batches[0]!.batchId;
-    expect((await store.batch(batchId))?.origin).toBe('adopted');
-    for (const cid of cids) expect(await store.status(cid)).toMatchObject({ state: 'in_batch', batchId });
+    expect((await store.batches.get(batchId))?.origin).toBe('adopted');
+    for (const cid of cids)
+      expect(await store.records.status(cid)).toMatchObject({ state: 'in_batch', batchId });
   });
 
   it('a plain 500 leaves the submission for recovery, which releases it; then it is submitted once', async () => {
@@ -143,8 +144,8 @@ describe('ambiguous failures (5xx, timeout)', () => {
     env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 500 });
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('ambiguous');
-    expect(await store.openSubmissionIds()).toHaveLength(1);
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('submitting');
+    expect(await store.submissions.openIds()).toHaveLength(1);
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('submitting');
     clock.advance(2_000); // past the recheck lease and the backoff
     const again = await b.runFlushOnce('manual');
     expect(again.recovered).toEqual({ released: 3, adopted: 0 });
@@ -165,7 +166,7 @@ describe('ambiguous failures (5xx, timeout)', () => {
     const again = await b.runFlushOnce('manual');
     expect(again.recovered).toEqual({ released: 0, adopted: 1 });
     expect(created()).toBe(before + 1);
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('in_batch');
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('in_batch');
   });
 });
 
@@ -179,16 +180,16 @@ describe('402 billing_error', () => {
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('circuit');
     expect(events).toEqual(['billing billing_error']);
-    expect((await store.circuit()).open).toBe(true);
-    expect((await store.alerts()).map((a) => a.code)).toContain('circuit-open');
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
+    expect((await store.circuit.state()).open).toBe(true);
+    expect((await store.alerts.list()).map((a) => a.code)).toContain('circuit-open');
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('queued');
     const calls = env.emu.inspect.createCalls();
     expect((await b.runFlushOnce('manual')).skipped).toBe('circuit');
     expect(env.emu.inspect.createCalls()).toBe(calls);
     clock.advance(60_000);
     const probe = await b.runFlushOnce('manual');
     expect(probe.batches.map((x) => x.requestCount)).toEqual([3]);
-    expect((await store.circuit()).open).toBe(false);
+    expect((await store.circuit.state()).open).toBe(false);
   });
 });
 
@@ -207,13 +208,13 @@ describe('429 with a spend-limit error code', () => {
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('circuit');
     expect(env.emu.inspect.createCalls()).toBe(calls + 1);
-    expect(await store.circuit()).toMatchObject({
+    expect(await store.circuit.state()).toMatchObject({
       open: true,
       kind: 'billing',
       code: 'enforced_spend_limit_reached',
       reason: expect.stringMatching(/spend limit/),
     });
-    for (const cid of cids) expect((await store.status(cid)).state).toBe('queued');
+    for (const cid of cids) expect((await store.records.status(cid)).state).toBe('queued');
     expect((await b.runFlushOnce('manual')).skipped).toBe('circuit');
     expect(env.emu.inspect.createCalls()).toBe(calls + 1);
   });
@@ -229,7 +230,7 @@ describe('the tracking job', () => {
     expect(q.name).toBe(QUEUES.batches);
     expect(job?.data).toMatchObject({ batchId: r.batches[0]!.batchId, requestCount: 2, reason: 'manual' });
     await q.close();
-    const flushes = await store.flushes(1);
+    const flushes = await store.flushLog.recent(1);
     expect(flushes[0]).toMatchObject({ batchId: r.batches[0]!.batchId, requestCount: 2, reason: 'manual' });
   });
 });

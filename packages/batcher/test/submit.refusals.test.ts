@@ -73,7 +73,7 @@ async function ticks(b: Batcher, n: number): Promise<number> {
 async function states(store: ReturnType<typeof storeFor>, cids: string[]) {
   const out: Record<string, number> = {};
   for (const cid of cids) {
-    const s = (await store.status(cid)).state;
+    const s = (await store.records.status(cid)).state;
     out[s] = (out[s] ?? 0) + 1;
   }
   return out;
@@ -117,12 +117,12 @@ describe.each([
     expect(await ticks(b, (2 * COOLDOWN) / TICK)).toBe(2);
     expect(events).toEqual([`account:${fault.errorCode}`, `account:${fault.errorCode}`]);
     expect(await states(store, cids)).toEqual({ queued: 40 });
-    expect(await store.openSubmissionIds()).toEqual([]);
-    const circuit = await store.circuit();
+    expect(await store.submissions.openIds()).toEqual([]);
+    const circuit = await store.circuit.state();
     expect(circuit).toMatchObject({ open: true, kind: 'account', code: fault.errorCode, opens: 2 });
     expect(circuit.open && circuit.reason).toContain(fault.message);
     expect(circuit.open && circuit.fix).toMatch(fix);
-    const alerts = await store.alerts();
+    const alerts = await store.alerts.list();
     expect(alerts.map((a) => a.code)).toEqual(['circuit-open']);
     expect(alerts[0]!.message).toContain(fault.errorCode);
     expect(alerts[0]!.message).toMatch(fix);
@@ -130,8 +130,8 @@ describe.each([
     env.emu.control.clearFaults();
     expect(await ticks(b, COOLDOWN / TICK)).toBe(1);
     expect(await states(store, cids)).toEqual({ in_batch: 40 });
-    expect((await store.circuit()).open).toBe(false);
-    expect(await store.alerts()).toEqual([]);
+    expect((await store.circuit.state()).open).toBe(false);
+    expect(await store.alerts.list()).toEqual([]);
   });
 });
 
@@ -145,7 +145,7 @@ describe('a 400 that names no request', () => {
     refuse({ status: 400, message });
     expect(await ticks(b, 3)).toBe(1);
     expect(await states(store, cids)).toEqual({ queued: 64 });
-    expect(await store.circuit()).toMatchObject({
+    expect(await store.circuit.state()).toMatchObject({
       open: true,
       kind: 'account',
       code: 'invalid_request_error',
@@ -153,7 +153,7 @@ describe('a 400 that names no request', () => {
     });
     // Closed by hand (what `nightshift circuit close` runs) once the limit is raised.
     env.emu.control.clearFaults();
-    expect(await store.closeCircuit()).toBe(true);
+    expect(await store.circuit.close()).toBe(true);
     expect(await ticks(b, 1)).toBe(1);
     expect(await states(store, cids)).toEqual({ in_batch: 64 });
   });
@@ -178,7 +178,7 @@ describe('a billing or spend limit', () => {
     expect(calls).toBe(5);
     const waits = until.map((u, i) => u - (i === 0 ? 0 : until[i - 1]!));
     expect(waits.slice(1)).toEqual([120, 240, 240, 240]);
-    expect(await store.circuit()).toMatchObject({
+    expect(await store.circuit.state()).toMatchObject({
       kind: 'billing',
       code: 'enforced_spend_limit_reached',
       opens: 5,
@@ -187,7 +187,7 @@ describe('a billing or spend limit', () => {
     env.emu.control.clearFaults();
     expect(await ticks(b, 240_000 / TICK)).toBe(1);
     expect(await states(store, cids)).toEqual({ in_batch: 5 });
-    expect((await store.circuit()).open).toBe(false);
+    expect((await store.circuit.state()).open).toBe(false);
   });
 
   it('402 linked_organization_billing_unavailable names the limit too', async () => {
@@ -197,7 +197,7 @@ describe('a billing or spend limit', () => {
     await enqueue(store, 2);
     refuse(fault);
     await ticks(b, 1);
-    const c = await store.circuit();
+    const c = await store.circuit.state();
     expect(c).toMatchObject({ open: true, kind: 'billing', code: 'linked_organization_billing_unavailable' });
     expect(c.open && c.fix).toMatch(/linked to the user profile/);
   });
@@ -213,10 +213,10 @@ describe('a rate or ramp limit', () => {
     // Refused at the first tick; the next two (20 s) wait for retry-after (25 s); the third submits.
     expect(await ticks(b, 2)).toBe(1);
     expect(await states(store, cids)).toEqual({ queued: 3 });
-    expect((await store.circuit()).open).toBe(false);
+    expect((await store.circuit.state()).open).toBe(false);
     expect(await ticks(b, 2)).toBe(1);
     expect(await states(store, cids)).toEqual({ in_batch: 3 });
-    expect(await store.alerts()).toEqual([]);
+    expect(await store.alerts.list()).toEqual([]);
   });
 });
 
@@ -230,11 +230,11 @@ describe('a temporary refusal (503 with a cmek_* code)', () => {
     refuse({ ...fault, times: 1 });
     expect(await ticks(b, 1)).toBe(1);
     expect(env.emu.inspect.stats().calls.list).toBe(lists);
-    expect(await store.openSubmissionIds()).toEqual([]);
+    expect(await store.submissions.openIds()).toEqual([]);
     expect(await states(store, cids)).toEqual({ queued: 3 });
     expect(await ticks(b, 2)).toBe(1);
     expect(await states(store, cids)).toEqual({ in_batch: 3 });
-    expect((await store.circuit()).open).toBe(false);
+    expect((await store.circuit.state()).open).toBe(false);
   });
 
   it('a plain 503 stays ambiguous and is reconciled through batches.list', async () => {

@@ -38,7 +38,7 @@ export async function retryDeadLetter(ctx: BoardContext, jobId: string): Promise
   const job = await ctx.queues.deadLetters.getJob(jobId);
   const cid = customIdOf(job);
   if (!job || !cid) return fail(404, `Dead letter ${jobId} not found (already retried or removed?).`);
-  const [code] = await ctx.store.retryDead([cid], ctx.opts.now());
+  const [code] = await ctx.store.outcomes.retryDead([cid], ctx.opts.now());
   if (code === 'unknown') {
     return fail(409, `The record of ${cid} is gone (past retention); re-enqueue it from its source instead.`);
   }
@@ -67,7 +67,7 @@ export async function retryAllDeadLetters(ctx: BoardContext): Promise<ActionResu
     const jobs = (await q.getWaiting(offset, offset + PAGE - 1)).filter((j): j is Job => !!j);
     if (jobs.length === 0) break;
     const withId = jobs.filter((j) => customIdOf(j));
-    const codes = await ctx.store.retryDead(
+    const codes = await ctx.store.outcomes.retryDead(
       withId.map((j) => customIdOf(j)!),
       ctx.opts.now(),
     );
@@ -95,10 +95,11 @@ export async function cancelBatch(ctx: BoardContext, batchId: string): Promise<A
   const client = ctx.opts.client;
   if (!client) return fail(404, 'Cancelling needs an Anthropic client (ANTHROPIC_API_KEY) on the board.');
   if (!ID.test(batchId)) return fail(400, `"${batchId}" is not a batch id.`);
-  if (!(await ctx.store.batch(batchId))) return fail(404, `Batch ${batchId} is not known to Nightshift.`);
+  if (!(await ctx.store.batches.get(batchId)))
+    return fail(404, `Batch ${batchId} is not known to Nightshift.`);
   try {
     const res = await client.messages.batches.cancel(batchId);
-    await ctx.store.updateBatch(batchId, { status: res.processing_status });
+    await ctx.store.batches.update(batchId, { status: res.processing_status });
     ctx.logger.info({ batchId, status: res.processing_status }, 'batch cancel requested from the board');
     return {
       status: 200,

@@ -116,7 +116,7 @@ const num = (v: string | undefined | null): number | null => {
 
 /** Queued requests per partition, biggest first. */
 export async function waitingView(ctx: BoardContext, now: number): Promise<WaitingView> {
-  const ov = await ctx.store.pendingOverview(now);
+  const ov = await ctx.store.pending.overview(now);
   const partitions = [...ov.partitions.entries()]
     .map(([partition, p]) => ({
       partition,
@@ -163,10 +163,10 @@ export function batchView(b: BatchFields, now: number): BatchView {
 
 /** Batches whose results are not applied yet (oldest first), and the latest known batches. */
 export async function batchesView(ctx: BoardContext, now: number, recentLimit = 20, offset = 0) {
-  const ids = await ctx.store.inflightBatchIds();
+  const ids = await ctx.store.batches.inflightIds();
   const [inflightRaw, recentRaw] = await Promise.all([
-    Promise.all(ids.map((id) => ctx.store.batch(id))),
-    recentLimit > 0 ? ctx.store.listBatches(recentLimit, offset) : Promise.resolve([]),
+    Promise.all(ids.map((id) => ctx.store.batches.get(id))),
+    recentLimit > 0 ? ctx.store.batches.list(recentLimit, offset) : Promise.resolve([]),
   ]);
   const inflight = inflightRaw
     .filter((b): b is BatchFields => b !== null)
@@ -242,8 +242,8 @@ function roleLiveness(
 /** Batcher and collector liveness, plus the latest flush records. */
 export async function livenessView(ctx: BoardContext, now: number) {
   const [beats, flushes, batcher, collector] = await Promise.all([
-    ctx.store.heartbeats(),
-    ctx.store.flushes(10),
+    ctx.store.heartbeats.list(),
+    ctx.store.flushLog.recent(10),
     driverState(ctx, 'batcher'),
     driverState(ctx, 'collector'),
   ]);
@@ -311,7 +311,7 @@ export async function deadLettersView(ctx: BoardContext, limit: number) {
   const jobs = await readJobsWithin(q, ids, LIST_DATA_BYTES);
   const large = jobs.filter((j) => j.omittedDataBytes > 0).map((j) => customIdOfJob(String(j.job.id)));
   const recs = new Map(
-    (await ctx.store.peek(large, ['feature', 'model', 'reason', 'err', 'hist', 'done', 'batch'])).map(
+    (await ctx.store.records.peek(large, ['feature', 'model', 'reason', 'err', 'hist', 'done', 'batch'])).map(
       (r, i) => [large[i]!, r],
     ),
   );
@@ -336,13 +336,13 @@ export async function deadLettersView(ctx: BoardContext, limit: number) {
 
 /** The first `limit` queued requests of the oldest groups (the store's pending index, read only). */
 export async function queuedRequestsView(ctx: BoardContext, now: number, limit: number) {
-  const ov = await ctx.store.pendingOverview(now);
+  const ov = await ctx.store.pending.overview(now);
   const picked: { cid: string; ready: number }[] = [];
   for (const g of ov.groups) {
     if (picked.length >= limit) break;
-    picked.push(...(await ctx.store.queuedInGroup(g.group, limit - picked.length)));
+    picked.push(...(await ctx.store.pending.inGroup(g.group, limit - picked.length)));
   }
-  const recs = await ctx.store.peek(
+  const recs = await ctx.store.records.peek(
     picked.map((p) => p.cid),
     ['feature', 'model', 'partition', 'attempt', 'enq', 'deadline'],
   );
@@ -374,8 +374,8 @@ export async function overview(ctx: BoardContext, days: CostWindow): Promise<Ove
       waitingView(ctx, now),
       batchesView(ctx, now, 15),
       livenessView(ctx, now),
-      ctx.store.alerts(),
-      ctx.store.circuit(),
+      ctx.store.alerts.list(),
+      ctx.store.circuit.state(),
       deadLettersView(ctx, 50),
       queuedRequestsView(ctx, now, 50),
       loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),

@@ -210,7 +210,7 @@ class RequestJob implements QueueJob {
 
   /** Remove = cancel: only a request that is still queued (the store's cancel). */
   async remove(): Promise<void> {
-    const [code] = await this.ctx.store.cancel([this.r.record.cid], this.ctx.opts.now());
+    const [code] = await this.ctx.store.records.cancel([this.r.record.cid], this.ctx.opts.now());
     if (code !== 'ok') throw new Error(`${this.r.record.cid} was not canceled (${code}).`);
     this.ctx.logger.info({ customId: this.r.record.cid }, 'request canceled from Bull Board');
   }

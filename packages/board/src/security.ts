@@ -308,7 +308,7 @@ export const newCsrfToken = () => randomBytes(32).toString('base64url');
 export async function sharedCsrfToken(store: Store): Promise<{ token: string; shared: boolean }> {
   const mine = newCsrfToken();
   try {
-    const token = await store.boardCsrfToken(mine);
+    const token = await store.board.csrfToken(mine);
     return token ? { token, shared: true } : { token: mine, shared: false };
   } catch {
     return { token: mine, shared: false };

@@ -42,7 +42,7 @@ async function open(over: Parameters<typeof startBoard>[2] = {}) {
 
 /** Kills `cid` (queued in the seed) through a real submission, and files its dead letter. */
 async function kill(s: Seeded, cid: string, sub: string) {
-  await s.store.openSubmission({
+  await s.store.submissions.open({
     id: sub,
     partition: 'default',
     reason: 'manual',
@@ -50,9 +50,12 @@ async function kill(s: Seeded, cid: string, sub: string) {
     leaseMs: MIN,
     now: T0,
   });
-  await s.store.claim('g-default', sub, 1, 1e9, T0);
+  await s.store.submissions.claim('g-default', sub, 1, 1e9, T0);
   const entry = { attempt: 1, batchId: null, outcome: 'rejected' as const, at: T0 };
-  await s.store.apply([{ cid, action: 'dead', guardSub: sub, reason: 'rejected', error: null, entry }], T0);
+  await s.store.outcomes.apply(
+    [{ cid, action: 'dead', guardSub: sub, reason: 'rejected', error: null, entry }],
+    T0,
+  );
   const payload = {
     customId: cid,
     feature: 'classify-docs',
@@ -79,7 +82,7 @@ describe('retrying a dead letter', () => {
       result: 'ok',
       message: 'c3 is queued again.',
     });
-    expect(await seeded.store.status('c3')).toMatchObject({ state: 'queued', attempt: 1 });
+    expect(await seeded.store.records.status('c3')).toMatchObject({ state: 'queued', attempt: 1 });
     expect(await seeded.deadLetters.getJob(seeded.deadJobId)).toBeUndefined();
     const o = await getJson<{ waiting: { total: number }; deadLetters: { total: number } }>(
       `${board.url}/api/overview`,
@@ -105,12 +108,12 @@ describe('retrying a dead letter', () => {
     });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/?done=retried&n=1#dead-letters');
-    expect((await seeded.store.record('c3'))?.state).toBe('queued');
+    expect((await seeded.store.records.get('c3'))?.state).toBe('queued');
   });
 
   it('clears a stale dead letter whose request is no longer dead', async () => {
     const { seeded, post } = await open();
-    await seeded.store.retryDead(['c3'], T0);
+    await seeded.store.outcomes.retryDead(['c3'], T0);
     const res = await post(`/api/dead-letters/${seeded.deadJobId}/retry`);
     expect(await res.json()).toMatchObject({ ok: true, result: 'not-dead:queued' });
     expect(await seeded.deadLetters.getJob(seeded.deadJobId)).toBeUndefined();
@@ -127,8 +130,8 @@ describe('retry all', () => {
     const res = await post('/api/dead-letters/retry-all');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: true, retried: 2, skipped: 1 });
-    expect((await seeded.store.record('c3'))?.state).toBe('queued');
-    expect((await seeded.store.record('c4'))?.state).toBe('queued');
+    expect((await seeded.store.records.get('c3'))?.state).toBe('queued');
+    expect((await seeded.store.records.get('c4'))?.state).toBe('queued');
     const left = await seeded.deadLetters.getWaiting();
     expect(left.map((j) => j.id)).toEqual(['dead-c5-1']);
   });
@@ -145,7 +148,7 @@ describe('cancelling a batch', () => {
       ],
     });
     const { seeded, post, board } = await open({ client });
-    await seeded.store.openSubmission({
+    await seeded.store.submissions.open({
       id: 's-live',
       partition: 'default',
       reason: 'manual',
@@ -153,8 +156,8 @@ describe('cancelling a batch', () => {
       leaseMs: MIN,
       now: T0,
     });
-    await seeded.store.claim('g-default', 's-live', 1, 1e9, T0);
-    await seeded.store.commit(
+    await seeded.store.submissions.claim('g-default', 's-live', 1, 1e9, T0);
+    await seeded.store.submissions.commit(
       's-live',
       {
         id: created.id,
@@ -171,7 +174,7 @@ describe('cancelling a batch', () => {
     const res = await post(`/api/batches/${created.id}/cancel`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: true, batchId: created.id, status: 'canceling' });
-    expect((await seeded.store.batch(created.id))?.status).toBe('canceling');
+    expect((await seeded.store.batches.get(created.id))?.status).toBe('canceling');
     expect(emu.inspect.batch(created.id)?.processing_status).not.toBe('in_progress');
     expect((await post('/api/batches/msgbatch_unknown/cancel')).status).toBe(404);
   });

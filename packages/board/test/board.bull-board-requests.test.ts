@@ -111,8 +111,8 @@ describe('Bull Board requests queue over the store', () => {
       headers: { origin: 'http://evil.example' },
     });
     expect(cross.status).toBe(403);
-    expect((await life.store.record(life.waiting[0]!))?.state).toBe('queued');
-    expect((await life.store.record(life.active[0]!))?.state).toBe('claimed');
+    expect((await life.store.records.get(life.waiting[0]!))?.state).toBe('queued');
+    expect((await life.store.records.get(life.active[0]!))?.state).toBe('claimed');
   });
 
   it('pauses and resumes batching (the {flush} queue) when the requests queue is paused', async () => {
@@ -130,12 +130,12 @@ describe('Bull Board requests queue over the store', () => {
 
   it('promotes a delayed request, cancels a queued one and retries a dead one through the store', async () => {
     expect((await put(board, `${life.delayed}/promote`)).status).toBe(204);
-    const promoted = await life.store.record(life.delayed);
+    const promoted = await life.store.records.get(life.delayed);
     expect(Number(promoted?.ready)).toBeLessThanOrEqual(Date.now());
     expect((await put(board, `${life.waiting[2]}/clean`)).status).toBe(204);
-    expect((await life.store.record(life.waiting[2]!))?.state).toBe('canceled');
+    expect((await life.store.records.get(life.waiting[2]!))?.state).toBe('canceled');
     expect((await put(board, `${life.dead}/retry`)).status).toBe(204);
-    expect((await life.store.record(life.dead))?.state).toBe('queued');
+    expect((await life.store.records.get(life.dead))?.state).toBe('queued');
     const q = await requestsQueue(board, 'latest');
     expect(q.counts).toEqual({ waiting: 4, delayed: 0, active: 2, completed: 1, failed: 0 });
     const audits = log.lines().filter((l) => l.audit === true && l.queue === 'requests');
@@ -160,9 +160,9 @@ describe('a huge request in Bull Board', () => {
       messages: [{ role: 'user', content: long }],
     });
     const store = new Store(fx.redis, prefix);
-    await store.enqueue([item('r-huge', { params, bytes: params.length + 30 })], { now: Date.now() });
+    await store.records.enqueue([item('r-huge', { params, bytes: params.length + 30 })], { now: Date.now() });
     // A record of nonsense renders too (a deadline Date cannot hold, history that is not JSON).
-    await store.enqueue([item('r-odd')], { now: Date.now() });
+    await store.records.enqueue([item('r-odd')], { now: Date.now() });
     await fx.redis.hset(rawStore(store).keys.record('r-odd'), {
       deadline: '1e20',
       hist: '{not json',

@@ -106,7 +106,7 @@ describe('a DNS-rebinding page (foreign Host) on a board without credentials', (
       headers: attacker,
     });
     expect(pause.status).toBe(421);
-    expect((await seeded.store.record('c3'))?.state).toBe('dead');
+    expect((await seeded.store.records.get('c3'))?.state).toBe('dead');
     const flush = openQueue('flush', fx.redis, seeded.store.prefix);
     expect(await flush.isPaused()).toBe(false);
     await flush.close();
@@ -379,7 +379,7 @@ describe('stored values of any shape', () => {
   it('still render: a deadline of 1e20, a dead letter of nonsense', async () => {
     const { board, seeded }: { board: Board; seeded: Seeded } = await open();
     // What an earlier version accepted, written straight into the store.
-    await seeded.store.enqueue([item('huge-deadline', { deadline: 1e20 })], { now: Date.now() });
+    await seeded.store.records.enqueue([item('huge-deadline', { deadline: 1e20 })], { now: Date.now() });
     await seeded.deadLetters.add(
       'x',
       { customId: 5, deadAt: 1e300, lastError: 'nope', attempts: 'many' } as never,

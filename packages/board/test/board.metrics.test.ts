@@ -131,9 +131,9 @@ describe('/metrics', () => {
       prices: DEFAULT_PRICES,
       now: T0,
     });
-    await seeded.store.apply([rt.item], T0);
-    await seeded.store.markCollected(seeded.batchId, { succeeded: 2, errored: 1 }, T0);
-    await seeded.store.openCircuit(
+    await seeded.store.outcomes.apply([rt.item], T0);
+    await seeded.store.batches.markCollected(seeded.batchId, { succeeded: 2, errored: 1 }, T0);
+    await seeded.store.circuit.open(
       {
         kind: 'billing',
         code: 'enforced_spend_limit_reached',

@@ -55,7 +55,7 @@ describe('the overview page', () => {
       const m = message(model, 1000, 200);
       return { ...m, usage: { ...m.usage, inference_geo: geo } } as typeof m;
     };
-    await store.enqueue(
+    await store.records.enqueue(
       [item('u1', { model: 'claude-sonnet-4-6' }), item('o1', { model: 'claude-opus-4-5' })],
       {
         now: T0 - 60_000,
@@ -74,11 +74,11 @@ describe('the overview page', () => {
         prices: DEFAULT_PRICES,
         now: T0 - 1_000,
       }).item;
-    await store.apply(
+    await store.outcomes.apply(
       [success('u1', 'claude-sonnet-4-6', 'us'), success('o1', 'claude-opus-4-5', null)],
       T0 - 1_000,
     );
-    await store.openCircuit(
+    await store.circuit.open(
       {
         kind: 'account',
         code: 'workspace_human_review_disabled',

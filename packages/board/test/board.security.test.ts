@@ -227,7 +227,7 @@ describe('read-only mode', () => {
     expect(page).not.toContain('/retry"');
     expect(page).not.toContain('Retry all');
     expect(await seeded.deadLetters.getJob(seeded.deadJobId)).toBeDefined();
-    expect((await seeded.store.record('c3'))?.state).toBe('dead');
+    expect((await seeded.store.records.get('c3'))?.state).toBe('dead');
   });
 });
 
@@ -251,7 +251,7 @@ describe('cross-site request protection', () => {
       const res = await fetch(url, { method: 'POST', headers });
       expect(res.status, why).toBe(403);
     }
-    expect((await seeded.store.record('c3'))?.state).toBe('dead');
+    expect((await seeded.store.records.get('c3'))?.state).toBe('dead');
     // A cross-site form post carrying a stolen token is still refused.
     const form = await fetch(url, {
       method: 'POST',
@@ -271,7 +271,7 @@ describe('cross-site request protection', () => {
       },
     });
     expect(proxied.status).toBe(200);
-    expect((await seeded.store.record('c3'))?.state).toBe('queued');
+    expect((await seeded.store.records.get('c3'))?.state).toBe('queued');
   });
 
   it('guards Bull Board writes by origin', async () => {

@@ -88,8 +88,8 @@ describe('webhooks on the board', () => {
     const { board, post, bullBoard, audits, prefix, store } = await open();
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     await new WebhookEndpoints(store).register({ name: 'svc', url, events: ['request.canceled'] });
-    await store.enqueue([item('a'), item('b'), item('c')]);
-    await store.cancel(['a', 'b', 'c']);
+    await store.records.enqueue([item('a'), item('b'), item('c')]);
+    await store.records.cancel(['a', 'b', 'c']);
     // No nightshift-webhooks yet: the events wait in the outbox, which the fleet metrics show.
     expect(await (await fetch(`${board.url}/metrics`)).text()).toContain(
       'nightshift_webhook_outbox_backlog 3',

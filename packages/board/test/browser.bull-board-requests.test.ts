@@ -144,7 +144,7 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
     await shows(page, life.dead);
     await jobButton(page, card(life.dead), 'retry').click();
     await page.getByRole('button', { name: 'Confirm' }).click();
-    await waitFor(async () => (await life.store.record(life.dead))?.state === 'queued', {
+    await waitFor(async () => (await life.store.records.get(life.dead))?.state === 'queued', {
       what: 'the dead request queued again',
     });
     expect(await life.queues[1]!.getJob(life.deadJobId)).toBeUndefined();
@@ -154,10 +154,10 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
     await shows(page, victim);
     await jobButton(page, card(victim), 'remove').click();
     await page.getByRole('button', { name: 'Confirm' }).click();
-    await waitFor(async () => (await life.store.record(victim))?.state === 'canceled', {
+    await waitFor(async () => (await life.store.records.get(victim))?.state === 'canceled', {
       what: 'the queued request canceled',
     });
-    expect((await life.store.status(victim)).state).toBe('canceled');
+    expect((await life.store.records.status(victim)).state).toBe('canceled');
     await page.goto(`${board.url}/queues/queue/requests`);
     await shows(page, 'r-wait-1');
     // The retried one waits again; the canceled one is gone from every list.
@@ -201,7 +201,7 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
       });
       expect(res.status, `${action} ${cid}`).toBe(403);
     }
-    expect((await life.store.record(life.waiting[0]!))?.state).toBe('queued');
-    expect((await life.store.record(life.delayed))?.state).toBe('queued');
+    expect((await life.store.records.get(life.waiting[0]!))?.state).toBe('queued');
+    expect((await life.store.records.get(life.delayed))?.state).toBe('queued');
   });
 });

@@ -34,8 +34,8 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
   const items = features.flatMap(([feature, model], f) =>
     Array.from({ length: 3 + f }, (_, i) => item(`${feature}-${i}`, { feature, model, group: 'g-hist' })),
   );
-  await store.enqueue(items, { now: now - 9 * 60 * MIN });
-  await store.openSubmission({
+  await store.records.enqueue(items, { now: now - 9 * 60 * MIN });
+  await store.submissions.open({
     id: 's0',
     partition: 'default',
     reason: 'time',
@@ -43,9 +43,9 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
     leaseMs: MIN,
     now: now - 8 * 60 * MIN,
   });
-  await store.claim('g-hist', 's0', 1000, 1e9, now - 8 * 60 * MIN);
+  await store.submissions.claim('g-hist', 's0', 1000, 1e9, now - 8 * 60 * MIN);
   const batchId = 'msgbatch_01HISTORY0000';
-  await store.commit(
+  await store.submissions.commit(
     's0',
     {
       id: batchId,
@@ -74,11 +74,11 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
   // Spread over the last six days so the daily chart has a shape.
   for (let d = 0; d < 6; d++) {
     const part = applied.filter((_, i) => i % 6 === d);
-    await store.apply(part, now - d * 24 * 60 * MIN - 7 * 60 * MIN);
+    await store.outcomes.apply(part, now - d * 24 * 60 * MIN - 7 * 60 * MIN);
   }
-  await store.updateBatch(batchId, { status: 'ended', state: 'ended', ended: now - 7 * 60 * MIN });
-  await store.markCollected(batchId, { succeeded: items.length, errored: 0 }, now - 7 * 60 * MIN);
-  await store.recordFlush({
+  await store.batches.update(batchId, { status: 'ended', state: 'ended', ended: now - 7 * 60 * MIN });
+  await store.batches.markCollected(batchId, { succeeded: items.length, errored: 0 }, now - 7 * 60 * MIN);
+  await store.flushLog.record({
     at: now - 5 * MIN,
     batchId: 'msgbatch_seed0001',
     requests: 3,
@@ -86,7 +86,7 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
     reason: 'size',
     durationMs: 412,
   });
-  await store.recordFlush({
+  await store.flushLog.record({
     at: now - 8 * 60 * MIN,
     batchId,
     requests: items.length,
@@ -174,7 +174,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', { timeout: 90_000 
   });
 
   it('turns liveness green on the next refresh once the batcher beats', async () => {
-    await seeded.store.heartbeat({
+    await seeded.store.heartbeats.beat({
       role: 'batcher',
       instance: 'batcher-1',
       pid: 311,
@@ -226,7 +226,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', { timeout: 90_000 
     await page.locator('[data-dead="c3"]').getByRole('button', { name: 'Retry' }).click();
     await page.locator('[data-dead="c3"]').waitFor({ state: 'detached' });
     expect(await page.locator('#notice').textContent()).toContain('c3 is queued again');
-    expect((await seeded.store.record('c3'))?.state).toBe('queued');
+    expect((await seeded.store.records.get('c3'))?.state).toBe('queued');
     expect(await seeded.deadLetters.getJob(seeded.deadJobId)).toBeUndefined();
     expect(await page.getByTestId('tile-waiting').locator('.tile-value').textContent()).toBe('5');
   });

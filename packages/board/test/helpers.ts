@@ -86,17 +86,17 @@ export interface Seeded {
 export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise<Seeded> {
   const store = new Store(redis, prefix);
   const enq = t0 - 10 * MIN;
-  await store.enqueue(
+  await store.records.enqueue(
     ['c1', 'c2', 'c3', 'c4', 'c5'].map((c) => item(c)),
     { now: enq },
   );
-  await store.enqueue(
+  await store.records.enqueue(
     ['d1', 'd2'].map((c) =>
       item(c, { feature: 'weekly-digest', model: 'claude-sonnet-4-5', partition: 'acme', group: 'g-acme' }),
     ),
     { now: enq + MIN },
   );
-  await store.openSubmission({
+  await store.submissions.open({
     id: 's1',
     partition: 'default',
     reason: 'size',
@@ -104,9 +104,9 @@ export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise
     leaseMs: MIN,
     now: t0 - 5 * MIN,
   });
-  await store.claim('g-default', 's1', 3, 1_000_000, t0 - 5 * MIN);
+  await store.submissions.claim('g-default', 's1', 3, 1_000_000, t0 - 5 * MIN);
   const batchId = 'msgbatch_seed0001';
-  await store.commit(
+  await store.submissions.commit(
     's1',
     {
       id: batchId,
@@ -117,7 +117,9 @@ export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise
     { count: 3, bytes: 360, partition: 'default', reason: 'size' },
     t0 - 5 * MIN,
   );
-  await store.updateBatch(batchId, { counts: JSON.stringify({ processing: 1, succeeded: 2, errored: 0 }) });
+  await store.batches.update(batchId, {
+    counts: JSON.stringify({ processing: 1, succeeded: 2, errored: 0 }),
+  });
   const successes = ['c1', 'c2'].map(
     (cid) =>
       buildSuccess({
@@ -141,7 +143,7 @@ export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise
     at: t0 - MIN,
   };
   const error = { type: 'invalid_request_error', message: 'max_tokens: must be at most 8192' };
-  await store.apply(
+  await store.outcomes.apply(
     [...successes, { cid: 'c3', action: 'dead', guardSub: 's1', reason: 'invalid_request', error, entry }],
     t0 - MIN,
   );
@@ -160,7 +162,7 @@ export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise
   };
   await addDeadLetters(deadLetters, [{ payload, deaths: 1 }]);
   await upsertSchedulers(redis, prefix);
-  await store.heartbeat({
+  await store.heartbeats.beat({
     role: 'collector',
     instance: 'col-1',
     pid: 4242,
@@ -243,19 +245,19 @@ export async function seedLifecycle(redis: RedisClient, prefix: string, now: num
   const meta = JSON.stringify({ ticket: 'T-1042', tenant: 'acme' });
   const acme = (c: string, group: string) =>
     item(c, { meta, deadline: now + 2 * 24 * 60 * MIN, partition: 'acme', group });
-  await store.enqueue(
+  await store.records.enqueue(
     [
       ...['r-wait-1', 'r-wait-2', 'r-wait-3'].map((c) => acme(c, 'g-acme')),
       ...['r-back-1', 'r-ok-1', 'r-dead-1'].map((c) => acme(c, 'g-done')),
     ],
     { now: enq },
   );
-  await store.enqueue(
+  await store.records.enqueue(
     ['r-fly-1', 'r-fly-2'].map((c) => item(c, { feature: 'weekly-digest', group: 'g-fly' })),
     { now: enq },
   );
   const commit = async (sub: string, group: string, ids: string[], batchId: string, at: number) => {
-    await store.openSubmission({
+    await store.submissions.open({
       id: sub,
       partition: 'acme',
       reason: 'size',
@@ -263,8 +265,8 @@ export async function seedLifecycle(redis: RedisClient, prefix: string, now: num
       leaseMs: MIN,
       now: at,
     });
-    await store.claim(group, sub, ids.length, 1e9, at);
-    await store.commit(
+    await store.submissions.claim(group, sub, ids.length, 1e9, at);
+    await store.submissions.commit(
       sub,
       {
         id: batchId,
@@ -297,7 +299,7 @@ export async function seedLifecycle(redis: RedisClient, prefix: string, now: num
   const at = now - 5 * MIN;
   const error = { type: 'invalid_request_error', message: 'messages.0.content: must not be empty' };
   const readyAt = now + 30 * MIN;
-  await store.apply(
+  await store.outcomes.apply(
     [
       { ...success, delivery },
       {
@@ -333,7 +335,7 @@ export async function seedLifecycle(redis: RedisClient, prefix: string, now: num
     ],
     at,
   );
-  await store.markCollected('msgbatch_done01', { succeeded: 1, errored: 2 }, at);
+  await store.batches.markCollected('msgbatch_done01', { succeeded: 1, errored: 2 }, at);
   const results = openQueue('results', redis, prefix);
   await deliverResults(results, [{ id: delivery, results: [payload] }]);
   const deadLetters = openQueue('deadLetters', redis, prefix);

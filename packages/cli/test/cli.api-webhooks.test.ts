@@ -99,8 +99,8 @@ describe('nightshift webhooks', () => {
       realtimeAllowed: false,
       state: 'queued' as const,
     });
-    await store.enqueue([item('a'), item('b')]);
-    await store.cancel(['a', 'b']);
+    await store.records.enqueue([item('a'), item('b')]);
+    await store.records.cancel(['a', 'b']);
     await waitFor(
       async () =>
         (await cli(['webhooks', 'failed', '--json'], 'c2')).out.includes('"b"') ||

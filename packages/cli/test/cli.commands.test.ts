@@ -42,16 +42,22 @@ const item = (cid: string) => ({
 async function seed() {
   const prefix = `c${++n}`;
   const store = new Store(fx.redis, prefix);
-  await store.enqueue(['a', 'b', 'c', 'd', 'e'].map(item));
-  await store.openSubmission({ id: 's1', partition: 'default', reason: 'size', owner: 'x', leaseMs: 60_000 });
-  await store.claim('g', 's1', 2, 1e9);
+  await store.records.enqueue(['a', 'b', 'c', 'd', 'e'].map(item));
+  await store.submissions.open({
+    id: 's1',
+    partition: 'default',
+    reason: 'size',
+    owner: 'x',
+    leaseMs: 60_000,
+  });
+  await store.submissions.claim('g', 's1', 2, 1e9);
   const now = new Date().toISOString();
-  await store.commit(
+  await store.submissions.commit(
     's1',
     { id: 'msgbatch_01abc', created_at: now, expires_at: now, processing_status: 'in_progress' },
     { count: 2, bytes: 200, partition: 'default', reason: 'size' },
   );
-  await store.apply([
+  await store.outcomes.apply([
     {
       cid: 'b',
       action: 'dead',
@@ -80,7 +86,7 @@ async function seed() {
     },
   ]);
   await dl.close();
-  await store.apply([
+  await store.outcomes.apply([
     {
       cid: 'a',
       action: 'success',
@@ -125,7 +131,7 @@ describe('nightshift CLI', () => {
     const r = await cli(['retry-dead', 'b', 'nope', '--json'], prefix);
     expect(r.code).toBe(1); // one id was not a dead letter
     expect(JSON.parse(r.out)).toMatchObject({ retried: ['b'], unknown: ['nope'] });
-    expect((await store.status('b')).state).toBe('queued');
+    expect((await store.records.status('b')).state).toBe('queued');
     expect(JSON.parse((await cli(['dead-letters', '--json'], prefix)).out)).toEqual([]);
   });
 
@@ -144,7 +150,7 @@ describe('nightshift CLI', () => {
 
   it('shows an account refusal with its code and fix in status, and closes the circuit', async () => {
     const { prefix, store } = await seed();
-    await store.openCircuit({
+    await store.circuit.open({
       kind: 'account',
       code: 'organization_on_hold',
       reason: '400 organization_on_hold: The organization is on hold.',
@@ -166,8 +172,8 @@ describe('nightshift CLI', () => {
     expect((await cli(['circuit', 'close'], prefix)).out).toBe(
       'Circuit closed (was organization_on_hold): the batcher submits again on its next tick.',
     );
-    expect((await store.circuit()).open).toBe(false);
-    expect((await store.alerts()).map((a) => a.code)).not.toContain('circuit-open');
+    expect((await store.circuit.state()).open).toBe(false);
+    expect((await store.alerts.list()).map((a) => a.code)).not.toContain('circuit-open');
     expect((await cli(['circuit', 'close'], prefix)).out).toBe('Circuit was not open.');
   });
 
@@ -176,7 +182,7 @@ describe('nightshift CLI', () => {
     const flush = openQueue('flush', fx.redis, prefix);
     await flush.upsertJobScheduler(jobIds.flushScheduler, { every: 3_600_000 }, { name: 'tick' });
     expect((await cli(['health', 'batcher'], prefix)).code).toBe(1);
-    await store.heartbeat({
+    await store.heartbeats.beat({
       role: 'batcher',
       instance: 'x',
       pid: 1,

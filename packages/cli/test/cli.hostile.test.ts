@@ -160,7 +160,7 @@ describe('hostile values stored in Redis', () => {
       [`b|docs|${model}|cost`]: 1000,
     });
     await redis.sadd(rawStore(store).keys.ledgerDays, day);
-    await store.raiseAlert({ code: 'billing', message: 'credit \u202Eevol si ecnalab' });
+    await store.alerts.raise({ code: 'billing', message: 'credit \u202Eevol si ecnalab' });
     const run = async (args: string[]) => {
       const r = await cli(args, { NIGHTSHIFT_PREFIX: prefix });
       return { code: r.code, text: `${r.out}\n${r.err}` };

@@ -92,7 +92,7 @@ describe('a Redis Cluster master failover', () => {
         repeatedBefore(deliveries, killedAt - 1000),
         'delivered twice though first delivered well before the kill',
       ).toEqual([]);
-      await waitFor(async () => (await store.inflightBatchIds()).length === 0, {
+      await waitFor(async () => (await store.batches.inflightIds()).length === 0, {
         timeoutMs: 30_000,
         what: 'no batch in flight',
       });

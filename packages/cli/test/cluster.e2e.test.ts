@@ -96,7 +96,7 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
     try {
       const outcomes = await producer.enqueueMany(w.requests);
       expect(outcomes.map((o) => o.outcome)).toEqual(w.all.map(() => 'queued'));
-      const beats = await new Store(producerConn, prefix).heartbeats();
+      const beats = await new Store(producerConn, prefix).heartbeats.list();
       expect(beats.map((h) => `${h.role}:${h.instance}`).sort()).toEqual([
         'batcher:b1',
         'batcher:b2',
@@ -131,7 +131,7 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
       const store = new Store(producerConn, prefix);
       // The retry went out in a second batch; every batch is collected.
       expect(await rawStore(store).redis.zcard(rawStore(store).keys.batches)).toBeGreaterThanOrEqual(2);
-      await waitFor(async () => (await store.inflightBatchIds()).length === 0, {
+      await waitFor(async () => (await store.batches.inflightIds()).length === 0, {
         what: 'no batch in flight',
       });
 
@@ -223,7 +223,7 @@ describe('the role bins against the cluster, configured only through the environ
       let beats: string[] = [];
       await waitFor(
         async () => {
-          beats = (await store.heartbeats()).map((h) => h.role);
+          beats = (await store.heartbeats.list()).map((h) => h.role);
           return beats.length === 2;
         },
         { timeoutMs: 40_000, what: 'heartbeats of the batcher and the collector' },
@@ -253,7 +253,7 @@ describe('the role bins against the cluster, configured only through the environ
       expect(codes, explain()).toEqual([0, 0]);
       for (const c of children) expect(`${c.out.stdout}${c.out.stderr}`).not.toContain(PASSWORD);
       expect(out.join('\n')).not.toContain(PASSWORD);
-      expect(await store.heartbeats()).toEqual([]);
+      expect(await store.heartbeats.list()).toEqual([]);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${explain()}`, { cause: err });
     } finally {

@@ -97,8 +97,8 @@ describe('an account refusal, end to end', () => {
       const r = await batcher.runFlushOnce('manual');
       expect(r.batches.map((b) => b.requestCount)).toEqual([20]);
       await waitFor(() => seen.size === 20, { what: 'every result delivered', timeoutMs: 20_000 });
-      expect((await store.stats()).dead ?? 0).toBe(0);
-      expect(await store.alerts()).toEqual([]);
+      expect((await store.stats.all()).dead ?? 0).toBe(0);
+      expect(await store.alerts.list()).toEqual([]);
     } finally {
       await worker.close();
       await collector.close();

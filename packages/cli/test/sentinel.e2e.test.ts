@@ -68,7 +68,7 @@ describe('the pipeline through Redis Sentinel', () => {
     const producer = createProducer({ ...redisOptions, prefix, logger: silentLogger });
     const explain = () => children.map((c) => `[${c.name}] ${c.out.stderr}${c.out.stdout}`).join('\n');
     try {
-      await waitFor(async () => (await store.heartbeats()).length === 2, {
+      await waitFor(async () => (await store.heartbeats.list()).length === 2, {
         timeoutMs: 40_000,
         what: 'heartbeats of the batcher and the collector',
       });
@@ -101,7 +101,7 @@ describe('the pipeline through Redis Sentinel', () => {
         repeatedBefore(deliveries, killedAt - 1000),
         'delivered twice though first delivered well before the kill',
       ).toEqual([]);
-      await waitFor(async () => (await store.inflightBatchIds()).length === 0, {
+      await waitFor(async () => (await store.batches.inflightIds()).length === 0, {
         timeoutMs: 30_000,
         what: 'no batch in flight',
       });

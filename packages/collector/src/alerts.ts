@@ -21,7 +21,7 @@ const fieldOf = (a: { code: string; batchId?: string; model?: string }) =>
 
 /** Raises an alert; a newly raised one is logged and emitted. Returns whether it is new. */
 export async function raise(ctx: Ctx, alert: NewAlert, now: number): Promise<boolean> {
-  const isNew = await ctx.store.raiseAlert(alert, now);
+  const isNew = await ctx.store.alerts.raise(alert, now);
   if (isNew) {
     ctx.log.warn({ alert }, `alert: ${alert.message}`);
     ctx.emit('alert', { ...alert, since: now });
@@ -31,7 +31,7 @@ export async function raise(ctx: Ctx, alert: NewAlert, now: number): Promise<boo
 
 /** Clears the per-batch alerts of a batch that has left flight. */
 export async function clearBatchAlerts(ctx: Ctx, batchId: string): Promise<void> {
-  await Promise.all(BATCH_ALERTS.map((code) => ctx.store.clearAlert(code, batchId)));
+  await Promise.all(BATCH_ALERTS.map((code) => ctx.store.alerts.clear(code, batchId)));
 }
 
 /** The alerts the batches in flight call for, right now. */
@@ -93,20 +93,20 @@ export async function evaluateAlerts(
     // The batch may have been collected since this sweep read the in-flight set. The poller leaves
     // flight first and clears its alerts second, so checking after (re-)raising never leaves a
     // stale alert behind.
-    if (alert.batchId && !(await ctx.store.isInflight(alert.batchId))) {
-      await ctx.store.clearAlert(alert.code, alert.batchId);
+    if (alert.batchId && !(await ctx.store.batches.isInflight(alert.batchId))) {
+      await ctx.store.alerts.clear(alert.code, alert.batchId);
       continue;
     }
     if (isNew) report.alertsRaised.push(field);
   }
-  for (const a of await ctx.store.alerts()) {
+  for (const a of await ctx.store.alerts.list()) {
     const field = fieldOf(a);
     if (MODEL_ALERTS.has(a.code) && now - (a.at ?? a.since) > MODEL_ALERT_IDLE_MS) {
-      await ctx.store.clearAlert(a.code, a.model);
+      await ctx.store.alerts.clear(a.code, a.model);
       report.alertsCleared.push(field);
       ctx.log.info({ alert: field }, 'model alert cleared: the model was not used for a day');
     } else if (MANAGED.has(a.code) && !want.has(field)) {
-      await ctx.store.clearAlert(a.code, a.batchId);
+      await ctx.store.alerts.clear(a.code, a.batchId);
       report.alertsCleared.push(field);
       ctx.log.info({ alert: field }, 'alert cleared');
     }

@@ -109,7 +109,7 @@ function applyChunk(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: Ap
 /** (1) read the records, (2) decide per line, then execute: (3) add jobs, (4) apply. */
 async function decideAndApply(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: ApplyCounts) {
   const cids = lines.map((l) => String(l?.custom_id ?? ''));
-  const recs = await ctx.store.peekMany(cids, [...PEEK_FIELDS]);
+  const recs = await ctx.store.records.peekMany(cids, [...PEEK_FIELDS]);
   const now = ctx.now();
   const decided: Decided[] = [];
   const unknown: string[] = [];
@@ -158,7 +158,7 @@ function noteApplied(
 
 async function onUnknown(ctx: Ctx, batchId: string, cids: string[], counts: ApplyCounts, now: number) {
   counts.unknown += cids.length;
-  await ctx.store.bumpStat('unknown_custom_ids', cids.length);
+  await ctx.store.stats.bump('unknown_custom_ids', cids.length);
   ctx.log.warn(
     { batchId, count: cids.length, sample: cids.slice(0, 5) },
     'result lines whose custom_id is not a record of ours (counted, skipped)',
@@ -168,5 +168,5 @@ async function onUnknown(ctx: Ctx, batchId: string, cids: string[], counts: Appl
     batchId,
     message: `Batch ${batchId} returned results for custom_ids that are not ours (see stats.unknown_custom_ids).`,
   };
-  if (await ctx.store.raiseAlert(alert, now)) ctx.emit('alert', { ...alert, since: now });
+  if (await ctx.store.alerts.raise(alert, now)) ctx.emit('alert', { ...alert, since: now });
 }

@@ -150,7 +150,7 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
     await Promise.allSettled(this.workers.map((w) => w.close()));
     await this.sweeping;
     const { queues, store } = this.ctx;
-    await store.removeHeartbeat('collector', this.instance).catch(() => undefined);
+    await store.heartbeats.remove('collector', this.instance).catch(() => undefined);
     await Promise.allSettled(
       [queues.results, queues.deadLetters, queues.batches, this.collectQueue].map((q) => q?.close()),
     );

@@ -86,7 +86,7 @@ export async function execute(
     addDeadLetters(ctx.queues.deadLetters, deadLetters),
   ]);
   deadLetters.length = 0;
-  const codes = await ctx.store.apply(items, now);
+  const codes = await ctx.store.outcomes.apply(items, now);
   if (origin.batchId !== null) await deliverResults(ctx.queues.results, appliedOnly(jobs, items, codes));
   await afterApply(ctx, origin, items, posts, codes, counts, now);
 }
@@ -215,7 +215,7 @@ function toItem(
 
 /** Dead-letter payloads: the params and history are read only for the requests that die. */
 async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[], now: number) {
-  const extra = await ctx.store.peek(
+  const extra = await ctx.store.records.peek(
     dead.map((d) => d.cid),
     ['params', 'hist'],
   );
@@ -341,7 +341,7 @@ function settle(
  */
 async function removeStaleDeadLetters(ctx: Ctx, stale: { cid: string; jobId: string; deaths: number }[]) {
   if (stale.length === 0) return;
-  const now = await ctx.store.peek(
+  const now = await ctx.store.records.peek(
     stale.map((s) => s.cid),
     ['state', 'deaths'],
   );
@@ -359,7 +359,7 @@ async function removeStaleDeadLetters(ctx: Ctx, stale: { cid: string; jobId: str
  * (no attempt spent) and submissions stop until a probe or `nightshift circuit close`.
  */
 export async function stopSubmissions(ctx: Ctx, refusal: CircuitOpening, where: string, now: number) {
-  const { opened, until } = await ctx.store.openCircuit(
+  const { opened, until } = await ctx.store.circuit.open(
     { ...refusal, cooldownMs: ctx.opts.circuitCooldownMs, maxCooldownMs: ctx.opts.circuitMaxCooldownMs },
     now,
   );
@@ -368,6 +368,6 @@ export async function stopSubmissions(ctx: Ctx, refusal: CircuitOpening, where: 
     { where, kind: refusal.kind, error_code: refusal.code, reason: refusal.reason, fix: refusal.fix, until },
     'the API refused the account or billing: submissions stopped, affected requests kept queued',
   );
-  const alert = (await ctx.store.alerts()).find((a) => a.code === 'circuit-open');
+  const alert = (await ctx.store.alerts.list()).find((a) => a.code === 'circuit-open');
   if (alert) ctx.emit('alert', alert);
 }

@@ -17,9 +17,9 @@ async function forHeldMembers(
 ): Promise<number> {
   let held = 0;
   for (let start = 0; ; start += MEMBER_CHUNK) {
-    const range = await ctx.store.heldMembers(scope.subId, start, start + MEMBER_CHUNK - 1);
+    const range = await ctx.store.submissions.held(scope.subId, start, start + MEMBER_CHUNK - 1);
     if (range.held.length) {
-      const recs = await ctx.store.peekMany(range.held, [...PEEK_FIELDS]);
+      const recs = await ctx.store.records.peekMany(range.held, [...PEEK_FIELDS]);
       const now = ctx.now();
       const decided: Decided[] = [];
       recs.forEach((rec, i) => {

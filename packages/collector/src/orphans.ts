@@ -27,7 +27,7 @@ export async function adoptOrphans(ctx: Ctx, foreign: Set<string>): Promise<stri
     if (b.processing_status !== 'ended' || b.archived_at || foreign.has(b.id)) continue;
     // A young batch may belong to a submit that has not committed it yet.
     if (now - created < ctx.opts.orphanMinAgeMs) continue;
-    if (await ctx.store.hasBatch(b.id)) continue;
+    if (await ctx.store.batches.has(b.id)) continue;
     if (await carriesOurIds(ctx, b.id)) {
       if (await adopt(ctx, b, now)) adopted.push(b.id);
     } else {
@@ -54,7 +54,7 @@ async function carriesOurIds(ctx: Ctx, batchId: string): Promise<boolean> {
   } finally {
     decoder.controller.abort();
   }
-  const recs = await ctx.store.peek(cids, ['state']);
+  const recs = await ctx.store.records.peek(cids, ['state']);
   return recs.some((r) => r !== null);
 }
 
@@ -62,14 +62,14 @@ async function adopt(ctx: Ctx, b: MessageBatch, now: number): Promise<boolean> {
   const sub = `orphan-${b.id}`;
   const c = b.request_counts;
   const count = c.succeeded + c.errored + c.canceled + c.expired + c.processing;
-  const code = await ctx.store.commit(
+  const code = await ctx.store.submissions.commit(
     sub,
     b,
     { count, bytes: 0, partition: '', reason: 'manual', origin: 'adopted' },
     now,
   );
   if (code === 'known') return false;
-  const rec = await ctx.store.batch(b.id);
+  const rec = await ctx.store.batches.get(b.id);
   if (rec) await ctx.queues.batches.add('batch', trackingData(rec), { jobId: jobIds.batch(b.id) });
   ctx.log.warn({ batchId: b.id, count }, 'adopted an orphan batch whose custom_ids are ours');
   return true;

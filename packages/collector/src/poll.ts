@@ -68,7 +68,7 @@ async function step(
   span: Span,
 ): Promise<BatchOutcome> {
   const { batchId } = job.data;
-  const rec = await ctx.store.batch(batchId);
+  const rec = await ctx.store.batches.get(batchId);
   if (!rec) {
     ctx.log.warn({ batchId }, 'tracking job for a batch the store does not know (purged); finished');
     return { batchId, outcome: 'unknown-batch' };
@@ -126,7 +126,7 @@ async function waitMore(
   });
   await job.updateProgress({ status: batch.processing_status, polls });
   if (rec.status !== batch.processing_status) {
-    await ctx.store.updateBatch(rec.id, { status: batch.processing_status });
+    await ctx.store.batches.update(rec.id, { status: batch.processing_status });
   }
   const created = Date.parse(batch.created_at) || Number(rec.submitted) || ctx.now();
   return delayJob(job, token, pollInterval(ctx.opts, ctx.now() - created));
@@ -211,7 +211,7 @@ async function collect(
   const id = rec.id;
   if (rec.state === 'submitted') {
     const ended = Date.parse(batch.ended_at ?? '') || ctx.now();
-    await ctx.store.updateBatch(id, {
+    await ctx.store.batches.update(id, {
       state: 'ended',
       status: 'ended',
       ended,
@@ -228,7 +228,7 @@ async function collect(
       `The results of batch ${id} were archived before they were applied.`,
     );
   }
-  await ctx.store.updateBatch(id, { state: 'applying' });
+  await ctx.store.batches.update(id, { state: 'applying' });
   const epoch = ctx.redisEpoch();
   const scope: BatchScope = { batchId: id, subId: rec.sub, onlySuccesses: rec.origin === 'duplicate' };
   const counts = emptyCounts();
@@ -252,14 +252,14 @@ async function collect(
     }
     return retryLater(ctx, job, token, `results (after ${counts.lines} lines)`, err);
   }
-  await ctx.store.markCollected(id, counts as unknown as Record<string, number>, ctx.now());
+  await ctx.store.batches.markCollected(id, counts as unknown as Record<string, number>, ctx.now());
   try {
     assertSameConnection(ctx, epoch, id);
   } catch (err) {
     // The reconnect came while marking it collected: that may have stayed while effects before it
     // were lost. Back in flight, and the pass is redone.
-    await ctx.store.updateBatch(id, { state: 'applying' });
-    await ctx.store.returnToFlight(id);
+    await ctx.store.batches.update(id, { state: 'applying' });
+    await ctx.store.batches.returnToFlight(id);
     return retryLater(ctx, job, token, 'collected', err);
   }
   return finish(ctx, id, counts);
@@ -284,7 +284,7 @@ async function finish(ctx: Ctx, id: string, counts: ApplyCounts): Promise<BatchO
   if (ctx.opts.deleteAfterCollect) {
     try {
       await ctx.client.messages.batches.delete(id, {}, { timeout: ctx.opts.requestTimeoutMs });
-      await ctx.store.updateBatch(id, { status: 'deleted' });
+      await ctx.store.batches.update(id, { status: 'deleted' });
     } catch (err) {
       // Not fatal: the API archives results after 29 days anyway.
       const e = describeFailure(classifyApiError(err));
@@ -307,7 +307,7 @@ async function markLost(
   const scope = { batchId: rec.id, subId: rec.sub, onlySuccesses: rec.origin === 'duplicate' };
   await requeueLost(ctx, scope, counts, message);
   const now = ctx.now();
-  await ctx.store.markLost(rec.id, counts as unknown as Record<string, number>, now);
+  await ctx.store.batches.markLost(rec.id, counts as unknown as Record<string, number>, now);
   await clearBatchAlerts(ctx, rec.id);
   await raise(
     ctx,

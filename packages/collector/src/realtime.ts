@@ -24,14 +24,14 @@ export async function runRealtime(ctx: Ctx, cids: string[], opts: { probe?: bool
   let attempted = 0;
   for (let i = 0; i < cids.length && !ctx.signal.aborted; i += CONCURRENCY) {
     const slice = cids.slice(i, i + CONCURRENCY);
-    const recs = await ctx.store.peek(slice, [...PEEK_FIELDS, 'params']);
+    const recs = await ctx.store.records.peek(slice, [...PEEK_FIELDS, 'params']);
     await Promise.all(
       slice.map(async (cid, j) => {
         const rec = recs[j];
         if (rec?.state !== 'realtime') return;
         attempted++;
         try {
-          if ((await realtimeOne(ctx, cid, rec)) && opts.probe && (await ctx.store.closeCircuit())) {
+          if ((await realtimeOne(ctx, cid, rec)) && opts.probe && (await ctx.store.circuit.close())) {
             ctx.log.info({ customId: cid }, 'circuit closed: a real-time probe call was answered');
           }
         } catch (err) {

@@ -77,7 +77,7 @@ async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSucces
       batchId,
       part.map((s) => s.cid),
     );
-    const moved = await ctx.store.redeliver(
+    const moved = await ctx.store.outcomes.redeliver(
       id,
       part.map((s) => ({ cid: s.cid, from: s.rec.dlv })),
     );
@@ -98,7 +98,7 @@ async function lostDeadLetters(ctx: Ctx, batchId: string, dead: AppliedDeath[]) 
   if (candidates.length === 0) return [];
   // `reason` is written by the apply script next to the record fields of the type.
   const fields = ['params', 'hist', 'reason', 'err', 'done'] as (keyof RecordFields)[];
-  const extra = await ctx.store.peek(
+  const extra = await ctx.store.records.peek(
     candidates.map((d) => d.cid),
     fields,
   );

@@ -47,25 +47,27 @@ export async function sweep(ctx: Ctx, mem: SweepMemory, force: boolean): Promise
   };
   let batches: BatchFields[] = [];
   await part('tracking jobs', async () => {
-    const ids = await ctx.store.inflightBatchIds();
+    const ids = await ctx.store.batches.inflightIds();
     report.inflight = ids.length;
-    batches = (await Promise.all(ids.map((id) => ctx.store.batch(id)))).filter((b): b is BatchFields => !!b);
+    batches = (await Promise.all(ids.map((id) => ctx.store.batches.get(id)))).filter(
+      (b): b is BatchFields => !!b,
+    );
     await ensureTrackingJobs(ctx, batches, report);
   });
   await part('heartbeat and alerts', async () => {
     await heartbeat(ctx);
-    await evaluateAlerts(ctx, batches, await ctx.store.heartbeats(), report);
+    await evaluateAlerts(ctx, batches, await ctx.store.heartbeats.list(), report);
   });
   await part('stale real-time', async () => {
     // While the API refuses the account or billing, calling again would be refused too: once the
     // circuit's cooldown is over, one call is the probe (answered, it closes the circuit).
-    const circuit = await ctx.store.circuit();
+    const circuit = await ctx.store.circuit.state();
     if (circuit.open && ctx.now() < circuit.until) return;
-    const stale = await ctx.store.staleRealtime(ctx.now() - ctx.opts.realtimeStaleMs);
+    const stale = await ctx.store.realtime.stale(ctx.now() - ctx.opts.realtimeStaleMs);
     const cids = stale.slice(0, circuit.open ? 1 : REALTIME_PER_SWEEP);
     if (cids.length === 0) return;
     // Claim them for this retry so a concurrent sweep elsewhere leaves them alone.
-    await ctx.store.touchRealtime(cids, ctx.now());
+    await ctx.store.realtime.touch(cids, ctx.now());
     report.realtimeRetried = await runRealtime(ctx, cids, { probe: circuit.open });
   });
   const now = ctx.now();
@@ -87,7 +89,7 @@ export async function sweep(ctx: Ctx, mem: SweepMemory, force: boolean): Promise
 /** Writes this collector's heartbeat; lastWork is its last successful poll. */
 export async function heartbeat(ctx: Ctx): Promise<void> {
   const at = ctx.now();
-  await ctx.store.heartbeat({
+  await ctx.store.heartbeats.beat({
     role: 'collector',
     instance: ctx.opts.instance,
     pid: process.pid,

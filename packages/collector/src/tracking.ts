@@ -27,7 +27,7 @@ export async function ensureTrackingJobs(ctx: Ctx, batches: BatchFields[], repor
     if (state !== 'unknown' && state !== 'completed' && state !== 'failed') continue;
     if (state !== 'unknown') {
       // Read the state first, then membership: a job completes only after its batch left flight.
-      if (!(await ctx.store.isInflight(b.id))) continue;
+      if (!(await ctx.store.batches.isInflight(b.id))) continue;
       const old = await q.getJob(jobId);
       ctx.log.warn(
         { batchId: b.id, state, failedReason: old?.failedReason },

@@ -53,7 +53,7 @@ describe('when two collectors apply the same result line from the same read', ()
     const w = new World(fx.redis, emu);
     try {
       const { batch, subId } = await w.seed({ cids: ['twice-1'], track: false });
-      const [rec] = await w.store.peek(['twice-1'], [...PEEK_FIELDS]);
+      const [rec] = await w.store.records.peek(['twice-1'], [...PEEK_FIELDS]);
       const decided = [{ cid: 'twice-1', rec: rec!, verdict: deadVerdict(batch.id) }];
       const origin = { batchId: batch.id, guardSub: subId };
       const first = emptyCounts();
@@ -62,7 +62,7 @@ describe('when two collectors apply the same result line from the same read', ()
       await execute(ctxOf(w), origin, decided as never, second, Date.now());
 
       expect([first.dead, second.dead, second.stale]).toEqual([1, 0, 1]);
-      expect((await w.store.record('twice-1'))?.state).toBe('dead');
+      expect((await w.store.records.get('twice-1'))?.state).toBe('dead');
       const job = await w.deadLetters.getJob(jobIds.deadLetter('twice-1', 1));
       expect(job?.data.reason).toBe('invalid_request_error');
       expect(await w.deadJobs()).toHaveLength(1);
@@ -77,11 +77,11 @@ describe('when two collectors apply the same result line from the same read', ()
     const w = new World(fx.redis, emu);
     try {
       const { batch, subId } = await w.seed({ cids: ['moved-1'], track: false });
-      const [rec] = await w.store.peek(['moved-1'], [...PEEK_FIELDS]);
+      const [rec] = await w.store.records.peek(['moved-1'], [...PEEK_FIELDS]);
       const origin = { batchId: batch.id, guardSub: subId };
       // Another pass requeued it first (say, the line was read as retryable there).
       const entry = { attempt: 1, batchId: batch.id, outcome: 'expired' as const, at: Date.now() };
-      await w.store.apply([
+      await w.store.outcomes.apply([
         {
           cid: 'moved-1',
           action: 'requeue',
@@ -97,7 +97,7 @@ describe('when two collectors apply the same result line from the same read', ()
       await execute(ctxOf(w), origin, decided as never, counts, Date.now());
 
       expect(counts.stale).toBe(1);
-      expect((await w.store.record('moved-1'))?.state).toBe('queued');
+      expect((await w.store.records.get('moved-1'))?.state).toBe('queued');
       expect(await w.deadJobs()).toHaveLength(0);
     } finally {
       await w.close();

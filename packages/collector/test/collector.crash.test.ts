@@ -43,7 +43,7 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
         CHUNK: '50',
         LOCK_MS: '1000',
       });
-      const applied = async () => (await w.store.stats()).succeeded ?? 0;
+      const applied = async () => (await w.store.stats.all()).succeeded ?? 0;
       await waitFor(async () => (await applied()) >= 600, { timeoutMs: 60_000, what: 'partial apply' });
       const exited = new Promise((r) => child!.once('exit', r));
       child.kill('SIGKILL');
@@ -58,14 +58,14 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
       expect(done.state).toBe('collected');
 
       expect((await w.delivered()).length).toBe(expectOk);
-      const ledger = await w.store.ledger();
+      const ledger = await w.store.ledger.rows();
       expect(ledger.reduce((n, r) => n + r.results, 0)).toBe(expectOk);
-      const stats = await w.store.stats();
+      const stats = await w.store.stats.all();
       expect(stats.succeeded).toBe(expectOk);
       expect(stats.requeued).toBe(N / 20);
       expect(stats.dead ?? 0).toBe(0);
       for (const cid of cids.filter((c) => c.endsWith('-r')).slice(0, 50)) {
-        const rec = (await w.store.record(cid))!;
+        const rec = (await w.store.records.get(cid))!;
         expect(rec.attempt, cid).toBe('2');
         expect(JSON.parse(rec.hist), cid).toHaveLength(1);
       }
@@ -89,7 +89,7 @@ describe('when the results connection drops mid-stream', () => {
       await w.collector({ chunkSize: 50 });
       await w.waitCollected(batch.id);
       expect((await w.delivered()).length).toBe(300);
-      expect((await w.store.stats()).succeeded).toBe(300);
+      expect((await w.store.stats.all()).succeeded).toBe(300);
       expect(emu.inspect.stats().resultStreams).toBe(2);
       const job = await w.batches.getJob(`batch-${batch.id}`);
       expect(job?.data.transient).toBeGreaterThanOrEqual(1);
@@ -109,15 +109,15 @@ describe('when a collector is closed in the middle of a results stream', () => {
       const { batch } = await w.seed({ cids });
       // A long lock: the batch can only move on quickly if close() really hands it back.
       const first = await w.collector({ chunkSize: 50, lockDurationMs: 120_000 });
-      await waitFor(async () => ((await w.store.stats()).succeeded ?? 0) >= 300, { timeoutMs: 60_000 });
+      await waitFor(async () => ((await w.store.stats.all()).succeeded ?? 0) >= 300, { timeoutMs: 60_000 });
       await first.close();
       const state = await w.batches.getJobState(`batch-${batch.id}`);
       expect(['delayed', 'waiting', 'prioritized']).toContain(state);
-      expect((await w.store.stats()).succeeded).toBeLessThan(3000);
+      expect((await w.store.stats.all()).succeeded).toBeLessThan(3000);
       await w.collector({ chunkSize: 500, lockDurationMs: 120_000 });
       expect((await w.waitCollected(batch.id, 60_000)).state).toBe('collected');
       expect((await w.delivered()).length).toBe(3000);
-      expect((await w.store.stats()).succeeded).toBe(3000);
+      expect((await w.store.stats.all()).succeeded).toBe(3000);
     } finally {
       await w.close();
       await emu.close();
@@ -146,10 +146,10 @@ describe('nightshift-collector (bin)', () => {
       });
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       await w.waitCollected(batch.id, 60_000);
-      expect((await w.store.heartbeats()).map((h) => h.role)).toContain('collector');
+      expect((await w.store.heartbeats.list()).map((h) => h.role)).toContain('collector');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(await w.store.heartbeats()).toEqual([]);
+      expect(await w.store.heartbeats.list()).toEqual([]);
       expect((await w.delivered()).length).toBe(2);
     } finally {
       await w.close();
@@ -191,7 +191,7 @@ describe('when the results stream stops flowing without closing', () => {
       await w.collector({ client, requestTimeoutMs: 300, chunkSize: 20 });
       await w.waitCollected(batch.id);
       expect((await w.delivered()).length).toBe(200);
-      expect((await w.store.stats()).succeeded).toBe(200);
+      expect((await w.store.stats.all()).succeeded).toBe(200);
       const job = await w.batches.getJob(`batch-${batch.id}`);
       expect(job?.data.lastError).toMatch(/stalled/);
     } finally {

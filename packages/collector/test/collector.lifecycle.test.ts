@@ -26,7 +26,7 @@ async function withWorld(
 }
 
 const lastOutcome = async (w: World, cid: string) => {
-  const hist = JSON.parse((await w.store.record(cid))!.hist) as { outcome: string }[];
+  const hist = JSON.parse((await w.store.records.get(cid))!.hist) as { outcome: string }[];
   return hist[hist.length - 1]?.outcome;
 };
 
@@ -48,10 +48,10 @@ describe('when the API answers 404 right after create', () => {
       const { batch } = await w.seed({ cids: ['lost-a', 'lost-b'] });
       await w.collector({ notFoundGraceMs: 400 });
       expect((await w.waitCollected(batch.id)).state).toBe('lost');
-      expect(await w.store.inflightBatchIds()).toEqual([]);
-      expect(await w.store.record('lost-a')).toMatchObject({ state: 'queued', attempt: '1' });
+      expect(await w.store.batches.inflightIds()).toEqual([]);
+      expect(await w.store.records.get('lost-a')).toMatchObject({ state: 'queued', attempt: '1' });
       expect(await lastOutcome(w, 'lost-a')).toBe('lost');
-      await waitFor(async () => (await w.store.alerts()).some((a) => a.code === 'batch-lost'));
+      await waitFor(async () => (await w.store.alerts.list()).some((a) => a.code === 'batch-lost'));
       expect((await w.delivered()).length).toBe(0);
     }));
 });
@@ -70,23 +70,23 @@ describe('when a batch runs into its 24 h expiry', () => {
       });
       await w.collector({ now });
       await waitFor(async () => ((await w.batches.getJob(`batch-${batch.id}`))?.data.polls ?? 0) >= 1);
-      expect((await w.store.batch(batch.id))!.state).toBe('submitted');
+      expect((await w.store.batches.get(batch.id))!.state).toBe('submitted');
       w.emu.clock.advance(24 * HOUR + 60_000);
       await w.waitCollected(batch.id);
 
       for (const cid of ['ex-1', 'ex-2']) {
-        expect(await w.store.record(cid)).toMatchObject({ state: 'queued', attempt: '2' });
+        expect(await w.store.records.get(cid)).toMatchObject({ state: 'queued', attempt: '2' });
         expect(await lastOutcome(w, cid)).toBe('expired');
       }
       // The caller allowed the real-time path: answered at list price, delivered like a batch result.
-      await waitFor(async () => (await w.store.record('dl-rt'))?.state === 'succeeded');
+      await waitFor(async () => (await w.store.records.get('dl-rt'))?.state === 'succeeded');
       const rt = (await w.delivered()).find((r) => r.customId === 'dl-rt')!;
       expect(rt.jobId).toBe('res-dl-rt');
       expect(rt).toMatchObject({ mode: 'realtime', batchId: null });
       expect(rt.cost.cost).toBe(rt.cost.realtimeEquivalent);
-      expect((await w.store.ledger()).map((r) => r.mode)).toEqual(['realtime']);
+      expect((await w.store.ledger.rows()).map((r) => r.mode)).toEqual(['realtime']);
       // No real-time path: dead-lettered with reason 'deadline'.
-      expect(await w.store.record('dl-dead')).toMatchObject({ state: 'dead', reason: 'deadline' });
+      expect(await w.store.records.get('dl-dead')).toMatchObject({ state: 'dead', reason: 'deadline' });
       const dl = (await w.deadLetters.getJob('dead-dl-dead-1'))!.data as DeadLetterPayload;
       expect(dl.reason).toBe('deadline');
       expect(dl.attempts.map((a) => a.outcome)).toEqual(['expired']);
@@ -109,10 +109,10 @@ describe('when results approach and pass the 29-day archive', () => {
       expect((await w.waitCollected(batch.id)).state).toBe('lost');
       // The batch is marked lost first, its alerts are settled right after.
       await waitFor(async () => {
-        const codes = (await w.store.alerts()).map((a) => `${a.code}:${a.batchId}`);
+        const codes = (await w.store.alerts.list()).map((a) => `${a.code}:${a.batchId}`);
         return codes.includes(`batch-lost:${batch.id}`) && !codes.includes(`archive-approaching:${batch.id}`);
       });
-      expect(await w.store.record('ar-1')).toMatchObject({ state: 'queued', attempt: '1' });
+      expect(await w.store.records.get('ar-1')).toMatchObject({ state: 'queued', attempt: '1' });
     }));
 });
 
@@ -121,7 +121,7 @@ describe('orphan adoption', () => {
     withWorld({}, async (w) => {
       const cids = ['or-1', 'or-2', 'or-3'];
       const { batch, subId } = await w.seed({ cids, commit: false });
-      await w.store.release(subId); // recovery found no batch: the requests went back to the queue
+      await w.store.submissions.release(subId); // recovery found no batch: the requests went back to the queue
       const foreign = await w.client.messages.batches.create({
         requests: [{ custom_id: 'someone-else', params: defaultParams('x') }],
       });
@@ -130,12 +130,15 @@ describe('orphan adoption', () => {
 
       const scout = await w.collector({ runWorker: false, adoptOrphans: true });
       expect((await scout.sweepNow()).orphansAdopted).toEqual([batch.id]);
-      expect(await w.store.batch(foreign.id)).toBeNull();
+      expect(await w.store.batches.get(foreign.id)).toBeNull();
       await w.collector();
       await w.waitCollected(batch.id);
-      expect(await w.store.batch(batch.id)).toMatchObject({ origin: 'adopted', sub: `orphan-${batch.id}` });
+      expect(await w.store.batches.get(batch.id)).toMatchObject({
+        origin: 'adopted',
+        sub: `orphan-${batch.id}`,
+      });
       expect((await w.delivered()).length).toBe(3);
-      for (const cid of cids) expect((await w.store.record(cid))!.state).toBe('succeeded');
+      for (const cid of cids) expect((await w.store.records.get(cid))!.state).toBe('succeeded');
       expect((await scout.sweepNow()).orphansAdopted).toEqual([]);
     }));
 });
@@ -150,15 +153,15 @@ describe('when two batches were committed for one submission', () => {
         requests: cids.map((cid) => ({ custom_id: cid, params: defaultParams(cid) })),
       });
       await w.commit(subId, second, 3);
-      expect((await w.store.batch(second.id))!.origin).toBe('duplicate');
+      expect((await w.store.batches.get(second.id))!.origin).toBe('duplicate');
       await w.collector();
       await w.waitCollected(first.id);
       await w.waitCollected(second.id);
       expect((await w.delivered()).length).toBe(3);
-      const ledger = await w.store.ledger();
+      const ledger = await w.store.ledger.rows();
       expect(ledger.reduce((n, r) => n + r.results, 0)).toBe(3);
-      for (const cid of cids) expect((await w.store.record(cid))!.state).toBe('succeeded');
-      expect((await w.store.stats()).dead ?? 0).toBe(0);
+      for (const cid of cids) expect((await w.store.records.get(cid))!.state).toBe('succeeded');
+      expect((await w.store.stats.all()).dead ?? 0).toBe(0);
     }));
 });
 
@@ -175,7 +178,7 @@ describe('retry, backoff and the dead letter', () => {
       const { batch } = await w.seed({ cids: ['rr'], now: T });
       await w.collector({ now: () => T, retryBackoffMs: 1000, maxAttempts: 3 });
       await w.waitCollected(batch.id);
-      expect(await w.store.record('rr')).toMatchObject({
+      expect(await w.store.records.get('rr')).toMatchObject({
         state: 'queued',
         attempt: '2',
         ready: String(T + 1000),
@@ -183,7 +186,7 @@ describe('retry, backoff and the dead letter', () => {
       T += 10_000;
       const second = await w.resubmit(['rr'], T);
       await w.waitCollected(second.batch.id);
-      expect(await w.store.record('rr')).toMatchObject({
+      expect(await w.store.records.get('rr')).toMatchObject({
         state: 'queued',
         attempt: '3',
         ready: String(T + 2000),
@@ -191,7 +194,7 @@ describe('retry, backoff and the dead letter', () => {
       T += 10_000;
       const third = await w.resubmit(['rr'], T);
       await w.waitCollected(third.batch.id);
-      expect(await w.store.record('rr')).toMatchObject({ state: 'dead', reason: 'attempts-exhausted' });
+      expect(await w.store.records.get('rr')).toMatchObject({ state: 'dead', reason: 'attempts-exhausted' });
       const dl = (await w.deadLetters.getJob('dead-rr-1'))!.data as DeadLetterPayload;
       expect(dl.lastError).toEqual({ type: 'overloaded_error', message: 'busy' });
       expect(dl.attempts.map((a) => [a.attempt, a.batchId, a.outcome, a.errorType])).toEqual([
@@ -222,7 +225,7 @@ describe('the sweep', () => {
       await w.waitCollected(batch.id);
       // Whichever sweep runs next (this one or the running collector's) clears them all.
       await idle.sweepNow();
-      await waitFor(async () => (await w.store.alerts()).length === 0, { what: 'alerts cleared' });
+      await waitFor(async () => (await w.store.alerts.list()).length === 0, { what: 'alerts cleared' });
     }));
 
   it('purges records, submissions and batches past retention, and nothing else', () =>
@@ -231,7 +234,7 @@ describe('the sweep', () => {
       const { batch, subId } = await w.seed({ cids: ['old-1', 'old-2'], now: T });
       await w.collector({ now: () => T });
       await w.waitCollected(batch.id);
-      await w.store.enqueue([
+      await w.store.records.enqueue([
         {
           cid: 'still-queued',
           feature: 'classify',
@@ -250,11 +253,11 @@ describe('the sweep', () => {
       const janitor = await w.collector({ runWorker: false, now: () => T + 36 * DAY });
       const report = await janitor.sweepNow();
       expect(report.purged).toEqual({ records: 2, submissions: 1, batches: 1 });
-      expect(await w.store.record('old-1')).toBeNull();
-      expect(await w.store.batch(batch.id)).toBeNull();
-      expect(await w.store.submission(subId)).toBeNull();
-      expect(await w.store.record('still-queued')).not.toBeNull();
-      expect((await w.store.ledger()).length).toBe(1);
+      expect(await w.store.records.get('old-1')).toBeNull();
+      expect(await w.store.batches.get(batch.id)).toBeNull();
+      expect(await w.store.submissions.get(subId)).toBeNull();
+      expect(await w.store.records.get('still-queued')).not.toBeNull();
+      expect((await w.store.ledger.rows()).length).toBe(1);
     }));
 });
 
@@ -277,13 +280,13 @@ describe('retention from its indexes', () => {
       // idx-2 and the submission became final before the indexes existed; idx-3 is retried by an operator.
       await fx.redis.zrem(k.finals, 'idx-2');
       await fx.redis.zrem(k.resolvedSubmissions, subId);
-      expect(await w.store.retryDead(['idx-3'])).toEqual(['ok']);
+      expect(await w.store.outcomes.retryDead(['idx-3'])).toEqual(['ok']);
       await fx.redis.rpush(k.submissionMembers(`${subId}-rejected`), 'refused-at-create');
 
       const janitor = await w.collector({ runWorker: false, now: () => T + 36 * DAY });
       expect((await janitor.sweepNow()).purged).toEqual({ records: 2, submissions: 1, batches: 1 });
-      expect(await w.store.record('idx-2')).toBeNull();
-      expect(await w.store.record('idx-3')).toMatchObject({ state: 'queued' });
+      expect(await w.store.records.get('idx-2')).toBeNull();
+      expect(await w.store.records.get('idx-3')).toMatchObject({ state: 'queued' });
       expect(await fx.redis.exists(k.submissionMembers(`${subId}-rejected`))).toBe(0);
       expect(await fx.redis.zcard(k.finals)).toBe(0);
 

@@ -37,7 +37,7 @@ async function withWorld(fn: (w: World) => Promise<void>, emuOpts: Parameters<ty
   }
 }
 
-const ledgerResults = async (w: World) => (await w.store.ledger()).reduce((n, r) => n + r.results, 0);
+const ledgerResults = async (w: World) => (await w.store.ledger.rows()).reduce((n, r) => n + r.results, 0);
 
 describe('when the job of an applied result is missing (a collector killed between the two, or Redis lost it)', () => {
   it('the next pass over the batch adds the missing result job and dead letter, and nothing twice', () =>
@@ -57,7 +57,7 @@ describe('when the job of an applied result is missing (a collector killed betwe
       const [job] = await w.resultJobs();
       await job!.remove();
       await w.deadLetters.remove(jobIds.deadLetter('poison-1', 1));
-      await w.store.updateBatch(batch.id, { state: 'applying' });
+      await w.store.batches.update(batch.id, { state: 'applying' });
       await redis.sadd(rawStore(w.store).keys.inflight, batch.id);
 
       await w.waitCollected(batch.id);
@@ -92,7 +92,7 @@ describe('when Redis restarts while a collector is in the middle of a batch', ()
         await w.waitCollected(batch.id, 60_000);
 
         expect(w.emu.inspect.stats().resultStreams).toBeGreaterThanOrEqual(2); // done again
-        const states = await w.store.peek(cids, ['state']);
+        const states = await w.store.records.peek(cids, ['state']);
         expect(states.every((s) => s?.state === 'succeeded')).toBe(true);
         expect((await w.delivered()).length).toBe(cids.length);
         expect(await ledgerResults(w)).toBe(cids.length);

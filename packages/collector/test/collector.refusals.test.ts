@@ -43,19 +43,21 @@ describe('errored result lines with an error_code', () => {
       await w.collector();
       await w.waitCollected(batch.id);
       for (const cid of held) {
-        expect(await w.store.record(cid), cid).toMatchObject({ state: 'queued', attempt: '1' });
-        expect(JSON.parse((await w.store.record(cid))!.err)).toMatchObject({ code: 'organization_on_hold' });
-        expect(await w.store.status(cid)).toMatchObject({
+        expect(await w.store.records.get(cid), cid).toMatchObject({ state: 'queued', attempt: '1' });
+        expect(JSON.parse((await w.store.records.get(cid))!.err)).toMatchObject({
+          code: 'organization_on_hold',
+        });
+        expect(await w.store.records.status(cid)).toMatchObject({
           history: [{ outcome: 'errored', errorCode: 'organization_on_hold' }],
         });
       }
-      expect(await w.store.circuit()).toMatchObject({
+      expect(await w.store.circuit.state()).toMatchObject({
         open: true,
         kind: 'account',
         code: 'organization_on_hold',
         opens: 1,
       });
-      const alerts = await w.store.alerts();
+      const alerts = await w.store.alerts.list();
       expect(alerts.map((a) => a.code)).toEqual(['circuit-open']);
       expect(alerts[0]!.message).toMatch(/organization_on_hold.*trust and safety/);
       // The content code is about that request: dead at once, with the code kept.
@@ -66,7 +68,7 @@ describe('errored result lines with an error_code', () => {
         message: 'Image too large.',
         code: 'image_dimensions_too_large',
       });
-      expect((await w.store.status('ok')).state).toBe('succeeded');
+      expect((await w.store.records.status('ok')).state).toBe('succeeded');
     });
   });
 });
@@ -93,12 +95,12 @@ describe('a refused retrieve or results call', () => {
         times: 3,
       });
       await w.collector();
-      await waitFor(async () => (await w.store.circuit()).open, { what: 'circuit open' });
-      expect(await w.store.circuit()).toMatchObject({ kind: 'account', code: 'organization_on_hold' });
+      await waitFor(async () => (await w.store.circuit.state()).open, { what: 'circuit open' });
+      expect(await w.store.circuit.state()).toMatchObject({ kind: 'account', code: 'organization_on_hold' });
       await w.waitCollected(batch.id);
       expect(fault.hits()).toBe(3);
       expect(await w.deadJobs()).toEqual([]);
-      expect((await w.store.status('a')).state).toBe('succeeded');
+      expect((await w.store.records.status('a')).state).toBe('succeeded');
     });
   });
 
@@ -108,7 +110,11 @@ describe('a refused retrieve or results call', () => {
       w.emu.control.injectFault({ endpoint: 'results', kind: 'status', status: 402, times: 2 });
       await w.collector();
       await w.waitCollected(batch.id);
-      expect(await w.store.circuit()).toMatchObject({ open: true, kind: 'billing', code: 'billing_error' });
+      expect(await w.store.circuit.state()).toMatchObject({
+        open: true,
+        kind: 'billing',
+        code: 'billing_error',
+      });
       expect((await w.delivered()).map((r) => r.customId).sort()).toEqual(['c', 'd']);
     });
   });
@@ -133,7 +139,7 @@ describe('a refused real-time call', () => {
         realtimeAllowed: true,
         state: 'realtime' as const,
       }));
-      await w.store.enqueue(rt, { now: now - 10_000 });
+      await w.store.records.enqueue(rt, { now: now - 10_000 });
       const fault = { status: 403, errorCode: 'sandbox_egress_restricted' } as const;
       const check = w.emu.control.injectFault({ endpoint: 'messages', kind: 'status', ...fault, times: 1 });
       const err = await w.client.messages.create(defaultParams('x')).catch((e: unknown) => e);
@@ -150,8 +156,8 @@ describe('a refused real-time call', () => {
       await c.sweepNow();
       // All three calls (made at once) are refused: none is dead, all stay real-time, one circuit.
       expect(await w.deadJobs()).toEqual([]);
-      for (const r of rt) expect((await w.store.status(r.cid)).state).toBe('realtime');
-      expect(await w.store.circuit()).toMatchObject({
+      for (const r of rt) expect((await w.store.records.status(r.cid)).state).toBe('realtime');
+      expect(await w.store.circuit.state()).toMatchObject({
         open: true,
         kind: 'account',
         code: 'sandbox_egress_restricted',
@@ -166,11 +172,11 @@ describe('a refused real-time call', () => {
       now += 31_000;
       await c.sweepNow();
       expect(calls()).toBe(before + 1);
-      expect((await w.store.circuit()).open).toBe(false);
+      expect((await w.store.circuit.state()).open).toBe(false);
       now += 1_000;
       await c.sweepNow();
       expect(calls()).toBe(before + 3);
-      for (const r of rt) expect((await w.store.status(r.cid)).state).toBe('succeeded');
+      for (const r of rt) expect((await w.store.records.status(r.cid)).state).toBe('succeeded');
     });
   });
 });
@@ -192,10 +198,10 @@ describe('what results cost', () => {
         expect(us.cost.usInference).toBe(true);
         expect(us.cost.cost).toBeCloseTo((us.cost.realtimeEquivalent / 1.1) * 1.1 * 0.5, 12);
         expect(us.cost.usPremium).toBeCloseTo(us.cost.cost - us.cost.cost / 1.1, 12);
-        const row = (await w.store.ledger()).find((r) => r.model === 'claude-sonnet-4-6')!;
+        const row = (await w.store.ledger.rows()).find((r) => r.model === 'claude-sonnet-4-6')!;
         expect(row.usResults).toBe(2);
         expect(row.usPremiumNano).toBeGreaterThan(0);
-        expect(await w.store.alerts()).toEqual([
+        expect(await w.store.alerts.list()).toEqual([
           expect.objectContaining({ code: 'model-unpriced', model: 'claude-unpriced-9' }),
         ]);
       },

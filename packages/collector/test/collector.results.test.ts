@@ -49,7 +49,7 @@ describe('when a batch ends with every kind of result', () => {
       c.on('results:applied', (e) => seen.applied.push(e));
       const done = await w.waitCollected(batch.id);
       expect(done.state).toBe('collected');
-      expect(await w.store.inflightBatchIds()).toEqual([]);
+      expect(await w.store.batches.inflightIds()).toEqual([]);
 
       // succeeded: delivered once each, in one result job of the batch, with the full payload, and
       // one usage line each.
@@ -70,7 +70,7 @@ describe('when a batch ends with every kind of result', () => {
       });
       expect(payload.message.usage.service_tier).toBe('batch');
       expect(payload.cost.cost).toBeCloseTo(payload.cost.realtimeEquivalent / 2, 12);
-      expect((await w.store.status('ok-1')).state).toBe('succeeded');
+      expect((await w.store.records.status('ok-1')).state).toBe('succeeded');
       const usage = lines.filter((l) => l.event === 'usage');
       expect(usage).toHaveLength(2);
       expect(usage[0]).toMatchObject({ feature: 'classify', model: 'claude-haiku-4-5', batch: true });
@@ -92,16 +92,17 @@ describe('when a batch ends with every kind of result', () => {
 
       // retryable errors (and unknown types), expired, canceled and missing: attempt + 1, backoff.
       for (const cid of [...retry, 'exp-1', 'can-1', 'miss-1']) {
-        const rec = await w.store.record(cid);
+        const rec = await w.store.records.get(cid);
         expect(rec, cid).toMatchObject({ state: 'queued', attempt: '2', ready: String(T + 60_000), sub: '' });
       }
-      const apiErr = await w.store.status('r-api_error');
+      const apiErr = await w.store.records.status('r-api_error');
       expect(apiErr).toMatchObject({
         state: 'retrying',
         lastError: { type: 'api_error', message: 'msg api_error' },
         history: [{ attempt: 1, batchId: batch.id, outcome: 'errored', errorType: 'api_error' }],
       });
-      const firstOutcome = async (cid: string) => JSON.parse((await w.store.record(cid))!.hist)[0].outcome;
+      const firstOutcome = async (cid: string) =>
+        JSON.parse((await w.store.records.get(cid))!.hist)[0].outcome;
       expect(await firstOutcome('exp-1')).toBe('expired');
       expect(await firstOutcome('can-1')).toBe('canceled');
       expect(await firstOutcome('miss-1')).toBe('missing');
@@ -119,17 +120,21 @@ describe('when a batch ends with every kind of result', () => {
         params: defaultParams('f-invalid_request_error'),
       });
       expect(dl.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'errored' })]);
-      for (const cid of fatal) expect((await w.store.status(cid)).state).toBe('dead');
+      for (const cid of fatal) expect((await w.store.records.status(cid)).state).toBe('dead');
 
       // billing and a refused key: kept without spending an attempt; one circuit (billing wins), one alert.
-      expect(await w.store.record('bill-1')).toMatchObject({ state: 'queued', attempt: '1' });
-      expect(await w.store.record('auth-1')).toMatchObject({ state: 'queued', attempt: '1' });
-      expect(await w.store.circuit()).toMatchObject({ open: true, kind: 'billing', code: 'billing_error' });
-      const codes = (await w.store.alerts()).map((a) => a.code);
+      expect(await w.store.records.get('bill-1')).toMatchObject({ state: 'queued', attempt: '1' });
+      expect(await w.store.records.get('auth-1')).toMatchObject({ state: 'queued', attempt: '1' });
+      expect(await w.store.circuit.state()).toMatchObject({
+        open: true,
+        kind: 'billing',
+        code: 'billing_error',
+      });
+      const codes = (await w.store.alerts.list()).map((a) => a.code);
       expect(codes.sort()).toEqual(['circuit-open', 'unknown-custom-ids']);
 
       // a custom_id that is not ours is counted, never fatal.
-      const stats = await w.store.stats();
+      const stats = await w.store.stats.all();
       expect(stats.unknown_custom_ids).toBe(1);
       expect(stats.succeeded).toBe(2);
       expect(stats.dead).toBe(FATAL.length);
@@ -151,7 +156,7 @@ describe('when a batch ends with every kind of result', () => {
       expect(seen.ended).toBe(1);
       expect(seen.dead).toBe(FATAL.length);
       expect(seen.requeued).toBe(RETRYABLE.length + 5);
-      expect(JSON.parse((await w.store.batch(batch.id))!.counts)).toMatchObject({ delivered: 2 });
+      expect(JSON.parse((await w.store.batches.get(batch.id))!.counts)).toMatchObject({ delivered: 2 });
       expect(subId).toBeTruthy();
     } finally {
       await w.close();
@@ -174,7 +179,7 @@ describe('how results are packed into {results} jobs', () => {
       const delivered = await w.delivered();
       expect(delivered.map((r) => r.customId).sort()).toEqual([...cids].sort());
       // Every record names the job that carries it.
-      const recs = await w.store.peekMany(cids, ['dlv']);
+      const recs = await w.store.records.peekMany(cids, ['dlv']);
       const byId = new Map(delivered.map((r) => [r.customId, r.jobId]));
       expect(recs.every((r, i) => r?.dlv === byId.get(cids[i]!))).toBe(true);
 

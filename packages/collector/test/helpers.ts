@@ -102,9 +102,9 @@ export class World {
       };
     });
     const now = o.now ?? Date.now();
-    await this.store.enqueue(items, { now });
+    await this.store.records.enqueue(items, { now });
     const subId = o.subId ?? `s-${counter++}`;
-    await this.store.openSubmission({
+    await this.store.submissions.open({
       id: subId,
       partition: 'default',
       reason: 'manual',
@@ -112,7 +112,7 @@ export class World {
       leaseMs: 60_000,
       now,
     });
-    const claimed = await this.store.claim(group, subId, o.cids.length, 1e12, now);
+    const claimed = await this.store.submissions.claim(group, subId, o.cids.length, 1e12, now);
     const byCid = new Map(items.map((i) => [i.cid, i.params]));
     const batch = await this.client.messages.batches.create({
       requests: (o.apiCids ?? o.cids).map((cid) => ({
@@ -127,7 +127,7 @@ export class World {
   /** Claims queued requests again into a new submission and batch (the next flush of a retry). */
   async resubmit(cids: string[], now: number) {
     const subId = `s-${counter++}`;
-    await this.store.openSubmission({
+    await this.store.submissions.open({
       id: subId,
       partition: 'default',
       reason: 'retry',
@@ -135,9 +135,10 @@ export class World {
       leaseMs: 60_000,
       now,
     });
-    const groups = new Set((await this.store.peek(cids, ['group'])).map((r) => r!.group));
+    const groups = new Set((await this.store.records.peek(cids, ['group'])).map((r) => r!.group));
     const claimed: [string, string][] = [];
-    for (const g of groups) claimed.push(...(await this.store.claim(g, subId, cids.length, 1e12, now)).items);
+    for (const g of groups)
+      claimed.push(...(await this.store.submissions.claim(g, subId, cids.length, 1e12, now)).items);
     const batch = await this.client.messages.batches.create({
       requests: claimed.map(([cid, params]) => ({
         custom_id: cid,
@@ -156,7 +157,7 @@ export class World {
     now = Date.now(),
     track = true,
   ): Promise<string> {
-    const code = await this.store.commit(
+    const code = await this.store.submissions.commit(
       subId,
       batch,
       { count, bytes: 0, partition: 'default', reason: 'manual' },
@@ -202,7 +203,7 @@ export class World {
     const { waitFor } = await import('@nightshift/testing');
     return waitFor(
       async () => {
-        const b = await this.store.batch(batchId);
+        const b = await this.store.batches.get(batchId);
         return b && (b.state === 'collected' || b.state === 'lost') ? b : null;
       },
       { timeoutMs, what: `batch ${batchId} collected` },
@@ -222,7 +223,7 @@ export class World {
     const all = (await this.resultJobs()).flatMap((j) =>
       (j.data as ResultJobData).results.map((r) => ({ ...r, jobId: j.id ?? '' })),
     );
-    const recs = await this.store.peekMany(
+    const recs = await this.store.records.peekMany(
       all.map((r) => r.customId),
       ['state', 'dlv'],
     );

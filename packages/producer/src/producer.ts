@@ -110,18 +110,18 @@ export function createProducer(opts: ProducerOptions): Producer {
     enqueue: (req, eopts = {}) =>
       guard(async () => {
         const [r] = await submit(core, [req], eopts, true);
-        return { ...r!, status: await core.store.status(r!.customId) };
+        return { ...r!, status: await core.store.records.status(r!.customId) };
       }),
     enqueueMany: (reqs, eopts = {}) => guard(() => submit(core, reqs, eopts, false)),
     getStatus: (customId) =>
       guard(async () => {
         checkCustomId(customId);
-        return core.store.status(customId);
+        return core.store.records.status(customId);
       }),
     cancel: (customId) =>
       guard(async () => {
         checkCustomId(customId);
-        const [code = 'unknown'] = await core.store.cancel([customId], core.now());
+        const [code = 'unknown'] = await core.store.records.cancel([customId], core.now());
         if (code === 'ok' || code === 'canceled') return { customId, canceled: true, state: 'canceled' };
         return { customId, canceled: false, state: code === 'unknown' ? 'unknown' : code.slice(11) };
       }),
@@ -360,8 +360,8 @@ async function precheck(
   const slices = await Promise.all(
     Array.from({ length: Math.ceil(cids.length / WRITE_SLICE) }, async (_, s) => {
       const slice = cids.slice(s * WRITE_SLICE, (s + 1) * WRITE_SLICE);
-      if ((await store.countRecords(slice)) === 0) return slice.map(() => null);
-      return store.peek(slice, ['state', 'phash']);
+      if ((await store.records.count(slice)) === 0) return slice.map(() => null);
+      return store.records.peek(slice, ['state', 'phash']);
     }),
   );
   const current = slices.flat();
@@ -414,7 +414,7 @@ async function write(
     while (next < items.length && !failed) {
       const start = next;
       next += WRITE_SLICE;
-      const got = await store
+      const got = await store.records
         .enqueue(items.slice(start, start + WRITE_SLICE), { replace, now })
         .catch((err: unknown) => {
           failed = true; // the other lanes stop taking slices: the caller will re-run the call

@@ -92,7 +92,7 @@ export class RealtimePath {
       // probe applies its own). Either way the request stays `realtime` and the collector's sweep
       // calls it again once it is stale and the circuit is closed (the policy the collector applies).
       if (action === 'stop-submissions') {
-        await store.openCircuit({ ...circuitFor(failure), ...CIRCUIT_DEFAULTS }, now());
+        await store.circuit.open({ ...circuitFor(failure), ...CIRCUIT_DEFAULTS }, now());
       }
       logger.warn(
         { customId: it.cid, err: describeFailure(failure) },
@@ -115,7 +115,7 @@ export class RealtimePath {
     // Deliver before apply: a crash in between leaves the request `realtime`, the collector's sweep
     // calls again and adds the same job id; the job waits for the record to name it (see the worker).
     await deliverResults(this.deps.results(), [{ id: item.delivery, results: [payload] }]);
-    await store.apply([item], now());
+    await store.outcomes.apply([item], now());
     if (payload.cost.unpriced && (await this.deps.modelAlerts.unpriced(payload.model))) {
       logger.warn({ model: payload.model }, 'result of a model without a price: counted at $0');
     }
@@ -138,7 +138,7 @@ export class RealtimePath {
       at,
     };
     const reason = type;
-    const [rec] = await store.peek([it.cid], ['deaths']);
+    const [rec] = await store.records.peek([it.cid], ['deaths']);
     const payload: DeadLetterPayload = {
       customId: it.cid,
       feature: it.feature,
@@ -152,7 +152,7 @@ export class RealtimePath {
       deadAt: at,
     };
     await addDeadLetters(this.deps.deadLetters(), [{ payload, deaths: Number(rec?.deaths || 0) + 1 }]);
-    await store.apply(
+    await store.outcomes.apply(
       [{ cid: it.cid, action: 'dead', guardSub: 'realtime', reason, error: lastError, entry }],
       at,
     );

@@ -120,7 +120,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     const progress = progressOf(job);
     const recorder = new ProgressRecorder(job, progress, maxUnrecorded, logger);
     const todo = resultsOf(job.data).filter((r) => !recorder.has(r.customId));
-    const recs = await store.peekMany(
+    const recs = await store.records.peekMany(
       todo.map((r) => r.customId),
       ['state', 'dlv', 'enq'],
     );

@@ -114,7 +114,7 @@ describe('model ids', () => {
     const store = new Store(fx.redis, prefix);
     await fx.redis.hincrby(rawStore(store).keys.ledger('2026-11-20'), 'b|classify-docs|old|model|cost', 7);
     await fx.redis.sadd(rawStore(store).keys.ledgerDays, '2026-11-20');
-    const rows = await store.ledger(['2026-11-20']);
+    const rows = await store.ledger.rows(['2026-11-20']);
     expect(rows).toEqual([
       expect.objectContaining({ feature: 'classify-docs', model: 'old|model', costNano: 7 }),
     ]);

@@ -23,20 +23,26 @@ describe('cancel', () => {
     const { customId } = await producer.enqueue(docRequest(1));
     expect(await producer.cancel(customId)).toEqual({ customId, canceled: true, state: 'canceled' });
     expect(await producer.getStatus(customId)).toMatchObject({ state: 'canceled' });
-    expect((await store.pendingOverview()).total).toBe(0);
+    expect((await store.pending.overview()).total).toBe(0);
     expect(await producer.enqueue(docRequest(1))).toMatchObject({ outcome: 'exists', state: 'canceled' });
     expect(await producer.enqueue(docRequest(1), { replace: true })).toMatchObject({
       outcome: 'replaced',
       state: 'queued',
     });
-    expect((await store.pendingOverview()).total).toBe(1);
+    expect((await store.pending.overview()).total).toBe(1);
   });
 
   it('leaves a request that is not only queued, and names its state', async () => {
     const { customId } = await producer.enqueue(docRequest(2));
-    await store.openSubmission({ id: 's', partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1e4 });
-    const { groups } = await store.pendingOverview();
-    await store.claim(groups[0]!.group, 's', 10, 1e9);
+    await store.submissions.open({
+      id: 's',
+      partition: 'default',
+      reason: 'manual',
+      owner: 'x',
+      leaseMs: 1e4,
+    });
+    const { groups } = await store.pending.overview();
+    await store.submissions.claim(groups[0]!.group, 's', 10, 1e9);
     expect(await producer.cancel(customId)).toEqual({ customId, canceled: false, state: 'claimed' });
     expect(await producer.cancel('nope')).toEqual({ customId: 'nope', canceled: false, state: 'unknown' });
     await expect(producer.cancel('bad id')).rejects.toBeInstanceOf(ValidationError);
@@ -48,7 +54,7 @@ describe('notify', () => {
     const { customId } = await producer.enqueue(
       docRequest(3, { notify: ['billing', 'billing', 'ops.alerts'] }),
     );
-    expect((await store.record(customId))?.ntf).toBe('billing,ops.alerts');
+    expect((await store.records.get(customId))?.ntf).toBe('billing,ops.alerts');
     for (const notify of [['https://evil.test/hook'], [], 'billing', Array(6).fill('a')]) {
       const err = await producer.enqueue(docRequest(4, { notify: notify as string[] })).catch((e) => e);
       expect(err).toBeInstanceOf(ValidationError);

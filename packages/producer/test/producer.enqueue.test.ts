@@ -34,7 +34,7 @@ beforeEach(() => {
   producer = make();
 });
 
-const total = async () => (await store.pendingOverview()).total;
+const total = async () => (await store.pending.overview()).total;
 
 describe('custom ids', () => {
   it('derives the same custom_id in two producer instances', async () => {
@@ -93,12 +93,12 @@ describe('idempotency', () => {
 
   it('refuses the same custom_id with different params and changes nothing', async () => {
     await producer.enqueue(docRequest(1));
-    const before = await store.record(producer.customIdFor('classify-docs', 'doc-1'));
+    const before = await store.records.get(producer.customIdFor('classify-docs', 'doc-1'));
     const changed = docRequest(1, { params: { ...docRequest(1).params, max_tokens: 99 } });
     const err = await producer.enqueue(changed).catch((e) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err.conflicts).toEqual([{ customId: before!.cid, state: 'queued' }]);
-    expect(await store.record(before!.cid)).toEqual(before);
+    expect(await store.records.get(before!.cid)).toEqual(before);
   });
 
   it('replaces a request that is still queued when asked to', async () => {
@@ -106,26 +106,26 @@ describe('idempotency', () => {
     const changed = docRequest(1, { params: { ...docRequest(1).params, max_tokens: 99 } });
     const r = await producer.enqueue(changed, { replace: true });
     expect(r.outcome).toBe('replaced');
-    expect(JSON.parse((await store.record(r.customId))!.params).max_tokens).toBe(99);
+    expect(JSON.parse((await store.records.get(r.customId))!.params).max_tokens).toBe(99);
     expect(await total()).toBe(1);
   });
 
   it('refuses to replace a request that is no longer only queued', async () => {
     const r = await producer.enqueue(docRequest(1));
-    const { group } = (await store.record(r.customId))!;
-    await store.openSubmission({
+    const { group } = (await store.records.get(r.customId))!;
+    await store.submissions.open({
       id: 's1',
       partition: 'default',
       reason: 'manual',
       owner: 't',
       leaseMs: 60_000,
     });
-    await store.claim(group, 's1', 10, 1e9);
+    await store.submissions.claim(group, 's1', 10, 1e9);
     const changed = docRequest(1, { params: { ...docRequest(1).params, max_tokens: 99 } });
     const err = await producer.enqueue(changed, { replace: true }).catch((e) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err.conflicts[0].state).toBe('claimed');
-    expect(JSON.parse((await store.record(r.customId))!.params).max_tokens).toBe(16);
+    expect(JSON.parse((await store.records.get(r.customId))!.params).max_tokens).toBe(16);
   });
 
   it('enqueueMany writes nothing when any item conflicts', async () => {
@@ -275,7 +275,7 @@ describe('validation: nothing is written and every problem is named', () => {
 
   it('treats undefined object fields as absent, as JSON and the SDK do', async () => {
     const r = await producer.enqueue(withParams({ system: undefined, tools: undefined }));
-    const stored = JSON.parse((await store.record(r.customId))!.params);
+    const stored = JSON.parse((await store.records.get(r.customId))!.params);
     expect('system' in stored).toBe(false);
   });
 
@@ -291,7 +291,7 @@ describe('model routing', () => {
   it('applies routeModel before hashing and stores the routed model', async () => {
     const routed = make({ routeModel: (r) => (r.feature === 'classify-docs' ? 'claude-sonnet-4-6' : MODEL) });
     const r = await routed.enqueue(docRequest(1));
-    const rec = (await store.record(r.customId))!;
+    const rec = (await store.records.get(r.customId))!;
     expect(rec.model).toBe('claude-sonnet-4-6');
     expect(JSON.parse(rec.params).model).toBe('claude-sonnet-4-6');
     expect(r.status).toMatchObject({ model: 'claude-sonnet-4-6' });
@@ -316,7 +316,7 @@ describe('model routing', () => {
 describe('prompt-cache groups', () => {
   const groupOf = async (req: EnqueueRequest) => {
     const r = await producer.enqueue(req);
-    return (await store.record(r.customId))!.group;
+    return (await store.records.get(r.customId))!.group;
   };
   const cached = (doc: string, question: string, i: number): EnqueueRequest => ({
     feature: 'qa',
@@ -382,7 +382,7 @@ describe('deadlines', () => {
     await p.enqueue(docRequest(2, { deadline: new Date(d + 1000) }));
     await p.enqueue(docRequest(3, { deadline: new Date(d + 2000).toISOString() }));
     expect(a.status).toMatchObject({ deadline: d, enqueuedAt: t0 });
-    expect((await store.pendingOverview(t0)).earliestDeadline).toBe(d);
-    expect(await store.deadlinesBefore(d + 2000)).toHaveLength(3);
+    expect((await store.pending.overview(t0)).earliestDeadline).toBe(d);
+    expect(await store.pending.deadlinesBefore(d + 2000)).toHaveLength(3);
   });
 });

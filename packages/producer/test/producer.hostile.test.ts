@@ -198,7 +198,7 @@ describe('hostile input (property-based)', () => {
             const distinct = new Set(res.r.map((x) => x.customId));
             expect(res.r).toHaveLength(reqs.length);
             expect(res.r.every((x) => x.outcome === 'queued' && x.state === 'queued')).toBe(true);
-            expect((await store.pendingOverview()).total).toBe(distinct.size);
+            expect((await store.pending.overview()).total).toBe(distinct.size);
             for (const cid of distinct) expect(cid).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
           } else {
             expect(res.err).toBeInstanceOf(NightshiftError);
@@ -222,7 +222,7 @@ describe('hostile input (property-based)', () => {
     await fc.assert(
       fc.asyncProperty(validParams, fc.jsonValue({ maxDepth: 3 }), unicode, async (params, metadata, key) => {
         const r = await producer.enqueue({ feature: 'uni', key: `${n++}:${key}`, params, metadata });
-        const rec = (await store.record(r.customId))!;
+        const rec = (await store.records.get(r.customId))!;
         expect(JSON.parse(rec.params)).toEqual(JSON.parse(JSON.stringify(params)));
         expect(rec.meta).toBe(JSON.stringify(metadata));
         // Enqueueing it again is recognised as the same request.
@@ -246,7 +246,7 @@ describe('hostile input (property-based)', () => {
       `{"model":"${MODEL}","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"metadata":{"__proto__":{"x":1}}}`,
     );
     const r = await producer.enqueue({ feature: 'proto', key: 'k', params, metadata });
-    const rec = (await store.record(r.customId))!;
+    const rec = (await store.records.get(r.customId))!;
     expect(rec.meta).toBe(JSON.stringify(metadata));
     expect(Object.getOwnPropertyDescriptor(JSON.parse(rec.meta), '__proto__')?.value).toEqual({
       polluted: 'yes',

@@ -62,7 +62,7 @@ describe('a retired model', () => {
           'claude-sonnet-4-5-20250929 was retired on 2026-11-30 and the API refuses it: use claude-sonnet-4-6',
       },
     ]);
-    expect((await store.pendingOverview(DAY('2026-12-02'))).total).toBe(0);
+    expect((await store.pending.overview(DAY('2026-12-02'))).total).toBe(0);
   });
 
   it('is still accepted the day before it retires, as a deprecated model', async () => {
@@ -78,7 +78,7 @@ describe('a deprecated model', () => {
     await p.enqueue(withModel(1, 'claude-opus-4-5'));
     await p.enqueueMany([withModel(2, 'claude-opus-4-5'), withModel(3, 'claude-opus-4-5')]);
     expect(warnings.filter((w) => w.msg.includes('deprecated'))).toHaveLength(1);
-    const alerts = await store.alerts();
+    const alerts = await store.alerts.list();
     expect(alerts).toEqual([
       expect.objectContaining({
         code: 'model-deprecated',
@@ -87,13 +87,13 @@ describe('a deprecated model', () => {
           'Model claude-opus-4-5 is deprecated and retires on 2027-01-22: move to claude-opus-5-5 (enqueue refuses it once retired).',
       }),
     ]);
-    expect((await store.pendingOverview(DAY('2026-12-02'))).total).toBe(3);
+    expect((await store.pending.overview(DAY('2026-12-02'))).total).toBe(3);
   });
 
   it('an active model raises nothing', async () => {
     const { p, store } = make('2026-12-02');
     await p.enqueue(docRequest(1));
-    expect(await store.alerts()).toEqual([]);
+    expect(await store.alerts.list()).toEqual([]);
   });
 });
 

@@ -67,17 +67,17 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
       attempt: 1,
     });
     const { cost } = job!.data.results[0]!;
-    expect((await store.record(r.customId))?.dlv).toBe(job!.id);
+    expect((await store.records.get(r.customId))?.dlv).toBe(job!.id);
     expect(cost.cost).toBeGreaterThan(0);
     expect(cost.cost).toBe(cost.realtimeEquivalent);
     expect(cost.savings).toBe(0);
 
-    const rows = await store.ledger();
+    const rows = await store.ledger.rows();
     expect(rows).toEqual([
       expect.objectContaining({ mode: 'realtime', feature: 'classify-docs', results: 1 }),
     ]);
     expect(rows[0]!.costNano).toBe(rows[0]!.listNano);
-    expect((await store.pendingOverview()).total).toBe(0);
+    expect((await store.pending.overview()).total).toBe(0);
 
     // Enqueued again: known and done, no second call.
     expect((await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }))).outcome).toBe(
@@ -99,7 +99,7 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
       ['realtime', 'succeeded'],
     ]);
     expect(await results.getJobCounts('waiting')).toEqual({ waiting: 2 });
-    expect((await store.pendingOverview()).total).toBe(1);
+    expect((await store.pending.overview()).total).toBe(1);
     const err = await producer
       .enqueue(docRequest(4, { deadline: soon(), realtime: 'never' }))
       .catch((e) => e);
@@ -135,7 +135,7 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
       attempts: [expect.objectContaining({ outcome: 'errored', errorType: 'invalid_request_error' })],
     });
     expect(await results.getJobCounts('waiting')).toEqual({ waiting: 0 });
-    expect(await store.ledger()).toEqual([]);
+    expect(await store.ledger.rows()).toEqual([]);
   });
 
   it('leaves a request in real-time after a transient error, for the collector to call again', async () => {
@@ -144,7 +144,7 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
     const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
     expect(r).toMatchObject({ outcome: 'realtime', state: 'realtime' });
     expect(r.status.state).toBe('realtime');
-    expect(await store.staleRealtime(Date.now() + 1)).toEqual([r.customId]);
+    expect(await store.realtime.stale(Date.now() + 1)).toEqual([r.customId]);
     expect(await deadLetters.getJobCounts('waiting')).toEqual({ waiting: 0 });
   });
 
@@ -160,13 +160,13 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
     const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
     expect(r).toMatchObject({ outcome: 'realtime', state: 'realtime' });
     expect(await deadLetters.getJobCounts('waiting')).toEqual({ waiting: 0 });
-    expect(await store.circuit()).toMatchObject({
+    expect(await store.circuit.state()).toMatchObject({
       open: true,
       kind: 'account',
       code: 'organization_on_hold',
       reason: '400 organization_on_hold: This organization has been disabled.',
     });
-    expect((await store.alerts()).map((a) => a.code)).toEqual(['circuit-open']);
+    expect((await store.alerts.list()).map((a) => a.code)).toEqual(['circuit-open']);
   });
 
   it('answers every request of a bulk with at most two calls at a time', async () => {

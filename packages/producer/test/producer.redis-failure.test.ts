@@ -66,7 +66,7 @@ describe('when redis-server dies in the middle of enqueueMany', () => {
 
     // Exactly N requests, each once: the counters, the pending index and the records agree.
     expect(await counted(redis)).toBe(N);
-    const overview = await store.pendingOverview();
+    const overview = await store.pending.overview();
     expect(overview.total).toBe(N);
     let pending = 0;
     for (const g of overview.groups) pending += await redis.zcard(rawStore(store).keys.pending(g.group));

@@ -27,7 +27,7 @@ const batch = (id: string, t: number) => ({
 
 /** Drives the store the way the batcher does: open a submission, claim the group, commit a batch. */
 async function submit(group: string, sub: string, batchId: string | null, now: number) {
-  await store.openSubmission({
+  await store.submissions.open({
     id: sub,
     partition: 'default',
     reason: 'manual',
@@ -35,9 +35,9 @@ async function submit(group: string, sub: string, batchId: string | null, now: n
     leaseMs: 60_000,
     now,
   });
-  const claimed = await store.claim(group, sub, 100, 1e9, now);
+  const claimed = await store.submissions.claim(group, sub, 100, 1e9, now);
   if (batchId) {
-    await store.commit(sub, batch(batchId, now), {
+    await store.submissions.commit(sub, batch(batchId, now), {
       count: claimed.items.length,
       bytes: claimed.bytes,
       partition: 'default',
@@ -51,13 +51,13 @@ describe('getStatus follows a request through its life', () => {
   it('queued → submitting → in_batch → retrying → in_batch → succeeded', async () => {
     const { customId } = await producer.enqueue(docRequest('life'));
     const t = Date.now() + 1000; // later than the record's ready-at, even if the clock steps a little
-    const { group } = (await store.record(customId))!;
+    const { group } = (await store.records.get(customId))!;
     expect(await producer.getStatus(customId)).toMatchObject({ state: 'queued', attempt: 1, history: [] });
 
     expect(await submit(group, 'sub-1', null, t)).toEqual([customId]);
     expect(await producer.getStatus(customId)).toMatchObject({ state: 'submitting' });
 
-    await store.commit('sub-1', batch('msgbatch_1', t), {
+    await store.submissions.commit('sub-1', batch('msgbatch_1', t), {
       count: 1,
       bytes: 1,
       partition: 'default',
@@ -79,7 +79,7 @@ describe('getStatus follows a request through its life', () => {
       at: t,
     };
     expect(
-      await store.apply(
+      await store.outcomes.apply(
         [{ cid: customId, action: 'requeue', guardSub: 'sub-1', readyAt, error, entry, countsAttempt: true }],
         t,
       ),
@@ -111,7 +111,7 @@ describe('getStatus follows a request through its life', () => {
       prices: DEFAULT_PRICES,
       now: readyAt + 1000,
     });
-    await store.apply([item], readyAt + 1000);
+    await store.outcomes.apply([item], readyAt + 1000);
     expect(await producer.getStatus(customId)).toMatchObject({
       state: 'succeeded',
       batchId: 'msgbatch_2',
@@ -126,7 +126,7 @@ describe('getStatus follows a request through its life', () => {
       docRequest('doomed', { params: { ...docRequest(0).params, system: 'Doomed' } }),
     );
     const t = Date.now() + 1000; // later than the record's ready-at
-    const { group } = (await store.record(customId))!;
+    const { group } = (await store.records.get(customId))!;
     expect(await submit(group, 'sub-3', 'msgbatch_3', t)).toEqual([customId]);
     const error = { type: 'invalid_request_error', message: 'max_tokens too large' };
     const entry = {
@@ -136,7 +136,7 @@ describe('getStatus follows a request through its life', () => {
       errorType: error.type,
       at: t,
     };
-    await store.apply(
+    await store.outcomes.apply(
       [{ cid: customId, action: 'dead', guardSub: 'sub-3', reason: 'invalid_request_error', error, entry }],
       t,
     );

@@ -83,8 +83,8 @@ class WorkerProcess {
 async function addJob(queue: Queue, store: Store, round: number): Promise<{ id: string; cids: string[] }> {
   const id = `res-msgbatch_k-${round}`;
   const cids = Array.from({ length: RESULTS }, (_, i) => `doc_k${round}_${i}`);
-  await store.enqueue(cids.map((c) => record(c, 'queued')));
-  await store.apply(cids.map((c) => success(c, id)));
+  await store.records.enqueue(cids.map((c) => record(c, 'queued')));
+  await store.outcomes.apply(cids.map((c) => success(c, id)));
   await deliverResults(queue, [{ id, results: cids.map((c) => collectorResult(c, 'x')) }]);
   return { id, cids };
 }

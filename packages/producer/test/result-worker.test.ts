@@ -137,10 +137,10 @@ describe('createResultWorker', () => {
     const { queue, store } = setup((r) => {
       got.push(r.customId);
     });
-    await store.enqueue(['doc_d', 'doc_e'].map((c) => record(c, 'queued')));
+    await store.records.enqueue(['doc_d', 'doc_e'].map((c) => record(c, 'queued')));
     // doc_d succeeded with job A; job B carries it too (a re-stream). doc_e's apply never
     // happened (Redis lost it) although its job exists: nothing may reach the service.
-    await store.apply([success('doc_d', 'res-b1-A')]);
+    await store.outcomes.apply([success('doc_d', 'res-b1-A')]);
     await deliverResults(queue, [
       { id: 'res-b1-B', results: [collectorResult('doc_d', 'invoice'), collectorResult('doc_e', 'x')] },
       { id: 'res-b1-A', results: [collectorResult('doc_d', 'invoice')] },
@@ -156,14 +156,14 @@ describe('createResultWorker', () => {
     const { queue, store } = setup((r) => {
       got.push(r.customId);
     });
-    await store.enqueue([record('doc_rt', 'realtime')]);
+    await store.records.enqueue([record('doc_rt', 'realtime')]);
     const payload = { ...collectorResult('doc_rt', 'invoice'), mode: 'realtime' as const, batchId: null };
     await deliverResults(queue, [{ id: jobIds.result('doc_rt'), results: [payload] }]);
     await waitFor(async () => (await queue.getJobState(jobIds.result('doc_rt'))) === 'delayed', {
       what: 'the job waiting for the apply',
     });
     expect(got).toEqual([]);
-    await store.apply([success('doc_rt', jobIds.result('doc_rt'))]);
+    await store.outcomes.apply([success('doc_rt', jobIds.result('doc_rt'))]);
     await waitFor(() => got.length === 1, { what: 'the answer delivered', timeoutMs: 10_000 });
     // The same answer added again (the sweep repeating a call whose process died) is the same job.
     await deliverResults(queue, [{ id: jobIds.result('doc_rt'), results: [payload] }]);

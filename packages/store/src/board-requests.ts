@@ -112,11 +112,11 @@ export async function boardRequests(
   const records = await Promise.all(cids.map((cid) => readRecord(store, cid, opts.paramsUpTo)));
   const subIds = [...new Set(records.flatMap((r) => (r?.record.state === 'claimed' ? [r.record.sub] : [])))];
   const subs = new Map(
-    await Promise.all(subIds.map(async (id) => [id, await store.submission(id)] as const)),
+    await Promise.all(subIds.map(async (id) => [id, await store.submissions.get(id)] as const)),
   );
   const batchIds = [...new Set([...subs.values()].flatMap((s) => (s?.batch ? [s.batch] : [])))];
   const batches = new Map(
-    await Promise.all(batchIds.map(async (id) => [id, await store.batch(id)] as const)),
+    await Promise.all(batchIds.map(async (id) => [id, await store.batches.get(id)] as const)),
   );
   const jobIds = [
     ...new Set(

@@ -1,5 +1,6 @@
 import { fromNano, type TokenCounts } from '@nightshift/shared';
-import { type LedgerRow, type Store, utcDay } from './store.js';
+import { type LedgerRow, utcDay } from './ledger.js';
+import type { Store } from './store.js';
 
 const DAY_MS = 86_400_000;
 
@@ -123,7 +124,7 @@ export async function costReport(
   const now = opts.now ?? Date.now();
   const dayList: string[] = [];
   for (let i = opts.days - 1; i >= 0; i--) dayList.push(utcDay(now - i * DAY_MS));
-  const rows = await store.ledger(dayList);
+  const rows = await store.ledger.rows(dayList);
   const total = emptyAcc();
   for (const r of rows) add(total, r);
   const perDay = new Map(dayList.map((d) => [d, emptyAcc()]));

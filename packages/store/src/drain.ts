@@ -1,3 +1,4 @@
+import type { StoreCore } from './core.js';
 import { coreOf } from './core.js';
 import type { Store } from './store.js';
 
@@ -106,4 +107,22 @@ export async function featureProgress(store: Store, feature: string): Promise<Fe
     canceled,
     pendingMarks,
   };
+}
+
+/** Drain marks and per-feature progress (see drain.ts, drain-mark.lua). */
+export class Drains {
+  constructor(
+    readonly _core: StoreCore,
+    private readonly store: Store,
+  ) {}
+
+  /** Takes a drain mark on a feature (see drain-mark.lua and drain.ts). */
+  mark(feature: string, now = Date.now()): Promise<DrainMark> {
+    return markDrain(this.store, feature, now);
+  }
+
+  /** A feature's requests not final yet, cumulative outcomes, and its pending drain marks. */
+  progress(feature: string): Promise<FeatureProgress> {
+    return featureProgress(this.store, feature);
+  }
 }

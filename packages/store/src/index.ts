@@ -28,16 +28,13 @@ export { type DrainMark, drainMarkById, type FeatureProgress, type PendingMark }
 export { EventOutbox, type OutboxEvent } from './events.js';
 export { FlushLock } from './flush-lock.js';
 export { type JobWithin, jobIdsIn, missingJobIds, readJobsWithin } from './jobs-within.js';
+export { type LedgerRow, utcDay } from './ledger.js';
 export { ModelAlerts } from './model-alerts.js';
+export type { ApplyItem } from './outcomes.js';
 export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
-export {
-  type ApplyItem,
-  type EnqueueItem,
-  type LedgerRow,
-  Store,
-  type SubmissionFields,
-  utcDay,
-} from './store.js';
+export type { EnqueueItem } from './records.js';
+export { Store } from './store.js';
+export type { SubmissionFields } from './submissions.js';
 export { buildSuccess } from './success.js';
 export {
   type FailedDelivery,

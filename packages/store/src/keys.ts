@@ -41,6 +41,13 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     submission: (id: string) => `${base}:sub:${id}`,
     /** LIST of custom_ids of a submission, in claim order. */
     submissionMembers: (id: string) => `${base}:sub:${id}:m`,
+    /**
+     * LIST of the custom_ids the API refused at create time from one submission, set aside: the
+     * member list of the pseudo-submission `<id>-rejected`, which their records name.
+     */
+    rejectedMembers: (id: string) => `${base}:sub:${rejectedSubmissionId(id)}:m`,
+    /** ZSET cid → since ms: requests on the real-time path (written by enqueue.lua and apply.lua). */
+    realtime: `${base}:realtime`,
     /** SET of submission ids not yet resolved (claiming / creating). */
     openSubmissions: `${base}:subs-open`,
     /** ZSET custom_id → final time (succeeded / dead): what retention deletes, oldest first. */
@@ -107,5 +114,8 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     featureStats: `${base}:feature-stats`,
   };
 }
+
+/** The pseudo-submission that holds what the API refused from submission `id`. */
+export const rejectedSubmissionId = (id: string) => `${id}-rejected`;
 
 export type StoreKeys = ReturnType<typeof storeKeys>;

@@ -45,7 +45,7 @@ export class ModelAlerts {
     if (now - (this.last.get(key) ?? Number.NEGATIVE_INFINITY) < REFRESH_MS) return false;
     if (this.last.size >= MAX_REMEMBERED) this.last.clear();
     this.last.set(key, now);
-    await this.store.raiseAlert({ code, model, message }, now);
+    await this.store.alerts.raise({ code, model, message }, now);
     return true;
   }
 }

@@ -1,5 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './connection.js';
+import type { StoreCore } from './core.js';
 import { coreOf } from './core.js';
 import type { Store } from './store.js';
 
@@ -27,7 +28,7 @@ async function* scanKeys(redis: RedisClient, pattern: string): AsyncGenerator<st
 async function purgeRecords(store: Store, cutoff: number): Promise<number> {
   let purged = 0;
   for (;;) {
-    const { deleted, more } = await store.purgeFinal(cutoff, PAGE);
+    const { deleted, more } = await store.retention.purgeFinal(cutoff, PAGE);
     purged += deleted;
     if (!more) return purged;
   }
@@ -96,7 +97,7 @@ async function purgeSubmissions(store: Store, cutoff: number): Promise<number> {
     const del = redis.multi();
     for (const id of doomed) {
       // The side list of requests the API refused at create time goes with its submission.
-      del.unlink(keys.submission(id), keys.submissionMembers(id), keys.submissionMembers(`${id}-rejected`));
+      del.unlink(keys.submission(id), keys.submissionMembers(id), keys.rejectedMembers(id));
       del.zrem(keys.resolvedSubmissions, id);
     }
     await del.exec();
@@ -158,4 +159,26 @@ export async function purgeBefore(
   const batches = await purgeBatches(store, cutoff);
   const submissions = await purgeSubmissions(store, cutoff);
   return { records, submissions, batches };
+}
+
+/** Retention: what became final long enough ago leaves Redis (purge.lua and the pages below). */
+export class Retention {
+  constructor(
+    private readonly core: StoreCore,
+    private readonly store: Store,
+  ) {}
+
+  /**
+   * Retention: deletes up to `limit` final records whose final time is before `cutoff`, oldest first,
+   * from the index of final records (see purge.lua). `more` is false once nothing older is indexed.
+   */
+  async purgeFinal(cutoff: number, limit = 1000): Promise<{ deleted: number; more: boolean }> {
+    const [deleted, seen] = (await this.core.script('nsPurge', cutoff, limit)) as [number, number];
+    return { deleted: Number(deleted), more: Number(seen) === limit };
+  }
+
+  /** Retention: deletes what became final before `cutoff` (see retention.ts). */
+  purgeBefore(cutoff: number, now = Date.now()) {
+    return purgeBefore(this.store, cutoff, now);
+  }
 }

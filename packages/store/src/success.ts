@@ -8,7 +8,7 @@ import {
   tokensFromUsage,
   toNano,
 } from '@nightshift/shared';
-import type { ApplyItem } from './store.js';
+import type { ApplyItem } from './outcomes.js';
 
 /**
  * Builds both halves of a success: the apply item (ledger figures) and the payload the service

@@ -63,7 +63,7 @@ const success = (cid: string): ApplyItem => ({
   delivery: 'res-b1-x',
 });
 async function claimAll(sub: string, group = 'g1', at = T) {
-  await store.openSubmission({
+  await store.submissions.open({
     id: sub,
     partition: 'default',
     reason: 'manual',
@@ -71,19 +71,19 @@ async function claimAll(sub: string, group = 'g1', at = T) {
     leaseMs: MIN,
     now: at,
   });
-  await store.claim(group, sub, 100, 1e9, at);
+  await store.submissions.claim(group, sub, 100, 1e9, at);
 }
 const counts = (now = T) => boardCounts(store, dead, now);
 const delayedIndex = () => fx.redis.zrange(rawStore(store).keys.delayed, '0', '-1');
 
 describe('the delayed index', () => {
   it('follows a request into backoff, out by promote, claim or cancel', async () => {
-    await store.enqueue(
+    await store.records.enqueue(
       ['a', 'b', 'c'].map((c) => item(c)),
       { now: T },
     );
     await claimAll('s1');
-    await store.apply(
+    await store.outcomes.apply(
       [requeue('a', T + 10 * MIN), requeue('b', T + 20 * MIN), requeue('c', T + 30 * MIN)],
       T,
     );
@@ -93,29 +93,29 @@ describe('the delayed index', () => {
     expect(await boardPage(store, dead, 'waiting', 0, 9, T)).toEqual(['a']);
     // Time passes: b is ready by itself and reads as waiting, though still indexed.
     expect(await counts(T + 25 * MIN)).toMatchObject({ waiting: 2, delayed: 1 });
-    await store.openSubmission({
+    await store.submissions.open({
       id: 's2',
       partition: 'default',
       reason: 'manual',
       owner: 'x',
       leaseMs: MIN,
     });
-    await store.claim('g1', 's2', 100, 1e9, T + 25 * MIN);
+    await store.submissions.claim('g1', 's2', 100, 1e9, T + 25 * MIN);
     expect(await delayedIndex()).toEqual(['c']);
-    expect(await store.cancel(['c'], T)).toEqual(['ok']);
+    expect(await store.records.cancel(['c'], T)).toEqual(['ok']);
     expect(await delayedIndex()).toEqual([]);
   });
 
   it('takes a release with a create backoff, not one that keeps the ready time', async () => {
-    await store.enqueue(
+    await store.records.enqueue(
       ['a', 'b'].map((c) => item(c)),
       { now: T },
     );
     await claimAll('s1');
-    await store.release('s1', { readyAt: T + MIN, now: T });
+    await store.submissions.release('s1', { readyAt: T + MIN, now: T });
     expect(await counts()).toMatchObject({ waiting: 0, delayed: 2, active: 0 });
     await claimAll('s2', 'g1', T + MIN);
-    await store.release('s2', { now: T + MIN });
+    await store.submissions.release('s2', { now: T + MIN });
     expect(await delayedIndex()).toEqual([]);
     expect(await counts(T + MIN)).toMatchObject({ waiting: 2, delayed: 0 });
   });
@@ -123,11 +123,11 @@ describe('the delayed index', () => {
 
 describe('pages and counts', () => {
   it('pages waiting requests across groups in claim order, skipping groups not ready', async () => {
-    await store.enqueue([item('g1-a', 'g1'), item('g1-b', 'g1')], { now: T });
-    await store.enqueue([item('g2-a', 'g2'), item('g2-b', 'g2')], { now: T + 1 });
-    await store.enqueue([item('g3-a', 'g3')], { now: T + 2 });
+    await store.records.enqueue([item('g1-a', 'g1'), item('g1-b', 'g1')], { now: T });
+    await store.records.enqueue([item('g2-a', 'g2'), item('g2-b', 'g2')], { now: T + 1 });
+    await store.records.enqueue([item('g3-a', 'g3')], { now: T + 2 });
     await claimAll('s1', 'g3', T + 2);
-    await store.apply([requeue('g3-a', T + MIN)], T + 2);
+    await store.outcomes.apply([requeue('g3-a', T + MIN)], T + 2);
     const page = (start: number, end: number) => boardPage(store, dead, 'waiting', start, end, T + 3);
     expect(await page(0, 9)).toEqual(['g1-a', 'g1-b', 'g2-a', 'g2-b']);
     expect(await page(1, 2)).toEqual(['g1-b', 'g2-a']);
@@ -136,18 +136,18 @@ describe('pages and counts', () => {
   });
 
   it('counts members of batches in flight and open submissions once, and succeeded ones until retention', async () => {
-    await store.enqueue(
+    await store.records.enqueue(
       ['a', 'b', 'c'].map((c) => item(c)),
       { now: T },
     );
-    await store.enqueue([item('d', 'g2')], { now: T });
+    await store.records.enqueue([item('d', 'g2')], { now: T });
     await claimAll('s1');
     const batch = {
       id: 'b1',
       created_at: new Date(T).toISOString(),
       expires_at: new Date(T + 1e8).toISOString(),
     };
-    await store.commit(
+    await store.submissions.commit(
       's1',
       { ...batch, processing_status: 'in_progress' },
       { count: 3, bytes: 300, partition: 'default', reason: 'manual' },
@@ -156,11 +156,11 @@ describe('pages and counts', () => {
     await claimAll('s2', 'g2');
     expect(await counts()).toMatchObject({ waiting: 0, active: 4, completed: 0 });
     expect(await boardPage(store, dead, 'active', 2, 9, T)).toEqual(['c', 'd']);
-    await store.apply([success('a'), success('b')], T + MIN);
-    await store.markCollected('b1', {}, T + MIN);
+    await store.outcomes.apply([success('a'), success('b')], T + MIN);
+    await store.batches.markCollected('b1', {}, T + MIN);
     expect(await counts()).toMatchObject({ active: 1, completed: 2 });
     expect(await boardPage(store, dead, 'completed', 0, 9, T)).toEqual(['b', 'a']);
-    await store.purgeFinal(T + 2 * MIN);
+    await store.retention.purgeFinal(T + 2 * MIN);
     expect(await counts()).toMatchObject({ completed: 0 });
     expect(await boardPage(store, dead, 'completed', 0, 9, T)).toEqual([]);
   });

@@ -57,9 +57,15 @@ const success = (cid: string): ApplyItem => ({
 });
 /** Claims everything queued in g1 into submission s1 and kills `cid` from it. */
 async function dieInBatch(cid: string) {
-  await store.openSubmission({ id: 's1', partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1000 });
-  await store.claim('g1', 's1', 100, 1e9);
-  return store.apply([
+  await store.submissions.open({
+    id: 's1',
+    partition: 'default',
+    reason: 'manual',
+    owner: 'x',
+    leaseMs: 1000,
+  });
+  await store.submissions.claim('g1', 's1', 100, 1e9);
+  return store.outcomes.apply([
     { cid, action: 'dead', guardSub: 's1', reason: 'invalid_request_error', error: null, entry },
   ]);
 }
@@ -70,62 +76,65 @@ const eventsOf = async () => {
 
 describe('cancel', () => {
   it('makes a queued request final, out of the pending index and its counters, in one call', async () => {
-    await store.enqueue([item('a'), item('b')]);
-    expect(await store.cancel(['a', 'zz'])).toEqual(['ok', 'unknown']);
-    const ov = await store.pendingOverview();
+    await store.records.enqueue([item('a'), item('b')]);
+    expect(await store.records.cancel(['a', 'zz'])).toEqual(['ok', 'unknown']);
+    const ov = await store.pending.overview();
     expect(ov.total).toBe(1);
     expect(await fx.redis.zrange(rawStore(store).keys.pending('g1'), '0', '-1')).toEqual(['b']);
-    expect(await store.status('a')).toMatchObject({ state: 'canceled', completedAt: expect.any(Number) });
+    expect(await store.records.status('a')).toMatchObject({
+      state: 'canceled',
+      completedAt: expect.any(Number),
+    });
     expect(await fx.redis.zscore(rawStore(store).keys.finals, 'a')).not.toBeNull();
-    expect(await store.cancel(['a'])).toEqual(['canceled']);
-    expect((await store.stats()).canceled).toBe(1);
+    expect(await store.records.cancel(['a'])).toEqual(['canceled']);
+    expect((await store.stats.all()).canceled).toBe(1);
   });
 
   it('leaves a claimed request alone', async () => {
-    await store.enqueue([item('a')]);
-    await store.openSubmission({
+    await store.records.enqueue([item('a')]);
+    await store.submissions.open({
       id: 's1',
       partition: 'default',
       reason: 'manual',
       owner: 'x',
       leaseMs: 1000,
     });
-    await store.claim('g1', 's1', 100, 1e9);
-    expect(await store.cancel(['a'])).toEqual(['not-queued:claimed']);
-    expect((await store.record('a'))?.state).toBe('claimed');
+    await store.submissions.claim('g1', 's1', 100, 1e9);
+    expect(await store.records.cancel(['a'])).toEqual(['not-queued:claimed']);
+    expect((await store.records.get('a'))?.state).toBe('claimed');
   });
 
   it('answers exists for the same custom_id, and replace re-opens it even with the same params', async () => {
-    await store.enqueue([item('a')]);
-    await store.cancel(['a']);
-    expect(await store.enqueue([item('a')])).toEqual(['exists:canceled']);
-    expect(await store.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:canceled']);
-    expect(await store.enqueue([item('a')], { replace: true })).toEqual(['replaced']);
-    expect((await store.record('a'))?.state).toBe('queued');
-    expect((await store.pendingOverview()).total).toBe(1);
+    await store.records.enqueue([item('a')]);
+    await store.records.cancel(['a']);
+    expect(await store.records.enqueue([item('a')])).toEqual(['exists:canceled']);
+    expect(await store.records.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:canceled']);
+    expect(await store.records.enqueue([item('a')], { replace: true })).toEqual(['replaced']);
+    expect((await store.records.get('a'))?.state).toBe('queued');
+    expect((await store.pending.overview()).total).toBe(1);
     expect(await fx.redis.zscore(rawStore(store).keys.finals, 'a')).toBeNull();
-    expect((await store.featureProgress('digest')).open).toBe(1);
+    expect((await store.drains.progress('digest')).open).toBe(1);
   });
 });
 
 describe('feature progress and drain marks', () => {
   it('drains a mark once every request enqueued before it is final, whatever came after', async () => {
-    await store.enqueue([item('a'), item('b'), item('c')]);
-    const mark = await store.markDrain('digest');
+    await store.records.enqueue([item('a'), item('b'), item('c')]);
+    const mark = await store.drains.mark('digest');
     expect(mark).toMatchObject({ markId: 'dm-0-digest', epoch: 0, drained: false });
-    await store.enqueue([item('late')]); // after the mark: does not hold it back
-    expect(await store.featureProgress('digest')).toMatchObject({
+    await store.records.enqueue([item('late')]); // after the mark: does not hold it back
+    expect(await store.drains.progress('digest')).toMatchObject({
       open: 4,
       enqueued: 4,
       pendingMarks: [{ markId: mark.markId, remaining: 3 }],
     });
-    expect(await store.apply([success('a')])).toEqual(['ok']);
-    expect(await store.cancel(['b'])).toEqual(['ok']);
-    expect((await store.featureProgress('digest')).pendingMarks).toEqual([
+    expect(await store.outcomes.apply([success('a')])).toEqual(['ok']);
+    expect(await store.records.cancel(['b'])).toEqual(['ok']);
+    expect((await store.drains.progress('digest')).pendingMarks).toEqual([
       expect.objectContaining({ remaining: 1 }),
     ]);
     expect(await dieInBatch('c')).toEqual(['ok']);
-    const p = await store.featureProgress('digest');
+    const p = await store.drains.progress('digest');
     expect(p).toMatchObject({ open: 1, succeeded: 1, dead: 1, canceled: 1, pendingMarks: [] });
     const stored = JSON.parse((await fx.redis.hget(rawStore(store).keys.drainMarks, mark.markId))!);
     expect(stored.drainedAt).toEqual(expect.any(Number));
@@ -134,29 +143,29 @@ describe('feature progress and drain marks', () => {
   });
 
   it('is drained at once when nothing of the feature is open, and a retried dead letter re-opens its epoch', async () => {
-    expect((await store.markDrain('empty')).drained).toBe(true);
-    await store.enqueue([item('a')]);
+    expect((await store.drains.mark('empty')).drained).toBe(true);
+    await store.records.enqueue([item('a')]);
     await dieInBatch('a');
-    expect((await store.markDrain('digest')).drained).toBe(true);
-    expect(await store.retryDead(['a'])).toEqual(['ok']);
-    const again = await store.markDrain('digest');
+    expect((await store.drains.mark('digest')).drained).toBe(true);
+    expect(await store.outcomes.retryDead(['a'])).toEqual(['ok']);
+    const again = await store.drains.mark('digest');
     expect(again.drained).toBe(false);
-    expect((await store.featureProgress('digest')).open).toBe(1);
+    expect((await store.drains.progress('digest')).open).toBe(1);
   });
 
   it('counts a replaced request once', async () => {
-    await store.enqueue([item('a')]);
-    await store.enqueue([item('a', { phash: 'v2' })], { replace: true });
-    expect(await store.featureProgress('digest')).toMatchObject({ open: 1, enqueued: 1 });
+    await store.records.enqueue([item('a')]);
+    await store.records.enqueue([item('a', { phash: 'v2' })], { replace: true });
+    expect(await store.drains.progress('digest')).toMatchObject({ open: 1, enqueued: 1 });
   });
 });
 
 describe('the event outbox', () => {
   it('writes nothing while no endpoint subscribes', async () => {
-    await store.enqueue([item('a'), item('b')]);
-    await store.apply([success('a')]);
-    await store.cancel(['b']);
-    await store.markCollected('b1', { succeeded: 1 });
+    await store.records.enqueue([item('a'), item('b')]);
+    await store.outcomes.apply([success('a')]);
+    await store.records.cancel(['b']);
+    await store.batches.markCollected('b1', { succeeded: 1 });
     expect(await fx.redis.exists(rawStore(store).keys.events)).toBe(0);
   });
 
@@ -170,13 +179,13 @@ describe('the event outbox', () => {
     expect(await fx.redis.hgetall(rawStore(store).keys.webhookSubscriptions)).toEqual({
       'request.succeeded': '1',
     });
-    await store.enqueue([item('a', { notify: 'svc' }), item('b')]);
-    await store.apply([success('a')]);
-    await store.apply([success('a')]); // applied again: dup, no second event
-    await store.cancel(['b']); // not subscribed
+    await store.records.enqueue([item('a', { notify: 'svc' }), item('b')]);
+    await store.outcomes.apply([success('a')]);
+    await store.outcomes.apply([success('a')]); // applied again: dup, no second event
+    await store.records.cancel(['b']); // not subscribed
     const events = await eventsOf();
     expect(events).toHaveLength(1);
-    const enq = (await store.record('a'))!.enq;
+    const enq = (await store.records.get('a'))!.enq;
     expect(events[0]).toMatchObject({
       t: 'request.succeeded',
       id: `ev-${enq}-a-ok`,
@@ -193,11 +202,11 @@ describe('the event outbox', () => {
 
   it('writes batch.ended once, request.failed per death, feature.drained per mark', async () => {
     await new WebhookEndpoints(store).register({ name: 'all', url: 'https://example.test/' });
-    await store.enqueue([item('a')]);
-    await store.markDrain('digest');
+    await store.records.enqueue([item('a')]);
+    await store.drains.mark('digest');
     await dieInBatch('a');
-    await store.markCollected('b1', { errored: 1 });
-    await store.markCollected('b1', { errored: 1 });
+    await store.batches.markCollected('b1', { errored: 1 });
+    await store.batches.markCollected('b1', { errored: 1 });
     const events = await eventsOf();
     expect(events.map((e) => e.t)).toEqual(['request.failed', 'feature.drained', 'batch.ended']);
     expect(events[0]).toMatchObject({
@@ -214,8 +223,8 @@ describe('the event outbox', () => {
     const outbox = new EventOutbox(store);
     await outbox.ensureGroup();
     await outbox.ensureGroup(); // idempotent
-    await store.enqueue([item('a'), item('b')]);
-    await store.cancel(['a', 'b']);
+    await store.records.enqueue([item('a'), item('b')]);
+    await store.records.cancel(['a', 'b']);
     const first = await outbox.read('c1', 10, 10);
     expect(first.map((e) => e.fields.c)).toEqual(['a', 'b']);
     expect(await outbox.read('c2', 10, 10)).toEqual([]);

@@ -34,16 +34,16 @@ describe('on a Redis Cluster', () => {
       realtimeAllowed: false,
       state: 'queued' as const,
     };
-    expect(await store.enqueue([item, { ...item, cid: 'b' }])).toEqual(['new', 'new']);
-    await store.openSubmission({
+    expect(await store.records.enqueue([item, { ...item, cid: 'b' }])).toEqual(['new', 'new']);
+    await store.submissions.open({
       id: 's',
       partition: 'default',
       reason: 'manual',
       owner: 'o',
       leaseMs: 1000,
     });
-    expect((await store.claim('g', 's', 10, 1e6)).items).toHaveLength(2);
-    expect((await store.pendingOverview()).total).toBe(0);
+    expect((await store.submissions.claim('g', 's', 10, 1e6)).items).toHaveLength(2);
+    expect((await store.pending.overview()).total).toBe(0);
   });
 
   it('spreads the queues over more than one slot owner', async () => {

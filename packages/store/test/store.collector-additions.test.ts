@@ -29,19 +29,19 @@ const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
 describe('peekMany', () => {
   it('answers exactly like peek, for known and unknown ids, across its 1,000-id chunks', async () => {
     const cids = Array.from({ length: 1500 }, (_, i) => `p${i}`);
-    await store.enqueue(cids.filter((_, i) => i % 7 !== 0).map((c) => item(c, { deadline: 5 })));
+    await store.records.enqueue(cids.filter((_, i) => i % 7 !== 0).map((c) => item(c, { deadline: 5 })));
     const fields = ['state', 'meta', 'deadline', 'sub', 'rt'] as const;
-    const a = await store.peek(cids, [...fields]);
-    const b = await store.peekMany(cids, [...fields]);
+    const a = await store.records.peek(cids, [...fields]);
+    const b = await store.records.peekMany(cids, [...fields]);
     expect(b).toEqual(a);
     expect(b[0]).toBeNull();
     expect(b[1]).toEqual({ state: 'queued', meta: '{"k":1}', deadline: '5', sub: '', rt: '' });
-    expect(await store.peekMany([], ['state'])).toEqual([]);
+    expect(await store.records.peekMany([], ['state'])).toEqual([]);
   });
 
   it('reads a value holding the reply separator (\\x1f) unharmed', async () => {
-    await store.enqueue([item('odd', { meta: 'a\x1fb\x1f' }), item('plain')]);
-    expect(await store.peekMany(['odd', 'plain'], ['meta', 'state'])).toEqual([
+    await store.records.enqueue([item('odd', { meta: 'a\x1fb\x1f' }), item('plain')]);
+    expect(await store.records.peekMany(['odd', 'plain'], ['meta', 'state'])).toEqual([
       { meta: 'a\x1fb\x1f', state: 'queued' },
       { meta: '{"k":1}', state: 'queued' },
     ]);
@@ -50,18 +50,22 @@ describe('peekMany', () => {
 
 describe('touchRealtime', () => {
   it('moves only existing real-time entries forward in time', async () => {
-    await store.enqueue([item('r1', { state: 'realtime' }), item('r2', { state: 'realtime' })], {
+    await store.records.enqueue([item('r1', { state: 'realtime' }), item('r2', { state: 'realtime' })], {
       now: 1000,
     });
-    await store.touchRealtime(['r1', 'ghost'], 5000);
-    expect(await store.staleRealtime(2000)).toEqual(['r2']);
-    expect(await store.staleRealtime(6000)).toEqual(['r2', 'r1']);
+    await store.realtime.touch(['r1', 'ghost'], 5000);
+    expect(await store.realtime.stale(2000)).toEqual(['r2']);
+    expect(await store.realtime.stale(6000)).toEqual(['r2', 'r1']);
   });
 });
 
 describe('costReport', () => {
   it('sums the ledger per feature, model and day, batch and real-time apart', async () => {
-    await store.enqueue([item('a'), item('b', { feature: 'other' }), item('c', { state: 'realtime' })]);
+    await store.records.enqueue([
+      item('a'),
+      item('b', { feature: 'other' }),
+      item('c', { state: 'realtime' }),
+    ]);
     const now = Date.UTC(2026, 10, 20, 12);
     const tokens = { input: 100, cacheWrite5m: 10, cacheWrite1h: 0, cacheRead: 50, output: 20 };
     const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: now };
@@ -76,8 +80,11 @@ describe('costReport', () => {
       batchId: mode === 'batch' ? 'b1' : null,
       delivery: `res-${cid}`,
     });
-    await store.apply([success('a', 'batch', 1_000, 2_000), success('b', 'batch', 3_000, 6_000)], now);
-    await store.apply([success('c', 'realtime', 4_000, 4_000)], now - 86_400_000);
+    await store.outcomes.apply(
+      [success('a', 'batch', 1_000, 2_000), success('b', 'batch', 3_000, 6_000)],
+      now,
+    );
+    await store.outcomes.apply([success('c', 'realtime', 4_000, 4_000)], now - 86_400_000);
     const day = await costReport(store, { days: 1, now });
     expect(day.totals).toMatchObject({ results: 2, batchResults: 2, realtimeResults: 0 });
     expect(day.totals.costUsd).toBeCloseTo(4e-6, 15);

@@ -35,23 +35,23 @@ const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 
 
 /** Opens a submission as a manual flush would. */
 const openSubmission = (id: string) =>
-  store.openSubmission({ id, partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1000 });
+  store.submissions.open({ id, partition: 'default', reason: 'manual', owner: 'x', leaseMs: 1000 });
 
 describe('enqueue', () => {
   it('is idempotent for the same params and refuses changed params', async () => {
-    expect(await store.enqueue([item('a'), item('b')])).toEqual(['new', 'new']);
-    expect(await store.enqueue([item('a')])).toEqual(['exists:queued']);
-    expect(await store.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:queued']);
-    const ov = await store.pendingOverview();
+    expect(await store.records.enqueue([item('a'), item('b')])).toEqual(['new', 'new']);
+    expect(await store.records.enqueue([item('a')])).toEqual(['exists:queued']);
+    expect(await store.records.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:queued']);
+    const ov = await store.pending.overview();
     expect(ov.total).toBe(2);
   });
 
   it('replaces a request only while it is queued', async () => {
-    await store.enqueue([item('a', { group: 'g1' })]);
-    expect(await store.enqueue([item('a', { phash: 'v2', group: 'g2' })], { replace: true })).toEqual([
-      'replaced',
-    ]);
-    const ov = await store.pendingOverview();
+    await store.records.enqueue([item('a', { group: 'g1' })]);
+    expect(await store.records.enqueue([item('a', { phash: 'v2', group: 'g2' })], { replace: true })).toEqual(
+      ['replaced'],
+    );
+    const ov = await store.pending.overview();
     expect(ov.total).toBe(1);
     expect(ov.groups.map((g) => g.group)).toEqual(['g2']);
   });
@@ -62,17 +62,23 @@ describe('params, apart from the record', () => {
   const tokens0 = { input: 1, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 1 };
 
   it('keeps the record a compact listpack, hands params to every reader, and drops them on success', async () => {
-    await store.enqueue([item('a'), item('b'), item('c')]);
+    await store.records.enqueue([item('a'), item('b'), item('c')]);
     expect(await fx.redis.hexists(rawStore(store).keys.record('a'), 'params')).toBe(0);
     expect(await fx.redis.object('ENCODING', rawStore(store).keys.record('a'))).toBe('listpack');
     const params = item('a').params;
-    expect((await store.record('a'))?.params).toBe(params);
-    expect((await store.peek(['a', 'zz'], ['params', 'state']))[0]).toEqual({ params, state: 'queued' });
-    expect(await store.peek(['zz'], ['params'])).toEqual([null]);
-    expect((await store.peekMany(['a'], ['state', 'params']))[0]).toEqual({ state: 'queued', params });
+    expect((await store.records.get('a'))?.params).toBe(params);
+    expect((await store.records.peek(['a', 'zz'], ['params', 'state']))[0]).toEqual({
+      params,
+      state: 'queued',
+    });
+    expect(await store.records.peek(['zz'], ['params'])).toEqual([null]);
+    expect((await store.records.peekMany(['a'], ['state', 'params']))[0]).toEqual({
+      state: 'queued',
+      params,
+    });
 
     await openSubmission('s1');
-    const claimed = await store.claim('g1', 's1', 10, 1e9);
+    const claimed = await store.submissions.claim('g1', 's1', 10, 1e9);
     expect(Object.fromEntries(claimed.items)).toEqual({
       a: params,
       b: item('b').params,
@@ -87,42 +93,42 @@ describe('params, apart from the record', () => {
       listNano: 2,
     };
     const dead = { action: 'dead' as const, guardSub: 's1', reason: 'x', error: null };
-    await store.apply([
+    await store.outcomes.apply([
       { cid: 'a', ...success, entry: entry0, batchId: 'b1', delivery: 'res-b1-x' },
       { cid: 'b', ...dead, entry: { ...entry0, outcome: 'errored' as const } },
     ]);
     // A success is never sent again; a dead request keeps its params for a retry.
     expect(await fx.redis.exists(rawStore(store).keys.params('a'))).toBe(0);
-    expect((await store.record('b'))?.params).toBe(item('b').params);
+    expect((await store.records.get('b'))?.params).toBe(item('b').params);
     // Retention takes the record and its params together.
-    expect(await store.purgeFinal(Date.now() + 1e9)).toEqual({ deleted: 2, more: false });
+    expect(await store.retention.purgeFinal(Date.now() + 1e9)).toEqual({ deleted: 2, more: false });
     expect(await fx.redis.exists(rawStore(store).keys.record('b'), rawStore(store).keys.params('b'))).toBe(0);
     expect(await fx.redis.exists(rawStore(store).keys.params('c'))).toBe(1);
   });
 
   it('still reads the params of a record written with them inside (before they moved out)', async () => {
-    await store.enqueue([item('old')]);
+    await store.records.enqueue([item('old')]);
     await fx.redis.hset(rawStore(store).keys.record('old'), 'params', '{"legacy":true}');
     await fx.redis.del(rawStore(store).keys.params('old'));
-    expect((await store.record('old'))?.params).toBe('{"legacy":true}');
-    expect((await store.peekMany(['old'], ['params']))[0]).toEqual({ params: '{"legacy":true}' });
+    expect((await store.records.get('old'))?.params).toBe('{"legacy":true}');
+    expect((await store.records.peekMany(['old'], ['params']))[0]).toEqual({ params: '{"legacy":true}' });
     await openSubmission('s1');
-    expect((await store.claim('g1', 's1', 10, 1e9)).items).toEqual([['old', '{"legacy":true}']]);
+    expect((await store.submissions.claim('g1', 's1', 10, 1e9)).items).toEqual([['old', '{"legacy":true}']]);
   });
 });
 
 describe('claim, commit, release', () => {
   it('claims within count and byte budgets and keeps the index consistent', async () => {
-    await store.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));
+    await store.records.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));
     await openSubmission('s1');
-    const first = await store.claim('g1', 's1', 10, 250);
+    const first = await store.submissions.claim('g1', 's1', 10, 250);
     expect(first.items.map(([c]) => c)).toEqual(['a', 'b']);
     expect(first.bytes).toBe(200);
-    expect((await store.pendingOverview()).total).toBe(2);
-    expect(await store.submissionMembers('s1')).toEqual(['a', 'b']);
-    expect((await store.status('a')).state).toBe('submitting');
+    expect((await store.pending.overview()).total).toBe(2);
+    expect(await store.submissions.members('s1')).toEqual(['a', 'b']);
+    expect((await store.records.status('a')).state).toBe('submitting');
 
-    const code = await store.commit(
+    const code = await store.submissions.commit(
       's1',
       {
         id: 'msgbatch_1',
@@ -133,27 +139,27 @@ describe('claim, commit, release', () => {
       { count: 2, bytes: 200, partition: 'default', reason: 'manual' },
     );
     expect(code).toBe('claiming');
-    expect(await store.status('a')).toMatchObject({ state: 'in_batch', batchId: 'msgbatch_1' });
-    expect(await store.inflightBatchIds()).toEqual(['msgbatch_1']);
+    expect(await store.records.status('a')).toMatchObject({ state: 'in_batch', batchId: 'msgbatch_1' });
+    expect(await store.batches.inflightIds()).toEqual(['msgbatch_1']);
   });
 
   it('release puts claimed requests back with their deadline', async () => {
-    await store.enqueue([item('a', { deadline: 5000 }), item('b')]);
+    await store.records.enqueue([item('a', { deadline: 5000 }), item('b')]);
     await openSubmission('s1');
-    await store.claim('g1', 's1', 10, 10_000);
-    expect(await store.deadlinesBefore(10_000)).toEqual([]);
-    expect(await store.release('s1')).toBe(2);
-    expect((await store.pendingOverview()).total).toBe(2);
-    expect(await store.deadlinesBefore(10_000)).toEqual(['a']);
-    expect((await store.submission('s1'))?.state).toBe('released');
+    await store.submissions.claim('g1', 's1', 10, 10_000);
+    expect(await store.pending.deadlinesBefore(10_000)).toEqual([]);
+    expect(await store.submissions.release('s1')).toBe(2);
+    expect((await store.pending.overview()).total).toBe(2);
+    expect(await store.pending.deadlinesBefore(10_000)).toEqual(['a']);
+    expect((await store.submissions.get('s1'))?.state).toBe('released');
   });
 });
 
 describe('apply', () => {
   async function inBatch(cids: string[]) {
-    await store.enqueue(cids.map((c) => item(c)));
+    await store.records.enqueue(cids.map((c) => item(c)));
     await openSubmission('s1');
-    await store.claim('g1', 's1', 100, 1e9);
+    await store.submissions.claim('g1', 's1', 100, 1e9);
   }
   const tokens = { input: 10, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 5 };
   /** A batch success of `cid`, delivered by job `delivery`, priced `costNano` (list price twice that). */
@@ -172,9 +178,9 @@ describe('apply', () => {
   it('counts a success once, however often it is applied', async () => {
     await inBatch(['a']);
     const s = success('a', 'res-b1-x', 7);
-    expect(await store.apply([s])).toEqual(['ok']);
-    expect(await store.apply([s])).toEqual(['dup:succeeded']);
-    const rows = await store.ledger();
+    expect(await store.outcomes.apply([s])).toEqual(['ok']);
+    expect(await store.outcomes.apply([s])).toEqual(['dup:succeeded']);
+    const rows = await store.ledger.rows();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       results: 1,
@@ -182,7 +188,7 @@ describe('apply', () => {
       listNano: 14,
       tokens: { input: 10, output: 5 },
     });
-    expect((await store.status('a')).state).toBe('succeeded');
+    expect((await store.records.status('a')).state).toBe('succeeded');
   });
 
   it('requeues with attempt + 1 and backoff, guarded by the submission', async () => {
@@ -196,19 +202,19 @@ describe('apply', () => {
       countsAttempt: true,
     };
     expect(
-      await store.apply([
+      await store.outcomes.apply([
         { cid: 'a', ...rq },
         { cid: 'b', ...rq, guardSub: 'other' },
       ]),
     ).toEqual(['ok', 'stale:claimed']);
-    expect(await store.status('a')).toMatchObject({ state: 'retrying', attempt: 2 });
-    expect(await store.apply([{ cid: 'a', ...rq }])).toEqual(['stale:queued']);
+    expect(await store.records.status('a')).toMatchObject({ state: 'retrying', attempt: 2 });
+    expect(await store.outcomes.apply([{ cid: 'a', ...rq }])).toEqual(['stale:queued']);
     // not ready yet: a claim now takes nothing but b is not pending either
     await openSubmission('s2');
-    expect((await store.claim('g1', 's2', 100, 1e9)).items).toEqual([]);
-    expect((await store.claim('g1', 's2', 100, 1e9, Date.now() + 61_000)).items.map(([c]) => c)).toEqual([
-      'a',
-    ]);
+    expect((await store.submissions.claim('g1', 's2', 100, 1e9)).items).toEqual([]);
+    expect(
+      (await store.submissions.claim('g1', 's2', 100, 1e9, Date.now() + 61_000)).items.map(([c]) => c),
+    ).toEqual(['a']);
   });
 
   it('dead-letters and retries from the dead letter', async () => {
@@ -221,34 +227,34 @@ describe('apply', () => {
       error: { type: 'invalid_request_error', message: 'bad' },
       entry,
     };
-    expect(await store.apply([dead])).toEqual(['ok']);
-    expect(await store.status('a')).toMatchObject({ state: 'dead', reason: 'invalid_request_error' });
-    expect(await store.retryDead(['a', 'zz'])).toEqual(['ok', 'unknown']);
-    expect(await store.status('a')).toMatchObject({ state: 'queued', attempt: 1 });
-    expect((await store.stats()).dead).toBe(1);
+    expect(await store.outcomes.apply([dead])).toEqual(['ok']);
+    expect(await store.records.status('a')).toMatchObject({ state: 'dead', reason: 'invalid_request_error' });
+    expect(await store.outcomes.retryDead(['a', 'zz'])).toEqual(['ok', 'unknown']);
+    expect(await store.records.status('a')).toMatchObject({ state: 'queued', attempt: 1 });
+    expect((await store.stats.all()).dead).toBe(1);
   });
 
   it('reports unknown custom_ids', async () => {
     const s = success('nope');
-    expect(await store.apply([s])).toEqual(['unknown']);
+    expect(await store.outcomes.apply([s])).toEqual(['unknown']);
   });
 
   describe('heldMembers and redeliver', () => {
     it('answers only the members a submission still holds, range by range', async () => {
       const cids = Array.from({ length: 25 }, (_, i) => `m${i}`);
       await inBatch(cids);
-      await store.apply(cids.filter((_, i) => i % 5 !== 0).map((c) => success(c, 'res-b1-x')));
-      const first = await store.heldMembers('s1', 0, 9);
-      const rest = await store.heldMembers('s1', 10, 19);
-      const last = await store.heldMembers('s1', 20, 29);
+      await store.outcomes.apply(cids.filter((_, i) => i % 5 !== 0).map((c) => success(c, 'res-b1-x')));
+      const first = await store.submissions.held('s1', 0, 9);
+      const rest = await store.submissions.held('s1', 10, 19);
+      const last = await store.submissions.held('s1', 20, 29);
       expect([first.read, rest.read, last.read]).toEqual([10, 10, 5]);
       expect([...first.held, ...rest.held, ...last.held].sort()).toEqual(['m0', 'm10', 'm15', 'm20', 'm5']);
     });
 
     it('moves a delivery only from the job a record still names, and only for successes', async () => {
       await inBatch(['a', 'b', 'c', 'd']);
-      await store.apply([success('a', 'J1'), success('b', 'J2'), success('c', 'J1')]);
-      const moved = await store.redeliver('J3', [
+      await store.outcomes.apply([success('a', 'J1'), success('b', 'J2'), success('c', 'J1')]);
+      const moved = await store.outcomes.redeliver('J3', [
         { cid: 'a', from: 'J1' },
         { cid: 'b', from: 'J1' },
         { cid: 'c', from: 'J1' },
@@ -256,10 +262,10 @@ describe('apply', () => {
         { cid: 'nobody', from: '' },
       ]);
       expect(moved).toEqual([true, false, true, false, false]);
-      const recs = await store.peekMany(['a', 'b', 'c', 'd'], ['state', 'dlv']);
+      const recs = await store.records.peekMany(['a', 'b', 'c', 'd'], ['state', 'dlv']);
       expect(recs.map((r) => r?.dlv)).toEqual(['J3', 'J2', 'J3', '']);
       // Done once: a second repair naming the old job moves nothing.
-      expect(await store.redeliver('J4', [{ cid: 'a', from: 'J1' }])).toEqual([false]);
+      expect(await store.outcomes.redeliver('J4', [{ cid: 'a', from: 'J1' }])).toEqual([false]);
     });
   });
 });

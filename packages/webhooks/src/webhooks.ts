@@ -97,8 +97,8 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   // A heartbeat, like the other roles: `nightshift health webhooks` (container health checks).
   const instance = `${hostname()}-${process.pid}`;
   const beat = () =>
-    store
-      .heartbeat({ role: 'webhooks', instance, pid: process.pid, host: hostname(), at: opts.now() })
+    store.heartbeats
+      .beat({ role: 'webhooks', instance, pid: process.pid, host: hostname(), at: opts.now() })
       .catch((err: unknown) => log.warn({ err: redactError(err) }, 'heartbeat failed'));
   // Not awaited: on a Redis that is down (or refuses the password) the worker connection waits,
   // and start-up must not, or the process could not even be stopped.
@@ -118,7 +118,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
         // lock, the heartbeat ages out) rather than wait for a Redis that may not come back.
         const reachable = opts.connection.status === 'ready';
         await worker?.close(!reachable);
-        if (reachable) await store.removeHeartbeat('webhooks', instance).catch(() => {});
+        if (reachable) await store.heartbeats.remove('webhooks', instance).catch(() => {});
         await Promise.all([queue.close(), results.close()]);
       })();
       return closing;

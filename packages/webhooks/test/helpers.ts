@@ -109,7 +109,7 @@ export async function succeed(
     items.push({ ...s.item, delivery: jobId });
     payloads.push(s.payload);
   }
-  await store.apply(items);
+  await store.outcomes.apply(items);
   const queue = openQueue('results', rawStore(store).redis, store.prefix);
   await deliverResults(queue, [{ id: jobId, results: payloads }]);
   await queue.close();

@@ -53,9 +53,9 @@ describe('a delivery process killed with -9', () => {
     });
     await rx.start();
     const cids = Array.from({ length: 40 }, (_, i) => `k${i}`);
-    await store.enqueue(cids.map((c) => item(c)));
+    await store.records.enqueue(cids.map((c) => item(c)));
     const first = await role(prefix);
-    await store.cancel(cids.slice(0, 20));
+    await store.records.cancel(cids.slice(0, 20));
     const delivered = () =>
       new Set(
         rx
@@ -68,7 +68,7 @@ describe('a delivery process killed with -9', () => {
     first.kill('SIGKILL');
     await gone;
     // Events written while no process runs wait in the outbox.
-    await store.cancel(cids.slice(20));
+    await store.records.cancel(cids.slice(20));
     expect(delivered().size).toBeLessThan(40);
     const second = await role(prefix);
     await waitFor(() => delivered().size === 40, {

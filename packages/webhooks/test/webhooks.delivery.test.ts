@@ -97,22 +97,22 @@ describe('delivery to a real receiver in its own process', () => {
     });
     await rx.start();
     const cids = Array.from({ length: 24 }, (_, i) => `r${i}`);
-    await store.enqueue(cids.map((c, i) => item(c, i % 4 === 0 ? { notify: 'named' } : {})));
-    await store.markDrain('digest');
+    await store.records.enqueue(cids.map((c, i) => item(c, i % 4 === 0 ? { notify: 'named' } : {})));
+    await store.drains.mark('digest');
     // Enough attempts to outlast the receiver's restart (a tsx start-up) with this short backoff.
     const webhooks = await start({ attempts: 30 });
     await succeed(store, cids.slice(0, 12));
-    await store.cancel(cids.slice(12, 18));
-    await store.openSubmission({
+    await store.records.cancel(cids.slice(12, 18));
+    await store.submissions.open({
       id: 's1',
       partition: 'default',
       reason: 'manual',
       owner: 'x',
       leaseMs: 1e4,
     });
-    await store.claim('g1', 's1', 100, 1e9);
+    await store.submissions.claim('g1', 's1', 100, 1e9);
     const entry = { attempt: 1, batchId: 'msgbatch_1', outcome: 'errored' as const, at: 1 };
-    await store.apply(
+    await store.outcomes.apply(
       cids.slice(18).map((cid) => ({
         cid,
         action: 'dead' as const,
@@ -122,7 +122,7 @@ describe('delivery to a real receiver in its own process', () => {
         entry,
       })),
     );
-    await store.markCollected('msgbatch_1', { succeeded: 12, errored: 6 });
+    await store.batches.markCollected('msgbatch_1', { succeeded: 12, errored: 6 });
     // all: 12 succeeded + 6 canceled + 6 failed + drained + batch; results: 12; named: r0, r4, r8 (ok) + r12, r16 (canceled).
     const expected = { '/all': 26, '/results': 12, '/named': 5 };
     await waitFor(() => rx.received().filter((r) => r.status === 204).length >= 10, {
@@ -194,8 +194,8 @@ describe('delivery to a real receiver in its own process', () => {
     const secret = await register('svc', port);
     const rx = receiver({ port, log: join(dir, 'rx2.jsonl'), secrets: { '/svc': secret } });
     await rx.start();
-    await store.enqueue([item('a'), item('b')]);
-    await store.cancel(['a', 'b']);
+    await store.records.enqueue([item('a'), item('b')]);
+    await store.records.cancel(['a', 'b']);
     // The dead dispatcher: it read both events, fanned the first one out, and never acknowledged.
     const outbox = new EventOutbox(store);
     await outbox.ensureGroup();
@@ -231,10 +231,10 @@ describe('disabled endpoints and replay', () => {
     const secrets = { '/gone': await register('gone', port), '/down': await register('down', port) };
     const rx = receiver({ port, log: join(dir, 'rx3.jsonl'), secrets, gone: ['/gone'], down: ['/down'] });
     await rx.start();
-    await store.enqueue([item('a'), item('b'), item('c')]);
+    await store.records.enqueue([item('a'), item('b'), item('c')]);
     const metrics = new Registry();
     await start({ failureWindowMs: 300, backoffMs: 100, metrics });
-    await store.cancel(['a']);
+    await store.records.cancel(['a']);
     const endpoints = new WebhookEndpoints(store);
     await waitFor(async () => (await endpoints.list()).every((e) => !e.enabled), {
       timeoutMs: 15_000,
@@ -258,7 +258,7 @@ describe('disabled endpoints and replay', () => {
     expect(await sum('nightshift_webhook_deliveries_failed_total', { endpoint: 'gone' })).toBe(1);
     expect(await sum('nightshift_webhook_deliveries_failed_total', { endpoint: 'down' })).toBe(1);
     expect(await sum('nightshift_webhook_events_dispatched_total', {})).toBe(1);
-    await store.cancel(['b', 'c']);
+    await store.records.cancel(['b', 'c']);
     await new Promise((r) => setTimeout(r, 800));
     expect(rx.received()).toHaveLength(requests);
     // No event is written for types nobody enabled subscribes to.
@@ -273,8 +273,8 @@ describe('disabled endpoints and replay', () => {
     const rx = receiver({ port, log, secrets, down: ['/flaky'] });
     await rx.start();
     const webhooks = await start({ attempts: 2, backoffMs: 20 });
-    await store.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));
-    await store.cancel(['a', 'b', 'c']);
+    await store.records.enqueue(['a', 'b', 'c', 'd'].map((c) => item(c)));
+    await store.records.cancel(['a', 'b', 'c']);
     const queue = webhooks.queue;
     await waitFor(async () => (await failedDeliveries(queue, { endpoint: 'flaky' })).length === 3, {
       timeoutMs: 15_000,
@@ -285,7 +285,7 @@ describe('disabled endpoints and replay', () => {
     expect(failed[0]).toMatchObject({ attempts: 2, reason: expect.stringContaining('HTTP 503') });
     const bodies = new Map<string, string>();
     for (const f of failed) bodies.set(f.eventId, (await queue.getJob(f.jobId))!.data.body);
-    await store.cancel(['d']); // one more event, delivered to fine only, after this
+    await store.records.cancel(['d']); // one more event, delivered to fine only, after this
     writeFileSync(`${log}.up_flaky`, '');
     expect(await replayDeliveries(queue, { endpoint: 'flaky' })).toBe(3);
     await waitFor(

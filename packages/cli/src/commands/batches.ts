@@ -3,7 +3,7 @@ import { ago, table } from '../format.js';
 
 /** Known batches, newest first, with their request counts and outcome counts. */
 export async function batches(ctx: CliContext, limit: number): Promise<number> {
-  const list = await ctx.store.listBatches(limit);
+  const list = await ctx.store.batches.list(limit);
   const rows = list.map((b) => ({
     id: b.id,
     state: b.state,

@@ -9,13 +9,13 @@ export async function cancel(ctx: CliContext, batchId: string | undefined): Prom
     throw new UsageError(
       `"${batchId}" is not a batch id (expected msgbatch_ followed by letters and digits)`,
     );
-  const known = await ctx.store.batch(batchId);
+  const known = await ctx.store.batches.get(batchId);
   if (!known) {
     ctx.err(`Batch ${batchId} is not known to Nightshift (see: nightshift batches).`);
     return 1;
   }
   const batch = await ctx.anthropic().messages.batches.cancel(batchId);
-  await ctx.store.updateBatch(batchId, { status: batch.processing_status });
+  await ctx.store.batches.update(batchId, { status: batch.processing_status });
   if (ctx.json) ctx.out(JSON.stringify(batch, null, 2));
   else
     ctx.out(

@@ -6,8 +6,8 @@ import { type CliContext, UsageError } from '../context.js';
  */
 export async function circuit(ctx: CliContext, action: string | undefined): Promise<number> {
   if (action !== 'close') throw new UsageError('circuit takes one action: close');
-  const before = await ctx.store.circuit();
-  const wasOpen = await ctx.store.closeCircuit();
+  const before = await ctx.store.circuit.state();
+  const wasOpen = await ctx.store.circuit.close();
   if (ctx.json) ctx.out(JSON.stringify({ wasOpen, ...(before.open ? { code: before.code } : {}) }));
   else
     ctx.out(

@@ -34,7 +34,7 @@ export async function retryDead(ctx: CliContext, ids: string[], all: boolean): P
     const wanted = all ? jobs : jobs.filter((j) => ids.includes(j.data.customId));
     const unknown = all ? [] : ids.filter((id) => !jobs.some((j) => j.data.customId === id));
     const cids = [...new Set(wanted.map((j) => j.data.customId))];
-    const codes = await ctx.store.retryDead(cids);
+    const codes = await ctx.store.outcomes.retryDead(cids);
     const retried = cids.filter((_, i) => codes[i] === 'ok');
     for (const j of wanted) if (retried.includes(j.data.customId)) await j.remove();
     const result = { retried, skipped: cids.filter((_, i) => codes[i] !== 'ok'), unknown };

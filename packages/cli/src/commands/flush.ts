@@ -6,7 +6,7 @@ import type { CliContext } from '../context.js';
  * with the scheduler's ticks; a running batcher process picks it up and this command waits for it.
  */
 export async function flush(ctx: CliContext, partition: string | undefined): Promise<number> {
-  const alive = (await ctx.store.heartbeats()).filter(
+  const alive = (await ctx.store.heartbeats.list()).filter(
     (b) => b.role === 'batcher' && Date.now() - b.at < 60_000,
   );
   if (alive.length === 0) {

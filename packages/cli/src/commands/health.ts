@@ -29,7 +29,7 @@ export async function health(ctx: CliContext, role: string | undefined, maxAgeMs
       await queue.close();
     }
   }
-  const beats = (await ctx.store.heartbeats()).filter((b) => b.role === role && b.host === hostname());
+  const beats = (await ctx.store.heartbeats.list()).filter((b) => b.role === role && b.host === hostname());
   const fresh = beats.filter((b) => Date.now() - b.at <= maxAgeMs);
   const healthy = fresh.length > 0 && scheduler;
   if (ctx.json) ctx.out(JSON.stringify({ role, healthy, scheduler, heartbeats: beats }));

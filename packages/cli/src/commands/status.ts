@@ -8,15 +8,17 @@ export async function status(ctx: CliContext): Promise<number> {
   const { store } = ctx;
   const now = Date.now();
   const [pending, inflightIds, beats, alerts, circuit, stats, flushes] = await Promise.all([
-    store.pendingOverview(now),
-    store.inflightBatchIds(),
-    store.heartbeats(),
-    store.alerts(),
-    store.circuit(),
-    store.stats(),
-    store.flushes(1),
+    store.pending.overview(now),
+    store.batches.inflightIds(),
+    store.heartbeats.list(),
+    store.alerts.list(),
+    store.circuit.state(),
+    store.stats.all(),
+    store.flushLog.recent(1),
   ]);
-  const inflight = (await Promise.all(inflightIds.map((id) => store.batch(id)))).filter((b) => b !== null);
+  const inflight = (await Promise.all(inflightIds.map((id) => store.batches.get(id)))).filter(
+    (b) => b !== null,
+  );
   const queues: Record<string, Record<string, number>> = {};
   for (const role of Object.keys(QUEUES) as QueueRole[]) {
     const q = openQueue(role, ctx.redis, ctx.config.prefix);

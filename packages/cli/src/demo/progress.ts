@@ -14,7 +14,7 @@ export interface Progress {
 
 /** Counts the demo's requests by state (one pipelined read of every record). */
 export async function readProgress(store: Store, cids: string[]): Promise<Progress> {
-  const recs = await store.peek(cids, ['state', 'attempt']);
+  const recs = await store.records.peek(cids, ['state', 'attempt']);
   const p: Progress = {
     total: cids.length,
     queued: 0,
@@ -34,7 +34,7 @@ export async function readProgress(store: Store, cids: string[]): Promise<Progre
     else if (r.state === 'succeeded') p.succeeded++;
     else if (r.state === 'dead') p.dead++;
   }
-  p.batches = await store.batchCount();
+  p.batches = await store.batches.count();
   return p;
 }
 

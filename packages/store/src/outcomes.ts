@@ -1,0 +1,134 @@
+import type { AttemptRecord } from '@nightshift/shared';
+import type { StoreCore } from './core.js';
+import { utcDay } from './ledger.js';
+
+const CHUNK = 1000;
+
+/** A decided outcome for one request (see apply.lua). */
+export type ApplyItem =
+  | {
+      cid: string;
+      action: 'success';
+      mode: 'batch' | 'realtime';
+      tokens: {
+        input: number;
+        cacheWrite5m: number;
+        cacheWrite1h: number;
+        cacheRead: number;
+        output: number;
+      };
+      costNano: number;
+      listNano: number;
+      /** The API ran it US-only (`usage.inference_geo: "us"`), and what that added to costNano. */
+      usInference?: boolean;
+      usPremiumNano?: number;
+      entry: AttemptRecord;
+      batchId: string | null;
+      /** The `{results}` job that delivers this result (the record's `dlv`). */
+      delivery: string;
+    }
+  | {
+      cid: string;
+      action: 'requeue';
+      guardSub: string;
+      readyAt: number;
+      error: object | null;
+      entry: AttemptRecord;
+      countsAttempt: boolean;
+    }
+  | {
+      cid: string;
+      action: 'dead';
+      guardSub: string;
+      reason: string;
+      error: object | null;
+      entry: AttemptRecord;
+    }
+  | { cid: string; action: 'realtime'; guardSub: string; entry: AttemptRecord };
+
+/** Outcomes applied to requests, each exactly once (apply.lua, redeliver.lua, retry-dead.lua). */
+export class Outcomes {
+  constructor(private readonly core: StoreCore) {}
+
+  /** Applies decided outcomes (see apply.lua); one code per item. Chunked. */
+  async apply(items: ApplyItem[], now = Date.now()): Promise<string[]> {
+    const codes: string[] = [];
+    for (let i = 0; i < items.length; i += CHUNK) {
+      const chunk = items.slice(i, i + CHUNK);
+      const args: (string | number)[] = [now, utcDay(now), chunk.length];
+      for (const it of chunk) {
+        const entry = JSON.stringify(it.entry);
+        switch (it.action) {
+          case 'success': {
+            const t = it.tokens;
+            const packed = [
+              t.input,
+              t.cacheWrite5m,
+              t.cacheWrite1h,
+              t.cacheRead,
+              t.output,
+              it.costNano,
+              it.listNano,
+              ...(it.usInference ? [1, it.usPremiumNano ?? 0] : []),
+            ];
+            args.push(
+              it.cid,
+              'success',
+              it.delivery,
+              it.mode === 'batch' ? 'b' : 'r',
+              packed.join(','),
+              entry,
+              it.batchId ?? '',
+            );
+            break;
+          }
+          case 'requeue':
+            args.push(
+              it.cid,
+              'requeue',
+              it.guardSub,
+              it.readyAt,
+              it.error ? JSON.stringify(it.error) : '',
+              entry,
+              it.countsAttempt ? '1' : '0',
+            );
+            break;
+          case 'dead':
+            args.push(
+              it.cid,
+              'dead',
+              it.guardSub,
+              it.reason,
+              it.error ? JSON.stringify(it.error) : '',
+              entry,
+              '',
+            );
+            break;
+          case 'realtime':
+            args.push(it.cid, 'realtime', it.guardSub, '', '', entry, '');
+            break;
+        }
+      }
+      const joined = (await this.core.script('nsApply', ...args)) as string;
+      codes.push(...joined.split(','));
+    }
+    return codes;
+  }
+
+  /**
+   * Moves the delivery of succeeded records to `jobId` where each still names `from[i]` (see
+   * redeliver.lua); true per record moved. The caller adds the job with exactly those results.
+   */
+  async redeliver(jobId: string, items: { cid: string; from: string }[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const args = items.flatMap((it) => [it.cid, it.from]);
+    const joined = (await this.core.script('nsRedeliver', jobId, ...args)) as string;
+    return joined.split(',').map((x) => x === '1');
+  }
+
+  /** Dead-lettered requests back to the queue with a fresh attempt budget. */
+  async retryDead(cids: string[], now = Date.now()): Promise<string[]> {
+    if (cids.length === 0) return [];
+    return (await this.core.script('nsRetryDead', now, ...cids)) as string[];
+  }
+}
