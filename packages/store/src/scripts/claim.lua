@@ -1,13 +1,26 @@
 --[[
   Claims ready requests of one group into a submission, within a count and byte budget.
-
-  ARGV[1] base  ARGV[2] group  ARGV[3] now  ARGV[4] maxCount  ARGV[5] maxBytes  ARGV[6] submission id
-  ARGV[7] per-item overhead in bytes, optional (default 0): counted against maxBytes for every
-          request taken, e.g. 1 for the ',' that joins the items of a batch body
-  Output: { bytesTaken, cid1, params1, cid2, params2, … }
-  Only requests whose ready-at ≤ now are taken (a requeued request waits out its backoff).
+  Only requests whose ready-at <= now are taken (a requeued request waits out its backoff).
   The submission's member list and the records change in the same call, so a crash leaves
-  either the request queued or claimed by a submission that recovery will resolve.
+  either the request queued or claimed by a submission that recovery will resolve. An index
+  entry whose record is not queued is dropped from the group.
+
+    Input:
+      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+              is built from ARGV[1])
+
+      ARGV[1] base: '<prefix>:{req}'
+      ARGV[2] group
+      ARGV[3] now (ms)
+      ARGV[4] max count: most requests taken
+      ARGV[5] max bytes: most bytes taken (the requests' bytes plus the overhead below)
+      ARGV[6] submission id (opened before: the records name it, its member list grows)
+      ARGV[7] per-item overhead in bytes, optional (default 0): counted against max bytes for every
+              request taken, e.g. 1 for the ',' that joins the items of a batch body
+
+    Output:
+      { bytes taken, custom_id 1, params 1, custom_id 2, params 2, ... } in claim order
+      (bytes taken is 0 and nothing follows when nothing was taken)
 ]]
 local base, group, now = ARGV[1], ARGV[2], ARGV[3]
 local maxCount, maxBytes, sid = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
@@ -18,33 +31,33 @@ local mk = sk .. ':m'
 local partition = redis.call('HGET', base .. ':group-partition', group) or ''
 local ids = redis.call('ZRANGEBYSCORE', pk, '-inf', now, 'LIMIT', 0, maxCount)
 local out = { 0 }
-local taken, bytes = 0, 0
+local taken, takenBytes = 0, 0
 for _, cid in ipairs(ids) do
   local rk = base .. ':rec:' .. cid
-  local r = redis.call('HMGET', rk, 'state', 'bytes', 'params')
-  if r[1] ~= 'queued' then
+  local state, bytes, inlineParams = unpack(redis.call('HMGET', rk, 'state', 'bytes', 'params'))
+  if state ~= 'queued' then
     redis.call('ZREM', pk, cid) -- stale index entry
   else
-    local b = tonumber(r[2])
-    if bytes + b + overhead * (taken + 1) > maxBytes then break end
+    local size = tonumber(bytes)
+    if takenBytes + size + overhead * (taken + 1) > maxBytes then break end
     redis.call('ZREM', pk, cid)
     redis.call('ZREM', base .. ':deadlines', cid)
     redis.call('ZREM', base .. ':delayed', cid)
     redis.call('HSET', rk, 'state', 'claimed', 'sub', sid, 'upd', now)
     redis.call('RPUSH', mk, cid)
     out[#out + 1] = cid
-    -- params live in their own key; a record written before that still holds them (r[3]).
-    out[#out + 1] = redis.call('GET', base .. ':params:' .. cid) or r[3]
+    -- params live in their own key; a record written before that still holds them in the hash.
+    out[#out + 1] = redis.call('GET', base .. ':params:' .. cid) or inlineParams
     taken = taken + 1
-    bytes = bytes + b
+    takenBytes = takenBytes + size
   end
 end
 if taken > 0 then
   redis.call('HINCRBY', base .. ':partition-count', partition, -taken)
-  redis.call('HINCRBY', base .. ':partition-bytes', partition, -bytes)
+  redis.call('HINCRBY', base .. ':partition-bytes', partition, -takenBytes)
   redis.call('HINCRBY', sk, 'count', taken)
-  redis.call('HINCRBY', sk, 'bytes', bytes)
+  redis.call('HINCRBY', sk, 'bytes', takenBytes)
 end
 groupRescore(base, group)
-out[1] = bytes
+out[1] = takenBytes
 return out

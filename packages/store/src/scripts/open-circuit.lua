@@ -2,8 +2,6 @@
   Opens (or opens again) the submission circuit and raises its one alert, in one step, so that
   several processes refused at once record one refusal.
 
-  ARGV[1] base  ARGV[2] now  ARGV[3] kind ('account' | 'billing')  ARGV[4] code  ARGV[5] reason
-  ARGV[6] fix  ARGV[7] cooldown ms  ARGV[8] max cooldown ms  ARGV[9] alert message
     closed                      → open; opens = 1; until = now + cooldown
     open, cooling (now < until) → code, reason and fix refreshed; opens and until kept: the
                                   refusals of one outage (every line of a batch, every process)
@@ -12,21 +10,36 @@
     open with another kind      → opens = 1 for the new kind
   interval: 'account' → cooldown; 'billing' → cooldown · 2^(opens − 1), at most max cooldown.
   The alert `circuit-open` keeps the time it was first raised.
-  Output: { opens, until, 1 if the circuit was closed before else 0 }
+
+    Input:
+      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+              is built from ARGV[1])
+
+      ARGV[1] base: '<prefix>:{req}'
+      ARGV[2] now (ms)
+      ARGV[3] kind: 'account' | 'billing'
+      ARGV[4] code, ARGV[5] reason, ARGV[6] fix: what the refusal said, shown with the circuit
+      ARGV[7] cooldown (ms)
+      ARGV[8] max cooldown (ms)
+      ARGV[9] alert message
+
+    Output:
+      { opens, until (ms, as a string), 1 if the circuit was closed before else 0 }
 ]]
 local base, now, kind, code, reason, fix = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local cooldown, maxCooldown, message = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 local ck = base .. ':circuit'
-local c = redis.call('HMGET', ck, 'state', 'kind', 'opens', 'until', 'since')
-local wasOpen = c[1] == 'open'
-local prevKind = c[2] or 'billing'
+local state, prevKindRaw, prevOpens, prevUntil, prevSince = unpack(redis.call('HMGET', ck,
+  'state', 'kind', 'opens', 'until', 'since'))
+local wasOpen = state == 'open'
+local prevKind = prevKindRaw or 'billing'
 local opens, untilMs, since = 1, now + cooldown, now
 if wasOpen then
-  since = tonumber(c[5]) or now
-  if prevKind == kind and now < (tonumber(c[4]) or 0) then
-    opens, untilMs = tonumber(c[3]) or 1, tonumber(c[4])
+  since = tonumber(prevSince) or now
+  if prevKind == kind and now < (tonumber(prevUntil) or 0) then
+    opens, untilMs = tonumber(prevOpens) or 1, tonumber(prevUntil)
   elseif prevKind == kind then
-    opens = (tonumber(c[3]) or 1) + 1
+    opens = (tonumber(prevOpens) or 1) + 1
     local wait = cooldown
     if kind == 'billing' then wait = math.min(cooldown * 2 ^ math.min(opens - 1, 30), maxCooldown) end
     untilMs = now + wait
@@ -38,8 +51,8 @@ local ak = base .. ':alerts'
 local prev = redis.call('HGET', ak, 'circuit-open')
 local first = now
 if prev then
-  local ok, a = pcall(cjson.decode, prev)
-  if ok and type(a) == 'table' and tonumber(a.since) then first = tonumber(a.since) end
+  local ok, alert = pcall(cjson.decode, prev)
+  if ok and type(alert) == 'table' and tonumber(alert.since) then first = tonumber(alert.since) end
 end
 redis.call('HSET', ak, 'circuit-open',
   cjson.encode({ code = 'circuit-open', message = message, since = first, at = now }))

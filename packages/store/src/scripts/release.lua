@@ -2,10 +2,21 @@
   Puts a chunk of a submission's members back in the queue (create failed, or recovery found no
   batch). Members that are no longer claimed by this submission are left alone.
 
-  ARGV[1] base  ARGV[2] submission id  ARGV[3] now  ARGV[4] start  ARGV[5] count
-  ARGV[6] '1' on the last chunk: mark the submission released.
-  ARGV[7] ready-at for released requests ('' keeps each one's own)
-  Output: number of requests put back.
+    Input:
+      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+              is built from ARGV[1])
+
+      ARGV[1] base: '<prefix>:{req}'
+      ARGV[2] submission id
+      ARGV[3] now (ms)
+      ARGV[4] start: first index of the chunk in the member list
+      ARGV[5] count: members in the chunk
+      ARGV[6] last: '1' on the last chunk marks the submission released (resolved, out of the
+              open submissions), '0' not
+      ARGV[7] ready-at (ms) for the released requests, '' keeps each one's own
+
+    Output:
+      the number of requests put back (members of the chunk still claimed by the submission)
 ]]
 local base, sid, now = ARGV[1], ARGV[2], ARGV[3]
 local start, count, last, readyAt = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
@@ -14,11 +25,12 @@ local ids = redis.call('LRANGE', sk .. ':m', start, start + count - 1)
 local released = 0
 for _, cid in ipairs(ids) do
   local rk = base .. ':rec:' .. cid
-  local r = redis.call('HMGET', rk, 'state', 'sub', 'group', 'partition', 'bytes', 'ready', 'deadline')
-  if r[1] == 'claimed' and r[2] == sid then
-    local ready = readyAt ~= '' and readyAt or r[6]
+  local state, sub, group, partition, bytes, ownReady, deadline = unpack(redis.call('HMGET', rk,
+    'state', 'sub', 'group', 'partition', 'bytes', 'ready', 'deadline'))
+  if state == 'claimed' and sub == sid then
+    local ready = readyAt ~= '' and readyAt or ownReady
     redis.call('HSET', rk, 'state', 'queued', 'sub', '', 'upd', now, 'ready', ready)
-    pendingAdd(base, cid, r[3], r[4], tonumber(r[5]), ready, r[7])
+    pendingAdd(base, cid, group, partition, tonumber(bytes), ready, deadline)
     delayedAdd(base, cid, ready, now)
     released = released + 1
   end
