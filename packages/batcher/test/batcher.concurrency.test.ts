@@ -1,17 +1,10 @@
 import { openQueue } from '@nightshift/store';
 import { uniquePrefix, waitFor } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Batcher, FlushReport } from '../src/index.js';
-import { batcherFor, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
+import { batcherFor, enqueue, storeFor, useEnv } from './helpers.js';
 
-let env: Env;
-
-beforeAll(async () => {
-  env = await setupEnv();
-});
-afterAll(async () => {
-  await teardownEnv(env);
-});
+const env = useEnv();
 
 const startThree = (prefix: string) =>
   Promise.all(

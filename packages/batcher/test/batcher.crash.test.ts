@@ -1,17 +1,10 @@
 import { createRedis } from '@nightshift/store';
 import { silentLogger, uniquePrefix, waitFor } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startBatcher } from '../src/index.js';
-import { batcherFor, clock, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
+import { batcherFor, clock, enqueue, storeFor, useEnv } from './helpers.js';
 
-let env: Env;
-
-beforeAll(async () => {
-  env = await setupEnv();
-});
-afterAll(async () => {
-  await teardownEnv(env);
-});
+const env = useEnv();
 
 describe('when a batcher process dies in the middle of a flush', () => {
   // Found by the chaos suite (bench/chaos): the dead process's `{flush}` job stays active, and the

@@ -1,34 +1,14 @@
 import { uniquePrefix } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Batcher } from '../src/index.js';
-import {
-  batchContents,
-  batcherFor,
-  clock,
-  type Env,
-  enqueue,
-  makeItem,
-  setupEnv,
-  storeFor,
-  teardownEnv,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { batchContents, batcherFor, clock, enqueue, makeItem, storeFor, useEnv } from './helpers.js';
 
 const DAY = 24 * 3600_000;
-let env: Env;
-const open: Batcher[] = [];
-
-beforeAll(async () => {
-  env = await setupEnv();
-});
-afterAll(async () => {
-  await Promise.all(open.map((b) => b.close()));
-  await teardownEnv(env);
-});
+const env = useEnv();
 
 async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
   const prefix = uniquePrefix();
   const b = await batcherFor(env, prefix, over);
-  open.push(b);
+  env.open.push(b);
   return { b, store: storeFor(env, prefix) };
 }
 
@@ -122,11 +102,11 @@ describe('manual flush through the {flush} queue', () => {
   it('flushNow is served by a worker and returns its report', async () => {
     const prefix = uniquePrefix();
     const worker = await batcherFor(env, prefix, { runWorker: true, tickMs: 3600_000 });
-    open.push(worker);
+    env.open.push(worker);
     const store = storeFor(env, prefix);
     await enqueue(store, 7);
     const cli = await batcherFor(env, prefix, { runWorker: false });
-    open.push(cli);
+    env.open.push(cli);
     const r = await cli.flushNow();
     expect(r.trigger).toBe('manual');
     expect(r.batches.map((x) => [x.reason, x.requestCount])).toEqual([['manual', 7]]);
@@ -141,12 +121,7 @@ describe('splitting and grouping', () => {
     await enqueue(store, 25);
     const r = await b.runFlushOnce('manual');
     expect(r.batches.map((x) => x.requestCount)).toEqual([10, 10, 5]);
-    const all = [
-      ...batchContents(
-        env,
-        r.batches.map((x) => x.batchId),
-      ).values(),
-    ].flat();
+    const all = batchContents(env, r).flat();
     expect(new Set(all).size).toBe(25);
   });
 
@@ -158,12 +133,7 @@ describe('splitting and grouping', () => {
     clock.advance(1);
     await enqueue(store, 2, { group: 'C' }, 'c');
     const r = await b.runFlushOnce('manual');
-    const contents = [
-      ...batchContents(
-        env,
-        r.batches.map((x) => x.batchId),
-      ).values(),
-    ].map((ids) => [...new Set(ids.map((id) => id[0]))].sort().join(''));
+    const contents = batchContents(env, r).map((ids) => [...new Set(ids.map((id) => id[0]))].sort().join(''));
     // A (4) then B would not fit (4 + 4 > 6): A alone; B + C (6) fit together.
     expect(contents).toEqual(['a', 'bc']);
   });
@@ -178,12 +148,7 @@ describe('splitting and grouping', () => {
     clock.advance(1);
     await enqueue(store, 7, { group: 'C', size: 200 }, 'c');
     const r = await b.runFlushOnce('manual');
-    const groups = [
-      ...batchContents(
-        env,
-        r.batches.map((x) => x.batchId),
-      ).values(),
-    ].map((ids) => ids.map((id) => id[0]).join(''));
+    const groups = batchContents(env, r).map((ids) => ids.map((id) => id[0]).join(''));
     expect(groups).toEqual(['aaa', 'bbb', 'ccccc', 'cc']);
     for (const x of r.batches) expect(x.bytes).toBeLessThanOrEqual(maxBytes);
   });
@@ -194,17 +159,14 @@ describe('splitting and grouping', () => {
     await enqueue(store, 2, { partition: 'globex' }, 'globex');
     const one = await b.runFlushOnce('manual');
     expect(one.batches).toHaveLength(2);
-    for (const [, ids] of batchContents(
-      env,
-      one.batches.map((x) => x.batchId),
-    )) {
+    for (const ids of batchContents(env, one)) {
       expect(new Set(ids.map((id) => id.split('-')[0])).size).toBe(1);
     }
     await enqueue(store, 2, { partition: 'acme' }, 'acme2');
     await enqueue(store, 2, { partition: 'globex' }, 'globex2');
     const prefix = (store as unknown as { prefix: string }).prefix;
     const worker = await batcherFor(env, prefix, { runWorker: true, tickMs: 3600_000 });
-    open.push(worker);
+    env.open.push(worker);
     const r = await worker.flushNow({ partition: 'acme' });
     expect(r.batches.map((x) => [x.partition, x.requestCount])).toEqual([['acme', 2]]);
     expect((await store.pending.overview(clock.now())).partitions.get('globex')?.count).toBe(2);

@@ -3,6 +3,7 @@ import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createLogger, sha256Hex } from '@nightshift/shared';
 import { createRedis, type EnqueueItem, type RedisClient, Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type Batcher, type BatcherOptions, startBatcher } from '../src/index.js';
 
 /** A clock shared by the batcher, the store and the emulator, which tests move forward. */
@@ -24,9 +25,9 @@ export interface Env {
   createContentTypes: string[];
 }
 
-export async function setupEnv(emuOpts: Parameters<typeof startEmulator>[0] = {}): Promise<Env> {
+async function setupEnv(): Promise<Env> {
   const server = await startRedisServer();
-  const emu = await startEmulator({ quiet: true, now: () => clock.now(), ...emuOpts });
+  const emu = await startEmulator({ quiet: true, now: () => clock.now() });
   const createContentTypes: string[] = [];
   // Observes (does not replace) what the real SDK sends.
   const observe: typeof fetch = (input, init) => {
@@ -40,10 +41,61 @@ export async function setupEnv(emuOpts: Parameters<typeof startEmulator>[0] = {}
   return { server, emu, redis: createRedis({ url: server.url }, 'worker'), client, createContentTypes };
 }
 
-export async function teardownEnv(env: Env) {
+async function teardownEnv(env: Env) {
   await env.redis.quit();
   await env.emu.close();
   await env.server.stop();
+}
+
+/** The {@link Env} of a test file, and the batchers its tests started (closed before the env). */
+export interface EnvFixture extends Env {
+  readonly open: Batcher[];
+}
+
+/**
+ * Sets up the test file's {@link Env} in `beforeAll` and tears it down in `afterAll`, after closing
+ * every batcher pushed onto `open`. Read its fields inside tests and hooks. With `resetEach`, after
+ * each test the emulator's faults are cleared and the clock moves 10 minutes on, so that earlier
+ * tests' batches fall out of the reconciliation window of later ones.
+ */
+export function useEnv(opts: { resetEach?: boolean } = {}): EnvFixture {
+  let env: Env | undefined;
+  const open: Batcher[] = [];
+  beforeAll(async () => {
+    env = await setupEnv();
+  });
+  if (opts.resetEach) {
+    afterEach(() => {
+      env?.emu.control.clearFaults();
+      clock.advance(10 * 60_000);
+    });
+  }
+  afterAll(async () => {
+    await Promise.all(open.map((b) => b.close()));
+    if (env) await teardownEnv(env);
+  });
+  const ready = (): Env => {
+    if (!env) throw new Error('the test env is ready only inside tests and hooks (it starts in beforeAll)');
+    return env;
+  };
+  return {
+    open,
+    get server() {
+      return ready().server;
+    },
+    get emu() {
+      return ready().emu;
+    },
+    get redis() {
+      return ready().redis;
+    },
+    get client() {
+      return ready().client;
+    },
+    get createContentTypes() {
+      return ready().createContentTypes;
+    },
+  };
 }
 
 const quiet = createLogger('batcher-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -122,7 +174,7 @@ export async function enqueue(store: Store, n: number, spec: ItemSpec = {}, tag 
 
 export const storeFor = (env: Env, prefix: string) => new Store(env.redis, prefix);
 
-/** custom_ids per batch id, as the emulator received them. */
-export function batchContents(env: Env, batchIds: string[]): Map<string, string[]> {
-  return new Map(batchIds.map((id) => [id, env.emu.inspect.requests(id).map((r) => r.custom_id)]));
+/** The custom_ids of each batch a flush created, in order, as the emulator received them. */
+export function batchContents(env: Env, flush: { batches: readonly { batchId: string }[] }): string[][] {
+  return flush.batches.map((b) => env.emu.inspect.requests(b.batchId).map((r) => r.custom_id));
 }

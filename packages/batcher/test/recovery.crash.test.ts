@@ -1,24 +1,12 @@
 import { jobIds } from '@nightshift/shared';
 import { openQueue, type Store } from '@nightshift/store';
 import { uniquePrefix } from '@nightshift/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Batcher, TestOnlyHooks } from '../src/index.js';
-import { batcherFor, clock, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { TestOnlyHooks } from '../src/index.js';
+import { batcherFor, clock, enqueue, storeFor, useEnv } from './helpers.js';
 
 const LEASE = 60_000;
-let env: Env;
-const open: Batcher[] = [];
-
-beforeAll(async () => {
-  env = await setupEnv();
-});
-afterEach(() => {
-  clock.advance(10 * 60_000);
-});
-afterAll(async () => {
-  await Promise.all(open.map((b) => b.close()));
-  await teardownEnv(env);
-});
+const env = useEnv({ resetEach: true });
 
 class Crash extends Error {}
 const crash = () => {
@@ -27,7 +15,7 @@ const crash = () => {
 
 async function start(prefix: string, over: Parameters<typeof batcherFor>[2] = {}) {
   const b = await batcherFor(env, prefix, { submissionLeaseMs: LEASE, createTimeoutMs: 5_000, ...over });
-  open.push(b);
+  env.open.push(b);
   return b;
 }
 
@@ -46,6 +34,14 @@ async function expectEachInOneBatch(store: Store, cids: string[], since: number)
   expect(await store.submissions.openIds()).toEqual([]);
 }
 
+/** A fresh prefix with `n` requests queued, and how many batches the emulator had before. */
+async function queued(n: number) {
+  const prefix = uniquePrefix();
+  const store = storeFor(env, prefix);
+  const cids = await enqueue(store, n);
+  return { prefix, store, cids, since: env.emu.inspect.batches().length };
+}
+
 async function crashAt(prefix: string, hooks: TestOnlyHooks) {
   const b = await start(prefix, { testOnlyHooks: hooks });
   await expect(b.runFlushOnce('manual')).rejects.toBeInstanceOf(Crash);
@@ -53,10 +49,7 @@ async function crashAt(prefix: string, hooks: TestOnlyHooks) {
 
 describe('a crash in the submit path, then a batcher starts with the lease expired', () => {
   it('after claim, before intent: recovery releases, the next flush submits once', async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const cids = await enqueue(store, 6);
-    const since = env.emu.inspect.batches().length;
+    const { prefix, store, cids, since } = await queued(6);
     await crashAt(prefix, { afterClaim: crash });
     const [sub] = await store.submissions.openIds();
     expect((await store.submissions.get(sub!))?.state).toBe('claiming');
@@ -69,10 +62,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('after intent, before create: nothing at the API, so recovery releases', async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const cids = await enqueue(store, 4);
-    const since = env.emu.inspect.batches().length;
+    const { prefix, store, cids, since } = await queued(4);
     // The steps the batcher takes, stopped right before batches.create.
     const now = clock.now();
     await store.submissions.open({
@@ -94,10 +84,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('after create, before commit: recovery adopts the batch; nothing is submitted twice', async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const cids = await enqueue(store, 5);
-    const since = env.emu.inspect.batches().length;
+    const { prefix, store, cids, since } = await queued(5);
     await crashAt(prefix, { afterCreate: crash });
     expect(batchesSince(since)).toHaveLength(1);
     const orphan = batchesSince(since)[0]!.id;
@@ -114,10 +101,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('after commit, before the tracking job: start-up adds the job; no second batch', async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const cids = await enqueue(store, 3);
-    const since = env.emu.inspect.batches().length;
+    const { prefix, store, cids, since } = await queued(3);
     await crashAt(prefix, { afterCommit: crash });
     const [only] = batchesSince(since);
     const q = openQueue('batches', env.redis, prefix);
@@ -132,9 +116,7 @@ describe('a crash in the submit path, then a batcher starts with the lease expir
   });
 
   it('a lease that has not expired is left alone (its flush may still be running)', async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const cids = await enqueue(store, 2);
+    const { prefix, store, cids } = await queued(2);
     await crashAt(prefix, { afterClaim: crash });
     const b = await start(prefix);
     const r = await b.runFlushOnce('manual');

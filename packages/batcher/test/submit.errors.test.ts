@@ -1,40 +1,15 @@
 import { jobIds, QUEUES } from '@nightshift/shared';
 import { openQueue } from '@nightshift/store';
 import { uniquePrefix, waitFor } from '@nightshift/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Batcher } from '../src/index.js';
-import {
-  batchContents,
-  batcherFor,
-  clock,
-  type Env,
-  enqueue,
-  makeItem,
-  setupEnv,
-  storeFor,
-  teardownEnv,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { batchContents, batcherFor, clock, enqueue, makeItem, storeFor, useEnv } from './helpers.js';
 
-let env: Env;
-const open: Batcher[] = [];
-
-beforeAll(async () => {
-  env = await setupEnv();
-});
-afterEach(() => {
-  env.emu.control.clearFaults();
-  // Earlier tests' batches fall out of the reconciliation window of later ones.
-  clock.advance(10 * 60_000);
-});
-afterAll(async () => {
-  await Promise.all(open.map((b) => b.close()));
-  await teardownEnv(env);
-});
+const env = useEnv({ resetEach: true });
 
 async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
   const prefix = uniquePrefix();
   const b = await batcherFor(env, prefix, { createBackoffMs: 1000, ...over });
-  open.push(b);
+  env.open.push(b);
   return { b, prefix, store: storeFor(env, prefix) };
 }
 
@@ -47,12 +22,7 @@ describe('413 request_too_large', () => {
     env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 413 });
     const r = await b.runFlushOnce('manual');
     expect(r.batches.map((x) => x.requestCount)).toEqual([5, 4]);
-    const sent = [
-      ...batchContents(
-        env,
-        r.batches.map((x) => x.batchId),
-      ).values(),
-    ].flat();
+    const sent = batchContents(env, r).flat();
     expect(sent.sort()).toEqual([...cids].sort());
     for (const cid of cids) expect((await store.records.status(cid)).state).toBe('in_batch');
     expect(await store.submissions.openIds()).toEqual([]);

@@ -1,31 +1,18 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { Fault } from '@nightshift/emulator';
 import { uniquePrefix } from '@nightshift/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Batcher } from '../src/index.js';
-import { batcherFor, clock, type Env, enqueue, setupEnv, storeFor, teardownEnv } from './helpers.js';
+import { batcherFor, clock, enqueue, storeFor, useEnv } from './helpers.js';
 
 // Every refusal family of batches.create, end to end: the emulator answers as the API would, the
 // real SDK turns the answer into its own class, the batcher decides. For each: what happened to
 // every request, the circuit and its one alert, creates per tick while refused, and service
 // resuming once the emulator stops refusing.
 
-let env: Env;
-const open: Batcher[] = [];
+const env = useEnv({ resetEach: true });
 const COOLDOWN = 60_000;
 const TICK = 10_000;
-
-beforeAll(async () => {
-  env = await setupEnv();
-});
-afterEach(() => {
-  env.emu.control.clearFaults();
-  clock.advance(10 * 60_000);
-});
-afterAll(async () => {
-  await Promise.all(open.map((b) => b.close()));
-  await teardownEnv(env);
-});
 
 async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
   const prefix = uniquePrefix();
@@ -36,7 +23,7 @@ async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
     maxWaitMs: 1,
     ...over,
   });
-  open.push(b);
+  env.open.push(b);
   return { b, store: storeFor(env, prefix) };
 }
 
