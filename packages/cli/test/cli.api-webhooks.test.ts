@@ -4,20 +4,12 @@ import { ApiTokens, createRedis, Store } from '@nightshift/store';
 import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
+import { runCliCaptured } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
-async function cli(args: string[], prefix: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    args,
-    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix },
-    { out: (l) => out.push(l), err: (l) => err.push(l) },
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[], prefix: string) =>
+  runCliCaptured(args, { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix });
 
 describe('nightshift api-token', () => {
   it('creates a scoped token shown once, lists it without the token, revokes it', async () => {

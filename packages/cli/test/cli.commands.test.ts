@@ -2,24 +2,13 @@ import { jobIds } from '@nightshift/shared';
 import { addDeadLetters, createRedis, openQueue, Store } from '@nightshift/store';
 import { useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
+import { runCliCaptured } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 let n = 0;
 
-async function cli(args: string[], prefix: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    args,
-    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix },
-    {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    },
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[], prefix: string) =>
+  runCliCaptured(args, { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix });
 
 const params = (cid: string) =>
   JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: cid }] });
@@ -209,14 +198,9 @@ describe('nightshift CLI', () => {
     expect((await cli(['frobnicate'], 'x')).code).toBe(2);
     expect((await cli(['costs', '--days', '5'], 'x')).err).toContain('--days must be 1, 7 or 30');
     expect((await cli(['cancel', 'not-a-batch'], 'x')).err).toContain('is not a batch id');
-    const out: string[] = [];
-    const code = await runCli(
-      ['status'],
-      { NIGHTSHIFT_TICK_MS: 'often' },
-      { out: (l) => out.push(l), err: (l) => out.push(l) },
-    );
-    expect(code).toBe(2);
-    expect(out.join('\n')).toContain('NIGHTSHIFT_TICK_MS');
+    const bad = await runCliCaptured(['status'], { NIGHTSHIFT_TICK_MS: 'often' });
+    expect(bad.code).toBe(2);
+    expect(bad.all).toContain('NIGHTSHIFT_TICK_MS');
     expect(jobIds.deadLetter('b', 1)).toBe('dead-b-1');
   });
 });

@@ -3,7 +3,8 @@ import { rawStore } from '@nightshift/store/testing';
 import { useRedisServer } from '@nightshift/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { HELP, runCli } from '../src/cli.js';
+import { HELP } from '../src/cli.js';
+import { runCliCaptured } from './helpers.js';
 
 const fx = useRedisServer();
 let n = 0;
@@ -12,16 +13,8 @@ let n = 0;
  * Runs the CLI in-process. No ANTHROPIC_* variables: a command that wrongly went on to call the API
  * would fail with exit 1, not the usage exit 2 these tests expect.
  */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    args,
-    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: `h${++n}`, ...env },
-    { out: (l) => out.push(l), err: (l) => err.push(l) },
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCliCaptured(args, { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: `h${++n}`, ...env });
 
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 

@@ -4,9 +4,9 @@ import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker } from '@nightshift/producer';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { type RedisCluster, silentLogger as silent, startRedisCluster, waitFor } from '@nightshift/testing';
+import { type RedisCluster, silentLogger as silent, startRedisCluster } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { numbered, repeatedBefore, untilDone } from './scale-helpers.js';
+import { expectFailoverLosesNoRequest } from './scale-helpers.js';
 
 // A 3-master Redis Cluster with one replica per master. Mid-run the master that serves the store's
 // slot is killed with SIGKILL; its replica takes the slot over (cluster-node-timeout 2 s) and every
@@ -69,36 +69,16 @@ describe('a Redis Cluster master failover', () => {
     collector.on('error', () => {});
     const store = new Store(clusterClient('client'), prefix);
     try {
-      const before = numbered('before', 150);
-      await producer.enqueueMany(before);
-      await waitFor(() => deliveries.length >= 20, { timeoutMs: 30_000, what: 'the first results' });
-      expect(deliveries.length, 'the kill must come mid-run').toBeLessThan(before.length);
-
-      const killedAt = Date.now();
-      const { killed, promoted } = await cluster.killMasterOf(`${prefix}:{req}:any`);
-      expect(promoted).not.toBe(killed);
-
-      const after = numbered('after', 150);
-      await untilDone(() => producer.enqueueMany(after), 'enqueue after the failover');
-      const replay = await untilDone(() => producer.enqueueMany(before), 'the replay');
-      const all = [...before, ...after].map((r) => r.customId as string);
-      await waitFor(() => new Set(deliveries.map((d) => d.customId)).size === all.length, {
-        timeoutMs: 60_000,
-        what: `${all.length} requests delivered (have ${new Set(deliveries.map((d) => d.customId)).size})`,
+      await expectFailoverLosesNoRequest({
+        producer,
+        store,
+        deliveries,
+        kill: async () => {
+          const { killed, promoted } = await cluster.killMasterOf(`${prefix}:{req}:any`);
+          expect(promoted).not.toBe(killed);
+          return `cluster failover (${killed} → ${promoted})`;
+        },
       });
-      const statuses = await Promise.all(all.map((id) => producer.getStatus(id)));
-      expect(statuses.filter((s) => s.state !== 'succeeded').map((s) => s.customId)).toEqual([]);
-      expect(
-        repeatedBefore(deliveries, killedAt - 1000),
-        'delivered twice though first delivered well before the kill',
-      ).toEqual([]);
-      await waitFor(async () => (await store.batches.inflightIds()).length === 0, {
-        timeoutMs: 30_000,
-        what: 'no batch in flight',
-      });
-      console.info(
-        `cluster failover (${killed} → ${promoted}): ${repeatedBefore(deliveries, Number.POSITIVE_INFINITY).length} repeated deliveries, ${replay.filter((o) => o.outcome === 'queued').length} enqueues rewritten by the replay`,
-      );
     } finally {
       await collector.close();
       await batcher.close();

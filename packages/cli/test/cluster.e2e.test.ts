@@ -10,7 +10,7 @@ import { rawStore } from '@nightshift/store/testing';
 import { type RedisCluster, silentLogger, startRedisCluster, waitFor } from '@nightshift/testing';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
+import { runCliCaptured } from './helpers.js';
 import { type Child, hashTag, keysByNode, killAll, OUR_TAGS, runBin, workload } from './scale-helpers.js';
 
 // The whole pipeline on a real 3-master Redis Cluster whose nodes want a password: every role with
@@ -240,19 +240,14 @@ describe('the role bins against the cluster, configured only through the environ
       await waitFor(async () => (await producer.getStatus(w.ids.dead)).state === 'dead');
       await producer.close();
 
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await runCli(['status', '--json'], env, {
-        out: (l) => out.push(l),
-        err: (l) => err.push(l),
-      });
-      expect(code, err.join('\n')).toBe(0);
-      expect(JSON.parse(out.join('\n'))).toBeTruthy();
+      const status = await runCliCaptured(['status', '--json'], env);
+      expect(status.code, status.err).toBe(0);
+      expect(JSON.parse(status.out)).toBeTruthy();
 
       const codes = await Promise.all(children.map((c) => c.stop()));
       expect(codes, explain()).toEqual([0, 0]);
       for (const c of children) expect(`${c.out.stdout}${c.out.stderr}`).not.toContain(PASSWORD);
-      expect(out.join('\n')).not.toContain(PASSWORD);
+      expect(status.out).not.toContain(PASSWORD);
       expect(await store.heartbeats.list()).toEqual([]);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${explain()}`, { cause: err });

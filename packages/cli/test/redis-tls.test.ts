@@ -3,7 +3,7 @@ import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { connectionFromEnv, describeRedis } from '@nightshift/store';
 import { freePort } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
+import { runCliCaptured } from './helpers.js';
 import {
   type Child,
   hasOpenssl,
@@ -42,9 +42,8 @@ afterAll(async () => {
 });
 
 const cli = async (env: NodeJS.ProcessEnv, args: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli(args, env, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
-  return { code, output: lines.join('\n') };
+  const { code, all } = await runCliCaptured(args, env);
+  return { code, output: all };
 };
 
 describe.skipIf(!OPENSSL)('rediss:// with TLS and a password', () => {

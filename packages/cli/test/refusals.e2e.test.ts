@@ -6,7 +6,7 @@ import { createProducer, createResultWorker } from '@nightshift/producer';
 import { createRedis, Store } from '@nightshift/store';
 import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
+import { runCliCaptured } from './helpers.js';
 
 // The whole pipeline through an account refusal: the service enqueues, the API refuses the account
 // on create, the operator sees it in `nightshift status`, fixes it and runs `nightshift circuit
@@ -22,15 +22,8 @@ afterAll(async () => {
   await emu.close();
 });
 
-async function cli(args: string[], prefix: string) {
-  const out: string[] = [];
-  await runCli(
-    args,
-    { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix },
-    { out: (l) => out.push(l), err: () => {} },
-  );
-  return out.join('\n');
-}
+const cli = async (args: string[], prefix: string) =>
+  (await runCliCaptured(args, { REDIS_URL: fx.url, NIGHTSHIFT_PREFIX: prefix })).out;
 
 describe('an account refusal, end to end', () => {
   it('stops submitting without losing a request, and resumes once the operator closes the circuit', async () => {

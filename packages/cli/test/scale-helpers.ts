@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Emulator } from '@nightshift/emulator';
-import type { EnqueueRequest } from '@nightshift/producer';
+import type { EnqueueRequest, Producer } from '@nightshift/producer';
 import { type Logger, QUEUES } from '@nightshift/shared';
+import type { Store } from '@nightshift/store';
 import { freePort, type RedisCluster, runSourceBin, type SourceChild, waitFor } from '@nightshift/testing';
 import { Redis } from 'ioredis';
+import { expect } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -327,4 +329,51 @@ export function repeatedBefore(deliveries: { customId: string; at: number }[], c
     else if (seen < cutoff) out.push(d.customId);
   }
   return out;
+}
+
+/**
+ * A failover in the middle of a run, and what must hold after it: a first wave is enqueued and,
+ * once its first results are delivered, `kill` takes the Redis master down (it returns how the log
+ * line names the failover). Then a second wave is enqueued and the first replayed, as a service
+ * does (RELIABILITY.md); every request of both reaches `succeeded`; a result comes twice only if
+ * first delivered in the second before the kill; no batch is left in flight.
+ */
+export async function expectFailoverLosesNoRequest(o: {
+  producer: Producer;
+  store: Store;
+  /** Filled by the test's result worker. */
+  deliveries: { customId: string; at: number }[];
+  kill: () => Promise<string>;
+}): Promise<void> {
+  const { producer, deliveries } = o;
+  const before = numbered('before', 150);
+  await producer.enqueueMany(before);
+  await waitFor(() => deliveries.length >= 20, { timeoutMs: 30_000, what: 'the first results' });
+  expect(deliveries.length, 'the kill must come mid-run').toBeLessThan(before.length);
+  const killedAt = Date.now();
+  const failover = await o.kill();
+
+  const after = numbered('after', 150);
+  await untilDone(() => producer.enqueueMany(after), 'enqueue after the failover');
+  const replay = await untilDone(() => producer.enqueueMany(before), 'the replay');
+
+  const all = [...before, ...after].map((r) => r.customId as string);
+  await waitFor(() => new Set(deliveries.map((d) => d.customId)).size === all.length, {
+    timeoutMs: 60_000,
+    what: `${all.length} requests delivered (have ${new Set(deliveries.map((d) => d.customId)).size})`,
+  });
+  const statuses = await Promise.all(all.map((id) => producer.getStatus(id)));
+  expect(statuses.filter((s) => s.state !== 'succeeded').map((s) => s.customId)).toEqual([]);
+  expect(
+    repeatedBefore(deliveries, killedAt - 1000),
+    'delivered twice though first delivered well before the kill',
+  ).toEqual([]);
+  await waitFor(async () => (await o.store.batches.inflightIds()).length === 0, {
+    timeoutMs: 30_000,
+    what: 'no batch in flight',
+  });
+  console.info(
+    `${failover}: ${repeatedBefore(deliveries, Number.POSITIVE_INFINITY).length} repeated deliveries, ` +
+      `${replay.filter((r) => r.outcome === 'queued').length} enqueues rewritten by the replay`,
+  );
 }

@@ -3,8 +3,8 @@ import { createProducer, createResultWorker } from '@nightshift/producer';
 import { connectionFromEnv, createRedis, describeRedis, Store } from '@nightshift/store';
 import { type RedisSentinelSet, silentLogger, startRedisSentinelSet, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
-import { type Child, killAll, numbered, repeatedBefore, runBin, untilDone } from './scale-helpers.js';
+import { runCliCaptured } from './helpers.js';
+import { type Child, expectFailoverLosesNoRequest, killAll, runBin } from './scale-helpers.js';
 
 // The pipeline behind Redis Sentinel (Debian's redis-sentinel): one master, one replica, three
 // Sentinels. The batcher and collector are bins configured only through the environment, the
@@ -72,61 +72,28 @@ describe('the pipeline through Redis Sentinel', () => {
         timeoutMs: 40_000,
         what: 'heartbeats of the batcher and the collector',
       });
-      const before = numbered('before', 150);
-      await producer.enqueueMany(before);
-      await waitFor(() => deliveries.length >= 20, { timeoutMs: 30_000, what: 'the first results' });
-      expect(deliveries.length, 'the kill must come mid-run').toBeLessThan(before.length);
-
       const oldMaster = await set.masterPort();
-      const killedAt = Date.now();
-      const newMaster = await set.killMaster();
-      expect(newMaster).not.toBe(oldMaster);
-
-      // After the failover: new work, and the documented replay of what was enqueued before it.
-      const after = numbered('after', 150);
-      await untilDone(() => producer.enqueueMany(after), 'enqueue after the failover');
-      const replay = await untilDone(() => producer.enqueueMany(before), 'the replay');
-      const rewritten = replay.filter((o) => o.outcome === 'queued').length;
-
-      const all = [...before, ...after].map((r) => r.customId as string);
-      await waitFor(() => new Set(deliveries.map((d) => d.customId)).size === all.length, {
-        timeoutMs: 60_000,
-        what: `${all.length} requests delivered (have ${new Set(deliveries.map((d) => d.customId)).size})`,
+      await expectFailoverLosesNoRequest({
+        producer,
+        store,
+        deliveries,
+        kill: async () => {
+          expect(await set.killMaster()).not.toBe(oldMaster);
+          return 'sentinel failover';
+        },
       });
-      const statuses = await Promise.all(all.map((id) => producer.getStatus(id)));
-      expect(statuses.filter((s) => s.state !== 'succeeded').map((s) => s.customId)).toEqual([]);
-
-      // A second delivery only of a result first delivered in the second before the kill.
-      expect(
-        repeatedBefore(deliveries, killedAt - 1000),
-        'delivered twice though first delivered well before the kill',
-      ).toEqual([]);
-      await waitFor(async () => (await store.batches.inflightIds()).length === 0, {
-        timeoutMs: 30_000,
-        what: 'no batch in flight',
-      });
-      console.info(
-        `sentinel failover: ${repeatedBefore(deliveries, Number.POSITIVE_INFINITY).length} repeated deliveries, ${rewritten} enqueues rewritten by the replay`,
-      );
 
       // The CLI reads the same settings.
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await runCli(['status', '--json'], env, {
-        out: (l) => out.push(l),
-        err: (l) => err.push(l),
-      });
-      expect(code, err.join('\n')).toBe(0);
+      const status = await runCliCaptured(['status', '--json'], env);
+      expect(status.code, status.err).toBe(0);
 
       const codes = await Promise.all(children.map((c) => c.stop()));
       expect(codes, explain()).toEqual([0, 0]);
     } catch (err) {
-      const status: string[] = [];
-      await runCli(['status', '--json'], env, { out: (l) => status.push(l), err: (l) => status.push(l) });
-      const batches: string[] = [];
-      await runCli(['batches', '--json'], env, { out: (l) => batches.push(l), err: (l) => batches.push(l) });
+      const status = await runCliCaptured(['status', '--json'], env);
+      const batches = await runCliCaptured(['batches', '--json'], env);
       throw new Error(
-        `${(err as Error).message}\nstatus: ${status.join('\n')}\nbatches: ${batches.join('\n')}\n${explain()}`,
+        `${(err as Error).message}\nstatus: ${status.all}\nbatches: ${batches.all}\n${explain()}`,
         { cause: err },
       );
     } finally {
