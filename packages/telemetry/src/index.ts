@@ -24,7 +24,7 @@ export {
   watchRedis,
 } from './metrics.js';
 export { type RoleTelemetry, startRoleTelemetry } from './role.js';
-export { type RoleContext, runRoleProcess } from './role-process.js';
+export { type RoleContext, runRoleProcess, runServerProcess, type ServerContext } from './role-process.js';
 export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from './server.js';
 export {
   ATTR,

@@ -28,17 +28,17 @@ export interface RoleContext {
 }
 
 /**
- * The shared life of a role process (`nightshift-batcher`, `nightshift-collector`): read the
- * environment once, bound the heap's growth, connect, serve its metrics (when
- * `NIGHTSHIFT_METRICS_PORT` is set), start the role, and on SIGTERM / SIGINT close it, then the
- * metrics and the connection, and exit 0. A start-up error (e.g. an invalid setting) is printed once
- * and exits 1.
+ * The shared life of a role process (`nightshift-batcher`, `nightshift-collector`,
+ * `nightshift-webhooks`): read the environment once, bound the heap's growth, connect, serve its
+ * metrics (when `NIGHTSHIFT_METRICS_PORT` is set), start the role, and on SIGTERM / SIGINT close it,
+ * then the metrics and the connection, and exit 0. A start-up error (e.g. an invalid setting) is
+ * printed once and exits 1.
  */
 export function runRoleProcess(
   role: string,
   start: (ctx: RoleContext) => Promise<{ close(): Promise<void> }>,
 ): void {
-  const main = async () => {
+  runMain(role, async () => {
     const config = loadConfig();
     const env = config.env;
     const logger = createLogger(role, env.NIGHTSHIFT_LOG_LEVEL);
@@ -57,12 +57,7 @@ export function runRoleProcess(
     );
     const telemetry = await startRoleTelemetry(role, env, { redis: connection, logger });
     const running = await start({ config, logger, connection, client, metrics: telemetry.registry });
-
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
+    onStopSignal(logger, 'shutting down', async () => {
       try {
         await running.close();
         await telemetry.close();
@@ -72,13 +67,89 @@ export function runRoleProcess(
         logger.error({ err: redactError(err) }, 'shutdown failed');
         process.exit(1);
       }
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-  };
-  main().catch((err) => {
+    });
+  });
+}
+
+/** What a server's start function gets: as a role's, but a client connection and no client without a key. */
+export interface ServerContext extends Omit<RoleContext, 'client'> {
+  /** The SDK client, when `ANTHROPIC_API_KEY` is set. */
+  client: Anthropic | undefined;
+  /** How Redis is reached, for the start-up line (never credentials). */
+  redisName: string;
+}
+
+/**
+ * The shared life of an HTTP server process (`nightshift-api`, `nightshift-board`): read the
+ * environment once, connect with a client connection (a call fails fast rather than waiting for
+ * Redis to come back; errors are logged redacted), serve its metrics (when `NIGHTSHIFT_METRICS_PORT`
+ * is set, or `metricsAlways`), start the server and print its `banner`, and on SIGTERM / SIGINT
+ * close it (calls in progress finish first), then the metrics and the connection, and exit 0. A
+ * start-up error is printed once and exits 1.
+ */
+export function runServerProcess(
+  role: string,
+  opts: { metricsAlways?: boolean },
+  start: (ctx: ServerContext) => Promise<{ close(): Promise<void>; banner: string }>,
+): void {
+  runMain(role, async () => {
+    const config = loadConfig();
+    const { env } = config;
+    const logger = createLogger(role, env.NIGHTSHIFT_LOG_LEVEL);
+    const settings = connectionFromEnv(env);
+    const connection = createRedis(settings, 'client');
+    const redisName = describeRedis(settings);
+    logRedisErrors(connection, logger, redisName);
+    const client = env.ANTHROPIC_API_KEY
+      ? new Anthropic({
+          apiKey: env.ANTHROPIC_API_KEY,
+          ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
+        })
+      : undefined;
+    const telemetry = await startRoleTelemetry(role, env, {
+      redis: connection,
+      logger,
+      ...(opts.metricsAlways ? { always: true } : {}),
+    }).catch((err: unknown) => {
+      connection.disconnect();
+      throw err;
+    });
+    let running: { close(): Promise<void>; banner: string };
+    try {
+      running = await start({ config, logger, connection, client, metrics: telemetry.registry, redisName });
+    } catch (err) {
+      await telemetry.close();
+      connection.disconnect();
+      throw err;
+    }
+    process.stdout.write(`${running.banner}\n`);
+    onStopSignal(logger, `${role} stopping`, async () => {
+      await running.close();
+      await telemetry.close();
+      await connection.quit().catch(() => connection.disconnect());
+      process.exit(0);
+    });
+  });
+}
+
+/** Runs a process's `main`; a start-up error is printed once and exits 1. */
+function runMain(role: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
     // Config errors carry their full message (every bad variable); URL credentials are masked.
     process.stderr.write(`nightshift-${role}: ${redactError(err).message}\n`);
     process.exit(1);
   });
+}
+
+/** On the first SIGTERM or SIGINT, logs `message` and runs `stop` (which exits the process). */
+function onStopSignal(logger: Logger, message: string, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handle = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, message);
+    void stop();
+  };
+  process.on('SIGTERM', () => handle('SIGTERM'));
+  process.on('SIGINT', () => handle('SIGINT'));
 }
