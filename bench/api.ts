@@ -17,7 +17,7 @@
  * writes bench/out/api.md only.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -27,14 +27,13 @@ import { createProducer, type EnqueueRequest } from '@nightshift/producer';
 import { createLogger } from '@nightshift/shared';
 import { ApiTokens, createRedis, Store, WebhookEndpoints } from '@nightshift/store';
 import { freePort, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
+import { replaceSection } from './lib/doc.js';
 import { codeVersion, loadAvg1, machineInfo } from './lib/machine.js';
 import { benchRequests } from './lib/payloads.js';
 import { type Summary, summarize } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DOC = join(ROOT, 'BENCHMARKS.md');
-const START = '<!-- bench:api:start -->';
-const END = '<!-- bench:api:end -->';
 const PER_CALL = 1_000;
 
 const { values } = parseArgs({
@@ -217,10 +216,6 @@ const outDir = join(ROOT, 'bench', 'out');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'api.md'), `${md}\n`);
 if (official) {
-  const doc = readFileSync(DOC, 'utf8');
-  const a = doc.indexOf(START);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`BENCHMARKS.md lacks the ${START} … ${END} markers`);
-  writeFileSync(DOC, `${doc.slice(0, a + START.length)}\n${md}\n${doc.slice(b)}`);
+  replaceSection(DOC, 'bench:api', md);
 }
 console.log(`${md}\n\nWritten to bench/out/api.md${official ? ' and BENCHMARKS.md' : ''}.`);

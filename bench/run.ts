@@ -6,17 +6,16 @@
  * BENCHMARKS.md (between its `bench:results` markers). A quick run writes to bench/out/ and leaves
  * the committed figures alone.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultOptions, runBench } from './harness.js';
+import { replaceSection } from './lib/doc.js';
 import { renderMarkdown } from './lib/report.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const DOC = join(BENCH_DIR, '..', 'BENCHMARKS.md');
-const START = '<!-- bench:results:start -->';
-const END = '<!-- bench:results:end -->';
 
 const { values } = parseArgs({
   options: {
@@ -52,11 +51,7 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(outDir, 'results.md'), md);
 if (official && !values['no-doc']) {
-  const doc = readFileSync(DOC, 'utf8');
-  const a = doc.indexOf(START);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`BENCHMARKS.md lacks the ${START} … ${END} markers`);
-  writeFileSync(DOC, `${doc.slice(0, a + START.length)}\n${md}\n${doc.slice(b)}`);
+  replaceSection(DOC, 'bench:results', md);
 }
 process.stdout.write(
   `${md}\nWritten to ${outDir}${official && !values['no-doc'] ? ' and BENCHMARKS.md' : ''}.\n`,

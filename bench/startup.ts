@@ -18,13 +18,12 @@ import { startEmulator } from '@nightshift/emulator';
 import { storeKeys } from '@nightshift/store/testing';
 import { sourceNodeArgs, startRedisServer } from '@nightshift/testing';
 import { Redis } from 'ioredis';
+import { replaceSection } from './lib/doc.js';
 import { codeVersion, loadAvg1, machineInfo } from './lib/machine.js';
 import { type Summary, summarize } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DOC = join(ROOT, 'BENCHMARKS.md');
-const START = '<!-- bench:startup:start -->';
-const END = '<!-- bench:startup:end -->';
 
 type Role = 'batcher' | 'collector' | 'board' | 'emulator';
 type Mode = 'tsx' | 'node';
@@ -162,10 +161,6 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'startup.md'), `${md}\n`);
 writeFileSync(join(outDir, 'startup.json'), `${JSON.stringify({ info, runs, figures }, null, 2)}\n`);
 if (official) {
-  const doc = readFileSync(DOC, 'utf8');
-  const a = doc.indexOf(START);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`BENCHMARKS.md lacks the ${START} … ${END} markers`);
-  writeFileSync(DOC, `${doc.slice(0, a + START.length)}\n${md}\n${doc.slice(b)}`);
+  replaceSection(DOC, 'bench:startup', md);
 }
 console.log(`${md}\n\nWritten to bench/out/startup.md${official ? ' and BENCHMARKS.md' : ''}.`);

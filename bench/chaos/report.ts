@@ -1,9 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { replaceSection } from '../lib/doc.js';
 import type { RecoveryFigures } from './recovery.js';
 import { CHAOS_PAUSES, RESULT_WORKER, type RunReport } from './scenario.js';
-
-const START = '<!-- chaos:figures:start -->';
-const END = '<!-- chaos:figures:end -->';
 
 const n = (x: number) => x.toLocaleString('en-US');
 const sum = (rs: RunReport[], f: (r: RunReport) => number) => rs.reduce((a, r) => a + f(r), 0);
@@ -66,11 +63,7 @@ export function renderFigures(reports: RunReport[], meta: { startedAt: Date; dur
 
 /** Replaces the generated section of RELIABILITY.md (between the chaos:figures markers). */
 export function writeFigures(path: string, figures: string): void {
-  const doc = readFileSync(path, 'utf8');
-  const a = doc.indexOf(START);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`${path} has no ${START} … ${END} section`);
-  writeFileSync(path, `${doc.slice(0, a + START.length)}\n${figures}\n${doc.slice(b)}`);
+  replaceSection(path, 'chaos:figures', figures);
 }
 
 /** What was injected, by kind: API faults (injected / fired) and Redis faults (with the phase). */
