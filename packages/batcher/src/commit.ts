@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { type BatchJobData, type FlushReason, jobIds } from '@nightshift/shared';
+import type { BatchFields, FlushReason } from '@nightshift/shared';
+import { addTrackingJob, ensureTrackingJobs as ensureJobs, trackingJobData } from '@nightshift/store';
 import { activeTraceparent } from '@nightshift/telemetry';
 
 import type { FlushContext, FlushState } from './context.js';
@@ -86,19 +87,13 @@ export async function trackBatch(
   ctx: FlushContext,
   b: CommitInput & { batchId: string; submittedAt: number },
 ): Promise<void> {
-  const data: BatchJobData = {
-    batchId: b.batchId,
-    submissionId: b.subId,
-    requestCount: b.count,
-    bytes: b.bytes,
-    partition: b.partition,
-    reason: b.reason,
-    submittedAt: b.submittedAt,
-  };
-  // The create span's context (when traced): the collector's polls of this batch link to it.
-  const trace = activeTraceparent();
-  if (trace) data.trace = trace;
-  await ctx.batchesQueue.add('batch', data, { jobId: jobIds.batch(b.batchId) });
+  const batch = { id: b.batchId, sub: b.subId, partition: b.partition, reason: b.reason };
+  const data = trackingJobData(
+    { ...batch, count: b.count, bytes: b.bytes, submitted: b.submittedAt },
+    // The create span's context (when traced): the collector's polls of this batch link to it.
+    activeTraceparent(),
+  );
+  await addTrackingJob(ctx.batchesQueue, data);
 }
 
 /** Puts a submission's requests back in the queue and reports it. */
@@ -116,29 +111,17 @@ export async function releaseSubmission(
 }
 
 /**
- * Adds tracking jobs for batches in flight that lack one (a crash between commit and the job).
- * Idempotent: an existing job id is left as it is.
+ * Adds tracking jobs for batches in flight that lack a live one (a crash between commit and the
+ * job add): the store's `ensureTrackingJobs`, which the collector's sweep runs too.
  */
 export async function ensureTrackingJobs(ctx: FlushContext): Promise<number> {
   const ids = await ctx.store.batches.inflightIds();
-  let added = 0;
-  for (const id of ids) {
-    const job = await ctx.batchesQueue.getJob(jobIds.batch(id));
-    if (job) continue;
-    const b = await ctx.store.batches.get(id);
-    if (!b) continue;
-    await trackBatch(ctx, {
-      subId: b.sub,
-      partition: b.partition,
-      reason: b.reason,
-      count: Number(b.count),
-      bytes: Number(b.bytes),
-      startedAt: Number(b.submitted),
-      batchId: id,
-      submittedAt: Number(b.submitted),
-    });
-    added++;
-  }
-  if (added) ctx.log.warn({ added }, 'added missing tracking jobs for batches in flight');
-  return added;
+  const batches = (await Promise.all(ids.map((id) => ctx.store.batches.get(id)))).filter(
+    (b): b is BatchFields => b !== null,
+  );
+  const inFlight = (id: string) => ctx.store.batches.isInflight(id);
+  const added = await ensureJobs(ctx.batchesQueue, batches, inFlight, ctx.log);
+  if (added.length)
+    ctx.log.warn({ added: added.length }, 'added missing tracking jobs for batches in flight');
+  return added.length;
 }

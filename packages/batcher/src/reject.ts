@@ -1,14 +1,6 @@
-import type { AttemptRecord, DeadLetterPayload, MessageParams, RecordFields } from '@nightshift/shared';
-import { type ApplyItem, addDeadLetters } from '@nightshift/store';
+import type { AttemptRecord, DeadLetterPayload, RecordFields } from '@nightshift/shared';
+import { type ApplyItem, addDeadLetters, deadLetterPayload } from '@nightshift/store';
 import type { FlushContext, FlushState } from './context.js';
-
-const parseOr = <T>(json: string, fallback: T): T => {
-  try {
-    return JSON.parse(json) as T;
-  } catch {
-    return fallback;
-  }
-};
 
 /**
  * Dead-letters requests the API refused at create time (a 400 named them, or a single request was
@@ -44,18 +36,17 @@ export async function deadLetterRejected(
     };
     letters.push({
       deaths: Number(rec.deaths || 0) + 1,
-      payload: {
-        customId: rec.cid,
-        feature: rec.feature,
-        model: rec.model,
-        reason,
-        lastError: failure,
-        attempts: [...parseOr<AttemptRecord[]>(rec.hist || '[]', []), entry],
-        batchId: null,
-        params: parseOr<MessageParams>(rec.params, rec.params as unknown as MessageParams),
-        metadata: rec.meta ? parseOr<unknown>(rec.meta, rec.meta) : null,
-        deadAt: now,
-      },
+      payload: deadLetterPayload(
+        {
+          customId: rec.cid,
+          feature: rec.feature,
+          model: rec.model,
+          params: rec.params,
+          meta: rec.meta,
+          hist: rec.hist,
+        },
+        { reason, lastError: failure, entry, batchId: null, deadAt: now },
+      ),
     });
     applies.push({ cid: rec.cid, action: 'dead', guardSub: subId, reason, error: failure, entry });
   }

@@ -1,4 +1,11 @@
-import { type Alert, type BatchFields, type CircuitState, type Heartbeat, jobIds } from '@nightshift/shared';
+import {
+  type Alert,
+  type BatchFields,
+  type CircuitState,
+  type Heartbeat,
+  jobIds,
+  parseJson,
+} from '@nightshift/shared';
 import { jobIdsIn, readJobsWithin } from '@nightshift/store';
 import type { BoardContext } from './context.js';
 import { type BoardCostReport, type CostWindow, loadCosts } from './costs.js';
@@ -129,15 +136,11 @@ export async function waitingView(ctx: BoardContext, now: number): Promise<Waiti
 }
 
 function parseCounts(raw: string | undefined): Record<string, number> {
-  if (!raw) return {};
-  try {
-    const parsed = JSON.parse(raw) as Record<string, unknown>;
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(parsed)) if (typeof v === 'number') out[k] = v;
-    return out;
-  } catch {
-    return {};
-  }
+  const parsed = parseJson<unknown>(raw, null);
+  const out: Record<string, number> = {};
+  if (!parsed || typeof parsed !== 'object') return out;
+  for (const [k, v] of Object.entries(parsed)) if (typeof v === 'number') out[k] = v;
+  return out;
 }
 
 /** A batch record as the page and JSON show it (ages and expiry relative to `now`). */
@@ -261,18 +264,10 @@ const finite = (v: unknown): number | null => (typeof v === 'number' && Number.i
 
 /** A `{type, message}` error from stored JSON or a payload, or null when it is not one. */
 function errorOf(v: unknown): { type: string; message: string } | null {
-  const parsed = typeof v === 'string' ? parseJson(v) : v;
+  const parsed = typeof v === 'string' ? parseJson<unknown>(v, null) : v;
   if (!parsed || typeof parsed !== 'object') return null;
   const e = parsed as Record<string, unknown>;
   return { type: text(e.type), message: text(e.message) };
-}
-
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -319,7 +314,7 @@ export async function deadLettersView(ctx: BoardContext, limit: number) {
     const id = String(job.id);
     if (!omittedDataBytes) return deadLetterView(id, job.data);
     const r = recs.get(customIdOfJob(id));
-    const hist = r ? parseJson(r.hist) : null;
+    const hist = r ? parseJson<unknown>(r.hist, null) : null;
     return deadLetterView(id, {
       customId: customIdOfJob(id),
       feature: r?.feature ?? job.name,

@@ -1,16 +1,9 @@
-import {
-  type AttemptRecord,
-  type CircuitOpening,
-  type DeadLetterPayload,
-  jobIds,
-  type Message,
-  type MessageParams,
-  type ResultPayload,
-} from '@nightshift/shared';
+import { type CircuitOpening, jobIds, type Message, parseJson, type ResultPayload } from '@nightshift/shared';
 import {
   type ApplyItem,
   addDeadLetters,
   buildSuccess,
+  deadLetterPayload,
   deliverResults,
   type ResultJob,
 } from '@nightshift/store';
@@ -39,15 +32,6 @@ type Post =
   | { kind: 'dead'; jobId: string; reason: string; deaths: number; feature: string; enqueuedAt: number }
   | { kind: 'requeue'; d: Decided; readyAt: number; countsAttempt: boolean; refusal: CircuitOpening | null }
   | { kind: 'realtime' };
-
-export function parseJson<T>(text: string | undefined | null, fallback: T): T {
-  if (!text) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
 
 /**
  * Carries out decided effects in the documented order (ARCHITECTURE.md, "Exactly-once effect"):
@@ -221,19 +205,11 @@ async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[
   );
   return dead.map((d, i) => {
     const v = d.verdict as Extract<Verdict, { kind: 'dead' }>;
-    const hist = parseJson<AttemptRecord[]>(extra[i]?.hist, []);
-    const payload: DeadLetterPayload = {
-      customId: d.cid,
-      feature: d.rec.feature,
-      model: d.rec.model,
-      reason: v.reason,
-      lastError: v.error,
-      attempts: [...hist, v.entry],
-      batchId,
-      params: parseJson<MessageParams>(extra[i]?.params, null as unknown as MessageParams),
-      metadata: parseJson(d.rec.meta, null),
-      deadAt: now,
-    };
+    const source = { customId: d.cid, feature: d.rec.feature, model: d.rec.model, meta: d.rec.meta };
+    const payload = deadLetterPayload(
+      { ...source, params: extra[i]?.params, hist: extra[i]?.hist },
+      { reason: v.reason, lastError: v.error, entry: v.entry, batchId, deadAt: now },
+    );
     return { payload, deaths: (Number(d.rec.deaths) || 0) + 1 };
   });
 }

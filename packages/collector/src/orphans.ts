@@ -1,7 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { jobIds } from '@nightshift/shared';
+import { addTrackingJob, trackingJobData } from '@nightshift/store';
 import { ARCHIVE_MS } from './poll.js';
-import { trackingData } from './tracking.js';
 import type { Ctx } from './types.js';
 
 type MessageBatch = Anthropic.Messages.MessageBatch;
@@ -70,7 +69,7 @@ async function adopt(ctx: Ctx, b: MessageBatch, now: number): Promise<boolean> {
   );
   if (code === 'known') return false;
   const rec = await ctx.store.batches.get(b.id);
-  if (rec) await ctx.queues.batches.add('batch', trackingData(rec), { jobId: jobIds.batch(b.id) });
+  if (rec) await addTrackingJob(ctx.queues.batches, trackingJobData(rec));
   ctx.log.warn({ batchId: b.id, count }, 'adopted an orphan batch whose custom_ids are ours');
   return true;
 }

@@ -5,6 +5,7 @@ import {
   circuitFor,
   classifyApiError,
   describeFailure,
+  parseJson,
 } from '@nightshift/shared';
 import { ATTR, inSpan, linksTo, SPANS, type Span, SpanKind } from '@nightshift/telemetry';
 import { DelayedError, type Job } from 'bullmq';
@@ -12,7 +13,7 @@ import { clearBatchAlerts, raise } from './alerts.js';
 import { streamResults } from './apply-results.js';
 import type { BatchScope } from './decide.js';
 import { isNotFound } from './errors.js';
-import { parseJson, stopSubmissions } from './execute.js';
+import { stopSubmissions } from './execute.js';
 import { requeueLost, requeueMissing } from './members.js';
 import type { ResolvedOptions } from './options.js';
 import { type ApplyCounts, type BatchOutcome, type Ctx, emptyCounts } from './types.js';

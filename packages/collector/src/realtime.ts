@@ -3,10 +3,11 @@ import {
   classifyApiError,
   describeFailure,
   type MessageParams,
+  parseJson,
   realtimeAction,
 } from '@nightshift/shared';
 import { PEEK_FIELDS, type PeekedRecord, type Verdict } from './decide.js';
-import { execute, parseJson, stopSubmissions } from './execute.js';
+import { execute, stopSubmissions } from './execute.js';
 import { type Ctx, emptyCounts } from './types.js';
 
 /** Real-time calls made at once (they are rare: only requests whose deadline a batch cannot meet). */

@@ -3,12 +3,12 @@ import {
   type DeadLetterPayload,
   jobIds,
   type Message,
-  type MessageParams,
+  parseJson,
   type RecordFields,
 } from '@nightshift/shared';
-import { addDeadLetters, deliverResults, missingJobIds } from '@nightshift/store';
+import { addDeadLetters, deadLetterPayload, deliverResults, missingJobIds } from '@nightshift/store';
 import type { PeekedRecord } from './decide.js';
-import { parseJson, successOf } from './execute.js';
+import { successOf } from './execute.js';
 import type { Ctx } from './types.js';
 
 /** A success line for a record this very batch already made succeed. */
@@ -110,18 +110,23 @@ async function lostDeadLetters(ctx: Ctx, batchId: string, dead: AppliedDeath[]) 
     if (!x || hist.at(-1)?.batchId !== batchId) return;
     out.push({
       deaths: Number(d.rec.deaths) || 1,
-      payload: {
-        customId: d.cid,
-        feature: d.rec.feature,
-        model: d.rec.model,
-        reason: x.reason ?? '',
-        lastError: parseJson(x.err, null),
-        attempts: hist,
-        batchId,
-        params: parseJson<MessageParams>(x.params, null as unknown as MessageParams),
-        metadata: parseJson(d.rec.meta, null),
-        deadAt: Number(x.done) || ctx.now(),
-      },
+      // The history already ends with this death: no entry to append.
+      payload: deadLetterPayload(
+        {
+          customId: d.cid,
+          feature: d.rec.feature,
+          model: d.rec.model,
+          params: x.params,
+          meta: d.rec.meta,
+          hist: x.hist,
+        },
+        {
+          reason: x.reason ?? '',
+          lastError: parseJson(x.err, null),
+          batchId,
+          deadAt: Number(x.done) || ctx.now(),
+        },
+      ),
     });
   });
   return out;

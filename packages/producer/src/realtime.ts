@@ -5,7 +5,6 @@ import {
   CIRCUIT_DEFAULTS,
   circuitFor,
   classifyApiError,
-  type DeadLetterPayload,
   describeFailure,
   type Logger,
   type MessageParams,
@@ -16,6 +15,7 @@ import {
 import {
   addDeadLetters,
   buildSuccess,
+  deadLetterPayload,
   deliverResults,
   type ModelAlerts,
   type Store,
@@ -85,7 +85,7 @@ export class RealtimePath {
       const failure = classifyApiError(err);
       const action = realtimeAction(failure);
       if (action === 'dead') {
-        await this.dead(it, params, metadata, failure);
+        await this.dead(it, failure);
         return 'dead';
       }
       // An account or billing refusal stops submissions too (with the default cooldown: the batcher's
@@ -123,7 +123,7 @@ export class RealtimePath {
     return 'succeeded';
   }
 
-  private async dead(it: PreparedRequest, params: MessageParams, metadata: unknown, failure: ApiFailure) {
+  private async dead(it: PreparedRequest, failure: ApiFailure) {
     const { store, now, logger } = this.deps;
     const at = now();
     const lastError = describeFailure(failure);
@@ -139,18 +139,17 @@ export class RealtimePath {
     };
     const reason = type;
     const [rec] = await store.records.peek([it.cid], ['deaths']);
-    const payload: DeadLetterPayload = {
-      customId: it.cid,
-      feature: it.feature,
-      model: it.model,
-      reason,
-      lastError,
-      attempts: [entry],
-      batchId: null,
-      params,
-      metadata,
-      deadAt: at,
-    };
+    const payload = deadLetterPayload(
+      {
+        customId: it.cid,
+        feature: it.feature,
+        model: it.model,
+        params: it.params,
+        meta: it.meta,
+        hist: null,
+      },
+      { reason, lastError, entry, batchId: null, deadAt: at },
+    );
     await addDeadLetters(this.deps.deadLetters(), [{ payload, deaths: Number(rec?.deaths || 0) + 1 }]);
     await store.outcomes.apply(
       [{ cid: it.cid, action: 'dead', guardSub: 'realtime', reason, error: lastError, entry }],

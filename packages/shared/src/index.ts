@@ -46,7 +46,7 @@ export {
   ValidationError,
 } from './errors.js';
 export { boundHeapGrowth } from './heap.js';
-export { canonicalJson, findNonJson, sha256Hex } from './json.js';
+export { canonicalJson, findNonJson, parseJson, sha256Hex } from './json.js';
 export {
   apiRateLimitPrefix,
   boardLoginPrefix,

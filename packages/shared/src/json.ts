@@ -12,6 +12,19 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/**
+ * Parses JSON we stored (a record field, a job's data): `fallback` when the text is empty, missing
+ * or not JSON. For stored values only; input from outside is validated instead.
+ */
+export function parseJson<T>(text: string | undefined | null, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -31,7 +31,20 @@ export { type JobWithin, jobIdsIn, missingJobIds, readJobsWithin } from './jobs-
 export { type LedgerRow, utcDay } from './ledger.js';
 export { ModelAlerts } from './model-alerts.js';
 export type { ApplyItem } from './outcomes.js';
-export { addDeadLetters, defaultJobOptions, deliverResults, openQueue, type ResultJob } from './queues.js';
+export {
+  addDeadLetters,
+  addTrackingJob,
+  type DeadLetterSource,
+  type Death,
+  deadLetterPayload,
+  defaultJobOptions,
+  deliverResults,
+  ensureTrackingJobs,
+  openQueue,
+  type ResultJob,
+  type TrackedBatch,
+  trackingJobData,
+} from './queues.js';
 export type { EnqueueItem } from './records.js';
 export { Store } from './store.js';
 export type { SubmissionFields } from './submissions.js';

@@ -1,12 +1,18 @@
 import {
+  type AttemptRecord,
+  type BatchFields,
+  type BatchJobData,
   type DeadLetterPayload,
   jobIds,
+  type Logger,
+  type MessageParams,
+  parseJson,
   QUEUES,
   type QueueRole,
   type ResultJobData,
   type ResultPayload,
 } from '@nightshift/shared';
-import { type JobsOptions, Queue, type QueueOptions } from 'bullmq';
+import { type JobState, type JobsOptions, Queue, type QueueOptions } from 'bullmq';
 import type { RedisClient } from './connection.js';
 
 const DAY_S = 86_400;
@@ -91,4 +97,107 @@ export async function addDeadLetters(queue: Queue, items: { payload: DeadLetterP
       opts: { jobId: jobIds.deadLetter(payload.customId, deaths) },
     })),
   );
+}
+
+/** The stored strings of a request a dead letter is built from (its record's fields). */
+export interface DeadLetterSource {
+  customId: string;
+  feature: string;
+  model: string;
+  /** The record's `params` (JSON): the payload has null when it is missing or not JSON. */
+  params: string | undefined | null;
+  /** The record's `meta` (JSON metadata): null when missing. */
+  meta: string | undefined | null;
+  /** The record's `hist` (JSON attempt history): [] when missing. */
+  hist: string | undefined | null;
+}
+
+/** How a request died. */
+export interface Death {
+  reason: string;
+  lastError: DeadLetterPayload['lastError'];
+  /** The attempt that died, appended to the history (omit when `hist` already ends with it). */
+  entry?: AttemptRecord;
+  batchId: string | null;
+  deadAt: number;
+}
+
+/**
+ * The one builder of a `{dead-letters}` job's payload (batcher, collector, producer and repair all
+ * dead-letter): stored JSON parsed with one set of fallbacks.
+ */
+export function deadLetterPayload(source: DeadLetterSource, death: Death): DeadLetterPayload {
+  const history = parseJson<AttemptRecord[]>(source.hist, []);
+  return {
+    customId: source.customId,
+    feature: source.feature,
+    model: source.model,
+    reason: death.reason,
+    lastError: death.lastError,
+    attempts: death.entry ? [...history, death.entry] : history,
+    batchId: death.batchId,
+    params: parseJson<MessageParams>(source.params, null as unknown as MessageParams),
+    metadata: parseJson<unknown>(source.meta, null),
+    deadAt: death.deadAt,
+  };
+}
+
+/** What a tracking job is built from: the batch record's fields (numbers as stored or as numbers). */
+export type TrackedBatch = Pick<BatchFields, 'id' | 'sub' | 'partition' | 'reason'> &
+  Record<'count' | 'bytes' | 'submitted', string | number>;
+
+/**
+ * The one builder of a `{batches}` tracking job's data (the batcher adds it at commit and at
+ * start-up, the collector when a job is missing or an orphan is adopted). `trace` is the W3C
+ * traceparent of the create span, when traced: the collector's polls link to it.
+ */
+export function trackingJobData(b: TrackedBatch, trace?: string): BatchJobData {
+  return {
+    batchId: b.id,
+    submissionId: b.sub,
+    requestCount: Number(b.count) || 0,
+    bytes: Number(b.bytes) || 0,
+    partition: b.partition ?? '',
+    reason: b.reason,
+    submittedAt: Number(b.submitted) || 0,
+    ...(trace ? { trace } : {}),
+  };
+}
+
+/** Adds a batch's tracking job (deterministic id: adding it twice is a no-op). */
+export async function addTrackingJob(queue: Queue, data: BatchJobData): Promise<void> {
+  await queue.add('batch', data, { jobId: jobIds.batch(data.batchId) });
+}
+
+/**
+ * Every batch in flight must have a live tracking job. A crash between the batcher's commit and its
+ * job add leaves none; a job that finished (or failed) while its batch is still in flight is
+ * replaced. `inFlight` is asked after the job's state was read: a job completes only after its batch
+ * left flight, so a finished job of a batch still in flight is one to replace. Returns the batch ids
+ * whose job was added.
+ */
+export async function ensureTrackingJobs(
+  queue: Queue,
+  batches: BatchFields[],
+  inFlight: (batchId: string) => Promise<boolean>,
+  log: Logger,
+): Promise<string[]> {
+  const added: string[] = [];
+  for (const b of batches) {
+    const jobId = jobIds.batch(b.id);
+    const state: JobState | 'unknown' = await queue.getJobState(jobId);
+    if (state !== 'unknown' && state !== 'completed' && state !== 'failed') continue;
+    if (state !== 'unknown') {
+      if (!(await inFlight(b.id))) continue;
+      const old = await queue.getJob(jobId);
+      log.warn(
+        { batchId: b.id, state, failedReason: old?.failedReason },
+        'tracking job finished while its batch is in flight; replacing it',
+      );
+      await queue.remove(jobId);
+    }
+    await addTrackingJob(queue, trackingJobData(b));
+    added.push(b.id);
+  }
+  return added;
 }

@@ -1,5 +1,6 @@
 import {
   jobIds,
+  parseJson,
   type ResultJobData,
   type ResultPayload,
   type WebhookData,
@@ -8,15 +9,6 @@ import {
 } from '@nightshift/shared';
 import type { OutboxEvent, Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
-
-const parse = <T>(text: string | undefined | null, fallback: T): T => {
-  if (!text) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-};
 
 /** Cuts a string at `max` UTF-8 bytes without splitting a character. */
 export function cutUtf8(text: string, max: number): { text: string; truncated: boolean } {
@@ -108,7 +100,7 @@ export class PayloadBuilder {
         data = {
           ...ref,
           reason: f.r ?? '',
-          lastError: parse(f.e, null),
+          lastError: parseJson(f.e, null),
           attempt: Number(f.a) || 1,
           batchId: f.b || null,
         } satisfies WebhookData['request.failed'];
@@ -121,7 +113,7 @@ export class PayloadBuilder {
           batchId: f.b ?? '',
           partition: f.p ?? '',
           requestCount: Number(f.k) || 0,
-          counts: parse(f.cnt, {}),
+          counts: parseJson(f.cnt, {}),
         } satisfies WebhookData['batch.ended'];
         break;
       case 'feature.drained':
@@ -151,5 +143,5 @@ function textOf(r: ResultPayload): string {
 export async function metadataOf(store: Store, events: OutboxEvent[]): Promise<Map<string, unknown>> {
   const cids = [...new Set(events.filter((e) => e.type.startsWith('request.')).map((e) => e.fields.c ?? ''))];
   const recs = await store.records.peek(cids, ['meta']);
-  return new Map(cids.map((c, i) => [c, parse(recs[i]?.meta, null)]));
+  return new Map(cids.map((c, i) => [c, parseJson(recs[i]?.meta, null)]));
 }

@@ -1,3 +1,4 @@
+import { parseJson } from '@nightshift/shared';
 import type { CliContext } from '../context.js';
 import { ago, table } from '../format.js';
 
@@ -11,7 +12,7 @@ export async function batches(ctx: CliContext, limit: number): Promise<number> {
     requests: Number(b.count),
     reason: b.reason,
     submitted: Number(b.submitted),
-    counts: b.counts ? JSON.parse(b.counts) : null,
+    counts: parseJson<Record<string, number> | null>(b.counts, null),
     origin: b.origin || null,
   }));
   if (ctx.json) {
