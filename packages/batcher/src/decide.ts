@@ -1,8 +1,6 @@
-import type { FlushReason } from '@nightshift/shared';
+import { BATCH_WINDOW_MS, type FlushReason } from '@nightshift/shared';
 import type { Store } from '@nightshift/store';
 import type { ResolvedOptions } from './options.js';
-
-const DAY = 24 * 60 * 60_000;
 
 /** What to flush in one partition, and how. */
 export interface PartitionPlan {
@@ -87,7 +85,7 @@ export async function deadlinePartitions(
   o: ResolvedOptions,
   now: number,
 ): Promise<Set<string>> {
-  const cids = await store.pending.deadlinesBefore(now + DAY + o.deadlineSlackMs + o.tickMs);
+  const cids = await store.pending.deadlinesBefore(now + BATCH_WINDOW_MS + o.deadlineSlackMs + o.tickMs);
   const out = new Set<string>();
   for (let i = 0; i < cids.length; i += 1000) {
     const recs = await store.records.peek(cids.slice(i, i + 1000), ['partition', 'ready', 'state']);

@@ -1,16 +1,22 @@
 import { hostname } from 'node:os';
 import type Anthropic from '@anthropic-ai/sdk';
-import { CIRCUIT_DEFAULTS, ConfigError, createLogger, DEFAULT_PREFIX, type Logger } from '@nightshift/shared';
+import {
+  API_MAX_BYTES,
+  API_MAX_REQUESTS,
+  CIRCUIT_DEFAULTS,
+  ConfigError,
+  createLogger,
+  DEFAULT_PREFIX,
+  type Logger,
+} from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
 import type { Registry, RoleContext } from '@nightshift/telemetry';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/** The API's hard limit on requests per Message Batch. */
-export const API_MAX_REQUESTS = 100_000;
-/** The API's body limit of one create call (256 MB). */
-export const API_MAX_BYTES = 256_000_000;
+// The API's caps per batch; the batcher's package exports them as it always did.
+export { API_MAX_BYTES, API_MAX_REQUESTS };
 
 /** Options of {@link startBatcher}. Every duration is in milliseconds. */
 export interface BatcherOptions {

@@ -1,5 +1,5 @@
 import type { Alert, CircuitState } from '@nightshift/shared';
-import { fromNano, QUEUES } from '@nightshift/shared';
+import { fromNano, QUEUES, RESULTS_ARCHIVE_MS } from '@nightshift/shared';
 import { EventOutbox, type LedgerRow } from '@nightshift/store';
 import { Counter, Gauge, type Registry } from '@nightshift/telemetry';
 import { Cluster, type Redis } from 'ioredis';
@@ -149,8 +149,6 @@ function minBy(
   return out;
 }
 
-const ARCHIVE_MS = 29 * 86_400_000;
-
 /** Every gauge the board reads from Redis. Names and labels: docs/operations.md. */
 const GAUGES: FleetMetric[] = [
   {
@@ -200,7 +198,8 @@ const GAUGES: FleetMetric[] = [
     help: 'Seconds until the API archives the results (29 days after creation) of the nearest batch whose results are not applied yet, by its state; no sample when none.',
     labels: ['state'],
     fill: (f, put) => {
-      const at = (b: BatchView) => (b.submittedAt === null ? null : b.submittedAt + ARCHIVE_MS - f.now);
+      const at = (b: BatchView) =>
+        b.submittedAt === null ? null : b.submittedAt + RESULTS_ARCHIVE_MS - f.now;
       for (const [state, ms] of minBy(f.inflight, (b) => b.state || 'unknown', at)) put(ms / 1000, { state });
     },
   },

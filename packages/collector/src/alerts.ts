@@ -1,8 +1,7 @@
-import type { Alert, BatchFields, Heartbeat } from '@nightshift/shared';
+import { type Alert, type BatchFields, type Heartbeat, RESULTS_ARCHIVE_MS } from '@nightshift/shared';
 import type { Ctx, SweepReport } from './types.js';
 
 const DAY = 86_400_000;
-const ARCHIVE_MS = 29 * DAY;
 
 /** Per-batch alerts the sweep raises and clears by itself. */
 const BATCH_ALERTS = ['batch-past-expiry', 'results-unapplied', 'archive-approaching'] as const;
@@ -58,11 +57,11 @@ function wanted(ctx: Ctx, batches: BatchFields[], beats: Heartbeat[], now: numbe
         message: `Batch ${b.id} ended ${Math.round((now - endedAt) / 60_000)} min ago and its results are not applied yet.`,
       });
     }
-    if (created && now >= created + ARCHIVE_MS - alertArchiveDays * DAY) {
+    if (created && now >= created + RESULTS_ARCHIVE_MS - alertArchiveDays * DAY) {
       put({
         code: 'archive-approaching',
         batchId: b.id,
-        message: `Results of batch ${b.id} are archived on ${new Date(created + ARCHIVE_MS).toISOString()} and are not collected yet.`,
+        message: `Results of batch ${b.id} are archived on ${new Date(created + RESULTS_ARCHIVE_MS).toISOString()} and are not collected yet.`,
       });
     }
   }

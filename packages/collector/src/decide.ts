@@ -2,6 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import {
   type AttemptRecord,
   assertNever,
+  BATCH_WINDOW_MS,
   type CircuitOpening,
   circuitFor,
   classifyResultError,
@@ -71,9 +72,6 @@ export type Verdict =
 
 /** A verdict that changes something (everything but a skip). */
 export type Effect = Exclude<Verdict, { kind: 'skip' }>;
-
-/** The longest a batch may take (the API expires it after 24 h). */
-export const BATCH_WINDOW_MS = 24 * 3_600_000;
 
 /** Records a success may still land on: anything not final. A paid result is never thrown away. */
 const OPEN = new Set(['queued', 'claimed', 'realtime']);

@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { RESULTS_ARCHIVE_MS } from '@nightshift/shared';
 import { addTrackingJob, trackingJobData } from '@nightshift/store';
-import { ARCHIVE_MS } from './poll.js';
 import type { Ctx } from './types.js';
 
 type MessageBatch = Anthropic.Messages.MessageBatch;
@@ -22,7 +22,7 @@ export async function adoptOrphans(ctx: Ctx, foreign: Set<string>): Promise<stri
   for await (const b of pages) {
     if (ctx.signal.aborted) break;
     const created = Date.parse(b.created_at);
-    if (created < now - ARCHIVE_MS) break;
+    if (created < now - RESULTS_ARCHIVE_MS) break;
     if (b.processing_status !== 'ended' || b.archived_at || foreign.has(b.id)) continue;
     // A young batch may belong to a submit that has not committed it yet.
     if (now - created < ctx.opts.orphanMinAgeMs) continue;

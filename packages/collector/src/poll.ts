@@ -6,6 +6,7 @@ import {
   classifyApiError,
   describeFailure,
   parseJson,
+  RESULTS_ARCHIVE_MS,
 } from '@nightshift/shared';
 import { ATTR, inSpan, linksTo, SPANS, type Span, SpanKind } from '@nightshift/telemetry';
 import { DelayedError, type Job } from 'bullmq';
@@ -30,8 +31,6 @@ export interface TrackingData extends BatchJobData {
 }
 
 const HOUR = 3_600_000;
-/** The API keeps results for 29 days after creation. */
-export const ARCHIVE_MS = 29 * 24 * HOUR;
 /** After the grace period, this many 404s in a row (re-checked quickly) mean the batch is gone. */
 const LOST_AFTER_404S = 3;
 /** A stream with fewer lines than the counts is re-read this often before missing lines are requeued. */
@@ -247,7 +246,7 @@ async function collect(
     await requeueMissing(ctx, scope, counts);
     assertSameConnection(ctx, epoch, id);
   } catch (err) {
-    const archived = ctx.now() >= (Date.parse(batch.created_at) || 0) + ARCHIVE_MS;
+    const archived = ctx.now() >= (Date.parse(batch.created_at) || 0) + RESULTS_ARCHIVE_MS;
     if (isNotFound(err) && archived && !ctx.signal.aborted) {
       return markLost(ctx, rec, 'archived', `The results of batch ${id} are no longer available (29 days).`);
     }

@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import {
+  API_MAX_BYTES,
+  BATCH_WINDOW_MS,
   ConflictError,
   CUSTOM_ID_PATTERN,
   createLogger,
@@ -51,13 +53,10 @@ import {
 } from './validate.js';
 
 const HOUR = 3_600_000;
-const BATCH_WINDOW_MS = 24 * HOUR;
 /** Store.enqueue writes 1,000 per Lua call; a few calls in flight overlap our encoding with Redis' work. */
 const WRITE_SLICE = 1000;
 const WRITE_PARALLEL = 4;
 const PREFIX_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
-/** The API's limit of one batch: no single request can be larger. */
-const MAX_BATCH_BYTES = 256_000_000;
 
 /** One distinct custom_id of a call, with what the call decided for it. */
 interface Unique {
@@ -205,8 +204,8 @@ function checkNumbers(opts: ProducerOptions) {
   const { deadlineSlackMs: slack, maxRequestBytes: max, realtimeConcurrency: conc } = opts;
   if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0 && slack <= DEADLINE_HORIZON_MS))
     bad.push('deadlineSlackMs must be from 0 to 366 days in ms');
-  if (max !== undefined && !(Number.isFinite(max) && max > 0 && max <= MAX_BATCH_BYTES))
-    bad.push(`maxRequestBytes must be > 0 and at most ${MAX_BATCH_BYTES} (the API's 256 MB batch limit)`);
+  if (max !== undefined && !(Number.isFinite(max) && max > 0 && max <= API_MAX_BYTES))
+    bad.push(`maxRequestBytes must be > 0 and at most ${API_MAX_BYTES} (the API's 256 MB batch limit)`);
   if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1 && conc <= 1000))
     bad.push('realtimeConcurrency must be an integer from 1 to 1000');
   if (bad.length) throw new NightshiftError('CONFIG', `createProducer: ${bad.join('; ')}`);

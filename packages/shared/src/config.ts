@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { API_MAX_BYTES, API_MAX_REQUESTS } from './api-limits.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_PREFIX } from './keys.js';
 import { checkPriceTable, DEFAULT_PRICES, mergePriceTables, type PriceTable } from './pricing.js';
@@ -116,11 +117,11 @@ export const SETTINGS = {
   },
   NIGHTSHIFT_TICK_MS: { schema: ms(60_000), doc: 'Batcher tick: how often it checks whether to flush.' },
   NIGHTSHIFT_MAX_REQUESTS: {
-    schema: count(100_000, 100_000),
+    schema: count(API_MAX_REQUESTS, API_MAX_REQUESTS),
     doc: 'Flush when this many requests wait; also the most per batch (API cap 100,000).',
   },
   NIGHTSHIFT_MAX_BYTES: {
-    schema: count(200_000_000, 256_000_000),
+    schema: count(200_000_000, API_MAX_BYTES),
     doc: 'Flush when this many serialized bytes wait; also the most per batch (API limit 256 MB).',
   },
   NIGHTSHIFT_MIN_REQUESTS: {

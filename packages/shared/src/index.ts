@@ -17,6 +17,7 @@ export {
   type ResultError,
   realtimeAction,
 } from './api-errors.js';
+export { API_MAX_BYTES, API_MAX_REQUESTS, BATCH_WINDOW_MS, RESULTS_ARCHIVE_MS } from './api-limits.js';
 export {
   CIRCUIT_DEFAULTS,
   type Config,
