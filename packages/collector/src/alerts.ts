@@ -18,8 +18,8 @@ type NewAlert = Omit<Alert, 'since'>;
 const fieldOf = (a: { code: string; batchId?: string; model?: string }) =>
   a.batchId ? `${a.code}:${a.batchId}` : a.model ? `${a.code}:${a.model}` : a.code;
 
-/** Raises an alert; a newly raised one is logged and emitted. Returns whether it is new. */
-export async function raise(ctx: Ctx, alert: NewAlert, now: number): Promise<boolean> {
+/** The collector's one way to raise an alert: a newly raised one is logged and emitted. Returns whether it is new. */
+export async function raiseAlert(ctx: Ctx, alert: NewAlert, now: number): Promise<boolean> {
   const isNew = await ctx.store.alerts.raise(alert, now);
   if (isNew) {
     ctx.log.warn({ alert }, `alert: ${alert.message}`);
@@ -88,7 +88,7 @@ export async function evaluateAlerts(
   const now = ctx.now();
   const want = wanted(ctx, batches, beats, now);
   for (const [field, alert] of want) {
-    const isNew = await raise(ctx, alert, now);
+    const isNew = await raiseAlert(ctx, alert, now);
     // The batch may have been collected since this sweep read the in-flight set. The poller leaves
     // flight first and clears its alerts second, so checking after (re-)raising never leaves a
     // stale alert behind.

@@ -1,4 +1,5 @@
 import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
+import { raiseAlert } from './alerts.js';
 import { type BatchScope, decide, PEEK_FIELDS, type PeekedRecord, type ResultLine } from './decide.js';
 import { type Decided, execute } from './execute.js';
 import { type AppliedDeath, type AppliedSuccess, repairApplied } from './repair.js';
@@ -168,5 +169,5 @@ async function onUnknown(ctx: Ctx, batchId: string, cids: string[], counts: Appl
     batchId,
     message: `Batch ${batchId} returned results for custom_ids that are not ours (see stats.unknown_custom_ids).`,
   };
-  if (await ctx.store.alerts.raise(alert, now)) ctx.emit('alert', { ...alert, since: now });
+  await raiseAlert(ctx, alert, now);
 }

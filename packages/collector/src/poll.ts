@@ -10,7 +10,7 @@ import {
 } from '@nightshift/shared';
 import { ATTR, inSpan, linksTo, SPANS, type Span, SpanKind } from '@nightshift/telemetry';
 import { DelayedError, type Job } from 'bullmq';
-import { clearBatchAlerts, raise } from './alerts.js';
+import { clearBatchAlerts, raiseAlert } from './alerts.js';
 import { streamResults } from './apply-results.js';
 import type { BatchScope } from './decide.js';
 import { isNotFound } from './errors.js';
@@ -309,7 +309,7 @@ async function markLost(
   const now = ctx.now();
   await ctx.store.batches.markLost(rec.id, counts as unknown as Record<string, number>, now);
   await clearBatchAlerts(ctx, rec.id);
-  await raise(
+  await raiseAlert(
     ctx,
     { code: 'batch-lost', batchId: rec.id, message: `${message} Its requests were requeued.` },
     now,
