@@ -2,11 +2,11 @@ import { hostname } from 'node:os';
 import type Anthropic from '@anthropic-ai/sdk';
 import {
   CIRCUIT_DEFAULTS,
+  ConfigError,
   createLogger,
   DEFAULT_PREFIX,
   DEFAULT_PRICES,
   type Logger,
-  NightshiftError,
   type PriceTable,
 } from '@nightshift/shared';
 import type { RedisClient } from '@nightshift/store';
@@ -131,7 +131,7 @@ const POSITIVE = [
   'realtimeStaleMs',
 ] as const;
 
-/** Fills in defaults and validates; throws a NightshiftError (code CONFIG) naming every bad option. */
+/** Fills in defaults and validates; throws a ConfigError (code CONFIG) naming every bad option. */
 export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
   const r: ResolvedOptions = {
     prefix: DEFAULT_PREFIX,
@@ -188,7 +188,7 @@ export function resolveOptions(opts: CollectorOptions): ResolvedOptions {
   }
   if (issues.length) {
     const list = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
-    throw new NightshiftError('CONFIG', `Invalid collector options: ${list}.`);
+    throw new ConfigError(`Invalid collector options: ${list}.`);
   }
   return r;
 }

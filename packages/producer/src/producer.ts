@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import {
   API_MAX_BYTES,
   BATCH_WINDOW_MS,
+  ConfigError,
   ConflictError,
   CUSTOM_ID_PATTERN,
   createLogger,
@@ -141,10 +142,7 @@ function openCore(opts: ProducerOptions): Core {
   const own = checkConnectionChoice('createProducer', opts ?? {});
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) {
-    throw new NightshiftError(
-      'CONFIG',
-      `createProducer: prefix "${prefix}" must be 1–32 of A-Z a-z 0-9 _ . -`,
-    );
+    throw new ConfigError(`createProducer: prefix "${prefix}" must be 1–32 of A-Z a-z 0-9 _ . -`);
   }
   checkNumbers(opts);
   const owned = own !== undefined;
@@ -208,7 +206,7 @@ function checkNumbers(opts: ProducerOptions) {
     bad.push(`maxRequestBytes must be > 0 and at most ${API_MAX_BYTES} (the API's 256 MB batch limit)`);
   if (conc !== undefined && !(Number.isInteger(conc) && conc >= 1 && conc <= 1000))
     bad.push('realtimeConcurrency must be an integer from 1 to 1000');
-  if (bad.length) throw new NightshiftError('CONFIG', `createProducer: ${bad.join('; ')}`);
+  if (bad.length) throw new ConfigError(`createProducer: ${bad.join('; ')}`);
 }
 
 function checkCustomId(customId: unknown): asserts customId is string {

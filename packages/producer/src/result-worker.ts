@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import {
+  ConfigError,
   createLogger,
   DEFAULT_PREFIX,
   jobIds,
-  NightshiftError,
   QUEUES,
   type RecordFields,
   type ResultJobData,
@@ -83,7 +83,7 @@ function checkNumbers(opts: ResultWorkerOptions) {
   if (!(Number.isInteger(lockDurationMs) && lockDurationMs >= 1_000)) {
     bad.push('lockDurationMs must be an integer ≥ 1000');
   }
-  if (bad.length) throw new NightshiftError('CONFIG', `createResultWorker: ${bad.join('; ')}`);
+  if (bad.length) throw new ConfigError(`createResultWorker: ${bad.join('; ')}`);
   return { concurrency, maxUnrecorded, lockDurationMs };
 }
 
@@ -102,7 +102,7 @@ function checkNumbers(opts: ResultWorkerOptions) {
 export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
   const own = checkConnectionChoice('createResultWorker', opts ?? {});
   if (typeof opts.handler !== 'function') {
-    throw new NightshiftError('CONFIG', 'createResultWorker: handler must be a function');
+    throw new ConfigError('createResultWorker: handler must be a function');
   }
   const { concurrency, maxUnrecorded, lockDurationMs } = checkNumbers(opts);
   const logger = opts.logger ?? createLogger('result-worker');

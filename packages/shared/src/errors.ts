@@ -8,11 +8,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'DEADLINE_TOO_SOON'
   | 'CONFIG'
-  | 'NOT_FOUND'
   | 'REDIS_UNAVAILABLE'
-  | 'CIRCUIT_OPEN'
-  | 'INVALID_STATE'
-  | 'API';
+  | 'INVALID_STATE';
 
 export class NightshiftError extends Error {
   readonly code: ErrorCode;
@@ -107,7 +104,7 @@ export class DeadlineTooSoonError extends NightshiftError {
   }
 }
 
-/** Configuration from the environment is invalid: start-up stops. */
+/** Configuration is invalid (an environment setting or an option of a create/start function): nothing starts. */
 export class ConfigError extends NightshiftError {
   constructor(message: string) {
     super('CONFIG', message);
