@@ -101,7 +101,7 @@ function batcherRecovery(logDir: string, d: Disturbances, out: RecoveryFigures) 
       const settled = lines.find(
         (l) =>
           Number(l.time) > k.at &&
-          l.submission_id === sub &&
+          l.submissionId === sub &&
           (l.msg === 'submission released' || l.msg === 'batch adopted' || l.msg === 'batch submitted'),
       );
       if (!settled) continue;

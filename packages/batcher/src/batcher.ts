@@ -120,7 +120,7 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
     this.worker.on('failed', (job, err) => {
       this.safeEmit('error', new Error(`flush job ${job?.id ?? '?'} failed: ${err.message}`, { cause: err }));
     });
-    opts.logger.info({ instance: opts.instance, tick_ms: opts.tickMs }, 'batcher started');
+    opts.logger.info({ instance: opts.instance, tickMs: opts.tickMs }, 'batcher started');
   }
 
   /** Recovery once at start-up, under the flush lock (another process's flush does it otherwise). */

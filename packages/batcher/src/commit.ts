@@ -53,14 +53,14 @@ export async function commitBatch(
   await store.flushLog.record({ ...record, at: now, instance: opts.instance, commit: before });
   ctx.log.info(
     {
-      batch_id: batch.id,
-      submission_id: input.subId,
+      batchId: batch.id,
+      submissionId: input.subId,
       partition: input.partition,
       count: input.count,
       bytes: input.bytes,
       reason: input.reason,
       origin: origin || 'created',
-      duration_ms: record.durationMs,
+      durationMs: record.durationMs,
     },
     origin === 'adopted' ? 'batch adopted' : 'batch submitted',
   );
@@ -105,7 +105,7 @@ export async function releaseSubmission(
 ): Promise<number> {
   const count = await ctx.store.submissions.release(subId, { now: ctx.opts.now() });
   if (state) state.report.released += count;
-  ctx.log.info({ submission_id: subId, count, why }, 'submission released');
+  ctx.log.info({ submissionId: subId, count, why }, 'submission released');
   ctx.emit('submission:released', { submissionId: subId, count, why });
   return count;
 }

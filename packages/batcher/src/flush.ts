@@ -80,9 +80,9 @@ async function flushOnce(ctx: FlushContext, trigger: FlushTrigger): Promise<Flus
       batches: r.batches.length,
       requests: r.batches.reduce((s, b) => s + b.requestCount, 0),
       released: r.released,
-      dead_lettered: r.deadLettered,
+      deadLettered: r.deadLettered,
       recovered: r.recovered,
-      duration_ms: r.durationMs,
+      durationMs: r.durationMs,
     },
     'flush',
   );
@@ -102,7 +102,7 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
     }
     state.probe = true;
     ctx.log.info(
-      { kind: circuit.kind, error_code: circuit.code, reason: circuit.reason, opens: circuit.opens },
+      { kind: circuit.kind, errorCode: circuit.code, reason: circuit.reason, opens: circuit.opens },
       'circuit cooldown over: this flush is a probe (one create)',
     );
   }

@@ -36,7 +36,7 @@ export async function recoverSubmissions(ctx: FlushContext): Promise<{ released:
       found = await findCreatedBatch(ctx, sub);
     } catch (err) {
       ctx.log.warn(
-        { submission_id: id, err: (err as Error).message },
+        { submissionId: id, err: (err as Error).message },
         'recovery cannot list batches; the submission stays open',
       );
       continue;

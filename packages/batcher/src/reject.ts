@@ -60,7 +60,7 @@ export async function deadLetterRejected(
   const dead = codes.filter((c) => c === 'ok').length;
   state.report.deadLettered += dead;
   ctx.log.warn(
-    { submission_id: subId, custom_ids: cids, reason },
+    { submissionId: subId, customIds: cids, reason },
     'requests rejected by the API, dead-lettered',
   );
   return dead;

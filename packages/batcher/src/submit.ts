@@ -94,10 +94,10 @@ async function onCreateError(
 ): Promise<void> {
   const name = failureName(failure);
   const log = {
-    submission_id: batch.subId,
+    submissionId: batch.subId,
     count: batch.items.length,
     status: failure.status,
-    error_code: name,
+    errorCode: name,
     error: failure.message,
   };
   switch (failure.family) {
@@ -163,9 +163,9 @@ async function stopSubmissions(
   state.probe = false;
   ctx.log.error(
     {
-      submission_id: batch.subId,
+      submissionId: batch.subId,
       kind: opening.kind,
-      error_code: opening.code,
+      errorCode: opening.code,
       reason: opening.reason,
       fix: opening.fix,
       until,
@@ -208,7 +208,7 @@ async function onAmbiguous(
   { createAt, bytes }: { createAt: number; bytes: number },
 ): Promise<void> {
   const { store, opts } = ctx;
-  const log = { submission_id: batch.subId, count: batch.items.length, error: message };
+  const log = { submissionId: batch.subId, count: batch.items.length, error: message };
   let found: Anthropic.Messages.MessageBatch | null = null;
   try {
     found = await findCreatedBatch(ctx, {
@@ -217,11 +217,11 @@ async function onAmbiguous(
       createAt: String(createAt),
     });
   } catch (err) {
-    ctx.log.warn({ ...log, list_error: (err as Error).message }, 'cannot list batches to reconcile');
+    ctx.log.warn({ ...log, listError: (err as Error).message }, 'cannot list batches to reconcile');
   }
   if (found) {
     ctx.log.warn(
-      { ...log, batch_id: found.id },
+      { ...log, batchId: found.id },
       'create failed ambiguously but the batch exists: adopting it',
     );
     await commitBatch(ctx, state, { ...batch, count: batch.items.length, bytes }, found, 'adopted');

@@ -341,7 +341,7 @@ export async function stopSubmissions(ctx: Ctx, refusal: CircuitOpening, where: 
   );
   if (!opened) return;
   ctx.log.error(
-    { where, kind: refusal.kind, error_code: refusal.code, reason: refusal.reason, fix: refusal.fix, until },
+    { where, kind: refusal.kind, errorCode: refusal.code, reason: refusal.reason, fix: refusal.fix, until },
     'the API refused the account or billing: submissions stopped, affected requests kept queued',
   );
   const alert = (await ctx.store.alerts.list()).find((a) => a.code === 'circuit-open');

@@ -6,8 +6,8 @@ export type UsageSource = Pick<ResultPayload, 'feature' | 'model' | 'mode' | 'us
 /**
  * One usage line per succeeded result, in the same shape for batch and real-time work, so a cost
  * dashboard can put both side by side:
- * `{ event: 'usage', feature, model, batch, input_tokens, cache_write_5m, cache_write_1h, cache_read,
- *    output_tokens, cost_usd, realtime_equivalent_usd }`, plus `inference_geo: 'us', us_premium_usd`
+ * `{ event: 'usage', feature, model, batch, inputTokens, cacheWrite5m, cacheWrite1h, cacheRead,
+ *    outputTokens, costUsd, realtimeEquivalentUsd }`, plus `inferenceGeo: 'us', usPremiumUsd`
  * when the API ran the request US-only (billed at 1.1×).
  */
 export function logUsage(log: Logger, p: UsageSource): void {
@@ -16,13 +16,13 @@ export function logUsage(log: Logger, p: UsageSource): void {
     feature: p.feature,
     model: p.model,
     batch: p.mode === 'batch',
-    input_tokens: p.usage.input,
-    cache_write_5m: p.usage.cacheWrite5m,
-    cache_write_1h: p.usage.cacheWrite1h,
-    cache_read: p.usage.cacheRead,
-    output_tokens: p.usage.output,
-    cost_usd: p.cost.cost,
-    realtime_equivalent_usd: p.cost.realtimeEquivalent,
-    ...(p.cost.usInference ? { inference_geo: 'us', us_premium_usd: p.cost.usPremium } : {}),
+    inputTokens: p.usage.input,
+    cacheWrite5m: p.usage.cacheWrite5m,
+    cacheWrite1h: p.usage.cacheWrite1h,
+    cacheRead: p.usage.cacheRead,
+    outputTokens: p.usage.output,
+    costUsd: p.cost.cost,
+    realtimeEquivalentUsd: p.cost.realtimeEquivalent,
+    ...(p.cost.usInference ? { inferenceGeo: 'us', usPremiumUsd: p.cost.usPremium } : {}),
   });
 }

@@ -110,7 +110,7 @@ describe('the cost and savings ledger', () => {
       // The usage log carries the same figures, one line per result.
       const usage = lines.filter((l) => l.event === 'usage');
       expect(usage).toHaveLength(6);
-      const logged = usage.reduce((n, l) => n + (l.cost_usd as number), 0);
+      const logged = usage.reduce((n, l) => n + (l.costUsd as number), 0);
       expect(logged).toBeCloseTo(sum(costs, 'batch'), 10);
     } finally {
       await w.close();
