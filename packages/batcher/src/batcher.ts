@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { type BatchJobData, type DeadLetterPayload, jobIds } from '@nightshift/shared';
+import { type BatchJobData, type DeadLetterPayload, jobIds, safeEmit } from '@nightshift/shared';
 import { openQueue, Store } from '@nightshift/store';
 import { type Job, type Queue, Worker } from 'bullmq';
 import { ensureTrackingJobs } from './commit.js';
@@ -74,15 +74,7 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
 
   /** Emits without letting a listener's exception escape into a background loop. */
   private safeEmit<K extends keyof BatcherEvents>(event: K, ...args: BatcherEvents[K]) {
-    if (event === 'error' && this.listenerCount('error') === 0) {
-      this.opts.logger.error({ err: (args[0] as Error).message }, 'batcher error');
-      return;
-    }
-    try {
-      (this.emit as (e: K, ...a: BatcherEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.opts.logger.error({ event, err: (err as Error).message }, 'a batcher event listener threw');
-    }
+    safeEmit(this, this.opts.logger, 'batcher', event, ...args);
   }
 
   async start(): Promise<void> {

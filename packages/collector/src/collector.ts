@@ -1,5 +1,5 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { jobIds, QUEUES, redactError } from '@nightshift/shared';
+import { jobIds, QUEUES, redactError, safeEmit } from '@nightshift/shared';
 import { defaultJobOptions, ModelAlerts, openQueue, Store } from '@nightshift/store';
 import { type Queue, Worker } from 'bullmq';
 import { asError } from './errors.js';
@@ -70,9 +70,8 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
         batches: openQueue('batches', conn, prefix, keep('batches')),
       },
       signal: this.abort.signal,
-      emit: (event, ...args) => {
-        (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
-      },
+      // Guarded: a listener that throws must not break a poll or a sweep.
+      emit: (event, ...args) => safeEmit(this, opts.logger, 'collector', event, ...args),
       reportError: (err, where) => this.reportError(err, where),
       lastPollAt: 0,
       redisEpoch: () => this.epoch,
@@ -90,7 +89,7 @@ class CollectorImpl extends EventEmitter<CollectorEvents> implements Collector {
     // Redacted: a Redis error carries the AUTH arguments, and the logger may be the caller's.
     this.ctx.log.error({ err: redactError(error), where }, `collector: ${where} failed`);
     // An 'error' event nobody listens to would throw; the log line above is then the report.
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') > 0) safeEmit(this, this.ctx.log, 'collector', 'error', error);
   }
 
   async start(): Promise<void> {

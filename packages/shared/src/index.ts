@@ -35,6 +35,7 @@ export {
   loneSurrogateAt,
   MODEL_ID_PATTERN,
 } from './custom-id.js';
+export { safeEmit } from './emit.js';
 export {
   ConfigError,
   ConflictError,
