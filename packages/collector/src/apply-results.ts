@@ -1,7 +1,7 @@
 import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 import { raiseAlert } from './alerts.js';
+import { applyEffects, type Decided } from './apply.js';
 import { type BatchScope, decide, PEEK_FIELDS, type PeekedRecord, type ResultLine } from './decide.js';
-import { type Decided, execute } from './execute.js';
 import { type AppliedDeath, type AppliedSuccess, repairApplied } from './repair.js';
 import type { ApplyCounts, Ctx } from './types.js';
 
@@ -107,7 +107,7 @@ function applyChunk(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: Ap
   });
 }
 
-/** (1) read the records, (2) decide per line, then execute: (3) add jobs, (4) apply. */
+/** (1) read the records, (2) decide per line, then apply the effects: (3) add jobs, (4) the apply script. */
 async function decideAndApply(ctx: Ctx, scope: BatchScope, lines: ResultLine[], counts: ApplyCounts) {
   const cids = lines.map((l) => String(l?.custom_id ?? ''));
   const recs = await ctx.store.records.peekMany(cids, [...PEEK_FIELDS]);
@@ -131,7 +131,7 @@ async function decideAndApply(ctx: Ctx, scope: BatchScope, lines: ResultLine[], 
     }
   }
   if (unknown.length) await onUnknown(ctx, scope.batchId, unknown, counts, now);
-  await execute(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
+  await applyEffects(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
   if (applied.succeeded.length || applied.dead.length) {
     await repairApplied(ctx, scope.batchId, applied.succeeded, applied.dead, now);
   }

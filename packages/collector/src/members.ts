@@ -1,5 +1,5 @@
+import { applyEffects, type Decided } from './apply.js';
 import { type BatchScope, type Effect, PEEK_FIELDS, type PeekedRecord, retryOrGiveUp } from './decide.js';
-import { type Decided, execute } from './execute.js';
 import type { ApplyCounts, Ctx } from './types.js';
 
 const MEMBER_CHUNK = 1000;
@@ -29,7 +29,7 @@ async function forHeldMembers(
         }
       });
       held += decided.length;
-      await execute(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
+      await applyEffects(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
     }
     if (range.read < MEMBER_CHUNK) break;
   }

@@ -11,10 +11,10 @@ import {
 import { ATTR, inSpan, linksTo, SPANS, type Span, SpanKind } from '@nightshift/telemetry';
 import { DelayedError, type Job } from 'bullmq';
 import { clearBatchAlerts, raiseAlert } from './alerts.js';
+import { stopSubmissions } from './apply.js';
 import { streamResults } from './apply-results.js';
 import type { BatchScope } from './decide.js';
 import { isNotFound } from './errors.js';
-import { stopSubmissions } from './execute.js';
 import { requeueLost, requeueMissing } from './members.js';
 import type { ResolvedOptions } from './options.js';
 import { type ApplyCounts, type BatchOutcome, type Ctx, emptyCounts } from './types.js';

@@ -6,8 +6,8 @@ import {
   parseJson,
   realtimeAction,
 } from '@nightshift/shared';
+import { applyEffects, stopSubmissions } from './apply.js';
 import { PEEK_FIELDS, type PeekedRecord, type Verdict } from './decide.js';
-import { execute, stopSubmissions } from './execute.js';
 import { type Ctx, emptyCounts } from './types.js';
 
 /** Real-time calls made at once (they are rare: only requests whose deadline a batch cannot meet). */
@@ -81,7 +81,7 @@ async function realtimeOne(ctx: Ctx, cid: string, rec: PeekedRecord & { params: 
       },
     };
   }
-  await execute(
+  await applyEffects(
     ctx,
     { batchId: null, guardSub: 'realtime' },
     [{ cid, rec, verdict }],

@@ -7,8 +7,8 @@ import {
   type RecordFields,
 } from '@nightshift/shared';
 import { addDeadLetters, deadLetterPayload, deliverResults, missingJobIds } from '@nightshift/store';
+import { successOf } from './apply.js';
 import type { PeekedRecord } from './decide.js';
-import { successOf } from './execute.js';
 import type { Ctx } from './types.js';
 
 /** A success line for a record this very batch already made succeed. */

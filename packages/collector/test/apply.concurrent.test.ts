@@ -2,8 +2,8 @@ import { jobIds } from '@nightshift/shared';
 import { createRedis, ModelAlerts } from '@nightshift/store';
 import { silentLogger, useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
+import { applyEffects } from '../src/apply.js';
 import { PEEK_FIELDS, type Verdict } from '../src/decide.js';
-import { execute } from '../src/execute.js';
 import { resolveOptions } from '../src/options.js';
 import { type Ctx, emptyCounts } from '../src/types.js';
 import { emulator, World } from './helpers.js';
@@ -58,8 +58,8 @@ describe('when two collectors apply the same result line from the same read', ()
       const origin = { batchId: batch.id, guardSub: subId };
       const first = emptyCounts();
       const second = emptyCounts();
-      await execute(ctxOf(w), origin, decided as never, first, Date.now());
-      await execute(ctxOf(w), origin, decided as never, second, Date.now());
+      await applyEffects(ctxOf(w), origin, decided as never, first, Date.now());
+      await applyEffects(ctxOf(w), origin, decided as never, second, Date.now());
 
       expect([first.dead, second.dead, second.stale]).toEqual([1, 0, 1]);
       expect((await w.store.records.get('twice-1'))?.state).toBe('dead');
@@ -94,7 +94,7 @@ describe('when two collectors apply the same result line from the same read', ()
       ]);
       const counts = emptyCounts();
       const decided = [{ cid: 'moved-1', rec: rec!, verdict: deadVerdict(batch.id) }];
-      await execute(ctxOf(w), origin, decided as never, counts, Date.now());
+      await applyEffects(ctxOf(w), origin, decided as never, counts, Date.now());
 
       expect(counts.stale).toBe(1);
       expect((await w.store.records.get('moved-1'))?.state).toBe('queued');

@@ -43,7 +43,7 @@ type Post =
  * A real-time answer (one result) is added first under `res-<custom_id>`, like a dead letter:
  * the call is not repeated on a re-stream, so its result must not wait for the apply.
  */
-export async function execute(
+export async function applyEffects(
   ctx: Ctx,
   origin: Origin,
   decided: Decided[],
