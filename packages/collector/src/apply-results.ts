@@ -2,6 +2,7 @@ import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 import { raiseAlert } from './alerts.js';
 import { applyEffects, type Decided } from './apply.js';
 import { type BatchScope, decide, PEEK_FIELDS, type PeekedRecord, type ResultLine } from './decide.js';
+import { runRealtime } from './realtime.js';
 import { type AppliedDeath, type AppliedSuccess, repairApplied } from './repair.js';
 import type { ApplyCounts, Ctx } from './types.js';
 
@@ -131,7 +132,8 @@ async function decideAndApply(ctx: Ctx, scope: BatchScope, lines: ResultLine[], 
     }
   }
   if (unknown.length) await onUnknown(ctx, scope.batchId, unknown, counts, now);
-  await applyEffects(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
+  const origin = { batchId: scope.batchId, guardSub: scope.subId };
+  await runRealtime(ctx, await applyEffects(ctx, origin, decided, counts, now));
   if (applied.succeeded.length || applied.dead.length) {
     await repairApplied(ctx, scope.batchId, applied.succeeded, applied.dead, now);
   }

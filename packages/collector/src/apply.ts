@@ -9,7 +9,6 @@ import {
 } from '@nightshift/store';
 import { activeTraceparent } from '@nightshift/telemetry';
 import type { PeekedRecord, Verdict } from './decide.js';
-import { runRealtime } from './realtime.js';
 import type { ApplyCounts, Ctx } from './types.js';
 import { logUsage, type UsageSource } from './usage.js';
 
@@ -42,6 +41,8 @@ type Post =
  * (`repairApplied`), and a job only ever hands the service the results whose record names it.
  * A real-time answer (one result) is added first under `res-<custom_id>`, like a dead letter:
  * the call is not repeated on a re-stream, so its result must not wait for the apply.
+ * Resolves to the custom_ids the apply moved to `realtime` (a deadline a batch can no longer meet):
+ * the caller makes their calls next (`runRealtime`; the sweep retries any left stale).
  */
 export async function applyEffects(
   ctx: Ctx,
@@ -49,8 +50,8 @@ export async function applyEffects(
   decided: Decided[],
   counts: ApplyCounts,
   now: number,
-): Promise<void> {
-  if (decided.length === 0) return;
+): Promise<string[]> {
+  if (decided.length === 0) return [];
   const items: ApplyItem[] = [];
   const posts: Post[] = [];
   const results: ResultPayload[] = [];
@@ -72,7 +73,7 @@ export async function applyEffects(
   deadLetters.length = 0;
   const codes = await ctx.store.outcomes.apply(items, now);
   if (origin.batchId !== null) await deliverResults(ctx.queues.results, appliedOnly(jobs, items, codes));
-  await afterApply(ctx, origin, items, posts, codes, counts, now);
+  return afterApply(ctx, origin, items, posts, codes, counts, now);
 }
 
 /**
@@ -231,7 +232,7 @@ async function afterApply(
   codes: string[],
   counts: ApplyCounts,
   now: number,
-) {
+): Promise<string[]> {
   const f: FollowUp = { staleDead: [], unpriced: new Set(), realtime: [], refusal: null };
   for (let i = 0; i < items.length; i++) {
     settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f, now);
@@ -243,7 +244,7 @@ async function afterApply(
   }
   if (f.refusal)
     await stopSubmissions(ctx, f.refusal, `results of ${origin.batchId ?? 'a real-time call'}`, now);
-  if (f.realtime.length) await runRealtime(ctx, f.realtime);
+  return f.realtime;
 }
 
 /** Counts one item's answer and notes what must follow (events are emitted here). */

@@ -1,5 +1,6 @@
 import { applyEffects, type Decided } from './apply.js';
 import { type BatchScope, type Effect, PEEK_FIELDS, type PeekedRecord, retryOrGiveUp } from './decide.js';
+import { runRealtime } from './realtime.js';
 import type { ApplyCounts, Ctx } from './types.js';
 
 const MEMBER_CHUNK = 1000;
@@ -29,7 +30,8 @@ async function forHeldMembers(
         }
       });
       held += decided.length;
-      await applyEffects(ctx, { batchId: scope.batchId, guardSub: scope.subId }, decided, counts, now);
+      const origin = { batchId: scope.batchId, guardSub: scope.subId };
+      await runRealtime(ctx, await applyEffects(ctx, origin, decided, counts, now));
     }
     if (range.read < MEMBER_CHUNK) break;
   }
