@@ -8,7 +8,7 @@ import type { ChaosRedis, RedisFaultRecord } from './redis.js';
 import { sleep } from './workload.js';
 
 /** A deterministic PRNG (mulberry32): the same seed gives the same choices. */
-export function rng(seed: number): () => number {
+function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

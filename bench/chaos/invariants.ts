@@ -12,7 +12,7 @@ import { rawStore } from '@nightshift/store/testing';
 import type { Delivery } from './workload.js';
 
 /** A time span during which acknowledged writes may have been lost (a simulated power loss). */
-export interface LossWindow {
+interface LossWindow {
   from: number;
   to: number;
 }
@@ -37,14 +37,14 @@ export interface CheckInput {
 }
 
 /** One broken promise, with a few custom_ids or batch ids to look at. */
-export interface Violation {
+interface Violation {
   invariant: string;
   count: number;
   sample: string[];
 }
 
 /** The figures of one run, as checked. */
-export interface CheckFigures {
+interface CheckFigures {
   requests: number;
   succeeded: number;
   dead: number;

@@ -88,7 +88,7 @@ export interface RunReport {
 }
 
 /** NIGHTSHIFT_MAX_ATTEMPTS of every run. */
-export const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 3;
 /**
  * The result-worker processes: concurrency and maxUnrecorded (a kill may repeat their sum per job),
  * and how long their handler takes (a database write's stand-in: a 100-result job then lasts long

@@ -7,7 +7,7 @@ const S = 1000;
  * One of every API fault, each triggered by the run's progress (`stage` 0..1 moves the triggers
  * along the run so that several rounds hit different moments).
  */
-export function apiFaults(stage = 0): ApiFaultPlan[] {
+function apiFaults(stage = 0): ApiFaultPlan[] {
   const e = (x: number): Trigger => ({ enqueued: Math.min(1, x + stage) });
   const f = (x: number): Trigger => ({ final: Math.min(0.9, x + stage) });
   return [

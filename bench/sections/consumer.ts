@@ -11,7 +11,7 @@ import type { BenchEnv } from '../lib/env.js';
 import { field, type Summary } from '../lib/stats.js';
 
 /** The settings compared (null stands for Infinity: JSON has no Infinity). */
-export const BOUNDS: (number | null)[] = [null, 10, 1, 0];
+const BOUNDS: (number | null)[] = [null, 10, 1, 0];
 
 /** A consumer: its handler's duration and its concurrency. */
 export interface Consumer {
@@ -29,7 +29,7 @@ export const CONSUMERS: readonly Consumer[] = [
 ];
 
 /** One consumer at one setting over the runs. */
-export interface ConsumerFigures {
+interface ConsumerFigures {
   consumer: string;
   concurrency: number;
   /** `maxUnrecorded`; null = Infinity. */

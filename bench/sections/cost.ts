@@ -19,7 +19,7 @@ import type { BenchEnv } from '../lib/env.js';
 type Packing = 'grouped' | 'mixed' | 'uncached';
 
 /** One row of the cost view. */
-export interface CostRow {
+interface CostRow {
   scenario: string;
   packing: Packing;
   prompts: number;

@@ -39,7 +39,7 @@ function accessLog(logger: Logger, metrics: ApiInstruments) {
 }
 
 /** Builds the Express app (not listening). */
-export function buildApiApp(opts: ResolvedApiOptions, ctx: RouteContext, logger: Logger): Express {
+function buildApiApp(opts: ResolvedApiOptions, ctx: RouteContext, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

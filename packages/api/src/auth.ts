@@ -5,7 +5,7 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ApiError } from './errors.js';
 
 /** The caller of one call: a token's record, or null for an API without tokens (full scope). */
-export const callerOf = (res: Response): ApiTokenRecord | null => res.locals.token ?? null;
+const callerOf = (res: Response): ApiTokenRecord | null => res.locals.token ?? null;
 
 /** True when the caller may touch this feature (and partition). */
 export function allowed(res: Response, feature: string, partition?: string): boolean {

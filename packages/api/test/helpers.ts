@@ -2,7 +2,7 @@ import { ApiTokens, createRedis, type RedisClient, Store } from '@nightshift/sto
 import { type RedisServer, silentLogger, startRedisServer, uniquePrefix } from '@nightshift/testing';
 import { type Api, type ApiOptions, createApi } from '../src/index.js';
 
-export const MODEL = 'claude-haiku-4-5';
+const MODEL = 'claude-haiku-4-5';
 
 /** A valid request body item. */
 export const request = (key: string, over: Record<string, unknown> = {}) => ({

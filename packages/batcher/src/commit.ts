@@ -83,7 +83,7 @@ async function afterSuccessfulCreate(ctx: FlushContext, state: FlushState) {
 }
 
 /** Adds the `{batches}` tracking job (deterministic id: adding it twice is a no-op). */
-export async function trackBatch(
+async function trackBatch(
   ctx: FlushContext,
   b: CommitInput & { batchId: string; submittedAt: number },
 ): Promise<void> {

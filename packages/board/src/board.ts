@@ -60,7 +60,7 @@ function errors(ctx: BoardContext) {
 }
 
 /** Builds the Express app (not listening). */
-export function buildApp(ctx: BoardContext): Express {
+function buildApp(ctx: BoardContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);

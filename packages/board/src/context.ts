@@ -20,7 +20,7 @@ export const QUEUE_ROLES = Object.keys(QUEUES) as QueueRole[];
  * Their connection errors are the connection's, logged by its owner (`logRedisErrors` in the bin):
  * a Redis outage shows as 503 on /healthz, not as a crash.
  */
-export function openQueues(opts: ResolvedOptions): Record<QueueRole, Queue> {
+function openQueues(opts: ResolvedOptions): Record<QueueRole, Queue> {
   const out = {} as Record<QueueRole, Queue>;
   for (const role of QUEUE_ROLES) out[role] = openQueue(role, opts.connection, opts.prefix);
   return out;

@@ -13,7 +13,7 @@ import { LIST_DATA_BYTES, truncateText } from './limits.js';
 import { type WebhooksView, webhooksView } from './webhooks.js';
 
 /** Queued requests of one partition. */
-export interface PartitionView {
+interface PartitionView {
   partition: string;
   count: number;
   bytes: number;
@@ -47,7 +47,7 @@ export interface BatchView {
 }
 
 /** Liveness of one process instance. */
-export interface InstanceView {
+interface InstanceView {
   instance: string;
   host: string;
   pid: number;
@@ -144,7 +144,7 @@ function parseCounts(raw: string | undefined): Record<string, number> {
 }
 
 /** A batch record as the page and JSON show it (ages and expiry relative to `now`). */
-export function batchView(b: BatchFields, now: number): BatchView {
+function batchView(b: BatchFields, now: number): BatchView {
   const submittedAt = num(b.submitted);
   const expiresAt = num(b.expires);
   return {
@@ -274,7 +274,7 @@ function errorOf(v: unknown): { type: string; message: string } | null {
  * A dead-letter job's payload as the page and JSON show it. The payload is whatever is stored (a
  * job written by an older version, or by hand): every field is checked and long texts are cut.
  */
-export function deadLetterView(jobId: string, data: unknown): DeadLetterView {
+function deadLetterView(jobId: string, data: unknown): DeadLetterView {
   const d = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
   return {
     jobId,

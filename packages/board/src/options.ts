@@ -116,7 +116,7 @@ export interface Board {
 }
 
 /** The default liveness threshold: 3 minutes. */
-export const DEFAULT_STALE_AFTER_MS = 180_000;
+const DEFAULT_STALE_AFTER_MS = 180_000;
 
 /** True for addresses only this machine can reach (shared with the HTTP API). */
 export const isLoopback = isLoopbackAddress;

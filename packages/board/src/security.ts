@@ -45,7 +45,7 @@ export function securityHeaders(req: Request, res: Response, next: NextFunction)
 }
 
 /** Compares two secrets in constant time (hashing first makes the lengths equal). */
-export function safeEqual(a: string, b: string): boolean {
+function safeEqual(a: string, b: string): boolean {
   const ha = createHash('sha256').update(a, 'utf8').digest();
   const hb = createHash('sha256').update(b, 'utf8').digest();
   return timingSafeEqual(ha, hb);
@@ -60,7 +60,7 @@ function parseBasic(header: string): { user: string; password: string } | null {
 }
 
 /** True when the request carries the configured credentials. */
-export function isAuthorized(header: string | undefined, auth: BasicAuth | TokenAuth): boolean {
+function isAuthorized(header: string | undefined, auth: BasicAuth | TokenAuth): boolean {
   if (!header) return false;
   if ('token' in auth) {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -89,9 +89,9 @@ export const actorOf = (res: Response): Actor =>
   (res.locals.actor as Actor | undefined) ?? { actor: 'anonymous', client: 'unknown' };
 
 /** Failed logins a client may make in {@link LOGIN_WINDOW_S} before it is refused for as long. */
-export const LOGIN_FAILURES = 10;
+const LOGIN_FAILURES = 10;
 /** The window (and the time a client that used it up is refused), seconds. */
-export const LOGIN_WINDOW_S = 15 * 60;
+const LOGIN_WINDOW_S = 15 * 60;
 
 /** Counts failed logins per client, in Redis so every board replica sees the same count. */
 export interface LoginThrottle {
@@ -246,7 +246,7 @@ export function hostCheck(opts: { allowedHosts?: readonly string[]; listenHost?:
  * neither header come from scripts (curl), which no browser can be tricked into sending.
  * Returns the reason a request is refused, or null.
  */
-export function crossSiteReason(req: Request): string | null {
+function crossSiteReason(req: Request): string | null {
   const site = req.get('sec-fetch-site');
   if (site !== undefined) return site === 'same-origin' ? null : `Sec-Fetch-Site is ${site}`;
   const origin = req.get('origin');
@@ -297,7 +297,7 @@ export function requireCsrf(token: string, onRefused: (req: Request, res: Respon
 }
 
 /** A new random CSRF token. */
-export const newCsrfToken = () => randomBytes(32).toString('base64url');
+const newCsrfToken = () => randomBytes(32).toString('base64url');
 
 /**
  * The CSRF token all board processes of one prefix share: the first to start stores a random one

@@ -174,7 +174,7 @@ export async function seed(redis: RedisClient, prefix: string, t0 = T0): Promise
 }
 
 /** The `flush-tick` and `collect-tick` schedulers, as a batcher and a collector put them at start-up. */
-export async function upsertSchedulers(redis: RedisClient, prefix: string): Promise<void> {
+async function upsertSchedulers(redis: RedisClient, prefix: string): Promise<void> {
   for (const [role, id] of [
     ['flush', jobIds.flushScheduler],
     ['collect', jobIds.collectScheduler],

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Emulator } from '@nightshift/emulator';
 import type { EnqueueRequest, Producer } from '@nightshift/producer';
-import { type Logger, QUEUES } from '@nightshift/shared';
+import { QUEUES } from '@nightshift/shared';
 import type { Store } from '@nightshift/store';
 import { freePort, type RedisCluster, runSourceBin, type SourceChild, waitFor } from '@nightshift/testing';
 import { Redis } from 'ioredis';
@@ -134,30 +134,6 @@ export async function keysByNode(cluster: RedisCluster, password?: string): Prom
     }
   }
   return out;
-}
-
-/** Collects log lines' text in memory (pino-shaped enough for the roles), to search them later. */
-export function memoryLogger(lines: string[]): Logger {
-  const push =
-    (level: string) =>
-    (a: unknown, b?: unknown): void => {
-      lines.push(`${level} ${typeof a === 'string' ? a : JSON.stringify(a, errorReplacer)} ${b ?? ''}`);
-    };
-  const logger = {
-    level: 'debug',
-    fatal: push('fatal'),
-    error: push('error'),
-    warn: push('warn'),
-    info: push('info'),
-    debug: push('debug'),
-    trace: push('trace'),
-    child: () => logger,
-  };
-  return logger as unknown as Logger;
-}
-
-function errorReplacer(_key: string, value: unknown) {
-  return value instanceof Error ? { message: value.message, stack: value.stack } : value;
 }
 
 /** A throwaway CA and a server certificate for 127.0.0.1 / localhost, made with openssl. */

@@ -37,7 +37,7 @@ const LOST_AFTER_404S = 3;
 const MAX_SHORT_READS = 3;
 
 /** Poll interval of a batch of the given age: pollMs, doubling per hour in progress, capped. */
-export function pollInterval(opts: Pick<ResolvedOptions, 'pollMs' | 'maxPollMs'>, ageMs: number): number {
+function pollInterval(opts: Pick<ResolvedOptions, 'pollMs' | 'maxPollMs'>, ageMs: number): number {
   const hours = Math.max(0, Math.floor(ageMs / HOUR));
   return Math.min(opts.maxPollMs, opts.pollMs * 2 ** Math.min(hours, 30));
 }

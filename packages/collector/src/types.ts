@@ -165,6 +165,4 @@ export function emptyCounts(): ApplyCounts {
     missing: 0,
   };
 }
-
 /** A store handle type used by helpers that only need the store. */
-export type { Store };

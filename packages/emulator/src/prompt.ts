@@ -220,12 +220,12 @@ function segmentsOf(p: Record<string, unknown>): Segment[] {
 }
 
 /** Tokens estimated from characters: ceil(chars / 4). */
-export function estimateTokens(chars: number): number {
+function estimateTokens(chars: number): number {
   return Math.ceil(chars / 4);
 }
 
 /** A cache breakpoint: the prompt prefix up to and including a block with `cache_control`. */
-export interface Breakpoint {
+interface Breakpoint {
   key: string;
   tokens: number;
   ttl: Ttl;
@@ -353,7 +353,7 @@ const MODEL_VERSION = /^claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-\d{8})?$/;
  * Whether a model takes `inference_geo`: Claude 4.6 and later (docs: Opus/Sonnet 4.6 and later; 400
  * on older models). Ids the emulator cannot read a version from are accepted.
  */
-export function takesInferenceGeo(model: string): boolean {
+function takesInferenceGeo(model: string): boolean {
   const m = MODEL_VERSION.exec(model);
   if (!m) return true;
   const major = Number(m[1]);
@@ -371,7 +371,7 @@ export function inferenceGeoOf(p: Record<string, unknown>, workspaceDefault: str
 }
 
 /** The `usage` object of a 1.x `Message`, with every field present. */
-export function usageObject(
+function usageObject(
   u: TokenUsage,
   output: number,
   tier: 'batch' | 'standard',

@@ -31,7 +31,7 @@ const STATUS_TYPES: Record<number, string> = {
 };
 
 /** The documented status → `error.type` mapping (other 4xx → invalid_request_error, other 5xx → api_error). */
-export function errorTypeForStatus(status: number): string {
+function errorTypeForStatus(status: number): string {
   return STATUS_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
 }
 

@@ -12,7 +12,7 @@ import {
 } from '@nightshift/telemetry';
 
 /** What happened to one result a job carried. */
-export type DeliveryOutcome = 'delivered' | 'failed' | 'skipped' | 'waiting';
+type DeliveryOutcome = 'delivered' | 'failed' | 'skipped' | 'waiting';
 
 /** The result worker's measurements: a no-op without a registry. */
 export interface DeliveryInstruments {

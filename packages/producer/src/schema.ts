@@ -16,11 +16,11 @@ import { z } from 'zod';
 /** feature and partition: safe in ledger fields, metric labels and key names. */
 export const TAG_PATTERN = NAME_PATTERN;
 /** At most this many webhook endpoints per request. */
-export const MAX_NOTIFY = 5;
+const MAX_NOTIFY = 5;
 /** The most `max_tokens` the Batches API takes (with its extended-output beta, batch only). */
-export const MAX_TOKENS_LIMIT = 300_000;
+const MAX_TOKENS_LIMIT = 300_000;
 /** The largest time `Date` can hold, ms either side of the epoch. */
-export const MAX_DATE_MS = 8.64e15;
+const MAX_DATE_MS = 8.64e15;
 
 type Issue = { input?: unknown };
 const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
@@ -28,8 +28,7 @@ const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an a
 const got = (message: string) => (iss: Issue) => `${message}; got ${describe(iss.input)}`;
 const err = (message: string) => ({ error: message });
 
-/** Removed in API version 2026-10-21 (SDK 1.x): the API rejects them. */
-export const REMOVED_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
+/** temperature, top_p and top_k were removed in API version 2026-10-21 (SDK 1.x): the API rejects them. */
 const removed = z
   .undefined(err('was removed in API version 2026-10-21 (SDK 1.x) and is rejected; remove it'))
   .optional();
@@ -174,8 +173,6 @@ export const enqueueRequestSchema = z
     }),
   )
   .meta({ id: 'EnqueueRequest' });
-
-export type EnqueueRequestInput = z.input<typeof enqueueRequestSchema>;
 
 /** `params.messages[0].role` from zod's path. */
 export function fieldOf(path: readonly PropertyKey[]): string {

@@ -4,10 +4,10 @@ import { NonJsonValue, toJson } from './canonical.js';
 import { groupKey } from './group.js';
 import { sha256 } from './hash.js';
 import { checkModel, type ModelCheckContext } from './lifecycle.js';
-import { enqueueRequestSchema, fieldOf, MAX_TOKENS_LIMIT, TAG_PATTERN } from './schema.js';
+import { enqueueRequestSchema, fieldOf, TAG_PATTERN } from './schema.js';
 import type { EnqueueRequest, RealtimeChoice } from './types.js';
 
-export { MAX_TOKENS_LIMIT, TAG_PATTERN };
+export { TAG_PATTERN };
 
 /** Metadata travels with the request and its result; keep it small. */
 const MAX_METADATA_BYTES = 16 * 1024;

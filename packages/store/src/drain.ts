@@ -35,7 +35,7 @@ export interface FeatureProgress {
 }
 
 /** Takes a drain mark on a feature (drain-mark.lua). */
-export async function markDrain(store: Store, feature: string, now: number): Promise<DrainMark> {
+async function markDrain(store: Store, feature: string, now: number): Promise<DrainMark> {
   const [markId, epoch, drained] = (await coreOf(store).script('nsDrainMark', now, feature)) as [
     string,
     number,
@@ -65,7 +65,7 @@ export async function drainMarkById(
  * Reads a feature's counts: the open count per drain epoch (a few fields: one per epoch that still
  * has requests), the cumulative outcomes and the pending marks. No scan.
  */
-export async function featureProgress(store: Store, feature: string): Promise<FeatureProgress> {
+async function featureProgress(store: Store, feature: string): Promise<FeatureProgress> {
   const k = coreOf(store).keys;
   const [epochs, stats, marks] = await Promise.all([
     coreOf(store).redis.zrange(k.featureEpochs(feature), '0', '-1'),

@@ -149,7 +149,7 @@ async function indexLegacy(store: Store, now: number): Promise<void> {
  * `batches`), in pages, never in one large command and never by walking the keyspace: a pass
  * costs what it deletes, not what is kept. The cost ledger is kept: it is small and it is the history.
  */
-export async function purgeBefore(
+async function purgeBefore(
   store: Store,
   cutoff: number,
   now: number,

@@ -1,5 +1,5 @@
 /** Escapes text for HTML element content and attribute values. */
-export function esc(value: unknown): string {
+function esc(value: unknown): string {
   return String(value ?? '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

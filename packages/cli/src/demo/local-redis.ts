@@ -15,7 +15,7 @@ const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|AUTH .*witho
  * Answers whether a Redis replies to PING at `url` within a second and a half. A Redis that answers
  * but refuses the password in the URL is an error of its own (thrown, named without the password).
  */
-export async function redisAnswers(url: string): Promise<boolean> {
+async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,

@@ -1,7 +1,7 @@
 import type { EnqueueRequest } from '@nightshift/producer';
 
 export const DEMO_FEATURE = 'demo-classify';
-export const DEMO_MODEL = 'claude-haiku-4-5';
+const DEMO_MODEL = 'claude-haiku-4-5';
 const LABELS = ['invoice', 'contract', 'resume', 'support-ticket', 'newsletter'];
 
 // Long enough (> 1,024 tokens) to be cached; shared by every request so the batcher groups them and
