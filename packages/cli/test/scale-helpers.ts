@@ -266,7 +266,7 @@ export async function startTlsRedis(certs: TestCerts, password: string): Promise
 }
 
 /** `n` plain requests `<wave>-<i>` of feature `failover-e2e`. */
-export function numbered(wave: string, n: number): EnqueueRequest[] {
+function numbered(wave: string, n: number): EnqueueRequest[] {
   return Array.from({ length: n }, (_, i) => ({
     customId: `${wave}-${i}`,
     feature: 'failover-e2e',
@@ -279,7 +279,7 @@ export function numbered(wave: string, n: number): EnqueueRequest[] {
 }
 
 /** Calls `fn` until it succeeds: a service's own retry around a call that meets a failover. */
-export async function untilDone<T>(fn: () => Promise<T>, what: string): Promise<T> {
+async function untilDone<T>(fn: () => Promise<T>, what: string): Promise<T> {
   let last: unknown;
   for (let i = 0; i < 100; i++) {
     try {
@@ -296,7 +296,7 @@ export async function untilDone<T>(fn: () => Promise<T>, what: string): Promise<
  * The custom_ids delivered more than once whose first delivery came before `cutoff`: after a
  * failover only a result first delivered in the moment before it may come again (RELIABILITY.md).
  */
-export function repeatedBefore(deliveries: { customId: string; at: number }[], cutoff: number): string[] {
+function repeatedBefore(deliveries: { customId: string; at: number }[], cutoff: number): string[] {
   const first = new Map<string, number>();
   const out: string[] = [];
   for (const d of deliveries) {
