@@ -1,4 +1,4 @@
-import type { AttemptRecord, DeadLetterPayload, MessageParams, RecordFields } from '@nightshift/shared';
+import type { AttemptRecord, DeadLetterPayload, MessageParams, RequestRecord } from '@nightshift/shared';
 import { type ApplyItem, addDeadLetters } from '@nightshift/store';
 import type { FlushContext, FlushState } from './context.js';
 
@@ -30,7 +30,7 @@ export async function deadLetterRejected(
   const now = ctx.opts.now();
   const reason = `rejected by API: ${failure.message}`;
   const records = await Promise.all(cids.map((c) => store.records.get(c)));
-  const owned = records.filter((r): r is RecordFields => r?.state === 'claimed' && r.sub === subId);
+  const owned = records.filter((r): r is RequestRecord => r?.state === 'claimed' && r.submission === subId);
   const letters: { payload: DeadLetterPayload; deaths: number }[] = [];
   const applies: ApplyItem[] = [];
   for (const rec of owned) {
@@ -45,26 +45,26 @@ export async function deadLetterRejected(
     letters.push({
       deaths: Number(rec.deaths || 0) + 1,
       payload: {
-        customId: rec.cid,
+        customId: rec.customId,
         feature: rec.feature,
         model: rec.model,
         reason,
         lastError: failure,
-        attempts: [...parseOr<AttemptRecord[]>(rec.hist || '[]', []), entry],
+        attempts: [...parseOr<AttemptRecord[]>(rec.history || '[]', []), entry],
         batchId: null,
         params: parseOr<MessageParams>(rec.params, rec.params as unknown as MessageParams),
-        metadata: rec.meta ? parseOr<unknown>(rec.meta, rec.meta) : null,
+        metadata: rec.metadata ? parseOr<unknown>(rec.metadata, rec.metadata) : null,
         deadAt: now,
       },
     });
-    applies.push({ cid: rec.cid, action: 'dead', guardSub: subId, reason, error: failure, entry });
+    applies.push({ cid: rec.customId, action: 'dead', guardSub: subId, reason, error: failure, entry });
   }
   await addDeadLetters(ctx.deadLetterQueue, letters);
   const codes = await store.outcomes.apply(applies, now);
   // Out of the member list, into a side list that records what the API refused from this submission.
   await store.submissions.setAsideRejected(
     subId,
-    owned.map((r) => r.cid),
+    owned.map((r) => r.customId),
   );
   const dead = codes.filter((c) => c === 'ok').length;
   state.report.deadLettered += dead;

@@ -137,7 +137,7 @@ export function successOf(
   return buildSuccess({
     customId: cid,
     feature: rec.feature,
-    metadata: parseJson(rec.meta, null),
+    metadata: parseJson(rec.metadata, null),
     model: rec.model,
     message,
     mode: batchId === null ? 'realtime' : 'batch',
@@ -165,7 +165,7 @@ function toItem(
       posts.push({
         kind: 'success',
         usage: { feature, model, mode, usage, cost },
-        enqueuedAt: Number(rec.enq) || 0,
+        enqueuedAt: Number(rec.enqueuedAt) || 0,
       });
       return built.item;
     }
@@ -196,7 +196,7 @@ function toItem(
         reason: v.reason,
         deaths,
         feature: rec.feature,
-        enqueuedAt: Number(rec.enq) || 0,
+        enqueuedAt: Number(rec.enqueuedAt) || 0,
       });
       return {
         cid,
@@ -217,11 +217,11 @@ function toItem(
 async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[], now: number) {
   const extra = await ctx.store.records.peek(
     dead.map((d) => d.cid),
-    ['params', 'hist'],
+    ['params', 'history'],
   );
   return dead.map((d, i) => {
     const v = d.verdict as Extract<Verdict, { kind: 'dead' }>;
-    const hist = parseJson<AttemptRecord[]>(extra[i]?.hist, []);
+    const hist = parseJson<AttemptRecord[]>(extra[i]?.history, []);
     const payload: DeadLetterPayload = {
       customId: d.cid,
       feature: d.rec.feature,
@@ -231,7 +231,7 @@ async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[
       attempts: [...hist, v.entry],
       batchId,
       params: parseJson<MessageParams>(extra[i]?.params, null as unknown as MessageParams),
-      metadata: parseJson(d.rec.meta, null),
+      metadata: parseJson(d.rec.metadata, null),
       deadAt: now,
     };
     return { payload, deaths: (Number(d.rec.deaths) || 0) + 1 };

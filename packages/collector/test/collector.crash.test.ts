@@ -67,7 +67,7 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
       for (const cid of cids.filter((c) => c.endsWith('-r')).slice(0, 50)) {
         const rec = (await w.store.records.get(cid))!;
         expect(rec.attempt, cid).toBe('2');
-        expect(JSON.parse(rec.hist), cid).toHaveLength(1);
+        expect(JSON.parse(rec.history), cid).toHaveLength(1);
       }
       expect(emu.inspect.stats().resultStreams).toBeGreaterThanOrEqual(2);
     } finally {

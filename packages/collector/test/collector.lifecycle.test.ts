@@ -26,7 +26,7 @@ async function withWorld(
 }
 
 const lastOutcome = async (w: World, cid: string) => {
-  const hist = JSON.parse((await w.store.records.get(cid))!.hist) as { outcome: string }[];
+  const hist = JSON.parse((await w.store.records.get(cid))!.history) as { outcome: string }[];
   return hist[hist.length - 1]?.outcome;
 };
 
@@ -181,7 +181,7 @@ describe('retry, backoff and the dead letter', () => {
       expect(await w.store.records.get('rr')).toMatchObject({
         state: 'queued',
         attempt: '2',
-        ready: String(T + 1000),
+        readyAt: String(T + 1000),
       });
       T += 10_000;
       const second = await w.resubmit(['rr'], T);
@@ -189,7 +189,7 @@ describe('retry, backoff and the dead letter', () => {
       expect(await w.store.records.get('rr')).toMatchObject({
         state: 'queued',
         attempt: '3',
-        ready: String(T + 2000),
+        readyAt: String(T + 2000),
       });
       T += 10_000;
       const third = await w.resubmit(['rr'], T);

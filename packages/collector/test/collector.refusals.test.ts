@@ -44,7 +44,7 @@ describe('errored result lines with an error_code', () => {
       await w.waitCollected(batch.id);
       for (const cid of held) {
         expect(await w.store.records.get(cid), cid).toMatchObject({ state: 'queued', attempt: '1' });
-        expect(JSON.parse((await w.store.records.get(cid))!.err)).toMatchObject({
+        expect(JSON.parse((await w.store.records.get(cid))!.lastError)).toMatchObject({
           code: 'organization_on_hold',
         });
         expect(await w.store.records.status(cid)).toMatchObject({

@@ -93,7 +93,12 @@ describe('when a batch ends with every kind of result', () => {
       // retryable errors (and unknown types), expired, canceled and missing: attempt + 1, backoff.
       for (const cid of [...retry, 'exp-1', 'can-1', 'miss-1']) {
         const rec = await w.store.records.get(cid);
-        expect(rec, cid).toMatchObject({ state: 'queued', attempt: '2', ready: String(T + 60_000), sub: '' });
+        expect(rec, cid).toMatchObject({
+          state: 'queued',
+          attempt: '2',
+          readyAt: String(T + 60_000),
+          submission: '',
+        });
       }
       const apiErr = await w.store.records.status('r-api_error');
       expect(apiErr).toMatchObject({
@@ -102,7 +107,7 @@ describe('when a batch ends with every kind of result', () => {
         history: [{ attempt: 1, batchId: batch.id, outcome: 'errored', errorType: 'api_error' }],
       });
       const firstOutcome = async (cid: string) =>
-        JSON.parse((await w.store.records.get(cid))!.hist)[0].outcome;
+        JSON.parse((await w.store.records.get(cid))!.history)[0].outcome;
       expect(await firstOutcome('exp-1')).toBe('expired');
       expect(await firstOutcome('can-1')).toBe('canceled');
       expect(await firstOutcome('miss-1')).toBe('missing');
@@ -179,9 +184,9 @@ describe('how results are packed into {results} jobs', () => {
       const delivered = await w.delivered();
       expect(delivered.map((r) => r.customId).sort()).toEqual([...cids].sort());
       // Every record names the job that carries it.
-      const recs = await w.store.records.peekMany(cids, ['dlv']);
+      const recs = await w.store.records.peekMany(cids, ['delivery']);
       const byId = new Map(delivered.map((r) => [r.customId, r.jobId]));
-      expect(recs.every((r, i) => r?.dlv === byId.get(cids[i]!))).toBe(true);
+      expect(recs.every((r, i) => r?.delivery === byId.get(cids[i]!))).toBe(true);
 
       for (const bad of [0, 1.5, 1_001]) {
         await expect(w.collector({ resultsPerJob: bad })).rejects.toThrow(

@@ -225,9 +225,9 @@ export class World {
     );
     const recs = await this.store.records.peekMany(
       all.map((r) => r.customId),
-      ['state', 'dlv'],
+      ['state', 'delivery'],
     );
-    const out = all.filter((r, i) => recs[i]?.dlv === r.jobId);
+    const out = all.filter((r, i) => recs[i]?.delivery === r.jobId);
     const twice = out.filter((r, i) => out.findIndex((o) => o.customId === r.customId) !== i);
     if (twice.length) throw new Error(`delivered twice: ${twice.map((r) => r.customId).join(', ')}`);
     return out;

@@ -361,7 +361,7 @@ async function precheck(
     Array.from({ length: Math.ceil(cids.length / WRITE_SLICE) }, async (_, s) => {
       const slice = cids.slice(s * WRITE_SLICE, (s + 1) * WRITE_SLICE);
       if ((await store.records.count(slice)) === 0) return slice.map(() => null);
-      return store.records.peek(slice, ['state', 'phash']);
+      return store.records.peek(slice, ['state', 'paramsHash']);
     }),
   );
   const current = slices.flat();
@@ -372,7 +372,7 @@ async function precheck(
     if (!cur) toWrite.push(u);
     // replace re-opens a canceled request, even with the same params.
     else if (replace && cur.state === 'canceled') toWrite.push(u);
-    else if (cur.phash === u.item.phash)
+    else if (cur.paramsHash === u.item.phash)
       u.result = { customId: u.item.cid, outcome: 'exists', state: cur.state };
     else if (replace && cur.state === 'queued') toWrite.push(u);
     else

@@ -1,6 +1,7 @@
-import type { AttemptRecord, RecordFields, RequestStatus } from '@nightshift/shared';
+import type { AttemptRecord, RequestRecord, RequestStatus } from '@nightshift/shared';
 import { type CancelCode, cancelRequests } from './cancel.js';
 import type { StoreCore } from './core.js';
+import { fromHash, hashFieldsOf } from './record-fields.js';
 import type { Store } from './store.js';
 
 const CHUNK = 1000;
@@ -59,15 +60,16 @@ export class Records {
   }
 
   /** Reads some fields of many records (pipelined); null for unknown ids. */
-  async peek<F extends keyof RecordFields>(
+  async peek<F extends keyof RequestRecord>(
     cids: string[],
     fields: F[],
-  ): Promise<(Pick<RecordFields, F> | null)[]> {
+  ): Promise<(Pick<RequestRecord, F> | null)[]> {
     if (cids.length === 0) return [];
     const paramsAt = fields.indexOf('params' as F);
+    const hashFields = hashFieldsOf(fields);
     const pipe = this.core.redis.pipeline();
     for (const cid of cids) {
-      pipe.hmget(this.core.keys.record(cid), ...(fields as string[]));
+      pipe.hmget(this.core.keys.record(cid), ...hashFields);
       if (paramsAt >= 0) pipe.get(this.core.keys.params(cid));
     }
     const replies = (await pipe.exec()) ?? [];
@@ -83,7 +85,7 @@ export class Records {
       fields.forEach((f, i) => {
         rec[f as string] = arr[i] ?? '';
       });
-      return rec as Pick<RecordFields, F>;
+      return rec as Pick<RequestRecord, F>;
     });
   }
 
@@ -106,14 +108,15 @@ export class Records {
    * Same answer as `peek`, read by one script call per 1,000 ids (see peek.lua): far less client
    * work per record than a pipeline of HMGETs, for hot paths that read thousands of records.
    */
-  async peekMany<F extends keyof RecordFields>(
+  async peekMany<F extends keyof RequestRecord>(
     cids: string[],
     fields: F[],
-  ): Promise<(Pick<RecordFields, F> | null)[]> {
-    const out: (Pick<RecordFields, F> | null)[] = [];
+  ): Promise<(Pick<RequestRecord, F> | null)[]> {
+    const out: (Pick<RequestRecord, F> | null)[] = [];
     for (let i = 0; i < cids.length; i += CHUNK) {
       const chunk = cids.slice(i, i + CHUNK);
-      const rows = (await this.core.script('nsPeek', fields.length, ...(fields as string[]), ...chunk)) as (
+      const hashFields = hashFieldsOf(fields);
+      const rows = (await this.core.script('nsPeek', fields.length, ...hashFields, ...chunk)) as (
         | string
         | string[]
         | null
@@ -126,44 +129,44 @@ export class Records {
         const vals = typeof row === 'string' ? row.split(PEEK_SEP) : row;
         const rec = {} as Record<string, string>;
         for (let j = 0; j < fields.length; j++) rec[fields[j] as string] = vals[j] ?? '';
-        out.push(rec as Pick<RecordFields, F>);
+        out.push(rec as Pick<RequestRecord, F>);
       }
     }
     return out;
   }
 
-  async get(cid: string): Promise<RecordFields | null> {
+  async get(cid: string): Promise<RequestRecord | null> {
     const [h, params] = await Promise.all([
       this.core.redis.hgetall(this.core.keys.record(cid)),
       this.core.redis.get(this.core.keys.params(cid)),
     ]);
     if (!h?.cid) return null;
-    return { ...h, params: params ?? h.params ?? '' } as unknown as RecordFields;
+    return { ...fromHash(h), params: params ?? h.params ?? '' };
   }
 
   /** Where a request is, in the words of `getStatus`. */
   async status(cid: string): Promise<RequestStatus> {
     const rec = await this.get(cid);
     if (!rec) return { customId: cid, state: 'unknown' };
-    const history = JSON.parse(rec.hist || '[]') as AttemptRecord[];
+    const history = JSON.parse(rec.history || '[]') as AttemptRecord[];
     const attempt = Number(rec.attempt);
     const base = {
       customId: cid,
       feature: rec.feature,
       model: rec.model,
       attempt,
-      enqueuedAt: Number(rec.enq),
+      enqueuedAt: Number(rec.enqueuedAt),
       history,
       ...(rec.deadline ? { deadline: Number(rec.deadline) } : {}),
     };
-    const lastError = rec.err ? (JSON.parse(rec.err) as { type: string; message: string }) : null;
+    const lastError = rec.lastError ? (JSON.parse(rec.lastError) as { type: string; message: string }) : null;
     switch (rec.state) {
       case 'queued':
         return attempt > 1
-          ? { ...base, state: 'retrying', readyAt: Number(rec.ready), lastError }
+          ? { ...base, state: 'retrying', readyAt: Number(rec.readyAt), lastError }
           : { ...base, state: 'queued' };
       case 'claimed': {
-        const sub = await this.store.submissions.get(rec.sub);
+        const sub = await this.store.submissions.get(rec.submission);
         if (sub?.state === 'submitted' && sub.batch) {
           const batch = await this.store.batches.get(sub.batch);
           return {
@@ -181,8 +184,8 @@ export class Records {
         return {
           ...base,
           state: 'succeeded',
-          completedAt: Number(rec.done),
-          ...(rec.batch ? { batchId: rec.batch } : {}),
+          completedAt: Number(rec.completedAt),
+          ...(rec.batchId ? { batchId: rec.batchId } : {}),
         };
       case 'dead':
         return {
@@ -190,10 +193,10 @@ export class Records {
           state: 'dead',
           reason: (rec as unknown as { reason?: string }).reason ?? '',
           lastError,
-          completedAt: Number(rec.done),
+          completedAt: Number(rec.completedAt),
         };
       case 'canceled':
-        return { ...base, state: 'canceled', completedAt: Number(rec.done) };
+        return { ...base, state: 'canceled', completedAt: Number(rec.completedAt) };
     }
   }
 

@@ -185,7 +185,7 @@ describe('the event outbox', () => {
     await store.records.cancel(['b']); // not subscribed
     const events = await eventsOf();
     expect(events).toHaveLength(1);
-    const enq = (await store.records.get('a'))!.enq;
+    const enq = (await store.records.get('a'))!.enqueuedAt;
     expect(events[0]).toMatchObject({
       t: 'request.succeeded',
       id: `ev-${enq}-a-ok`,

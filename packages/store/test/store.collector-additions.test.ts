@@ -30,20 +30,26 @@ describe('peekMany', () => {
   it('answers exactly like peek, for known and unknown ids, across its 1,000-id chunks', async () => {
     const cids = Array.from({ length: 1500 }, (_, i) => `p${i}`);
     await store.records.enqueue(cids.filter((_, i) => i % 7 !== 0).map((c) => item(c, { deadline: 5 })));
-    const fields = ['state', 'meta', 'deadline', 'sub', 'rt'] as const;
+    const fields = ['state', 'metadata', 'deadline', 'submission', 'realtimeAllowed'] as const;
     const a = await store.records.peek(cids, [...fields]);
     const b = await store.records.peekMany(cids, [...fields]);
     expect(b).toEqual(a);
     expect(b[0]).toBeNull();
-    expect(b[1]).toEqual({ state: 'queued', meta: '{"k":1}', deadline: '5', sub: '', rt: '' });
+    expect(b[1]).toEqual({
+      state: 'queued',
+      metadata: '{"k":1}',
+      deadline: '5',
+      submission: '',
+      realtimeAllowed: '',
+    });
     expect(await store.records.peekMany([], ['state'])).toEqual([]);
   });
 
   it('reads a value holding the reply separator (\\x1f) unharmed', async () => {
     await store.records.enqueue([item('odd', { meta: 'a\x1fb\x1f' }), item('plain')]);
-    expect(await store.records.peekMany(['odd', 'plain'], ['meta', 'state'])).toEqual([
-      { meta: 'a\x1fb\x1f', state: 'queued' },
-      { meta: '{"k":1}', state: 'queued' },
+    expect(await store.records.peekMany(['odd', 'plain'], ['metadata', 'state'])).toEqual([
+      { metadata: 'a\x1fb\x1f', state: 'queued' },
+      { metadata: '{"k":1}', state: 'queued' },
     ]);
   });
 });

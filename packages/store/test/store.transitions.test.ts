@@ -262,8 +262,8 @@ describe('apply', () => {
         { cid: 'nobody', from: '' },
       ]);
       expect(moved).toEqual([true, false, true, false, false]);
-      const recs = await store.records.peekMany(['a', 'b', 'c', 'd'], ['state', 'dlv']);
-      expect(recs.map((r) => r?.dlv)).toEqual(['J3', 'J2', 'J3', '']);
+      const recs = await store.records.peekMany(['a', 'b', 'c', 'd'], ['state', 'delivery']);
+      expect(recs.map((r) => r?.delivery)).toEqual(['J3', 'J2', 'J3', '']);
       // Done once: a second repair naming the old job moves nothing.
       expect(await store.outcomes.redeliver('J4', [{ cid: 'a', from: 'J1' }])).toEqual([false]);
     });
