@@ -1,5 +1,5 @@
 import { rawStore } from '@nightshift/store/testing';
-import { useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -27,20 +27,7 @@ beforeEach(async () => {
   dead = openQueue('deadLetters', fx.redis, prefix);
 });
 
-const item = (cid: string, group = 'g1'): EnqueueItem => ({
-  cid,
-  feature: 'digest',
-  model: 'claude-haiku-4-5',
-  params: '{}',
-  phash: `h-${cid}`,
-  meta: '',
-  deadline: null,
-  partition: 'default',
-  group,
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued',
-});
+const item = (cid: string, group = 'g1'): EnqueueItem => queuedItem(cid, { group });
 const entry = { attempt: 1, batchId: 'b1', outcome: 'errored' as const, at: T };
 const requeue = (cid: string, readyAt: number): ApplyItem => ({
   cid,

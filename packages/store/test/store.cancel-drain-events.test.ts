@@ -1,6 +1,6 @@
 import { type DeliveryJobData, jobIds } from '@nightshift/shared';
 import { rawStore } from '@nightshift/store/testing';
-import { useRedis, waitFor } from '@nightshift/testing';
+import { queuedItem, useRedis, waitFor } from '@nightshift/testing';
 import { Worker } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -27,21 +27,7 @@ beforeEach(() => {
   store = new Store(fx.redis, prefix);
 });
 
-const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
-  cid,
-  feature: 'digest',
-  model: 'claude-haiku-4-5',
-  params: '{}',
-  phash: `h-${cid}`,
-  meta: '',
-  deadline: null,
-  partition: 'default',
-  group: 'g1',
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued',
-  ...over,
-});
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => queuedItem(cid, over);
 const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
 const tokens = { input: 1, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 1 };
 const success = (cid: string): ApplyItem => ({

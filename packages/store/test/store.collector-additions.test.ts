@@ -1,4 +1,4 @@
-import { useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis } from '@nightshift/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { costReport, createRedis, type EnqueueItem, Store } from '../src/index.js';
 
@@ -10,21 +10,14 @@ beforeEach(() => {
   store = new Store(fx.redis, `c${++n}`);
 });
 
-const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
-  cid,
-  feature: 'classify',
-  model: 'claude-haiku-4-5',
-  params: '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[]}',
-  phash: `h-${cid}`,
-  meta: '{"k":1}',
-  deadline: null,
-  partition: 'default',
-  group: 'g1',
-  bytes: 50,
-  realtimeAllowed: false,
-  state: 'queued',
-  ...over,
-});
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem =>
+  queuedItem(cid, {
+    feature: 'classify',
+    params: '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[]}',
+    meta: '{"k":1}',
+    bytes: 50,
+    ...over,
+  });
 
 describe('peekMany', () => {
   it('answers exactly like peek, for known and unknown ids, across its 1,000-id chunks', async () => {

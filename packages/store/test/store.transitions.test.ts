@@ -1,5 +1,5 @@
 import { rawStore } from '@nightshift/store/testing';
-import { useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis } from '@nightshift/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createRedis, type EnqueueItem, Store } from '../src/index.js';
 
@@ -11,25 +11,16 @@ beforeEach(() => {
   store = new Store(fx.redis, `t${++n}`);
 });
 
-const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
-  cid,
-  feature: 'classify',
-  model: 'claude-haiku-4-5',
-  params: JSON.stringify({
-    model: 'claude-haiku-4-5',
-    max_tokens: 10,
-    messages: [{ role: 'user', content: cid }],
-  }),
-  phash: `h-${cid}`,
-  meta: '',
-  deadline: null,
-  partition: 'default',
-  group: 'g1',
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued',
-  ...over,
-});
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem =>
+  queuedItem(cid, {
+    feature: 'classify',
+    params: JSON.stringify({
+      model: 'claude-haiku-4-5',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: cid }],
+    }),
+    ...over,
+  });
 
 const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
 
