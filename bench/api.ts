@@ -137,7 +137,9 @@ async function webhookRate(run: number): Promise<number> {
     events: ['request.canceled'],
   });
   const cids = Array.from({ length: deliveries }, (_, i) => `w${i}`);
-  await store.records.enqueue(cids.map((cid) => queuedItem(cid, { feature: 'bench', phash: cid, group: 'g' })));
+  await store.records.enqueue(
+    cids.map((cid) => queuedItem(cid, { feature: 'bench', phash: cid, group: 'g' })),
+  );
   const hooks = role('packages/webhooks/src/bin.ts', {
     NIGHTSHIFT_PREFIX: prefix,
     NIGHTSHIFT_WEBHOOK_ALLOW_PRIVATE: 'true',

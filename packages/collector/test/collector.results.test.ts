@@ -3,7 +3,7 @@ import { createRedis } from '@nightshift/store';
 import { useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import type { CollectorEvents } from '../src/index.js';
-import { capturingLogger, defaultParams, emulator, World } from './helpers.js';
+import { capturingLogger, defaultParams, emulator, World, withWorld } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
@@ -12,11 +12,9 @@ const FATAL = ['invalid_request_error', 'permission_error', 'not_found_error', '
 
 describe('when a batch ends with every kind of result', () => {
   it('delivers, requeues, dead-letters, holds and counts each line by its type', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    const T = Date.now();
-    const { logger, lines } = capturingLogger();
-    try {
+    await withWorld(fx.redis, async (w) => {
+      const T = Date.now();
+      const { logger, lines } = capturingLogger();
       const ok = ['ok-1', 'ok-2'];
       const retry = RETRYABLE.map((t) => `r-${t}`);
       const fatal = FATAL.map((t) => `f-${t}`);
@@ -24,15 +22,15 @@ describe('when a batch ends with every kind of result', () => {
       const held: Record<string, string> = { billing_error: 'bill-1', authentication_error: 'auth-1' };
       for (const t of [...RETRYABLE, ...FATAL, ...Object.keys(held)]) {
         const id = held[t] ?? (RETRYABLE.includes(t) ? `r-${t}` : `f-${t}`);
-        emu.control.injectOutcome({
+        w.emu.control.injectOutcome({
           match: new RegExp(`^${id}$`),
           outcome: 'errored',
           errorType: t,
           message: `msg ${t}`,
         });
       }
-      emu.control.injectOutcome({ match: /^exp-1$/, outcome: 'expired' });
-      emu.control.injectOutcome({ match: /^can-1$/, outcome: 'canceled' });
+      w.emu.control.injectOutcome({ match: /^exp-1$/, outcome: 'expired' });
+      w.emu.control.injectOutcome({ match: /^can-1$/, outcome: 'canceled' });
       const apiCids = [...cids.filter((c) => c !== 'miss-1'), 'alien-1'];
       const { batch, subId } = await w.seed({
         cids,
@@ -163,18 +161,13 @@ describe('when a batch ends with every kind of result', () => {
       expect(seen.requeued).toBe(RETRYABLE.length + 5);
       expect(JSON.parse((await w.store.batches.get(batch.id))!.counts)).toMatchObject({ delivered: 2 });
       expect(subId).toBeTruthy();
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 });
 
 describe('how results are packed into {results} jobs', () => {
   it('puts resultsPerJob results in a job, each delivered once, and refuses a bad resultsPerJob', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    try {
+    await withWorld(fx.redis, async (w) => {
       const cids = Array.from({ length: 250 }, (_, i) => `pack-${i}`);
       const { batch } = await w.seed({ cids });
       await w.collector({ resultsPerJob: 100, chunkSize: 500 });
@@ -193,10 +186,7 @@ describe('how results are packed into {results} jobs', () => {
           /resultsPerJob: must be (a positive number|a whole number from 1 to 1,000)/,
         );
       }
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 });
 

@@ -246,3 +246,19 @@ export class World {
 export async function emulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   return startEmulator({ quiet: true, ...opts });
 }
+
+/** Runs `fn` with a fresh emulator and a world on `redis`, closing both afterwards. */
+export async function withWorld(
+  redis: RedisClient,
+  fn: (w: World) => Promise<void>,
+  emuOpts: EmulatorOptions = {},
+): Promise<void> {
+  const emu = await emulator(emuOpts);
+  const w = new World(redis, emu);
+  try {
+    await fn(w);
+  } finally {
+    await w.close();
+    await emu.close();
+  }
+}
