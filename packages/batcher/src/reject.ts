@@ -66,7 +66,7 @@ export async function deadLetterRejected(
     subId,
     owned.map((r) => r.customId),
   );
-  const dead = codes.filter((c) => c === 'ok').length;
+  const dead = codes.filter((c) => c.code === 'ok').length;
   state.report.deadLettered += dead;
   ctx.log.warn(
     { submission_id: subId, custom_ids: cids, reason },

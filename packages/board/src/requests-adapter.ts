@@ -17,6 +17,7 @@ import {
   boardCounts,
   boardPage,
   boardRequests,
+  codeText,
   delayedIds,
   promoteRequests,
 } from '@nightshift/store';
@@ -203,15 +204,16 @@ class RequestJob implements QueueJob {
 
   /** Ready now: the request leaves its backoff (promote.lua). */
   async promote(): Promise<void> {
-    const [code] = await promoteRequests(this.ctx.store, [this.r.record.customId], this.ctx.opts.now());
-    if (code !== 'ok' && code !== 'ready')
-      throw new Error(`${this.r.record.customId} is not in backoff (${code}).`);
+    const [result] = await promoteRequests(this.ctx.store, [this.r.record.customId], this.ctx.opts.now());
+    if (result?.code !== 'ok' && result?.code !== 'ready')
+      throw new Error(`${this.r.record.customId} is not in backoff (${result && codeText(result)}).`);
   }
 
   /** Remove = cancel: only a request that is still queued (the store's cancel). */
   async remove(): Promise<void> {
-    const [code] = await this.ctx.store.records.cancel([this.r.record.customId], this.ctx.opts.now());
-    if (code !== 'ok') throw new Error(`${this.r.record.customId} was not canceled (${code}).`);
+    const [result] = await this.ctx.store.records.cancel([this.r.record.customId], this.ctx.opts.now());
+    if (result?.code !== 'ok')
+      throw new Error(`${this.r.record.customId} was not canceled (${result && codeText(result)}).`);
     this.ctx.logger.info({ customId: this.r.record.customId }, 'request canceled from Bull Board');
   }
 }

@@ -9,6 +9,7 @@ import {
 } from '@nightshift/shared';
 import {
   type ApplyItem,
+  type ApplyResult,
   addDeadLetters,
   buildSuccess,
   deliverResults,
@@ -117,10 +118,10 @@ function groupResults(
 }
 
 /** The jobs with only the results the apply script accepted ('ok'): the others are delivered already. */
-function appliedOnly(jobs: ResultJob[], items: ApplyItem[], codes: string[]): ResultJob[] {
+function appliedOnly(jobs: ResultJob[], items: ApplyItem[], codes: ApplyResult[]): ResultJob[] {
   const ok = new Set<string>();
   items.forEach((it, i) => {
-    if (it.action === 'success' && codes[i] === 'ok') ok.add(it.cid);
+    if (it.action === 'success' && codes[i]?.code === 'ok') ok.add(it.cid);
   });
   return jobs.map((j) => ({ ...j, results: j.results.filter((r) => ok.has(r.customId)) }));
 }
@@ -252,13 +253,13 @@ async function afterApply(
   origin: Origin,
   items: ApplyItem[],
   posts: Post[],
-  codes: string[],
+  codes: ApplyResult[],
   counts: ApplyCounts,
   now: number,
 ) {
   const f: FollowUp = { staleDead: [], unpriced: new Set(), realtime: [], refusal: null };
   for (let i = 0; i < items.length; i++) {
-    settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f, now);
+    settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i]?.code ?? 'unknown', counts, f, now);
   }
   await removeStaleDeadLetters(ctx, f.staleDead);
   for (const model of f.unpriced) {
@@ -276,7 +277,7 @@ function settle(
   origin: Origin,
   cid: string,
   post: Post,
-  code: string,
+  code: ApplyResult['code'],
   counts: ApplyCounts,
   f: FollowUp,
   now: number,

@@ -269,7 +269,7 @@ describe('retention from its indexes', () => {
       // idx-2 and the submission became final before the indexes existed; idx-3 is retried by an operator.
       await fx.redis.zrem(k.finals, 'idx-2');
       await fx.redis.zrem(k.resolvedSubmissions, subId);
-      expect(await w.store.outcomes.retryDead(['idx-3'])).toEqual(['ok']);
+      expect(await w.store.outcomes.retryDead(['idx-3'])).toEqual([{ code: 'ok' }]);
       await fx.redis.rpush(k.submissionMembers(`${subId}-rejected`), 'refused-at-create');
 
       const janitor = await w.collector({ runWorker: false, now: () => T + 36 * DAY });

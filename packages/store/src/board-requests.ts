@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { coreOf } from './core.js';
 import { jobIdsIn, readJobsWithin } from './jobs-within.js';
 import { fromHash } from './record-fields.js';
+import { type PromoteResult, parsePromote } from './replies.js';
 import type { Store } from './store.js';
 
 /**
@@ -24,9 +25,6 @@ export type BoardCounts = Record<BoardState, number>;
 
 /** The most entries of the final index one completed page looks at (a page is 50 jobs at most). */
 const COMPLETED_SCAN = 5000;
-
-/** What the promote script answers per custom_id. */
-export type PromoteCode = 'ok' | 'ready' | 'unknown' | `not-queued:${string}`;
 
 /**
  * Counts per state. `failed` is the number of dead letters waiting in `{dead-letters}`, the
@@ -73,10 +71,10 @@ export async function boardPage(
   )) as string[];
 }
 
-/** Makes queued requests in backoff ready now (promote.lua); one code per id. */
-export async function promoteRequests(store: Store, cids: string[], now: number): Promise<PromoteCode[]> {
+/** Makes queued requests in backoff ready now (promote.lua); one result per id. */
+export async function promoteRequests(store: Store, cids: string[], now: number): Promise<PromoteResult[]> {
   if (cids.length === 0) return [];
-  return (await coreOf(store).script('nsPromote', now, ...cids)) as PromoteCode[];
+  return ((await coreOf(store).script('nsPromote', now, ...cids)) as string[]).map(parsePromote);
 }
 
 /** The custom_ids of the next requests in backoff (for "promote all"), soonest first. */

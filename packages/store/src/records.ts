@@ -1,7 +1,8 @@
 import type { AttemptRecord, RequestRecord, RequestStatus } from '@nightshift/shared';
-import { type CancelCode, cancelRequests } from './cancel.js';
+import { cancelRequests } from './cancel.js';
 import type { StoreCore } from './core.js';
 import { fromHash, hashFieldsOf } from './record-fields.js';
+import { type CancelResult, type EnqueueResult, parseEnqueue } from './replies.js';
 import type { Store } from './store.js';
 
 const CHUNK = 1000;
@@ -34,10 +35,13 @@ export class Records {
     private readonly store: Store,
   ) {}
 
-  /** Inserts records idempotently; one code per item (see enqueue.lua). Chunked; each chunk atomic. */
-  async enqueue(items: EnqueueItem[], opts: { replace?: boolean; now?: number } = {}): Promise<string[]> {
+  /** Inserts records idempotently; one result per item (see enqueue.lua). Chunked; each chunk atomic. */
+  async enqueue(
+    items: EnqueueItem[],
+    opts: { replace?: boolean; now?: number } = {},
+  ): Promise<EnqueueResult[]> {
     const now = opts.now ?? Date.now();
-    const codes: string[] = [];
+    const codes: EnqueueResult[] = [];
     for (let i = 0; i < items.length; i += CHUNK) {
       const chunk = items.slice(i, i + CHUNK);
       const args: (string | number)[] = [now, opts.replace ? '1' : '0', chunk.length];
@@ -54,7 +58,8 @@ export class Records {
         );
         args.push(it.group, it.bytes, it.realtimeAllowed ? '1' : '', it.state, it.notify ?? '');
       }
-      codes.push(...((await this.core.script('nsEnqueue', ...args)) as string[]));
+      for (const raw of (await this.core.script('nsEnqueue', ...args)) as string[])
+        codes.push(parseEnqueue(raw));
     }
     return codes;
   }
@@ -202,9 +207,10 @@ export class Records {
 
   /**
    * Cancels requests that are still only queued (see cancel.lua): each becomes final, state
-   * `canceled`. One code per id: `ok`, `canceled` (already), `not-queued:<state>` or `unknown`.
+   * `canceled`. One result per id: `ok`, `canceled` (already), `not-queued` (with the state) or
+   * `unknown`.
    */
-  cancel(cids: string[], now = Date.now()): Promise<CancelCode[]> {
+  cancel(cids: string[], now = Date.now()): Promise<CancelResult[]> {
     return cancelRequests(this.store, cids, now);
   }
 }

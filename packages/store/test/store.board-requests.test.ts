@@ -76,7 +76,7 @@ describe('the delayed index', () => {
     );
     expect(await counts()).toMatchObject({ waiting: 0, delayed: 3 });
     expect(await boardPage(store, dead, 'delayed', 1, 5, T)).toEqual(['b', 'c']);
-    expect(await promoteRequests(store, ['a', 'zz'], T)).toEqual(['ok', 'unknown']);
+    expect(await promoteRequests(store, ['a', 'zz'], T)).toEqual([{ code: 'ok' }, { code: 'unknown' }]);
     expect(await boardPage(store, dead, 'waiting', 0, 9, T)).toEqual(['a']);
     // Time passes: b is ready by itself and reads as waiting, though still indexed.
     expect(await counts(T + 25 * MIN)).toMatchObject({ waiting: 2, delayed: 1 });
@@ -89,7 +89,7 @@ describe('the delayed index', () => {
     });
     await store.submissions.claim('g1', 's2', 100, 1e9, T + 25 * MIN);
     expect(await delayedIndex()).toEqual(['c']);
-    expect(await store.records.cancel(['c'], T)).toEqual(['ok']);
+    expect(await store.records.cancel(['c'], T)).toEqual([{ code: 'ok' }]);
     expect(await delayedIndex()).toEqual([]);
   });
 
