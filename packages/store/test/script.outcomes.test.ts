@@ -4,7 +4,8 @@
  */
 import { rawStore } from '@nightshift/store/testing';
 import { describe, expect, it } from 'vitest';
-import { utcDay } from '../src/index.js';
+import { codeText, utcDay } from '../src/index.js';
+import { parseApply } from '../src/replies.js';
 import { dead, entry, item, requeue, success, T0, toRealtime, useScriptStore } from './scripts-fixture.js';
 
 const s = useScriptStore();
@@ -227,5 +228,16 @@ describe('retry-dead.lua', () => {
     ]);
     expect(await s.record('q')).toMatchObject({ state: 'queued', ready: String(T0) });
     expect(await s.redis.hget(s.keys.stats, 'dead_retried')).toBeNull();
+  });
+});
+
+describe('the typed codes', () => {
+  it('parse each code once, throw on one the script does not answer, and print back in its words', () => {
+    expect(parseApply('dup:succeeded')).toEqual({ code: 'dup', state: 'succeeded' });
+    expect(codeText(parseApply('stale:claimed'))).toBe('stale:claimed');
+    expect(codeText(parseApply('ok'))).toBe('ok');
+    expect(() => parseApply('dup:sideways')).toThrow('apply.lua: unexpected reply code "dup:sideways"');
+    expect(() => parseApply('exists:queued')).toThrow('apply.lua: unexpected reply code');
+    expect(() => parseApply('ok:queued')).toThrow('apply.lua: unexpected reply code');
   });
 });
