@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { createProducer, type EnqueueRequest } from '@nightshift/producer';
 import { createLogger } from '@nightshift/shared';
 import { ApiTokens, createRedis, Store, WebhookEndpoints } from '@nightshift/store';
-import { freePort, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, queuedItem, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
 import { replaceSection } from './lib/doc.js';
 import { codeVersion, loadAvg1, machineInfo } from './lib/machine.js';
 import { benchRequests } from './lib/payloads.js';
@@ -138,20 +138,7 @@ async function webhookRate(run: number): Promise<number> {
   });
   const cids = Array.from({ length: deliveries }, (_, i) => `w${i}`);
   await store.records.enqueue(
-    cids.map((cid) => ({
-      cid,
-      feature: 'bench',
-      model: 'claude-haiku-4-5',
-      params: '{}',
-      phash: cid,
-      meta: '',
-      deadline: null,
-      partition: 'default',
-      group: 'g',
-      bytes: 100,
-      realtimeAllowed: false,
-      state: 'queued' as const,
-    })),
+    cids.map((cid) => queuedItem(cid, { feature: 'bench', phash: cid, group: 'g' })),
   );
   const hooks = role('packages/webhooks/src/bin.ts', {
     NIGHTSHIFT_PREFIX: prefix,

@@ -52,13 +52,15 @@ export async function diagnose(args: {
       continue;
     }
     const rec = await store.records.get(id);
-    const job = rec?.dlv ? await args.redis.hgetall(`${args.prefix}:${QUEUES.results}:${rec.dlv}`) : {};
+    const job = rec?.delivery
+      ? await args.redis.hgetall(`${args.prefix}:${QUEUES.results}:${rec.delivery}`)
+      : {};
     const carried = carriers.get(id) ?? [];
     items[id] = {
       ackedAt: args.acks.get(id),
       record: rec ? { ...rec, params: undefined } : null,
       resultJob: job.timestamp
-        ? { id: rec?.dlv, timestamp: job.timestamp, finishedOn: job.finishedOn }
+        ? { id: rec?.delivery, timestamp: job.timestamp, finishedOn: job.finishedOn }
         : null,
       deliveries: args.deliveries.get(id) ?? [],
       carriedBy: await Promise.all(

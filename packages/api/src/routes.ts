@@ -169,10 +169,10 @@ export function v1Routes(ctx: RouteContext): Router {
     wrap(async (req, res) => {
       const customId = param(req, 'customId', CUSTOM_ID_PATTERN, 'custom_id');
       await ownRequest(ctx, res, customId);
-      const [code = 'unknown'] = await ctx.store.records.cancel([customId], ctx.opts.now());
-      if (code === 'unknown') throw notFound(`Request ${customId}`);
-      if (code !== 'ok' && code !== 'canceled') {
-        const state = code.slice('not-queued:'.length);
+      const [result = { code: 'unknown' }] = await ctx.store.records.cancel([customId], ctx.opts.now());
+      if (result.code === 'unknown') throw notFound(`Request ${customId}`);
+      if (result.code === 'not-queued') {
+        const { state } = result;
         throw new ApiError(
           409,
           'not_cancelable',
@@ -180,7 +180,7 @@ export function v1Routes(ctx: RouteContext): Router {
           { state },
         );
       }
-      res.json({ customId, state: 'canceled', alreadyCanceled: code === 'canceled' });
+      res.json({ customId, state: 'canceled', alreadyCanceled: result.code === 'canceled' });
     }),
   );
 

@@ -88,9 +88,9 @@ export async function deadlinePartitions(
   const cids = await store.pending.deadlinesBefore(now + BATCH_WINDOW_MS + o.deadlineSlackMs + o.tickMs);
   const out = new Set<string>();
   for (let i = 0; i < cids.length; i += 1000) {
-    const recs = await store.records.peek(cids.slice(i, i + 1000), ['partition', 'ready', 'state']);
+    const recs = await store.records.peek(cids.slice(i, i + 1000), ['partition', 'readyAt', 'state']);
     for (const r of recs) {
-      if (r && r.state === 'queued' && Number(r.ready) <= now) out.add(r.partition);
+      if (r && r.state === 'queued' && Number(r.readyAt) <= now) out.add(r.partition);
     }
   }
   return out;

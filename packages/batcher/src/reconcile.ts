@@ -69,6 +69,6 @@ async function holdsOurRequests(ctx: FlushContext, batch: MessageBatch, subId: s
     );
     return true;
   }
-  const recs = await ctx.store.records.peek(cids, ['sub']);
-  return recs.every((r) => r?.sub === subId);
+  const recs = await ctx.store.records.peek(cids, ['submission']);
+  return recs.every((r) => r?.submission === subId);
 }

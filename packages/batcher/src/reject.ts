@@ -1,4 +1,4 @@
-import type { AttemptRecord, DeadLetterPayload, RecordFields } from '@nightshift/shared';
+import type { AttemptRecord, DeadLetterPayload, RequestRecord } from '@nightshift/shared';
 import { type ApplyItem, addDeadLetters, deadLetterPayload } from '@nightshift/store';
 import type { FlushContext, FlushState } from './context.js';
 
@@ -22,7 +22,7 @@ export async function deadLetterRejected(
   const now = ctx.opts.now();
   const reason = `rejected by API: ${failure.message}`;
   const records = await Promise.all(cids.map((c) => store.records.get(c)));
-  const owned = records.filter((r): r is RecordFields => r?.state === 'claimed' && r.sub === subId);
+  const owned = records.filter((r): r is RequestRecord => r?.state === 'claimed' && r.submission === subId);
   const letters: { payload: DeadLetterPayload; deaths: number }[] = [];
   const applies: ApplyItem[] = [];
   for (const rec of owned) {
@@ -38,26 +38,26 @@ export async function deadLetterRejected(
       deaths: Number(rec.deaths || 0) + 1,
       payload: deadLetterPayload(
         {
-          customId: rec.cid,
+          customId: rec.customId,
           feature: rec.feature,
           model: rec.model,
           params: rec.params,
-          meta: rec.meta,
-          hist: rec.hist,
+          metadata: rec.metadata,
+          history: rec.history,
         },
         { reason, lastError: failure, entry, batchId: null, deadAt: now },
       ),
     });
-    applies.push({ cid: rec.cid, action: 'dead', guardSub: subId, reason, error: failure, entry });
+    applies.push({ cid: rec.customId, action: 'dead', guardSub: subId, reason, error: failure, entry });
   }
   await addDeadLetters(ctx.deadLetterQueue, letters);
   const codes = await store.outcomes.apply(applies, now);
   // Out of the member list, into a side list that records what the API refused from this submission.
   await store.submissions.setAsideRejected(
     subId,
-    owned.map((r) => r.cid),
+    owned.map((r) => r.customId),
   );
-  const dead = codes.filter((c) => c === 'ok').length;
+  const dead = codes.filter((c) => c.code === 'ok').length;
   state.report.deadLettered += dead;
   ctx.log.warn(
     { submissionId: subId, customIds: cids, reason },

@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createLogger, sha256Hex } from '@nightshift/shared';
-import { createRedis, type EnqueueItem, type RedisClient, Store } from '@nightshift/store';
+import { codeText, createRedis, type EnqueueItem, type RedisClient, Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer } from '@nightshift/testing';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type Batcher, type BatcherOptions, startBatcher } from '../src/index.js';
@@ -168,7 +168,7 @@ export function makeItem(cid: string, spec: ItemSpec = {}): EnqueueItem {
 export async function enqueue(store: Store, n: number, spec: ItemSpec = {}, tag = 'r'): Promise<string[]> {
   const items = Array.from({ length: n }, (_, i) => makeItem(`${tag}-${i}`, spec));
   const codes = await store.records.enqueue(items, { now: clock.now() });
-  if (codes.some((c) => c !== 'new')) throw new Error(`enqueue: ${codes.join(',')}`);
+  if (codes.some((c) => c.code !== 'new')) throw new Error(`enqueue: ${codes.map(codeText).join(',')}`);
   return items.map((i) => i.cid);
 }
 

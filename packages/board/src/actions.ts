@@ -1,4 +1,5 @@
 import type { DeadLetterPayload } from '@nightshift/shared';
+import { codeText } from '@nightshift/store';
 import type { Job } from 'bullmq';
 import type { BoardContext } from './context.js';
 
@@ -38,17 +39,18 @@ export async function retryDeadLetter(ctx: BoardContext, jobId: string): Promise
   const job = await ctx.queues.deadLetters.getJob(jobId);
   const cid = customIdOf(job);
   if (!job || !cid) return fail(404, `Dead letter ${jobId} not found (already retried or removed?).`);
-  const [code] = await ctx.store.outcomes.retryDead([cid], ctx.opts.now());
-  if (code === 'unknown') {
+  const [result] = await ctx.store.outcomes.retryDead([cid], ctx.opts.now());
+  if (!result || result.code === 'unknown') {
     return fail(409, `The record of ${cid} is gone (past retention); re-enqueue it from its source instead.`);
   }
   await job.remove();
+  const code = codeText(result);
   ctx.logger.info({ customId: cid, jobId, result: code }, 'dead letter retried from the board');
   return {
     status: 200,
     ok: true,
     message:
-      code === 'ok'
+      result.code === 'ok'
         ? `${cid} is queued again.`
         : `${cid} was not dead any more (${code}); its dead letter is cleared.`,
     code: 'retried',
@@ -71,9 +73,9 @@ export async function retryAllDeadLetters(ctx: BoardContext): Promise<ActionResu
       withId.map((j) => customIdOf(j)!),
       ctx.opts.now(),
     );
-    const removable = withId.filter((_, i) => codes[i] !== 'unknown');
+    const removable = withId.filter((_, i) => codes[i]?.code !== 'unknown');
     await Promise.all(removable.map((j) => j.remove()));
-    retried += codes.filter((c) => c === 'ok').length;
+    retried += codes.filter((c) => c.code === 'ok').length;
     // Jobs kept (unknown record, or no custom_id) stay in the list: step over them.
     const kept = jobs.length - removable.length;
     skipped += kept;

@@ -306,24 +306,32 @@ export async function deadLettersView(ctx: BoardContext, limit: number) {
   const jobs = await readJobsWithin(q, ids, LIST_DATA_BYTES);
   const large = jobs.filter((j) => j.omittedDataBytes > 0).map((j) => customIdOfJob(String(j.job.id)));
   const recs = new Map(
-    (await ctx.store.records.peek(large, ['feature', 'model', 'reason', 'err', 'hist', 'done', 'batch'])).map(
-      (r, i) => [large[i]!, r],
-    ),
+    (
+      await ctx.store.records.peek(large, [
+        'feature',
+        'model',
+        'reason',
+        'lastError',
+        'history',
+        'completedAt',
+        'batchId',
+      ])
+    ).map((r, i) => [large[i]!, r]),
   );
   const items = jobs.map(({ job, omittedDataBytes }) => {
     const id = String(job.id);
     if (!omittedDataBytes) return deadLetterView(id, job.data);
     const r = recs.get(customIdOfJob(id));
-    const hist = r ? parseJson<unknown>(r.hist, null) : null;
+    const hist = r ? parseJson<unknown>(r.history, null) : null;
     return deadLetterView(id, {
       customId: customIdOfJob(id),
       feature: r?.feature ?? job.name,
       model: r?.model,
       reason: r?.reason ?? (r ? '' : 'record gone (past retention)'),
-      lastError: r?.err,
+      lastError: r?.lastError,
       attempts: Array.isArray(hist) ? hist : [],
-      batchId: r?.batch,
-      deadAt: Number(r?.done) || job.timestamp,
+      batchId: r?.batchId,
+      deadAt: Number(r?.completedAt) || job.timestamp,
     });
   });
   return { total, items };
@@ -339,13 +347,13 @@ export async function queuedRequestsView(ctx: BoardContext, now: number, limit: 
   }
   const recs = await ctx.store.records.peek(
     picked.map((p) => p.cid),
-    ['feature', 'model', 'partition', 'attempt', 'enq', 'deadline'],
+    ['feature', 'model', 'partition', 'attempt', 'enqueuedAt', 'deadline'],
   );
   const items: QueuedRequestView[] = [];
   picked.forEach((p, i) => {
     const r = recs[i];
     if (!r) return;
-    const enq = num(r.enq);
+    const enq = num(r.enqueuedAt);
     items.push({
       customId: p.cid,
       feature: r.feature,

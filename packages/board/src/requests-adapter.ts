@@ -17,6 +17,7 @@ import {
   boardCounts,
   boardPage,
   boardRequests,
+  codeText,
   delayedIds,
   promoteRequests,
 } from '@nightshift/store';
@@ -68,7 +69,7 @@ function parsed(json: string | null | undefined): unknown {
 function stateOf(r: BoardRequest, now: number): JobState {
   switch (r.record.state) {
     case 'queued':
-      return Number(r.record.ready) > now ? 'delayed' : 'waiting';
+      return Number(r.record.readyAt) > now ? 'delayed' : 'waiting';
     case 'claimed':
     case 'realtime':
       return 'active';
@@ -85,16 +86,16 @@ function stateOf(r: BoardRequest, now: number): JobState {
 function dataOf(r: BoardRequest, state: JobState, now: number): Record<string, unknown> {
   const rec = r.record;
   const out: Record<string, unknown> = {
-    customId: rec.cid,
+    customId: rec.customId,
     state: rec.state,
     feature: rec.feature,
     model: rec.model,
     partition: rec.partition || '(none)',
-    enqueuedAt: iso(rec.enq),
+    enqueuedAt: iso(rec.enqueuedAt),
     deadline: iso(rec.deadline),
     attempt: Number(rec.attempt),
   };
-  if (state === 'delayed') out.readyAt = iso(rec.ready);
+  if (state === 'delayed') out.readyAt = iso(rec.readyAt);
   if (r.batch) {
     out.batch = {
       id: r.batch.id,
@@ -108,13 +109,13 @@ function dataOf(r: BoardRequest, state: JobState, now: number): Record<string, u
   if (rec.state === 'realtime') out.path = 'real-time call in progress (list price)';
   if (rec.state === 'dead') {
     out.reason = rec.reason ?? '';
-    out.lastError = parsed(rec.err);
-  } else if (rec.err && rec.state === 'queued') {
-    out.lastError = parsed(rec.err);
+    out.lastError = parsed(rec.lastError);
+  } else if (rec.lastError && rec.state === 'queued') {
+    out.lastError = parsed(rec.lastError);
   }
   if (rec.state === 'succeeded') {
-    out.completedAt = iso(rec.done);
-    if (rec.batch) out.batchId = rec.batch;
+    out.completedAt = iso(rec.completedAt);
+    if (rec.batchId) out.batchId = rec.batchId;
     if (r.result) {
       out.usage = r.result.usage;
       out.costUsd = r.result.cost.cost;
@@ -124,7 +125,7 @@ function dataOf(r: BoardRequest, state: JobState, now: number): Record<string, u
     }
   }
   if (r.history.length) out.attempts = r.history.map(historyLine);
-  out.metadata = parsed(rec.meta);
+  out.metadata = parsed(rec.metadata);
   if (r.params !== null) out.params = parsed(r.params);
   else if (rec.state !== 'succeeded') {
     out.params = `${rec.bytes} bytes, not loaded for the list: open the job to see them`;
@@ -149,9 +150,9 @@ class RequestJob implements QueueJob {
     private readonly state: JobState,
     private readonly now: number,
   ) {
-    const delay = state === 'delayed' ? Number(r.record.ready) - Number(r.record.enq) : undefined;
+    const delay = state === 'delayed' ? Number(r.record.readyAt) - Number(r.record.enqueuedAt) : undefined;
     this.opts = delay === undefined ? {} : { delay };
-    this.id = r.record.cid;
+    this.id = r.record.customId;
   }
 
   toJSON(): QueueJobJson {
@@ -159,18 +160,18 @@ class RequestJob implements QueueJob {
     const result = this.r.result;
     const text = result?.message.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n');
     const dead = rec.state === 'dead';
-    const lastError = parsed(rec.err) as { message?: string } | null;
+    const lastError = parsed(rec.lastError) as { message?: string } | null;
     return {
-      id: rec.cid,
+      id: rec.customId,
       name: `${rec.partition ? `${rec.partition} / ` : ''}${rec.feature} · ${rec.model}`,
       progress: this.state === 'completed' ? 100 : 0,
       attemptsMade: this.r.history.length,
-      timestamp: Number(rec.enq),
+      timestamp: Number(rec.enqueuedAt),
       // When it left the queue, as far as the record knows (a final one: its last attempt).
       processedOn:
         this.r.submission?.created ??
-        (rec.state === 'realtime' ? Number(rec.upd) : (this.r.history.at(-1)?.at ?? null)),
-      finishedOn: rec.done ? Number(rec.done) : null,
+        (rec.state === 'realtime' ? Number(rec.updatedAt) : (this.r.history.at(-1)?.at ?? null)),
+      finishedOn: rec.completedAt ? Number(rec.completedAt) : null,
       ...(this.opts.delay !== undefined ? { delay: this.opts.delay } : {}),
       failedReason: dead
         ? `${rec.reason ?? 'dead'}${lastError?.message ? `: ${lastError.message}` : ''}`
@@ -196,23 +197,24 @@ class RequestJob implements QueueJob {
 
   /** Retry of a dead request: exactly the board's dead-letter retry. */
   async retry(): Promise<void> {
-    const jobId = jobIds.deadLetter(this.r.record.cid, Number(this.r.record.deaths));
+    const jobId = jobIds.deadLetter(this.r.record.customId, Number(this.r.record.deaths));
     const res = await retryDeadLetter(this.ctx, jobId);
     if (!res.ok) throw new Error(res.message);
   }
 
   /** Ready now: the request leaves its backoff (promote.lua). */
   async promote(): Promise<void> {
-    const [code] = await promoteRequests(this.ctx.store, [this.r.record.cid], this.ctx.opts.now());
-    if (code !== 'ok' && code !== 'ready')
-      throw new Error(`${this.r.record.cid} is not in backoff (${code}).`);
+    const [result] = await promoteRequests(this.ctx.store, [this.r.record.customId], this.ctx.opts.now());
+    if (result?.code !== 'ok' && result?.code !== 'ready')
+      throw new Error(`${this.r.record.customId} is not in backoff (${result && codeText(result)}).`);
   }
 
   /** Remove = cancel: only a request that is still queued (the store's cancel). */
   async remove(): Promise<void> {
-    const [code] = await this.ctx.store.records.cancel([this.r.record.cid], this.ctx.opts.now());
-    if (code !== 'ok') throw new Error(`${this.r.record.cid} was not canceled (${code}).`);
-    this.ctx.logger.info({ customId: this.r.record.cid }, 'request canceled from Bull Board');
+    const [result] = await this.ctx.store.records.cancel([this.r.record.customId], this.ctx.opts.now());
+    if (result?.code !== 'ok')
+      throw new Error(`${this.r.record.customId} was not canceled (${result && codeText(result)}).`);
+    this.ctx.logger.info({ customId: this.r.record.customId }, 'request canceled from Bull Board');
   }
 }
 

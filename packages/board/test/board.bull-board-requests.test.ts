@@ -131,7 +131,7 @@ describe('Bull Board requests queue over the store', () => {
   it('promotes a delayed request, cancels a queued one and retries a dead one through the store', async () => {
     expect((await put(board, `${life.delayed}/promote`)).status).toBe(204);
     const promoted = await life.store.records.get(life.delayed);
-    expect(Number(promoted?.ready)).toBeLessThanOrEqual(Date.now());
+    expect(Number(promoted?.readyAt)).toBeLessThanOrEqual(Date.now());
     expect((await put(board, `${life.waiting[2]}/clean`)).status).toBe(204);
     expect((await life.store.records.get(life.waiting[2]!))?.state).toBe('canceled');
     expect((await put(board, `${life.dead}/retry`)).status).toBe(204);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiTokens, createRedis, Store } from '@nightshift/store';
-import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
+import { queuedItem, silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { startWebhooks } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
@@ -77,20 +77,8 @@ describe('nightshift webhooks', () => {
       logger: silentLogger,
     });
     const store = new Store(fx.redis, 'c2');
-    const item = (cid: string) => ({
-      cid,
-      feature: 'f',
-      model: 'm',
-      params: '{}',
-      phash: cid,
-      meta: '',
-      deadline: null,
-      partition: 'default',
-      group: 'g',
-      bytes: 1,
-      realtimeAllowed: false,
-      state: 'queued' as const,
-    });
+    const item = (cid: string) =>
+      queuedItem(cid, { feature: 'f', model: 'm', phash: cid, group: 'g', bytes: 1 });
     await store.records.enqueue([item('a'), item('b')]);
     await store.records.cancel(['a', 'b']);
     await waitFor(

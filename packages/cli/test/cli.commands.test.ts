@@ -1,6 +1,6 @@
 import { jobIds } from '@nightshift/shared';
 import { addDeadLetters, createRedis, openQueue, Store } from '@nightshift/store';
-import { useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
 
@@ -12,20 +12,8 @@ const cli = (args: string[], prefix: string) =>
 
 const params = (cid: string) =>
   JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: cid }] });
-const item = (cid: string) => ({
-  cid,
-  feature: 'docs',
-  model: 'claude-haiku-4-5',
-  params: params(cid),
-  phash: `h${cid}`,
-  meta: '',
-  deadline: null,
-  partition: 'default',
-  group: 'g',
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued' as const,
-});
+const item = (cid: string) =>
+  queuedItem(cid, { feature: 'docs', params: params(cid), phash: `h${cid}`, group: 'g' });
 
 /** A store with 3 queued requests, one batch in flight and one dead letter. */
 async function seed() {

@@ -152,7 +152,7 @@ function noteApplied(
 ) {
   const result = line?.result;
   if (result?.type === 'succeeded') {
-    if (rec.state === 'succeeded' && rec.batch === scope.batchId)
+    if (rec.state === 'succeeded' && rec.batchId === scope.batchId)
       applied.succeeded.push({ cid, rec, message: result.message });
   } else if (rec.state === 'dead' && !scope.onlySuccesses) {
     applied.dead.push({ cid, rec });

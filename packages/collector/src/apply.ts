@@ -1,6 +1,7 @@
 import { type CircuitOpening, jobIds, type Message, parseJson, type ResultPayload } from '@nightshift/shared';
 import {
   type ApplyItem,
+  type ApplyResult,
   addDeadLetters,
   buildSuccess,
   deadLetterPayload,
@@ -102,10 +103,10 @@ function groupResults(
 }
 
 /** The jobs with only the results the apply script accepted ('ok'): the others are delivered already. */
-function appliedOnly(jobs: ResultJob[], items: ApplyItem[], codes: string[]): ResultJob[] {
+function appliedOnly(jobs: ResultJob[], items: ApplyItem[], codes: ApplyResult[]): ResultJob[] {
   const ok = new Set<string>();
   items.forEach((it, i) => {
-    if (it.action === 'success' && codes[i] === 'ok') ok.add(it.cid);
+    if (it.action === 'success' && codes[i]?.code === 'ok') ok.add(it.cid);
   });
   return jobs.map((j) => ({ ...j, results: j.results.filter((r) => ok.has(r.customId)) }));
 }
@@ -122,7 +123,7 @@ export function successOf(
   return buildSuccess({
     customId: cid,
     feature: rec.feature,
-    metadata: parseJson(rec.meta, null),
+    metadata: parseJson(rec.metadata, null),
     model: rec.model,
     message,
     mode: batchId === null ? 'realtime' : 'batch',
@@ -150,7 +151,7 @@ function toItem(
       posts.push({
         kind: 'success',
         usage: { feature, model, mode, usage, cost },
-        enqueuedAt: Number(rec.enq) || 0,
+        enqueuedAt: Number(rec.enqueuedAt) || 0,
       });
       return built.item;
     }
@@ -181,7 +182,7 @@ function toItem(
         reason: v.reason,
         deaths,
         feature: rec.feature,
-        enqueuedAt: Number(rec.enq) || 0,
+        enqueuedAt: Number(rec.enqueuedAt) || 0,
       });
       return {
         cid,
@@ -202,13 +203,13 @@ function toItem(
 async function buildDeadLetters(ctx: Ctx, batchId: string | null, dead: Decided[], now: number) {
   const extra = await ctx.store.records.peek(
     dead.map((d) => d.cid),
-    ['params', 'hist'],
+    ['params', 'history'],
   );
   return dead.map((d, i) => {
     const v = d.verdict as Extract<Verdict, { kind: 'dead' }>;
-    const source = { customId: d.cid, feature: d.rec.feature, model: d.rec.model, meta: d.rec.meta };
+    const source = { customId: d.cid, feature: d.rec.feature, model: d.rec.model, metadata: d.rec.metadata };
     const payload = deadLetterPayload(
-      { ...source, params: extra[i]?.params, hist: extra[i]?.hist },
+      { ...source, params: extra[i]?.params, history: extra[i]?.history },
       { reason: v.reason, lastError: v.error, entry: v.entry, batchId, deadAt: now },
     );
     return { payload, deaths: (Number(d.rec.deaths) || 0) + 1 };
@@ -229,13 +230,13 @@ async function afterApply(
   origin: Origin,
   items: ApplyItem[],
   posts: Post[],
-  codes: string[],
+  codes: ApplyResult[],
   counts: ApplyCounts,
   now: number,
 ): Promise<string[]> {
   const f: FollowUp = { staleDead: [], unpriced: new Set(), realtime: [], refusal: null };
   for (let i = 0; i < items.length; i++) {
-    settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i] ?? 'unknown', counts, f, now);
+    settle(ctx, origin, items[i]!.cid, posts[i]!, codes[i]?.code ?? 'unknown', counts, f, now);
   }
   await removeStaleDeadLetters(ctx, f.staleDead);
   for (const model of f.unpriced) {
@@ -253,7 +254,7 @@ function settle(
   origin: Origin,
   cid: string,
   post: Post,
-  code: string,
+  code: ApplyResult['code'],
   counts: ApplyCounts,
   f: FollowUp,
   now: number,

@@ -8,7 +8,7 @@ import {
   classifyResultError,
   describeFailure,
   type Message,
-  type RecordFields,
+  type RequestRecord,
 } from '@nightshift/shared';
 
 /** One line of a batch's results stream. */
@@ -17,20 +17,20 @@ export type ResultLine = Anthropic.Messages.MessageBatchIndividualResponse;
 /** The record fields every decision needs (read in one pipelined peek per chunk). */
 export const PEEK_FIELDS = [
   'state',
-  'sub',
+  'submission',
   'attempt',
   'feature',
   'model',
-  'meta',
+  'metadata',
   'deadline',
   'deaths',
-  'rt',
-  'batch',
-  'dlv',
-  'enq',
-] as const satisfies readonly (keyof RecordFields)[];
+  'realtimeAllowed',
+  'batchId',
+  'delivery',
+  'enqueuedAt',
+] as const satisfies readonly (keyof RequestRecord)[];
 
-export type PeekedRecord = Pick<RecordFields, (typeof PEEK_FIELDS)[number]>;
+export type PeekedRecord = Pick<RequestRecord, (typeof PEEK_FIELDS)[number]>;
 
 /** Which batch the lines come from, and what it may decide. */
 export interface BatchScope {
@@ -104,7 +104,7 @@ export function decide(
     return { kind: 'skip', why: 'malformed' };
   }
   if (scope.onlySuccesses) return { kind: 'skip', why: 'ignored' };
-  if (rec.state !== 'claimed' || rec.sub !== scope.subId) return { kind: 'skip', why: 'stale' };
+  if (rec.state !== 'claimed' || rec.submission !== scope.subId) return { kind: 'skip', why: 'stale' };
   const attempt = Number(rec.attempt) || 1;
   if (result.type === 'errored') return decideErrored(rec, attempt, result.error?.error, scope, policy, now);
   const error = { type: result.type, message: NOT_PROCESSED[result.type] };
@@ -169,7 +169,7 @@ function decideErrored(
  * attempts are used up.
  */
 export function retryOrGiveUp(
-  rec: Pick<PeekedRecord, 'deadline' | 'rt'>,
+  rec: Pick<PeekedRecord, 'deadline' | 'realtimeAllowed'>,
   attempt: number,
   entry: AttemptRecord,
   error: LastError,
@@ -178,7 +178,9 @@ export function retryOrGiveUp(
 ): Effect {
   const deadline = rec.deadline ? Number(rec.deadline) : null;
   if (deadline !== null && now + BATCH_WINDOW_MS + policy.deadlineSlackMs > deadline) {
-    return rec.rt === '1' ? { kind: 'realtime', entry } : { kind: 'dead', reason: 'deadline', error, entry };
+    return rec.realtimeAllowed === '1'
+      ? { kind: 'realtime', entry }
+      : { kind: 'dead', reason: 'deadline', error, entry };
   }
   if (attempt >= policy.maxAttempts) return { kind: 'dead', reason: 'attempts-exhausted', error, entry };
   return {

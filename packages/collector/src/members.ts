@@ -25,7 +25,7 @@ async function forHeldMembers(
       const decided: Decided[] = [];
       recs.forEach((rec, i) => {
         // Read again with every field: the record may have moved on since the script looked.
-        if (rec && rec.state === 'claimed' && rec.sub === scope.subId) {
+        if (rec && rec.state === 'claimed' && rec.submission === scope.subId) {
           decided.push({ cid: range.held[i]!, rec, verdict: verdictOf(rec, now) });
         }
       });

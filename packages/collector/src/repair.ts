@@ -4,7 +4,6 @@ import {
   jobIds,
   type Message,
   parseJson,
-  type RecordFields,
 } from '@nightshift/shared';
 import { addDeadLetters, deadLetterPayload, deliverResults, missingJobIds } from '@nightshift/store';
 import { successOf } from './apply.js';
@@ -65,7 +64,7 @@ export async function repairApplied(
 async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSuccess[], now: number) {
   if (succeeded.length === 0) return 0;
   // Records written before deliveries were recorded name no job: theirs is `res-<custom_id>`.
-  const named = succeeded.map((s) => s.rec.dlv || jobIds.result(s.cid));
+  const named = succeeded.map((s) => s.rec.delivery || jobIds.result(s.cid));
   const distinct = [...new Set(named)];
   const missing = await missingJobIds(ctx.queues.results, distinct);
   const gone = new Set(distinct.filter((_, i) => missing[i]));
@@ -79,7 +78,7 @@ async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSucces
     );
     const moved = await ctx.store.outcomes.redeliver(
       id,
-      part.map((s) => ({ cid: s.cid, from: s.rec.dlv })),
+      part.map((s) => ({ cid: s.cid, from: s.rec.delivery })),
     );
     const results = part
       .filter((_, j) => moved[j])
@@ -96,16 +95,14 @@ async function lostDeadLetters(ctx: Ctx, batchId: string, dead: AppliedDeath[]) 
   const missing = await missingJobIds(ctx.queues.deadLetters, ids);
   const candidates = dead.filter((_, i) => missing[i]);
   if (candidates.length === 0) return [];
-  // `reason` is written by the apply script next to the record fields of the type.
-  const fields = ['params', 'hist', 'reason', 'err', 'done'] as (keyof RecordFields)[];
   const extra = await ctx.store.records.peek(
     candidates.map((d) => d.cid),
-    fields,
+    ['params', 'history', 'reason', 'lastError', 'completedAt'],
   );
   const out: { payload: DeadLetterPayload; deaths: number }[] = [];
   candidates.forEach((d, i) => {
-    const x = extra[i] as unknown as Record<'params' | 'hist' | 'reason' | 'err' | 'done', string> | null;
-    const hist = parseJson<AttemptRecord[]>(x?.hist, []);
+    const x = extra[i];
+    const hist = parseJson<AttemptRecord[]>(x?.history, []);
     // Only the death this batch caused: a later death elsewhere has its own job and its own batch.
     if (!x || hist.at(-1)?.batchId !== batchId) return;
     out.push({
@@ -117,14 +114,14 @@ async function lostDeadLetters(ctx: Ctx, batchId: string, dead: AppliedDeath[]) 
           feature: d.rec.feature,
           model: d.rec.model,
           params: x.params,
-          meta: d.rec.meta,
-          hist: x.hist,
+          metadata: d.rec.metadata,
+          history: x.history,
         },
         {
           reason: x.reason ?? '',
-          lastError: parseJson(x.err, null),
+          lastError: parseJson(x.lastError, null),
           batchId,
-          deadAt: Number(x.done) || ctx.now(),
+          deadAt: Number(x.completedAt) || ctx.now(),
         },
       ),
     });

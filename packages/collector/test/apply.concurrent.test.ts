@@ -6,7 +6,7 @@ import { applyEffects } from '../src/apply.js';
 import { PEEK_FIELDS, type Verdict } from '../src/decide.js';
 import { resolveOptions } from '../src/options.js';
 import { type Ctx, emptyCounts } from '../src/types.js';
-import { emulator, World } from './helpers.js';
+import { type World, withWorld } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
@@ -49,9 +49,7 @@ const deadVerdict = (batchId: string): Verdict => ({
 // both had added under the same id, so a dead request ended without its dead letter.
 describe('when two collectors apply the same result line from the same read', () => {
   it('the dead letter of the death that was applied is kept', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    try {
+    await withWorld(fx.redis, async (w) => {
       const { batch, subId } = await w.seed({ cids: ['twice-1'], track: false });
       const [rec] = await w.store.records.peek(['twice-1'], [...PEEK_FIELDS]);
       const decided = [{ cid: 'twice-1', rec: rec!, verdict: deadVerdict(batch.id) }];
@@ -66,16 +64,11 @@ describe('when two collectors apply the same result line from the same read', ()
       const job = await w.deadLetters.getJob(jobIds.deadLetter('twice-1', 1));
       expect(job?.data.reason).toBe('invalid_request_error');
       expect(await w.deadJobs()).toHaveLength(1);
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 
   it('a dead letter for a death that did not happen is still removed', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    try {
+    await withWorld(fx.redis, async (w) => {
       const { batch, subId } = await w.seed({ cids: ['moved-1'], track: false });
       const [rec] = await w.store.records.peek(['moved-1'], [...PEEK_FIELDS]);
       const origin = { batchId: batch.id, guardSub: subId };
@@ -99,9 +92,6 @@ describe('when two collectors apply the same result line from the same read', ()
       expect(counts.stale).toBe(1);
       expect((await w.store.records.get('moved-1'))?.state).toBe('queued');
       expect(await w.deadJobs()).toHaveLength(0);
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 });

@@ -4,7 +4,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createRedis } from '@nightshift/store';
 import { sourceNodeArgs, useRedis, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
-import { emulator, World } from './helpers.js';
+import { emulator, World, withWorld } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
@@ -67,7 +67,7 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
       for (const cid of cids.filter((c) => c.endsWith('-r')).slice(0, 50)) {
         const rec = (await w.store.records.get(cid))!;
         expect(rec.attempt, cid).toBe('2');
-        expect(JSON.parse(rec.hist), cid).toHaveLength(1);
+        expect(JSON.parse(rec.history), cid).toHaveLength(1);
       }
       expect(emu.inspect.stats().resultStreams).toBeGreaterThanOrEqual(2);
     } finally {
@@ -80,56 +80,48 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
 
 describe('when the results connection drops mid-stream', () => {
   it('re-streams and applies every result exactly once', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    try {
+    await withWorld(fx.redis, async (w) => {
       const cids = Array.from({ length: 300 }, (_, i) => `d${i}`);
       const { batch } = await w.seed({ cids });
-      emu.control.injectFault({ endpoint: 'results', kind: 'drop-stream', afterLines: 120 });
+      w.emu.control.injectFault({ endpoint: 'results', kind: 'drop-stream', afterLines: 120 });
       await w.collector({ chunkSize: 50 });
       await w.waitCollected(batch.id);
       expect((await w.delivered()).length).toBe(300);
       expect((await w.store.stats.all()).succeeded).toBe(300);
-      expect(emu.inspect.stats().resultStreams).toBe(2);
+      expect(w.emu.inspect.stats().resultStreams).toBe(2);
       const job = await w.batches.getJob(`batch-${batch.id}`);
       expect(job?.data.transient).toBeGreaterThanOrEqual(1);
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 });
 
 describe('when a collector is closed in the middle of a results stream', () => {
   it('stops at a chunk boundary and hands the batch back at once for another collector', async () => {
-    const emu = await emulator({ recordRequests: false });
-    const w = new World(fx.redis, emu);
-    try {
-      const cids = Array.from({ length: 3000 }, (_, i) => `c${i}`);
-      const { batch } = await w.seed({ cids });
-      // A long lock: the batch can only move on quickly if close() really hands it back.
-      const first = await w.collector({ chunkSize: 50, lockDurationMs: 120_000 });
-      await waitFor(async () => ((await w.store.stats.all()).succeeded ?? 0) >= 300, { timeoutMs: 60_000 });
-      await first.close();
-      const state = await w.batches.getJobState(`batch-${batch.id}`);
-      expect(['delayed', 'waiting', 'prioritized']).toContain(state);
-      expect((await w.store.stats.all()).succeeded).toBeLessThan(3000);
-      await w.collector({ chunkSize: 500, lockDurationMs: 120_000 });
-      expect((await w.waitCollected(batch.id, 60_000)).state).toBe('collected');
-      expect((await w.delivered()).length).toBe(3000);
-      expect((await w.store.stats.all()).succeeded).toBe(3000);
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    await withWorld(
+      fx.redis,
+      async (w) => {
+        const cids = Array.from({ length: 3000 }, (_, i) => `c${i}`);
+        const { batch } = await w.seed({ cids });
+        // A long lock: the batch can only move on quickly if close() really hands it back.
+        const first = await w.collector({ chunkSize: 50, lockDurationMs: 120_000 });
+        await waitFor(async () => ((await w.store.stats.all()).succeeded ?? 0) >= 300, { timeoutMs: 60_000 });
+        await first.close();
+        const state = await w.batches.getJobState(`batch-${batch.id}`);
+        expect(['delayed', 'waiting', 'prioritized']).toContain(state);
+        expect((await w.store.stats.all()).succeeded).toBeLessThan(3000);
+        await w.collector({ chunkSize: 500, lockDurationMs: 120_000 });
+        expect((await w.waitCollected(batch.id, 60_000)).state).toBe('collected');
+        expect((await w.delivered()).length).toBe(3000);
+        expect((await w.store.stats.all()).succeeded).toBe(3000);
+      },
+      { recordRequests: false },
+    );
   }, 90_000);
 });
 
 describe('nightshift-collector (bin)', () => {
   it('starts from the environment, collects, and exits 0 on SIGTERM', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    try {
+    await withWorld(fx.redis, async (w) => {
       const { batch } = await w.seed({ cids: ['bin-1', 'bin-2'] });
       const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
       const child = spawn(process.execPath, sourceNodeArgs(bin), {
@@ -140,7 +132,7 @@ describe('nightshift-collector (bin)', () => {
           NIGHTSHIFT_POLL_MS: '200',
           NIGHTSHIFT_LOG_LEVEL: 'silent',
           ANTHROPIC_API_KEY: 'test-key',
-          ANTHROPIC_BASE_URL: emu.url,
+          ANTHROPIC_BASE_URL: w.emu.url,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
@@ -151,18 +143,13 @@ describe('nightshift-collector (bin)', () => {
       expect(await exited).toBe(0);
       expect(await w.store.heartbeats.list()).toEqual([]);
       expect((await w.delivered()).length).toBe(2);
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   }, 90_000);
 });
 
 describe('when the results stream stops flowing without closing', () => {
   it('the watchdog aborts it and the batch is re-streamed', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    try {
+    await withWorld(fx.redis, async (w) => {
       const cids = Array.from({ length: 200 }, (_, i) => `st${i}`);
       const { batch } = await w.seed({ cids });
       // Network fault: the first results response delivers part of its body, then hangs (until aborted).
@@ -184,7 +171,7 @@ describe('when the results stream stops flowing without closing', () => {
       };
       const client = new Anthropic({
         apiKey: 'test-key',
-        baseURL: emu.url,
+        baseURL: w.emu.url,
         maxRetries: 0,
         fetch: stallingFetch,
       });
@@ -194,9 +181,6 @@ describe('when the results stream stops flowing without closing', () => {
       expect((await w.store.stats.all()).succeeded).toBe(200);
       const job = await w.batches.getJob(`batch-${batch.id}`);
       expect(job?.data.lastError).toMatch(/stalled/);
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 });

@@ -3,36 +3,21 @@ import { createRedis } from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
 import { useRedis, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
-import { defaultParams, emulator, World } from './helpers.js';
+import { defaultParams, type World, withWorld } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** Runs `fn` with a fresh emulator and world, closing both afterwards. */
-async function withWorld(
-  emuOpts: Parameters<typeof emulator>[0],
-  fn: (w: World) => Promise<void>,
-): Promise<void> {
-  const emu = await emulator(emuOpts);
-  const w = new World(fx.redis, emu);
-  try {
-    await fn(w);
-  } finally {
-    await w.close();
-    await emu.close();
-  }
-}
-
 const lastOutcome = async (w: World, cid: string) => {
-  const hist = JSON.parse((await w.store.records.get(cid))!.hist) as { outcome: string }[];
+  const hist = JSON.parse((await w.store.records.get(cid))!.history) as { outcome: string }[];
   return hist[hist.length - 1]?.outcome;
 };
 
 describe('when the API answers 404 right after create', () => {
   it('keeps polling through the propagation delay and collects the batch', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       w.emu.control.injectFault({ endpoint: 'retrieve', kind: 'not-found-after-create', forMs: 1500 });
       await w.collector(); // already running when the batch appears
       const { batch } = await w.seed({ cids: ['nf-a', 'nf-b'] });
@@ -43,7 +28,7 @@ describe('when the API answers 404 right after create', () => {
     }));
 
   it('declares the batch lost once 404s outlast the grace period, and requeues its requests', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       w.emu.control.injectFault({ endpoint: 'retrieve', kind: 'not-found-after-create', forMs: HOUR });
       const { batch } = await w.seed({ cids: ['lost-a', 'lost-b'] });
       await w.collector({ notFoundGraceMs: 400 });
@@ -58,44 +43,48 @@ describe('when the API answers 404 right after create', () => {
 
 describe('when a batch runs into its 24 h expiry', () => {
   it('requeues the expired requests; a deadline no batch can meet goes real-time or dies', () =>
-    withWorld({ processing: 'manual' }, async (w) => {
-      const now = () => w.emu.clock.now();
-      const t0 = now();
-      const deadline = (cid: string) => (cid.startsWith('dl-') ? t0 + 30 * HOUR : null);
-      const { batch } = await w.seed({
-        cids: ['ex-1', 'ex-2', 'dl-rt', 'dl-dead'],
-        deadline,
-        realtime: (cid) => cid === 'dl-rt',
-        now: t0,
-      });
-      await w.collector({ now });
-      await waitFor(async () => ((await w.batches.getJob(`batch-${batch.id}`))?.data.polls ?? 0) >= 1);
-      expect((await w.store.batches.get(batch.id))!.state).toBe('submitted');
-      w.emu.clock.advance(24 * HOUR + 60_000);
-      await w.waitCollected(batch.id);
+    withWorld(
+      fx.redis,
+      async (w) => {
+        const now = () => w.emu.clock.now();
+        const t0 = now();
+        const deadline = (cid: string) => (cid.startsWith('dl-') ? t0 + 30 * HOUR : null);
+        const { batch } = await w.seed({
+          cids: ['ex-1', 'ex-2', 'dl-rt', 'dl-dead'],
+          deadline,
+          realtime: (cid) => cid === 'dl-rt',
+          now: t0,
+        });
+        await w.collector({ now });
+        await waitFor(async () => ((await w.batches.getJob(`batch-${batch.id}`))?.data.polls ?? 0) >= 1);
+        expect((await w.store.batches.get(batch.id))!.state).toBe('submitted');
+        w.emu.clock.advance(24 * HOUR + 60_000);
+        await w.waitCollected(batch.id);
 
-      for (const cid of ['ex-1', 'ex-2']) {
-        expect(await w.store.records.get(cid)).toMatchObject({ state: 'queued', attempt: '2' });
-        expect(await lastOutcome(w, cid)).toBe('expired');
-      }
-      // The caller allowed the real-time path: answered at list price, delivered like a batch result.
-      await waitFor(async () => (await w.store.records.get('dl-rt'))?.state === 'succeeded');
-      const rt = (await w.delivered()).find((r) => r.customId === 'dl-rt')!;
-      expect(rt.jobId).toBe('res-dl-rt');
-      expect(rt).toMatchObject({ mode: 'realtime', batchId: null });
-      expect(rt.cost.cost).toBe(rt.cost.realtimeEquivalent);
-      expect((await w.store.ledger.rows()).map((r) => r.mode)).toEqual(['realtime']);
-      // No real-time path: dead-lettered with reason 'deadline'.
-      expect(await w.store.records.get('dl-dead')).toMatchObject({ state: 'dead', reason: 'deadline' });
-      const dl = (await w.deadLetters.getJob('dead-dl-dead-1'))!.data as DeadLetterPayload;
-      expect(dl.reason).toBe('deadline');
-      expect(dl.attempts.map((a) => a.outcome)).toEqual(['expired']);
-    }));
+        for (const cid of ['ex-1', 'ex-2']) {
+          expect(await w.store.records.get(cid)).toMatchObject({ state: 'queued', attempt: '2' });
+          expect(await lastOutcome(w, cid)).toBe('expired');
+        }
+        // The caller allowed the real-time path: answered at list price, delivered like a batch result.
+        await waitFor(async () => (await w.store.records.get('dl-rt'))?.state === 'succeeded');
+        const rt = (await w.delivered()).find((r) => r.customId === 'dl-rt')!;
+        expect(rt.jobId).toBe('res-dl-rt');
+        expect(rt).toMatchObject({ mode: 'realtime', batchId: null });
+        expect(rt.cost.cost).toBe(rt.cost.realtimeEquivalent);
+        expect((await w.store.ledger.rows()).map((r) => r.mode)).toEqual(['realtime']);
+        // No real-time path: dead-lettered with reason 'deadline'.
+        expect(await w.store.records.get('dl-dead')).toMatchObject({ state: 'dead', reason: 'deadline' });
+        const dl = (await w.deadLetters.getJob('dead-dl-dead-1'))!.data as DeadLetterPayload;
+        expect(dl.reason).toBe('deadline');
+        expect(dl.attempts.map((a) => a.outcome)).toEqual(['expired']);
+      },
+      { processing: 'manual' },
+    ));
 });
 
 describe('when results approach and pass the 29-day archive', () => {
   it('alerts while uncollected, then declares the batch lost once results are gone', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       const now = () => w.emu.clock.now();
       const { batch } = await w.seed({ cids: ['ar-1', 'ar-2'], now: now() });
       w.emu.clock.advance(26.5 * DAY);
@@ -118,7 +107,7 @@ describe('when results approach and pass the 29-day archive', () => {
 
 describe('orphan adoption', () => {
   it('adopts an unknown ended batch carrying our custom_ids and applies its successes once', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       const cids = ['or-1', 'or-2', 'or-3'];
       const { batch, subId } = await w.seed({ cids, commit: false });
       await w.store.submissions.release(subId); // recovery found no batch: the requests went back to the queue
@@ -145,7 +134,7 @@ describe('orphan adoption', () => {
 
 describe('when two batches were committed for one submission', () => {
   it('delivers each success once; only the first batch decides failures', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       w.emu.control.injectOutcome({ match: /^dup-c$/, outcome: 'errored', errorType: 'api_error', times: 1 });
       const cids = ['dup-a', 'dup-b', 'dup-c'];
       const { batch: first, subId } = await w.seed({ cids });
@@ -167,7 +156,7 @@ describe('when two batches were committed for one submission', () => {
 
 describe('retry, backoff and the dead letter', () => {
   it('retries with exponential backoff and dead-letters with the full history when attempts run out', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       w.emu.control.injectOutcome({
         match: /^rr$/,
         outcome: 'errored',
@@ -181,7 +170,7 @@ describe('retry, backoff and the dead letter', () => {
       expect(await w.store.records.get('rr')).toMatchObject({
         state: 'queued',
         attempt: '2',
-        ready: String(T + 1000),
+        readyAt: String(T + 1000),
       });
       T += 10_000;
       const second = await w.resubmit(['rr'], T);
@@ -189,7 +178,7 @@ describe('retry, backoff and the dead letter', () => {
       expect(await w.store.records.get('rr')).toMatchObject({
         state: 'queued',
         attempt: '3',
-        ready: String(T + 2000),
+        readyAt: String(T + 2000),
       });
       T += 10_000;
       const third = await w.resubmit(['rr'], T);
@@ -207,7 +196,7 @@ describe('retry, backoff and the dead letter', () => {
 
 describe('the sweep', () => {
   it('re-adds a missing tracking job, raises liveness alerts and clears them once resolved', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       const t0 = Date.now();
       let T = t0;
       const { batch } = await w.seed({ cids: ['sw-1'], track: false, now: t0 });
@@ -229,7 +218,7 @@ describe('the sweep', () => {
     }));
 
   it('purges records, submissions and batches past retention, and nothing else', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       const T = Date.now();
       const { batch, subId } = await w.seed({ cids: ['old-1', 'old-2'], now: T });
       await w.collector({ now: () => T });
@@ -266,7 +255,7 @@ describe('retention from its indexes', () => {
     Number(/cmdstat_scan:calls=(\d+)/.exec(await fx.redis.info('commandstats'))?.[1] ?? 0);
 
   it('indexes what came before the indexes once, keeps a retried dead letter, then never walks the keyspace', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       const T = Date.now();
       w.emu.control.injectOutcome({
         match: /^idx-3$/,
@@ -280,7 +269,7 @@ describe('retention from its indexes', () => {
       // idx-2 and the submission became final before the indexes existed; idx-3 is retried by an operator.
       await fx.redis.zrem(k.finals, 'idx-2');
       await fx.redis.zrem(k.resolvedSubmissions, subId);
-      expect(await w.store.outcomes.retryDead(['idx-3'])).toEqual(['ok']);
+      expect(await w.store.outcomes.retryDead(['idx-3'])).toEqual([{ code: 'ok' }]);
       await fx.redis.rpush(k.submissionMembers(`${subId}-rejected`), 'refused-at-create');
 
       const janitor = await w.collector({ runWorker: false, now: () => T + 36 * DAY });
@@ -302,7 +291,7 @@ describe('retention from its indexes', () => {
 
 describe('deleteAfterCollect', () => {
   it('deletes the batch at the API once its results are applied', () =>
-    withWorld({}, async (w) => {
+    withWorld(fx.redis, async (w) => {
       const { batch } = await w.seed({ cids: ['del-1'] });
       await w.collector({ deleteAfterCollect: true });
       await w.waitCollected(batch.id);

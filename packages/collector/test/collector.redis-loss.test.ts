@@ -1,9 +1,10 @@
+import type { EmulatorOptions } from '@nightshift/emulator';
 import { jobIds } from '@nightshift/shared';
 import { createRedis, type RedisClient } from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
 import { type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emulator, World } from './helpers.js';
+import { type World, withWorld } from './helpers.js';
 
 // Found by the chaos suite (bench/chaos, scenario redis-everysec): when Redis loses its last
 // acknowledged writes (an OS crash under appendfsync everysec, a failover to a lagging replica),
@@ -24,24 +25,23 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function withWorld(fn: (w: World) => Promise<void>, emuOpts: Parameters<typeof emulator>[0] = {}) {
-  const emu = await emulator(emuOpts);
-  const w = new World(redis, emu);
-  // The restart test drops every connection: the world's own queues report it; nothing to act on.
-  for (const q of [w.results, w.deadLetters, w.batches]) q.on('error', () => undefined);
-  try {
-    await fn(w);
-  } finally {
-    await w.close();
-    await emu.close();
-  }
-}
+/** {@link withWorld} on this file's Redis, which its tests restart and take away. */
+const withWorldThroughRestarts = (fn: (w: World) => Promise<void>, emuOpts: EmulatorOptions = {}) =>
+  withWorld(
+    redis,
+    (w) => {
+      // The restart test drops every connection: the world's own queues report it; nothing to act on.
+      for (const q of [w.results, w.deadLetters, w.batches]) q.on('error', () => undefined);
+      return fn(w);
+    },
+    emuOpts,
+  );
 
 const ledgerResults = async (w: World) => (await w.store.ledger.rows()).reduce((n, r) => n + r.results, 0);
 
 describe('when the job of an applied result is missing (a collector killed between the two, or Redis lost it)', () => {
   it('the next pass over the batch adds the missing result job and dead letter, and nothing twice', () =>
-    withWorld(async (w) => {
+    withWorldThroughRestarts(async (w) => {
       const cids = ['kept-1', 'kept-2', 'kept-3', 'poison-1'];
       w.emu.control.injectOutcome({
         match: /^poison-/,
@@ -76,7 +76,7 @@ describe('when the job of an applied result is missing (a collector killed betwe
 
 describe('when Redis restarts while a collector is in the middle of a batch', () => {
   it('the pass is done again from the start, and every result still takes effect once', () =>
-    withWorld(
+    withWorldThroughRestarts(
       async (w) => {
         const cids = Array.from({ length: 600 }, (_, i) => `mid-${i}`);
         const { batch } = await w.seed({ cids });

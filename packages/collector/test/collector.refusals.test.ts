@@ -3,27 +3,16 @@ import type { DeadLetterPayload } from '@nightshift/shared';
 import { createRedis } from '@nightshift/store';
 import { useRedis, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
-import { defaultParams, emulator, World } from './helpers.js';
+import { defaultParams, withWorld } from './helpers.js';
 
 // Refusals the collector meets: coded errors in result lines, a refused retrieve or results call,
 // and a refused real-time call; plus what results cost when the API ran them US-only.
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
-async function withWorld(fn: (w: World) => Promise<void>, emuOpts: Parameters<typeof emulator>[0] = {}) {
-  const emu = await emulator(emuOpts);
-  const w = new World(fx.redis, emu);
-  try {
-    await fn(w);
-  } finally {
-    await w.close();
-    await emu.close();
-  }
-}
-
 describe('errored result lines with an error_code', () => {
   it('an account code holds its requests (no attempt, no dead letter) and opens the circuit once', async () => {
-    await withWorld(async (w) => {
+    await withWorld(fx.redis, async (w) => {
       const held = ['h-1', 'h-2', 'h-3'];
       w.emu.control.injectOutcome({
         match: /^h-/,
@@ -44,7 +33,7 @@ describe('errored result lines with an error_code', () => {
       await w.waitCollected(batch.id);
       for (const cid of held) {
         expect(await w.store.records.get(cid), cid).toMatchObject({ state: 'queued', attempt: '1' });
-        expect(JSON.parse((await w.store.records.get(cid))!.err)).toMatchObject({
+        expect(JSON.parse((await w.store.records.get(cid))!.lastError)).toMatchObject({
           code: 'organization_on_hold',
         });
         expect(await w.store.records.status(cid)).toMatchObject({
@@ -75,7 +64,7 @@ describe('errored result lines with an error_code', () => {
 
 describe('a refused retrieve or results call', () => {
   it('400 organization_on_hold on retrieve opens the circuit; the batch is collected once it lifts', async () => {
-    await withWorld(async (w) => {
+    await withWorld(fx.redis, async (w) => {
       const check = w.emu.control.injectFault({
         endpoint: 'retrieve',
         kind: 'status',
@@ -105,7 +94,7 @@ describe('a refused retrieve or results call', () => {
   });
 
   it('402 on results opens the billing circuit and the stream is read again later', async () => {
-    await withWorld(async (w) => {
+    await withWorld(fx.redis, async (w) => {
       const { batch } = await w.seed({ cids: ['c', 'd'] });
       w.emu.control.injectFault({ endpoint: 'results', kind: 'status', status: 402, times: 2 });
       await w.collector();
@@ -122,7 +111,7 @@ describe('a refused retrieve or results call', () => {
 
 describe('a refused real-time call', () => {
   it('keeps the request real-time, stops submissions, waits the cooldown, then one probe call resumes', async () => {
-    await withWorld(async (w) => {
+    await withWorld(fx.redis, async (w) => {
       let now = Date.now();
       const params = JSON.stringify(defaultParams('rt'));
       const rt = ['rt-1', 'rt-2', 'rt-3'].map((cid) => ({
@@ -184,6 +173,7 @@ describe('a refused real-time call', () => {
 describe('what results cost', () => {
   it('counts US-only inference at 1.1× in the payload and the ledger, and alerts a model with no price', async () => {
     await withWorld(
+      fx.redis,
       async (w) => {
         const { batch } = await w.seed({
           cids: ['us-1', 'us-2'],

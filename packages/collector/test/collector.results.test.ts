@@ -3,7 +3,7 @@ import { createRedis } from '@nightshift/store';
 import { useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import type { CollectorEvents } from '../src/index.js';
-import { capturingLogger, defaultParams, emulator, World } from './helpers.js';
+import { capturingLogger, defaultParams, emulator, World, withWorld } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
@@ -12,11 +12,9 @@ const FATAL = ['invalid_request_error', 'permission_error', 'not_found_error', '
 
 describe('when a batch ends with every kind of result', () => {
   it('delivers, requeues, dead-letters, holds and counts each line by its type', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    const T = Date.now();
-    const { logger, lines } = capturingLogger();
-    try {
+    await withWorld(fx.redis, async (w) => {
+      const T = Date.now();
+      const { logger, lines } = capturingLogger();
       const ok = ['ok-1', 'ok-2'];
       const retry = RETRYABLE.map((t) => `r-${t}`);
       const fatal = FATAL.map((t) => `f-${t}`);
@@ -24,15 +22,15 @@ describe('when a batch ends with every kind of result', () => {
       const held: Record<string, string> = { billing_error: 'bill-1', authentication_error: 'auth-1' };
       for (const t of [...RETRYABLE, ...FATAL, ...Object.keys(held)]) {
         const id = held[t] ?? (RETRYABLE.includes(t) ? `r-${t}` : `f-${t}`);
-        emu.control.injectOutcome({
+        w.emu.control.injectOutcome({
           match: new RegExp(`^${id}$`),
           outcome: 'errored',
           errorType: t,
           message: `msg ${t}`,
         });
       }
-      emu.control.injectOutcome({ match: /^exp-1$/, outcome: 'expired' });
-      emu.control.injectOutcome({ match: /^can-1$/, outcome: 'canceled' });
+      w.emu.control.injectOutcome({ match: /^exp-1$/, outcome: 'expired' });
+      w.emu.control.injectOutcome({ match: /^can-1$/, outcome: 'canceled' });
       const apiCids = [...cids.filter((c) => c !== 'miss-1'), 'alien-1'];
       const { batch, subId } = await w.seed({
         cids,
@@ -93,7 +91,12 @@ describe('when a batch ends with every kind of result', () => {
       // retryable errors (and unknown types), expired, canceled and missing: attempt + 1, backoff.
       for (const cid of [...retry, 'exp-1', 'can-1', 'miss-1']) {
         const rec = await w.store.records.get(cid);
-        expect(rec, cid).toMatchObject({ state: 'queued', attempt: '2', ready: String(T + 60_000), sub: '' });
+        expect(rec, cid).toMatchObject({
+          state: 'queued',
+          attempt: '2',
+          readyAt: String(T + 60_000),
+          submission: '',
+        });
       }
       const apiErr = await w.store.records.status('r-api_error');
       expect(apiErr).toMatchObject({
@@ -102,7 +105,7 @@ describe('when a batch ends with every kind of result', () => {
         history: [{ attempt: 1, batchId: batch.id, outcome: 'errored', errorType: 'api_error' }],
       });
       const firstOutcome = async (cid: string) =>
-        JSON.parse((await w.store.records.get(cid))!.hist)[0].outcome;
+        JSON.parse((await w.store.records.get(cid))!.history)[0].outcome;
       expect(await firstOutcome('exp-1')).toBe('expired');
       expect(await firstOutcome('can-1')).toBe('canceled');
       expect(await firstOutcome('miss-1')).toBe('missing');
@@ -158,18 +161,13 @@ describe('when a batch ends with every kind of result', () => {
       expect(seen.requeued).toBe(RETRYABLE.length + 5);
       expect(JSON.parse((await w.store.batches.get(batch.id))!.counts)).toMatchObject({ delivered: 2 });
       expect(subId).toBeTruthy();
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 });
 
 describe('how results are packed into {results} jobs', () => {
   it('puts resultsPerJob results in a job, each delivered once, and refuses a bad resultsPerJob', async () => {
-    const emu = await emulator();
-    const w = new World(fx.redis, emu);
-    try {
+    await withWorld(fx.redis, async (w) => {
       const cids = Array.from({ length: 250 }, (_, i) => `pack-${i}`);
       const { batch } = await w.seed({ cids });
       await w.collector({ resultsPerJob: 100, chunkSize: 500 });
@@ -179,19 +177,16 @@ describe('how results are packed into {results} jobs', () => {
       const delivered = await w.delivered();
       expect(delivered.map((r) => r.customId).sort()).toEqual([...cids].sort());
       // Every record names the job that carries it.
-      const recs = await w.store.records.peekMany(cids, ['dlv']);
+      const recs = await w.store.records.peekMany(cids, ['delivery']);
       const byId = new Map(delivered.map((r) => [r.customId, r.jobId]));
-      expect(recs.every((r, i) => r?.dlv === byId.get(cids[i]!))).toBe(true);
+      expect(recs.every((r, i) => r?.delivery === byId.get(cids[i]!))).toBe(true);
 
       for (const bad of [0, 1.5, 1_001]) {
         await expect(w.collector({ resultsPerJob: bad })).rejects.toThrow(
           /resultsPerJob: must be (a positive number|a whole number from 1 to 1,000)/,
         );
       }
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+    });
   });
 });
 

@@ -3,7 +3,7 @@ import { createRedis } from '@nightshift/store';
 import { useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import { costReport } from '../src/index.js';
-import { capturingLogger, emulator, World } from './helpers.js';
+import { capturingLogger, withWorld } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }));
 
@@ -41,80 +41,79 @@ function handCost(p: ResultPayload, price: typeof SONNET_46) {
 
 describe('the cost and savings ledger', () => {
   it('prices two models with cache writes and reads exactly as computed by hand', async () => {
-    const emu = await emulator({ minCacheableTokens: 16 });
-    const w = new World(fx.redis, emu);
-    const { logger, lines } = capturingLogger();
-    try {
-      const sonnet = ['s-1', 's-2', 's-3'];
-      const haiku = ['h-1', 'h-2', 'h-3'];
-      const a = await w.seed({
-        cids: sonnet,
-        feature: 'summarize',
-        params: (cid) => params('claude-sonnet-4-6', SHARED_A, '5m', cid),
-      });
-      const b = await w.seed({
-        cids: haiku,
-        feature: 'triage',
-        params: (cid) => params('claude-haiku-4-5', SHARED_B, '1h', cid),
-      });
-      const T = Date.now();
-      await w.collector({ logger, now: () => T });
-      await w.waitCollected(a.batch.id);
-      await w.waitCollected(b.batch.id);
+    await withWorld(
+      fx.redis,
+      async (w) => {
+        const { logger, lines } = capturingLogger();
+        const sonnet = ['s-1', 's-2', 's-3'];
+        const haiku = ['h-1', 'h-2', 'h-3'];
+        const a = await w.seed({
+          cids: sonnet,
+          feature: 'summarize',
+          params: (cid) => params('claude-sonnet-4-6', SHARED_A, '5m', cid),
+        });
+        const b = await w.seed({
+          cids: haiku,
+          feature: 'triage',
+          params: (cid) => params('claude-haiku-4-5', SHARED_B, '1h', cid),
+        });
+        const T = Date.now();
+        await w.collector({ logger, now: () => T });
+        await w.waitCollected(a.batch.id);
+        await w.waitCollected(b.batch.id);
 
-      const payloads = await w.delivered();
-      expect(payloads).toHaveLength(6);
-      const costs = payloads.map((p) => ({
-        p,
-        ...handCost(p, p.model === 'claude-sonnet-4-6' ? SONNET_46 : HAIKU_45),
-      }));
-      const of = (model: string) => costs.filter((c) => c.p.model === model);
-      // The cache tiers really occur: one write per batch (5 m for Sonnet, 1 h for Haiku), then reads.
-      expect(of('claude-sonnet-4-6').reduce((n, c) => n + c.cw5, 0)).toBeGreaterThan(0);
-      expect(of('claude-haiku-4-5').reduce((n, c) => n + c.cw1h, 0)).toBeGreaterThan(0);
-      for (const m of ['claude-sonnet-4-6', 'claude-haiku-4-5']) {
-        expect(of(m).filter((c) => c.cr > 0)).toHaveLength(2);
-      }
-      for (const c of costs) {
-        expect(c.p.cost.cost).toBeCloseTo(c.batch, 12);
-        expect(c.p.cost.realtimeEquivalent).toBeCloseTo(c.list, 12);
-      }
+        const payloads = await w.delivered();
+        expect(payloads).toHaveLength(6);
+        const costs = payloads.map((p) => ({
+          p,
+          ...handCost(p, p.model === 'claude-sonnet-4-6' ? SONNET_46 : HAIKU_45),
+        }));
+        const of = (model: string) => costs.filter((c) => c.p.model === model);
+        // The cache tiers really occur: one write per batch (5 m for Sonnet, 1 h for Haiku), then reads.
+        expect(of('claude-sonnet-4-6').reduce((n, c) => n + c.cw5, 0)).toBeGreaterThan(0);
+        expect(of('claude-haiku-4-5').reduce((n, c) => n + c.cw1h, 0)).toBeGreaterThan(0);
+        for (const m of ['claude-sonnet-4-6', 'claude-haiku-4-5']) {
+          expect(of(m).filter((c) => c.cr > 0)).toHaveLength(2);
+        }
+        for (const c of costs) {
+          expect(c.p.cost.cost).toBeCloseTo(c.batch, 12);
+          expect(c.p.cost.realtimeEquivalent).toBeCloseTo(c.list, 12);
+        }
 
-      const sum = (xs: typeof costs, k: 'batch' | 'list') => xs.reduce((n, c) => n + c[k], 0);
-      const report = await costReport(w.store, { days: 1, now: T });
-      expect(report.totals.results).toBe(6);
-      expect(report.totals.batchResults).toBe(6);
-      expect(report.totals.costUsd).toBeCloseTo(sum(costs, 'batch'), 8);
-      expect(report.totals.realtimeEquivalentUsd).toBeCloseTo(sum(costs, 'list'), 8);
-      expect(report.totals.savingsUsd).toBeCloseTo(sum(costs, 'list') - sum(costs, 'batch'), 8);
-      const byModel = Object.fromEntries(report.byModel.map((r) => [r.model, r]));
-      for (const m of ['claude-sonnet-4-6', 'claude-haiku-4-5']) {
-        expect(byModel[m]!.results).toBe(3);
-        expect(byModel[m]!.costUsd).toBeCloseTo(sum(of(m), 'batch'), 8);
-        expect(byModel[m]!.tokens.cacheRead).toBe(of(m).reduce((n, c) => n + c.cr, 0));
-      }
-      expect(report.byFeature.map((r) => r.feature).sort()).toEqual(['summarize', 'triage']);
-      expect(report.byFeature.find((r) => r.feature === 'triage')!.costUsd).toBeCloseTo(
-        sum(of('claude-haiku-4-5'), 'batch'),
-        8,
-      );
-      expect(report.byFeatureModel).toHaveLength(2);
-      expect(report.byDay).toHaveLength(1);
-      expect(report.byDay[0]!.results).toBe(6);
+        const sum = (xs: typeof costs, k: 'batch' | 'list') => xs.reduce((n, c) => n + c[k], 0);
+        const report = await costReport(w.store, { days: 1, now: T });
+        expect(report.totals.results).toBe(6);
+        expect(report.totals.batchResults).toBe(6);
+        expect(report.totals.costUsd).toBeCloseTo(sum(costs, 'batch'), 8);
+        expect(report.totals.realtimeEquivalentUsd).toBeCloseTo(sum(costs, 'list'), 8);
+        expect(report.totals.savingsUsd).toBeCloseTo(sum(costs, 'list') - sum(costs, 'batch'), 8);
+        const byModel = Object.fromEntries(report.byModel.map((r) => [r.model, r]));
+        for (const m of ['claude-sonnet-4-6', 'claude-haiku-4-5']) {
+          expect(byModel[m]!.results).toBe(3);
+          expect(byModel[m]!.costUsd).toBeCloseTo(sum(of(m), 'batch'), 8);
+          expect(byModel[m]!.tokens.cacheRead).toBe(of(m).reduce((n, c) => n + c.cr, 0));
+        }
+        expect(report.byFeature.map((r) => r.feature).sort()).toEqual(['summarize', 'triage']);
+        expect(report.byFeature.find((r) => r.feature === 'triage')!.costUsd).toBeCloseTo(
+          sum(of('claude-haiku-4-5'), 'batch'),
+          8,
+        );
+        expect(report.byFeatureModel).toHaveLength(2);
+        expect(report.byDay).toHaveLength(1);
+        expect(report.byDay[0]!.results).toBe(6);
 
-      const week = await costReport(w.store, { days: 7, now: T });
-      expect(week.byDay).toHaveLength(7);
-      expect(week.byDay.at(-1)!.day).toBe(new Date(T).toISOString().slice(0, 10));
-      expect(week.totals.costUsd).toBe(report.totals.costUsd);
+        const week = await costReport(w.store, { days: 7, now: T });
+        expect(week.byDay).toHaveLength(7);
+        expect(week.byDay.at(-1)!.day).toBe(new Date(T).toISOString().slice(0, 10));
+        expect(week.totals.costUsd).toBe(report.totals.costUsd);
 
-      // The usage log carries the same figures, one line per result.
-      const usage = lines.filter((l) => l.event === 'usage');
-      expect(usage).toHaveLength(6);
-      const logged = usage.reduce((n, l) => n + (l.costUsd as number), 0);
-      expect(logged).toBeCloseTo(sum(costs, 'batch'), 10);
-    } finally {
-      await w.close();
-      await emu.close();
-    }
+        // The usage log carries the same figures, one line per result.
+        const usage = lines.filter((l) => l.event === 'usage');
+        expect(usage).toHaveLength(6);
+        const logged = usage.reduce((n, l) => n + (l.costUsd as number), 0);
+        expect(logged).toBeCloseTo(sum(costs, 'batch'), 10);
+      },
+      { minCacheableTokens: 16 },
+    );
   });
 });

@@ -225,9 +225,9 @@ export class World {
     );
     const recs = await this.store.records.peekMany(
       all.map((r) => r.customId),
-      ['state', 'dlv'],
+      ['state', 'delivery'],
     );
-    const out = all.filter((r, i) => recs[i]?.dlv === r.jobId);
+    const out = all.filter((r, i) => recs[i]?.delivery === r.jobId);
     const twice = out.filter((r, i) => out.findIndex((o) => o.customId === r.customId) !== i);
     if (twice.length) throw new Error(`delivered twice: ${twice.map((r) => r.customId).join(', ')}`);
     return out;
@@ -245,4 +245,20 @@ export class World {
 
 export async function emulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   return startEmulator({ quiet: true, ...opts });
+}
+
+/** Runs `fn` with a fresh emulator and a world on `redis`, closing both afterwards. */
+export async function withWorld(
+  redis: RedisClient,
+  fn: (w: World) => Promise<void>,
+  emuOpts: EmulatorOptions = {},
+): Promise<void> {
+  const emu = await emulator(emuOpts);
+  const w = new World(redis, emu);
+  try {
+    await fn(w);
+  } finally {
+    await w.close();
+    await emu.close();
+  }
 }

@@ -18,7 +18,6 @@ import {
   modelLifecycle,
   NightshiftError,
   type PriceTable,
-  type RequestState,
   type RetiredModel,
   redactedCopy,
   redactUrls,
@@ -28,6 +27,7 @@ import {
   createRedis,
   describeRedis,
   type EnqueueItem,
+  type EnqueueResult,
   logRedisErrors,
   ModelAlerts,
   openQueue,
@@ -121,9 +121,10 @@ export function createProducer(opts: ProducerOptions): Producer {
     cancel: (customId) =>
       guard(async () => {
         checkCustomId(customId);
-        const [code = 'unknown'] = await core.store.records.cancel([customId], core.now());
-        if (code === 'ok' || code === 'canceled') return { customId, canceled: true, state: 'canceled' };
-        return { customId, canceled: false, state: code === 'unknown' ? 'unknown' : code.slice(11) };
+        const [result = { code: 'unknown' }] = await core.store.records.cancel([customId], core.now());
+        if (result.code === 'ok' || result.code === 'canceled')
+          return { customId, canceled: true, state: 'canceled' };
+        return { customId, canceled: false, state: result.code === 'unknown' ? 'unknown' : result.state };
       }),
     customIdFor,
     close: () => {
@@ -358,7 +359,7 @@ async function precheck(
     Array.from({ length: Math.ceil(cids.length / WRITE_SLICE) }, async (_, s) => {
       const slice = cids.slice(s * WRITE_SLICE, (s + 1) * WRITE_SLICE);
       if ((await store.records.count(slice)) === 0) return slice.map(() => null);
-      return store.records.peek(slice, ['state', 'phash']);
+      return store.records.peek(slice, ['state', 'paramsHash']);
     }),
   );
   const current = slices.flat();
@@ -369,7 +370,7 @@ async function precheck(
     if (!cur) toWrite.push(u);
     // replace re-opens a canceled request, even with the same params.
     else if (replace && cur.state === 'canceled') toWrite.push(u);
-    else if (cur.phash === u.item.phash)
+    else if (cur.paramsHash === u.item.phash)
       u.result = { customId: u.item.cid, outcome: 'exists', state: cur.state };
     else if (replace && cur.state === 'queued') toWrite.push(u);
     else
@@ -403,7 +404,7 @@ async function write(
     realtimeAllowed: (item.realtime ?? defaultRealtime) === 'fallback',
     state: realtime ? 'realtime' : 'queued',
   }));
-  const codes: string[] = new Array(items.length);
+  const codes: EnqueueResult[] = new Array(items.length);
   let next = 0;
   let written = 0;
   let failed = false;
@@ -436,20 +437,22 @@ async function write(
   }
   const raced: ConflictError['conflicts'] = [];
   toWrite.forEach((u, i) => {
-    const code = codes[i]!;
+    const result = codes[i]!;
     const cid = u.item.cid;
-    if (code === 'new')
-      u.result = { customId: cid, outcome: 'queued', state: u.realtime ? 'realtime' : 'queued' };
-    else if (code === 'replaced')
-      u.result = { customId: cid, outcome: 'replaced', state: u.realtime ? 'realtime' : 'queued' };
-    else if (code.startsWith('exists:'))
-      u.result = { customId: cid, outcome: 'exists', state: code.slice(7) as RequestState };
-    else
-      raced.push({
-        ...(single ? {} : { index: u.item.index }),
-        customId: cid,
-        state: code.split(':')[1] ?? '',
-      });
+    switch (result.code) {
+      case 'new':
+        u.result = { customId: cid, outcome: 'queued', state: u.realtime ? 'realtime' : 'queued' };
+        break;
+      case 'replaced':
+        u.result = { customId: cid, outcome: 'replaced', state: u.realtime ? 'realtime' : 'queued' };
+        break;
+      case 'exists':
+        u.result = { customId: cid, outcome: 'exists', state: result.state };
+        break;
+      case 'conflict':
+        raced.push({ ...(single ? {} : { index: u.item.index }), customId: cid, state: result.state });
+        break;
+    }
   });
   // Only a concurrent writer between the pre-check and the write gets here; the rest is written.
   if (raced.length) throw new ConflictError(raced);

@@ -145,8 +145,8 @@ export class RealtimePath {
         feature: it.feature,
         model: it.model,
         params: it.params,
-        meta: it.meta,
-        hist: null,
+        metadata: it.meta,
+        history: null,
       },
       { reason, lastError, entry, batchId: null, deadAt: at },
     );

@@ -5,7 +5,7 @@ import {
   DEFAULT_PREFIX,
   jobIds,
   QUEUES,
-  type RecordFields,
+  type RequestRecord,
   type ResultJobData,
   type ResultPayload,
   redactError,
@@ -51,13 +51,13 @@ type Fate = 'deliver' | 'skip' | 'wait';
  * re-stream after a crash, a duplicate batch, a real-time answer that raced a batch) reaches the
  * service once, and a job whose results were never applied (Redis lost the apply) delivers nothing.
  */
-function fateOf(jobId: string, cid: string, rec: Pick<RecordFields, 'state' | 'dlv'> | null): Fate {
+function fateOf(jobId: string, cid: string, rec: Pick<RequestRecord, 'state' | 'delivery'> | null): Fate {
   // No record (gone after the retention period): nothing to check against, the job is all we have.
   if (!rec) return 'deliver';
-  if (rec.dlv === jobId) return 'deliver';
+  if (rec.delivery === jobId) return 'deliver';
   const single = jobId === jobIds.result(cid);
   // Succeeded before deliveries were named: its job is its `res-<custom_id>`.
-  if (single && !rec.dlv && rec.state === 'succeeded') return 'deliver';
+  if (single && !rec.delivery && rec.state === 'succeeded') return 'deliver';
   // A real-time answer is added just before it is applied: wait for the apply (or for a batch to
   // decide, when the call's process died and the request went another way).
   if (single && rec.state !== 'succeeded' && rec.state !== 'dead' && rec.state !== 'canceled') return 'wait';
@@ -122,7 +122,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     const todo = resultsOf(job.data).filter((r) => !recorder.has(r.customId));
     const recs = await store.records.peekMany(
       todo.map((r) => r.customId),
-      ['state', 'dlv', 'enq'],
+      ['state', 'delivery', 'enqueuedAt'],
     );
     const waiting: string[] = [];
     const failures: unknown[] = [];
@@ -160,7 +160,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
                 measure.handler(result.feature, (performance.now() - started) / 1000);
               }
             });
-            measure.result(result.feature, 'delivered', Number(rec?.enq) || undefined);
+            measure.result(result.feature, 'delivered', Number(rec?.enqueuedAt) || undefined);
             recorder.handledOne(result.customId);
           } catch (err) {
             measure.result(result.feature, 'failed');

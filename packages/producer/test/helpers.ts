@@ -1,5 +1,6 @@
 import { DEFAULT_PRICES, type Message, type ResultPayload } from '@nightshift/shared';
 import { buildSuccess, type EnqueueItem } from '@nightshift/store';
+import { queuedItem } from '@nightshift/testing';
 import type { EnqueueRequest } from '../src/index.js';
 
 export const MODEL = 'claude-haiku-4-5';
@@ -57,20 +58,14 @@ export function collectorResult(customId: string, text: string): ResultPayload {
 
 /** A request record as the producer writes it, in a given state. */
 export function record(cid: string, state: 'queued' | 'realtime'): EnqueueItem {
-  return {
-    cid,
+  return queuedItem(cid, {
     feature: 'classify-docs',
-    model: 'claude-haiku-4-5',
-    params: '{}',
     phash: cid,
-    meta: '',
-    deadline: null,
-    partition: 'default',
     group: 'g',
     bytes: 2,
     realtimeAllowed: state === 'realtime',
     state,
-  };
+  });
 }
 
 /** The apply item of a success of `cid` whose delivery is job `delivery`. */

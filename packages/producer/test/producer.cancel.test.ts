@@ -54,7 +54,7 @@ describe('notify', () => {
     const { customId } = await producer.enqueue(
       docRequest(3, { notify: ['billing', 'billing', 'ops.alerts'] }),
     );
-    expect((await store.records.get(customId))?.ntf).toBe('billing,ops.alerts');
+    expect((await store.records.get(customId))?.notify).toBe('billing,ops.alerts');
     for (const notify of [['https://evil.test/hook'], [], 'billing', Array(6).fill('a')]) {
       const err = await producer.enqueue(docRequest(4, { notify: notify as string[] })).catch((e) => e);
       expect(err).toBeInstanceOf(ValidationError);

@@ -97,8 +97,8 @@ describe('idempotency', () => {
     const changed = docRequest(1, { params: { ...docRequest(1).params, max_tokens: 99 } });
     const err = await producer.enqueue(changed).catch((e) => e);
     expect(err).toBeInstanceOf(ConflictError);
-    expect(err.conflicts).toEqual([{ customId: before!.cid, state: 'queued' }]);
-    expect(await store.records.get(before!.cid)).toEqual(before);
+    expect(err.conflicts).toEqual([{ customId: before!.customId, state: 'queued' }]);
+    expect(await store.records.get(before!.customId)).toEqual(before);
   });
 
   it('replaces a request that is still queued when asked to', async () => {

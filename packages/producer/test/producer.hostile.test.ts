@@ -224,7 +224,7 @@ describe('hostile input (property-based)', () => {
         const r = await producer.enqueue({ feature: 'uni', key: `${n++}:${key}`, params, metadata });
         const rec = (await store.records.get(r.customId))!;
         expect(JSON.parse(rec.params)).toEqual(JSON.parse(JSON.stringify(params)));
-        expect(rec.meta).toBe(JSON.stringify(metadata));
+        expect(rec.metadata).toBe(JSON.stringify(metadata));
         // Enqueueing it again is recognised as the same request.
         expect(
           (await producer.enqueue({ feature: 'uni', key: `${n - 1}:${key}`, params, metadata })).outcome,
@@ -247,8 +247,8 @@ describe('hostile input (property-based)', () => {
     );
     const r = await producer.enqueue({ feature: 'proto', key: 'k', params, metadata });
     const rec = (await store.records.get(r.customId))!;
-    expect(rec.meta).toBe(JSON.stringify(metadata));
-    expect(Object.getOwnPropertyDescriptor(JSON.parse(rec.meta), '__proto__')?.value).toEqual({
+    expect(rec.metadata).toBe(JSON.stringify(metadata));
+    expect(Object.getOwnPropertyDescriptor(JSON.parse(rec.metadata), '__proto__')?.value).toEqual({
       polluted: 'yes',
     });
     expect(rec.params).toContain('"__proto__":{"x":1}');

@@ -67,7 +67,7 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
       attempt: 1,
     });
     const { cost } = job!.data.results[0]!;
-    expect((await store.records.get(r.customId))?.dlv).toBe(job!.id);
+    expect((await store.records.get(r.customId))?.delivery).toBe(job!.id);
     expect(cost.cost).toBeGreaterThan(0);
     expect(cost.cost).toBe(cost.realtimeEquivalent);
     expect(cost.savings).toBe(0);

@@ -25,9 +25,12 @@ export type Usage = Anthropic.Messages.Usage;
  */
 export type RequestState = 'queued' | 'claimed' | 'realtime' | 'succeeded' | 'dead' | 'canceled';
 
-/** Fields of the request record hash `rec:<custom_id>` (all strings in Redis). */
-export interface RecordFields {
-  cid: string;
+/**
+ * A request record as the store hands it out: every field a string, as kept in Redis. The record
+ * hash `rec:<custom_id>` keeps these under short names (packages/store/src/record-fields.ts).
+ */
+export interface RequestRecord {
+  customId: string;
   feature: string;
   model: string;
   /**
@@ -36,9 +39,9 @@ export interface RecordFields {
    */
   params: string;
   /** sha256 of the canonical params JSON: decides "same request" vs conflict. */
-  phash: string;
+  paramsHash: string;
   /** Caller metadata as JSON ('' when none). */
-  meta: string;
+  metadata: string;
   /** Deadline, ms since epoch ('' when none). */
   deadline: string;
   partition: string;
@@ -49,33 +52,33 @@ export interface RecordFields {
   attempt: string;
   state: RequestState;
   /** The submission holding the request while claimed. */
-  sub: string;
+  submission: string;
   /** First enqueue, ms. */
-  enq: string;
+  enqueuedAt: string;
   /** Earliest time the request may be submitted (backoff after a retry), ms. */
-  ready: string;
+  readyAt: string;
   /** Last change, ms. */
-  upd: string;
+  updatedAt: string;
   /** Last error as JSON ('' when none). */
-  err: string;
+  lastError: string;
   /** JSON array of AttemptRecord. */
-  hist: string;
+  history: string;
   /** '1' when the caller allows the real-time path if a deadline can no longer be met. */
-  rt: string;
+  realtimeAllowed: string;
   /** Times this request was dead-lettered (for dead-letter job ids). */
   deaths: string;
   /** Why it died (set with state `dead`, cleared by a retry; absent on records never dead). */
   reason?: string;
   /** Final outcome time, ms. */
-  done: string;
+  completedAt: string;
   /** Batch id that delivered the success ('' otherwise). */
-  batch: string;
+  batchId: string;
   /** The `{results}` job that delivers the success: the only job allowed to hand it to the service. */
-  dlv: string;
+  delivery: string;
   /** The feature's drain epoch at enqueue (see ARCHITECTURE.md, "Drain marks"); '' before it existed. */
-  ep: string;
+  drainEpoch: string;
   /** Webhook endpoint names the request asked to be notified at, joined by ',' ('' when none). */
-  ntf: string;
+  notify: string;
 }
 
 /** One attempt in a request's history. */

@@ -42,9 +42,12 @@ export class Batches {
     return this.core.redis.zcard(this.core.keys.batches);
   }
 
-  /** Marks a batch's results as applied: it leaves the in-flight set (batch.ended, see collected.lua). */
-  async markCollected(id: string, counts: Record<string, number>, now = Date.now()) {
-    await this.core.script('nsCollected', id, now, JSON.stringify(counts));
+  /**
+   * Marks a batch's results as applied: it leaves the in-flight set (batch.ended, see collected.lua).
+   * True when the batch became collected now, false when it was already.
+   */
+  async markCollected(id: string, counts: Record<string, number>, now = Date.now()): Promise<boolean> {
+    return Number(await this.core.script('nsCollected', id, now, JSON.stringify(counts))) === 1;
   }
 
   /** The batch is gone at the API (its members were requeued): state `lost`, out of flight. */

@@ -1,7 +1,9 @@
-import type { AttemptRecord, RecordFields, ResultJobData, ResultPayload } from '@nightshift/shared';
+import type { AttemptRecord, RequestRecord, ResultJobData, ResultPayload } from '@nightshift/shared';
 import type { Queue } from 'bullmq';
 import { coreOf } from './core.js';
 import { jobIdsIn, readJobsWithin } from './jobs-within.js';
+import { fromHash } from './record-fields.js';
+import { type PromoteResult, parsePromote } from './replies.js';
 import type { Store } from './store.js';
 
 /**
@@ -23,9 +25,6 @@ export type BoardCounts = Record<BoardState, number>;
 
 /** The most entries of the final index one completed page looks at (a page is 50 jobs at most). */
 const COMPLETED_SCAN = 5000;
-
-/** What the promote script answers per custom_id. */
-export type PromoteCode = 'ok' | 'ready' | 'unknown' | `not-queued:${string}`;
 
 /**
  * Counts per state. `failed` is the number of dead letters waiting in `{dead-letters}`, the
@@ -72,10 +71,10 @@ export async function boardPage(
   )) as string[];
 }
 
-/** Makes queued requests in backoff ready now (promote.lua); one code per id. */
-export async function promoteRequests(store: Store, cids: string[], now: number): Promise<PromoteCode[]> {
+/** Makes queued requests in backoff ready now (promote.lua); one result per id. */
+export async function promoteRequests(store: Store, cids: string[], now: number): Promise<PromoteResult[]> {
   if (cids.length === 0) return [];
-  return (await coreOf(store).script('nsPromote', now, ...cids)) as PromoteCode[];
+  return ((await coreOf(store).script('nsPromote', now, ...cids)) as string[]).map(parsePromote);
 }
 
 /** The custom_ids of the next requests in backoff (for "promote all"), soonest first. */
@@ -85,7 +84,7 @@ export async function delayedIds(store: Store, now: number, limit: number): Prom
 
 /** One request as Bull Board shows it: the record, where it is, and what came of it. */
 export interface BoardRequest {
-  record: Omit<RecordFields, 'params'>;
+  record: Omit<RequestRecord, 'params'>;
   /** The Messages params JSON (absent once succeeded, or when not asked for). */
   params: string | null;
   history: AttemptRecord[];
@@ -110,7 +109,9 @@ export async function boardRequests(
   opts: { paramsUpTo: number; resultDataBytes: number },
 ): Promise<(BoardRequest | null)[]> {
   const records = await Promise.all(cids.map((cid) => readRecord(store, cid, opts.paramsUpTo)));
-  const subIds = [...new Set(records.flatMap((r) => (r?.record.state === 'claimed' ? [r.record.sub] : [])))];
+  const subIds = [
+    ...new Set(records.flatMap((r) => (r?.record.state === 'claimed' ? [r.record.submission] : []))),
+  ];
   const subs = new Map(
     await Promise.all(subIds.map(async (id) => [id, await store.submissions.get(id)] as const)),
   );
@@ -120,7 +121,9 @@ export async function boardRequests(
   );
   const jobIds = [
     ...new Set(
-      records.flatMap((r) => (r?.record.state === 'succeeded' && r.record.dlv ? [r.record.dlv] : [])),
+      records.flatMap((r) =>
+        r?.record.state === 'succeeded' && r.record.delivery ? [r.record.delivery] : [],
+      ),
     ),
   ];
   const jobs = new Map(
@@ -130,7 +133,7 @@ export async function boardRequests(
     if (!r) return null;
     const rec = r.record;
     if (rec.state === 'claimed') {
-      const sub = subs.get(rec.sub);
+      const sub = subs.get(rec.submission);
       if (sub) {
         r.submission = {
           id: sub.id,
@@ -149,13 +152,13 @@ export async function boardRequests(
         }
       }
     }
-    const job = rec.dlv ? jobs.get(rec.dlv) : undefined;
+    const job = rec.delivery ? jobs.get(rec.delivery) : undefined;
     if (rec.state === 'succeeded' && job) {
       if (job.omittedDataBytes) r.resultOmittedBytes = job.omittedDataBytes;
       else {
         const data = job.job.data as ResultJobData | ResultPayload;
         const list = 'results' in data ? data.results : [data];
-        const found = list.find((p) => p.customId === rec.cid);
+        const found = list.find((p) => p.customId === rec.customId);
         if (found) r.result = found;
       }
     }
@@ -166,14 +169,14 @@ export async function boardRequests(
 async function readRecord(store: Store, cid: string, paramsUpTo: number): Promise<BoardRequest | null> {
   const h = await coreOf(store).redis.hgetall(coreOf(store).keys.record(cid));
   if (!h?.cid) return null;
-  const { params: inHash, ...record } = h as unknown as RecordFields;
+  const { params: inHash, ...record } = fromHash(h);
   const small = Number(record.bytes) <= paramsUpTo && record.state !== 'succeeded';
   const params = small
-    ? ((await coreOf(store).redis.get(coreOf(store).keys.params(cid))) ?? inHash ?? null)
+    ? ((await coreOf(store).redis.get(coreOf(store).keys.params(cid))) ?? (inHash || null))
     : null;
   let history: AttemptRecord[] = [];
   try {
-    history = JSON.parse(record.hist || '[]') as AttemptRecord[];
+    history = JSON.parse(record.history || '[]') as AttemptRecord[];
   } catch {
     // A record of nonsense still shows; its history reads as empty.
   }

@@ -1,8 +1,6 @@
 import { coreOf } from './core.js';
+import { type CancelResult, parseCancel } from './replies.js';
 import type { Store } from './store.js';
-
-/** What cancel answers per custom_id. */
-export type CancelCode = 'ok' | 'canceled' | 'unknown' | `not-queued:${string}`;
 
 const CHUNK = 1000;
 
@@ -12,10 +10,11 @@ const CHUNK = 1000;
  * applied as usual. The HTTP API's `DELETE /v1/requests/{custom_id}` and the producer's `cancel`
  * call this.
  */
-export async function cancelRequests(store: Store, cids: string[], now: number): Promise<CancelCode[]> {
-  const out: CancelCode[] = [];
+export async function cancelRequests(store: Store, cids: string[], now: number): Promise<CancelResult[]> {
+  const out: CancelResult[] = [];
   for (let i = 0; i < cids.length; i += CHUNK) {
-    out.push(...((await coreOf(store).script('nsCancel', now, ...cids.slice(i, i + CHUNK))) as CancelCode[]));
+    const codes = (await coreOf(store).script('nsCancel', now, ...cids.slice(i, i + CHUNK))) as string[];
+    for (const raw of codes) out.push(parseCancel(raw));
   }
   return out;
 }

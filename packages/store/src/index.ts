@@ -9,10 +9,8 @@ export {
   boardRequests,
   deadLetterCustomId,
   delayedIds,
-  type PromoteCode,
   promoteRequests,
 } from './board-requests.js';
-export type { CancelCode } from './cancel.js';
 export {
   type ConnectionSettings,
   connectionFromEnv,
@@ -46,8 +44,16 @@ export {
   trackingJobData,
 } from './queues.js';
 export type { EnqueueItem } from './records.js';
+export {
+  type ApplyResult,
+  type CancelResult,
+  codeText,
+  type EnqueueResult,
+  type PromoteResult,
+  type RetryDeadResult,
+} from './replies.js';
 export { Store } from './store.js';
-export type { SubmissionFields } from './submissions.js';
+export type { CommitCode, SubmissionFields } from './submissions.js';
 export { buildSuccess } from './success.js';
 export {
   type FailedDelivery,

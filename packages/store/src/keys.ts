@@ -12,7 +12,7 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
   const base = `${prefix}:{req}`;
   return {
     base,
-    /** HASH: one request record (see RecordFields). */
+    /** HASH: one request record (see RequestRecord). */
     record: (customId: string) => `${base}:rec:${customId}`,
     /**
      * STRING: the request's Messages params (JSON), apart from its record so the record's small

@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '@nightshift/shared';
 import type { StoreCore } from './core.js';
 import { utcDay } from './ledger.js';
+import { type ApplyResult, parseApply, parseRetryDead, type RetryDeadResult } from './replies.js';
 
 const CHUNK = 1000;
 
@@ -50,9 +51,9 @@ export type ApplyItem =
 export class Outcomes {
   constructor(private readonly core: StoreCore) {}
 
-  /** Applies decided outcomes (see apply.lua); one code per item. Chunked. */
-  async apply(items: ApplyItem[], now = Date.now()): Promise<string[]> {
-    const codes: string[] = [];
+  /** Applies decided outcomes (see apply.lua); one result per item. Chunked. */
+  async apply(items: ApplyItem[], now = Date.now()): Promise<ApplyResult[]> {
+    const codes: ApplyResult[] = [];
     for (let i = 0; i < items.length; i += CHUNK) {
       const chunk = items.slice(i, i + CHUNK);
       const args: (string | number)[] = [now, utcDay(now), chunk.length];
@@ -110,7 +111,7 @@ export class Outcomes {
         }
       }
       const joined = (await this.core.script('nsApply', ...args)) as string;
-      codes.push(...joined.split(','));
+      for (const raw of joined.split(',')) codes.push(parseApply(raw));
     }
     return codes;
   }
@@ -126,9 +127,9 @@ export class Outcomes {
     return joined.split(',').map((x) => x === '1');
   }
 
-  /** Dead-lettered requests back to the queue with a fresh attempt budget. */
-  async retryDead(cids: string[], now = Date.now()): Promise<string[]> {
+  /** Dead-lettered requests back to the queue with a fresh attempt budget; one result per id. */
+  async retryDead(cids: string[], now = Date.now()): Promise<RetryDeadResult[]> {
     if (cids.length === 0) return [];
-    return (await this.core.script('nsRetryDead', now, ...cids)) as string[];
+    return ((await this.core.script('nsRetryDead', now, ...cids)) as string[]).map(parseRetryDead);
   }
 }

@@ -106,17 +106,17 @@ export interface DeadLetterSource {
   model: string;
   /** The record's `params` (JSON): the payload has null when it is missing or not JSON. */
   params: string | undefined | null;
-  /** The record's `meta` (JSON metadata): null when missing. */
-  meta: string | undefined | null;
-  /** The record's `hist` (JSON attempt history): [] when missing. */
-  hist: string | undefined | null;
+  /** The record's `metadata` (JSON): null when missing. */
+  metadata: string | undefined | null;
+  /** The record's `history` (JSON attempts): [] when missing. */
+  history: string | undefined | null;
 }
 
 /** How a request died. */
 export interface Death {
   reason: string;
   lastError: DeadLetterPayload['lastError'];
-  /** The attempt that died, appended to the history (omit when `hist` already ends with it). */
+  /** The attempt that died, appended to the history (omit when `history` already ends with it). */
   entry?: AttemptRecord;
   batchId: string | null;
   deadAt: number;
@@ -127,7 +127,7 @@ export interface Death {
  * dead-letter): stored JSON parsed with one set of fallbacks.
  */
 export function deadLetterPayload(source: DeadLetterSource, death: Death): DeadLetterPayload {
-  const history = parseJson<AttemptRecord[]>(source.hist, []);
+  const history = parseJson<AttemptRecord[]>(source.history, []);
   return {
     customId: source.customId,
     feature: source.feature,
@@ -137,7 +137,7 @@ export function deadLetterPayload(source: DeadLetterSource, death: Death): DeadL
     attempts: death.entry ? [...history, death.entry] : history,
     batchId: death.batchId,
     params: parseJson<MessageParams>(source.params, null as unknown as MessageParams),
-    metadata: parseJson<unknown>(source.meta, null),
+    metadata: parseJson<unknown>(source.metadata, null),
     deadAt: death.deadAt,
   };
 }

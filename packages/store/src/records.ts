@@ -1,6 +1,8 @@
-import type { AttemptRecord, RecordFields, RequestStatus } from '@nightshift/shared';
-import { type CancelCode, cancelRequests } from './cancel.js';
+import type { AttemptRecord, RequestRecord, RequestStatus } from '@nightshift/shared';
+import { cancelRequests } from './cancel.js';
 import type { StoreCore } from './core.js';
+import { fromHash, hashFieldsOf } from './record-fields.js';
+import { type CancelResult, type EnqueueResult, parseEnqueue } from './replies.js';
 import type { Store } from './store.js';
 
 const CHUNK = 1000;
@@ -33,10 +35,13 @@ export class Records {
     private readonly store: Store,
   ) {}
 
-  /** Inserts records idempotently; one code per item (see enqueue.lua). Chunked; each chunk atomic. */
-  async enqueue(items: EnqueueItem[], opts: { replace?: boolean; now?: number } = {}): Promise<string[]> {
+  /** Inserts records idempotently; one result per item (see enqueue.lua). Chunked; each chunk atomic. */
+  async enqueue(
+    items: EnqueueItem[],
+    opts: { replace?: boolean; now?: number } = {},
+  ): Promise<EnqueueResult[]> {
     const now = opts.now ?? Date.now();
-    const codes: string[] = [];
+    const codes: EnqueueResult[] = [];
     for (let i = 0; i < items.length; i += CHUNK) {
       const chunk = items.slice(i, i + CHUNK);
       const args: (string | number)[] = [now, opts.replace ? '1' : '0', chunk.length];
@@ -53,21 +58,23 @@ export class Records {
         );
         args.push(it.group, it.bytes, it.realtimeAllowed ? '1' : '', it.state, it.notify ?? '');
       }
-      codes.push(...((await this.core.script('nsEnqueue', ...args)) as string[]));
+      for (const raw of (await this.core.script('nsEnqueue', ...args)) as string[])
+        codes.push(parseEnqueue(raw));
     }
     return codes;
   }
 
   /** Reads some fields of many records (pipelined); null for unknown ids. */
-  async peek<F extends keyof RecordFields>(
+  async peek<F extends keyof RequestRecord>(
     cids: string[],
     fields: F[],
-  ): Promise<(Pick<RecordFields, F> | null)[]> {
+  ): Promise<(Pick<RequestRecord, F> | null)[]> {
     if (cids.length === 0) return [];
     const paramsAt = fields.indexOf('params' as F);
+    const hashFields = hashFieldsOf(fields);
     const pipe = this.core.redis.pipeline();
     for (const cid of cids) {
-      pipe.hmget(this.core.keys.record(cid), ...(fields as string[]));
+      pipe.hmget(this.core.keys.record(cid), ...hashFields);
       if (paramsAt >= 0) pipe.get(this.core.keys.params(cid));
     }
     const replies = (await pipe.exec()) ?? [];
@@ -83,7 +90,7 @@ export class Records {
       fields.forEach((f, i) => {
         rec[f as string] = arr[i] ?? '';
       });
-      return rec as Pick<RecordFields, F>;
+      return rec as Pick<RequestRecord, F>;
     });
   }
 
@@ -106,14 +113,15 @@ export class Records {
    * Same answer as `peek`, read by one script call per 1,000 ids (see peek.lua): far less client
    * work per record than a pipeline of HMGETs, for hot paths that read thousands of records.
    */
-  async peekMany<F extends keyof RecordFields>(
+  async peekMany<F extends keyof RequestRecord>(
     cids: string[],
     fields: F[],
-  ): Promise<(Pick<RecordFields, F> | null)[]> {
-    const out: (Pick<RecordFields, F> | null)[] = [];
+  ): Promise<(Pick<RequestRecord, F> | null)[]> {
+    const out: (Pick<RequestRecord, F> | null)[] = [];
     for (let i = 0; i < cids.length; i += CHUNK) {
       const chunk = cids.slice(i, i + CHUNK);
-      const rows = (await this.core.script('nsPeek', fields.length, ...(fields as string[]), ...chunk)) as (
+      const hashFields = hashFieldsOf(fields);
+      const rows = (await this.core.script('nsPeek', fields.length, ...hashFields, ...chunk)) as (
         | string
         | string[]
         | null
@@ -126,44 +134,44 @@ export class Records {
         const vals = typeof row === 'string' ? row.split(PEEK_SEP) : row;
         const rec = {} as Record<string, string>;
         for (let j = 0; j < fields.length; j++) rec[fields[j] as string] = vals[j] ?? '';
-        out.push(rec as Pick<RecordFields, F>);
+        out.push(rec as Pick<RequestRecord, F>);
       }
     }
     return out;
   }
 
-  async get(cid: string): Promise<RecordFields | null> {
+  async get(cid: string): Promise<RequestRecord | null> {
     const [h, params] = await Promise.all([
       this.core.redis.hgetall(this.core.keys.record(cid)),
       this.core.redis.get(this.core.keys.params(cid)),
     ]);
     if (!h?.cid) return null;
-    return { ...h, params: params ?? h.params ?? '' } as unknown as RecordFields;
+    return { ...fromHash(h), params: params ?? h.params ?? '' };
   }
 
   /** Where a request is, in the words of `getStatus`. */
   async status(cid: string): Promise<RequestStatus> {
     const rec = await this.get(cid);
     if (!rec) return { customId: cid, state: 'unknown' };
-    const history = JSON.parse(rec.hist || '[]') as AttemptRecord[];
+    const history = JSON.parse(rec.history || '[]') as AttemptRecord[];
     const attempt = Number(rec.attempt);
     const base = {
       customId: cid,
       feature: rec.feature,
       model: rec.model,
       attempt,
-      enqueuedAt: Number(rec.enq),
+      enqueuedAt: Number(rec.enqueuedAt),
       history,
       ...(rec.deadline ? { deadline: Number(rec.deadline) } : {}),
     };
-    const lastError = rec.err ? (JSON.parse(rec.err) as { type: string; message: string }) : null;
+    const lastError = rec.lastError ? (JSON.parse(rec.lastError) as { type: string; message: string }) : null;
     switch (rec.state) {
       case 'queued':
         return attempt > 1
-          ? { ...base, state: 'retrying', readyAt: Number(rec.ready), lastError }
+          ? { ...base, state: 'retrying', readyAt: Number(rec.readyAt), lastError }
           : { ...base, state: 'queued' };
       case 'claimed': {
-        const sub = await this.store.submissions.get(rec.sub);
+        const sub = await this.store.submissions.get(rec.submission);
         if (sub?.state === 'submitted' && sub.batch) {
           const batch = await this.store.batches.get(sub.batch);
           return {
@@ -181,8 +189,8 @@ export class Records {
         return {
           ...base,
           state: 'succeeded',
-          completedAt: Number(rec.done),
-          ...(rec.batch ? { batchId: rec.batch } : {}),
+          completedAt: Number(rec.completedAt),
+          ...(rec.batchId ? { batchId: rec.batchId } : {}),
         };
       case 'dead':
         return {
@@ -190,18 +198,19 @@ export class Records {
           state: 'dead',
           reason: (rec as unknown as { reason?: string }).reason ?? '',
           lastError,
-          completedAt: Number(rec.done),
+          completedAt: Number(rec.completedAt),
         };
       case 'canceled':
-        return { ...base, state: 'canceled', completedAt: Number(rec.done) };
+        return { ...base, state: 'canceled', completedAt: Number(rec.completedAt) };
     }
   }
 
   /**
    * Cancels requests that are still only queued (see cancel.lua): each becomes final, state
-   * `canceled`. One code per id: `ok`, `canceled` (already), `not-queued:<state>` or `unknown`.
+   * `canceled`. One result per id: `ok`, `canceled` (already), `not-queued` (with the state) or
+   * `unknown`.
    */
-  cancel(cids: string[], now = Date.now()): Promise<CancelCode[]> {
+  cancel(cids: string[], now = Date.now()): Promise<CancelResult[]> {
     return cancelRequests(this.store, cids, now);
   }
 }

@@ -20,6 +20,21 @@ export interface SubmissionFields {
   duplicates?: string;
 }
 
+/**
+ * What commit.lua answers: the submission's state before the batch was recorded ('' when there was
+ * no such submission, e.g. an adopted orphan), or `known` when the batch was recorded already.
+ */
+export type CommitCode = SubmissionFields['state'] | '' | 'known';
+
+const COMMIT_CODES: ReadonlySet<string> = new Set<CommitCode>([
+  'claiming',
+  'creating',
+  'submitted',
+  'released',
+  '',
+  'known',
+]);
+
 /** Submissions: claimed requests on their way into one batch (claim.lua, release.lua, commit.lua, held.lua). */
 export class Submissions {
   constructor(private readonly core: StoreCore) {}
@@ -172,8 +187,8 @@ export class Submissions {
       origin?: '' | 'duplicate' | 'adopted';
     },
     now = Date.now(),
-  ): Promise<string> {
-    return (await this.core.script(
+  ): Promise<CommitCode> {
+    const code = (await this.core.script(
       'nsCommit',
       subId,
       batch.id,
@@ -187,6 +202,8 @@ export class Submissions {
       batch.processing_status,
       meta.origin ?? '',
     )) as string;
+    if (!COMMIT_CODES.has(code)) throw new Error(`commit.lua: unexpected reply ${JSON.stringify(code)}`);
+    return code as CommitCode;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { rawStore } from '@nightshift/store/testing';
-import { useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -27,20 +27,7 @@ beforeEach(async () => {
   dead = openQueue('deadLetters', fx.redis, prefix);
 });
 
-const item = (cid: string, group = 'g1'): EnqueueItem => ({
-  cid,
-  feature: 'digest',
-  model: 'claude-haiku-4-5',
-  params: '{}',
-  phash: `h-${cid}`,
-  meta: '',
-  deadline: null,
-  partition: 'default',
-  group,
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued',
-});
+const item = (cid: string, group = 'g1'): EnqueueItem => queuedItem(cid, { group });
 const entry = { attempt: 1, batchId: 'b1', outcome: 'errored' as const, at: T };
 const requeue = (cid: string, readyAt: number): ApplyItem => ({
   cid,
@@ -89,7 +76,7 @@ describe('the delayed index', () => {
     );
     expect(await counts()).toMatchObject({ waiting: 0, delayed: 3 });
     expect(await boardPage(store, dead, 'delayed', 1, 5, T)).toEqual(['b', 'c']);
-    expect(await promoteRequests(store, ['a', 'zz'], T)).toEqual(['ok', 'unknown']);
+    expect(await promoteRequests(store, ['a', 'zz'], T)).toEqual([{ code: 'ok' }, { code: 'unknown' }]);
     expect(await boardPage(store, dead, 'waiting', 0, 9, T)).toEqual(['a']);
     // Time passes: b is ready by itself and reads as waiting, though still indexed.
     expect(await counts(T + 25 * MIN)).toMatchObject({ waiting: 2, delayed: 1 });
@@ -102,7 +89,7 @@ describe('the delayed index', () => {
     });
     await store.submissions.claim('g1', 's2', 100, 1e9, T + 25 * MIN);
     expect(await delayedIndex()).toEqual(['c']);
-    expect(await store.records.cancel(['c'], T)).toEqual(['ok']);
+    expect(await store.records.cancel(['c'], T)).toEqual([{ code: 'ok' }]);
     expect(await delayedIndex()).toEqual([]);
   });
 

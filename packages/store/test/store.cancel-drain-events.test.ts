@@ -1,6 +1,6 @@
 import { type DeliveryJobData, jobIds } from '@nightshift/shared';
 import { rawStore } from '@nightshift/store/testing';
-import { useRedis, waitFor } from '@nightshift/testing';
+import { queuedItem, useRedis, waitFor } from '@nightshift/testing';
 import { Worker } from 'bullmq';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -27,21 +27,7 @@ beforeEach(() => {
   store = new Store(fx.redis, prefix);
 });
 
-const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
-  cid,
-  feature: 'digest',
-  model: 'claude-haiku-4-5',
-  params: '{}',
-  phash: `h-${cid}`,
-  meta: '',
-  deadline: null,
-  partition: 'default',
-  group: 'g1',
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued',
-  ...over,
-});
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => queuedItem(cid, over);
 const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
 const tokens = { input: 1, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 1 };
 const success = (cid: string): ApplyItem => ({
@@ -77,7 +63,7 @@ const eventsOf = async () => {
 describe('cancel', () => {
   it('makes a queued request final, out of the pending index and its counters, in one call', async () => {
     await store.records.enqueue([item('a'), item('b')]);
-    expect(await store.records.cancel(['a', 'zz'])).toEqual(['ok', 'unknown']);
+    expect(await store.records.cancel(['a', 'zz'])).toEqual([{ code: 'ok' }, { code: 'unknown' }]);
     const ov = await store.pending.overview();
     expect(ov.total).toBe(1);
     expect(await fx.redis.zrange(rawStore(store).keys.pending('g1'), '0', '-1')).toEqual(['b']);
@@ -86,7 +72,7 @@ describe('cancel', () => {
       completedAt: expect.any(Number),
     });
     expect(await fx.redis.zscore(rawStore(store).keys.finals, 'a')).not.toBeNull();
-    expect(await store.records.cancel(['a'])).toEqual(['canceled']);
+    expect(await store.records.cancel(['a'])).toEqual([{ code: 'canceled' }]);
     expect((await store.stats.all()).canceled).toBe(1);
   });
 
@@ -100,16 +86,18 @@ describe('cancel', () => {
       leaseMs: 1000,
     });
     await store.submissions.claim('g1', 's1', 100, 1e9);
-    expect(await store.records.cancel(['a'])).toEqual(['not-queued:claimed']);
+    expect(await store.records.cancel(['a'])).toEqual([{ code: 'not-queued', state: 'claimed' }]);
     expect((await store.records.get('a'))?.state).toBe('claimed');
   });
 
   it('answers exists for the same custom_id, and replace re-opens it even with the same params', async () => {
     await store.records.enqueue([item('a')]);
     await store.records.cancel(['a']);
-    expect(await store.records.enqueue([item('a')])).toEqual(['exists:canceled']);
-    expect(await store.records.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:canceled']);
-    expect(await store.records.enqueue([item('a')], { replace: true })).toEqual(['replaced']);
+    expect(await store.records.enqueue([item('a')])).toEqual([{ code: 'exists', state: 'canceled' }]);
+    expect(await store.records.enqueue([item('a', { phash: 'other' })])).toEqual([
+      { code: 'conflict', state: 'canceled' },
+    ]);
+    expect(await store.records.enqueue([item('a')], { replace: true })).toEqual([{ code: 'replaced' }]);
     expect((await store.records.get('a'))?.state).toBe('queued');
     expect((await store.pending.overview()).total).toBe(1);
     expect(await fx.redis.zscore(rawStore(store).keys.finals, 'a')).toBeNull();
@@ -128,12 +116,12 @@ describe('feature progress and drain marks', () => {
       enqueued: 4,
       pendingMarks: [{ markId: mark.markId, remaining: 3 }],
     });
-    expect(await store.outcomes.apply([success('a')])).toEqual(['ok']);
-    expect(await store.records.cancel(['b'])).toEqual(['ok']);
+    expect(await store.outcomes.apply([success('a')])).toEqual([{ code: 'ok' }]);
+    expect(await store.records.cancel(['b'])).toEqual([{ code: 'ok' }]);
     expect((await store.drains.progress('digest')).pendingMarks).toEqual([
       expect.objectContaining({ remaining: 1 }),
     ]);
-    expect(await dieInBatch('c')).toEqual(['ok']);
+    expect(await dieInBatch('c')).toEqual([{ code: 'ok' }]);
     const p = await store.drains.progress('digest');
     expect(p).toMatchObject({ open: 1, succeeded: 1, dead: 1, canceled: 1, pendingMarks: [] });
     const stored = JSON.parse((await fx.redis.hget(rawStore(store).keys.drainMarks, mark.markId))!);
@@ -147,7 +135,7 @@ describe('feature progress and drain marks', () => {
     await store.records.enqueue([item('a')]);
     await dieInBatch('a');
     expect((await store.drains.mark('digest')).drained).toBe(true);
-    expect(await store.outcomes.retryDead(['a'])).toEqual(['ok']);
+    expect(await store.outcomes.retryDead(['a'])).toEqual([{ code: 'ok' }]);
     const again = await store.drains.mark('digest');
     expect(again.drained).toBe(false);
     expect((await store.drains.progress('digest')).open).toBe(1);
@@ -185,7 +173,7 @@ describe('the event outbox', () => {
     await store.records.cancel(['b']); // not subscribed
     const events = await eventsOf();
     expect(events).toHaveLength(1);
-    const enq = (await store.records.get('a'))!.enq;
+    const enq = (await store.records.get('a'))!.enqueuedAt;
     expect(events[0]).toMatchObject({
       t: 'request.succeeded',
       id: `ev-${enq}-a-ok`,

@@ -34,7 +34,10 @@ describe('on a Redis Cluster', () => {
       realtimeAllowed: false,
       state: 'queued' as const,
     };
-    expect(await store.records.enqueue([item, { ...item, cid: 'b' }])).toEqual(['new', 'new']);
+    expect(await store.records.enqueue([item, { ...item, cid: 'b' }])).toEqual([
+      { code: 'new' },
+      { code: 'new' },
+    ]);
     await store.submissions.open({
       id: 's',
       partition: 'default',

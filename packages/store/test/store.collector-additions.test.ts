@@ -1,4 +1,4 @@
-import { useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis } from '@nightshift/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { costReport, createRedis, type EnqueueItem, Store } from '../src/index.js';
 
@@ -10,40 +10,39 @@ beforeEach(() => {
   store = new Store(fx.redis, `c${++n}`);
 });
 
-const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
-  cid,
-  feature: 'classify',
-  model: 'claude-haiku-4-5',
-  params: '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[]}',
-  phash: `h-${cid}`,
-  meta: '{"k":1}',
-  deadline: null,
-  partition: 'default',
-  group: 'g1',
-  bytes: 50,
-  realtimeAllowed: false,
-  state: 'queued',
-  ...over,
-});
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem =>
+  queuedItem(cid, {
+    feature: 'classify',
+    params: '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[]}',
+    meta: '{"k":1}',
+    bytes: 50,
+    ...over,
+  });
 
 describe('peekMany', () => {
   it('answers exactly like peek, for known and unknown ids, across its 1,000-id chunks', async () => {
     const cids = Array.from({ length: 1500 }, (_, i) => `p${i}`);
     await store.records.enqueue(cids.filter((_, i) => i % 7 !== 0).map((c) => item(c, { deadline: 5 })));
-    const fields = ['state', 'meta', 'deadline', 'sub', 'rt'] as const;
+    const fields = ['state', 'metadata', 'deadline', 'submission', 'realtimeAllowed'] as const;
     const a = await store.records.peek(cids, [...fields]);
     const b = await store.records.peekMany(cids, [...fields]);
     expect(b).toEqual(a);
     expect(b[0]).toBeNull();
-    expect(b[1]).toEqual({ state: 'queued', meta: '{"k":1}', deadline: '5', sub: '', rt: '' });
+    expect(b[1]).toEqual({
+      state: 'queued',
+      metadata: '{"k":1}',
+      deadline: '5',
+      submission: '',
+      realtimeAllowed: '',
+    });
     expect(await store.records.peekMany([], ['state'])).toEqual([]);
   });
 
   it('reads a value holding the reply separator (\\x1f) unharmed', async () => {
     await store.records.enqueue([item('odd', { meta: 'a\x1fb\x1f' }), item('plain')]);
-    expect(await store.records.peekMany(['odd', 'plain'], ['meta', 'state'])).toEqual([
-      { meta: 'a\x1fb\x1f', state: 'queued' },
-      { meta: '{"k":1}', state: 'queued' },
+    expect(await store.records.peekMany(['odd', 'plain'], ['metadata', 'state'])).toEqual([
+      { metadata: 'a\x1fb\x1f', state: 'queued' },
+      { metadata: '{"k":1}', state: 'queued' },
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { rawStore } from '@nightshift/store/testing';
-import { useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis } from '@nightshift/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createRedis, type EnqueueItem, Store } from '../src/index.js';
 
@@ -11,25 +11,16 @@ beforeEach(() => {
   store = new Store(fx.redis, `t${++n}`);
 });
 
-const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
-  cid,
-  feature: 'classify',
-  model: 'claude-haiku-4-5',
-  params: JSON.stringify({
-    model: 'claude-haiku-4-5',
-    max_tokens: 10,
-    messages: [{ role: 'user', content: cid }],
-  }),
-  phash: `h-${cid}`,
-  meta: '',
-  deadline: null,
-  partition: 'default',
-  group: 'g1',
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued',
-  ...over,
-});
+const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem =>
+  queuedItem(cid, {
+    feature: 'classify',
+    params: JSON.stringify({
+      model: 'claude-haiku-4-5',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: cid }],
+    }),
+    ...over,
+  });
 
 const entry = { attempt: 1, batchId: 'b1', outcome: 'succeeded' as const, at: 1 };
 
@@ -39,9 +30,11 @@ const openSubmission = (id: string) =>
 
 describe('enqueue', () => {
   it('is idempotent for the same params and refuses changed params', async () => {
-    expect(await store.records.enqueue([item('a'), item('b')])).toEqual(['new', 'new']);
-    expect(await store.records.enqueue([item('a')])).toEqual(['exists:queued']);
-    expect(await store.records.enqueue([item('a', { phash: 'other' })])).toEqual(['conflict:queued']);
+    expect(await store.records.enqueue([item('a'), item('b')])).toEqual([{ code: 'new' }, { code: 'new' }]);
+    expect(await store.records.enqueue([item('a')])).toEqual([{ code: 'exists', state: 'queued' }]);
+    expect(await store.records.enqueue([item('a', { phash: 'other' })])).toEqual([
+      { code: 'conflict', state: 'queued' },
+    ]);
     const ov = await store.pending.overview();
     expect(ov.total).toBe(2);
   });
@@ -49,7 +42,7 @@ describe('enqueue', () => {
   it('replaces a request only while it is queued', async () => {
     await store.records.enqueue([item('a', { group: 'g1' })]);
     expect(await store.records.enqueue([item('a', { phash: 'v2', group: 'g2' })], { replace: true })).toEqual(
-      ['replaced'],
+      [{ code: 'replaced' }],
     );
     const ov = await store.pending.overview();
     expect(ov.total).toBe(1);
@@ -178,8 +171,8 @@ describe('apply', () => {
   it('counts a success once, however often it is applied', async () => {
     await inBatch(['a']);
     const s = success('a', 'res-b1-x', 7);
-    expect(await store.outcomes.apply([s])).toEqual(['ok']);
-    expect(await store.outcomes.apply([s])).toEqual(['dup:succeeded']);
+    expect(await store.outcomes.apply([s])).toEqual([{ code: 'ok' }]);
+    expect(await store.outcomes.apply([s])).toEqual([{ code: 'dup', state: 'succeeded' }]);
     const rows = await store.ledger.rows();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
@@ -206,9 +199,9 @@ describe('apply', () => {
         { cid: 'a', ...rq },
         { cid: 'b', ...rq, guardSub: 'other' },
       ]),
-    ).toEqual(['ok', 'stale:claimed']);
+    ).toEqual([{ code: 'ok' }, { code: 'stale', state: 'claimed' }]);
     expect(await store.records.status('a')).toMatchObject({ state: 'retrying', attempt: 2 });
-    expect(await store.outcomes.apply([{ cid: 'a', ...rq }])).toEqual(['stale:queued']);
+    expect(await store.outcomes.apply([{ cid: 'a', ...rq }])).toEqual([{ code: 'stale', state: 'queued' }]);
     // not ready yet: a claim now takes nothing but b is not pending either
     await openSubmission('s2');
     expect((await store.submissions.claim('g1', 's2', 100, 1e9)).items).toEqual([]);
@@ -227,16 +220,16 @@ describe('apply', () => {
       error: { type: 'invalid_request_error', message: 'bad' },
       entry,
     };
-    expect(await store.outcomes.apply([dead])).toEqual(['ok']);
+    expect(await store.outcomes.apply([dead])).toEqual([{ code: 'ok' }]);
     expect(await store.records.status('a')).toMatchObject({ state: 'dead', reason: 'invalid_request_error' });
-    expect(await store.outcomes.retryDead(['a', 'zz'])).toEqual(['ok', 'unknown']);
+    expect(await store.outcomes.retryDead(['a', 'zz'])).toEqual([{ code: 'ok' }, { code: 'unknown' }]);
     expect(await store.records.status('a')).toMatchObject({ state: 'queued', attempt: 1 });
     expect((await store.stats.all()).dead).toBe(1);
   });
 
   it('reports unknown custom_ids', async () => {
     const s = success('nope');
-    expect(await store.outcomes.apply([s])).toEqual(['unknown']);
+    expect(await store.outcomes.apply([s])).toEqual([{ code: 'unknown' }]);
   });
 
   describe('heldMembers and redeliver', () => {
@@ -262,8 +255,8 @@ describe('apply', () => {
         { cid: 'nobody', from: '' },
       ]);
       expect(moved).toEqual([true, false, true, false, false]);
-      const recs = await store.records.peekMany(['a', 'b', 'c', 'd'], ['state', 'dlv']);
-      expect(recs.map((r) => r?.dlv)).toEqual(['J3', 'J2', 'J3', '']);
+      const recs = await store.records.peekMany(['a', 'b', 'c', 'd'], ['state', 'delivery']);
+      expect(recs.map((r) => r?.delivery)).toEqual(['J3', 'J2', 'J3', '']);
       // Done once: a second repair naming the old job moves nothing.
       expect(await store.outcomes.redeliver('J4', [{ cid: 'a', from: 'J1' }])).toEqual([false]);
     });

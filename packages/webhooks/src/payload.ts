@@ -63,8 +63,9 @@ export class PayloadBuilder {
     const hit = (await this.resultsOf(named))?.get(cid);
     if (hit) return hit;
     // A repair after a crash delivers through another job and points the record at it.
-    const [rec] = await this.store.records.peek([cid], ['dlv']);
-    if (rec?.dlv && rec.dlv !== named) return (await this.resultsOf(rec.dlv))?.get(cid) ?? null;
+    const [rec] = await this.store.records.peek([cid], ['delivery']);
+    if (rec?.delivery && rec.delivery !== named)
+      return (await this.resultsOf(rec.delivery))?.get(cid) ?? null;
     return null;
   }
 
@@ -142,6 +143,6 @@ function textOf(r: ResultPayload): string {
 /** The metadata of the requests some events are about (one pipeline). */
 export async function metadataOf(store: Store, events: OutboxEvent[]): Promise<Map<string, unknown>> {
   const cids = [...new Set(events.filter((e) => e.type.startsWith('request.')).map((e) => e.fields.c ?? ''))];
-  const recs = await store.records.peek(cids, ['meta']);
-  return new Map(cids.map((c, i) => [c, parseJson(recs[i]?.meta, null)]));
+  const recs = await store.records.peek(cids, ['metadata']);
+  return new Map(cids.map((c, i) => [c, parseJson(recs[i]?.metadata, null)]));
 }

@@ -10,7 +10,7 @@ import {
   type Store,
 } from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
-import { spawnTs, waitFor } from '@nightshift/testing';
+import { queuedItem, spawnTs, waitFor } from '@nightshift/testing';
 
 const RECEIVER = new URL('./fixtures/receiver.ts', import.meta.url).pathname;
 
@@ -55,21 +55,8 @@ export function receiver(config: Record<string, unknown> & { port: number; log: 
   return { start, kill, received };
 }
 
-export const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem => ({
-  cid,
-  feature: 'digest',
-  model: 'claude-haiku-4-5',
-  params: '{}',
-  phash: `h-${cid}`,
-  meta: JSON.stringify({ doc: cid }),
-  deadline: null,
-  partition: 'default',
-  group: 'g1',
-  bytes: 100,
-  realtimeAllowed: false,
-  state: 'queued',
-  ...over,
-});
+export const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem =>
+  queuedItem(cid, { meta: JSON.stringify({ doc: cid }), ...over });
 
 /**
  * Makes requests succeed as the collector does: applies the successes (naming their `{results}`

@@ -35,9 +35,9 @@ export async function retryDead(ctx: CliContext, ids: string[], all: boolean): P
     const unknown = all ? [] : ids.filter((id) => !jobs.some((j) => j.data.customId === id));
     const cids = [...new Set(wanted.map((j) => j.data.customId))];
     const codes = await ctx.store.outcomes.retryDead(cids);
-    const retried = cids.filter((_, i) => codes[i] === 'ok');
+    const retried = cids.filter((_, i) => codes[i]?.code === 'ok');
     for (const j of wanted) if (retried.includes(j.data.customId)) await j.remove();
-    const result = { retried, skipped: cids.filter((_, i) => codes[i] !== 'ok'), unknown };
+    const result = { retried, skipped: cids.filter((_, i) => codes[i]?.code !== 'ok'), unknown };
     if (ctx.json) ctx.out(JSON.stringify(result, null, 2));
     else {
       ctx.out(`Retried ${retried.length} dead letter(s).`);

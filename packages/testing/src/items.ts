@@ -1,0 +1,22 @@
+/**
+ * A queued request record as the producer writes it (the store's `EnqueueItem`), for tests and
+ * benchmarks that write the store directly. `over` sets what the caller depends on (feature, group,
+ * params, …); the rest are plain defaults.
+ */
+export function queuedItem<O extends object = Record<never, never>>(cid: string, over?: O) {
+  return {
+    cid,
+    feature: 'digest',
+    model: 'claude-haiku-4-5',
+    params: '{}',
+    phash: `h-${cid}`,
+    meta: '',
+    deadline: null as number | null,
+    partition: 'default',
+    group: 'g1',
+    bytes: 100,
+    realtimeAllowed: false,
+    state: 'queued' as 'queued' | 'realtime',
+    ...over,
+  };
+}
