@@ -83,7 +83,7 @@ describe('getStatus follows a request through its life', () => {
         [{ cid: customId, action: 'requeue', guardSub: 'sub-1', readyAt, error, entry, countsAttempt: true }],
         t,
       ),
-    ).toEqual(['ok']);
+    ).toEqual([{ code: 'ok' }]);
     expect(await producer.getStatus(customId)).toMatchObject({
       state: 'retrying',
       attempt: 2,
