@@ -11,12 +11,14 @@ import type {
   EmulatorStats,
   Fault,
   FaultEndpoint,
+  InFlight,
   InjectionHandle,
   InspectedBatch,
   InspectedRequest,
   MessageBatchObject,
   OutcomeRule,
   ProcessingMode,
+  ProcessingQueueCap,
   ResponderRequest,
 } from './types.js';
 import { fnv1a, prng, randomId, rfc3339 } from './util.js';
@@ -91,6 +93,8 @@ export interface EngineOptions {
   quiet: boolean;
   /** The workspace's default `inference_geo` (null: none reported). */
   inferenceGeo: string | null;
+  /** The processing-queue cap (null: none). */
+  processingQueue: ProcessingQueueCap | null;
 }
 
 function toMode(m: ProcessingMode): Mode {
@@ -142,12 +146,16 @@ export class Engine {
   private nextInjectionId = 1;
   private lastCreatedUs = 0;
   private readonly realtimeCache = new Map<string, number>();
+  /** Batches not ended yet: the processing queue is counted over these only. */
+  private readonly unended = new Set<Batch>();
+  private queueCap: ProcessingQueueCap | null;
   /** Base URL used in `results_url` when the server cannot tell better (set by the server once listening). */
   baseUrl = 'http://127.0.0.1';
   readonly stats: EmulatorStats;
 
   constructor(private readonly opts: EngineOptions) {
     this.mode = toMode(opts.processing);
+    this.queueCap = checkQueueCap(opts.processingQueue);
     this.stats = {
       httpRequests: 0,
       calls: { create: 0, retrieve: 0, list: 0, cancel: 0, delete: 0, results: 0, messages: 0, other: 0 },
@@ -162,6 +170,7 @@ export class Engine {
       batchTokens: zeroTokens(),
       messagesServed: 0,
       messageTokens: zeroTokens(),
+      processingQueue: { peakRequests: 0, refusals: 0 },
     };
   }
 
@@ -186,6 +195,42 @@ export class Engine {
 
   setProcessing(mode: ProcessingMode): void {
     this.mode = toMode(mode);
+  }
+
+  // ---- the processing queue ----
+
+  setProcessingQueue(cap: ProcessingQueueCap | null): void {
+    this.queueCap = checkQueueCap(cap);
+  }
+
+  /** Requests the model has yet to process in batches not ended, and those batches. */
+  inFlight(): InFlight {
+    let requests = 0;
+    let batches = 0;
+    for (const b of [...this.unended]) {
+      this.tick(b, false);
+      if (b.status === 'ended') continue;
+      batches++;
+      requests += b.n - b.next;
+    }
+    return { requests, batches };
+  }
+
+  /**
+   * Whether a create of `n` requests fits in the processing queue: null when it does, else the
+   * refusal (429 `rate_limit_error`, the documented type of a rate limit; the message's wording is
+   * our own, the real one is not documented).
+   */
+  admit(n: number): { message: string; retryAfterSec: number } | null {
+    const cap = this.queueCap;
+    if (!cap) return null;
+    const queued = this.inFlight().requests;
+    if (queued + n <= cap.maxRequests) return null;
+    this.stats.processingQueue.refusals++;
+    return {
+      message: `Number of batch requests in the processing queue would exceed the workspace's limit of ${cap.maxRequests} (${queued} queued, ${n} in this batch).`,
+      retryAfterSec: cap.retryAfterSec ?? 60,
+    };
   }
 
   // ---- batches ----
@@ -219,8 +264,11 @@ export class Engine {
     };
     this.batchList.push(b);
     this.byId.set(b.id, b);
+    this.unended.add(b);
     this.stats.batchesCreated++;
     this.stats.requestsSeen += n;
+    const q = this.stats.processingQueue;
+    q.peakRequests = Math.max(q.peakRequests, this.inFlight().requests);
     return b;
   }
 
@@ -338,6 +386,7 @@ export class Engine {
     b.status = 'ended';
     b.endedUs = atUs;
     b.pendingInstant = false;
+    this.unended.delete(b);
   }
 
   /** Starts cancellation. Fails with 400 on an ended batch; a canceling batch is returned as is. */
@@ -588,6 +637,17 @@ export class Engine {
     }
     return undefined;
   }
+}
+
+function checkQueueCap(cap: ProcessingQueueCap | null | undefined): ProcessingQueueCap | null {
+  if (!cap) return null;
+  if (!Number.isInteger(cap.maxRequests) || cap.maxRequests < 1) {
+    throw new TypeError(`processingQueue.maxRequests must be a positive integer (got ${cap.maxRequests})`);
+  }
+  if (cap.retryAfterSec !== undefined && !(cap.retryAfterSec > 0)) {
+    throw new TypeError(`processingQueue.retryAfterSec must be > 0 (got ${cap.retryAfterSec})`);
+  }
+  return { ...cap };
 }
 
 function erroredLine(

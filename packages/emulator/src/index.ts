@@ -14,6 +14,7 @@ export type {
   Fault,
   FaultEndpoint,
   HttpLogEntry,
+  InFlight,
   InjectionHandle,
   InspectedBatch,
   InspectedRequest,
@@ -21,6 +22,7 @@ export type {
   MessageBatchRequestCounts,
   OutcomeRule,
   ProcessingMode,
+  ProcessingQueueCap,
   ResponderRequest,
 } from './types.js';
 
@@ -51,6 +53,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     processing: opts.processing ?? 'instant',
     minCacheableTokens: opts.minCacheableTokens ?? 1024,
     inferenceGeo: opts.inferenceGeo ?? null,
+    processingQueue: opts.processingQueue ?? null,
     respond: opts.respond ?? defaultRespond,
     recordRequests: opts.recordRequests ?? true,
     quiet,
@@ -124,6 +127,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         if (!out.ok) throw new Error(`emulator: ${out.message}`);
         return engine.inspectBatch(b);
       },
+      setProcessingQueue: (cap) => engine.setProcessingQueue(cap),
     },
     inspect: {
       batches: () => engine.all().map((b) => engine.inspectBatch(b)),
@@ -132,6 +136,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         return b ? engine.inspectBatch(b) : undefined;
       },
       requests: (batchId) => engine.inspectRequests(mustGet(batchId)),
+      inFlight: () => engine.inFlight(),
       createCalls: () => engine.stats.createCalls,
       stats: () => structuredClone(engine.stats),
       httpLog: () => log(),

@@ -347,6 +347,11 @@ export function createHttpServer(
         if (!parsed.ok) return sendError(res, 400, 'invalid_request_error', parsed.message);
         const env = validateEnvelope(parsed.value);
         if (typeof env === 'string') return sendError(res, 400, 'invalid_request_error', env);
+        const full = engine.admit(env.requests.length);
+        if (full) {
+          const headers = { 'retry-after': String(full.retryAfterSec) };
+          return sendError(res, 429, 'rate_limit_error', full.message, headers);
+        }
         const b = engine.createBatch(env.requests);
         if (fault?.kind === 'create-then-fail') {
           const type = errorTypeForStatus(fault.status);

@@ -48,6 +48,28 @@ export interface EmulatorOptions {
    * (Claude 4.6 and later) when a request gives none. Default: none (`null`).
    */
   inferenceGeo?: 'global' | 'us';
+  /**
+   * The workspace's cap on batch requests in the processing queue (by rate-limit tier: 100,000 at
+   * tier 1). A create that would take the queue past it answers 429 `rate_limit_error`. A request
+   * counts while its batch has not ended and the model has not processed it yet. Default: no cap.
+   */
+  processingQueue?: ProcessingQueueCap;
+}
+
+/** A processing-queue cap (see {@link EmulatorOptions.processingQueue}). */
+export interface ProcessingQueueCap {
+  /** Most requests waiting in the processing queue at once. */
+  maxRequests: number;
+  /** `retry-after` (seconds) of the 429 a create past the cap gets. Default 60. */
+  retryAfterSec?: number;
+}
+
+/** Requests in the processing queue now (see {@link EmulatorInspect.inFlight}). */
+export interface InFlight {
+  /** Requests of batches not ended that the model has not processed yet: what the cap counts. */
+  requests: number;
+  /** Batches not ended (in progress or canceling). */
+  batches: number;
 }
 
 /** The emulator's clock (ms since the epoch). Tests jump it forward to trigger expiry (24 h) or archival (29 days). */
@@ -223,6 +245,11 @@ export interface EmulatorStats {
   /** Real-time `POST /v1/messages` answers (200) and their tokens. */
   messagesServed: number;
   messageTokens: { input: number; output: number; cacheCreation: number; cacheRead: number };
+  /**
+   * The processing queue: the most requests it ever held (measured right after each create, the
+   * only moment it grows) and the creates refused with 429 because they would pass the cap.
+   */
+  processingQueue: { peakRequests: number; refusals: number };
 }
 
 /** Test controls. Methods taking a batch id throw if it is unknown. */
@@ -243,6 +270,8 @@ export interface EmulatorControl {
   clearOutcomes(): void;
   /** Cancel a batch as an operator would (e.g. in the Console): it becomes `canceling` without a client call. */
   cancelAsOperator(batchId: string): InspectedBatch;
+  /** Sets (or with null removes) the processing-queue cap for creates from now on. */
+  setProcessingQueue(cap: ProcessingQueueCap | null): void;
 }
 
 /** Read-only views for assertions. They apply time-based transitions (delay processing, expiry, archival) but never the access-triggered ones. */
@@ -253,6 +282,8 @@ export interface EmulatorInspect {
   batch(id: string): InspectedBatch | undefined;
   /** The requests of a batch in submission order. */
   requests(batchId: string): InspectedRequest[];
+  /** Requests and batches in the processing queue now (time-based transitions applied). */
+  inFlight(): InFlight;
   /** Number of `POST /v1/messages/batches` attempts, including failed and faulted ones. */
   createCalls(): number;
   /** Counters. */
