@@ -18,6 +18,22 @@ const body = (type: string, message: string, errorCode?: string) => ({
   type: 'error',
   error: { type, message, ...(errorCode ? { details: { error_code: errorCode } } : {}) },
 });
+/** The error the SDK builds from a response of `status` with this error body (its status class). */
+const apiError = (status: number, type: string, message: string, errorCode?: string) =>
+  Anthropic.APIError.generate(status, body(type, message, errorCode), undefined, headers());
+/** The coded class the client picks for a response that carries `errorCode`. */
+const codedError = <S extends number>(
+  cls: new (
+    status: S,
+    error: object,
+    message: undefined,
+    headers: Headers,
+  ) => InstanceType<typeof Anthropic.APIError>,
+  status: S,
+  type: string,
+  errorCode: string,
+  message = 'x',
+) => new cls(status, body(type, message, errorCode), undefined, headers());
 
 describe('every error code the pinned SDK declares', () => {
   const sdk = sdkCodes();
@@ -44,13 +60,14 @@ describe('every error code the pinned SDK declares', () => {
 
   it('is classified from the SDK’s own error class, built as the SDK builds it from a response', () => {
     for (const { status, code, cls, key } of sdk) {
-      const err = Anthropic.APIError.generate(status, body('x_error', 'msg', code), undefined, headers());
+      const err = apiError(status, 'x_error', 'msg', code);
       // APIError.generate picks the status class; the client picks the coded class from the same pair.
-      const coded = new (cls as unknown as typeof Anthropic.APIError)(
+      const coded = codedError(
+        cls as unknown as typeof Anthropic.APIError,
         status,
-        body('invalid_request_error', 'msg', code),
-        undefined,
-        headers(),
+        'invalid_request_error',
+        code,
+        'msg',
       );
       expect(coded).toBeInstanceOf(cls);
       expect(coded).toBeInstanceOf(err.constructor);
@@ -71,80 +88,41 @@ describe('classifying by class, status and code (never by message)', () => {
   it('sorts the families the issue names', () => {
     const cases: [InstanceType<typeof Anthropic.APIError>, ApiErrorFamily][] = [
       [
-        new Anthropic.OrganizationOnHoldError(
+        codedError(
+          Anthropic.OrganizationOnHoldError,
           400,
-          body('invalid_request_error', 'held', 'organization_on_hold'),
-          undefined,
-          headers(),
+          'invalid_request_error',
+          'organization_on_hold',
+          'held',
         ),
         'account',
       ],
+      [apiError(403, 'permission_error', 'x', 'some_new_code'), 'account'],
+      [apiError(400, 'invalid_request_error', 'x', 'some_new_code'), 'account'],
+      [apiError(403, 'permission_error', 'no'), 'permission'],
+      [apiError(401, 'authentication_error', 'no'), 'account'],
+      [apiError(402, 'billing_error', 'pay'), 'billing'],
       [
-        Anthropic.APIError.generate(
-          403,
-          body('permission_error', 'x', 'some_new_code'),
-          undefined,
-          headers(),
-        ),
-        'account',
-      ],
-      [
-        Anthropic.APIError.generate(
-          400,
-          body('invalid_request_error', 'x', 'some_new_code'),
-          undefined,
-          headers(),
-        ),
-        'account',
-      ],
-      [Anthropic.APIError.generate(403, body('permission_error', 'no'), undefined, headers()), 'permission'],
-      [Anthropic.APIError.generate(401, body('authentication_error', 'no'), undefined, headers()), 'account'],
-      [Anthropic.APIError.generate(402, body('billing_error', 'pay'), undefined, headers()), 'billing'],
-      [
-        new Anthropic.ContractSpendLimitReachedError(
+        codedError(
+          Anthropic.ContractSpendLimitReachedError,
           429,
-          body('rate_limit_error', 'x', 'contract_spend_limit_reached'),
-          undefined,
-          headers(),
+          'rate_limit_error',
+          'contract_spend_limit_reached',
         ),
         'billing',
       ],
       [
-        new Anthropic.RampLimitExceededError(
-          429,
-          body('rate_limit_error', 'x', 'ramp_limit_exceeded'),
-          undefined,
-          headers(),
-        ),
+        codedError(Anthropic.RampLimitExceededError, 429, 'rate_limit_error', 'ramp_limit_exceeded'),
         'rate-limit',
       ],
-      [
-        Anthropic.APIError.generate(429, body('rate_limit_error', 'slow'), undefined, headers()),
-        'rate-limit',
-      ],
-      [
-        new Anthropic.CMEKKeyUnreachableError(
-          503,
-          body('api_error', 'x', 'cmek_key_unreachable'),
-          undefined,
-          headers(),
-        ),
-        'temporary',
-      ],
-      [Anthropic.APIError.generate(503, body('api_error', 'x'), undefined, headers()), 'ambiguous'],
-      [Anthropic.APIError.generate(529, body('overloaded_error', 'x'), undefined, headers()), 'ambiguous'],
-      [Anthropic.APIError.generate(413, body('request_too_large', 'big'), undefined, headers()), 'too-large'],
-      [
-        Anthropic.APIError.generate(
-          400,
-          body('invalid_request_error', 'The API also answers a spend limit so'),
-          undefined,
-          headers(),
-        ),
-        'invalid',
-      ],
-      [Anthropic.APIError.generate(404, body('not_found_error', 'x'), undefined, headers()), 'not-found'],
-      [Anthropic.APIError.generate(422, body('invalid_request_error', 'x'), undefined, headers()), 'refused'],
+      [apiError(429, 'rate_limit_error', 'slow'), 'rate-limit'],
+      [codedError(Anthropic.CMEKKeyUnreachableError, 503, 'api_error', 'cmek_key_unreachable'), 'temporary'],
+      [apiError(503, 'api_error', 'x'), 'ambiguous'],
+      [apiError(529, 'overloaded_error', 'x'), 'ambiguous'],
+      [apiError(413, 'request_too_large', 'big'), 'too-large'],
+      [apiError(400, 'invalid_request_error', 'The API also answers a spend limit so'), 'invalid'],
+      [apiError(404, 'not_found_error', 'x'), 'not-found'],
+      [apiError(422, 'invalid_request_error', 'x'), 'refused'],
       [new Anthropic.APIConnectionTimeoutError(), 'ambiguous'],
       [new Anthropic.APIConnectionError({ message: 'reset' }), 'ambiguous'],
     ];
@@ -183,11 +161,12 @@ describe('classifying by class, status and code (never by message)', () => {
 
   it('names the code and the fix in the circuit it opens', () => {
     const held = classifyApiError(
-      new Anthropic.OrganizationOnHoldError(
+      codedError(
+        Anthropic.OrganizationOnHoldError,
         400,
-        body('invalid_request_error', 'on hold', 'organization_on_hold'),
-        undefined,
-        headers(),
+        'invalid_request_error',
+        'organization_on_hold',
+        'on hold',
       ),
     );
     expect(circuitFor(held)).toMatchObject({
@@ -197,17 +176,16 @@ describe('classifying by class, status and code (never by message)', () => {
     });
     expect(circuitFor(held).fix).toMatch(/trust and safety/);
     const spend = classifyApiError(
-      new Anthropic.EnforcedSpendLimitReachedError(
+      codedError(
+        Anthropic.EnforcedSpendLimitReachedError,
         429,
-        body('rate_limit_error', 'cap', 'enforced_spend_limit_reached'),
-        undefined,
-        headers(),
+        'rate_limit_error',
+        'enforced_spend_limit_reached',
+        'cap',
       ),
     );
     expect(circuitFor(spend)).toMatchObject({ kind: 'billing', code: 'enforced_spend_limit_reached' });
-    const call = classifyApiError(
-      Anthropic.APIError.generate(400, body('invalid_request_error', 'limit'), undefined, headers()),
-    );
+    const call = classifyApiError(apiError(400, 'invalid_request_error', 'limit'));
     expect(circuitFor(call)).toMatchObject({
       kind: 'account',
       code: 'invalid_request_error',
@@ -217,9 +195,7 @@ describe('classifying by class, status and code (never by message)', () => {
 
   it('tells the real-time paths what a failure means for the request', () => {
     const of = (status: number, type: string, code?: string) =>
-      realtimeAction(
-        classifyApiError(Anthropic.APIError.generate(status, body(type, 'm', code), undefined, headers())),
-      );
+      realtimeAction(classifyApiError(apiError(status, type, 'm', code)));
     expect(of(400, 'invalid_request_error')).toBe('dead');
     expect(of(400, 'invalid_request_error', 'organization_on_hold')).toBe('stop-submissions');
     expect(of(402, 'billing_error')).toBe('stop-submissions');
