@@ -1,45 +1,18 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRedis } from '@nightshift/store';
 import { uniquePrefix, useRedis, waitFor } from '@nightshift/testing';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
+import { haveChromium, openBrowser, screenshot, shots, shows } from './chromium.js';
 import { type Lifecycle, seedLifecycle, startBoard } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const shots = process.env.NIGHTSHIFT_SCREENSHOTS === '1';
-const docs = join(dirname(fileURLToPath(import.meta.url)), '../../../docs');
-
-if (!haveChromium) {
-  console.warn(
-    `browser.bull-board-requests.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium).`,
-  );
-}
+const withChromium = haveChromium('browser.bull-board-requests.test.ts');
 
 /** Bull Board's per-job buttons carry an icon, not a label: the icon names the action. */
 const ICONS = { retry: 'lucide-refresh-cw', remove: 'lucide-trash-2', promote: 'lucide-arrow-up' } as const;
 const jobButton = (page: Page, scope: string, action: keyof typeof ICONS) =>
   page.locator(scope).locator(`[class^="jobActions-"] button:has(svg.${ICONS[action]})`);
 const card = (cid: string) => `[class^="card-"]:has([class^="jobId-"]:text-is("${cid}"))`;
-
-/** Waits until the page's visible text contains every part (Bull Board renders after its API calls). */
-async function shows(page: Page, ...parts: string[]): Promise<string> {
-  let last = '';
-  await waitFor(
-    async () => {
-      // biome-ignore lint/performance/useDomNodeTextContent: what a person sees, not the UI config script's JSON
-      last = await page.locator('body').innerText();
-      return parts.every((p) => last.includes(p));
-    },
-    { what: `Bull Board to show ${parts.join(', ')}`, timeoutMs: 45_000 },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}\n--- page text ---\n${last.slice(0, 3000)}`);
-  });
-  return last;
-}
 
 /** The count on each status tab, as the page shows it. */
 async function tabCounts(page: Page): Promise<Record<string, number>> {
@@ -55,7 +28,7 @@ async function tabCounts(page: Page): Promise<Record<string, number>> {
 }
 
 // Generous limits: a browser on a loaded 2-core machine is slow (these are not timing assertions).
-describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser', { timeout: 120_000 }, () => {
+describe.skipIf(!withChromium)('every request in Bull Board, in a real browser', { timeout: 120_000 }, () => {
   const fx = useRedis((url) => createRedis({ url }, 'client'));
   let board: Board;
   let readOnly: Board;
@@ -68,19 +41,7 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
     life = await seedLifecycle(fx.redis, prefix, Date.now());
     board = await startBoard(fx.redis, prefix, { now: Date.now });
     readOnly = await startBoard(fx.redis, prefix, { now: Date.now, readOnly: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    ({ browser, page } = await openBrowser());
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -102,7 +63,7 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
     if (shots) {
       await page.goto(`${board.url}/queues/queue/requests?status=active`);
       await shows(page, 'msgbatch_inflight01');
-      await page.screenshot({ path: join(docs, 'bull-board-requests.png') });
+      await screenshot(page, 'bull-board-requests.png');
     }
   });
 
@@ -129,7 +90,7 @@ describe.skipIf(!haveChromium)('every request in Bull Board, in a real browser',
     );
     await detail(life.active[0]!, 'id:"msgbatch_inflight01"', 'status:"in_progress"', 'age:"12 min"');
     await detail(life.succeeded, `text:"${life.resultText}"`, 'input:1000', 'output:200', 'costUsd:0.001');
-    if (shots) await page.screenshot({ path: join(docs, 'bull-board-request.png') });
+    if (shots) await screenshot(page, 'bull-board-request.png');
     // A dead request opens on its Error tab: reason, last error and the attempt history.
     await detail(
       life.dead,

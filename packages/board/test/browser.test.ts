@@ -1,27 +1,16 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_PRICES, jobIds } from '@nightshift/shared';
 import { buildSuccess, createRedis, openQueue, type RedisClient, type Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer, uniquePrefix, waitFor } from '@nightshift/testing';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
+import { haveChromium, openBrowser, screenshot, shots, shows } from './chromium.js';
 import { item, MIN, message, type Seeded, seed, startBoard } from './helpers.js';
 
 /** The browser's own global (the test is compiled without the DOM lib; the function runs in Chromium). */
 declare const getComputedStyle: (el: unknown) => { backgroundColor: string };
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const shots = process.env.NIGHTSHIFT_SCREENSHOTS === '1';
-const docs = join(dirname(fileURLToPath(import.meta.url)), '../../../docs');
-
-if (!haveChromium) {
-  console.warn(
-    `browser.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run does it).`,
-  );
-}
+const withChromium = haveChromium('browser.test.ts');
 
 /** More history than {@link seed}: a collected batch with results across three features and three models, and a flush record. */
 async function showcase(store: Store, redis: RedisClient, prefix: string, now: number) {
@@ -113,7 +102,7 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
 }
 
 // Generous limits: a browser on a loaded 2-core machine is slow (these are not timing assertions).
-describe.skipIf(!haveChromium)('the board in a real browser', { timeout: 90_000 }, () => {
+describe.skipIf(!withChromium)('the board in a real browser', { timeout: 90_000 }, () => {
   let server: RedisServer;
   let redis: RedisClient;
   let board: Board;
@@ -129,20 +118,7 @@ describe.skipIf(!haveChromium)('the board in a real browser', { timeout: 90_000 
     seeded = await seed(redis, prefix, now);
     await showcase(seeded.store, redis, prefix, now);
     board = await startBoard(redis, prefix, { now: Date.now });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    ({ browser, page } = await openBrowser());
   }, 90_000);
   afterAll(async () => {
     await browser?.close();
@@ -186,39 +162,30 @@ describe.skipIf(!haveChromium)('the board in a real browser', { timeout: 90_000 
       what: 'batcher OK after refresh',
       timeoutMs: 45_000,
     });
-    if (shots) {
-      mkdirSync(docs, { recursive: true });
-      await page.screenshot({ path: join(docs, 'board-overview.png'), fullPage: true });
-    }
+    if (shots) await screenshot(page, 'board-overview.png', true);
   });
 
   it('lists the Nightshift queues in Bull Board with readable job data', async () => {
-    /** Waits until the page's visible text contains every part (Bull Board renders after its API calls). */
-    const shows = async (...parts: string[]) => {
-      let last = '';
-      await waitFor(
-        async () => {
-          // biome-ignore lint/performance/useDomNodeTextContent: what a person sees, not the UI config script's JSON
-          last = await page.locator('body').innerText();
-          return parts.every((p) => last.includes(p));
-        },
-        { what: `Bull Board to show ${parts.join(', ')}`, timeoutMs: 45_000 },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n--- page text ---\n${last.slice(0, 1500)}`);
-      });
-    };
     await page.goto(`${board.url}/queues`);
-    await shows('batches in flight', 'dead letters', 'results', 'flush (batcher ticks)', '{dead-letters}');
-    if (shots) await page.screenshot({ path: join(docs, 'board-queues.png') });
+    await shows(
+      page,
+      'batches in flight',
+      'dead letters',
+      'results',
+      'flush (batcher ticks)',
+      '{dead-letters}',
+    );
+    if (shots) await screenshot(page, 'board-queues.png');
     await page.goto(`${board.url}/queues/queue/${encodeURIComponent('{dead-letters}')}/${seeded.deadJobId}`);
     await shows(
+      page,
       'customId:"c3"',
       'reason:"invalid_request"',
       'max_tokens: must be at most 8192',
       'max_tokens:64',
     );
     await page.goto(`${board.url}/queues/queue/${encodeURIComponent('{batches}')}/batch-msgbatch_seed0001`);
-    await shows('batchId:"msgbatch_seed0001"', 'requestCount:3');
+    await shows(page, 'batchId:"msgbatch_seed0001"', 'requestCount:3');
   });
 
   it('retries a dead letter when Retry is clicked', async () => {
