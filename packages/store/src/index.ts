@@ -1,3 +1,4 @@
+export type { AdmissionRecord, InFlight } from './admission.js';
 export { ApiTokens, hashToken, scopeAllows } from './api-tokens.js';
 export type { BackoffState } from './backoff.js';
 export {

@@ -78,6 +78,8 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     flushes: `${base}:flushes`,
     /** HASH: create backoff state of the batcher. */
     backoff: `${base}:backoff`,
+    /** HASH: what the last flush found about admission (cap, requests in flight, held, at, instance). */
+    admission: `${base}:admission`,
     /** STRING: the batcher's flush lock (token, PX lease): one flush at a time across processes. */
     flushLock: `${base}:flush-lock`,
     /**

@@ -22,6 +22,7 @@ const SCRIPTS = {
   nsRetryDead: pending + final + read('retry-dead.lua'),
   nsPeek: read('peek.lua'),
   nsHeld: read('held.lua'),
+  nsInFlight: read('in-flight.lua'),
   nsRedeliver: read('redeliver.lua'),
   nsPurge: read('purge.lua'),
   nsOpenCircuit: read('open-circuit.lua'),

@@ -1,3 +1,4 @@
+import { Admission } from './admission.js';
 import { Backoff } from './backoff.js';
 import { Batches } from './batches.js';
 import type { RedisClient } from './connection.js';
@@ -19,7 +20,7 @@ import { Submissions } from './submissions.js';
  * The request store, one module per concern of the vocabulary (ARCHITECTURE.md "Glossary"):
  * `records`, `pending`, `submissions`, `batches`, `outcomes`, `realtime`, `ledger` and `stats`,
  * `drains`, `retention`, and the small operational keys (`heartbeats`, `alerts`, `circuit`,
- * `flushLog`, `backoff`, `flushLock()`, `board`). Every multi-key change is one Lua script (see
+ * `flushLog`, `backoff`, `admission`, `flushLock()`, `board`). Every multi-key change is one Lua script (see
  * scripts/), so each transition is atomic. The connection and the key builder are private: a
  * `Store` is the only door to our keys.
  */
@@ -39,6 +40,7 @@ export class Store {
   readonly circuit: Circuit;
   readonly flushLog: FlushLog;
   readonly backoff: Backoff;
+  readonly admission: Admission;
   readonly board: BoardKeys;
 
   constructor(
@@ -70,6 +72,7 @@ export class Store {
     this.circuit = new Circuit(core);
     this.flushLog = new FlushLog(core);
     this.backoff = new Backoff(core);
+    this.admission = new Admission(core);
     this.board = new BoardKeys(core);
   }
 
