@@ -1,56 +1,54 @@
---[[
-  Applies decided outcomes to request records: the one place a request reaches its effect.
-  Each item is guarded by the record's current state, so applying the same result twice (a
-  restart mid-stream, a duplicate batch) changes nothing the second time, and the ledger counts
-  each success once.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] now (ms)
-      ARGV[3] day: UTC 'yyyy-mm-dd', the ledger written to
-      ARGV[4] n: number of items
-      then 7 fields per item: custom_id, action, guard, and 4 fields whose meaning is the action's
-      (the client sends '' for the ones an action does not use):
-
-        action     guard                 field 4    field 5        field 6        field 7
-        'success'  delivery job id       mode       figures        attempt entry  batch id
-        'requeue'  submission id         ready-at   error JSON     attempt entry  counts attempt
-        'dead'     submission id         reason     error JSON     attempt entry  (unused)
-        'realtime' submission id         (unused)   (unused)       attempt entry  (unused)
-
-      delivery job id  the `{results}` job that delivers the result (kept as the record's dlv)
-      mode             'b' batch | 'r' realtime (the ledger's mode, the stats counter)
-      figures          'in,cw5,cw1h,cr,out,costNano,listNano[,us,usPremiumNano]' (us: 1 when
-                       the API ran it US-only; usPremiumNano: what that added to costNano)
-      attempt entry    JSON appended to the record's history
-      batch id         '' on the real-time path
-      submission id    the submission that must still hold the request; 'realtime' for a
-                       request on the real-time path
-      ready-at         ms; the request is not claimed before
-      counts attempt   '1' counts an attempt, '0' not (a retry the request is not to blame for)
-
-      'success' is accepted while the record is queued, claimed (by any submission) or realtime:
-      a paid success is never thrown away. 'requeue', 'dead' and 'realtime' need state 'claimed'
-      with sub = the submission id, or state 'realtime' when the guard is 'realtime'.
-
-    Output:
-      one code per item, joined by ',' (one reply string instead of one per item):
-      'ok'             applied
-      'unknown'        no record of that custom_id
-      'dup:<state>'    a success for a record already final (<state> succeeded | dead | canceled):
-                       counted as a duplicate result, nothing else changed
-      'stale:<state>'  a requeue / dead / realtime whose guard no longer holds the record (<state>
-                       is the record's state): nothing changed
-      An unknown action is an error reply (a client bug: the items before it stay applied, without
-      their ledger and counters).
-
-    Effects of an 'ok' success or death: the request is final (final index, its feature's open
-    count goes down, which may drain marks) and, when an endpoint subscribes, a request.succeeded
-    / request.failed event is written to the outbox in this same call (see _final.lua).
-]]
+-- Applies decided outcomes to request records: the one place a request reaches its effect.
+-- Each item is guarded by the record's current state, so applying the same result twice (a
+-- restart mid-stream, a duplicate batch) changes nothing the second time, and the ledger counts
+-- each success once.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] now (ms)
+--     ARGV[3] day: UTC 'yyyy-mm-dd', the ledger written to
+--     ARGV[4] n: number of items
+--     then 7 fields per item: custom_id, action, guard, and 4 fields whose meaning is the action's
+--     (the client sends '' for the ones an action does not use):
+--
+--       action     guard                 field 4    field 5        field 6        field 7
+--       'success'  delivery job id       mode       figures        attempt entry  batch id
+--       'requeue'  submission id         ready-at   error JSON     attempt entry  counts attempt
+--       'dead'     submission id         reason     error JSON     attempt entry  (unused)
+--       'realtime' submission id         (unused)   (unused)       attempt entry  (unused)
+--
+--     delivery job id  the `{results}` job that delivers the result (kept as the record's dlv)
+--     mode             'b' batch | 'r' realtime (the ledger's mode, the stats counter)
+--     figures          'in,cw5,cw1h,cr,out,costNano,listNano[,us,usPremiumNano]' (us: 1 when
+--                      the API ran it US-only; usPremiumNano: what that added to costNano)
+--     attempt entry    JSON appended to the record's history
+--     batch id         '' on the real-time path
+--     submission id    the submission that must still hold the request; 'realtime' for a
+--                      request on the real-time path
+--     ready-at         ms; the request is not claimed before
+--     counts attempt   '1' counts an attempt, '0' not (a retry the request is not to blame for)
+--
+--     'success' is accepted while the record is queued, claimed (by any submission) or realtime:
+--     a paid success is never thrown away. 'requeue', 'dead' and 'realtime' need state 'claimed'
+--     with sub = the submission id, or state 'realtime' when the guard is 'realtime'.
+--
+--   Output:
+--     one code per item, joined by ',' (one reply string instead of one per item):
+--     'ok'             applied
+--     'unknown'        no record of that custom_id
+--     'dup:<state>'    a success for a record already final (<state> succeeded | dead | canceled):
+--                      counted as a duplicate result, nothing else changed
+--     'stale:<state>'  a requeue / dead / realtime whose guard no longer holds the record (<state>
+--                      is the record's state): nothing changed
+--     An unknown action is an error reply (a client bug: the items before it stay applied, without
+--     their ledger and counters).
+--
+--   Effects of an 'ok' success or death: the request is final (final index, its feature's open
+--   count goes down, which may drain marks) and, when an endpoint subscribes, a request.succeeded
+--   / request.failed event is written to the outbox in this same call (see _final.lua).
 local base, now, day, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ledger = {}
 local stats = {}

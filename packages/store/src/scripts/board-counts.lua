@@ -1,24 +1,22 @@
---[[
-  Counts the requests in each of Bull Board's states without walking the requests: every figure
-  comes from a counter or an index (cost: partitions + open submissions + batches in flight).
-  Read-only.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] now (ms)
-
-    Output:
-      { queued, delayed, active, succeeded }
-      queued     every queued request (sum of partition-count; waiting = queued - delayed)
-      delayed    queued requests whose ready time is still ahead (delayed index, ZCOUNT)
-      active     members of open submissions and of batches in flight (their member lists; a batch
-                 being collected counts its members until it is marked collected), plus real-time
-                 calls in progress
-      succeeded  succeeded records kept (final-count; retention takes them off)
-]]
+-- Counts the requests in each of Bull Board's states without walking the requests: every figure
+-- comes from a counter or an index (cost: partitions + open submissions + batches in flight).
+-- Read-only.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] now (ms)
+--
+--   Output:
+--     { queued, delayed, active, succeeded }
+--     queued     every queued request (sum of partition-count; waiting = queued - delayed)
+--     delayed    queued requests whose ready time is still ahead (delayed index, ZCOUNT)
+--     active     members of open submissions and of batches in flight (their member lists; a batch
+--                being collected counts its members until it is marked collected), plus real-time
+--                calls in progress
+--     succeeded  succeeded records kept (final-count; retention takes them off)
 local base, now = ARGV[1], ARGV[2]
 local queued = 0
 local counts = redis.call('HVALS', base .. ':partition-count')

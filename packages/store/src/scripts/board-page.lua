@@ -1,31 +1,29 @@
---[[
-  One page of custom_ids in one of Bull Board's states, read from the indexes (never a walk over
-  every request): what a page view costs grows with the page's offset, not with the backlog.
-  Read-only.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] now (ms)
-      ARGV[3] state:
-        'waiting'   queued and ready: groups in the order the batcher takes them (oldest ready
-                    first), each group's ready members by ready time; a group is skipped with
-                    one ZCOUNT, so an offset costs the groups it passes
-        'delayed'   queued with a ready time ahead, soonest first (delayed index)
-        'active'    members of batches in flight (oldest first), then of open submissions, then
-                    real-time calls; a member list is skipped with one LLEN
-        'completed' succeeded records, newest first: the final index read newest first, keeping
-                    succeeded ones, looking at no more than the scan cap of entries
-      ARGV[4] start: entries of the state skipped
-      ARGV[5] count: most custom_ids returned
-      ARGV[6] scan cap: most index entries a 'completed' page looks at
-
-    Output:
-      the custom_ids of the page, in order (fewer than count at the end)
-      An unknown state is an error reply.
-]]
+-- One page of custom_ids in one of Bull Board's states, read from the indexes (never a walk over
+-- every request): what a page view costs grows with the page's offset, not with the backlog.
+-- Read-only.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] now (ms)
+--     ARGV[3] state:
+--       'waiting'   queued and ready: groups in the order the batcher takes them (oldest ready
+--                   first), each group's ready members by ready time; a group is skipped with
+--                   one ZCOUNT, so an offset costs the groups it passes
+--       'delayed'   queued with a ready time ahead, soonest first (delayed index)
+--       'active'    members of batches in flight (oldest first), then of open submissions, then
+--                   real-time calls; a member list is skipped with one LLEN
+--       'completed' succeeded records, newest first: the final index read newest first, keeping
+--                   succeeded ones, looking at no more than the scan cap of entries
+--     ARGV[4] start: entries of the state skipped
+--     ARGV[5] count: most custom_ids returned
+--     ARGV[6] scan cap: most index entries a 'completed' page looks at
+--
+--   Output:
+--     the custom_ids of the page, in order (fewer than count at the end)
+--     An unknown state is an error reply.
 local base, now, state = ARGV[1], ARGV[2], ARGV[3]
 local skip, count, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local out = {}

@@ -1,27 +1,25 @@
---[[
-  Claims ready requests of one group into a submission, within a count and byte budget.
-  Only requests whose ready-at <= now are taken (a requeued request waits out its backoff).
-  The submission's member list and the records change in the same call, so a crash leaves
-  either the request queued or claimed by a submission that recovery will resolve. An index
-  entry whose record is not queued is dropped from the group.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] group
-      ARGV[3] now (ms)
-      ARGV[4] max count: most requests taken
-      ARGV[5] max bytes: most bytes taken (the requests' bytes plus the overhead below)
-      ARGV[6] submission id (opened before: the records name it, its member list grows)
-      ARGV[7] per-item overhead in bytes, optional (default 0): counted against max bytes for every
-              request taken, e.g. 1 for the ',' that joins the items of a batch body
-
-    Output:
-      { bytes taken, custom_id 1, params 1, custom_id 2, params 2, ... } in claim order
-      (bytes taken is 0 and nothing follows when nothing was taken)
-]]
+-- Claims ready requests of one group into a submission, within a count and byte budget.
+-- Only requests whose ready-at <= now are taken (a requeued request waits out its backoff).
+-- The submission's member list and the records change in the same call, so a crash leaves
+-- either the request queued or claimed by a submission that recovery will resolve. An index
+-- entry whose record is not queued is dropped from the group.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] group
+--     ARGV[3] now (ms)
+--     ARGV[4] max count: most requests taken
+--     ARGV[5] max bytes: most bytes taken (the requests' bytes plus the overhead below)
+--     ARGV[6] submission id (opened before: the records name it, its member list grows)
+--     ARGV[7] per-item overhead in bytes, optional (default 0): counted against max bytes for every
+--             request taken, e.g. 1 for the ',' that joins the items of a batch body
+--
+--   Output:
+--     { bytes taken, custom_id 1, params 1, custom_id 2, params 2, ... } in claim order
+--     (bytes taken is 0 and nothing follows when nothing was taken)
 local base, group, now = ARGV[1], ARGV[2], ARGV[3]
 local maxCount, maxBytes, sid = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local overhead = tonumber(ARGV[7] or '0') or 0

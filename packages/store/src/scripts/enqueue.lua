@@ -1,41 +1,39 @@
---[[
-  Inserts request records, idempotently. One call handles a chunk of requests atomically.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] now (ms)
-      ARGV[3] replace: '1' replaces a request that is still only queued (and re-opens a canceled
-              one), '0' not
-      ARGV[4] n: number of items
-      then 13 fields per item:
-        custom_id        the record's id
-        feature          the feature it counts for (drain epochs, feature stats)
-        model            the Messages model
-        params           the Messages params JSON (stored apart, in params:<custom_id>)
-        params hash      compared with the stored one: the same request again, or a conflict
-        meta             the caller's metadata JSON ('' when none)
-        deadline         ms, '' when none
-        partition        the partition it is submitted in
-        group            its pending group (same partition and cache prefix)
-        bytes            serialized size of the batch line
-        realtime allowed '1' when the caller allows the real-time path, '' not
-        state            'queued', or 'realtime' for a request written onto the real-time path
-        notify           webhook endpoint names, joined by ',' ('' when none)
-
-    Output:
-      one code per item:
-      'new'                written
-      'replaced'           written over a queued request (replace, other params) or a canceled
-                           one (replace, any params)
-      'exists:<state>'     a record with the same params hash: nothing changed (<state> is its state;
-                           a canceled request is final and answers exists:canceled unless replace)
-      'conflict:<state>'   a record with other params that is not replaced: nothing changed
-
-    A new or replaced record takes its feature's current drain epoch (`ep`) and counts as open in it.
-]]
+-- Inserts request records, idempotently. One call handles a chunk of requests atomically.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] now (ms)
+--     ARGV[3] replace: '1' replaces a request that is still only queued (and re-opens a canceled
+--             one), '0' not
+--     ARGV[4] n: number of items
+--     then 13 fields per item:
+--       custom_id        the record's id
+--       feature          the feature it counts for (drain epochs, feature stats)
+--       model            the Messages model
+--       params           the Messages params JSON (stored apart, in params:<custom_id>)
+--       params hash      compared with the stored one: the same request again, or a conflict
+--       meta             the caller's metadata JSON ('' when none)
+--       deadline         ms, '' when none
+--       partition        the partition it is submitted in
+--       group            its pending group (same partition and cache prefix)
+--       bytes            serialized size of the batch line
+--       realtime allowed '1' when the caller allows the real-time path, '' not
+--       state            'queued', or 'realtime' for a request written onto the real-time path
+--       notify           webhook endpoint names, joined by ',' ('' when none)
+--
+--   Output:
+--     one code per item:
+--     'new'                written
+--     'replaced'           written over a queued request (replace, other params) or a canceled
+--                          one (replace, any params)
+--     'exists:<state>'     a record with the same params hash: nothing changed (<state> is its state;
+--                          a canceled request is final and answers exists:canceled unless replace)
+--     'conflict:<state>'   a record with other params that is not replaced: nothing changed
+--
+--   A new or replaced record takes its feature's current drain epoch (`ep`) and counts as open in it.
 local base, now, replace, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local out = {}
 for i = 0, n - 1 do

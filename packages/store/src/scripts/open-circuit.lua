@@ -1,31 +1,29 @@
---[[
-  Opens (or opens again) the submission circuit and raises its one alert, in one step, so that
-  several processes refused at once record one refusal.
-
-    closed                      → open; opens = 1; until = now + cooldown
-    open, cooling (now < until) → code, reason and fix refreshed; opens and until kept: the
-                                  refusals of one outage (every line of a batch, every process)
-                                  count once
-    open, due (now >= until)    → a probe was refused: opens + 1; until = now + interval
-    open with another kind      → opens = 1 for the new kind
-  interval: 'account' → cooldown; 'billing' → cooldown · 2^(opens − 1), at most max cooldown.
-  The alert `circuit-open` keeps the time it was first raised.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] now (ms)
-      ARGV[3] kind: 'account' | 'billing'
-      ARGV[4] code, ARGV[5] reason, ARGV[6] fix: what the refusal said, shown with the circuit
-      ARGV[7] cooldown (ms)
-      ARGV[8] max cooldown (ms)
-      ARGV[9] alert message
-
-    Output:
-      { opens, until (ms, as a string), 1 if the circuit was closed before else 0 }
-]]
+-- Opens (or opens again) the submission circuit and raises its one alert, in one step, so that
+-- several processes refused at once record one refusal.
+--
+--   closed                      → open; opens = 1; until = now + cooldown
+--   open, cooling (now < until) → code, reason and fix refreshed; opens and until kept: the
+--                                 refusals of one outage (every line of a batch, every process)
+--                                 count once
+--   open, due (now >= until)    → a probe was refused: opens + 1; until = now + interval
+--   open with another kind      → opens = 1 for the new kind
+-- interval: 'account' → cooldown; 'billing' → cooldown · 2^(opens − 1), at most max cooldown.
+-- The alert `circuit-open` keeps the time it was first raised.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] now (ms)
+--     ARGV[3] kind: 'account' | 'billing'
+--     ARGV[4] code, ARGV[5] reason, ARGV[6] fix: what the refusal said, shown with the circuit
+--     ARGV[7] cooldown (ms)
+--     ARGV[8] max cooldown (ms)
+--     ARGV[9] alert message
+--
+--   Output:
+--     { opens, until (ms, as a string), 1 if the circuit was closed before else 0 }
 local base, now, kind, code, reason, fix = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local cooldown, maxCooldown, message = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 local ck = base .. ':circuit'

@@ -1,24 +1,22 @@
---[[
-  Reads some fields of many records in one call (read-only): one round trip and one reply for a
-  whole chunk, instead of one pipelined HMGET (and one client-side promise) per record.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] nf: number of fields
-      ARGV[3 .. 2+nf] field names ('params' is read from the request's params key)
-      ARGV[3+nf ..] custom_ids
-
-    Output:
-      one entry per custom_id:
-      nil (false)     no record: none of the fields exists
-      string          its nf values ('' where a field is absent) joined by \31, which the client
-                      splits: one reply string per record instead of nf
-      array           its nf values, for a record with \31 inside a value (none of our fields
-                      hold control characters, JSON escapes them)
-]]
+-- Reads some fields of many records in one call (read-only): one round trip and one reply for a
+-- whole chunk, instead of one pipelined HMGET (and one client-side promise) per record.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] nf: number of fields
+--     ARGV[3 .. 2+nf] field names ('params' is read from the request's params key)
+--     ARGV[3+nf ..] custom_ids
+--
+--   Output:
+--     one entry per custom_id:
+--     nil (false)     no record: none of the fields exists
+--     string          its nf values ('' where a field is absent) joined by \31, which the client
+--                     splits: one reply string per record instead of nf
+--     array           its nf values, for a record with \31 inside a value (none of our fields
+--                     hold control characters, JSON escapes them)
 local SEP = '\31'
 local base, nf = ARGV[1], tonumber(ARGV[2])
 local fields = {}

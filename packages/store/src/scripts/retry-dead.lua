@@ -1,21 +1,19 @@
---[[
-  Sends dead-lettered requests back to the queue with a fresh attempt budget (history is kept).
-  The request is open again in the drain epoch it was enqueued in.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] now (ms)
-      ARGV[3..] custom_ids
-
-    Output:
-      one code per custom_id:
-      'ok'                queued again, ready now, attempt 1
-      'unknown'           no record of that custom_id
-      'not-dead:<state>'  the record is not dead (<state> is its state): nothing changed
-]]
+-- Sends dead-lettered requests back to the queue with a fresh attempt budget (history is kept).
+-- The request is open again in the drain epoch it was enqueued in.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] now (ms)
+--     ARGV[3..] custom_ids
+--
+--   Output:
+--     one code per custom_id:
+--     'ok'                queued again, ready now, attempt 1
+--     'unknown'           no record of that custom_id
+--     'not-dead:<state>'  the record is not dead (<state> is its state): nothing changed
 local base, now = ARGV[1], ARGV[2]
 local out = {}
 for i = 3, #ARGV do

@@ -1,23 +1,21 @@
---[[
-  Writes (or deletes) one webhook endpoint and recomputes webhook-subs (event type → enabled
-  endpoints subscribing) in the same call, so the scripts that write events never miss an endpoint
-  that is registered, nor keep writing for one that is gone or disabled.
-
-    Input:
-      KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
-              is built from ARGV[1])
-
-      ARGV[1] base: '<prefix>:{req}'
-      ARGV[2] endpoint name
-      ARGV[3] endpoint JSON, or '' to delete it (and its health hash)
-      ARGV[4] mode: 'new' writes only if the name is free (registration); 'exists' only if it is
-              taken (update); anything else writes in any case
-
-    Output:
-      1 written / deleted
-      0 not: the name is taken ('new'), unknown ('exists'), or there was nothing to delete
-      (webhook-subs is recomputed in every case)
-]]
+-- Writes (or deletes) one webhook endpoint and recomputes webhook-subs (event type → enabled
+-- endpoints subscribing) in the same call, so the scripts that write events never miss an endpoint
+-- that is registered, nor keep writing for one that is gone or disabled.
+--
+--   Input:
+--     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
+--             is built from ARGV[1])
+--
+--     ARGV[1] base: '<prefix>:{req}'
+--     ARGV[2] endpoint name
+--     ARGV[3] endpoint JSON, or '' to delete it (and its health hash)
+--     ARGV[4] mode: 'new' writes only if the name is free (registration); 'exists' only if it is
+--             taken (update); anything else writes in any case
+--
+--   Output:
+--     1 written / deleted
+--     0 not: the name is taken ('new'), unknown ('exists'), or there was nothing to delete
+--     (webhook-subs is recomputed in every case)
 local base, name, json, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ek = base .. ':webhook-endpoints'
 local changed
