@@ -1,27 +1,18 @@
-import { hostRule, isLoopbackAddress, type Logger } from '@nightshift/shared';
+import { hostGuard, isLoopbackAddress, type Logger } from '@nightshift/shared';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError } from './errors.js';
 
 /**
- * The DNS-rebinding guard, before any route: the Host rule the board applies too (`hostRule` of
+ * The DNS-rebinding guard, before any route: the Host rule the board applies too (`hostGuard` of
  * @nightshift/shared): a `Host` that is not a loopback name, the listen address or one of
  * `allowedHosts` (NIGHTSHIFT_API_ALLOWED_HOSTS) gets 421 `misdirected_host`. A web page whose own
  * name now resolves to 127.0.0.1 can reach the port, but its requests still carry its own name as
  * Host. Each refused name is logged once.
  */
 export function hostCheck(opts: { allowedHosts?: readonly string[]; listenHost?: string; logger: Logger }) {
-  const refusedHost = hostRule(opts);
-  const logged = new Set<string>();
+  const refused = hostGuard({ ...opts, server: 'API' });
   return (req: Request, _res: Response, next: NextFunction) => {
-    const name = refusedHost(req.headers.host);
-    if (name === null) return next();
-    if (logged.size < 100 && !logged.has(name)) {
-      logged.add(name);
-      opts.logger.warn(
-        { host: name, client: req.socket.remoteAddress },
-        'request for a host name this API does not serve refused (421)',
-      );
-    }
+    if (!refused(req.headers.host, req.socket.remoteAddress)) return next();
     next(
       new ApiError(
         421,

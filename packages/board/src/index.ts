@@ -12,5 +12,5 @@ export {
   boardOptionsFromConfig,
   type TokenAuth,
 } from './options.js';
-/** The board's DNS-rebinding guard (Express, 421), on the Host rule the HTTP API shares (`hostRule`). */
+/** The board's DNS-rebinding guard (Express, 421), on the Host rule the HTTP API shares (`hostGuard`). */
 export { hostCheck } from './security.js';

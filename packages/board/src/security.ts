@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hostRule, type Logger } from '@nightshift/shared';
+import { hostGuard, type Logger } from '@nightshift/shared';
 import type { RedisClient, Store } from '@nightshift/store';
 import type { NextFunction, Request, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -213,24 +213,15 @@ export function audit(
 
 /**
  * DNS-rebinding guard of the board: answers 421 Misdirected Request, before any route, to a request
- * whose `Host` the shared rule (`hostRule` of @nightshift/shared, which the HTTP API applies too)
+ * whose `Host` the shared rule (`hostGuard` of @nightshift/shared, which the HTTP API applies too)
  * does not serve: not a loopback name, the listen address, or one of `allowedHosts`
  * (NIGHTSHIFT_BOARD_ALLOWED_HOSTS). The refusal carries nothing of the page (no CSRF token) and is
  * logged once per host name.
  */
 export function hostCheck(opts: { allowedHosts?: readonly string[]; listenHost?: string; logger: Logger }) {
-  const refusedHost = hostRule(opts);
-  const logged = new Set<string>();
+  const refused = hostGuard({ ...opts, server: 'board' });
   return (req: Request, res: Response, next: NextFunction) => {
-    const name = refusedHost(req.headers.host);
-    if (name === null) return next();
-    if (logged.size < 100 && !logged.has(name)) {
-      logged.add(name);
-      opts.logger.warn(
-        { host: name, client: req.ip },
-        'request for a host name this board does not serve refused (421)',
-      );
-    }
+    if (!refused(req.headers.host, req.ip)) return next();
     res.status(421).json({
       error:
         'Misdirected request: this board does not answer to that host name (see NIGHTSHIFT_BOARD_ALLOWED_HOSTS).',

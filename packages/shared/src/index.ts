@@ -59,7 +59,7 @@ export {
   type QueueRole,
 } from './keys.js';
 export { createLogger, type Logger } from './log.js';
-export { hostRule, isLoopbackAddress, listenHttp } from './net.js';
+export { hostGuard, isLoopbackAddress, listenHttp } from './net.js';
 export {
   BATCH_DISCOUNT,
   checkPriceTable,

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
+import type { Logger } from './log.js';
 
 /**
  * True for addresses only this machine can reach: 127.0.0.0/8, ::1, ::ffff:127.x, localhost and
@@ -40,7 +41,7 @@ function hostAllowed(host: string, allowed: readonly string[]): boolean {
  * Answers the function that takes a `Host` header and gives null when it is served, or the refused
  * host name (cut to 100 characters, for a log line).
  */
-export function hostRule(opts: {
+function hostRule(opts: {
   allowedHosts?: readonly string[] | undefined;
   listenHost?: string | undefined;
 }): (header: string | undefined) => string | null {
@@ -54,6 +55,33 @@ export function hostRule(opts: {
     const host = hostOfHeader(header);
     if (host && hostAllowed(host, allowed)) return null;
     return (host ?? String(header ?? '(none)')).slice(0, 100);
+  };
+}
+
+/**
+ * {@link hostRule} as an HTTP role applies it: answers whether a request with that `Host` header is
+ * refused (421), and logs each refused name once, at most 100 of them (made-up names cannot grow
+ * the set), with the caller's address. `server` names the role in the log line ('API', 'board').
+ */
+export function hostGuard(opts: {
+  allowedHosts?: readonly string[] | undefined;
+  listenHost?: string | undefined;
+  logger: Logger;
+  server: string;
+}): (header: string | undefined, client: string | undefined) => boolean {
+  const refusedHost = hostRule(opts);
+  const logged = new Set<string>();
+  return (header, client) => {
+    const name = refusedHost(header);
+    if (name === null) return false;
+    if (logged.size < 100 && !logged.has(name)) {
+      logged.add(name);
+      opts.logger.warn(
+        { host: name, client },
+        `request for a host name this ${opts.server} does not serve refused (421)`,
+      );
+    }
+    return true;
   };
 }
 
