@@ -17,6 +17,25 @@ export interface LedgerRow {
   usPremiumNano: number;
 }
 
+/** The fields of a {@link LedgerRow} that are sums. */
+type RowSum = 'results' | 'costNano' | 'listNano' | 'usResults' | 'usPremiumNano';
+
+/** What the `<metric>` of a ledger field adds to in its row; a metric in neither map is ignored. */
+const TOKEN_METRICS = new Map<string, keyof LedgerRow['tokens']>([
+  ['in', 'input'],
+  ['cw5', 'cacheWrite5m'],
+  ['cw1h', 'cacheWrite1h'],
+  ['cr', 'cacheRead'],
+  ['out', 'output'],
+]);
+const ROW_METRICS = new Map<string, RowSum>([
+  ['n', 'results'],
+  ['cost', 'costNano'],
+  ['list', 'listNano'],
+  ['us', 'usResults'],
+  ['usp', 'usPremiumNano'],
+]);
+
 /** The cost ledger: one hash per UTC day, `<mode>|<feature>|<model>|<metric>` → integer. */
 export class Ledger {
   constructor(private readonly core: StoreCore) {}
@@ -52,38 +71,10 @@ export class Ledger {
           rows.set(key, row);
         }
         const v = Number(value);
-        switch (metric) {
-          case 'n':
-            row.results += v;
-            break;
-          case 'in':
-            row.tokens.input += v;
-            break;
-          case 'cw5':
-            row.tokens.cacheWrite5m += v;
-            break;
-          case 'cw1h':
-            row.tokens.cacheWrite1h += v;
-            break;
-          case 'cr':
-            row.tokens.cacheRead += v;
-            break;
-          case 'out':
-            row.tokens.output += v;
-            break;
-          case 'cost':
-            row.costNano += v;
-            break;
-          case 'list':
-            row.listNano += v;
-            break;
-          case 'us':
-            row.usResults += v;
-            break;
-          case 'usp':
-            row.usPremiumNano += v;
-            break;
-        }
+        const token = TOKEN_METRICS.get(metric);
+        if (token) row.tokens[token] += v;
+        const sum = ROW_METRICS.get(metric);
+        if (sum) row[sum] += v;
       }
     });
     return [...rows.values()];
