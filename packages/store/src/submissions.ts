@@ -107,18 +107,12 @@ export class Submissions {
     now = Date.now(),
     perItemOverhead = 0,
   ) {
-    const reply = (await this.core.script(
-      'nsClaim',
-      group,
-      now,
-      maxCount,
-      maxBytes,
-      subId,
-      perItemOverhead,
-    )) as (string | number)[];
-    const items: [cid: string, params: string][] = [];
-    for (let i = 1; i < reply.length; i += 2) items.push([String(reply[i]), String(reply[i + 1])]);
-    return { bytes: Number(reply[0]), items };
+    const raw = await this.claimRaw(group, subId, maxCount, maxBytes, now, perItemOverhead);
+    const items = raw.items.map(([cid, params]): [cid: string, params: string] => [
+      String(cid),
+      String(params),
+    ]);
+    return { bytes: raw.bytes, items };
   }
 
   /**
