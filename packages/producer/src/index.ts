@@ -26,6 +26,7 @@ export type {
   Producer,
   ProducerOptions,
   RealtimeChoice,
+  RedisTopologyOptions,
   ResultEvent,
   ResultWorker,
   ResultWorkerOptions,

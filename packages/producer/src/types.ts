@@ -15,15 +15,11 @@ import type { Job } from 'bullmq';
 /** What to do with a request whose deadline the batch path (24 h + slack) cannot meet. */
 export type RealtimeChoice = 'never' | 'fallback';
 
-/** Options of {@link createProducer}. Give either `connection` or `redisUrl`. */
-export interface ProducerOptions {
-  /** An ioredis client (or Cluster) the caller owns; the producer never closes it. */
-  connection?: RedisClient;
-  /**
-   * A Redis URL (`redis://` or `rediss://` for TLS, password in it); the producer then owns its
-   * client and closes it in `close()`.
-   */
-  redisUrl?: string;
+/**
+ * Where a `redisUrl` leads when it is not a single Redis: a Cluster or Sentinels (options of
+ * {@link ProducerOptions} and {@link ResultWorkerOptions}; unused with a `connection`).
+ */
+export interface RedisTopologyOptions {
   /**
    * Seed nodes `host:port` of a Redis Cluster, as an array or one comma-separated string (pass
    * `process.env.NIGHTSHIFT_REDIS_CLUSTER_NODES` as it is). Goes with `redisUrl`, whose password
@@ -42,6 +38,17 @@ export interface ProducerOptions {
   sentinelMaster?: string;
   /** The Sentinels' own password, if they want one (never logged). */
   sentinelPassword?: string;
+}
+
+/** Options of {@link createProducer}. Give either `connection` or `redisUrl`. */
+export interface ProducerOptions extends RedisTopologyOptions {
+  /** An ioredis client (or Cluster) the caller owns; the producer never closes it. */
+  connection?: RedisClient;
+  /**
+   * A Redis URL (`redis://` or `rediss://` for TLS, password in it); the producer then owns its
+   * client and closes it in `close()`.
+   */
+  redisUrl?: string;
   /**
    * Prefix of every Redis key and queue; must match the batcher's and collector's.
    * @defaultValue 'nightshift'
@@ -211,22 +218,11 @@ export type ResultEvent = ResultPayload & {
 };
 
 /** Options of {@link createResultWorker}. Give either `connection` or `redisUrl`. */
-export interface ResultWorkerOptions {
+export interface ResultWorkerOptions extends RedisTopologyOptions {
   /** An ioredis client the caller owns; the worker uses its own duplicate of it. */
   connection?: RedisClient;
   /** A Redis URL (`redis://` or `rediss://`); the worker opens (and closes) its own connection. */
   redisUrl?: string;
-  /**
-   * Seed nodes of a Redis Cluster, as for {@link ProducerOptions.clusterNodes}; goes with `redisUrl`.
-   * @defaultValue undefined (no cluster)
-   */
-  clusterNodes?: string | string[];
-  /** Redis Sentinels, as for {@link ProducerOptions.sentinels}; goes with `redisUrl`. */
-  sentinels?: string | string[];
-  /** As for {@link ProducerOptions.sentinelMaster}. @defaultValue 'mymaster' */
-  sentinelMaster?: string;
-  /** As for {@link ProducerOptions.sentinelPassword}. */
-  sentinelPassword?: string;
   /**
    * Key prefix; must match the producer's and collector's.
    * @defaultValue 'nightshift'
