@@ -1,5 +1,6 @@
 import type { AttemptRecord, RequestRecord, ResultJobData, ResultPayload } from '@nightshift/shared';
 import type { Queue } from 'bullmq';
+import { callChunks } from './call-limits.js';
 import { coreOf } from './core.js';
 import { jobIdsIn, readJobsWithin } from './jobs-within.js';
 import { fromHash } from './record-fields.js';
@@ -73,8 +74,12 @@ export async function boardPage(
 
 /** Makes queued requests in backoff ready now (promote.lua); one result per id. */
 export async function promoteRequests(store: Store, cids: string[], now: number): Promise<PromoteResult[]> {
-  if (cids.length === 0) return [];
-  return ((await coreOf(store).script('nsPromote', now, ...cids)) as string[]).map(parsePromote);
+  const out: PromoteResult[] = [];
+  for (const [from, to] of callChunks(cids.length, { fixedArgs: 1, perItem: 1, maxItems: 1000 })) {
+    const codes = (await coreOf(store).script('nsPromote', now, ...cids.slice(from, to))) as string[];
+    for (const raw of codes) out.push(parsePromote(raw));
+  }
+  return out;
 }
 
 /** The custom_ids of the next requests in backoff (for "promote all"), soonest first. */

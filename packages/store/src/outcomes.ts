@@ -1,9 +1,12 @@
 import type { AttemptRecord } from '@nightshift/shared';
+import { callChunks } from './call-limits.js';
 import type { StoreCore } from './core.js';
 import { utcDay } from './ledger.js';
 import { type ApplyResult, parseApply, parseRetryDead, type RetryDeadResult } from './replies.js';
 
 const CHUNK = 1000;
+/** Arguments apply.lua takes per item (see its header). */
+const APPLY_ARGS_PER_ITEM = 7;
 
 /** A decided outcome for one request (see apply.lua). */
 export type ApplyItem =
@@ -51,11 +54,15 @@ export type ApplyItem =
 export class Outcomes {
   constructor(private readonly core: StoreCore) {}
 
-  /** Applies decided outcomes (see apply.lua); one result per item. Chunked. */
+  /**
+   * Applies decided outcomes (see apply.lua); one result per item. Chunked within the managed
+   * services' command limits (call-limits.ts); each chunk atomic.
+   */
   async apply(items: ApplyItem[], now = Date.now()): Promise<ApplyResult[]> {
     const codes: ApplyResult[] = [];
-    for (let i = 0; i < items.length; i += CHUNK) {
-      const chunk = items.slice(i, i + CHUNK);
+    const runs = callChunks(items.length, { fixedArgs: 3, perItem: APPLY_ARGS_PER_ITEM, maxItems: CHUNK });
+    for (const [from, to] of runs) {
+      const chunk = items.slice(from, to);
       const args: (string | number)[] = [now, utcDay(now), chunk.length];
       for (const it of chunk) {
         const entry = JSON.stringify(it.entry);
@@ -121,15 +128,22 @@ export class Outcomes {
    * redeliver.lua); true per record moved. The caller adds the job with exactly those results.
    */
   async redeliver(jobId: string, items: { cid: string; from: string }[]): Promise<boolean[]> {
-    if (items.length === 0) return [];
-    const args = items.flatMap((it) => [it.cid, it.from]);
-    const joined = (await this.core.script('nsRedeliver', jobId, ...args)) as string;
-    return joined.split(',').map((x) => x === '1');
+    const moved: boolean[] = [];
+    for (const [from, to] of callChunks(items.length, { fixedArgs: 1, perItem: 2 })) {
+      const args = items.slice(from, to).flatMap((it) => [it.cid, it.from]);
+      const joined = (await this.core.script('nsRedeliver', jobId, ...args)) as string;
+      for (const x of joined.split(',')) moved.push(x === '1');
+    }
+    return moved;
   }
 
   /** Dead-lettered requests back to the queue with a fresh attempt budget; one result per id. */
   async retryDead(cids: string[], now = Date.now()): Promise<RetryDeadResult[]> {
-    if (cids.length === 0) return [];
-    return ((await this.core.script('nsRetryDead', now, ...cids)) as string[]).map(parseRetryDead);
+    const out: RetryDeadResult[] = [];
+    for (const [from, to] of callChunks(cids.length, { fixedArgs: 1, perItem: 1, maxItems: CHUNK })) {
+      const codes = (await this.core.script('nsRetryDead', now, ...cids.slice(from, to))) as string[];
+      for (const raw of codes) out.push(parseRetryDead(raw));
+    }
+    return out;
   }
 }

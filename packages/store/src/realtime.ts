@@ -1,5 +1,7 @@
 import type { StoreCore } from './core.js';
 
+const TOUCH_CHUNK = 1000;
+
 /** Requests on the real-time path (the `realtime` index of when each started). */
 export class Realtime {
   constructor(private readonly core: StoreCore) {}
@@ -15,9 +17,11 @@ export class Realtime {
    * are touched.
    */
   async touch(cids: string[], now = Date.now()): Promise<void> {
-    if (cids.length === 0) return;
-    const args: (string | number)[] = [];
-    for (const cid of cids) args.push(now, cid);
-    await this.core.redis.zadd(this.core.keys.realtime, 'XX', ...args);
+    // ZADD key XX + 2 per member, within the managed services' argument limit (call-limits.ts).
+    for (let i = 0; i < cids.length; i += TOUCH_CHUNK) {
+      const args: (string | number)[] = [];
+      for (const cid of cids.slice(i, i + TOUCH_CHUNK)) args.push(now, cid);
+      await this.core.redis.zadd(this.core.keys.realtime, 'XX', ...args);
+    }
   }
 }

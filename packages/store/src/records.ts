@@ -1,4 +1,5 @@
 import type { AttemptRecord, RequestRecord, RequestStatus } from '@nightshift/shared';
+import { argBytes, callChunks } from './call-limits.js';
 import { cancelRequests } from './cancel.js';
 import type { StoreCore } from './core.js';
 import { fromHash, hashFieldsOf } from './record-fields.js';
@@ -6,6 +7,8 @@ import { type CancelResult, type EnqueueResult, parseEnqueue } from './replies.j
 import type { Store } from './store.js';
 
 const CHUNK = 1000;
+/** Arguments enqueue.lua takes per item (see its header). */
+const ENQUEUE_ARGS_PER_ITEM = 13;
 /** Separates the values of one record in a peek reply (see peek.lua). */
 const PEEK_SEP = '\x1f';
 
@@ -35,15 +38,24 @@ export class Records {
     private readonly store: Store,
   ) {}
 
-  /** Inserts records idempotently; one result per item (see enqueue.lua). Chunked; each chunk atomic. */
+  /**
+   * Inserts records idempotently; one result per item (see enqueue.lua). Chunked within the
+   * managed services' command limits (call-limits.ts: ≤ 3,999 arguments, ≤ 8 MB); each chunk atomic.
+   */
   async enqueue(
     items: EnqueueItem[],
     opts: { replace?: boolean; now?: number } = {},
   ): Promise<EnqueueResult[]> {
     const now = opts.now ?? Date.now();
     const codes: EnqueueResult[] = [];
-    for (let i = 0; i < items.length; i += CHUNK) {
-      const chunk = items.slice(i, i + CHUNK);
+    const runs = callChunks(items.length, {
+      fixedArgs: 3,
+      perItem: ENQUEUE_ARGS_PER_ITEM,
+      maxItems: CHUNK,
+      bytesOf: (i) => argBytes(items[i]!.params, items[i]!.meta),
+    });
+    for (const [from, to] of runs) {
+      const chunk = items.slice(from, to);
       const args: (string | number)[] = [now, opts.replace ? '1' : '0', chunk.length];
       for (const it of chunk) {
         args.push(
