@@ -16,6 +16,8 @@ export interface ClaimedBatch {
   itemBytes: number;
   /** When the submission was opened (for the flush record's duration). */
   startedAt: number;
+  /** The most requests this batch may hold: `maxRequests`, or less when admission leaves less room. */
+  maxCount: number;
 }
 
 /** Where a partition plan's claiming stands between its batches. */
@@ -29,7 +31,8 @@ export interface ClaimCursor {
 const budgetFor = (maxBytes: number) => maxBytes - ENVELOPE_BYTES + 1;
 
 /**
- * Opens a submission and claims one batch's worth of the plan's groups, oldest group first.
+ * Opens a submission and claims one batch's worth of the plan's groups, in the plan's order
+ * (urgent groups, then the oldest), at most `maxCount` requests (the room admission leaves).
  * A group is kept whole: when it does not fit in what is left of a non-empty batch, the batch is
  * closed and the group starts the next one. Only a group larger than a whole batch is split.
  * Returns null when nothing was ready (the empty submission is released).
@@ -38,6 +41,7 @@ export async function claimBatch(
   ctx: FlushContext,
   plan: PartitionPlan,
   cursor: ClaimCursor,
+  maxCount: number = ctx.opts.maxRequests,
 ): Promise<ClaimedBatch | null> {
   const { store, opts } = ctx;
   const now = opts.now();
@@ -58,6 +62,7 @@ export async function claimBatch(
     items: [],
     itemBytes: 0,
     startedAt: now,
+    maxCount: Math.min(maxCount, opts.maxRequests),
   };
   while (cursor.group < plan.groups.length) {
     const group = plan.groups[cursor.group]!;
@@ -81,7 +86,7 @@ export async function claimBatch(
 async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch, now: number) {
   const { store, opts } = ctx;
   for (;;) {
-    const countLeft = opts.maxRequests - batch.items.length;
+    const countLeft = batch.maxCount - batch.items.length;
     const bytesLeft = budgetFor(opts.maxBytes) - batch.itemBytes - batch.items.length;
     if (countLeft <= 0 || bytesLeft <= 0) return true;
     const want = Math.min(opts.claimChunk, countLeft);
@@ -119,7 +124,7 @@ async function groupFits(
   now: number,
 ) {
   const { store, opts } = ctx;
-  const countLeft = opts.maxRequests - batch.items.length;
+  const countLeft = batch.maxCount - batch.items.length;
   const ready = await readyCount(ctx, group, now);
   if (ready === 0) return true;
   if (ready > countLeft) return false;

@@ -19,11 +19,14 @@ export interface PartitionPlan {
 
 type Overview = Awaited<ReturnType<Store['pending']['overview']>>;
 
+/** Ready requests whose deadline needs submission now: partition → group → how many. */
+export type UrgentRequests = Map<string, Map<string, number>>;
+
 /** Inputs of {@link decide}, read from the store. */
 export interface DecideInput {
   overview: Overview;
-  /** Partitions holding a ready request whose deadline needs submission now. */
-  deadlinePartitions: Set<string>;
+  /** Partitions holding a ready request whose deadline needs submission now → group → how many. */
+  deadlinePartitions: UrgentRequests;
   /** A manual flush: every partition, or only the one named. */
   manual?: { partition?: string };
 }
@@ -62,11 +65,17 @@ export function decide(input: DecideInput, o: ResolvedOptions, now: number): Par
               : null;
     if (!reason) continue;
     const mode = manual || deadline || time ? 'drain' : 'full';
+    // Groups holding an urgent request go first, so that a partition given less room than its
+    // backlog still submits its deadlines; then the oldest.
+    const urgent = input.deadlinePartitions.get(partition);
+    const groups = groupsByPartition.get(partition) ?? [];
     plans.push({
       partition,
       reason,
       mode,
-      groups: groupsByPartition.get(partition) ?? [],
+      groups: urgent
+        ? [...groups.filter((g) => urgent.has(g)), ...groups.filter((g) => !urgent.has(g))]
+        : groups,
       avgItemBytes: Math.ceil(p.bytes / p.count),
     });
   }
@@ -77,20 +86,29 @@ export function decide(input: DecideInput, o: ResolvedOptions, now: number): Par
 }
 
 /**
- * Partitions holding a ready request whose deadline requires submission now: a batch may take
- * 24 h, the slack is our margin, and the next tick may come only `tickMs` later.
+ * Partitions holding a ready request whose deadline requires submission now, and the groups
+ * holding them: a batch may take 24 h, the slack is our margin, and the next tick may come only
+ * `tickMs` later.
  */
 export async function deadlinePartitions(
   store: Store,
   o: ResolvedOptions,
   now: number,
-): Promise<Set<string>> {
+): Promise<UrgentRequests> {
   const cids = await store.pending.deadlinesBefore(now + BATCH_WINDOW_MS + o.deadlineSlackMs + o.tickMs);
-  const out = new Set<string>();
+  const out: UrgentRequests = new Map();
   for (let i = 0; i < cids.length; i += 1000) {
-    const recs = await store.records.peek(cids.slice(i, i + 1000), ['partition', 'readyAt', 'state']);
+    const recs = await store.records.peek(cids.slice(i, i + 1000), [
+      'partition',
+      'group',
+      'readyAt',
+      'state',
+    ]);
     for (const r of recs) {
-      if (r && r.state === 'queued' && Number(r.readyAt) <= now) out.add(r.partition);
+      if (r?.state !== 'queued' || Number(r.readyAt) > now) continue;
+      const groups = out.get(r.partition) ?? new Map<string, number>();
+      groups.set(r.group, (groups.get(r.group) ?? 0) + 1);
+      out.set(r.partition, groups);
     }
   }
   return out;

@@ -38,6 +38,11 @@ export interface FlushReport {
   deadLettered: number;
   /** Set when the flush stopped early. */
   stopped?: FlushStop;
+  /**
+   * Admission, when the flush got as far as deciding: the cap (0: none), the requests in flight
+   * at the API when it decided, and the ready requests it held back for want of room.
+   */
+  admission?: { cap: number; inFlight: number; held: number };
 }
 
 /** One `batches.create` call and how the API answered it. */

@@ -1,5 +1,6 @@
 import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 
+import { type Room, readRoom, shareRoom } from './admission.js';
 import { type ClaimCursor, claimBatch } from './claim.js';
 import type { FlushContext, FlushState } from './context.js';
 import { deadlinePartitions, decide, fullTriggerHolds, type PartitionPlan } from './decide.js';
@@ -117,34 +118,124 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   }
   const overview = await store.pending.overview(now);
   if (overview.total === 0) return;
+  const urgent = await deadlinePartitions(store, opts, now);
   const plans = decide(
     {
       overview,
-      deadlinePartitions: await deadlinePartitions(store, opts, now),
+      deadlinePartitions: urgent,
       ...(manual ? { manual: trigger.partition === undefined ? {} : { partition: trigger.partition } } : {}),
     },
     opts,
     now,
   );
-  for (const plan of plans) {
-    await flushPartition(ctx, state, plan);
-    if (state.stop) return;
+  if (plans.length === 0) return;
+  const room = await readRoom(ctx);
+  const runs = plans.map(
+    (plan): PartitionRun => ({
+      plan,
+      cursor: { group: 0 },
+      first: true,
+      done: false,
+      demand: overview.partitions.get(plan.partition)?.count ?? 0,
+      urgent: [...(urgent.get(plan.partition)?.values() ?? [])].reduce((a, b) => a + b, 0),
+      claimed: 0,
+    }),
+  );
+  await admit(ctx, state, runs, room);
+  // What admission held back: the plans' requests the room did not reach (what a plan did not
+  // want, a 'full' plan's remainder, is not counted).
+  const held = runs.reduce((n, r) => n + (r.done ? 0 : Math.max(0, r.demand - r.claimed)), 0);
+  state.report.admission = { cap: room.cap, inFlight: room.inFlight, held };
+  await store.admission.record({ ...state.report.admission, at: opts.now(), instance: opts.instance });
+}
+
+/** One partition plan's progress through a flush, across the rounds of admission. */
+interface PartitionRun {
+  plan: PartitionPlan;
+  cursor: ClaimCursor;
+  first: boolean;
+  /** Nothing more to take: no ready request left, or its 'full' trigger no longer holds. */
+  done: boolean;
+  /** The partition's queued requests when the flush decided. */
+  demand: number;
+  /** Its ready requests whose deadline needs submission now. */
+  urgent: number;
+  /** Requests claimed into this flush's submissions so far. */
+  claimed: number;
+}
+
+/**
+ * What a run asks for in each tier of precedence: an operator's flush (all of its partitions),
+ * then urgent deadlines (only the urgent requests: its urgent groups are claimed first), then
+ * every other plan's requests, deadline plans' rest included.
+ */
+const TIERS: ((r: PartitionRun) => number)[] = [
+  (r) => (r.plan.reason === 'manual' ? r.demand - r.claimed : 0),
+  (r) => (r.plan.reason === 'deadline' ? r.urgent - r.claimed : 0),
+  (r) => (r.plan.reason === 'manual' ? 0 : r.demand - r.claimed),
+];
+
+/**
+ * Submits what fits in the room (ARCHITECTURE.md "Admission"), tier by tier; within a tier the
+ * room is shared fairly between partitions (shareRoom: a small partition gets all it has beside
+ * a large backlog), any remainder to the oldest. A partition that takes less than its share
+ * leaves the rest to the others in the next round.
+ */
+async function admit(ctx: FlushContext, state: FlushState, runs: PartitionRun[], room: Room) {
+  if (runs.reduce((n, r) => n + r.demand, 0) <= room.left) {
+    // Room for all the plans want (or no cap): each runs to its end in decide's order, as without
+    // admission; the room still bounds what was enqueued since the plans were decided.
+    for (const run of runs) {
+      room.left -= await flushPartition(ctx, state, run, room.left);
+      if (state.stop) return;
+    }
+    return;
+  }
+  for (const want of TIERS) {
+    for (;;) {
+      const open = runs.filter((r) => !r.done && want(r) > 0);
+      if (open.length === 0 || room.left <= 0) break;
+      const shares = shareRoom(open.map(want), room.left);
+      let progressed = false;
+      for (let i = 0; i < open.length; i++) {
+        if (shares[i]! <= 0) continue;
+        const took = await flushPartition(ctx, state, open[i]!, shares[i]!);
+        room.left -= took;
+        if (took > 0) progressed = true;
+        if (state.stop) return;
+      }
+      if (!progressed) break;
+    }
   }
 }
 
-async function flushPartition(ctx: FlushContext, state: FlushState, plan: PartitionPlan) {
-  const cursor: ClaimCursor = { group: 0 };
-  let first = true;
+/** Claims and submits batches of one plan until `share` requests went out or nothing more is due. */
+async function flushPartition(ctx: FlushContext, state: FlushState, run: PartitionRun, share: number) {
+  const { plan } = run;
+  let took = 0;
   for (;;) {
     if (ctx.isClosing()) state.stop = 'closing';
     else if (state.lockLost()) state.stop = 'lock-lost';
-    if (state.stop) return;
-    if (!first && plan.mode === 'full' && !(await fullTriggerHolds(ctx.store, ctx.opts, plan.partition)))
-      return;
-    first = false;
-    const batch = await claimBatch(ctx, plan, cursor);
-    if (!batch) return;
+    if (state.stop) return took;
+    if (took >= share) return took;
+    if (
+      !run.first &&
+      plan.mode === 'full' &&
+      !(await fullTriggerHolds(ctx.store, ctx.opts, plan.partition))
+    ) {
+      run.done = true;
+      return took;
+    }
+    run.first = false;
+    const batch = await claimBatch(ctx, plan, run.cursor, Math.min(ctx.opts.maxRequests, share - took));
+    if (!batch) {
+      run.done = true;
+      return took;
+    }
+    // Counted as taken whatever the create answers: a refused create stops the flush anyway.
+    took += batch.items.length;
+    run.claimed += batch.items.length;
     await submitClaimed(ctx, state, batch);
-    if (state.stop) return;
+    if (state.stop) return took;
   }
 }

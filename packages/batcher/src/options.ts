@@ -99,6 +99,13 @@ export interface BatcherOptions {
    */
   maxCreateBackoffMs?: number;
   /**
+   * Most requests in flight at the API at once (batches not yet seen ended, and creates that may
+   * have gone through), across every batcher of this prefix: the workspace's processing-queue cap
+   * (100,000 at tier 1; see the API's rate limits). A flush submits only what fits. 0: no cap.
+   * @defaultValue 100_000
+   */
+  maxInFlightRequests?: number;
+  /**
    * Requests per claim Lua call (bounds how long one call blocks Redis).
    * @defaultValue 2_000
    */
@@ -187,6 +194,7 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
     circuitMaxCooldownMs: o.circuitMaxCooldownMs ?? CIRCUIT_DEFAULTS.maxCooldownMs,
     createBackoffMs: o.createBackoffMs ?? 30_000,
     maxCreateBackoffMs: o.maxCreateBackoffMs ?? 30 * MINUTE,
+    maxInFlightRequests: o.maxInFlightRequests ?? API_MAX_REQUESTS,
     claimChunk: o.claimChunk ?? 2_000,
     runWorker: o.runWorker ?? true,
     heartbeatMs: o.heartbeatMs ?? 5_000,
@@ -221,6 +229,11 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
     need(positiveInt(r[f]), f, `must be a positive integer (got ${r[f]})`);
   }
   need(Number.isInteger(r.deadlineSlackMs) && r.deadlineSlackMs >= 0, 'deadlineSlackMs', 'must be ≥ 0');
+  need(
+    Number.isInteger(r.maxInFlightRequests) && r.maxInFlightRequests >= 0,
+    'maxInFlightRequests',
+    `must be an integer ≥ 0, 0 for no cap (got ${r.maxInFlightRequests})`,
+  );
   need(
     positiveInt(r.maxRequests) && r.maxRequests <= API_MAX_REQUESTS,
     'maxRequests',
@@ -268,5 +281,6 @@ export function batcherOptionsFromConfig(
     flushLockMs: env.NIGHTSHIFT_FLUSH_LOCK_MS,
     createBackoffMs: env.NIGHTSHIFT_CREATE_BACKOFF_MS,
     maxCreateBackoffMs: env.NIGHTSHIFT_MAX_CREATE_BACKOFF_MS,
+    maxInFlightRequests: env.NIGHTSHIFT_MAX_IN_FLIGHT_REQUESTS,
   };
 }

@@ -1,0 +1,231 @@
+import type { Store } from '@nightshift/store';
+import { uniquePrefix } from '@nightshift/testing';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { shareRoom } from '../src/admission.js';
+import type { FlushReport } from '../src/index.js';
+import { batchContents, batcherFor, clock, enqueue, storeFor, useEnv } from './helpers.js';
+
+const env = useEnv({ resetEach: true });
+
+/** Ends batches at the emulator and marks them collected, as the collector would once it applied them. */
+async function endBatches(store: Store, ids: string[]) {
+  for (const id of ids) {
+    env.emu.control.complete(id);
+    await store.batches.markCollected(id, {}, clock.now());
+  }
+}
+
+const submitted = (r: FlushReport) => r.batches.reduce((n, b) => n + b.requestCount, 0);
+
+describe('shareRoom', () => {
+  it('gives a small demand all it asks beside a large one, the rest to the large', () => {
+    expect(shareRoom([50_000, 100], 1_000)).toEqual([900, 100]);
+    expect(shareRoom([5, 5, 5], 7)).toEqual([3, 2, 2]);
+    expect(shareRoom([0, 10], 4)).toEqual([0, 4]);
+    expect(shareRoom([3, 4], 100)).toEqual([3, 4]);
+  });
+
+  it('never gives more than the room or than a demand, and leaves no room unused that a demand wants', () => {
+    // A small seeded generator: the same 2,000 cases every run.
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % (n + 1);
+    };
+    for (let run = 0; run < 2_000; run++) {
+      const demands = Array.from({ length: next(12) }, () => next(10_000));
+      const room = next(50_000);
+      const out = shareRoom(demands, room);
+      const total = out.reduce((a, b) => a + b, 0);
+      expect(total).toBeLessThanOrEqual(room);
+      for (const [i, v] of out.entries()) expect(v).toBeLessThanOrEqual(demands[i]!);
+      expect(total).toBe(
+        Math.min(
+          room,
+          demands.reduce((a, b) => a + b, 0),
+        ),
+      );
+      // fair: a demand served less than it asked got at least as much as any other, less one
+      const max = Math.max(0, ...out);
+      for (const [i, v] of out.entries()) {
+        if (v < demands[i]!) expect(v).toBeGreaterThanOrEqual(max - 1);
+      }
+    }
+  });
+});
+
+describe('when the in-flight cap is reached', () => {
+  it('submits only what fits, holds the rest queued, and fills the room as batches end', async () => {
+    const prefix = uniquePrefix();
+    const store = storeFor(env, prefix);
+    const b = await batcherFor(env, prefix, { maxInFlightRequests: 100, maxWaitMs: 1, maxRequests: 60 });
+    env.open.push(b);
+    await enqueue(store, 250);
+    clock.advance(5);
+    const first = await b.runFlushOnce();
+    expect(batchContents(env, first).map((c) => c.length)).toEqual([60, 40]);
+    expect(first.admission).toEqual({ cap: 100, inFlight: 0, held: 150 });
+    expect((await store.pending.overview(clock.now())).total).toBe(150);
+
+    const full = await b.runFlushOnce();
+    expect(full.batches).toEqual([]);
+    expect(full.admission).toEqual({ cap: 100, inFlight: 100, held: 150 });
+    expect(await store.admission.last()).toMatchObject({ cap: 100, inFlight: 100, held: 150 });
+
+    await endBatches(store, [first.batches[0]!.batchId]);
+    const refill = await b.runFlushOnce();
+    expect(submitted(refill)).toBe(60);
+    expect(refill.admission).toMatchObject({ inFlight: 40, held: 90 });
+  });
+
+  it('counts a create a crashed flush may have made until recovery settles it: the cap holds across the crash', async () => {
+    const prefix = uniquePrefix();
+    const store = storeFor(env, prefix);
+    const timing = { maxInFlightRequests: 50, maxWaitMs: 1, createTimeoutMs: 500, submissionLeaseMs: 1000 };
+    // Batches stay in progress (recovery's list would end an instant one).
+    env.emu.control.setProcessing('manual');
+    onTestFinished(() => env.emu.control.setProcessing('instant'));
+    const doomed = await batcherFor(env, prefix, {
+      ...timing,
+      instance: 'doomed',
+      testOnlyHooks: {
+        afterCreate: () => {
+          throw new Error('killed between create and commit');
+        },
+      },
+    });
+    env.open.push(doomed);
+    await enqueue(store, 80);
+    clock.advance(5);
+    const before = env.emu.inspect.batches().length;
+    await expect(doomed.runFlushOnce()).rejects.toThrow(/killed/);
+    expect(env.emu.inspect.batches().length).toBe(before + 1); // the batch exists at the API, unrecorded
+
+    const survivor = await batcherFor(env, prefix, { ...timing, instance: 'survivor' });
+    env.open.push(survivor);
+    const during = await survivor.runFlushOnce();
+    expect(during.batches).toEqual([]);
+    expect(during.admission).toMatchObject({ inFlight: 50 });
+
+    clock.advance(2_000); // the dead flush's lease has passed: recovery adopts its batch
+    const after = await survivor.runFlushOnce();
+    expect(after.recovered.adopted).toBe(1);
+    expect(after.batches).toEqual([]);
+    expect(after.admission).toMatchObject({ inFlight: 50, held: 30 });
+    expect(env.emu.inspect.batches().length).toBe(before + 1);
+  });
+});
+
+describe('fairness between partitions', () => {
+  it("with 50,000 queued in one partition and 100 in another, the small one's requests all go in the first flush with room", async () => {
+    const prefix = uniquePrefix();
+    const store = storeFor(env, prefix);
+    const b = await batcherFor(env, prefix, { maxInFlightRequests: 1_000, maxWaitMs: 1, claimChunk: 1_000 });
+    env.open.push(b);
+    // The big partition is older and fills the cap first.
+    await enqueue(store, 50_000, { partition: 'big', size: 20 }, 'big');
+    clock.advance(5);
+    const filled = await b.runFlushOnce();
+    expect(submitted(filled)).toBe(1_000);
+    await enqueue(store, 100, { partition: 'small', size: 20 }, 'small');
+    clock.advance(5);
+    const none = await b.runFlushOnce();
+    expect(none.batches).toEqual([]);
+    expect(none.admission).toMatchObject({ inFlight: 1_000, held: 49_100 });
+
+    // Room for 1,000 again: oldest-first would give it all to the big partition.
+    await endBatches(
+      store,
+      filled.batches.map((x) => x.batchId),
+    );
+    const tick = await b.runFlushOnce();
+    const byPartition = Object.fromEntries(tick.batches.map((x) => [x.partition, x.requestCount]));
+    expect(byPartition).toEqual({ small: 100, big: 900 });
+    expect((await store.pending.ofPartition('small')).count).toBe(0);
+  });
+
+  it('submits urgent deadlines before the rest, whatever their partition holds', async () => {
+    const prefix = uniquePrefix();
+    const store = storeFor(env, prefix);
+    const b = await batcherFor(env, prefix, { maxInFlightRequests: 30, maxWaitMs: 1 });
+    env.open.push(b);
+    await enqueue(store, 200, { partition: 'a', group: 'bulk' }, 'a');
+    await enqueue(store, 200, { partition: 'b', group: 'bulk' }, 'b');
+    // Ten requests of partition b that must go now (a later group of b: urgent groups go first).
+    const urgent = await enqueue(
+      store,
+      10,
+      { partition: 'b', group: 'due', deadline: clock.now() + 25 * 3_600_000 },
+      'due',
+    );
+    clock.advance(5);
+    const r = await b.runFlushOnce();
+    const sent = batchContents(env, r).flat();
+    expect(sent.length).toBe(30);
+    for (const cid of urgent) expect(sent).toContain(cid);
+    // the other 20 are shared fairly between a and b
+    expect(sent.filter((c) => c.startsWith('a-')).length).toBe(10);
+    expect(sent.filter((c) => c.startsWith('b-')).length).toBe(10);
+  });
+});
+
+describe('when the API answers 429 for its processing queue', () => {
+  it('puts the claimed requests back untouched and backs off: one create per backoff, whatever the ticks and replicas', async () => {
+    const prefix = uniquePrefix();
+    const store = storeFor(env, prefix);
+    // Another deployment on the workspace holds the queue: the API's cap is below ours.
+    env.emu.control.complete(); // (earlier tests' batches out of the queue)
+    env.emu.control.setProcessingQueue({ maxRequests: 20, retryAfterSec: 60 });
+    try {
+      const opts = { maxInFlightRequests: 1_000, maxWaitMs: 1, createBackoffMs: 30_000 };
+      const a = await batcherFor(env, prefix, { ...opts, instance: 'a' });
+      const c = await batcherFor(env, prefix, { ...opts, instance: 'c' });
+      env.open.push(a, c);
+      const cids = await enqueue(store, 50);
+      const fields = ['state', 'attempt', 'readyAt', 'group', 'partition', 'submission'] as const;
+      const before = await store.records.peek(cids, [...fields]);
+      clock.advance(5);
+      const creates = env.emu.inspect.createCalls();
+
+      const refused = await a.runFlushOnce();
+      expect(refused.batches).toEqual([]);
+      expect(refused.released).toBe(50);
+      expect(refused.stopped).toBe('backoff');
+      expect(env.emu.inspect.createCalls()).toBe(creates + 1);
+      expect(env.emu.inspect.stats().processingQueue.refusals).toBeGreaterThanOrEqual(1);
+      const after = await store.records.peek(cids, [...fields]);
+      expect(after.map((r) => ({ ...r, submission: '' }))).toEqual(
+        before.map((r) => ({ ...r, submission: '' })),
+      );
+      expect(after.every((r) => r?.state === 'queued')).toBe(true);
+      expect((await store.pending.overview(clock.now())).total).toBe(50);
+
+      // Twenty ticks on both replicas within the retry-after: no create at all.
+      for (let i = 0; i < 10; i++) {
+        clock.advance(2_000);
+        for (const r of await Promise.all([a.runFlushOnce(), c.runFlushOnce()])) {
+          expect(r.skipped).toBeDefined();
+        }
+      }
+      expect(env.emu.inspect.createCalls()).toBe(creates + 1);
+      const backoff = await store.backoff.read();
+      expect(backoff.failures).toBe(1);
+      expect(backoff.until).toBeGreaterThanOrEqual(clock.now() - 20_000 + 40_000); // retry-after 60 s won
+
+      // Past it, one create again; still refused, so the backoff doubles (60 s base → 60 s, then 60 s vs 60 s).
+      clock.advance(41_000);
+      await Promise.all([a.runFlushOnce(), c.runFlushOnce()]);
+      expect(env.emu.inspect.createCalls()).toBe(creates + 2);
+      expect((await store.backoff.read()).failures).toBe(2);
+
+      // The queue frees up: the next flush after the backoff submits, and the backoff ends.
+      env.emu.control.setProcessingQueue({ maxRequests: 1_000 });
+      clock.advance(61_000);
+      const ok = await a.runFlushOnce();
+      expect(submitted(ok)).toBe(50);
+      expect((await store.backoff.read()).failures).toBe(0);
+    } finally {
+      env.emu.control.setProcessingQueue(null);
+    }
+  });
+});
