@@ -133,6 +133,11 @@ function sendJson(
   res.end(text);
 }
 
+/** The API's most common answer: 400 `invalid_request_error` with the message it gives. */
+function invalidRequest(res: http.ServerResponse, message: string) {
+  sendError(res, 400, 'invalid_request_error', message);
+}
+
 function sendError(
   res: http.ServerResponse,
   status: number,
@@ -324,7 +329,7 @@ export function createHttpServer(
       return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
     }
     if (!header(req, 'anthropic-version')) {
-      return sendError(res, 400, 'invalid_request_error', 'anthropic-version: header is required');
+      return invalidRequest(res, 'anthropic-version: header is required');
     }
     if (r.endpoint === 'other') return sendError(res, r.status, errorTypeForStatus(r.status), r.message);
     if (body?.kind === 'too-large') {
@@ -344,9 +349,9 @@ export function createHttpServer(
         if (fault?.kind === 'status') return sendFault(res, fault);
         if (fault?.kind === 'delay') await sleep(fault.ms);
         const parsed = parseJson((body as { buf: Buffer }).buf);
-        if (!parsed.ok) return sendError(res, 400, 'invalid_request_error', parsed.message);
+        if (!parsed.ok) return invalidRequest(res, parsed.message);
         const env = validateEnvelope(parsed.value);
-        if (typeof env === 'string') return sendError(res, 400, 'invalid_request_error', env);
+        if (typeof env === 'string') return invalidRequest(res, env);
         const full = engine.admit(env.requests.length);
         if (full) {
           const headers = { 'retry-after': String(full.retryAfterSec) };
@@ -374,35 +379,20 @@ export function createHttpServer(
         const rawLimit = q.get('limit');
         if (rawLimit !== null) {
           if (!/^-?\d+$/.test(rawLimit.trim())) {
-            return sendError(res, 400, 'invalid_request_error', 'limit: Input should be a valid integer');
+            return invalidRequest(res, 'limit: Input should be a valid integer');
           }
           limit = Number(rawLimit);
           if (limit < 1) {
-            return sendError(
-              res,
-              400,
-              'invalid_request_error',
-              'limit: Input should be greater than or equal to 1',
-            );
+            return invalidRequest(res, 'limit: Input should be greater than or equal to 1');
           }
           if (limit > 1000) {
-            return sendError(
-              res,
-              400,
-              'invalid_request_error',
-              'limit: Input should be less than or equal to 1000',
-            );
+            return invalidRequest(res, 'limit: Input should be less than or equal to 1000');
           }
         }
         const afterId = q.get('after_id') ?? undefined;
         const beforeId = q.get('before_id') ?? undefined;
         if (afterId !== undefined && beforeId !== undefined) {
-          return sendError(
-            res,
-            400,
-            'invalid_request_error',
-            'Only one of before_id and after_id may be given.',
-          );
+          return invalidRequest(res, 'Only one of before_id and after_id may be given.');
         }
         const page = engine.list(limit, afterId, beforeId);
         if (!page.ok) return sendError(res, page.status, page.type, page.message);
@@ -433,10 +423,8 @@ export function createHttpServer(
         if (!b) return;
         engine.tick(b, false);
         if (b.status !== 'ended') {
-          return sendError(
+          return invalidRequest(
             res,
-            400,
-            'invalid_request_error',
             `Message Batch ${b.id} cannot be deleted while it is ${b.status === 'canceling' ? 'canceling' : 'in progress'}; only ended batches can be deleted (cancel it first).`,
           );
         }
@@ -448,10 +436,8 @@ export function createHttpServer(
         if (!b) return;
         engine.tick(b, false);
         if (b.status !== 'ended') {
-          return sendError(
+          return invalidRequest(
             res,
-            400,
-            'invalid_request_error',
             `Message Batch ${b.id} has not finished processing (processing_status: ${b.status}); results are available once it has ended.`,
           );
         }
@@ -472,7 +458,7 @@ export function createHttpServer(
         setFault(res, fault?.id);
         if (fault) return sendFault(res, fault);
         const parsed = parseJson((body as { buf: Buffer }).buf);
-        if (!parsed.ok) return sendError(res, 400, 'invalid_request_error', parsed.message);
+        if (!parsed.ok) return invalidRequest(res, parsed.message);
         const out = engine.realtimeMessage(parsed.value);
         if (!out.ok) return sendError(res, out.status, out.type, out.message);
         return sendJson(res, 200, out.value);
