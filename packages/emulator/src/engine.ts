@@ -78,6 +78,19 @@ interface RuleEntry {
   seen: Map<string, number>;
 }
 
+/** Adds an injected fault or outcome rule to its list; the handle counts its hits and takes it out again. */
+function inject<E extends { id: string; hits: number }>(list: E[], entry: E): InjectionHandle {
+  list.push(entry);
+  return {
+    id: entry.id,
+    hits: () => entry.hits,
+    remove: () => {
+      const i = list.indexOf(entry);
+      if (i >= 0) list.splice(i, 1);
+    },
+  };
+}
+
 /** Result of an operation that can fail with an API error. */
 export type Outcome<T> =
   | { ok: true; value: T }
@@ -141,8 +154,8 @@ export class Engine {
   private readonly batchList: Batch[] = [];
   private readonly byId = new Map<string, Batch>();
   private mode: Mode;
-  private faults: FaultEntry[] = [];
-  private rules: RuleEntry[] = [];
+  private readonly faults: FaultEntry[] = [];
+  private readonly rules: RuleEntry[] = [];
   private nextInjectionId = 1;
   private lastCreatedUs = 0;
   private readonly realtimeCache = new Map<string, number>();
@@ -549,25 +562,17 @@ export class Engine {
     if (!['errored', 'expired', 'canceled'].includes(rule.outcome)) {
       throw new TypeError(`invalid outcome: ${String(rule.outcome)}`);
     }
-    const entry: RuleEntry = {
+    return inject(this.rules, {
       id: `outcome_${this.nextInjectionId++}`,
       rule,
       remaining: rule.times ?? Number.POSITIVE_INFINITY,
       hits: 0,
       seen: new Map(),
-    };
-    this.rules.push(entry);
-    return {
-      id: entry.id,
-      hits: () => entry.hits,
-      remove: () => {
-        this.rules = this.rules.filter((r) => r !== entry);
-      },
-    };
+    });
   }
 
   clearOutcomes(): void {
-    this.rules = [];
+    this.rules.length = 0;
   }
 
   private pickRule(customId: string): OutcomeRule | undefined {
@@ -595,24 +600,16 @@ export class Engine {
   // ---- faults ----
 
   injectFault(fault: Fault): InjectionHandle {
-    const entry: FaultEntry = {
+    return inject(this.faults, {
       id: `fault_${this.nextInjectionId++}`,
       fault,
       remaining: fault.kind === 'not-found-after-create' ? Number.POSITIVE_INFINITY : (fault.times ?? 1),
       hits: 0,
-    };
-    this.faults.push(entry);
-    return {
-      id: entry.id,
-      hits: () => entry.hits,
-      remove: () => {
-        this.faults = this.faults.filter((f) => f !== entry);
-      },
-    };
+    });
   }
 
   clearFaults(): void {
-    this.faults = [];
+    this.faults.length = 0;
   }
 
   /**
