@@ -230,14 +230,26 @@ export function createHttpServer(
     sendError(res, 404, 'not_found_error', `message_batch_id: no Message Batch found with id '${id}'`);
 
   /**
+   * The batch a call names, once the endpoint's status fault had its say: undefined when that fault
+   * or a 404 has answered.
+   */
+  function batchPastStatusFault(
+    res: http.ServerResponse,
+    endpoint: 'retrieve' | 'results' | 'cancel' | 'delete',
+    id: string,
+  ) {
+    const fault = engine.takeFault(endpoint, ['status'] as const);
+    setFault(res, fault?.id);
+    if (fault) return void sendFault(res, fault);
+    return liveBatch(res, id);
+  }
+
+  /**
    * The batch a retrieve or results call names, once its faults had their say: undefined when a
    * status fault, a 404 or the propagation-delay 404 has answered.
    */
   function batchPastFaults(res: http.ServerResponse, endpoint: 'retrieve' | 'results', id: string) {
-    const fault = engine.takeFault(endpoint, ['status'] as const);
-    setFault(res, fault?.id);
-    if (fault) return void sendFault(res, fault);
-    const b = liveBatch(res, id);
+    const b = batchPastStatusFault(res, endpoint, id);
     if (!b) return undefined;
     const nf = engine.takeFault(endpoint, ['not-found-after-create'] as const, b);
     setFault(res, nf?.id);
@@ -406,20 +418,14 @@ export function createHttpServer(
         });
       }
       case 'cancel': {
-        const fault = engine.takeFault('cancel', ['status'] as const);
-        setFault(res, fault?.id);
-        if (fault) return sendFault(res, fault);
-        const b = liveBatch(res, r.id!);
+        const b = batchPastStatusFault(res, 'cancel', r.id!);
         if (!b) return;
         const out = engine.cancel(b);
         if (!out.ok) return sendError(res, out.status, out.type, out.message);
         return sendJson(res, 200, engine.toJSON(b, baseUrlFor(req)));
       }
       case 'delete': {
-        const fault = engine.takeFault('delete', ['status'] as const);
-        setFault(res, fault?.id);
-        if (fault) return sendFault(res, fault);
-        const b = liveBatch(res, r.id!);
+        const b = batchPastStatusFault(res, 'delete', r.id!);
         if (!b) return;
         engine.tick(b, false);
         if (b.status !== 'ended') {
