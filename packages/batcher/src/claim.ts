@@ -1,6 +1,6 @@
 import type { FlushReason } from '@nightshift/shared';
 import { ENVELOPE_BYTES, ItemBuffer } from './body.js';
-import { type FlushContext, newSubmissionId } from './context.js';
+import { type FlushContext, openSubmission } from './context.js';
 import type { PartitionPlan } from './decide.js';
 
 /** Requests claimed into one open submission, on their way into one batch. */
@@ -45,15 +45,7 @@ export async function claimBatch(
 ): Promise<ClaimedBatch | null> {
   const { store, opts } = ctx;
   const now = opts.now();
-  const subId = newSubmissionId(now);
-  await store.submissions.open({
-    id: subId,
-    partition: plan.partition,
-    reason: plan.reason,
-    owner: opts.instance,
-    leaseMs: opts.submissionLeaseMs,
-    now,
-  });
+  const subId = await openSubmission(ctx, plan, now);
   const batch: ClaimedBatch = {
     subId,
     partition: plan.partition,

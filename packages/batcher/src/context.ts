@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BatchJobData, DeadLetterPayload, Logger } from '@nightshift/shared';
+import type { BatchJobData, DeadLetterPayload, FlushReason, Logger } from '@nightshift/shared';
 import type { Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import type { BatcherEvents, FlushReport } from './events.js';
@@ -30,6 +30,27 @@ export interface FlushState {
 }
 
 /** A new submission id: time-ordered, unique across processes, safe in keys. */
-export function newSubmissionId(now: number): string {
+function newSubmissionId(now: number): string {
   return `${now.toString(36)}-${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * Opens a new submission of the partition, owned by this batcher under its lease (a flush's claim,
+ * or the second half of a split batch); answers its id.
+ */
+export async function openSubmission(
+  ctx: FlushContext,
+  of: { partition: string; reason: FlushReason },
+  now: number,
+): Promise<string> {
+  const id = newSubmissionId(now);
+  await ctx.store.submissions.open({
+    id,
+    partition: of.partition,
+    reason: of.reason,
+    owner: ctx.opts.instance,
+    leaseMs: ctx.opts.submissionLeaseMs,
+    now,
+  });
+  return id;
 }

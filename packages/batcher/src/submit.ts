@@ -5,7 +5,7 @@ import { ATTR, inSpan, SPANS, type Span, SpanKind, SpanStatusCode } from '@night
 import type { ClaimedBatch } from './claim.js';
 import { commitBatch, releaseSubmission } from './commit.js';
 import type { FlushContext, FlushState } from './context.js';
-import { newSubmissionId } from './context.js';
+import { openSubmission } from './context.js';
 import { type CreateFailure, classifyCreateError } from './create-errors.js';
 import type { CreateAnswer } from './events.js';
 import { findCreatedBatch } from './reconcile.js';
@@ -242,15 +242,7 @@ async function splitAndSubmit(ctx: FlushContext, state: FlushState, batch: Claim
   const half = Math.ceil(batch.items.length / 2);
   const first = batch.items.slice(0, half);
   const rest = batch.items.slice(half);
-  const subId = newSubmissionId(now);
-  await store.submissions.open({
-    id: subId,
-    partition: batch.partition,
-    reason: batch.reason,
-    owner: opts.instance,
-    leaseMs: opts.submissionLeaseMs,
-    now,
-  });
+  const subId = await openSubmission(ctx, batch, now);
   // The first half sits at the head of the member list, so each LREM finds its id at once.
   await store.submissions.moveMembers(
     batch.subId,
