@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createProducer } from '@nightshift/producer';
-import { createLogger, type Logger, listenHttp } from '@nightshift/shared';
+import { closeOnce, createLogger, type Logger, listenHttp } from '@nightshift/shared';
 import { Store } from '@nightshift/store';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { rateLimit, requireToken } from './auth.js';
@@ -115,18 +115,14 @@ export async function createApi(options: ApiOptions): Promise<Api> {
   }
   const { server, url } = listening;
   logger.info({ url, auth: opts.auth }, 'api listening');
-  let closing: Promise<void> | undefined;
   return {
     url,
     app,
-    close: () => {
-      closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await closed;
-        await producer.close();
-      })();
-      return closing;
-    },
+    close: closeOnce(async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await producer.close();
+    }),
   };
 }

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { boardLoginPrefix, createLogger, listenHttp } from '@nightshift/shared';
+import { boardLoginPrefix, closeOnce, createLogger, listenHttp } from '@nightshift/shared';
 import { Store } from '@nightshift/store';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { bullBoard } from './bull-board.js';
@@ -122,16 +122,12 @@ export async function createBoard(options: BoardOptions): Promise<Board> {
     { url, readOnly: opts.readOnly, auth: opts.auth ? Object.keys(opts.auth)[0] : 'none' },
     'board listening',
   );
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-      unregisterMetrics();
-      await Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].close()));
-    })();
-    return closing;
-  };
+  const close = closeOnce(async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+    unregisterMetrics();
+    await Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].close()));
+  });
   return { url, app, close };
 }

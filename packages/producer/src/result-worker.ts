@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   ConfigError,
+  closeOnce,
   createLogger,
   DEFAULT_PREFIX,
   jobIds,
@@ -235,15 +236,11 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
         : 'result handler failed; will retry',
     );
   });
-  let closing: Promise<void> | null = null;
   return {
     worker,
-    close: () => {
-      closing ??= (async () => {
-        await worker.close();
-        await connection.quit().catch(() => connection.disconnect());
-      })();
-      return closing;
-    },
+    close: closeOnce(async () => {
+      await worker.close();
+      await connection.quit().catch(() => connection.disconnect());
+    }),
   };
 }

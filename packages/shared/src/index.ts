@@ -18,6 +18,7 @@ export {
   realtimeAction,
 } from './api-errors.js';
 export { API_MAX_BYTES, API_MAX_REQUESTS, BATCH_WINDOW_MS, RESULTS_ARCHIVE_MS } from './api-limits.js';
+export { closeOnce } from './close-once.js';
 export {
   CIRCUIT_DEFAULTS,
   type Config,

@@ -1,4 +1,4 @@
-import type { Env, Logger } from '@nightshift/shared';
+import { closeOnce, type Env, type Logger } from '@nightshift/shared';
 import type { Registry } from 'prom-client';
 import { createRoleRegistry, type Pingable, watchRedis } from './metrics.js';
 import { type MetricsServer, startMetricsServer } from './server.js';
@@ -52,16 +52,12 @@ export async function startRoleTelemetry(
       'metrics listening',
     );
   }
-  let closing: Promise<void> | undefined;
   return {
     registry,
     server,
-    close: () => {
-      closing ??= (async () => {
-        watch.stop();
-        await server?.close();
-      })();
-      return closing;
-    },
+    close: closeOnce(async () => {
+      watch.stop();
+      await server?.close();
+    }),
   };
 }

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@nightshift/shared';
+import { closeOnce, type Logger } from '@nightshift/shared';
 import type { Registry } from 'prom-client';
 
 /** Options of {@link startMetricsServer}. */
@@ -91,15 +91,14 @@ export async function startMetricsServer(
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${addr.port}`,
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: closeOnce(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    ),
   };
 }

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import {
+  closeOnce,
   createLogger,
   type DeliveryJobData,
   type Logger,
@@ -105,23 +106,19 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   void beat();
   const beating = setInterval(beat, HEARTBEAT_MS);
   beating.unref();
-  let closing: Promise<void> | undefined;
   return {
     queue,
     worker,
-    close: () => {
-      closing ??= (async () => {
-        clearInterval(beating);
-        await dispatcher?.stop();
-        // With Redis out of reach (down, or refusing the password) a delivery in progress cannot
-        // finish and nothing can be written: stop at once (a job in progress is retried after its
-        // lock, the heartbeat ages out) rather than wait for a Redis that may not come back.
-        const reachable = opts.connection.status === 'ready';
-        await worker?.close(!reachable);
-        if (reachable) await store.heartbeats.remove('webhooks', instance).catch(() => {});
-        await Promise.all([queue.close(), results.close()]);
-      })();
-      return closing;
-    },
+    close: closeOnce(async () => {
+      clearInterval(beating);
+      await dispatcher?.stop();
+      // With Redis out of reach (down, or refusing the password) a delivery in progress cannot
+      // finish and nothing can be written: stop at once (a job in progress is retried after its
+      // lock, the heartbeat ages out) rather than wait for a Redis that may not come back.
+      const reachable = opts.connection.status === 'ready';
+      await worker?.close(!reachable);
+      if (reachable) await store.heartbeats.remove('webhooks', instance).catch(() => {});
+      await Promise.all([queue.close(), results.close()]);
+    }),
   };
 }
