@@ -81,13 +81,10 @@ describe('when a collector is killed (kill -9) in the middle of a results stream
 describe('when the results connection drops mid-stream', () => {
   it('re-streams and applies every result exactly once', async () => {
     await withWorld(fx.redis, async (w) => {
-      const cids = Array.from({ length: 300 }, (_, i) => `d${i}`);
-      const { batch } = await w.seed({ cids });
+      const { batch } = await w.seedMany(300, 'd');
       w.emu.control.injectFault({ endpoint: 'results', kind: 'drop-stream', afterLines: 120 });
       await w.collector({ chunkSize: 50 });
-      await w.waitCollected(batch.id);
-      expect((await w.delivered()).length).toBe(300);
-      expect((await w.store.stats.all()).succeeded).toBe(300);
+      await w.expectAllSucceeded(batch.id, 300);
       expect(w.emu.inspect.stats().resultStreams).toBe(2);
       const job = await w.batches.getJob(`batch-${batch.id}`);
       expect(job?.data.transient).toBeGreaterThanOrEqual(1);
@@ -100,8 +97,7 @@ describe('when a collector is closed in the middle of a results stream', () => {
     await withWorld(
       fx.redis,
       async (w) => {
-        const cids = Array.from({ length: 3000 }, (_, i) => `c${i}`);
-        const { batch } = await w.seed({ cids });
+        const { batch } = await w.seedMany(3000, 'c');
         // A long lock: the batch can only move on quickly if close() really hands it back.
         const first = await w.collector({ chunkSize: 50, lockDurationMs: 120_000 });
         await waitFor(async () => ((await w.store.stats.all()).succeeded ?? 0) >= 300, { timeoutMs: 60_000 });
@@ -110,9 +106,7 @@ describe('when a collector is closed in the middle of a results stream', () => {
         expect(['delayed', 'waiting', 'prioritized']).toContain(state);
         expect((await w.store.stats.all()).succeeded).toBeLessThan(3000);
         await w.collector({ chunkSize: 500, lockDurationMs: 120_000 });
-        expect((await w.waitCollected(batch.id, 60_000)).state).toBe('collected');
-        expect((await w.delivered()).length).toBe(3000);
-        expect((await w.store.stats.all()).succeeded).toBe(3000);
+        await w.expectAllSucceeded(batch.id, 3000, 60_000);
       },
       { recordRequests: false },
     );
@@ -150,8 +144,7 @@ describe('nightshift-collector (bin)', () => {
 describe('when the results stream stops flowing without closing', () => {
   it('the watchdog aborts it and the batch is re-streamed', async () => {
     await withWorld(fx.redis, async (w) => {
-      const cids = Array.from({ length: 200 }, (_, i) => `st${i}`);
-      const { batch } = await w.seed({ cids });
+      const { batch } = await w.seedMany(200, 'st');
       // Network fault: the first results response delivers part of its body, then hangs (until aborted).
       let stalls = 1;
       const stallingFetch: typeof fetch = async (input, init) => {
@@ -176,9 +169,7 @@ describe('when the results stream stops flowing without closing', () => {
         fetch: stallingFetch,
       });
       await w.collector({ client, requestTimeoutMs: 300, chunkSize: 20 });
-      await w.waitCollected(batch.id);
-      expect((await w.delivered()).length).toBe(200);
-      expect((await w.store.stats.all()).succeeded).toBe(200);
+      await w.expectAllSucceeded(batch.id, 200);
       const job = await w.batches.getJob(`batch-${batch.id}`);
       expect(job?.data.lastError).toMatch(/stalled/);
     });

@@ -163,23 +163,21 @@ describe('retry, backoff and the dead letter', () => {
         errorType: 'overloaded_error',
         message: 'busy',
       });
+      const requeued = async (attempt: number, readyAt: number) =>
+        expect(await w.store.records.get('rr')).toMatchObject({
+          state: 'queued',
+          attempt: String(attempt),
+          readyAt: String(readyAt),
+        });
       let T = Date.now();
       const { batch } = await w.seed({ cids: ['rr'], now: T });
       await w.collector({ now: () => T, retryBackoffMs: 1000, maxAttempts: 3 });
       await w.waitCollected(batch.id);
-      expect(await w.store.records.get('rr')).toMatchObject({
-        state: 'queued',
-        attempt: '2',
-        readyAt: String(T + 1000),
-      });
+      await requeued(2, T + 1000);
       T += 10_000;
       const second = await w.resubmit(['rr'], T);
       await w.waitCollected(second.batch.id);
-      expect(await w.store.records.get('rr')).toMatchObject({
-        state: 'queued',
-        attempt: '3',
-        readyAt: String(T + 2000),
-      });
+      await requeued(3, T + 2000); // the backoff doubles
       T += 10_000;
       const third = await w.resubmit(['rr'], T);
       await w.waitCollected(third.batch.id);

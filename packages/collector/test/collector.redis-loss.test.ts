@@ -78,8 +78,7 @@ describe('when Redis restarts while a collector is in the middle of a batch', ()
   it('the pass is done again from the start, and every result still takes effect once', () =>
     withWorldThroughRestarts(
       async (w) => {
-        const cids = Array.from({ length: 600 }, (_, i) => `mid-${i}`);
-        const { batch } = await w.seed({ cids });
+        const { batch, cids } = await w.seedMany(600, 'mid-');
         await w.collector({ chunkSize: 20 });
         await waitFor(
           async () => {

@@ -168,8 +168,7 @@ describe('when a batch ends with every kind of result', () => {
 describe('how results are packed into {results} jobs', () => {
   it('puts resultsPerJob results in a job, each delivered once, and refuses a bad resultsPerJob', async () => {
     await withWorld(fx.redis, async (w) => {
-      const cids = Array.from({ length: 250 }, (_, i) => `pack-${i}`);
-      const { batch } = await w.seed({ cids });
+      const { batch, cids } = await w.seedMany(250, 'pack-');
       await w.collector({ resultsPerJob: 100, chunkSize: 500 });
       await w.waitCollected(batch.id);
       const sizes = (await w.resultJobs()).map((j) => (j.data as ResultJobData).results.length);

@@ -10,6 +10,7 @@ import {
 import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
 import { silentLogger, uniquePrefix } from '@nightshift/testing';
 import type { Queue } from 'bullmq';
+import { expect } from 'vitest';
 import { type Collector, type CollectorOptions, startCollector } from '../src/index.js';
 
 let counter = 0;
@@ -122,6 +123,22 @@ export class World {
     });
     if (o.commit !== false) await this.commit(subId, batch, claimed.items.length, now, o.track !== false);
     return { batch, subId };
+  }
+
+  /** {@link seed} of `n` requests whose custom_ids are `${tag}0` … `${tag}${n - 1}`. */
+  async seedMany(n: number, tag: string, o: Omit<SeedOptions, 'cids'> = {}) {
+    const cids = Array.from({ length: n }, (_, i) => `${tag}${i}`);
+    return { ...(await this.seed({ ...o, cids })), cids };
+  }
+
+  /**
+   * Waits until `batchId` is collected, then asserts that each of its `n` requests succeeded and
+   * its result was delivered, once ({@link delivered} throws on a second delivery).
+   */
+  async expectAllSucceeded(batchId: string, n: number, timeoutMs?: number): Promise<void> {
+    expect((await this.waitCollected(batchId, timeoutMs)).state).toBe('collected');
+    expect((await this.delivered()).length).toBe(n);
+    expect((await this.store.stats.all()).succeeded).toBe(n);
   }
 
   /** Claims queued requests again into a new submission and batch (the next flush of a retry). */
