@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { type Emulator, startEmulator } from '@nightshift/emulator';
+import { type Emulator, type Fault, startEmulator } from '@nightshift/emulator';
 import type { DeadLetterPayload, ResultJobData } from '@nightshift/shared';
 import { createRedis, openQueue, Store } from '@nightshift/store';
 import { silentLogger, uniquePrefix, useRedis } from '@nightshift/testing';
@@ -46,12 +46,19 @@ function make(over: Partial<ProducerOptions> = {}): Producer {
   return p;
 }
 const messageCalls = () => emu.inspect.stats().calls.messages;
+/** Document `i` with a deadline only the real-time path meets, and allowed to take it. */
+const urgent = (i: number) => docRequest(i, { deadline: soon(), realtime: 'fallback' });
+/** Enqueues document 1 as {@link urgent} while the Messages API answers its call with `fault`. */
+async function urgentAgainst(fault: Omit<Extract<Fault, { kind: 'status' }>, 'endpoint' | 'kind'>) {
+  emu.control.injectFault({ endpoint: 'messages', kind: 'status', ...fault });
+  return make().enqueue(urgent(1));
+}
 
 describe('a deadline the batch path cannot meet, with the real-time fallback', () => {
   it('is sent at once and its result comes back through {results} at list price', async () => {
     const producer = make();
     const calls = messageCalls();
-    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
+    const r = await producer.enqueue(urgent(1));
     expect(r).toMatchObject({ outcome: 'realtime', state: 'succeeded' });
     expect(r.status).toMatchObject({ state: 'succeeded', attempt: 1 });
     expect(messageCalls()).toBe(calls + 1);
@@ -80,9 +87,7 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
     expect((await store.pending.overview()).total).toBe(0);
 
     // Enqueued again: known and done, no second call.
-    expect((await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }))).outcome).toBe(
-      'exists',
-    );
+    expect((await producer.enqueue(urgent(1))).outcome).toBe('exists');
     expect(messageCalls()).toBe(calls + 1);
   });
 
@@ -107,23 +112,13 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
   });
 
   it('dead-letters a request the API refuses, with the API error', async () => {
-    const producer = make();
-    emu.control.injectFault({
-      endpoint: 'messages',
-      kind: 'status',
-      status: 400,
-      errorType: 'invalid_request_error',
-      message: 'messages: text content blocks must be non-empty',
-    });
-    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
+    const refusal = 'messages: text content blocks must be non-empty';
+    const r = await urgentAgainst({ status: 400, errorType: 'invalid_request_error', message: refusal });
     expect(r).toMatchObject({ outcome: 'realtime', state: 'dead' });
     expect(r.status).toMatchObject({
       state: 'dead',
       reason: 'invalid_request_error',
-      lastError: {
-        type: 'invalid_request_error',
-        message: 'messages: text content blocks must be non-empty',
-      },
+      lastError: { type: 'invalid_request_error', message: refusal },
     });
     const dead = await deadLetters.getJob(`dead-${r.customId}-1`);
     expect(dead?.data).toMatchObject({
@@ -139,9 +134,7 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
   });
 
   it('leaves a request in real-time after a transient error, for the collector to call again', async () => {
-    const producer = make();
-    emu.control.injectFault({ endpoint: 'messages', kind: 'status', status: 529 });
-    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
+    const r = await urgentAgainst({ status: 529 });
     expect(r).toMatchObject({ outcome: 'realtime', state: 'realtime' });
     expect(r.status.state).toBe('realtime');
     expect(await store.realtime.stale(Date.now() + 1)).toEqual([r.customId]);
@@ -149,15 +142,11 @@ describe('a deadline the batch path cannot meet, with the real-time fallback', (
   });
 
   it('keeps a request real-time when the API refuses the account, and stops submissions', async () => {
-    const producer = make();
-    emu.control.injectFault({
-      endpoint: 'messages',
-      kind: 'status',
+    const r = await urgentAgainst({
       status: 400,
       errorCode: 'organization_on_hold',
       message: 'This organization has been disabled.',
     });
-    const r = await producer.enqueue(docRequest(1, { deadline: soon(), realtime: 'fallback' }));
     expect(r).toMatchObject({ outcome: 'realtime', state: 'realtime' });
     expect(await deadLetters.getJobCounts('waiting')).toEqual({ waiting: 0 });
     expect(await store.circuit.state()).toMatchObject({
