@@ -6,7 +6,7 @@ import { createProducer, createResultWorker } from '@nightshift/producer';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
 import { type RedisCluster, silentLogger as silent, startRedisCluster } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectFailoverLosesNoRequest } from './scale-helpers.js';
+import { E2E_BATCHER, E2E_COLLECTOR, expectFailoverLosesNoRequest } from './scale-helpers.js';
 
 // A 3-master Redis Cluster with one replica per master. Mid-run the master that serves the store's
 // slot is killed with SIGKILL; its replica takes the slot over (cluster-node-timeout 2 s) and every
@@ -51,8 +51,7 @@ describe('a Redis Cluster master failover', () => {
       connection: clusterClient('worker'),
       prefix,
       client,
-      tickMs: 150,
-      maxWaitMs: 1,
+      ...E2E_BATCHER,
       maxRequests: 20,
       logger: silent,
     });
@@ -61,9 +60,7 @@ describe('a Redis Cluster master failover', () => {
       connection: clusterClient('worker'),
       prefix,
       client,
-      pollMs: 100,
-      retryBackoffMs: 50,
-      logUsage: false,
+      ...E2E_COLLECTOR,
       logger: silent,
     });
     collector.on('error', () => {});

@@ -11,7 +11,18 @@ import { type RedisCluster, silentLogger, startRedisCluster, waitFor } from '@ni
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
-import { type Child, hashTag, keysByNode, killAll, OUR_TAGS, runBin, workload } from './scale-helpers.js';
+import {
+  type Child,
+  E2E_BATCHER,
+  E2E_COLLECTOR,
+  e2eEnv,
+  hashTag,
+  keysByNode,
+  killAll,
+  OUR_TAGS,
+  runBin,
+  workload,
+} from './scale-helpers.js';
 
 // The whole pipeline on a real 3-master Redis Cluster whose nodes want a password: every role with
 // its own Cluster client, as separate processes would have, then the role bins configured only
@@ -65,33 +76,19 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
         resultJobs.add(job.id ?? '');
       },
     });
-    // Two replicas of each role, as two processes each would run them.
+    // Two replicas of each role, as two processes each would run them, each on its own client.
+    const roleOf = (instance: string) => ({
+      connection: clusterClient('worker'),
+      prefix,
+      client,
+      instance,
+      logger: silentLogger,
+    });
     const batchers = await Promise.all(
-      ['b1', 'b2'].map((instance) =>
-        startBatcher({
-          connection: clusterClient('worker'),
-          prefix,
-          client,
-          tickMs: 150,
-          maxWaitMs: 1,
-          instance,
-          logger: silentLogger,
-        }),
-      ),
+      ['b1', 'b2'].map((i) => startBatcher({ ...roleOf(i), ...E2E_BATCHER })),
     );
     const collectors = await Promise.all(
-      ['c1', 'c2'].map((instance) =>
-        startCollector({
-          connection: clusterClient('worker'),
-          prefix,
-          client,
-          pollMs: 100,
-          retryBackoffMs: 50,
-          logUsage: false,
-          instance,
-          logger: silentLogger,
-        }),
-      ),
+      ['c1', 'c2'].map((i) => startCollector({ ...roleOf(i), ...E2E_COLLECTOR })),
     );
     try {
       const outcomes = await producer.enqueueMany(w.requests);
@@ -196,13 +193,7 @@ describe('the role bins against the cluster, configured only through the environ
     const env = {
       REDIS_URL: URL_WITH_PASSWORD,
       NIGHTSHIFT_REDIS_CLUSTER_NODES: cluster.seeds.join(','),
-      NIGHTSHIFT_PREFIX: prefix,
-      ANTHROPIC_API_KEY: 'test-key',
-      ANTHROPIC_BASE_URL: emu.url,
-      NIGHTSHIFT_TICK_MS: '150',
-      NIGHTSHIFT_MAX_WAIT_MS: '1',
-      NIGHTSHIFT_POLL_MS: '100',
-      NIGHTSHIFT_RETRY_BACKOFF_MS: '50',
+      ...e2eEnv(emu, prefix),
       NIGHTSHIFT_LOG_LEVEL: 'info',
     };
     const children: Child[] = [runBin('batcher', env), runBin('collector', env)];

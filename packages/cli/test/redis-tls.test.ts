@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
 import {
   type Child,
+  e2eEnv,
   hasOpenssl,
   killAll,
   makeCerts,
@@ -53,13 +54,7 @@ describe.skipIf(!OPENSSL)('rediss:// with TLS and a password', () => {
     const env = {
       REDIS_URL: redis.url,
       NODE_EXTRA_CA_CERTS: certs.ca,
-      NIGHTSHIFT_PREFIX: 'tls1',
-      ANTHROPIC_API_KEY: 'test-key',
-      ANTHROPIC_BASE_URL: emu.url,
-      NIGHTSHIFT_TICK_MS: '150',
-      NIGHTSHIFT_MAX_WAIT_MS: '1',
-      NIGHTSHIFT_POLL_MS: '100',
-      NIGHTSHIFT_RETRY_BACKOFF_MS: '50',
+      ...e2eEnv(emu, 'tls1'),
       // Everything the roles can say, so that a leak would show.
       NIGHTSHIFT_LOG_LEVEL: 'debug',
     };

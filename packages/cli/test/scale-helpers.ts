@@ -26,6 +26,28 @@ export const BINS = {
   redisErrorService: fileURLToPath(new URL('./fixtures/redis-error-service.ts', import.meta.url)),
 } as const;
 
+/**
+ * The timings of an end-to-end run, as options of the roles started in the test's process: the
+ * batcher ticks often and flushes as soon as a request waits; the collector polls often, retries
+ * soon after an error and logs no usage lines.
+ */
+export const E2E_BATCHER = { tickMs: 150, maxWaitMs: 1 } as const;
+/** See {@link E2E_BATCHER}. */
+export const E2E_COLLECTOR = { pollMs: 100, retryBackoffMs: 50, logUsage: false } as const;
+
+/** The environment of the role bins (and a service) of an end-to-end run on `prefix` against `emu`, with the timings of {@link E2E_BATCHER}. */
+export function e2eEnv(emu: Emulator, prefix: string) {
+  return {
+    NIGHTSHIFT_PREFIX: prefix,
+    ANTHROPIC_API_KEY: 'test-key',
+    ANTHROPIC_BASE_URL: emu.url,
+    NIGHTSHIFT_TICK_MS: String(E2E_BATCHER.tickMs),
+    NIGHTSHIFT_MAX_WAIT_MS: String(E2E_BATCHER.maxWaitMs),
+    NIGHTSHIFT_POLL_MS: String(E2E_COLLECTOR.pollMs),
+    NIGHTSHIFT_RETRY_BACKOFF_MS: String(E2E_COLLECTOR.retryBackoffMs),
+  };
+}
+
 /** A child process whose output is kept (to assert on it and to explain failures). */
 export type Child = SourceChild;
 

@@ -4,7 +4,7 @@ import { connectionFromEnv, createRedis, describeRedis, Store } from '@nightshif
 import { type RedisSentinelSet, silentLogger, startRedisSentinelSet, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
-import { type Child, expectFailoverLosesNoRequest, killAll, runBin } from './scale-helpers.js';
+import { type Child, e2eEnv, expectFailoverLosesNoRequest, killAll, runBin } from './scale-helpers.js';
 
 // The pipeline behind Redis Sentinel (Debian's redis-sentinel): one master, one replica, three
 // Sentinels. The batcher and collector are bins configured only through the environment, the
@@ -34,14 +34,8 @@ describe('the pipeline through Redis Sentinel', () => {
       REDIS_URL: 'redis://127.0.0.1:1',
       NIGHTSHIFT_REDIS_SENTINELS: set.sentinels.join(','),
       NIGHTSHIFT_REDIS_SENTINEL_MASTER: set.masterName,
-      NIGHTSHIFT_PREFIX: prefix,
-      ANTHROPIC_API_KEY: 'test-key',
-      ANTHROPIC_BASE_URL: emu.url,
-      NIGHTSHIFT_TICK_MS: '150',
-      NIGHTSHIFT_MAX_WAIT_MS: '1',
+      ...e2eEnv(emu, prefix),
       NIGHTSHIFT_MAX_REQUESTS: '20',
-      NIGHTSHIFT_POLL_MS: '100',
-      NIGHTSHIFT_RETRY_BACKOFF_MS: '50',
       NIGHTSHIFT_LOG_LEVEL: 'info',
     };
     const settings = connectionFromEnv(env);
