@@ -15,18 +15,12 @@ import {
   readJobsWithin,
   WebhookEndpoints,
 } from '../src/index.js';
-import { dead, item, requeue, success, T0, useScriptStore } from './scripts-fixture.js';
+import { batch, commitMeta, dead, item, requeue, success, T0, useScriptStore } from './scripts-fixture.js';
 
 const s = useScriptStore();
 const MIN = 60_000;
 
-const batch = (id: string) => ({
-  id,
-  created_at: new Date(T0).toISOString(),
-  expires_at: new Date(T0 + 86_400_000).toISOString(),
-  processing_status: 'in_progress',
-});
-const meta = { count: 1, bytes: 100, partition: 'default', reason: 'manual' as const };
+const meta = commitMeta(1);
 
 /** Subscribes an endpoint to every event, so the scripts write them to the outbox. */
 const subscribeAll = () =>
@@ -143,27 +137,17 @@ describe('open-circuit.lua', () => {
     cooldownMs: 1000,
     maxCooldownMs: 5000,
   });
+  /** The answer to a refusal while the circuit is open: no new opening, the probe count and the wait. */
+  const stillOpen = (opens: number, until: number) => ({ opens, until, opened: false });
 
   it('opens a closed circuit (opened), keeps it while cooling, doubles a billing wait per refused probe', async () => {
     const c = s.store.circuit;
     expect(await c.open(refusal('billing'), T0)).toEqual({ opens: 1, until: T0 + 1000, opened: true });
     expect(await s.hash(s.keys.circuit)).toMatchObject({ state: 'open', kind: 'billing', since: String(T0) });
-    expect(await c.open(refusal('billing'), T0 + 500)).toEqual({ opens: 1, until: T0 + 1000, opened: false });
-    expect(await c.open(refusal('billing'), T0 + 1000)).toEqual({
-      opens: 2,
-      until: T0 + 3000,
-      opened: false,
-    });
-    expect(await c.open(refusal('billing'), T0 + 3000)).toEqual({
-      opens: 3,
-      until: T0 + 7000,
-      opened: false,
-    });
-    expect(await c.open(refusal('billing'), T0 + 7000)).toEqual({
-      opens: 4,
-      until: T0 + 12_000,
-      opened: false,
-    });
+    expect(await c.open(refusal('billing'), T0 + 500)).toEqual(stillOpen(1, T0 + 1000));
+    expect(await c.open(refusal('billing'), T0 + 1000)).toEqual(stillOpen(2, T0 + 3000));
+    expect(await c.open(refusal('billing'), T0 + 3000)).toEqual(stillOpen(3, T0 + 7000));
+    expect(await c.open(refusal('billing'), T0 + 7000)).toEqual(stillOpen(4, T0 + 12_000));
     expect(await s.hash(s.keys.circuit)).toMatchObject({ opens: '4', since: String(T0) });
     const alert = JSON.parse((await s.redis.hget(s.keys.alerts, 'circuit-open'))!);
     expect(alert).toMatchObject({ code: 'circuit-open', since: T0, at: T0 + 7000 });
@@ -172,16 +156,8 @@ describe('open-circuit.lua', () => {
   it('an account circuit waits the cooldown; another kind starts over at opens 1', async () => {
     const c = s.store.circuit;
     await c.open(refusal('account'), T0);
-    expect(await c.open(refusal('account'), T0 + 1000)).toEqual({
-      opens: 2,
-      until: T0 + 2000,
-      opened: false,
-    });
-    expect(await c.open(refusal('billing'), T0 + 1500)).toEqual({
-      opens: 1,
-      until: T0 + 2500,
-      opened: false,
-    });
+    expect(await c.open(refusal('account'), T0 + 1000)).toEqual(stillOpen(2, T0 + 2000));
+    expect(await c.open(refusal('billing'), T0 + 1500)).toEqual(stillOpen(1, T0 + 2500));
     expect(await s.hash(s.keys.circuit)).toMatchObject({
       kind: 'billing',
       code: 'billing_error',

@@ -3,17 +3,11 @@
  * list, and what each leaves in the keys.
  */
 import { describe, expect, it } from 'vitest';
-import { item, requeue, T0, useScriptStore } from './scripts-fixture.js';
+import { batch, commitMeta, item, requeue, T0, useScriptStore } from './scripts-fixture.js';
 
 const s = useScriptStore();
 
-const batch = (id: string) => ({
-  id,
-  created_at: new Date(T0).toISOString(),
-  expires_at: new Date(T0 + 86_400_000).toISOString(),
-  processing_status: 'in_progress',
-});
-const meta = { count: 2, bytes: 200, partition: 'default', reason: 'manual' as const };
+const meta = commitMeta(2);
 
 describe('claim.lua', () => {
   it('takes ready requests in ready order within the count and byte budget, per-item overhead included', async () => {

@@ -80,6 +80,22 @@ export const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem 
   ...over,
 });
 
+/** A batch as `batches.create` answers it at T0, in progress for its 24 hours. */
+export const batch = (id: string) => ({
+  id,
+  created_at: new Date(T0).toISOString(),
+  expires_at: new Date(T0 + 86_400_000).toISOString(),
+  processing_status: 'in_progress',
+});
+
+/** What a manual flush commits with its batch: `count` requests of 100 bytes. */
+export const commitMeta = (count: number) => ({
+  count,
+  bytes: count * 100,
+  partition: 'default',
+  reason: 'manual' as const,
+});
+
 export const success = (
   cid: string,
   over: Partial<Extract<ApplyItem, { action: 'success' }>> = {},
@@ -96,13 +112,16 @@ export const success = (
   ...over,
 });
 
+/** The attempt of an errored result line, as requeue and dead items carry it. */
+const errored = { ...entry, outcome: 'errored' as const };
+
 export const requeue = (cid: string, guardSub: string, readyAt: number, countsAttempt = true): ApplyItem => ({
   cid,
   action: 'requeue',
   guardSub,
   readyAt,
   error: { type: 'api_error', message: 'overloaded' },
-  entry: { ...entry, outcome: 'errored' as const },
+  entry: errored,
   countsAttempt,
 });
 
@@ -112,7 +131,7 @@ export const dead = (cid: string, guardSub: string, reason = 'invalid_request_er
   guardSub,
   reason,
   error: { type: 'invalid_request_error', message: 'bad' },
-  entry: { ...entry, outcome: 'errored' as const },
+  entry: errored,
 });
 
 export const toRealtime = (cid: string, guardSub: string): ApplyItem => ({

@@ -41,8 +41,8 @@ const success = (cid: string): ApplyItem => ({
   batchId: 'b1',
   delivery: 'res-b1-x',
 });
-/** Claims everything queued in g1 into submission s1 and kills `cid` from it. */
-async function dieInBatch(cid: string) {
+/** Claims everything queued in g1 into submission s1, as a flush would. */
+async function claimIntoS1() {
   await store.submissions.open({
     id: 's1',
     partition: 'default',
@@ -50,7 +50,11 @@ async function dieInBatch(cid: string) {
     owner: 'x',
     leaseMs: 1000,
   });
-  await store.submissions.claim('g1', 's1', 100, 1e9);
+  return store.submissions.claim('g1', 's1', 100, 1e9);
+}
+/** Claims everything queued in g1 into submission s1 and kills `cid` from it. */
+async function dieInBatch(cid: string) {
+  await claimIntoS1();
   return store.outcomes.apply([
     { cid, action: 'dead', guardSub: 's1', reason: 'invalid_request_error', error: null, entry },
   ]);
@@ -78,14 +82,7 @@ describe('cancel', () => {
 
   it('leaves a claimed request alone', async () => {
     await store.records.enqueue([item('a')]);
-    await store.submissions.open({
-      id: 's1',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1000,
-    });
-    await store.submissions.claim('g1', 's1', 100, 1e9);
+    await claimIntoS1();
     expect(await store.records.cancel(['a'])).toEqual([{ code: 'not-queued', state: 'claimed' }]);
     expect((await store.records.get('a'))?.state).toBe('claimed');
   });
