@@ -35,6 +35,18 @@ export function escapeControl(line: string): string {
   return from === 0 ? line : out + line.slice(from);
 }
 
+/**
+ * Prints a list: under `--json` the rows as they are, else a table of what `view` shows of each
+ * (dates as ages, lists joined).
+ */
+export function printRows<T>(
+  ctx: { json: boolean; out: (line: string) => void },
+  rows: T[],
+  view: (row: T) => Record<string, unknown>,
+): void {
+  ctx.out(ctx.json ? JSON.stringify(rows, null, 2) : table(rows.map(view)));
+}
+
 export function table(rows: Record<string, unknown>[], columns?: string[]): string {
   if (rows.length === 0) return '(none)';
   const cols = columns ?? Object.keys(rows[0]!);

@@ -1,6 +1,6 @@
 import { ApiTokens } from '@nightshift/store';
 import { type CliContext, UsageError } from '../context.js';
-import { ago, table } from '../format.js';
+import { ago, printRows } from '../format.js';
 
 const list = (v: string | undefined) =>
   v
@@ -39,12 +39,12 @@ export async function apiToken(
       return 0;
     }
     case 'list': {
-      const all = await tokens.list();
-      if (ctx.json) ctx.out(JSON.stringify(all, null, 2));
-      else
-        ctx.out(
-          table(all.map((t) => ({ id: t.id, name: t.name, scope: scope(t), created: ago(t.createdAt) }))),
-        );
+      printRows(ctx, await tokens.list(), (t) => ({
+        id: t.id,
+        name: t.name,
+        scope: scope(t),
+        created: ago(t.createdAt),
+      }));
       return 0;
     }
     case 'revoke': {

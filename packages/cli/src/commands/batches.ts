@@ -1,6 +1,6 @@
 import { parseJson } from '@nightshift/shared';
 import type { CliContext } from '../context.js';
-import { ago, table } from '../format.js';
+import { ago, printRows } from '../format.js';
 
 /** Known batches, newest first, with their request counts and outcome counts. */
 export async function batches(ctx: CliContext, limit: number): Promise<number> {
@@ -15,10 +15,6 @@ export async function batches(ctx: CliContext, limit: number): Promise<number> {
     counts: parseJson<Record<string, number> | null>(b.counts, null),
     origin: b.origin || null,
   }));
-  if (ctx.json) {
-    ctx.out(JSON.stringify(rows, null, 2));
-    return 0;
-  }
   const fmtCounts = (c: Record<string, number> | null) =>
     c
       ? Object.entries(c)
@@ -26,15 +22,11 @@ export async function batches(ctx: CliContext, limit: number): Promise<number> {
           .map(([k, v]) => `${k}=${v}`)
           .join(' ')
       : '';
-  ctx.out(
-    table(
-      rows.map((r) => ({
-        ...r,
-        submitted: ago(r.submitted),
-        counts: fmtCounts(r.counts),
-        origin: r.origin ?? '',
-      })),
-    ),
-  );
+  printRows(ctx, rows, (r) => ({
+    ...r,
+    submitted: ago(r.submitted),
+    counts: fmtCounts(r.counts),
+    origin: r.origin ?? '',
+  }));
   return 0;
 }

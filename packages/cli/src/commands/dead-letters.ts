@@ -1,7 +1,7 @@
 import type { DeadLetterPayload } from '@nightshift/shared';
 import { openQueue } from '@nightshift/store';
 import { type CliContext, UsageError } from '../context.js';
-import { ago, table } from '../format.js';
+import { ago, printRows } from '../format.js';
 
 /** Lists dead letters (the waiting jobs of `{dead-letters}`). */
 export async function deadLetters(ctx: CliContext, limit: number): Promise<number> {
@@ -16,9 +16,7 @@ export async function deadLetters(ctx: CliContext, limit: number): Promise<numbe
       attempts: j.data.attempts.length,
       deadAt: j.data.deadAt,
     }));
-    if (ctx.json) ctx.out(JSON.stringify(rows, null, 2));
-    else
-      ctx.out(table(rows.map((r) => ({ ...r, lastError: r.lastError?.type ?? '', deadAt: ago(r.deadAt) }))));
+    printRows(ctx, rows, (r) => ({ ...r, lastError: r.lastError?.type ?? '', deadAt: ago(r.deadAt) }));
     return 0;
   } finally {
     await q.close();

@@ -1,7 +1,7 @@
 import { type DeliveryJobData, WEBHOOK_EVENTS } from '@nightshift/shared';
 import { failedDeliveries, openQueue, replayDeliveries, WebhookEndpoints } from '@nightshift/store';
 import { type CliContext, UsageError } from '../context.js';
-import { ago, table } from '../format.js';
+import { ago, printRows } from '../format.js';
 
 const list = (v: string | undefined) =>
   v
@@ -57,24 +57,17 @@ export async function webhooks(ctx: CliContext, args: string[], flags: WebhookFl
       return 0;
     }
     case 'list': {
-      const all = await endpoints.list();
-      if (ctx.json) ctx.out(JSON.stringify(all, null, 2));
-      else
-        ctx.out(
-          table(
-            all.map((e) => ({
-              name: e.name,
-              url: e.url,
-              events: e.events.length === WEBHOOK_EVENTS.length ? 'all' : e.events.join(','),
-              filter: [e.features.join(','), e.partitions.join(','), e.requestOnly ? 'request-only' : '']
-                .filter(Boolean)
-                .join(' / '),
-              state: e.enabled ? 'enabled' : `disabled (${e.disabledReason ?? 'operator'})`,
-              failingSince: e.health.failingSince ? ago(e.health.failingSince) : '',
-              lastSuccess: ago(e.health.lastSuccess),
-            })),
-          ),
-        );
+      printRows(ctx, await endpoints.list(), (e) => ({
+        name: e.name,
+        url: e.url,
+        events: e.events.length === WEBHOOK_EVENTS.length ? 'all' : e.events.join(','),
+        filter: [e.features.join(','), e.partitions.join(','), e.requestOnly ? 'request-only' : '']
+          .filter(Boolean)
+          .join(' / '),
+        state: e.enabled ? 'enabled' : `disabled (${e.disabledReason ?? 'operator'})`,
+        failingSince: e.health.failingSince ? ago(e.health.failingSince) : '',
+        lastSuccess: ago(e.health.lastSuccess),
+      }));
       return 0;
     }
     case 'remove':
@@ -107,8 +100,7 @@ async function deliveries(
   try {
     if (action === 'failed') {
       const rows = await failedDeliveries(q, { ...(name ? { endpoint: name } : {}), limit: flags.limit });
-      if (ctx.json) ctx.out(JSON.stringify(rows, null, 2));
-      else ctx.out(table(rows.map((r) => ({ ...r, failedAt: ago(r.failedAt) }))));
+      printRows(ctx, rows, (r) => ({ ...r, failedAt: ago(r.failedAt) }));
       return 0;
     }
     if (!name && !flags.all && !flags.job) {
