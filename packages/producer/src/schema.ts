@@ -27,6 +27,8 @@ const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an a
 /** A zod error option that says what was given. */
 const got = (message: string) => (iss: Issue) => `${message}; got ${describe(iss.input)}`;
 const err = (message: string) => ({ error: message });
+/** A string of the given syntax; the one message names the field both when it is no string and when it does not match. */
+const matching = (pattern: RegExp, message: string) => z.string(err(message)).regex(pattern, err(message));
 
 /** temperature, top_p and top_k were removed in API version 2026-10-21 (SDK 1.x): the API rejects them. */
 const removed = z
@@ -57,10 +59,7 @@ const message = z.looseObject(
 export const messageParamsSchema = z
   .looseObject(
     {
-      model: z
-        .string(err(MODEL))
-        .regex(MODEL_ID_PATTERN, err(MODEL))
-        .meta({ examples: ['claude-haiku-4-5'] }),
+      model: matching(MODEL_ID_PATTERN, MODEL).meta({ examples: ['claude-haiku-4-5'] }),
       max_tokens: z
         .number(err(MAX_TOKENS))
         .int(err(MAX_TOKENS))
@@ -99,13 +98,11 @@ const NOTIFY = `must be a list of 1–${MAX_NOTIFY} webhook endpoint names (${TA
 export const enqueueRequestSchema = z
   .object(
     {
-      feature: z
-        .string(err(FEATURE))
-        .regex(TAG_PATTERN, err(FEATURE))
-        .meta({ description: 'A tag for cost accounting.', examples: ['classify-docs'] }),
-      customId: z
-        .string(err(CUSTOM_ID))
-        .regex(CUSTOM_ID_PATTERN, err(CUSTOM_ID))
+      feature: matching(TAG_PATTERN, FEATURE).meta({
+        description: 'A tag for cost accounting.',
+        examples: ['classify-docs'],
+      }),
+      customId: matching(CUSTOM_ID_PATTERN, CUSTOM_ID)
         .optional()
         .meta({ description: 'An explicit custom_id. Give exactly one of customId and key.' }),
       key: z
@@ -139,9 +136,7 @@ export const enqueueRequestSchema = z
         .unknown()
         .optional()
         .meta({ description: 'Small JSON (≤ 16 KiB serialized) returned with the result.' }),
-      partition: z
-        .string(err(PARTITION))
-        .regex(TAG_PATTERN, err(PARTITION))
+      partition: matching(TAG_PATTERN, PARTITION)
         .optional()
         .meta({ description: 'Tenant / workspace tag; different partitions never share a batch.' }),
       realtime: z
@@ -152,7 +147,7 @@ export const enqueueRequestSchema = z
         .optional()
         .meta({ description: 'What to do when the deadline is too soon for a batch.' }),
       notify: z
-        .array(z.string(err(NOTIFY)).regex(TAG_PATTERN, err(NOTIFY)), err(NOTIFY))
+        .array(matching(TAG_PATTERN, NOTIFY), err(NOTIFY))
         .min(1, err(NOTIFY))
         .max(MAX_NOTIFY, err(NOTIFY))
         .optional()
