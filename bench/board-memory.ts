@@ -23,7 +23,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import Anthropic from '@anthropic-ai/sdk';
 import { startBatcher } from '@nightshift/batcher';
 import { startCollector } from '@nightshift/collector';
@@ -31,6 +30,7 @@ import { startEmulator } from '@nightshift/emulator';
 import { createProducer } from '@nightshift/producer';
 import { createRedis, openQueue } from '@nightshift/store';
 import { silentLogger, spawnTs, startRedisServer, waitFor } from '@nightshift/testing';
+import { benchArgs } from './lib/args.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BOARD_BIN = join(ROOT, 'packages/board/src/bin.ts');
@@ -306,25 +306,14 @@ export function renderBoardBench(r: BoardBenchResult, label: string): string {
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      dead: { type: 'string', default: '40' },
-      mb: { type: 'string', default: '4' },
-      viewers: { type: 'string', default: '10' },
-      refreshes: { type: 'string', default: '5' },
-      label: { type: 'string', default: 'this run' },
-      out: { type: 'string', default: join(ROOT, 'bench/out/board-memory.json') },
-    },
-  });
-  const r = await runBoardBench({
-    dead: Number(values.dead),
-    mb: Number(values.mb),
-    viewers: Number(values.viewers),
-    refreshes: Number(values.refreshes),
-  });
-  mkdirSync(dirname(values.out), { recursive: true });
-  writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(r, null, 2)}\n\n${renderBoardBench(r, values.label)}\n`);
+  const { numbers, strings } = benchArgs(
+    { dead: 40, mb: 4, viewers: 10, refreshes: 5 },
+    { label: 'this run', out: join(ROOT, 'bench/out/board-memory.json') },
+  );
+  const r = await runBoardBench(numbers);
+  mkdirSync(dirname(strings.out), { recursive: true });
+  writeFileSync(strings.out, `${JSON.stringify(r, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(r, null, 2)}\n\n${renderBoardBench(r, strings.label)}\n`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -19,10 +19,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createBoard } from '@nightshift/board';
 import { createRedis, type EnqueueItem, type RedisClient, Store } from '@nightshift/store';
 import { silentLogger, startRedisServer } from '@nightshift/testing';
+import { benchArgs } from './lib/args.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PARTITIONS = 10;
@@ -201,26 +201,18 @@ export function renderBullBoardBench(r: BullBoardBenchResult): string {
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  const { values } = parseArgs({
-    options: {
-      queued: { type: 'string', default: '1000000' },
-      baseline: { type: 'string', default: '10000' },
-      views: { type: 'string', default: '20' },
-      out: { type: 'string', default: join(ROOT, 'bench/out/bull-board.json') },
-    },
-  });
-  const r = await runBullBoardBench({
-    queued: Number(values.queued),
-    baseline: Number(values.baseline),
-    views: Number(values.views),
-  });
-  mkdirSync(dirname(values.out!), { recursive: true });
-  writeFileSync(values.out!, `${JSON.stringify(r, null, 2)}\n`);
+  const { numbers, strings } = benchArgs(
+    { queued: 1_000_000, baseline: 10_000, views: 20 },
+    { out: join(ROOT, 'bench/out/bull-board.json') },
+  );
+  const r = await runBullBoardBench(numbers);
+  mkdirSync(dirname(strings.out), { recursive: true });
+  writeFileSync(strings.out, `${JSON.stringify(r, null, 2)}\n`);
   console.log(
     `\n| view | jobs | baseline ms, median / max (queued) | large ms, median / max (queued) | ratio |`,
   );
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(renderBullBoardBench(r));
-  console.log(`\ncounts at ${r.large.queued}: ${JSON.stringify(r.large.counts)}; written to ${values.out}`);
+  console.log(`\ncounts at ${r.large.queued}: ${JSON.stringify(r.large.counts)}; written to ${strings.out}`);
   process.exit(0);
 }
