@@ -20,6 +20,7 @@ import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createProducer, createResultWorker, type ResultWorker } from '@nightshift/producer';
 import { type MetricsServer, Registry, startMetricsServer } from '@nightshift/telemetry';
 import {
+  classifyRequest,
   freePort,
   type RedisServer,
   silentLogger,
@@ -183,17 +184,7 @@ describe('a real Prometheus scraping the roles', () => {
       logger: silentLogger,
     });
     try {
-      await producer.enqueueMany(
-        Array.from({ length: REQUESTS }, (_, i) => ({
-          feature: 'classify',
-          key: `doc-${i}`,
-          params: {
-            model: 'claude-haiku-4-5',
-            max_tokens: 8,
-            messages: [{ role: 'user' as const, content: `doc ${i}` }],
-          },
-        })),
-      );
+      await producer.enqueueMany(Array.from({ length: REQUESTS }, (_, i) => classifyRequest(`doc-${i}`)));
     } finally {
       await producer.close();
     }

@@ -12,7 +12,7 @@ import { createProducer, createResultWorker } from '@nightshift/producer';
 import type { ResultJobData } from '@nightshift/shared';
 import { createRedis, openQueue } from '@nightshift/store';
 import { ATTR, SPANS } from '@nightshift/telemetry';
-import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
+import { classifyRequest, silentLogger, useRedis, waitFor } from '@nightshift/testing';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -64,13 +64,7 @@ async function pipeline(prefix: string): Promise<string[]> {
     handler: async (r) => void delivered.push(r.customId),
   });
   try {
-    await producer.enqueueMany(
-      ['a', 'b', 'c'].map((key) => ({
-        feature: 'classify',
-        key,
-        params: { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: key }] },
-      })),
-    );
+    await producer.enqueueMany(['a', 'b', 'c'].map((key) => classifyRequest(key)));
     await batcher.runFlushOnce('manual');
     await waitFor(() => delivered.length === 3, { what: 'three results delivered', timeoutMs: 20_000 });
     return delivered;
@@ -145,11 +139,7 @@ describe('with a tracer provider registered', () => {
     });
     const fault = emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 429, times: 1 });
     try {
-      await producer.enqueue({
-        feature: 'classify',
-        key: 'x',
-        params: { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] },
-      });
+      await producer.enqueue(classifyRequest('x'));
       await batcher.runFlushOnce('manual');
     } finally {
       fault.remove();

@@ -1,12 +1,9 @@
-import Anthropic from '@anthropic-ai/sdk';
-import { startBatcher } from '@nightshift/batcher';
-import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
-import { createProducer, createResultWorker } from '@nightshift/producer';
 import { createRedis, Store } from '@nightshift/store';
-import { silentLogger, useRedis, waitFor } from '@nightshift/testing';
+import { classifyRequest, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
+import { startPipeline } from './pipeline.js';
 
 // The whole pipeline through an account refusal: the service enqueues, the API refuses the account
 // on create, the operator sees it in `nightshift status`, fixes it and runs `nightshift circuit
@@ -28,42 +25,16 @@ const cli = async (args: string[], prefix: string) =>
 describe('an account refusal, end to end', () => {
   it('stops submitting without losing a request, and resumes once the operator closes the circuit', async () => {
     const prefix = 'refusal-e2e';
-    const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
     const store = new Store(fx.redis, prefix);
-    const producer = createProducer({ connection: fx.redis, prefix, logger: silentLogger });
-    const batcher = await startBatcher({
+    const run = await startPipeline({
       connection: fx.redis,
       prefix,
-      client,
-      runWorker: false,
-      logger: silentLogger,
-    });
-    const collector = await startCollector({
-      connection: fx.redis,
-      prefix,
-      client,
-      pollMs: 100,
-      maxPollMs: 200,
-      logger: silentLogger,
-    });
-    const seen = new Set<string>();
-    const worker = createResultWorker({
-      connection: fx.redis,
-      prefix,
-      logger: silentLogger,
-      handler: async (r) => void seen.add(r.customId),
+      emuUrl: emu.url,
+      batcher: { runWorker: false },
+      collector: { pollMs: 100, maxPollMs: 200 },
     });
     try {
-      const docs = Array.from({ length: 20 }, (_, i) => ({
-        feature: 'classify',
-        key: `doc-${i}`,
-        params: {
-          model: 'claude-haiku-4-5',
-          max_tokens: 8,
-          messages: [{ role: 'user' as const, content: `doc ${i}` }],
-        },
-      }));
-      await producer.enqueueMany(docs);
+      await run.producer.enqueueMany(Array.from({ length: 20 }, (_, i) => classifyRequest(`doc-${i}`)));
       const refusal = emu.control.injectFault({
         endpoint: 'create',
         kind: 'status',
@@ -73,7 +44,7 @@ describe('an account refusal, end to end', () => {
         times: 1000,
       });
       const creates = emu.inspect.createCalls();
-      for (let i = 0; i < 3; i++) await batcher.runFlushOnce('manual');
+      for (let i = 0; i < 3; i++) await run.batcher.runFlushOnce('manual');
       expect(emu.inspect.createCalls()).toBe(creates + 1);
       expect(refusal.hits()).toBe(1);
 
@@ -87,16 +58,13 @@ describe('an account refusal, end to end', () => {
 
       refusal.remove();
       expect(await cli(['circuit', 'close'], prefix)).toContain('Circuit closed');
-      const r = await batcher.runFlushOnce('manual');
+      const r = await run.batcher.runFlushOnce('manual');
       expect(r.batches.map((b) => b.requestCount)).toEqual([20]);
-      await waitFor(() => seen.size === 20, { what: 'every result delivered', timeoutMs: 20_000 });
+      await waitFor(() => run.delivered.size === 20, { what: 'every result delivered', timeoutMs: 20_000 });
       expect((await store.stats.all()).dead ?? 0).toBe(0);
       expect(await store.alerts.list()).toEqual([]);
     } finally {
-      await worker.close();
-      await collector.close();
-      await batcher.close();
-      await producer.close();
+      await run.close();
     }
   });
 });

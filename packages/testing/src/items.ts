@@ -20,3 +20,20 @@ export function queuedItem<O extends object = Record<never, never>>(cid: string,
     ...over,
   };
 }
+
+/**
+ * A request as a service enqueues it (the producer's `EnqueueRequest`): feature `classify`, a small
+ * Messages call about `key`. `over` sets what the test depends on (partition, deadline, …).
+ */
+export function classifyRequest<O extends object = Record<never, never>>(key: string, over?: O) {
+  return {
+    feature: 'classify',
+    key,
+    params: {
+      model: 'claude-haiku-4-5',
+      max_tokens: 8,
+      messages: [{ role: 'user' as const, content: `doc ${key}` }],
+    },
+    ...over,
+  };
+}
