@@ -98,6 +98,32 @@ export interface QueuedRequestView {
   deadline: number | null;
 }
 
+/** Requests in flight at the API against the cap the batchers flush under. */
+export interface AdmissionView {
+  /** Requests in the API's processing queue now, as the store counts them (batches not seen ended, open creates). */
+  inFlight: number;
+  /** Batches they are in. */
+  batches: number;
+  /** The batchers' `maxInFlightRequests` as the last flush applied it: null before any flush, 0 for no cap. */
+  cap: number | null;
+  /** Ready requests the last flush held back for want of room. */
+  held: number;
+  /** When the last flush decided (ms), or null. */
+  lastFlushAt: number | null;
+}
+
+/** In flight vs cap: the live count, and the cap and hold-back the last flush recorded. */
+export async function admissionView(ctx: BoardContext): Promise<AdmissionView> {
+  const [now, last] = await Promise.all([ctx.store.admission.inFlight(), ctx.store.admission.last()]);
+  return {
+    inFlight: now.requests,
+    batches: now.batches,
+    cap: last ? last.cap : null,
+    held: last ? last.held : 0,
+    lastFlushAt: last ? last.at : null,
+  };
+}
+
 /** Everything the overview page shows. */
 export interface Overview {
   now: number;
@@ -106,6 +132,7 @@ export interface Overview {
   waiting: WaitingView;
   inflight: BatchView[];
   recent: BatchView[];
+  admission: AdmissionView;
   liveness: { batcher: RoleLiveness; collector: RoleLiveness; flushes: Record<string, unknown>[] };
   alerts: Alert[];
   circuit: CircuitState;
@@ -372,10 +399,11 @@ export async function queuedRequestsView(ctx: BoardContext, now: number, limit: 
 /** Gathers the whole overview (one page render or one `/api/overview` answer). */
 export async function overview(ctx: BoardContext, days: CostWindow): Promise<Overview> {
   const now = ctx.opts.now();
-  const [waiting, batches, liveness, alerts, circuit, deadLetters, requests, costs, webhooks] =
+  const [waiting, batches, admission, liveness, alerts, circuit, deadLetters, requests, costs, webhooks] =
     await Promise.all([
       waitingView(ctx, now),
       batchesView(ctx, now, 15),
+      admissionView(ctx),
       livenessView(ctx, now),
       ctx.store.alerts.list(),
       ctx.store.circuit.state(),
@@ -391,6 +419,7 @@ export async function overview(ctx: BoardContext, days: CostWindow): Promise<Ove
     waiting,
     inflight: batches.inflight,
     recent: batches.recent,
+    admission,
     liveness,
     alerts,
     circuit,

@@ -5,6 +5,8 @@ import { Counter, Gauge, type Registry } from '@nightshift/telemetry';
 import { Cluster, type Redis } from 'ioredis';
 import { type BoardContext, QUEUE_ROLES } from './context.js';
 import {
+  type AdmissionView,
+  admissionView,
   type BatchView,
   batchesView,
   livenessView,
@@ -18,6 +20,7 @@ interface Fleet {
   now: number;
   waiting: WaitingView;
   inflight: BatchView[];
+  admission: AdmissionView;
   stats: Record<string, number>;
   ledger: LedgerRow[];
   roles: RoleLiveness[];
@@ -47,22 +50,25 @@ async function redisMemory(conn: BoardContext['opts']['connection']) {
 
 async function readFleet(ctx: BoardContext): Promise<Fleet> {
   const now = ctx.opts.now();
-  const [waiting, batches, stats, ledger, live, circuit, alerts, queues, memory, outbox] = await Promise.all([
-    waitingView(ctx, now),
-    batchesView(ctx, now, 0),
-    ctx.store.stats.all(),
-    ctx.store.ledger.rows(),
-    livenessView(ctx, now),
-    ctx.store.circuit.state(),
-    ctx.store.alerts.list(),
-    Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].getJobCounts())),
-    redisMemory(ctx.opts.connection),
-    new EventOutbox(ctx.store).backlog(),
-  ]);
+  const [waiting, batches, admission, stats, ledger, live, circuit, alerts, queues, memory, outbox] =
+    await Promise.all([
+      waitingView(ctx, now),
+      batchesView(ctx, now, 0),
+      admissionView(ctx),
+      ctx.store.stats.all(),
+      ctx.store.ledger.rows(),
+      livenessView(ctx, now),
+      ctx.store.circuit.state(),
+      ctx.store.alerts.list(),
+      Promise.all(QUEUE_ROLES.map((r) => ctx.queues[r].getJobCounts())),
+      redisMemory(ctx.opts.connection),
+      new EventOutbox(ctx.store).backlog(),
+    ]);
   return {
     now,
     waiting,
     inflight: batches.inflight,
+    admission,
     stats,
     ledger,
     roles: [live.batcher, live.collector],
@@ -173,6 +179,21 @@ const GAUGES: FleetMetric[] = [
       for (const b of f.inflight) by.set(b.status || 'unknown', (by.get(b.status || 'unknown') ?? 0) + 1);
       for (const [status, n] of by) put(n, { status });
     },
+  },
+  {
+    name: 'nightshift_requests_in_flight',
+    help: "Requests in the API's processing queue as the store counts them: batches not yet seen ended, and creates that may have gone through.",
+    fill: (f, put) => put(f.admission.inFlight),
+  },
+  {
+    name: 'nightshift_requests_in_flight_cap',
+    help: 'The batchers’ cap on requests in flight (NIGHTSHIFT_MAX_IN_FLIGHT_REQUESTS) as the last flush applied it; 0 for no cap, and before the first flush.',
+    fill: (f, put) => put(f.admission.cap ?? 0),
+  },
+  {
+    name: 'nightshift_requests_held_by_admission',
+    help: 'Ready requests the last flush held back because the in-flight cap left no room for them.',
+    fill: (f, put) => put(f.admission.held),
   },
   {
     name: 'nightshift_oldest_batch_in_flight_age_seconds',

@@ -3,7 +3,7 @@ import express, { type Request, type Response, Router } from 'express';
 import { type ActionResult, cancelBatch, retryAllDeadLetters, retryDeadLetter } from './actions.js';
 import type { BoardContext } from './context.js';
 import { COST_WINDOWS, type CostWindow, loadCosts } from './costs.js';
-import { batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
+import { admissionView, batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
 import { html } from './html/format.js';
 import { renderFragments, renderPage } from './html/page.js';
 import { actorOf, audit, requireCsrf } from './security.js';
@@ -59,6 +59,9 @@ export function readRoutes(ctx: BoardContext): Router {
     const limit = intParam(req, 'limit', 50, 1, 1000);
     const offset = intParam(req, 'offset', 0, 0, 1e9);
     res.json(await batchesView(ctx, ctx.opts.now(), limit, offset));
+  });
+  r.get('/api/admission', async (_req, res) => {
+    res.json(await admissionView(ctx));
   });
   r.get('/api/costs', async (req, res) => {
     const days = daysParam(req);

@@ -65,6 +65,10 @@ describe('/metrics', () => {
       false,
     );
     expect(m.get('nightshift_circuit_open')).toBe(0);
+    // Admission: the seeded batch's 3 requests are at the API; no flush has recorded a cap yet.
+    expect(m.get('nightshift_requests_in_flight')).toBe(3);
+    expect(m.get('nightshift_requests_in_flight_cap')).toBe(0);
+    expect(m.get('nightshift_requests_held_by_admission')).toBe(0);
     expect(m.get('nightshift_queue_jobs{queue="dead-letters",state="waiting"}')).toBe(1);
     expect(m.get('nightshift_queue_jobs{queue="results",state="waiting"}')).toBe(0);
   });
@@ -133,6 +137,7 @@ describe('/metrics', () => {
     });
     await seeded.store.outcomes.apply([rt.item], T0);
     await seeded.store.batches.markCollected(seeded.batchId, { succeeded: 2, errored: 1 }, T0);
+    await seeded.store.admission.record({ cap: 100, inFlight: 3, held: 12, at: T0, instance: 'b1' });
     await seeded.store.circuit.open(
       {
         kind: 'billing',
@@ -157,6 +162,9 @@ describe('/metrics', () => {
       m.get('nightshift_savings_usd_total{feature="classify-docs",model="claude-haiku-4-5"}'),
     ).toBeCloseTo(0.002, 9);
     expect([...m.keys()].some((k) => k.startsWith('nightshift_batches_in_flight{'))).toBe(false);
+    expect(m.get('nightshift_requests_in_flight')).toBe(0);
+    expect(m.get('nightshift_requests_in_flight_cap')).toBe(100);
+    expect(m.get('nightshift_requests_held_by_admission')).toBe(12);
     expect(m.get('nightshift_circuit_open')).toBe(1);
     expect(m.get('nightshift_circuit_refusal{kind="billing",code="enforced_spend_limit_reached"}')).toBe(1);
     expect(m.get('nightshift_circuit_next_probe_seconds')).toBeGreaterThan(0);

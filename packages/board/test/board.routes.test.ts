@@ -202,6 +202,66 @@ describe('the JSON endpoints', () => {
     });
   });
 
+  it('/api/admission answers the requests at the API against the cap the last flush applied; the page shows them', async () => {
+    const prefix = uniquePrefix();
+    const store = new Store(fx.redis, prefix);
+    const b = await startBoard(fx.redis, prefix);
+    const tile = async () => {
+      const page = await (await fetch(`${b.url}/`)).text();
+      return (
+        /<div class="tile[^"]*" data-testid="tile-admission">[\s\S]*?<\/div>\s*<\/div>/.exec(page)?.[0] ?? ''
+      );
+    };
+    try {
+      expect(await getJson(`${b.url}/api/admission`)).toEqual({
+        inFlight: 0,
+        batches: 0,
+        cap: null,
+        held: 0,
+        lastFlushAt: null,
+      });
+      expect(await tile()).toContain('no flush yet');
+      await store.submissions.open({
+        id: 's1',
+        partition: 'p',
+        reason: 'size',
+        owner: 't',
+        leaseMs: 1000,
+        now: T0,
+      });
+      await store.submissions.commit(
+        's1',
+        {
+          id: 'msgbatch_cap1',
+          created_at: new Date(T0).toISOString(),
+          expires_at: new Date(T0 + 86_400_000).toISOString(),
+          processing_status: 'in_progress',
+        },
+        { count: 40, bytes: 4000, partition: 'p', reason: 'size' },
+        T0,
+      );
+      await store.admission.record({ cap: 40, inFlight: 40, held: 7, at: T0, instance: 'b1' });
+      expect(await getJson(`${b.url}/api/admission`)).toEqual({
+        inFlight: 40,
+        batches: 1,
+        cap: 40,
+        held: 7,
+        lastFlushAt: T0,
+      });
+      const full = await tile();
+      expect(full).toContain('tile-warn');
+      expect(full).toContain('At the API');
+      expect(full).toContain('of 40; 7 held back');
+      expect((await getJson<Overview>(`${b.url}/api/overview`)).admission.cap).toBe(40);
+
+      await store.batches.update('msgbatch_cap1', { state: 'ended', status: 'ended' });
+      await store.admission.record({ cap: 100, inFlight: 0, held: 0, at: T0 + 1, instance: 'b1' });
+      expect(await tile()).toContain('of 100 (0 %)');
+    } finally {
+      await b.close();
+    }
+  });
+
   it('answers 404 as JSON for unknown paths', async () => {
     const res = await get('/api/nope');
     expect(res.status).toBe(404);

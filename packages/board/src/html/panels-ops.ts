@@ -58,6 +58,7 @@ export function summaryPanel({ o }: View): Raw {
       <div class="tile-value">${int(o.inflight.length)}</div>
       <div class="tile-sub">${int(inflightRequests)} requests</div>
     </div>
+    ${admissionTile(o)}
     <div class="tile${o.deadLetters.total ? ' tile-bad' : ''}" data-testid="tile-dead">
       <div class="tile-label">Dead letters</div>
       <div class="tile-value">${int(o.deadLetters.total)}</div>
@@ -67,6 +68,26 @@ export function summaryPanel({ o }: View): Raw {
       <div class="tile-label">Saved, last ${o.costs.days} d</div>
       <div class="tile-value">${usd(c.savingsUsd)}</div>
       <div class="tile-sub">paid ${usd(c.costUsd)} of ${usd(c.realtimeEquivalentUsd)}${pct ? ` (−${pct} %)` : ''}</div>
+    </div>`;
+}
+
+/** In flight at the API vs the batchers' cap; amber once full, with what the last flush held back. */
+function admissionTile(o: Overview): Raw {
+  const a = o.admission;
+  const capped = a.cap !== null && a.cap > 0;
+  const full = capped && a.inFlight >= a.cap!;
+  const sub =
+    a.cap === null
+      ? 'no flush yet'
+      : !capped
+        ? 'no cap'
+        : a.held > 0
+          ? `of ${int(a.cap!)}; ${int(a.held)} held back`
+          : `of ${int(a.cap!)} (${Math.round((a.inFlight / a.cap!) * 100)} %)`;
+  return html`<div class="tile${full ? ' tile-warn' : ''}" data-testid="tile-admission">
+      <div class="tile-label">At the API</div>
+      <div class="tile-value">${int(a.inFlight)}</div>
+      <div class="tile-sub">${sub}</div>
     </div>`;
 }
 

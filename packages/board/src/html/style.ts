@@ -21,6 +21,7 @@ main{padding:18px 22px 40px;max-width:1500px;margin:0 auto}
 .tile-sub{color:var(--muted)}
 .tile-bad{border-left-color:var(--bad)}.tile-bad .tile-value{color:var(--bad)}
 .tile-good{border-left-color:var(--ok)}.tile-good .tile-value{color:var(--ok)}
+.tile-warn{border-left-color:var(--warn)}
 .cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
 @media (max-width:1100px){.cols,.two-col{grid-template-columns:minmax(0,1fr)!important}}
 section.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;margin-bottom:16px;min-width:0}
