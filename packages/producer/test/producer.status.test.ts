@@ -25,6 +25,15 @@ const batch = (id: string, t: number) => ({
   processing_status: 'in_progress',
 });
 
+/** The history entry of a first attempt whose result line in `batchId` errored with `error`. */
+const firstAttemptErrored = (batchId: string, error: { type: string }, at: number) => ({
+  attempt: 1,
+  batchId,
+  outcome: 'errored' as const,
+  errorType: error.type,
+  at,
+});
+
 /** Drives the store the way the batcher does: open a submission, claim the group, commit a batch. */
 async function submit(group: string, sub: string, batchId: string | null, now: number) {
   await store.submissions.open({
@@ -71,13 +80,7 @@ describe('getStatus follows a request through its life', () => {
 
     const readyAt = t + 60_000;
     const error = { type: 'overloaded_error', message: 'Overloaded' };
-    const entry = {
-      attempt: 1,
-      batchId: 'msgbatch_1',
-      outcome: 'errored' as const,
-      errorType: error.type,
-      at: t,
-    };
+    const entry = firstAttemptErrored('msgbatch_1', error, t);
     expect(
       await store.outcomes.apply(
         [{ cid: customId, action: 'requeue', guardSub: 'sub-1', readyAt, error, entry, countsAttempt: true }],
@@ -129,13 +132,7 @@ describe('getStatus follows a request through its life', () => {
     const { group } = (await store.records.get(customId))!;
     expect(await submit(group, 'sub-3', 'msgbatch_3', t)).toEqual([customId]);
     const error = { type: 'invalid_request_error', message: 'max_tokens too large' };
-    const entry = {
-      attempt: 1,
-      batchId: 'msgbatch_3',
-      outcome: 'errored' as const,
-      errorType: error.type,
-      at: t,
-    };
+    const entry = firstAttemptErrored('msgbatch_3', error, t);
     await store.outcomes.apply(
       [{ cid: customId, action: 'dead', guardSub: 'sub-3', reason: 'invalid_request_error', error, entry }],
       t,
