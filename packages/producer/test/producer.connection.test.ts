@@ -1,12 +1,12 @@
 import { NightshiftError } from '@nightshift/shared';
 import { createRedis, splitList } from '@nightshift/store';
-import { silentLogger, uniquePrefix, useRedisServer, waitFor } from '@nightshift/testing';
+import { silentLogger, uniquePrefix, useRedis, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import { createProducer, createResultWorker } from '../src/index.js';
 
 // How a service tells the producer and the result worker where Redis is. A real Redis Cluster is
 // exercised end to end in packages/cli/test/cluster.e2e.test.ts; here: the option's rules.
-const fx = useRedisServer();
+const fx = useRedis((url) => createRedis({ url }, 'client'));
 
 const request = {
   feature: 'classify',
@@ -41,49 +41,39 @@ describe('clusterNodes', () => {
   });
 
   it('is refused with a connection (which is used as it is) and when a node is not host:port', async () => {
-    const redis = createRedis({ url: fx.url }, 'client');
-    try {
-      expect(() => createProducer({ connection: redis, clusterNodes: 'a:1', logger: silentLogger })).toThrow(
-        /createProducer: clusterNodes goes with redisUrl/,
-      );
-      expect(() =>
-        createResultWorker({
-          connection: redis,
-          clusterNodes: ['a:1'],
-          handler: () => {},
-          logger: silentLogger,
-        }),
-      ).toThrow(/createResultWorker: clusterNodes goes with redisUrl/);
-      expect(() =>
-        createProducer({ redisUrl: fx.url, clusterNodes: 'no-port', logger: silentLogger }),
-      ).toThrow(NightshiftError);
-    } finally {
-      await redis.quit();
-    }
+    expect(() => createProducer({ connection: fx.redis, clusterNodes: 'a:1', logger: silentLogger })).toThrow(
+      /createProducer: clusterNodes goes with redisUrl/,
+    );
+    expect(() =>
+      createResultWorker({
+        connection: fx.redis,
+        clusterNodes: ['a:1'],
+        handler: () => {},
+        logger: silentLogger,
+      }),
+    ).toThrow(/createResultWorker: clusterNodes goes with redisUrl/);
+    expect(() => createProducer({ redisUrl: fx.url, clusterNodes: 'no-port', logger: silentLogger })).toThrow(
+      NightshiftError,
+    );
   });
 });
 
 describe('sentinels', () => {
   it('go with redisUrl only, never with clusterNodes, and a Sentinel must be host:port', async () => {
-    const redis = createRedis({ url: fx.url }, 'client');
-    try {
-      expect(() => createProducer({ connection: redis, sentinels: 'a:26379', logger: silentLogger })).toThrow(
-        /createProducer: sentinels goes with redisUrl/,
-      );
-      expect(() =>
-        createResultWorker({
-          redisUrl: fx.url,
-          sentinels: ['a:1'],
-          clusterNodes: 'b:2',
-          handler: () => {},
-          logger: silentLogger,
-        }),
-      ).toThrow(/createResultWorker: give clusterNodes or sentinels, not both/);
-      expect(() =>
-        createProducer({ redisUrl: fx.url, sentinels: 'sentinel-without-port', logger: silentLogger }),
-      ).toThrow(/NIGHTSHIFT_REDIS_SENTINELS: "sentinel-without-port" is not host:port/);
-    } finally {
-      await redis.quit();
-    }
+    expect(() =>
+      createProducer({ connection: fx.redis, sentinels: 'a:26379', logger: silentLogger }),
+    ).toThrow(/createProducer: sentinels goes with redisUrl/);
+    expect(() =>
+      createResultWorker({
+        redisUrl: fx.url,
+        sentinels: ['a:1'],
+        clusterNodes: 'b:2',
+        handler: () => {},
+        logger: silentLogger,
+      }),
+    ).toThrow(/createResultWorker: give clusterNodes or sentinels, not both/);
+    expect(() =>
+      createProducer({ redisUrl: fx.url, sentinels: 'sentinel-without-port', logger: silentLogger }),
+    ).toThrow(/NIGHTSHIFT_REDIS_SENTINELS: "sentinel-without-port" is not host:port/);
   });
 });
