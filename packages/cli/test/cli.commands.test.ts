@@ -88,8 +88,20 @@ describe('nightshift CLI', () => {
     expect(s.queued.total).toBe(3);
     expect(s.batchesInFlight.map((b: { id: string }) => b.id)).toEqual(['msgbatch_01abc']);
     expect(s.queues.deadLetters.waiting).toBe(1);
+    expect(s.admission).toEqual({ inFlight: 2, batches: 1, cap: null, held: 0 });
     const human = await cli(['status'], prefix);
     expect(human.out).toContain('Queued requests: 3');
+    expect(human.out).toContain('At the API: 2 requests (no flush yet)');
+    await new Store(fx.redis, prefix).admission.record({
+      cap: 2,
+      inFlight: 2,
+      held: 3,
+      at: 1,
+      instance: 'b',
+    });
+    expect((await cli(['status'], prefix)).out).toContain(
+      'At the API: 2 requests of 2; 3 held back by the last flush for want of room',
+    );
     expect(human.out).toContain('Circuit: closed');
   });
 

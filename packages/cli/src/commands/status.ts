@@ -7,9 +7,11 @@ import { ago, duration, table } from '../format.js';
 export async function status(ctx: CliContext): Promise<number> {
   const { store } = ctx;
   const now = Date.now();
-  const [pending, inflightIds, beats, alerts, circuit, stats, flushes] = await Promise.all([
+  const [pending, inflightIds, atApi, admission, beats, alerts, circuit, stats, flushes] = await Promise.all([
     store.pending.overview(now),
     store.batches.inflightIds(),
+    store.admission.inFlight(),
+    store.admission.last(),
     store.heartbeats.list(),
     store.alerts.list(),
     store.circuit.state(),
@@ -39,6 +41,12 @@ export async function status(ctx: CliContext): Promise<number> {
       requests: Number(b.count),
       submittedAt: Number(b.submitted),
     })),
+    admission: {
+      inFlight: atApi.requests,
+      batches: atApi.batches,
+      cap: admission ? admission.cap : null,
+      held: admission ? admission.held : 0,
+    },
     lastFlushAt: lastOf('batcher') || null,
     lastPollAt: lastOf('collector') || null,
     processes: beats,
@@ -58,6 +66,7 @@ export async function status(ctx: CliContext): Promise<number> {
   ctx.out(`Batches in flight: ${inflight.length}`);
   if (inflight.length)
     ctx.out(table(report.batchesInFlight.map((b) => ({ ...b, submittedAt: ago(b.submittedAt, now) }))));
+  ctx.out(`At the API: ${admissionLine(report.admission)}`);
   ctx.out(`Last flush: ${ago(report.lastFlushAt, now)}   Last poll: ${ago(report.lastPollAt, now)}`);
   ctx.out(
     `Processes: ${beats.map((b) => `${b.role}@${b.instance} (${ago(b.at, now)})`).join(', ') || 'none seen'}`,
@@ -77,4 +86,11 @@ export async function status(ctx: CliContext): Promise<number> {
   ctx.out('Queues:');
   ctx.out(table(Object.entries(queues).map(([role, c]) => ({ queue: QUEUES[role as QueueRole], ...c }))));
   return 0;
+}
+
+/** In flight vs cap, as the last flush applied the cap: `40 requests of 100 (7 held back)`. */
+function admissionLine(a: { inFlight: number; cap: number | null; held: number }): string {
+  const cap = a.cap === null ? ' (no flush yet)' : a.cap === 0 ? ' (no cap)' : ` of ${a.cap}`;
+  const held = a.held > 0 ? `; ${a.held} held back by the last flush for want of room` : '';
+  return `${a.inFlight} requests${cap}${held}`;
 }
