@@ -95,19 +95,9 @@ export class Submissions {
     return { read: Number(read), held };
   }
 
-  /**
-   * Claims ready requests of one group into a submission (see claim.lua). `perItemOverhead` bytes
-   * are counted against `maxBytes` for each request taken (the batcher passes 1 for the joining ',').
-   */
-  async claim(
-    group: string,
-    subId: string,
-    maxCount: number,
-    maxBytes: number,
-    now = Date.now(),
-    perItemOverhead = 0,
-  ) {
-    const raw = await this.claimRaw(group, subId, maxCount, maxBytes, now, perItemOverhead);
+  /** {@link claimRaw} with the custom_ids and params decoded as UTF-8 strings. */
+  async claim(...args: Parameters<Submissions['claimRaw']>) {
+    const raw = await this.claimRaw(...args);
     const items = raw.items.map(([cid, params]): [cid: string, params: string] => [
       String(cid),
       String(params),
@@ -116,8 +106,10 @@ export class Submissions {
   }
 
   /**
-   * Like {@link claim}, but the custom_ids and params come back as raw bytes (no UTF-8 decoding):
-   * for the batcher, which only copies them into a request body.
+   * Claims ready requests of one group into a submission (see claim.lua). `perItemOverhead` bytes
+   * are counted against `maxBytes` for each request taken (the batcher passes 1 for the joining ',').
+   * The custom_ids and params come back as raw bytes (no UTF-8 decoding): the batcher only copies
+   * them into a request body.
    */
   async claimRaw(
     group: string,
