@@ -1,19 +1,13 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { hasProgram } from '../src/demo/local-redis.js';
 
 const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url).pathname;
 
-function hasDockerCompose(): boolean {
-  try {
-    execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const hasDockerCompose = () => hasProgram('docker-compose', ['version']);
 
 describe('docker-compose.yml', () => {
   it.skipIf(!hasDockerCompose())('validates with docker-compose config', async () => {

@@ -44,9 +44,10 @@ async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-function hasRedisServer(): boolean {
+/** Whether a program is installed: it runs and exits 0 when asked `args` (e.g. its version). */
+export function hasProgram(file: string, args: string[]): boolean {
   try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    execFileSync(file, args, { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -64,7 +65,7 @@ export async function demoRedis(
     const u = new URL(url);
     return { url, description: `Redis at ${u.hostname}:${u.port || 6379} (REDIS_URL)`, stop: async () => {} };
   }
-  if (!hasRedisServer()) {
+  if (!hasProgram('redis-server', ['--version'])) {
     throw new Error(
       `no Redis answers at ${new URL(url).host} and redis-server is not installed. Fix: start Redis and set REDIS_URL, or install redis-server (apt-get install redis-server).`,
     );
