@@ -122,6 +122,9 @@ function dataOf(r: BoardRequest, state: JobState, now: number): Record<string, u
       out.savingsUsd = r.result.cost.savings;
     } else if (r.resultOmittedBytes) {
       out.usage = `in its {results} job (${r.resultOmittedBytes} bytes): open the job to see usage, cost and result`;
+    } else if (rec.costNano) {
+      // Delivered: its job is gone and its record compacted; the cost is what the record keeps.
+      out.costUsd = Number(rec.costNano) / 1e9;
     }
   }
   if (r.history.length) out.attempts = r.history.map(historyLine);
@@ -163,7 +166,10 @@ class RequestJob implements QueueJob {
     const lastError = parsed(rec.lastError) as { message?: string } | null;
     return {
       id: rec.customId,
-      name: `${rec.partition ? `${rec.partition} / ` : ''}${rec.feature} · ${rec.model}`,
+      // A compacted (delivered) record keeps neither feature nor model.
+      name: rec.feature
+        ? `${rec.partition ? `${rec.partition} / ` : ''}${rec.feature} · ${rec.model}`
+        : 'delivered',
       progress: this.state === 'completed' ? 100 : 0,
       attemptsMade: this.r.history.length,
       timestamp: Number(rec.enqueuedAt),

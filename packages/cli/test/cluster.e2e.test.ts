@@ -171,7 +171,9 @@ describe('the pipeline on a 3-master Redis Cluster', () => {
           queues: { name: string; counts: Record<string, number> }[];
         };
         const counts = Object.fromEntries(queues.queues.map((q) => [q.name, q.counts]));
-        expect(counts['{results}']?.completed).toBe(resultJobs.size);
+        // Every result job was handled (resultJobs) and, completed, removed: the text left Redis.
+        expect(resultJobs.size).toBeGreaterThan(0);
+        expect(counts['{results}']?.completed).toBe(0);
         expect(counts['{dead-letters}']?.waiting).toBe(1);
       } finally {
         await board.close();

@@ -1,3 +1,4 @@
+import { isCompacted } from '@nightshift/store';
 import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 import { raiseAlert } from './alerts.js';
 import { applyEffects, type Decided } from './apply.js';
@@ -152,7 +153,8 @@ function noteApplied(
 ) {
   const result = line?.result;
   if (result?.type === 'succeeded') {
-    if (rec.state === 'succeeded' && rec.batchId === scope.batchId)
+    // A compacted record was delivered already: nothing of it to repair.
+    if (rec.state === 'succeeded' && rec.batchId === scope.batchId && !isCompacted(rec))
       applied.succeeded.push({ cid, rec, message: result.message });
   } else if (rec.state === 'dead' && !scope.onlySuccesses) {
     applied.dead.push({ cid, rec });

@@ -7,6 +7,7 @@ import {
   deadLetterPayload,
   deliverResults,
   type ResultJob,
+  resultsWantedByWebhooks,
 } from '@nightshift/store';
 import { activeTraceparent } from '@nightshift/telemetry';
 import type { PeekedRecord, Verdict } from './decide.js';
@@ -67,13 +68,16 @@ export async function applyEffects(
   const trace = activeTraceparent();
   if (trace) for (const j of jobs) j.trace = trace;
   const deadLetters = dead.length ? await buildDeadLetters(ctx, origin.batchId, dead, now) : [];
+  // Completed result jobs are removed at once, unless a webhook wants their text (kept a day).
+  const keep = { keepCompleted: jobs.length > 0 && (await resultsWantedByWebhooks(ctx.store)) };
   await Promise.all([
-    origin.batchId === null ? deliverResults(ctx.queues.results, jobs) : undefined,
+    origin.batchId === null ? deliverResults(ctx.queues.results, jobs, keep) : undefined,
     addDeadLetters(ctx.queues.deadLetters, deadLetters),
   ]);
   deadLetters.length = 0;
   const codes = await ctx.store.outcomes.apply(items, now);
-  if (origin.batchId !== null) await deliverResults(ctx.queues.results, appliedOnly(jobs, items, codes));
+  if (origin.batchId !== null)
+    await deliverResults(ctx.queues.results, appliedOnly(jobs, items, codes), keep);
   return afterApply(ctx, origin, items, posts, codes, counts, now);
 }
 

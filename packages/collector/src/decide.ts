@@ -28,6 +28,8 @@ export const PEEK_FIELDS = [
   'batchId',
   'delivery',
   'enqueuedAt',
+  // '' on a compacted record (delivered: see isCompacted)
+  'customId',
 ] as const satisfies readonly (keyof RequestRecord)[];
 
 export type PeekedRecord = Pick<RequestRecord, (typeof PEEK_FIELDS)[number]>;

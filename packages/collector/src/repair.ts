@@ -5,7 +5,13 @@ import {
   type Message,
   parseJson,
 } from '@nightshift/shared';
-import { addDeadLetters, deadLetterPayload, deliverResults, missingJobIds } from '@nightshift/store';
+import {
+  addDeadLetters,
+  deadLetterPayload,
+  deliverResults,
+  missingJobIds,
+  resultsWantedByWebhooks,
+} from '@nightshift/store';
 import { successOf } from './apply.js';
 import type { PeekedRecord } from './decide.js';
 import type { Ctx } from './types.js';
@@ -83,7 +89,9 @@ async function redeliverLost(ctx: Ctx, batchId: string, succeeded: AppliedSucces
     const results = part
       .filter((_, j) => moved[j])
       .map((s) => successOf(ctx, s.cid, s.rec, s.message, batchId, now).payload);
-    await deliverResults(ctx.queues.results, [{ id, results }]);
+    await deliverResults(ctx.queues.results, [{ id, results }], {
+      keepCompleted: results.length > 0 && (await resultsWantedByWebhooks(ctx.store)),
+    });
     added += results.length;
   }
   return added;

@@ -33,6 +33,7 @@ import {
   openQueue,
   type RedisClient,
   Store,
+  sameParams,
 } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 import { checkConnectionChoice } from './connection.js';
@@ -370,7 +371,7 @@ async function precheck(
     if (!cur) toWrite.push(u);
     // replace re-opens a canceled request, even with the same params.
     else if (replace && cur.state === 'canceled') toWrite.push(u);
-    else if (cur.paramsHash === u.item.phash)
+    else if (sameParams(cur.paramsHash, u.item.phash))
       u.result = { customId: u.item.cid, outcome: 'exists', state: cur.state };
     else if (replace && cur.state === 'queued') toWrite.push(u);
     else

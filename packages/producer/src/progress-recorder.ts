@@ -60,6 +60,11 @@ export class ProgressRecorder {
     return this.done.has(customId);
   }
 
+  /** The custom_ids the job has handled or skipped, this attempt and the ones before. */
+  handledIds(): string[] {
+    return [...this.done];
+  }
+
   /** A result this job does not deliver: nothing to repeat, so it rides along with the next write. */
   skipped(customId: string): void {
     this.done.add(customId);

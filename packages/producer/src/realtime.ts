@@ -18,6 +18,7 @@ import {
   deadLetterPayload,
   deliverResults,
   type ModelAlerts,
+  resultsWantedByWebhooks,
   type Store,
 } from '@nightshift/store';
 import type { Queue } from 'bullmq';
@@ -114,7 +115,9 @@ export class RealtimePath {
     });
     // Deliver before apply: a crash in between leaves the request `realtime`, the collector's sweep
     // calls again and adds the same job id; the job waits for the record to name it (see the worker).
-    await deliverResults(this.deps.results(), [{ id: item.delivery, results: [payload] }]);
+    await deliverResults(this.deps.results(), [{ id: item.delivery, results: [payload] }], {
+      keepCompleted: await resultsWantedByWebhooks(store),
+    });
     await store.outcomes.apply([item], now());
     if (payload.cost.unpriced && (await this.deps.modelAlerts.unpriced(payload.model))) {
       logger.warn({ model: payload.model }, 'result of a model without a price: counted at $0');

@@ -15,6 +15,7 @@ import {
   createRedis,
   defaultJobOptions,
   describeRedis,
+  isCompacted,
   logRedisErrors,
   type RedisClient,
   Store,
@@ -52,9 +53,15 @@ type Fate = 'deliver' | 'skip' | 'wait';
  * re-stream after a crash, a duplicate batch, a real-time answer that raced a batch) reaches the
  * service once, and a job whose results were never applied (Redis lost the apply) delivers nothing.
  */
-function fateOf(jobId: string, cid: string, rec: Pick<RequestRecord, 'state' | 'delivery'> | null): Fate {
+function fateOf(
+  jobId: string,
+  cid: string,
+  rec: Pick<RequestRecord, 'state' | 'delivery' | 'customId'> | null,
+): Fate {
   // No record (gone after the retention period): nothing to check against, the job is all we have.
   if (!rec) return 'deliver';
+  // Compacted: its result was handed over already (by this job before a crash, or by another).
+  if (isCompacted(rec)) return 'skip';
   if (rec.delivery === jobId) return 'deliver';
   const single = jobId === jobIds.result(cid);
   // Succeeded before deliveries were named: its job is its `res-<custom_id>`.
@@ -123,7 +130,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     const todo = resultsOf(job.data).filter((r) => !recorder.has(r.customId));
     const recs = await store.records.peekMany(
       todo.map((r) => r.customId),
-      ['state', 'delivery', 'enqueuedAt'],
+      ['state', 'delivery', 'enqueuedAt', 'customId'],
     );
     const waiting: string[] = [];
     const failures: unknown[] = [];
@@ -174,6 +181,10 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     }
     await Promise.all(running);
     await recorder.settle();
+    // What this job has handed over leaves Redis but a compact record (store.outcomes.delivered):
+    // before the job completes (and, completed, is removed), so a crash in between only means the
+    // next attempt compacts them. Records this job does not name are left alone.
+    await store.outcomes.delivered(job.id ?? '', recorder.handledIds());
     if (failures.length === 0 && waiting.length === 0) return;
     const waits = progress.waits + (failures.length === 0 ? 1 : 0);
     await recorder.writeFinal(waits);

@@ -122,6 +122,30 @@ describe('getStatus follows a request through its life', () => {
     });
     // Done is done: the same request again is a no-op.
     expect((await producer.enqueue(docRequest('life'))).outcome).toBe('exists');
+
+    // Its result handed over, the record is compacted: getStatus says what it keeps.
+    expect(await store.outcomes.delivered(item.delivery, [customId])).toEqual([true]);
+    expect(await producer.getStatus(customId)).toEqual({
+      customId,
+      state: 'succeeded',
+      feature: '',
+      model: '',
+      attempt: 2,
+      enqueuedAt: 0,
+      history: [{ attempt: 2, batchId: 'msgbatch_2', outcome: 'succeeded', at: readyAt + 1000 }],
+      completedAt: readyAt + 1000,
+      batchId: 'msgbatch_2',
+      costUsd: item.costNano / 1e9,
+      compacted: true,
+    });
+    // Idempotency holds on the compacted record: same params exist, other params conflict.
+    expect((await producer.enqueue(docRequest('life'))).outcome).toBe('exists');
+    expect(await producer.enqueueMany([docRequest('life')])).toEqual([
+      { customId, outcome: 'exists', state: 'succeeded' },
+    ]);
+    await expect(
+      producer.enqueue(docRequest('life', { params: { ...docRequest(0).params, system: 'Other' } })),
+    ).rejects.toMatchObject({ conflicts: [{ customId, state: 'succeeded' }] });
   });
 
   it('dead, with the reason and the last error', async () => {

@@ -1,7 +1,7 @@
 import { jobIds, QUEUES } from '@nightshift/shared';
 import { createRedis, deliverResults, openQueue, Store } from '@nightshift/store';
 import { silentLogger, uniquePrefix, useRedis, waitFor } from '@nightshift/testing';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createResultWorker,
@@ -35,13 +35,17 @@ function setup(
     () => queue.close(),
     () => consumer.close(),
   );
-  return { queue, consumer, store };
+  // A completed result job is removed at once: its completion is seen here, not in the queue.
+  const completed: Job[] = [];
+  consumer.worker.on('completed', (job) => completed.push(job));
+  const done = (id: string, times = 1) => completed.filter((j) => j.id === id).length >= times;
+  return { queue, consumer, store, completed, done };
 }
 
 describe('createResultWorker', () => {
   it('hands each result of a job written in the collector’s format to the handler, with its text', async () => {
     const got: ResultEvent[] = [];
-    const { queue } = setup((r) => {
+    const { queue, completed, done } = setup((r) => {
       got.push(r);
     });
     const job = {
@@ -62,14 +66,16 @@ describe('createResultWorker', () => {
     });
     expect(a.cost.cost).toBeCloseTo(a.cost.realtimeEquivalent / 2, 12);
     expect(a.message.content[0]).toMatchObject({ type: 'text', text: 'invoice' });
-    await waitFor(async () => (await queue.getJobState(job.id)) === 'completed', { what: 'completed' });
-    expect((await queue.getJob(job.id))?.name).toBe('classify-docs');
+    await waitFor(() => done(job.id), { what: 'completed' });
+    expect(completed[0]?.name).toBe('classify-docs');
+    // Removed on completion: the message text is no longer in Redis.
+    expect(await queue.getJob(job.id)).toBeUndefined();
   });
 
   it('retries a job whose handler threw, calling it again only for the results not handled', async () => {
     const calls: string[] = [];
     let failed = false;
-    const { queue } = setup(
+    const { queue, completed, done } = setup(
       (r) => {
         calls.push(r.customId);
         if (r.customId === 'doc_c2' && !failed) {
@@ -83,12 +89,9 @@ describe('createResultWorker', () => {
     await deliverResults(queue, [
       { id, results: ['doc_c1', 'doc_c2', 'doc_c3'].map((c) => collectorResult(c, 'other')) },
     ]);
-    await waitFor(async () => (await queue.getJobState(id)) === 'completed', {
-      what: 'the result job completed after a retry',
-    });
+    await waitFor(() => done(id), { what: 'the result job completed after a retry' });
     expect(calls.sort()).toEqual(['doc_c1', 'doc_c2', 'doc_c2', 'doc_c3']);
-    const job = await queue.getJob(id);
-    expect(job?.attemptsMade).toBe(2);
+    expect(completed.find((j) => j.id === id)?.attemptsMade).toBe(2);
   });
 
   describe('when Redis stops answering mid-job (its record of handled results cannot advance)', () => {
@@ -106,7 +109,7 @@ describe('createResultWorker', () => {
           release = r;
         });
         const calls: string[] = [];
-        const { queue } = setup(
+        const { queue, done } = setup(
           async (r) => {
             if (calls.push(r.customId) === 1) process.kill(pid, 'SIGSTOP');
             // The first maxUnrecorded return at once; the next ones stay in progress until released.
@@ -126,7 +129,7 @@ describe('createResultWorker', () => {
         } finally {
           process.kill(pid, 'SIGCONT');
         }
-        await waitFor(async () => (await queue.getJobState(id)) === 'completed', { what: 'the job done' });
+        await waitFor(() => done(id), { what: 'the job done' });
         expect([...calls].sort()).toEqual([...cids].sort());
       },
     );
@@ -134,7 +137,7 @@ describe('createResultWorker', () => {
 
   it('delivers a result only from the job its record names, however many jobs carry it', async () => {
     const got: string[] = [];
-    const { queue, store } = setup((r) => {
+    const { queue, store, done } = setup((r) => {
       got.push(r.customId);
     });
     await store.records.enqueue(['doc_d', 'doc_e'].map((c) => record(c, 'queued')));
@@ -145,15 +148,16 @@ describe('createResultWorker', () => {
       { id: 'res-b1-B', results: [collectorResult('doc_d', 'invoice'), collectorResult('doc_e', 'x')] },
       { id: 'res-b1-A', results: [collectorResult('doc_d', 'invoice')] },
     ]);
-    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 2, {
-      what: 'both jobs done',
-    });
+    await waitFor(() => done('res-b1-A') && done('res-b1-B'), { what: 'both jobs done' });
     expect(got).toEqual(['doc_d']);
+    // Job A delivered doc_d and compacted its record; job B compacted nothing.
+    expect(await store.records.status('doc_d')).toMatchObject({ state: 'succeeded', compacted: true });
+    expect(await store.records.get('doc_e')).toMatchObject({ state: 'queued', feature: 'classify-docs' });
   });
 
   it('holds a real-time answer until it is applied, then delivers it once', async () => {
     const got: string[] = [];
-    const { queue, store } = setup((r) => {
+    const { queue, store, done } = setup((r) => {
       got.push(r.customId);
     });
     await store.records.enqueue([record('doc_rt', 'realtime')]);
@@ -165,13 +169,11 @@ describe('createResultWorker', () => {
     expect(got).toEqual([]);
     await store.outcomes.apply([success('doc_rt', jobIds.result('doc_rt'))]);
     await waitFor(() => got.length === 1, { what: 'the answer delivered', timeoutMs: 10_000 });
-    // The same answer added again (the sweep repeating a call whose process died) is the same job.
+    await waitFor(() => done(jobIds.result('doc_rt')), { what: 'the job completed' });
+    // The same answer added again (the sweep repeating a call whose process died) after the first
+    // job completed and was removed: a job again, but the compacted record says it was delivered.
     await deliverResults(queue, [{ id: jobIds.result('doc_rt'), results: [payload] }]);
-    expect(await queue.getJobCounts('completed', 'waiting', 'delayed')).toEqual({
-      completed: 1,
-      waiting: 0,
-      delayed: 0,
-    });
+    await waitFor(() => done(jobIds.result('doc_rt'), 2), { what: 'the second job completed' });
     expect(got).toEqual(['doc_rt']);
   });
 

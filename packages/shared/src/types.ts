@@ -75,6 +75,8 @@ export interface RequestRecord {
   batchId: string;
   /** The `{results}` job that delivers the success: the only job allowed to hand it to the service. */
   delivery: string;
+  /** What the success cost, in nano-dollars ('' until it succeeded, and on records of before). */
+  costNano: string;
   /** The feature's drain epoch at enqueue (see ARCHITECTURE.md, "Drain marks"); '' before it existed. */
   drainEpoch: string;
   /** Webhook endpoint names the request asked to be notified at, joined by ',' ('' when none). */
@@ -190,6 +192,14 @@ export type RequestStatus =
       history: AttemptRecord[];
       /** For succeeded, dead and canceled: when it became final. */
       completedAt?: number;
+      /** For succeeded: what the result cost, USD (absent on records of before). */
+      costUsd?: number;
+      /**
+       * For succeeded, once its result was delivered: the record was compacted (ARCHITECTURE.md,
+       * "What a finished request keeps"). `feature` and `model` then read '', `enqueuedAt` 0, and
+       * `history` holds only the success.
+       */
+      compacted?: true;
     };
 
 /** The payload of a `{batches}` tracking job. */

@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { callChunks } from './call-limits.js';
 import { coreOf } from './core.js';
 import { jobIdsIn, readJobsWithin } from './jobs-within.js';
-import { fromHash } from './record-fields.js';
+import { attemptsOf, fromHash, isCompacted } from './record-fields.js';
 import { type PromoteResult, parsePromote } from './replies.js';
 import type { Store } from './store.js';
 
@@ -173,17 +173,16 @@ export async function boardRequests(
 
 async function readRecord(store: Store, cid: string, paramsUpTo: number): Promise<BoardRequest | null> {
   const h = await coreOf(store).redis.hgetall(coreOf(store).keys.record(cid));
-  if (!h?.cid) return null;
-  const { params: inHash, ...record } = fromHash(h);
+  if (!h?.state) return null;
+  const { params: inHash, ...record } = fromHash(h, cid);
   const small = Number(record.bytes) <= paramsUpTo && record.state !== 'succeeded';
   const params = small
     ? ((await coreOf(store).redis.get(coreOf(store).keys.params(cid))) ?? (inHash || null))
     : null;
-  let history: AttemptRecord[] = [];
-  try {
-    history = JSON.parse(record.history || '[]') as AttemptRecord[];
-  } catch {
-    // A record of nonsense still shows; its history reads as empty.
-  }
-  return { record, params, history };
+  // A compacted record (delivered) shows its success as its one attempt.
+  return {
+    record,
+    params,
+    history: attemptsOf({ ...record, params: '' }, isCompacted({ state: h.state, customId: h.cid })),
+  };
 }

@@ -44,6 +44,7 @@ export {
   type TrackedBatch,
   trackingJobData,
 } from './queues.js';
+export { isCompacted, sameParams } from './record-fields.js';
 export type { EnqueueItem } from './records.js';
 export {
   type ApplyResult,
@@ -66,5 +67,6 @@ export {
   checkEndpoint,
   type EndpointInput,
   newWebhookSecret,
+  resultsWantedByWebhooks,
   WebhookEndpoints,
 } from './webhook-endpoints.js';

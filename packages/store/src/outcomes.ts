@@ -50,7 +50,10 @@ export type ApplyItem =
     }
   | { cid: string; action: 'realtime'; guardSub: string; entry: AttemptRecord };
 
-/** Outcomes applied to requests, each exactly once (apply.lua, redeliver.lua, retry-dead.lua). */
+/**
+ * Outcomes applied to requests, each exactly once, and their delivery (apply.lua, redeliver.lua,
+ * delivered.lua, retry-dead.lua).
+ */
 export class Outcomes {
   constructor(private readonly core: StoreCore) {}
 
@@ -135,6 +138,20 @@ export class Outcomes {
       for (const x of joined.split(',')) moved.push(x === '1');
     }
     return moved;
+  }
+
+  /**
+   * Compacts the records of results `jobId` handed to the service (see delivered.lua): each record
+   * still succeeded and naming that job keeps only its state, params hash, attempts, batch, final
+   * time and cost. True per record compacted now; calling again changes nothing.
+   */
+  async delivered(jobId: string, cids: string[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const [from, to] of callChunks(cids.length, { fixedArgs: 1, perItem: 1, maxItems: CHUNK })) {
+      const joined = (await this.core.script('nsDelivered', jobId, ...cids.slice(from, to))) as string;
+      for (const x of joined.split(',')) out.push(x === '1');
+    }
+    return out;
   }
 
   /** Dead-lettered requests back to the queue with a fresh attempt budget; one result per id. */

@@ -21,13 +21,15 @@ const DAY_S = 86_400;
 export function defaultJobOptions(role: QueueRole, retentionDays = 35): JobsOptions {
   switch (role) {
     case 'results':
-      // Completed result jobs are kept for the retention period: the ops' record of what went out,
-      // and their ids dedupe a real-time answer added twice.
-      // A consumer that throws is retried with backoff and never loses the result.
+      // A completed result job is removed at once: the message text leaves Redis once handed over,
+      // and the request's compacted record (delivered.lua) is what stays, shown on the board and
+      // deduping a real-time answer added twice. (Kept a day when webhooks want the text:
+      // deliverResults' keepCompleted.) A consumer that throws is retried with backoff and never
+      // loses the result.
       return {
         attempts: 10,
         backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: retentionDays * DAY_S },
+        removeOnComplete: true,
         removeOnFail: false,
       };
     case 'batches':
@@ -70,8 +72,14 @@ export interface ResultJob {
 /**
  * Adds `{results}` jobs (empty ones are skipped). A job is named after its results' feature (or
  * 'mixed'); an id that exists already leaves that job as it is (BullMQ), so adding again is harmless.
+ * `keepCompleted` (an endpoint subscribes to `request.succeeded`: `resultsWantedByWebhooks`) keeps
+ * each job a day after it completed, for the webhook dispatcher to read its results' text.
  */
-export async function deliverResults(queue: Queue, jobs: ResultJob[]): Promise<void> {
+export async function deliverResults(
+  queue: Queue,
+  jobs: ResultJob[],
+  opts: { keepCompleted?: boolean } = {},
+): Promise<void> {
   const full = jobs.filter((j) => j.results.length > 0);
   if (full.length === 0) return;
   await queue.addBulk(
@@ -81,7 +89,7 @@ export async function deliverResults(queue: Queue, jobs: ResultJob[]): Promise<v
       return {
         name: j.results.every((r) => r.feature === feature) ? feature : 'mixed',
         data,
-        opts: { jobId: j.id },
+        opts: { jobId: j.id, ...(opts.keepCompleted ? { removeOnComplete: { age: DAY_S } } : {}) },
       };
     }),
   );

@@ -1,4 +1,4 @@
-import type { RequestRecord } from '@nightshift/shared';
+import type { AttemptRecord, RequestRecord } from '@nightshift/shared';
 
 /**
  * Where each field of a `RequestRecord` is kept in the record hash `rec:<custom_id>`. The names are
@@ -30,21 +30,65 @@ const HASH_FIELD = {
   completedAt: 'done',
   batchId: 'batch',
   delivery: 'dlv',
+  costNano: 'cost',
   drainEpoch: 'ep',
   notify: 'ntf',
 } as const satisfies Record<keyof RequestRecord, string>;
 
 const READABLE = Object.entries(HASH_FIELD) as [keyof RequestRecord, string][];
 
-/** A whole record hash (HGETALL) under the readable names; fields the hash lacks read as ''. */
-export function fromHash(h: Record<string, string>): RequestRecord {
+/**
+ * A whole record hash (HGETALL) of `customId` under the readable names; fields the hash lacks read
+ * as '' (a compacted record keeps only a few, see delivered.lua).
+ */
+export function fromHash(h: Record<string, string>, customId: string): RequestRecord {
   const rec = {} as Record<string, string>;
   for (const [name, field] of READABLE) {
     const v = h[field];
     if (v !== undefined) rec[name] = v;
     else if (name !== 'reason') rec[name] = '';
   }
+  rec.customId ||= customId;
   return rec as unknown as RequestRecord;
+}
+
+/**
+ * True for a record compacted once its result was delivered (delivered.lua): succeeded, and without
+ * a stored `customId` (`cid`), the one field every other record has. Takes the fields as stored
+ * (a peek's answer: '' for a field the hash lacks).
+ */
+export function isCompacted(rec: { state?: string; customId?: string }): boolean {
+  return rec.state === 'succeeded' && !rec.customId;
+}
+
+/**
+ * The same params hash: equal, or the first 32 hex digits a compacted record keeps (delivered.lua).
+ * enqueue.lua compares alike.
+ */
+export function sameParams(stored: string, paramsHash: string): boolean {
+  return stored === paramsHash || (stored.length === 32 && paramsHash.startsWith(stored));
+}
+
+/**
+ * A record's attempts: its history, or for a compacted record the one attempt it keeps, the success
+ * (its number, batch and time).
+ */
+export function attemptsOf(rec: RequestRecord, compacted: boolean): AttemptRecord[] {
+  if (compacted) {
+    return [
+      {
+        attempt: Number(rec.attempt) || 1,
+        batchId: rec.batchId || null,
+        outcome: 'succeeded',
+        at: Number(rec.completedAt),
+      },
+    ];
+  }
+  try {
+    return JSON.parse(rec.history || '[]') as AttemptRecord[];
+  } catch {
+    return []; // a record of nonsense still shows; its history reads as empty
+  }
 }
 
 /** The hash fields of readable field names; an unknown name is a caller's bug, refused at once. */

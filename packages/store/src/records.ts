@@ -1,8 +1,8 @@
-import type { AttemptRecord, RequestRecord, RequestStatus } from '@nightshift/shared';
+import type { RequestRecord, RequestStatus } from '@nightshift/shared';
 import { argBytes, callChunks } from './call-limits.js';
 import { cancelRequests } from './cancel.js';
 import type { StoreCore } from './core.js';
-import { fromHash, hashFieldsOf } from './record-fields.js';
+import { attemptsOf, fromHash, hashFieldsOf, isCompacted } from './record-fields.js';
 import { type CancelResult, type EnqueueResult, parseEnqueue } from './replies.js';
 import type { Store } from './store.js';
 
@@ -153,19 +153,31 @@ export class Records {
   }
 
   async get(cid: string): Promise<RequestRecord | null> {
+    return (await this.read(cid))?.rec ?? null;
+  }
+
+  /** The record and whether it is compacted (see delivered.lua). */
+  private async read(cid: string): Promise<{ rec: RequestRecord; compacted: boolean } | null> {
     const [h, params] = await Promise.all([
       this.core.redis.hgetall(this.core.keys.record(cid)),
       this.core.redis.get(this.core.keys.params(cid)),
     ]);
-    if (!h?.cid) return null;
-    return { ...fromHash(h), params: params ?? h.params ?? '' };
+    if (!h?.state) return null;
+    return {
+      rec: { ...fromHash(h, cid), params: params ?? h.params ?? '' },
+      compacted: isCompacted({ state: h.state, customId: h.cid }),
+    };
   }
 
-  /** Where a request is, in the words of `getStatus`. */
+  /**
+   * Where a request is, in the words of `getStatus`. A compacted record (succeeded and delivered)
+   * answers what it keeps: feature and model '', enqueuedAt 0, the success as its only attempt.
+   */
   async status(cid: string): Promise<RequestStatus> {
-    const rec = await this.get(cid);
-    if (!rec) return { customId: cid, state: 'unknown' };
-    const history = JSON.parse(rec.history || '[]') as AttemptRecord[];
+    const found = await this.read(cid);
+    if (!found) return { customId: cid, state: 'unknown' };
+    const { rec, compacted } = found;
+    const history = attemptsOf(rec, compacted);
     const attempt = Number(rec.attempt);
     const base = {
       customId: cid,
@@ -203,6 +215,8 @@ export class Records {
           state: 'succeeded',
           completedAt: Number(rec.completedAt),
           ...(rec.batchId ? { batchId: rec.batchId } : {}),
+          ...(rec.costNano ? { costUsd: Number(rec.costNano) / 1e9 } : {}),
+          ...(compacted ? { compacted: true as const } : {}),
         };
       case 'dead':
         return {

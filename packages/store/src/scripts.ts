@@ -24,6 +24,7 @@ const SCRIPTS = {
   nsHeld: read('held.lua'),
   nsInFlight: read('in-flight.lua'),
   nsRedeliver: read('redeliver.lua'),
+  nsDelivered: read('delivered.lua'),
   nsPurge: read('purge.lua'),
   nsOpenCircuit: read('open-circuit.lua'),
   nsJobsWithin: read('jobs-within.lua'),

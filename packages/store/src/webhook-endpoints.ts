@@ -69,6 +69,16 @@ export function checkEndpoint(input: EndpointInput): FieldIssue[] {
 }
 
 /**
+ * Whether an enabled endpoint subscribes to `request.succeeded`: its webhook carries the result text,
+ * which the dispatcher reads from the `{results}` job, so completed result jobs are then kept a day
+ * instead of removed at once (`deliverResults`' `keepCompleted`). One HGET of `webhook-subs`.
+ */
+export async function resultsWantedByWebhooks(store: Store): Promise<boolean> {
+  const core = coreOf(store);
+  return Number(await core.redis.hget(core.keys.webhookSubscriptions, 'request.succeeded')) > 0;
+}
+
+/**
  * Webhook endpoints registered by operators (CLI, board). Stored with their `whsec_` secret, which
  * signing needs; every listing leaves the secret out. Each change goes through one script that
  * also recomputes which event types have a subscriber (`webhook-subs`).

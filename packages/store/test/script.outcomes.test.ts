@@ -24,6 +24,7 @@ describe('apply.lua: success', () => {
       done: String(T0 + 10),
       batch: 'b1',
       dlv: 'res-b1-x',
+      cost: '1000',
       err: '',
       hist: JSON.stringify([entry]),
     });
@@ -195,6 +196,54 @@ describe('redeliver.lua', () => {
     expect(await s.field('a', 'dlv')).toBe('J3');
     expect(await s.field('b', 'dlv')).toBe('J2');
     expect(await s.field('c', 'dlv')).toBeNull();
+  });
+
+  it('never moves a compacted record (its result was delivered): false', async () => {
+    await s.claimed('sub1', [item('a')]);
+    await s.store.outcomes.apply([success('a', { delivery: 'J1' })], T0 + 10);
+    await s.store.outcomes.delivered('J1', ['a']);
+    // A re-stream names res-<custom_id> for a record that names no job: it must not move.
+    expect(await s.store.outcomes.redeliver('J3', [{ cid: 'a', from: '' }])).toEqual([false]);
+    expect(await s.field('a', 'dlv')).toBeNull();
+  });
+});
+
+describe('delivered.lua', () => {
+  it("'1': a succeeded record naming the job keeps only state, phash, attempt, done, batch and cost", async () => {
+    const phash = 'ab'.repeat(32);
+    await s.claimed('sub1', [item('a', { phash, meta: '{"doc":1}' })]);
+    await s.store.outcomes.apply([success('a', { delivery: 'J1', costNano: 1234 })], T0 + 10);
+    expect(await s.store.outcomes.delivered('J1', ['a'])).toEqual([true]);
+    expect(await s.record('a')).toEqual({
+      state: 'succeeded',
+      phash: phash.slice(0, 32),
+      attempt: '1',
+      done: String(T0 + 10),
+      batch: 'b1',
+      cost: '1234',
+    });
+    // Still final, still counted: retention and the board see it as before.
+    expect(await s.zset(s.keys.finals)).toEqual({ a: T0 + 10 });
+    expect(await s.hash(s.keys.finalCount)).toEqual({ succeeded: '1' });
+  });
+
+  it("'0': another job named, not succeeded, unknown, or compacted already: nothing changed", async () => {
+    await s.claimed('sub1', [item('a'), item('b'), item('r', { state: 'realtime' })]);
+    await s.store.outcomes.apply([success('a', { delivery: 'J1', batchId: null })], T0 + 10);
+    expect(await s.store.outcomes.delivered('J2', ['a', 'b', 'r', 'zz'])).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(await s.field('a', 'dlv')).toBe('J1');
+    expect(await s.field('b', 'cid')).toBe('b');
+    expect(await s.store.outcomes.delivered('J1', ['a'])).toEqual([true]);
+    // A real-time success has no batch and keeps none; a second call is a no-op.
+    expect(await s.field('a', 'batch')).toBeNull();
+    const compact = await s.record('a');
+    expect(await s.store.outcomes.delivered('J1', ['a'])).toEqual([false]);
+    expect(await s.record('a')).toEqual(compact);
   });
 });
 

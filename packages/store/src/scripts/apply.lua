@@ -46,6 +46,8 @@
 --     An unknown action is an error reply (a client bug: the items before it stay applied, without
 --     their ledger and counters).
 --
+--   An 'ok' success writes the delivery job id (`dlv`) and its cost (`cost`, the 6th figure) into the
+--   record; delivered.lua compacts the record once that job has handed the result over.
 --   Effects of an 'ok' success or death: the request is final (final index, its feature's open
 --   count goes down, which may drain marks) and, when an endpoint subscribes, a request.succeeded
 --   / request.failed event is written to the outbox in this same call (see _final.lua).
@@ -72,8 +74,10 @@ for i = 0, n - 1 do
     local delivery, mode, figures, batchId = guard, ARGV[o+3], ARGV[o+4], ARGV[o+6]
     if state == 'queued' or state == 'claimed' or state == 'realtime' then
       if state == 'queued' then pendingRemove(base, cid, group, partition, tonumber(bytes)) end
+      -- The 6th figure is what the success cost (nano-dollars): the record keeps it (getStatus).
+      local cost = string.match(figures, '^[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,([^,]*)') or ''
       redis.call('HSET', rk, 'state', 'succeeded', 'done', now, 'upd', now, 'batch', batchId, 'err', '',
-        'dlv', delivery, 'hist', appendHist(hist, entry))
+        'dlv', delivery, 'cost', cost, 'hist', appendHist(hist, entry))
       redis.call('ZADD', base .. ':final', now, cid)
       -- A success is never sent again: its params go (a dead request keeps them for a retry).
       redis.call('UNLINK', base .. ':params:' .. cid)

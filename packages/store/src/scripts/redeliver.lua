@@ -14,13 +14,14 @@
 --   Output:
 --     one code per pair, joined by ',' (one reply string):
 --     '1' the record is succeeded and named the expected job: it names the new one now
---     '0' anything else (no record, not succeeded, another job): nothing changed
+--     '0' anything else (no record, not succeeded, another job, or compacted: its result was
+--         delivered already, see delivered.lua): nothing changed
 local base, job = ARGV[1], ARGV[2]
 local out = {}
 for i = 3, #ARGV, 2 do
   local rk = base .. ':rec:' .. ARGV[i]
-  local state, delivery = unpack(redis.call('HMGET', rk, 'state', 'dlv'))
-  if state == 'succeeded' and (delivery or '') == ARGV[i + 1] then
+  local state, delivery, cid = unpack(redis.call('HMGET', rk, 'state', 'dlv', 'cid'))
+  if state == 'succeeded' and cid and (delivery or '') == ARGV[i + 1] then
     redis.call('HSET', rk, 'dlv', job)
     out[#out + 1] = '1'
   else
