@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../src/index.js';
 import type { ApiError } from './helpers.js';
-import { collect, req, sdk, useEmulator } from './helpers.js';
+import { collect, req, sdk, statusFault, useEmulator } from './helpers.js';
 
 const fx = useEmulator('each');
 
@@ -15,13 +15,7 @@ const retryCounts = (endpoint: string) =>
 describe('HTTP faults and SDK retries', () => {
   it('a retry-after longer than the SDK default backoff is waited out in full', async () => {
     // The SDK's own first backoff is at most 0.5 s; only a honoured header makes it wait 1.5 s.
-    fx.emu.control.injectFault({
-      endpoint: 'retrieve',
-      kind: 'status',
-      status: 429,
-      retryAfterSec: 1.5,
-      times: 1,
-    });
+    fx.emu.control.injectFault(statusFault('retrieve', 429, { retryAfterSec: 1.5, times: 1 }));
     const created = await fx.client.messages.batches.create({ requests: [req('slow')] });
     const t0 = Date.now();
     await fx.client.messages.batches.retrieve(created.id);
@@ -29,13 +23,7 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('429 with retry-after is retried by the SDK, honouring the header', async () => {
-    const fault = fx.emu.control.injectFault({
-      endpoint: 'create',
-      kind: 'status',
-      status: 429,
-      retryAfterSec: 0.05,
-      times: 2,
-    });
+    const fault = fx.emu.control.injectFault(statusFault('create', 429, { retryAfterSec: 0.05, times: 2 }));
     const t0 = Date.now();
     const b = await fx.client.messages.batches.create({ requests: [req('a')] });
     // 2 × 50 ms as asked
@@ -52,7 +40,7 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('sends retry-after and the documented error body on 429', async () => {
-    fx.emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 429, retryAfterSec: 2 });
+    fx.emu.control.injectFault(statusFault('list', 429, { retryAfterSec: 2 }));
     const res = await fetch(`${fx.emu.url}/v1/messages/batches`, {
       headers: { 'x-api-key': 'k', 'anthropic-version': '2026-10-21' },
     });
@@ -66,13 +54,9 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('a 429 with a spend-limit error code reaches the SDK as EnforcedSpendLimitReachedError', async () => {
-    fx.emu.control.injectFault({
-      endpoint: 'create',
-      kind: 'status',
-      status: 429,
-      errorCode: 'enforced_spend_limit_reached',
-      shouldRetry: false,
-    });
+    fx.emu.control.injectFault(
+      statusFault('create', 429, { errorCode: 'enforced_spend_limit_reached', shouldRetry: false }),
+    );
     const err = await fx.client.messages.batches.create({ requests: [req('a')] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.EnforcedSpendLimitReachedError);
     expect((err as { errorCode?: string }).errorCode).toBe('enforced_spend_limit_reached');
@@ -81,8 +65,8 @@ describe('HTTP faults and SDK retries', () => {
 
   it('529 overloaded and 500 api_error are retried', async () => {
     const b = await fx.client.messages.batches.create({ requests: [req('a')] });
-    fx.emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 529, retryAfterSec: 0.01 });
-    fx.emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 500, retryAfterSec: 0.01 });
+    fx.emu.control.injectFault(statusFault('retrieve', 529, { retryAfterSec: 0.01 }));
+    fx.emu.control.injectFault(statusFault('retrieve', 500, { retryAfterSec: 0.01 }));
     expect((await fx.client.messages.batches.retrieve(b.id)).processing_status).toBe('ended');
     expect(retryCounts('retrieve')).toEqual([
       [529, 0],
@@ -92,13 +76,7 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('gives up after maxRetries with the right error class', async () => {
-    fx.emu.control.injectFault({
-      endpoint: 'list',
-      kind: 'status',
-      status: 529,
-      retryAfterSec: 0.01,
-      times: 3,
-    });
+    fx.emu.control.injectFault(statusFault('list', 529, { retryAfterSec: 0.01, times: 3 }));
     const err = (await fx.client.messages.batches.list().catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(Anthropic.OverloadedError);
     expect(err.type).toBe('overloaded_error');
@@ -106,7 +84,7 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('x-should-retry: false stops the SDK from retrying a 500', async () => {
-    fx.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 500, shouldRetry: false });
+    fx.emu.control.injectFault(statusFault('create', 500, { shouldRetry: false }));
     const err = await fx.client.messages.batches.create({ requests: [req('a')] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.InternalServerError);
     expect((err as ApiError).headers?.get('x-should-retry')).toBe('false');
@@ -115,12 +93,12 @@ describe('HTTP faults and SDK retries', () => {
 
   it('a 404 fault is a NotFoundError with requestID and is not retried; 402 is a PaymentRequiredError', async () => {
     const b = await fx.client.messages.batches.create({ requests: [req('a')] });
-    fx.emu.control.injectFault({ endpoint: 'retrieve', kind: 'status', status: 404 });
+    fx.emu.control.injectFault(statusFault('retrieve', 404));
     const err = (await fx.client.messages.batches.retrieve(b.id).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
     expect(err.requestID).toMatch(/^req_/);
     expect(retryCounts('retrieve')).toEqual([[404, 0]]);
-    fx.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 402 });
+    fx.emu.control.injectFault(statusFault('create', 402));
     const billing = (await fx.client.messages.batches
       .create({ requests: [req('a')] })
       .catch((e: unknown) => e)) as ApiError;
@@ -164,7 +142,7 @@ describe('HTTP faults and SDK retries', () => {
   it('a fault on the results GET is retried by the SDK', async () => {
     const b = await fx.client.messages.batches.create({ requests: [req('a'), req('b')] });
     await fx.client.messages.batches.retrieve(b.id);
-    fx.emu.control.injectFault({ endpoint: 'results', kind: 'status', status: 503, retryAfterSec: 0.01 });
+    fx.emu.control.injectFault(statusFault('results', 503, { retryAfterSec: 0.01 }));
     expect(await collect(await fx.client.messages.batches.results(b.id))).toHaveLength(2);
     expect(retryCounts('results')).toEqual([
       [503, 0],
@@ -191,11 +169,11 @@ describe('HTTP faults and SDK retries', () => {
   });
 
   it('removing and clearing faults', async () => {
-    const h = fx.emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 400, times: 5 });
+    const h = fx.emu.control.injectFault(statusFault('list', 400, { times: 5 }));
     await expect(fx.client.messages.batches.list()).rejects.toBeInstanceOf(Anthropic.BadRequestError);
     h.remove();
     await fx.client.messages.batches.list();
-    fx.emu.control.injectFault({ endpoint: 'list', kind: 'status', status: 400, times: 5 });
+    fx.emu.control.injectFault(statusFault('list', 400, { times: 5 }));
     fx.emu.control.clearFaults();
     await fx.client.messages.batches.list();
     expect(h.hits()).toBe(1);
@@ -279,7 +257,7 @@ describe('injected outcomes', () => {
       messages: () => fx.client.messages.create(req('m').params, { maxRetries: 0 }),
     };
     for (const [endpoint, status, errorCode, cls] of cases) {
-      fx.emu.control.injectFault({ endpoint, kind: 'status', status, errorCode, times: 1 });
+      fx.emu.control.injectFault(statusFault(endpoint, status, { errorCode, times: 1 }));
       const err = await call[endpoint]().then(
         () => null,
         (e: unknown) => e,

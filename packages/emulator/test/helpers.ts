@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
-import { type Emulator, startEmulator } from '../src/index.js';
+import { type Emulator, type Fault, type FaultEndpoint, startEmulator } from '../src/index.js';
 
 export const MODEL = 'claude-haiku-4-5';
 const RFC3339_US = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
@@ -34,11 +34,26 @@ export function rawReq(customId: string, params: Record<string, unknown>): Batch
   return { custom_id: customId, params } as unknown as BatchRequest;
 }
 
+type StatusFault = Extract<Fault, { kind: 'status' }>;
+/** An HTTP-level fault: `endpoint` answers `status`; `more` sets retry-after, times, error code, … */
+export function statusFault(
+  endpoint: FaultEndpoint,
+  status: StatusFault['status'],
+  more: Omit<StatusFault, 'endpoint' | 'kind' | 'status'> = {},
+): StatusFault {
+  return { endpoint, kind: 'status', status, ...more };
+}
+
 /** Reads a results decoder to the end. */
 export async function collect(decoder: Results): Promise<ResultLine[]> {
   const out: ResultLine[] = [];
   for await (const line of decoder) out.push(line);
   return out;
+}
+
+/** Asserts that `obj` has exactly the fields `names`, in any order. */
+function expectFields(obj: object, names: string[]): void {
+  expect(Object.keys(obj).sort()).toEqual([...names].sort());
 }
 
 /** Asserts every MessageBatch field, its type and nullability for the given state. */
@@ -47,44 +62,29 @@ export function expectBatchShape(
   status: 'in_progress' | 'canceling' | 'ended',
   opts: { total: number; url: string; canceled?: boolean; archived?: boolean },
 ): void {
-  expect(Object.keys(b).sort()).toEqual(
-    [
-      'archived_at',
-      'cancel_initiated_at',
-      'created_at',
-      'ended_at',
-      'expires_at',
-      'id',
-      'processing_status',
-      'request_counts',
-      'results_url',
-      'type',
-    ].sort(),
-  );
-  expect(b.id).toMatch(/^msgbatch_[0-9A-Za-z]{24}$/);
-  expect(b.type).toBe('message_batch');
-  expect(b.processing_status).toBe(status);
-  expect(b.created_at).toMatch(RFC3339_US);
-  expect(b.expires_at).toMatch(RFC3339_US);
+  const at = expect.stringMatching(RFC3339_US);
+  const ended = status === 'ended';
+  // Every field and nothing else (toStrictEqual: a field left undefined is one too many).
+  expect(b).toStrictEqual({
+    id: expect.stringMatching(/^msgbatch_[0-9A-Za-z]{24}$/),
+    type: 'message_batch',
+    processing_status: status,
+    created_at: at,
+    expires_at: at,
+    ended_at: ended ? at : null,
+    cancel_initiated_at: opts.canceled ? at : null,
+    archived_at: opts.archived ? at : null,
+    results_url: ended ? `${opts.url}/v1/messages/batches/${b.id}/results` : null,
+    request_counts: expect.any(Object),
+  });
   expect(Date.parse(b.expires_at) - Date.parse(b.created_at)).toBe(24 * 3600 * 1000);
   expect(b.expires_at.slice(-8)).toBe(b.created_at.slice(-8)); // same microseconds
   const c = b.request_counts;
-  expect(Object.keys(c).sort()).toEqual(['canceled', 'errored', 'expired', 'processing', 'succeeded']);
+  expectFields(c, ['canceled', 'errored', 'expired', 'processing', 'succeeded']);
   for (const v of Object.values(c)) expect(Number.isInteger(v)).toBe(true);
   expect(c.processing + c.succeeded + c.errored + c.canceled + c.expired).toBe(opts.total);
-  if (opts.canceled) expect(b.cancel_initiated_at).toMatch(RFC3339_US);
-  else expect(b.cancel_initiated_at).toBeNull();
-  if (opts.archived) expect(b.archived_at).toMatch(RFC3339_US);
-  else expect(b.archived_at).toBeNull();
-  if (status === 'ended') {
-    expect(c.processing).toBe(0);
-    expect(b.ended_at).toMatch(RFC3339_US);
-    expect(b.results_url).toBe(`${opts.url}/v1/messages/batches/${b.id}/results`);
-  } else {
-    expect(c).toEqual({ processing: opts.total, succeeded: 0, errored: 0, canceled: 0, expired: 0 });
-    expect(b.ended_at).toBeNull();
-    expect(b.results_url).toBeNull();
-  }
+  if (ended) expect(c.processing).toBe(0);
+  else expect(c).toEqual({ processing: opts.total, succeeded: 0, errored: 0, canceled: 0, expired: 0 });
 }
 
 /** Asserts the full 1.x Message shape of a succeeded result. */
@@ -92,43 +92,41 @@ export function expectMessageShape(
   m: Anthropic.Messages.Message,
   tier: 'batch' | 'standard' = 'batch',
 ): void {
-  expect(Object.keys(m).sort()).toEqual(
-    [
-      'container',
-      'content',
-      'diagnostics',
-      'id',
-      'model',
-      'role',
-      'stop_details',
-      'stop_reason',
-      'stop_sequence',
-      'type',
-      'usage',
-    ].sort(),
-  );
-  expect(m.id).toMatch(/^msg_[0-9A-Za-z]{24}$/);
-  expect(m.type).toBe('message');
-  expect(m.role).toBe('assistant');
-  expect(m.container).toBeNull();
-  expect(m.diagnostics).toBeNull();
-  expect(m.stop_details).toBeNull();
+  expectFields(m, [
+    'container',
+    'content',
+    'diagnostics',
+    'id',
+    'model',
+    'role',
+    'stop_details',
+    'stop_reason',
+    'stop_sequence',
+    'type',
+    'usage',
+  ]);
+  expect(m).toMatchObject({
+    id: expect.stringMatching(/^msg_[0-9A-Za-z]{24}$/),
+    type: 'message',
+    role: 'assistant',
+    container: null,
+    diagnostics: null,
+    stop_details: null,
+  });
   expect(['end_turn', 'max_tokens', 'stop_sequence']).toContain(m.stop_reason);
   const u = m.usage;
-  expect(Object.keys(u).sort()).toEqual(
-    [
-      'cache_creation',
-      'cache_creation_input_tokens',
-      'cache_read_input_tokens',
-      'inference_geo',
-      'input_tokens',
-      'output_tokens',
-      'output_tokens_details',
-      'server_tool_use',
-      'service_tier',
-      'speed',
-    ].sort(),
-  );
+  expectFields(u, [
+    'cache_creation',
+    'cache_creation_input_tokens',
+    'cache_read_input_tokens',
+    'inference_geo',
+    'input_tokens',
+    'output_tokens',
+    'output_tokens_details',
+    'server_tool_use',
+    'service_tier',
+    'speed',
+  ]);
   expect(u.input_tokens).toBeGreaterThanOrEqual(0);
   expect(u.output_tokens).toBeGreaterThan(0);
   expect(typeof u.cache_creation_input_tokens).toBe('number');

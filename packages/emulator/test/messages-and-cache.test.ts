@@ -2,7 +2,16 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultRespond, type Emulator, type EmulatorOptions, startEmulator } from '../src/index.js';
 import type { ApiError } from './helpers.js';
-import { collect, expectMessageShape, MODEL, type ResultLine, rawReq, req, sdk } from './helpers.js';
+import {
+  collect,
+  expectMessageShape,
+  MODEL,
+  type ResultLine,
+  rawReq,
+  req,
+  sdk,
+  statusFault,
+} from './helpers.js';
 
 let emu: Emulator | undefined;
 afterEach(() => emu?.close());
@@ -165,7 +174,7 @@ describe('POST /v1/messages (real-time)', () => {
       .catch((e: unknown) => e)) as ApiError;
     expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
     expect(bad.apiMessage).toMatch(/^messages: /);
-    emu.control.injectFault({ endpoint: 'messages', kind: 'status', status: 529, retryAfterSec: 0.01 });
+    emu.control.injectFault(statusFault('messages', 529, { retryAfterSec: 0.01 }));
     const m = await client.messages.create({
       model: MODEL,
       max_tokens: 16,
