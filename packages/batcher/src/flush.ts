@@ -195,16 +195,14 @@ async function admit(ctx: FlushContext, state: FlushState, runs: PartitionRun[],
     for (;;) {
       const open = runs.filter((r) => !r.done && want(r) > 0);
       if (open.length === 0 || room.left <= 0) break;
+      // Each round uses room or finds a run done (a run given a share that takes nothing is done),
+      // so the rounds end.
       const shares = shareRoom(open.map(want), room.left);
-      let progressed = false;
       for (let i = 0; i < open.length; i++) {
         if (shares[i]! <= 0) continue;
-        const took = await flushPartition(ctx, state, open[i]!, shares[i]!);
-        room.left -= took;
-        if (took > 0) progressed = true;
+        room.left -= await flushPartition(ctx, state, open[i]!, shares[i]!);
         if (state.stop) return;
       }
-      if (!progressed) break;
     }
   }
 }
@@ -232,7 +230,8 @@ async function flushPartition(ctx: FlushContext, state: FlushState, run: Partiti
       run.done = true;
       return took;
     }
-    // Counted as taken whatever the create answers: a refused create stops the flush anyway.
+    // Counted as taken whatever the create answers: a refused create stops the flush, and a
+    // request dead-lettered on the way (a 400 naming it) only leaves its room unused until the next.
     took += batch.items.length;
     run.claimed += batch.items.length;
     await submitClaimed(ctx, state, batch);
