@@ -142,9 +142,11 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
     }),
   );
   await admit(ctx, state, runs, room);
-  // What admission held back: the plans' requests the room did not reach (what a plan did not
-  // want, a 'full' plan's remainder, is not counted).
-  const held = runs.reduce((n, r) => n + (r.done ? 0 : Math.max(0, r.demand - r.claimed)), 0);
+  // What admission held back once the room ran out: the plans' requests it did not reach (what a
+  // plan did not want, a 'full' plan's remainder, is not counted; nor what a flush stopped by a
+  // refused create left with room to spare).
+  const held =
+    room.left > 0 ? 0 : runs.reduce((n, r) => n + (r.done ? 0 : Math.max(0, r.demand - r.claimed)), 0);
   state.report.admission = { cap: room.cap, inFlight: room.inFlight, held };
   await store.admission.record({ ...state.report.admission, at: opts.now(), instance: opts.instance });
 }
