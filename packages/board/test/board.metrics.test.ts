@@ -33,6 +33,13 @@ function parse(text: string): Map<string, number> {
   return out;
 }
 
+/** The three admission gauges: requests at the API, the cap the last flush recorded, and what it held back. */
+const admission = (m: Map<string, number>) => ({
+  inFlight: m.get('nightshift_requests_in_flight'),
+  cap: m.get('nightshift_requests_in_flight_cap'),
+  held: m.get('nightshift_requests_held_by_admission'),
+});
+
 describe('/metrics', () => {
   let board: Board;
   let seeded: Seeded;
@@ -66,9 +73,7 @@ describe('/metrics', () => {
     );
     expect(m.get('nightshift_circuit_open')).toBe(0);
     // Admission: the seeded batch's 3 requests are at the API; no flush has recorded a cap yet.
-    expect(m.get('nightshift_requests_in_flight')).toBe(3);
-    expect(m.get('nightshift_requests_in_flight_cap')).toBe(0);
-    expect(m.get('nightshift_requests_held_by_admission')).toBe(0);
+    expect(admission(m)).toEqual({ inFlight: 3, cap: 0, held: 0 });
     expect(m.get('nightshift_queue_jobs{queue="dead-letters",state="waiting"}')).toBe(1);
     expect(m.get('nightshift_queue_jobs{queue="results",state="waiting"}')).toBe(0);
   });
@@ -162,9 +167,7 @@ describe('/metrics', () => {
       m.get('nightshift_savings_usd_total{feature="classify-docs",model="claude-haiku-4-5"}'),
     ).toBeCloseTo(0.002, 9);
     expect([...m.keys()].some((k) => k.startsWith('nightshift_batches_in_flight{'))).toBe(false);
-    expect(m.get('nightshift_requests_in_flight')).toBe(0);
-    expect(m.get('nightshift_requests_in_flight_cap')).toBe(100);
-    expect(m.get('nightshift_requests_held_by_admission')).toBe(12);
+    expect(admission(m)).toEqual({ inFlight: 0, cap: 100, held: 12 });
     expect(m.get('nightshift_circuit_open')).toBe(1);
     expect(m.get('nightshift_circuit_refusal{kind="billing",code="enforced_spend_limit_reached"}')).toBe(1);
     expect(m.get('nightshift_circuit_next_probe_seconds')).toBeGreaterThan(0);
