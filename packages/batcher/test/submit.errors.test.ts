@@ -1,3 +1,4 @@
+import type { Fault } from '@nightshift/emulator';
 import { jobIds, QUEUES } from '@nightshift/shared';
 import { openQueue } from '@nightshift/store';
 import { uniquePrefix, waitFor } from '@nightshift/testing';
@@ -6,20 +7,28 @@ import { batchContents, batcherFor, clock, enqueue, makeItem, storeFor, useEnv }
 
 const env = useEnv({ resetEach: true });
 
-async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
+/** A batcher on a fresh prefix (create backoff 1 s unless `over` says otherwise) and `queued` requests for it. */
+async function fresh(queued: number, over: Parameters<typeof batcherFor>[2] = {}) {
   const prefix = uniquePrefix();
   const b = await batcherFor(env, prefix, { createBackoffMs: 1000, ...over });
   env.open.push(b);
-  return { b, prefix, store: storeFor(env, prefix) };
+  const store = storeFor(env, prefix);
+  return { b, prefix, store, cids: await enqueue(store, queued) };
 }
+
+type StatusFault = Extract<Fault, { kind: 'status' }>;
+/** The API answers batches.create with `status` (`more`: message, error code, retry-after, times). */
+const createAnswers = (
+  status: StatusFault['status'],
+  more: Omit<StatusFault, 'endpoint' | 'kind' | 'status'> = {},
+) => env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status, ...more });
 
 const created = () => env.emu.inspect.batches().length;
 
 describe('413 request_too_large', () => {
   it('splits the submission in two and submits each half', async () => {
-    const { b, store } = await fresh();
-    const cids = await enqueue(store, 9);
-    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 413 });
+    const { b, store, cids } = await fresh(9);
+    createAnswers(413);
     const r = await b.runFlushOnce('manual');
     expect(r.batches.map((x) => x.requestCount)).toEqual([5, 4]);
     const sent = batchContents(env, r).flat();
@@ -31,8 +40,7 @@ describe('413 request_too_large', () => {
 
 describe('400 on the envelope', () => {
   it('dead-letters the request the API names and submits the rest', async () => {
-    const { b, prefix, store } = await fresh();
-    await enqueue(store, 4);
+    const { b, prefix, store } = await fresh(4);
     await store.records.enqueue([makeItem('bad', { rawParams: '[1,2]' })], { now: clock.now() });
     const r = await b.runFlushOnce('manual');
     expect(r.deadLettered).toBe(1);
@@ -48,16 +56,9 @@ describe('400 on the envelope', () => {
   });
 
   it('a 400 that names no request refuses the call: nothing dead-lettered or bisected, circuit open', async () => {
-    const { b, store } = await fresh({ circuitCooldownMs: 60_000 });
-    const cids = await enqueue(store, 30);
+    const { b, store, cids } = await fresh(30, { circuitCooldownMs: 60_000 });
     const calls = env.emu.inspect.createCalls();
-    env.emu.control.injectFault({
-      endpoint: 'create',
-      kind: 'status',
-      status: 400,
-      message: 'Your workspace has reached the spend limit you set.',
-      times: 1000,
-    });
+    createAnswers(400, { message: 'Your workspace has reached the spend limit you set.', times: 1000 });
     const r = await b.runFlushOnce('manual');
     expect(r).toMatchObject({ stopped: 'circuit', deadLettered: 0, released: 30, batches: [] });
     expect(env.emu.inspect.createCalls()).toBe(calls + 1);
@@ -74,10 +75,9 @@ describe('400 on the envelope', () => {
 
 describe('429 rate limited', () => {
   it('releases, backs off, and submits once the backoff has passed', async () => {
-    const { b, store } = await fresh({ createBackoffMs: 5_000 });
-    const cids = await enqueue(store, 3);
+    const { b, store, cids } = await fresh(3, { createBackoffMs: 5_000 });
     const before = created();
-    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 429, retryAfterSec: 1 });
+    createAnswers(429, { retryAfterSec: 1 });
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('backoff');
     expect(r.released).toBe(3);
@@ -94,8 +94,7 @@ describe('429 rate limited', () => {
 
 describe('ambiguous failures (5xx, timeout)', () => {
   it('adopts the batch a create-then-fail made instead of creating a duplicate', async () => {
-    const { b, store } = await fresh();
-    const cids = await enqueue(store, 5);
+    const { b, store, cids } = await fresh(5);
     const before = created();
     env.emu.control.injectFault({ endpoint: 'create', kind: 'create-then-fail', status: 529 });
     const r = await b.runFlushOnce('manual');
@@ -108,10 +107,9 @@ describe('ambiguous failures (5xx, timeout)', () => {
   });
 
   it('a plain 500 leaves the submission for recovery, which releases it; then it is submitted once', async () => {
-    const { b, store } = await fresh({ createTimeoutMs: 1_000, submissionLeaseMs: 5_000 });
-    const cids = await enqueue(store, 3);
+    const { b, store, cids } = await fresh(3, { createTimeoutMs: 1_000, submissionLeaseMs: 5_000 });
     const before = created();
-    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 500 });
+    createAnswers(500);
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('ambiguous');
     expect(await store.submissions.openIds()).toHaveLength(1);
@@ -124,8 +122,7 @@ describe('ambiguous failures (5xx, timeout)', () => {
   });
 
   it('a create that times out but is accepted later is adopted by recovery, not duplicated', async () => {
-    const { b, store } = await fresh({ createTimeoutMs: 300, submissionLeaseMs: 5_000 });
-    const cids = await enqueue(store, 4);
+    const { b, store, cids } = await fresh(4, { createTimeoutMs: 300, submissionLeaseMs: 5_000 });
     const before = created();
     env.emu.control.injectFault({ endpoint: 'create', kind: 'delay', ms: 800 });
     const r = await b.runFlushOnce('manual');
@@ -142,11 +139,10 @@ describe('ambiguous failures (5xx, timeout)', () => {
 
 describe('402 billing_error', () => {
   it('opens the circuit, keeps everything queued, submits nothing while open, then probes', async () => {
-    const { b, store } = await fresh({ circuitCooldownMs: 60_000 });
-    const cids = await enqueue(store, 3);
+    const { b, store, cids } = await fresh(3, { circuitCooldownMs: 60_000 });
     const events: string[] = [];
     b.on('circuit:open', (c) => events.push(`${c.kind} ${c.code}`));
-    env.emu.control.injectFault({ endpoint: 'create', kind: 'status', status: 402 });
+    createAnswers(402);
     const r = await b.runFlushOnce('manual');
     expect(r.stopped).toBe('circuit');
     expect(events).toEqual(['billing billing_error']);
@@ -165,13 +161,9 @@ describe('402 billing_error', () => {
 
 describe('429 with a spend-limit error code', () => {
   it('is a billing stop, not a rate limit: the circuit opens and nothing is created or retried', async () => {
-    const { b, store } = await fresh({ circuitCooldownMs: 60_000 });
-    const cids = await enqueue(store, 2);
+    const { b, store, cids } = await fresh(2, { circuitCooldownMs: 60_000 });
     const calls = env.emu.inspect.createCalls();
-    env.emu.control.injectFault({
-      endpoint: 'create',
-      kind: 'status',
-      status: 429,
+    createAnswers(429, {
       errorCode: 'enforced_spend_limit_reached',
       message: 'Your workspace has reached its spend limit.',
     });
@@ -192,8 +184,7 @@ describe('429 with a spend-limit error code', () => {
 
 describe('the tracking job', () => {
   it('is one {batches} job per batch with the batch id and counts', async () => {
-    const { b, prefix, store } = await fresh();
-    await enqueue(store, 2);
+    const { b, prefix, store } = await fresh(2);
     const r = await b.runFlushOnce('manual');
     const q = openQueue('batches', env.redis, prefix);
     const job = await q.getJob(jobIds.batch(r.batches[0]!.batchId));
