@@ -3,7 +3,7 @@ import { uniquePrefix } from '@nightshift/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { shareRoom } from '../src/admission.js';
 import type { FlushReport } from '../src/index.js';
-import { batchContents, batcherFor, clock, enqueue, storeFor, useEnv } from './helpers.js';
+import { batchContents, batcherFor, clock, enqueue, freshBatcher, storeFor, useEnv } from './helpers.js';
 
 const env = useEnv({ resetEach: true });
 
@@ -56,10 +56,7 @@ describe('shareRoom', () => {
 
 describe('when the in-flight cap is reached', () => {
   it('submits only what fits, holds the rest queued, and fills the room as batches end', async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const b = await batcherFor(env, prefix, { maxInFlightRequests: 100, maxWaitMs: 1, maxRequests: 60 });
-    env.open.push(b);
+    const { b, store } = await freshBatcher(env, { maxInFlightRequests: 100, maxWaitMs: 1, maxRequests: 60 });
     await enqueue(store, 250);
     clock.advance(5);
     const first = await b.runFlushOnce();
@@ -118,10 +115,11 @@ describe('when the in-flight cap is reached', () => {
 
 describe('fairness between partitions', () => {
   it("with 50,000 queued in one partition and 100 in another, the small one's requests all go in the first flush with room", async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const b = await batcherFor(env, prefix, { maxInFlightRequests: 1_000, maxWaitMs: 1, claimChunk: 1_000 });
-    env.open.push(b);
+    const { b, store } = await freshBatcher(env, {
+      maxInFlightRequests: 1_000,
+      maxWaitMs: 1,
+      claimChunk: 1_000,
+    });
     // The big partition is older and fills the cap first.
     await enqueue(store, 50_000, { partition: 'big', size: 20 }, 'big');
     clock.advance(5);
@@ -145,10 +143,7 @@ describe('fairness between partitions', () => {
   });
 
   it('submits urgent deadlines before the rest, whatever their partition holds', async () => {
-    const prefix = uniquePrefix();
-    const store = storeFor(env, prefix);
-    const b = await batcherFor(env, prefix, { maxInFlightRequests: 30, maxWaitMs: 1 });
-    env.open.push(b);
+    const { b, store } = await freshBatcher(env, { maxInFlightRequests: 30, maxWaitMs: 1 });
     await enqueue(store, 200, { partition: 'a', group: 'bulk' }, 'a');
     await enqueue(store, 200, { partition: 'b', group: 'bulk' }, 'b');
     // Ten requests of partition b that must go now (a later group of b: urgent groups go first).

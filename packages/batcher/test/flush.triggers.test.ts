@@ -1,16 +1,11 @@
-import { uniquePrefix } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
-import { batchContents, batcherFor, clock, enqueue, makeItem, storeFor, useEnv } from './helpers.js';
+import type { BatcherOptions } from '../src/index.js';
+import { batchContents, batcherFor, clock, enqueue, freshBatcher, makeItem, useEnv } from './helpers.js';
 
 const DAY = 24 * 3600_000;
 const env = useEnv();
 
-async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
-  const prefix = uniquePrefix();
-  const b = await batcherFor(env, prefix, over);
-  env.open.push(b);
-  return { b, store: storeFor(env, prefix) };
-}
+const fresh = (over: Partial<BatcherOptions> = {}) => freshBatcher(env, over);
 
 describe('when a partition reaches maxRequests (size)', () => {
   it('submits full batches while the trigger holds and leaves the remainder queued', async () => {
@@ -100,10 +95,8 @@ describe('minRequests', () => {
 
 describe('manual flush through the {flush} queue', () => {
   it('flushNow is served by a worker and returns its report', async () => {
-    const prefix = uniquePrefix();
-    const worker = await batcherFor(env, prefix, { runWorker: true, tickMs: 3600_000 });
-    env.open.push(worker);
-    const store = storeFor(env, prefix);
+    // A batcher whose worker serves the {flush} queue, and one that only asks it to flush.
+    const { prefix, store } = await fresh({ runWorker: true, tickMs: 3600_000 });
     await enqueue(store, 7);
     const cli = await batcherFor(env, prefix, { runWorker: false });
     env.open.push(cli);

@@ -1,8 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { type Emulator, startEmulator } from '@nightshift/emulator';
+import { type Emulator, type Fault, startEmulator } from '@nightshift/emulator';
 import { createLogger, sha256Hex } from '@nightshift/shared';
 import { codeText, createRedis, type EnqueueItem, type RedisClient, Store } from '@nightshift/store';
-import { type RedisServer, startRedisServer } from '@nightshift/testing';
+import { type RedisServer, startRedisServer, uniquePrefix } from '@nightshift/testing';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type Batcher, type BatcherOptions, startBatcher } from '../src/index.js';
 
@@ -113,6 +113,20 @@ export function batcherFor(env: Env, prefix: string, over: Partial<BatcherOption
     ...over,
   });
 }
+
+/**
+ * A batcher ({@link batcherFor}) on a prefix of its own, closed with the file's env, and a store on
+ * that prefix.
+ */
+export async function freshBatcher(env: EnvFixture, over: Partial<BatcherOptions> = {}) {
+  const prefix = uniquePrefix();
+  const b = await batcherFor(env, prefix, over);
+  env.open.push(b);
+  return { b, prefix, store: storeFor(env, prefix) };
+}
+
+/** An HTTP status the emulator answers instead of doing the work (its `Fault` of kind `status`). */
+export type StatusFault = Extract<Fault, { kind: 'status' }>;
 
 export interface ItemSpec {
   group?: string;

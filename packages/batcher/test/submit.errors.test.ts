@@ -1,22 +1,26 @@
-import type { Fault } from '@nightshift/emulator';
 import { jobIds, QUEUES } from '@nightshift/shared';
 import { openQueue } from '@nightshift/store';
-import { uniquePrefix, waitFor } from '@nightshift/testing';
+import { waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
-import { batchContents, batcherFor, clock, enqueue, makeItem, storeFor, useEnv } from './helpers.js';
+import type { BatcherOptions } from '../src/index.js';
+import {
+  batchContents,
+  clock,
+  enqueue,
+  freshBatcher,
+  makeItem,
+  type StatusFault,
+  useEnv,
+} from './helpers.js';
 
 const env = useEnv({ resetEach: true });
 
-/** A batcher on a fresh prefix (create backoff 1 s unless `over` says otherwise) and `queued` requests for it. */
-async function fresh(queued: number, over: Parameters<typeof batcherFor>[2] = {}) {
-  const prefix = uniquePrefix();
-  const b = await batcherFor(env, prefix, { createBackoffMs: 1000, ...over });
-  env.open.push(b);
-  const store = storeFor(env, prefix);
-  return { b, prefix, store, cids: await enqueue(store, queued) };
+/** {@link freshBatcher} (create backoff 1 s unless `over` says otherwise) and `queued` requests for it. */
+async function fresh(queued: number, over: Partial<BatcherOptions> = {}) {
+  const fx = await freshBatcher(env, { createBackoffMs: 1000, ...over });
+  return { ...fx, cids: await enqueue(fx.store, queued) };
 }
 
-type StatusFault = Extract<Fault, { kind: 'status' }>;
 /** The API answers batches.create with `status` (`more`: message, error code, retry-after, times). */
 const createAnswers = (
   status: StatusFault['status'],

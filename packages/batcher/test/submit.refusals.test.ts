@@ -1,9 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { Fault } from '@nightshift/emulator';
-import { uniquePrefix } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
-import type { Batcher } from '../src/index.js';
-import { batcherFor, clock, enqueue, storeFor, useEnv } from './helpers.js';
+import type { Batcher, BatcherOptions } from '../src/index.js';
+import { clock, enqueue, freshBatcher, type StatusFault, type storeFor, useEnv } from './helpers.js';
 
 // Every refusal family of batches.create, end to end: the emulator answers as the API would, the
 // real SDK turns the answer into its own class, the batcher decides. For each: what happened to
@@ -14,20 +12,14 @@ const env = useEnv({ resetEach: true });
 const COOLDOWN = 60_000;
 const TICK = 10_000;
 
-async function fresh(over: Parameters<typeof batcherFor>[2] = {}) {
-  const prefix = uniquePrefix();
-  const b = await batcherFor(env, prefix, {
+const fresh = (over: Partial<BatcherOptions> = {}) =>
+  freshBatcher(env, {
     createBackoffMs: 1000,
     circuitCooldownMs: COOLDOWN,
     circuitMaxCooldownMs: 4 * COOLDOWN,
     maxWaitMs: 1,
     ...over,
   });
-  env.open.push(b);
-  return { b, store: storeFor(env, prefix) };
-}
-
-type StatusFault = Extract<Fault, { kind: 'status' }>;
 const refuse = (f: Omit<StatusFault, 'endpoint' | 'kind'>) =>
   env.emu.control.injectFault({ endpoint: 'create', kind: 'status', times: 1000, ...f });
 
