@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_MAX_BYTES, API_MAX_REQUESTS } from './api-limits.js';
+import { type Budget, parseBudgetsFile } from './budgets.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_PREFIX } from './keys.js';
 import { checkPriceTable, DEFAULT_PRICES, mergePriceTables, type PriceTable } from './pricing.js';
@@ -216,6 +217,10 @@ export const SETTINGS = {
     schema: optionalString,
     doc: 'JSON file of model prices (USD per MTok) merged over the built-in table.',
   },
+  NIGHTSHIFT_BUDGETS_FILE: {
+    schema: optionalString,
+    doc: 'JSON file of spend budgets, `{"budgets":[{"name":"classify-docs","period":"day","limitUsd":50,"feature":"classify-docs","mode":"hold","alertAt":0.8}]}` (period day or month, mode hold or refuse; feature and partition optional), validated at start-up and written into the store by the batcher (ARCHITECTURE.md "Budgets"); `nightshift budget set` changes them at run time.',
+  },
   NIGHTSHIFT_METRICS_PORT: {
     schema: z.coerce.number().int().min(0).max(65535).optional(),
     doc: 'Port of this role process’s Prometheus `/metrics` server (batcher, collector, board, api, webhooks); unset: none (the board still answers `/metrics` on its own port). 0 picks a free port (logged).',
@@ -320,6 +325,8 @@ export interface Config {
   env: Env;
   prefix: string;
   prices: PriceTable;
+  /** The budgets of NIGHTSHIFT_BUDGETS_FILE, validated (undefined when it is unset). */
+  budgets?: Budget[];
 }
 
 /**
@@ -365,11 +372,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       'NIGHTSHIFT_REDIS_SENTINELS: set it or NIGHTSHIFT_REDIS_CLUSTER_NODES, not both (a Cluster fails over by itself; Sentinel watches one master with replicas)',
     );
   }
+  let budgets: Budget[] | undefined;
+  if (typed.NIGHTSHIFT_BUDGETS_FILE && problems.length === 0) {
+    try {
+      budgets = parseBudgetsFile(readFileSync(typed.NIGHTSHIFT_BUDGETS_FILE, 'utf8'));
+    } catch (err) {
+      problems.push(
+        err instanceof ConfigError
+          ? err.message
+          : `NIGHTSHIFT_BUDGETS_FILE: cannot read ${typed.NIGHTSHIFT_BUDGETS_FILE}: ${(err as Error).message}`,
+      );
+    }
+  }
   problems.push(...boardAuthProblems(typed));
   if (problems.length) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  return { env: typed, prefix: typed.NIGHTSHIFT_PREFIX, prices };
+  return { env: typed, prefix: typed.NIGHTSHIFT_PREFIX, prices, ...(budgets ? { budgets } : {}) };
 }
 
 /** What is wrong with the board's credentials (pairing and strength), never quoting a secret. */

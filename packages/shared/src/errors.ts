@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'DEADLINE_TOO_SOON'
   | 'CONFIG'
   | 'REDIS_UNAVAILABLE'
-  | 'INVALID_STATE';
+  | 'INVALID_STATE'
+  | 'BUDGET_EXCEEDED';
 
 export class NightshiftError extends Error {
   readonly code: ErrorCode;

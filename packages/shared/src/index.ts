@@ -18,6 +18,19 @@ export {
   realtimeAction,
 } from './api-errors.js';
 export { API_MAX_BYTES, API_MAX_REQUESTS, BATCH_WINDOW_MS, RESULTS_ARCHIVE_MS } from './api-limits.js';
+export {
+  type Budget,
+  BudgetExceededError,
+  type BudgetMode,
+  type BudgetPeriod,
+  budgetCovers,
+  budgetId,
+  budgetSchema,
+  budgetWindow,
+  budgetWindowEnd,
+  parseBudgetAmount,
+  parseBudgetsFile,
+} from './budgets.js';
 export { closeOnce } from './close-once.js';
 export {
   CIRCUIT_DEFAULTS,
@@ -66,6 +79,7 @@ export {
   checkPriceTable,
   costOf,
   DEFAULT_PRICES,
+  estimateCost,
   fromNano,
   LIFECYCLE_AS_OF,
   type ModelLifecycle,

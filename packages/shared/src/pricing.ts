@@ -159,6 +159,32 @@ export function costOf(
   return { cost, realtimeEquivalent, savings: realtimeEquivalent - cost, usInference: true, usPremium };
 }
 
+/**
+ * The most a request can cost at batch price, in dollars: what a budget reserves when the request
+ * is claimed (ARCHITECTURE.md "Budgets": how far it is from the truth). An upper bound, not a
+ * guess: every prompt token is at least one byte of the serialized params, so `bytes` bounds the
+ * input tokens; a prompt with `cache_control` is priced as a cache write (1 h when it says "1h");
+ * the output is `max_tokens` at the output price; long-context and US-only prices apply when they
+ * could. A model the table lacks costs 0 (the ledger marks it unpriced).
+ */
+export function estimateCost(
+  params: { model: string; max_tokens?: number; inference_geo?: unknown },
+  paramsJson: string,
+  bytes: number,
+  table: PriceTable = DEFAULT_PRICES,
+): number {
+  const cached = paramsJson.includes('"cache_control"');
+  const oneHour = cached && /"ttl"\s*:\s*"1h"/.test(paramsJson);
+  const tokens: TokenCounts = {
+    input: cached ? 0 : bytes,
+    cacheWrite5m: cached && !oneHour ? bytes : 0,
+    cacheWrite1h: oneHour ? bytes : 0,
+    cacheRead: 0,
+    output: Math.max(0, params.max_tokens ?? 0),
+  };
+  return costOf(tokens, params.model, 'batch', table, params.inference_geo === 'us' ? 'us' : null).cost;
+}
+
 /** Where a model is in its lifecycle on a given day, per the price table. */
 export type ModelLifecycle =
   | { state: 'active' }

@@ -81,6 +81,12 @@ export interface RequestRecord {
   drainEpoch: string;
   /** Webhook endpoint names the request asked to be notified at, joined by ',' ('' when none). */
   notify: string;
+  /** The most it can cost at batch price, nano-dollars: what a budget reserves at the claim ('' before budgets). */
+  estimate: string;
+  /** Nano-dollars it holds reserved in budgets while claimed ('' when none). */
+  reserved: string;
+  /** The budget windows it is reserved in, `<budget id>|<window>` joined by ',' ('' when none). */
+  budgetWindows: string;
 }
 
 /** One attempt in a request's history. */
@@ -267,7 +273,9 @@ export interface Alert {
     | 'batch-lost'
     | 'unknown-custom-ids'
     | 'model-deprecated'
-    | 'model-unpriced';
+    | 'model-unpriced'
+    /** A budget's reserved + spent reached its alert fraction (or its limit: requests are held). */
+    | 'budget';
   message: string;
   /** First raised. */
   since: number;
@@ -276,6 +284,8 @@ export interface Alert {
   batchId?: string;
   /** The model a model alert is about. */
   model?: string;
+  /** The budget (`<name>/<period>`) a budget alert is about. */
+  budget?: string;
 }
 
 /** The submission circuit (hash `circuit`): open while the API refuses the account or billing. */

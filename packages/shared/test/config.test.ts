@@ -85,6 +85,22 @@ describe('loadConfig', () => {
     writeFileSync(dir, JSON.stringify({ 'my-model': { input: -1 } }));
     expect(() => loadConfig({ NIGHTSHIFT_PRICING_FILE: dir })).toThrow(/my-model.input/);
   });
+
+  it('reads a budgets file once and rejects a malformed one, naming the field', () => {
+    const file = `${process.env.TMPDIR ?? '/tmp'}/ns-budgets-${process.pid}.json`;
+    writeFileSync(file, JSON.stringify({ budgets: [{ name: 'docs', period: 'month', limitUsd: 10 }] }));
+    expect(loadConfig({ NIGHTSHIFT_BUDGETS_FILE: file }).budgets).toEqual([
+      { name: 'docs', period: 'month', limitUsd: 10, mode: 'hold', alertAt: 0.8 },
+    ]);
+    expect(loadConfig({}).budgets).toBeUndefined();
+    writeFileSync(
+      file,
+      JSON.stringify({ budgets: [{ name: 'docs', period: 'month', limitUsd: 10, mode: 'stop' }] }),
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_BUDGETS_FILE: file })).toThrow(
+      /NIGHTSHIFT_BUDGETS_FILE: budgets\.0\.mode/,
+    );
+  });
 });
 
 describe('README configuration table', () => {

@@ -12,6 +12,7 @@ export {
   delayedIds,
   promoteRequests,
 } from './board-requests.js';
+export type { BudgetCheckItem, BudgetRefusal, BudgetUsage, StoredBudget } from './budgets.js';
 export {
   type ConnectionSettings,
   connectionFromEnv,

@@ -80,6 +80,13 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
     backoff: `${base}:backoff`,
     /** HASH: what the last flush found about admission (cap, requests in flight, held, at, instance). */
     admission: `${base}:admission`,
+    /** HASH budget id (`<name>/<day|month>`) → JSON budget (its limit also in nano-dollars, `lim`). */
+    budgets: `${base}:budgets`,
+    /**
+     * HASH `<budget id>|<window>|r` → nano-dollars reserved, `…|s` → spent, per budget window
+     * (`yyyy-mm-dd` or `yyyy-mm`): written by claim.lua, release.lua and apply.lua.
+     */
+    budgetUse: `${base}:budget-use`,
     /** STRING: the batcher's flush lock (token, PX lease): one flush at a time across processes. */
     flushLock: `${base}:flush-lock`,
     /**

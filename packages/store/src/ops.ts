@@ -1,9 +1,11 @@
 import type { Alert, CircuitOpening, CircuitState, Heartbeat } from '@nightshift/shared';
 import type { StoreCore } from './core.js';
 
-/** The field of an alert in the `alerts` hash: `code`, `code:batchId` or `code:model`. */
-const alertField = (a: Pick<Alert, 'code' | 'batchId' | 'model'>) =>
-  a.batchId ? `${a.code}:${a.batchId}` : a.model ? `${a.code}:${a.model}` : a.code;
+/** The field of an alert in the `alerts` hash: `code`, `code:batchId`, `code:model` or `code:budget`. */
+const alertField = (a: Pick<Alert, 'code' | 'batchId' | 'model' | 'budget'>) => {
+  const subject = a.batchId || a.model || a.budget;
+  return subject ? `${a.code}:${subject}` : a.code;
+};
 
 /** Liveness: one heartbeat per role process. */
 export class Heartbeats {

@@ -33,6 +33,9 @@ const HASH_FIELD = {
   costNano: 'cost',
   drainEpoch: 'ep',
   notify: 'ntf',
+  estimate: 'est',
+  reserved: 'bres',
+  budgetWindows: 'bwin',
 } as const satisfies Record<keyof RequestRecord, string>;
 
 const READABLE = Object.entries(HASH_FIELD) as [keyof RequestRecord, string][];

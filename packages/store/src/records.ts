@@ -8,7 +8,7 @@ import type { Store } from './store.js';
 
 const CHUNK = 1000;
 /** Arguments enqueue.lua takes per item (see its header). */
-const ENQUEUE_ARGS_PER_ITEM = 13;
+const ENQUEUE_ARGS_PER_ITEM = 14;
 /** Separates the values of one record in a peek reply (see peek.lua). */
 const PEEK_SEP = '\x1f';
 
@@ -29,6 +29,8 @@ export interface EnqueueItem {
   state: 'queued' | 'realtime';
   /** Webhook endpoint names to notify of this request's events, joined by ','. */
   notify?: string;
+  /** The most it can cost at batch price, nano-dollars (`estimateCost`): what a budget reserves. @defaultValue 0 */
+  est?: number;
 }
 
 /** Request records: written by enqueue, read by everyone (see enqueue.lua, peek.lua, cancel.lua). */
@@ -68,7 +70,7 @@ export class Records {
           it.deadline ?? '',
           it.partition,
         );
-        args.push(it.group, it.bytes, it.realtimeAllowed ? '1' : '', it.state, it.notify ?? '');
+        args.push(it.group, it.bytes, it.realtimeAllowed ? '1' : '', it.state, it.notify ?? '', it.est ?? 0);
       }
       for (const raw of (await this.core.script('nsEnqueue', ...args)) as string[])
         codes.push(parseEnqueue(raw));

@@ -8,6 +8,8 @@ const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
 const pending = read('_pending.lua');
 // Feature counts, drain marks and the event outbox, for scripts that open or finalize requests.
 const final = read('_final.lua');
+// Budget reservations: reserved at the claim, settled at a success, released otherwise.
+const budget = read('_budget.lua');
 
 /**
  * Our Lua scripts; each declares one key so Cluster routes it to the slot it works in: the store's
@@ -15,10 +17,10 @@ const final = read('_final.lua');
  */
 const SCRIPTS = {
   nsEnqueue: pending + final + read('enqueue.lua'),
-  nsClaim: pending + read('claim.lua'),
-  nsRelease: pending + read('release.lua'),
+  nsClaim: pending + budget + read('claim.lua'),
+  nsRelease: pending + budget + read('release.lua'),
   nsCommit: read('commit.lua'),
-  nsApply: pending + final + read('apply.lua'),
+  nsApply: pending + final + budget + read('apply.lua'),
   nsRetryDead: pending + final + read('retry-dead.lua'),
   nsPeek: read('peek.lua'),
   nsHeld: read('held.lua'),

@@ -1,6 +1,7 @@
 import { Admission } from './admission.js';
 import { Backoff } from './backoff.js';
 import { Batches } from './batches.js';
+import { Budgets } from './budgets.js';
 import type { RedisClient } from './connection.js';
 import { bindCore, type StoreCore } from './core.js';
 import { Drains } from './drain.js';
@@ -20,7 +21,7 @@ import { Submissions } from './submissions.js';
  * The request store, one module per concern of the vocabulary (ARCHITECTURE.md "Glossary"):
  * `records`, `pending`, `submissions`, `batches`, `outcomes`, `realtime`, `ledger` and `stats`,
  * `drains`, `retention`, and the small operational keys (`heartbeats`, `alerts`, `circuit`,
- * `flushLog`, `backoff`, `admission`, `flushLock()`, `board`). Every multi-key change is one Lua script (see
+ * `flushLog`, `backoff`, `admission`, `budgets`, `flushLock()`, `board`). Every multi-key change is one Lua script (see
  * scripts/), so each transition is atomic. The connection and the key builder are private: a
  * `Store` is the only door to our keys.
  */
@@ -41,6 +42,7 @@ export class Store {
   readonly flushLog: FlushLog;
   readonly backoff: Backoff;
   readonly admission: Admission;
+  readonly budgets: Budgets;
   readonly board: BoardKeys;
 
   constructor(
@@ -73,6 +75,7 @@ export class Store {
     this.flushLog = new FlushLog(core);
     this.backoff = new Backoff(core);
     this.admission = new Admission(core);
+    this.budgets = new Budgets(core);
     this.board = new BoardKeys(core);
   }
 

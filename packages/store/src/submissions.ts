@@ -1,6 +1,7 @@
 import type { FlushReason } from '@nightshift/shared';
 import type { StoreCore } from './core.js';
 import { rejectedSubmissionId } from './keys.js';
+import { utcDay } from './ledger.js';
 
 const CHUNK = 1000;
 
@@ -102,14 +103,15 @@ export class Submissions {
       String(cid),
       String(params),
     ]);
-    return { bytes: raw.bytes, items };
+    return { bytes: raw.bytes, items, ...(raw.held ? { held: raw.held } : {}) };
   }
 
   /**
    * Claims ready requests of one group into a submission (see claim.lua). `perItemOverhead` bytes
    * are counted against `maxBytes` for each request taken (the batcher passes 1 for the joining ',').
    * The custom_ids and params come back as raw bytes (no UTF-8 decoding): the batcher only copies
-   * them into a request body.
+   * them into a request body. Each request taken reserves its estimate in the budgets covering it;
+   * `held` (present when not 0) counts the ready requests a budget had no room for, left queued.
    */
   async claimRaw(
     group: string,
@@ -132,10 +134,12 @@ export class Submissions {
       maxBytes,
       subId,
       perItemOverhead,
+      utcDay(now),
     )) as (Buffer | number)[];
     const items: [cid: Buffer, params: Buffer][] = [];
-    for (let i = 1; i < reply.length; i += 2) items.push([reply[i] as Buffer, reply[i + 1] as Buffer]);
-    return { bytes: Number(reply[0]), items };
+    for (let i = 2; i < reply.length; i += 2) items.push([reply[i] as Buffer, reply[i + 1] as Buffer]);
+    const held = Number(reply[1]);
+    return { bytes: Number(reply[0]), items, ...(held ? { held } : {}) };
   }
 
   /** Puts every member still claimed by the submission back in the queue; marks it released. */

@@ -48,6 +48,11 @@
 --
 --   An 'ok' success writes the delivery job id (`dlv`) and its cost (`cost`, the 6th figure) into the
 --   record; delivered.lua compacts the record once that job has handed the result over.
+--
+--   Budgets (_budget.lua): an 'ok' success settles the record's reservation with its real cost
+--   (costNano; without a reservation the cost is spent in the budgets covering it today); an 'ok'
+--   requeue, death or move to the real-time path releases it.
+--
 --   Effects of an 'ok' success or death: the request is final (final index, its feature's open
 --   count goes down, which may drain marks) and, when an endpoint subscribes, a request.succeeded
 --   / request.failed event is written to the outbox in this same call (see _final.lua).
@@ -95,6 +100,8 @@ for i = 0, n - 1 do
         sums[j] = sums[j] + tonumber(x)
         j = j + 1
       end
+      local costNano = tonumber(cost) or 0
+      if not budgetSettle(rk, costNano) then budgetSpend(base, feature, partition, costNano, day) end
       bump(stats, mode == 'r' and 'realtime_succeeded' or 'succeeded', 1)
       succeededKept = succeededKept + 1
       openAdd(feature, ep, -1)
@@ -118,6 +125,7 @@ for i = 0, n - 1 do
       if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
       pendingAdd(base, cid, group, partition, tonumber(bytes), readyAt, deadline)
       delayedAdd(base, cid, readyAt, now)
+      budgetSettle(rk, nil)
       bump(stats, 'requeued', 1)
       out[#out + 1] = 'ok'
     elseif action == 'dead' then
@@ -127,6 +135,7 @@ for i = 0, n - 1 do
         'reason', reason, 'deaths', death, 'hist', appendHist(hist, entry))
       redis.call('ZADD', base .. ':final', now, cid)
       if state == 'realtime' then redis.call('ZREM', base .. ':realtime', cid) end
+      budgetSettle(rk, nil)
       bump(stats, 'dead', 1)
       openAdd(feature, ep, -1)
       featureStat(feature, 'dead', 1)
@@ -140,6 +149,7 @@ for i = 0, n - 1 do
     elseif action == 'realtime' then
       redis.call('HSET', rk, 'state', 'realtime', 'sub', '', 'upd', now, 'hist', appendHist(hist, entry))
       redis.call('ZADD', base .. ':realtime', now, cid)
+      budgetSettle(rk, nil)
       out[#out + 1] = 'ok'
     else
       return redis.error_reply('apply: unknown action ' .. tostring(action))
@@ -160,4 +170,5 @@ if any then redis.call('SADD', base .. ':ledger-days', day) end
 for k, v in pairs(stats) do redis.call('HINCRBY', base .. ':stats', k, v) end
 if succeededKept > 0 then redis.call('HINCRBY', base .. ':final-count', 'succeeded', succeededKept) end
 flushFeatures(base, now)
+budgetFlush(base)
 return table.concat(out, ',')

@@ -9,7 +9,7 @@
 --     ARGV[3] replace: '1' replaces a request that is still only queued (and re-opens a canceled
 --             one), '0' not
 --     ARGV[4] n: number of items
---     then 13 fields per item:
+--     then 14 fields per item:
 --       custom_id        the record's id
 --       feature          the feature it counts for (drain epochs, feature stats)
 --       model            the Messages model
@@ -24,6 +24,8 @@
 --       realtime allowed '1' when the caller allows the real-time path, '' not
 --       state            'queued', or 'realtime' for a request written onto the real-time path
 --       notify           webhook endpoint names, joined by ',' ('' when none)
+--       estimate         the most it can cost at batch price, nano-dollars (what a budget
+--                        reserves when it is claimed; '' counts as 0)
 --
 --   Output:
 --     one code per item:
@@ -38,10 +40,10 @@
 local base, now, replace, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local out = {}
 for i = 0, n - 1 do
-  local o = 5 + i * 13
+  local o = 5 + i * 14
   local cid, feature, model, params, phash, meta = ARGV[o], ARGV[o+1], ARGV[o+2], ARGV[o+3], ARGV[o+4], ARGV[o+5]
   local deadline, partition, group, bytes = ARGV[o+6], ARGV[o+7], ARGV[o+8], ARGV[o+9]
-  local realtimeAllowed, state, notify = ARGV[o+10], ARGV[o+11], ARGV[o+12]
+  local realtimeAllowed, state, notify, est = ARGV[o+10], ARGV[o+11], ARGV[o+12], ARGV[o+13]
   local rk = base .. ':rec:' .. cid
   local curState, curPhash, curGroup, curPartition, curBytes, curFeature, curEp = unpack(redis.call(
     'HMGET', rk, 'state', 'phash', 'group', 'partition', 'bytes', 'feature', 'ep'))
@@ -70,7 +72,7 @@ for i = 0, n - 1 do
     redis.call('HSET', rk, 'cid', cid, 'feature', feature, 'model', model, 'phash', phash,
       'meta', meta, 'deadline', deadline, 'partition', partition, 'group', group, 'bytes', bytes,
       'attempt', 1, 'state', state, 'sub', '', 'enq', now, 'ready', now, 'upd', now, 'err', '',
-      'hist', '[]', 'rt', realtimeAllowed, 'deaths', 0, 'done', '', 'batch', '', 'ep', ep, 'ntf', notify)
+      'hist', '[]', 'rt', realtimeAllowed, 'deaths', 0, 'done', '', 'batch', '', 'ep', ep, 'ntf', notify, 'est', est)
     openAdd(feature, ep, 1)
     -- A queued request replaced stays one request; a new or re-opened one is enqueued once more.
     if curState ~= 'queued' then featureStat(feature, 'enqueued', 1) end

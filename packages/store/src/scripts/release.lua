@@ -1,5 +1,6 @@
 -- Puts a chunk of a submission's members back in the queue (create failed, or recovery found no
--- batch). Members that are no longer claimed by this submission are left alone.
+-- batch). Members that are no longer claimed by this submission are left alone. Each one put back
+-- gives back its budget reservation (_budget.lua).
 --
 --   Input:
 --     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
@@ -30,6 +31,7 @@ for _, cid in ipairs(ids) do
     redis.call('HSET', rk, 'state', 'queued', 'sub', '', 'upd', now, 'ready', ready)
     pendingAdd(base, cid, group, partition, tonumber(bytes), ready, deadline)
     delayedAdd(base, cid, ready, now)
+    budgetSettle(rk, nil)
     released = released + 1
   end
 end
@@ -38,4 +40,5 @@ if last == '1' then
   redis.call('ZADD', base .. ':subs-resolved', now, sid)
   redis.call('SREM', base .. ':subs-open', sid)
 end
+budgetFlush(base)
 return released
