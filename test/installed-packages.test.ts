@@ -15,7 +15,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
-import { freePort, type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
+import { freePort, keepOutput, type RedisServer, startRedisServer, waitFor } from '@nightshift/testing';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -260,17 +260,11 @@ function start(dir: string, bin: string, args: string[], extraEnv: Record<string
     env: env(extraEnv),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
+  const out = keepOutput(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
     child,
-    out: () => out,
+    out,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { createRedis, openQueue } from '@nightshift/store';
-import { spawnTs, useRedisServer, waitFor } from '@nightshift/testing';
+import { keepOutput, spawnTs, useRedisServer, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -61,17 +61,11 @@ describe('pnpm start (the demo)', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-    });
-    child.stderr!.on('data', (d) => {
-      out += d;
-    });
+    const out = keepOutput(child);
     try {
-      const url = await waitFor(() => /Board: (http:\/\/\S+)/.exec(out)?.[1], {
+      const url = await waitFor(() => /Board: (http:\/\/\S+)/.exec(out())?.[1], {
         timeoutMs: 60_000,
-        what: `the board URL (${out})`,
+        what: `the board URL (${out()})`,
       });
       const auth = { authorization: `Bearer ${token}` };
       expect((await fetch(`${url}/`)).status).toBe(401);

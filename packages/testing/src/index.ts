@@ -11,5 +11,12 @@ export { freePort } from './ports.js';
 export { type RedisCluster, startRedisCluster } from './redis-cluster.js';
 export { type RedisSentinelSet, startRedisSentinelSet } from './redis-sentinel.js';
 export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.js';
-export { runSourceBin, SOURCE_CONDITION, type SourceChild, sourceNodeArgs, spawnTs } from './source.js';
+export {
+  keepOutput,
+  runSourceBin,
+  SOURCE_CONDITION,
+  type SourceChild,
+  sourceNodeArgs,
+  spawnTs,
+} from './source.js';
 export { waitFor } from './wait.js';

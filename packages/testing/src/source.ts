@@ -27,6 +27,20 @@ export function spawnTs(file: string, args: string[], options: SpawnOptions = {}
   return spawn(process.execPath, sourceNodeArgs(file, ...args), options);
 }
 
+/**
+ * Keeps what `child` writes on its piped stdout and stderr (whichever are pipes), as one text in
+ * the order it came: to wait for a line and to explain a failure.
+ */
+export function keepOutput(child: ChildProcess): () => string {
+  let out = '';
+  const keep = (d: Buffer | string) => {
+    out += d;
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => out;
+}
+
 /** The repository's root: the working directory of the processes started from source. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 

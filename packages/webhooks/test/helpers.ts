@@ -10,7 +10,7 @@ import {
   type Store,
 } from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
-import { queuedItem, spawnTs, waitFor } from '@nightshift/testing';
+import { keepOutput, queuedItem, spawnTs, waitFor } from '@nightshift/testing';
 
 const RECEIVER = new URL('./fixtures/receiver.ts', import.meta.url).pathname;
 
@@ -32,11 +32,8 @@ export function receiver(config: Record<string, unknown> & { port: number; log: 
     child = spawnTs(RECEIVER, [JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-    });
-    await waitFor(() => out.includes('listening'), { timeoutMs: 15_000, what: 'the receiver to listen' });
+    const out = keepOutput(child);
+    await waitFor(() => out().includes('listening'), { timeoutMs: 15_000, what: 'the receiver to listen' });
   };
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const c = child;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, Store, WebhookEndpoints } from '@nightshift/store';
-import { freePort, spawnTs, useRedis, waitFor } from '@nightshift/testing';
+import { freePort, keepOutput, spawnTs, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { item, receiver } from './helpers.js';
 
@@ -26,11 +26,8 @@ async function role(prefix: string) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  await waitFor(() => out.includes('started'), { timeoutMs: 15_000, what: 'the webhook role to start' });
+  const out = keepOutput(child);
+  await waitFor(() => out().includes('started'), { timeoutMs: 15_000, what: 'the webhook role to start' });
   return child;
 }
 
