@@ -2,12 +2,15 @@
  * Section 1–3 (and 6): each stage in its own child process beside its raw baseline, same n, same
  * run. One run = a clean Redis and emulator, then producer → batcher → collector on the Nightshift
  * side, then (on a flushed Redis) producer-raw → batcher-raw → collector-raw. The Redis footprint
- * is read between the steps of the first run.
+ * is read between the steps of the first run, which also delivers every result (a result worker)
+ * and samples the records' MEMORY USAGE.
  */
 
+import { storeKeys } from '@nightshift/store/testing';
 import { runStage, type StageMessage } from '../lib/child.js';
 import type { BenchEnv } from '../lib/env.js';
 import { loadAvg1 } from '../lib/machine.js';
+import { benchCustomId } from '../lib/payloads.js';
 import { field, type Summary } from '../lib/stats.js';
 
 const PREFIX = 'ns';
@@ -41,9 +44,17 @@ export interface Footprint {
   n: number;
   queuedBytesPerRequest: number;
   inflightBytesPerRequest: number;
+  /** Results applied, their `{results}` jobs waiting for a consumer. */
   collectedBytesPerRequest: number;
+  /** A result worker has handled every result: records compacted, result jobs removed. */
+  deliveredBytesPerRequest: number;
+  /** MEMORY USAGE of a delivered request's record key, the mean of a sample. */
+  deliveredRecordBytes: number;
   rawBullmqWaitingBytesPerJob: number;
 }
+
+/** Records whose MEMORY USAGE is sampled after delivery. */
+const RECORD_SAMPLE = 200;
 
 export interface StagesSize {
   n: number;
@@ -79,7 +90,17 @@ async function withCpu(env: BenchEnv, stage: string, args: object): Promise<Stag
   return { ...msg, redisCpuMs, emuCpuMs: Math.round((cpu.user + cpu.system) / 1000) };
 }
 
-async function oneRun(env: BenchEnv, n: number): Promise<Run> {
+/** Mean MEMORY USAGE of the record keys of a sample of the run's requests. */
+async function recordBytes(env: BenchEnv, n: number): Promise<number> {
+  const step = Math.max(1, Math.floor(n / RECORD_SAMPLE));
+  const keys = Array.from({ length: Math.min(n, RECORD_SAMPLE) }, (_, i) =>
+    storeKeys(PREFIX).record(benchCustomId(i * step)),
+  );
+  const sizes = await Promise.all(keys.map((k) => env.redis.memory('USAGE', k)));
+  return Math.round(sizes.reduce<number>((a, b) => a + Number(b), 0) / sizes.length);
+}
+
+async function oneRun(env: BenchEnv, n: number, footprintRun: boolean): Promise<Run> {
   await env.reset();
   const load = loadAvg1();
   const base = { redisUrl: env.redisUrl, prefix: PREFIX, n };
@@ -90,6 +111,15 @@ async function oneRun(env: BenchEnv, n: number): Promise<Run> {
   const m2 = await env.usedMemory();
   const c = await withCpu(env, 'collector', { ...base, emuUrl: env.emuUrl });
   const m3 = await env.usedMemory();
+  // The footprint run also delivers every result (a result worker, not timed): what a finished
+  // request keeps once its result was handed over.
+  let m4 = m3;
+  let delivered = 0;
+  if (footprintRun) {
+    await runStage('consumer', { ...base, concurrency: 32 });
+    m4 = await env.usedMemory();
+    delivered = await recordBytes(env, n);
+  }
   await env.flushRedis();
   const raw = { redisUrl: env.redisUrl, prefix: RAW_PREFIX, queue: 'requests', n };
   const r0 = await env.usedMemory();
@@ -103,6 +133,8 @@ async function oneRun(env: BenchEnv, n: number): Promise<Run> {
     queuedBytesPerRequest: per(m1 - m0),
     inflightBytesPerRequest: per(m2 - m0),
     collectedBytesPerRequest: per(m3 - m0),
+    deliveredBytesPerRequest: per(m4 - m0),
+    deliveredRecordBytes: delivered,
     rawBullmqWaitingBytesPerJob: per(r1 - r0),
   };
   return { p, b, c, pr, br, cr, footprint, load };
@@ -153,7 +185,7 @@ export async function benchStages(
 ): Promise<{ size: StagesSize; footprint: Footprint }> {
   const all: Run[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = await oneRun(env, n);
+    const r = await oneRun(env, n, i === 0);
     log(
       `stages n=${n} run ${i + 1}/${runs}: producer ${r.p.ms} ms (raw ${r.pr.ms}), ` +
         `batcher ${r.b.ms} ms (raw ${r.br.ms}), collector ${r.c.ms} ms (raw ${r.cr.ms}) (load ${r.load})`,
