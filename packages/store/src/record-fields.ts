@@ -51,6 +51,8 @@ export function fromHash(h: Record<string, string>, customId: string): RequestRe
     if (v !== undefined) rec[name] = v;
     else if (name !== 'reason') rec[name] = '';
   }
+  // A compacted record writes no attempt when it is the first.
+  if (isCompacted({ state: h.state, customId: h.cid })) rec.attempt ||= '1';
   rec.customId ||= customId;
   return rec as unknown as RequestRecord;
 }
@@ -65,11 +67,11 @@ export function isCompacted(rec: { state?: string; customId?: string }): boolean
 }
 
 /**
- * The same params hash: equal, or the first 32 hex digits a compacted record keeps (delivered.lua).
- * enqueue.lua compares alike.
+ * The same params hash: equal, or the first 24 hex digits (96 bits) a compacted record keeps
+ * (delivered.lua). enqueue.lua compares alike.
  */
 export function sameParams(stored: string, paramsHash: string): boolean {
-  return stored === paramsHash || (stored.length === 32 && paramsHash.startsWith(stored));
+  return stored === paramsHash || (stored.length === 24 && paramsHash.startsWith(stored));
 }
 
 /**

@@ -209,15 +209,15 @@ describe('redeliver.lua', () => {
 });
 
 describe('delivered.lua', () => {
-  it("'1': a succeeded record naming the job keeps only state, phash, attempt, done, batch and cost", async () => {
+  it("'1': a succeeded record naming the job keeps only state, phash, done, batch and cost", async () => {
     const phash = 'ab'.repeat(32);
     await s.claimed('sub1', [item('a', { phash, meta: '{"doc":1}' })]);
     await s.store.outcomes.apply([success('a', { delivery: 'J1', costNano: 1234 })], T0 + 10);
     expect(await s.store.outcomes.delivered('J1', ['a'])).toEqual([true]);
+    // A first attempt is not written; the params hash keeps 24 hex digits (96 bits).
     expect(await s.record('a')).toEqual({
       state: 'succeeded',
-      phash: phash.slice(0, 32),
-      attempt: '1',
+      phash: phash.slice(0, 24),
       done: String(T0 + 10),
       batch: 'b1',
       cost: '1234',
@@ -229,7 +229,7 @@ describe('delivered.lua', () => {
 
   it("'0': another job named, not succeeded, unknown, or compacted already: nothing changed", async () => {
     await s.claimed('sub1', [item('a'), item('b'), item('r', { state: 'realtime' })]);
-    await s.store.outcomes.apply([success('a', { delivery: 'J1', batchId: null })], T0 + 10);
+    await s.store.outcomes.apply([success('a', { delivery: 'J1', batchId: null, costNano: 0 })], T0 + 10);
     expect(await s.store.outcomes.delivered('J2', ['a', 'b', 'r', 'zz'])).toEqual([
       false,
       false,
@@ -239,11 +239,21 @@ describe('delivered.lua', () => {
     expect(await s.field('a', 'dlv')).toBe('J1');
     expect(await s.field('b', 'cid')).toBe('b');
     expect(await s.store.outcomes.delivered('J1', ['a'])).toEqual([true]);
-    // A real-time success has no batch and keeps none; a second call is a no-op.
+    // A real-time success has no batch and keeps none (nor a cost of 0); a second call is a no-op.
     expect(await s.field('a', 'batch')).toBeNull();
     const compact = await s.record('a');
+    expect(compact).toEqual({ state: 'succeeded', phash: 'h-a', done: String(T0 + 10) });
     expect(await s.store.outcomes.delivered('J1', ['a'])).toEqual([false]);
     expect(await s.record('a')).toEqual(compact);
+  });
+
+  it("'1' after a retry: a request that took more than one attempt keeps its attempt count", async () => {
+    await s.claimed('sub1', [item('a')]);
+    await s.store.outcomes.apply([requeue('a', 'sub1', T0)], T0 + 1);
+    await s.store.submissions.claim('g1', 'sub1', 10, 1e9, T0 + 2);
+    await s.store.outcomes.apply([success('a', { delivery: 'J1' })], T0 + 10);
+    expect(await s.store.outcomes.delivered('J1', ['a'])).toEqual([true]);
+    expect(await s.field('a', 'attempt')).toBe('2');
   });
 });
 

@@ -64,7 +64,7 @@ async function delivered(store: Store, cids: string[]) {
 }
 
 describe('when a typical request has succeeded and its result was delivered', () => {
-  it('its record uses at most 288 bytes (MEMORY USAGE), from ~1,800 before compaction', async () => {
+  it('its record uses at most 248 bytes (MEMORY USAGE), from ~1,800 before compaction', async () => {
     const store = new Store(s.redis, DEFAULT_PREFIX);
     const req = typical('invoice-2024-0001');
     // A success is taken from a queued record too: no claim needed for the measurement.
@@ -75,18 +75,18 @@ describe('when a typical request has succeeded and its result was delivered', ()
     await store.outcomes.delivered('J1', [req.cid]);
     const after = Number(await s.redis.memory('USAGE', key));
     // The key alone (67 characters of name, its object and dict entry) is 120 B of it; the fields
-    // state, phash (32 hex), attempt, done, batch and cost take the rest (a listpack). Before, the
+    // state, phash (24 hex), done, batch and cost take the rest (a listpack). Before, the
     // history and metadata made it a hashtable: 1,832 B here.
-    expect(after).toBeLessThanOrEqual(288);
+    expect(after).toBeLessThanOrEqual(248);
     expect(before).toBeGreaterThan(5 * after);
-    // A service's own short custom_id (13 characters): 256 B at most.
+    // A service's own short custom_id (13 characters): 216 B at most.
     const short = item('doc-000000001', { phash: sha('x') });
     await store.records.enqueue([short], { now: T0 });
     await store.outcomes.apply([success(short.cid, { delivery: 'J1', batchId: BATCH })], T0 + 10);
     await store.outcomes.delivered('J1', [short.cid]);
     expect(
       Number(await s.redis.memory('USAGE', `${DEFAULT_PREFIX}:{req}:rec:${short.cid}`)),
-    ).toBeLessThanOrEqual(256);
+    ).toBeLessThanOrEqual(216);
   });
 
   it('enqueueing it again: same params exist, other params conflict, replace cannot reopen it', async () => {
@@ -105,7 +105,7 @@ describe('when a typical request has succeeded and its result was delivered', ()
     ]);
     // The producer's read-only pre-check compares the same way.
     const [cur] = await s.store.records.peek([req.cid], ['state', 'paramsHash']);
-    expect(cur).toEqual({ state: 'succeeded', paramsHash: req.phash.slice(0, 32) });
+    expect(cur).toEqual({ state: 'succeeded', paramsHash: req.phash.slice(0, 24) });
   });
 
   it('getStatus answers what the record keeps', async () => {

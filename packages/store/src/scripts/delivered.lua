@@ -1,7 +1,7 @@
 -- Compacts the records of results a `{results}` job has handed to the service. A request that is
 -- final and delivered keeps only what idempotency, getStatus and the board need: its state, the
--- first 32 hex digits of its params hash (exists vs conflict), its attempts, its batch, its final
--- time and its cost. Feature, model, metadata, times of enqueue, the attempt history and the
+-- first 24 hex digits (96 bits) of its params hash (exists vs conflict), its attempts (when more
+-- than one), its batch, its final time and its cost. Feature, model, metadata, times of enqueue, the attempt history and the
 -- delivery job go. A compacted record is the one record without `cid`. Guarded by the job the
 -- record names, so a job that did not deliver a result (another job did) compacts nothing, and a
 -- second call changes nothing.
@@ -26,8 +26,12 @@ for i = 3, #ARGV do
   local state, delivery, phash, attempt, batch, done, cost = unpack(redis.call('HMGET', rk, 'state',
     'dlv', 'phash', 'attempt', 'batch', 'done', 'cost'))
   if state == 'succeeded' and delivery == job then
-    local f = { 'state', 'succeeded', 'phash', string.sub(phash or '', 1, 32), 'attempt', attempt or '1',
-      'done', done or '' }
+    local f = { 'state', 'succeeded', 'phash', string.sub(phash or '', 1, 24), 'done', done or '' }
+    -- Most requests succeed at their first attempt: attempt 1 is not written (readers default it).
+    if attempt and attempt ~= '1' then
+      f[#f + 1] = 'attempt'
+      f[#f + 1] = attempt
+    end
     if batch and batch ~= '' then
       f[#f + 1] = 'batch'
       f[#f + 1] = batch

@@ -15,7 +15,7 @@
 --       model            the Messages model
 --       params           the Messages params JSON (stored apart, in params:<custom_id>)
 --       params hash      compared with the stored one: the same request again, or a conflict (a
---                        compacted record keeps its first 32 hex digits: compared with those)
+--                        compacted record keeps its first 24 hex digits: compared with those)
 --       meta             the caller's metadata JSON ('' when none)
 --       deadline         ms, '' when none
 --       partition        the partition it is submitted in
@@ -55,7 +55,7 @@ for i = 0, n - 1 do
     redis.call('ZREM', base .. ':final', cid)
     write = true
     out[#out + 1] = 'replaced'
-  elseif curPhash == phash or (#curPhash == 32 and string.sub(phash, 1, 32) == curPhash) then
+  elseif curPhash == phash or (#curPhash == 24 and string.sub(phash, 1, 24) == curPhash) then
     out[#out + 1] = 'exists:' .. curState
   elseif replace == '1' and curState == 'queued' then
     pendingRemove(base, cid, curGroup, curPartition, tonumber(curBytes))
