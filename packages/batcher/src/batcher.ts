@@ -90,6 +90,7 @@ class BatcherImpl extends EventEmitter<BatcherEvents> implements Batcher {
       );
     }
     if (!opts.runWorker) return;
+    if (opts.budgets) await this.store.budgets.sync(opts.budgets);
     await this.startupRecovery();
     this.heartbeatTimer = setInterval(() => void this.beat(), opts.heartbeatMs);
     this.heartbeatTimer.unref();

@@ -24,6 +24,8 @@ export interface ClaimedBatch {
 export interface ClaimCursor {
   /** Index into plan.groups of the group being claimed. */
   group: number;
+  /** Ready requests a budget had no room for, left queued (claim.lua's held), over the run. */
+  heldByBudget: number;
 }
 
 // The body's bytes are ENVELOPE + Σ items + (n − 1) separators ≤ maxBytes; claims count one
@@ -59,7 +61,7 @@ export async function claimBatch(
   while (cursor.group < plan.groups.length) {
     const group = plan.groups[cursor.group]!;
     if (batch.items.length > 0 && !(await groupFits(ctx, plan, group, batch, now))) break;
-    const full = await claimGroup(ctx, group, batch, now);
+    const full = await claimGroup(ctx, group, batch, cursor, now);
     if (full) break;
     cursor.group++;
   }
@@ -75,7 +77,31 @@ export async function claimBatch(
  * Claims a group into the batch chunk by chunk. Returns true when the batch is full (the group
  * may have more), false when the group has no ready request left.
  */
-async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch, now: number) {
+async function claimGroup(
+  ctx: FlushContext,
+  group: string,
+  batch: ClaimedBatch,
+  cursor: ClaimCursor,
+  now: number,
+) {
+  // Each claim of the group looks at the held requests again: the most one claim met is the count.
+  let held = 0;
+  try {
+    return await claimGroupChunks(ctx, group, batch, now, (n) => {
+      held = Math.max(held, n);
+    });
+  } finally {
+    cursor.heldByBudget += held;
+  }
+}
+
+async function claimGroupChunks(
+  ctx: FlushContext,
+  group: string,
+  batch: ClaimedBatch,
+  now: number,
+  onHeld: (n: number) => void,
+) {
   const { store, opts } = ctx;
   for (;;) {
     const countLeft = batch.maxCount - batch.items.length;
@@ -83,6 +109,11 @@ async function claimGroup(ctx: FlushContext, group: string, batch: ClaimedBatch,
     if (countLeft <= 0 || bytesLeft <= 0) return true;
     const want = Math.min(opts.claimChunk, countLeft);
     let res = await store.submissions.claimRaw(group, batch.subId, want, bytesLeft, now, 1);
+    if (res.held) {
+      onHeld(res.held);
+      // Only what a budget holds was in reach: the group waits for its budget (next group).
+      if (res.items.length === 0) return false;
+    }
     if (res.items.length === 0 && batch.items.length === 0 && (await readyCount(ctx, group, now)) > 0) {
       // One request alone is larger than maxBytes: send it alone and let the API judge it (a 413
       // dead-letters it) rather than block its group for ever.

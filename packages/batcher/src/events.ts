@@ -43,6 +43,11 @@ export interface FlushReport {
    * at the API when it decided, and the ready requests it held back for want of room.
    */
   admission?: { cap: number; inFlight: number; held: number };
+  /**
+   * Ready requests the flush left queued because a budget covering them had no room for their
+   * estimate (ARCHITECTURE.md "Budgets"), as far as its claims looked; absent when none.
+   */
+  heldByBudget?: number;
 }
 
 /** One `batches.create` call and how the API answered it. */

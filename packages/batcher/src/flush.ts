@@ -1,6 +1,7 @@
 import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 
 import { type Room, readRoom, shareRoom } from './admission.js';
+import { checkBudgetAlerts } from './budget-alerts.js';
 import { type ClaimCursor, claimBatch } from './claim.js';
 import type { FlushContext, FlushState } from './context.js';
 import { deadlinePartitions, decide, fullTriggerHolds, type PartitionPlan } from './decide.js';
@@ -59,6 +60,7 @@ async function flushOnce(ctx: FlushContext, trigger: FlushTrigger): Promise<Flus
     state.report.startedAt = opts.now();
     try {
       await flushLocked(ctx, state, trigger);
+      await checkBudgetAlerts(ctx, opts.now()).catch((err: unknown) => ctx.emit('error', err as Error));
     } finally {
       state.report.endedAt = opts.now();
       await lock.release();
@@ -133,7 +135,7 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   const runs = plans.map(
     (plan): PartitionRun => ({
       plan,
-      cursor: { group: 0 },
+      cursor: { group: 0, heldByBudget: 0 },
       first: true,
       done: false,
       demand: overview.partitions.get(plan.partition)?.count ?? 0,
@@ -145,9 +147,17 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   // What admission held back once the room ran out: the plans' requests it did not reach (what a
   // plan did not want, a 'full' plan's remainder, is not counted; nor what a flush stopped by a
   // refused create left with room to spare).
+  // What a budget held is not admission's (ARCHITECTURE.md "Budgets").
+  const heldByBudget = runs.reduce((n, r) => n + r.cursor.heldByBudget, 0);
   const held =
-    room.left > 0 ? 0 : runs.reduce((n, r) => n + (r.done ? 0 : Math.max(0, r.demand - r.claimed)), 0);
+    room.left > 0
+      ? 0
+      : runs.reduce(
+          (n, r) => n + (r.done ? 0 : Math.max(0, r.demand - r.claimed - r.cursor.heldByBudget)),
+          0,
+        );
   state.report.admission = { cap: room.cap, inFlight: room.inFlight, held };
+  if (heldByBudget > 0) state.report.heldByBudget = heldByBudget;
   await store.admission.record({ ...state.report.admission, at: opts.now(), instance: opts.instance });
 }
 

@@ -3,6 +3,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import {
   API_MAX_BYTES,
   API_MAX_REQUESTS,
+  type Budget,
   CIRCUIT_DEFAULTS,
   ConfigError,
   createLogger,
@@ -106,6 +107,13 @@ export interface BatcherOptions {
    */
   maxInFlightRequests?: number;
   /**
+   * Spend budgets to write into the store at start-up (NIGHTSHIFT_BUDGETS_FILE): budgets set from
+   * a file before and absent now are removed; those set by `nightshift budget set` are kept.
+   * Undefined: the store's budgets are left as they are.
+   * @defaultValue undefined
+   */
+  budgets?: Budget[];
+  /**
    * Requests per claim Lua call (bounds how long one call blocks Redis).
    * @defaultValue 2_000
    */
@@ -170,7 +178,10 @@ export interface TestOnlyHooks {
 }
 
 /** Options after defaults and validation. */
-export type ResolvedOptions = Required<Omit<BatcherOptions, 'logger' | 'testOnlyHooks' | 'metrics'>> & {
+export type ResolvedOptions = Required<
+  Omit<BatcherOptions, 'logger' | 'testOnlyHooks' | 'metrics' | 'budgets'>
+> & {
+  budgets: Budget[] | undefined;
   logger: Logger;
   testOnlyHooks: TestOnlyHooks;
   metrics: Registry | undefined;
@@ -195,6 +206,7 @@ export function resolveOptions(o: BatcherOptions): ResolvedOptions {
     createBackoffMs: o.createBackoffMs ?? 30_000,
     maxCreateBackoffMs: o.maxCreateBackoffMs ?? 30 * MINUTE,
     maxInFlightRequests: o.maxInFlightRequests ?? API_MAX_REQUESTS,
+    budgets: o.budgets,
     claimChunk: o.claimChunk ?? 2_000,
     runWorker: o.runWorker ?? true,
     heartbeatMs: o.heartbeatMs ?? 5_000,
@@ -282,5 +294,6 @@ export function batcherOptionsFromConfig(
     createBackoffMs: env.NIGHTSHIFT_CREATE_BACKOFF_MS,
     maxCreateBackoffMs: env.NIGHTSHIFT_MAX_CREATE_BACKOFF_MS,
     maxInFlightRequests: env.NIGHTSHIFT_MAX_IN_FLIGHT_REQUESTS,
+    ...(config.budgets ? { budgets: config.budgets } : {}),
   };
 }

@@ -136,6 +136,8 @@ export interface ItemSpec {
   size?: number;
   /** Raw params JSON instead of a realistic request (for invalid requests). */
   rawParams?: string;
+  /** The estimate a budget reserves, nano-dollars (enqueue's `est`). */
+  est?: number;
 }
 
 const SYSTEMS: Record<string, string> = {};
@@ -175,6 +177,7 @@ export function makeItem(cid: string, spec: ItemSpec = {}): EnqueueItem {
     bytes: Buffer.byteLength(`{"custom_id":"${cid}","params":${params}}`),
     realtimeAllowed: false,
     state: 'queued',
+    ...(spec.est !== undefined ? { est: spec.est } : {}),
   };
 }
 
