@@ -148,6 +148,23 @@ describe('Bull Board requests queue over the store', () => {
       'allowed',
     ]);
   });
+
+  it('still shows a delivered request, compacted, as completed: its batch, time, cost and one attempt', async () => {
+    const [rec] = await life.store.records.peek([life.succeeded], ['delivery', 'batchId', 'completedAt']);
+    expect(await life.store.outcomes.delivered(rec!.delivery, [life.succeeded])).toEqual([true]);
+    const q = await requestsQueue(board, 'completed');
+    expect(q.counts.completed).toBe(1);
+    const [job] = q.jobs;
+    expect(job).toMatchObject({ id: life.succeeded, name: 'delivered', returnValue: null });
+    expect(job!.data).toMatchObject({
+      customId: life.succeeded,
+      state: 'succeeded',
+      batchId: rec!.batchId,
+      completedAt: new Date(Number(rec!.completedAt)).toISOString(),
+      attempts: [expect.stringMatching(/^attempt 1 in .+: succeeded at /)],
+    });
+    expect(job!.data.costUsd).toBeGreaterThan(0);
+  });
 });
 
 describe('a huge request in Bull Board', () => {
