@@ -1,4 +1,5 @@
 import {
+  BudgetExceededError,
   ConflictError,
   DeadlineTooSoonError,
   type FieldIssue,
@@ -24,6 +25,7 @@ export const ERROR_CODES = [
   'unknown_endpoint',
   'conflict',
   'deadline_too_soon',
+  'budget_exceeded',
   'unauthorized',
   'forbidden',
   'forbidden_scope',
@@ -71,6 +73,13 @@ export function toApiError(err: unknown, single = false): ApiError {
   if (err instanceof ConflictError) {
     return new ApiError(409, 'conflict', err.message, {
       conflicts: err.conflicts.map((c) => (single ? { customId: c.customId, state: c.state } : c)),
+    });
+  }
+  if (err instanceof BudgetExceededError) {
+    // 402, not 429: calling again does not help before the budget's window resets or it is raised.
+    return new ApiError(402, 'budget_exceeded', err.message, {
+      budget: err.budget,
+      customIds: err.customIds,
     });
   }
   if (err instanceof DeadlineTooSoonError) {

@@ -144,7 +144,7 @@ export function openApiDocument(limits: {
           summary: 'Enqueue one request or many, all or nothing',
           description:
             'Validation, idempotency (same custom_id and params: `exists`), conflicts and deadlines as the producer’s ' +
-            '`enqueueMany`: one bad item, a conflict or a too-soon deadline anywhere and nothing is written.',
+            '`enqueueMany`: one bad item, a conflict, a too-soon deadline or a budget refusal (402 `budget_exceeded`) anywhere and nothing is written.',
           parameters: [
             {
               name: 'replace',
@@ -168,7 +168,7 @@ export function openApiDocument(limits: {
                 'application/json': { schema: { oneOf: [ref('EnqueueResult'), ref('EnqueueResults')] } },
               },
             },
-            ...errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
+            ...errors(400, 401, 402, 403, 409, 413, 415, 422, 429, 503),
           },
         },
       },

@@ -80,6 +80,18 @@ describe('POST /v1/requests', () => {
     expect((await soon.json()).error.code).toBe('deadline_too_soon');
   });
 
+  it('answers a refusing budget with 402 budget_exceeded naming it, writing nothing', async () => {
+    const { call, tokens, store } = await h.start();
+    const { token } = await tokens.create({ name: 'svc' });
+    await store.budgets.set({ name: 'digest', period: 'month', limitUsd: 0, mode: 'refuse', alertAt: 0.8 });
+    const res = await call('/v1/requests', { method: 'POST', token, json: { requests: [request('b1')] } });
+    expect(res.status).toBe(402);
+    const { error } = await res.json();
+    expect(error).toMatchObject({ code: 'budget_exceeded', budget: 'digest/month' });
+    expect(error.customIds).toHaveLength(1);
+    expect((await store.pending.overview()).total).toBe(0);
+  });
+
   it('accepts notify only with names of registered endpoints', async () => {
     const { call, tokens } = await h.start();
     const { token } = await tokens.create({ name: 'svc' });

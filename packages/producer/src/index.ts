@@ -3,6 +3,7 @@
  * Message Batches API (half price), and to receive the results.
  */
 export {
+  BudgetExceededError,
   ConflictError,
   DeadlineTooSoonError,
   type FieldIssue,

@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import {
   API_MAX_BYTES,
   BATCH_WINDOW_MS,
+  BudgetExceededError,
   ConfigError,
   ConflictError,
   CUSTOM_ID_PATTERN,
@@ -255,14 +256,19 @@ async function submit(
   }
   if (refused.length) throw tooSoon(refused, limit, core.slackMs, single);
   const replace = eopts.replace === true;
-  const toWrite = await precheck(core.store, uniques, replace, single).catch((err: unknown) => {
-    if (err instanceof NightshiftError) throw err;
-    throw new NightshiftError(
-      'REDIS_UNAVAILABLE',
-      `Redis failed before anything was written: ${redactUrls(String(err))}`,
-      { cause: redactedCopy(err) },
-    );
-  });
+  const toWrite = await precheck(core.store, uniques, replace, single)
+    .then(async (w) => {
+      await checkBudgets(core.store, w, t, single);
+      return w;
+    })
+    .catch((err: unknown) => {
+      if (err instanceof NightshiftError) throw err;
+      throw new NightshiftError(
+        'REDIS_UNAVAILABLE',
+        `Redis failed before anything was written: ${redactUrls(String(err))}`,
+        { cause: redactedCopy(err) },
+      );
+    });
   await write(core.store, toWrite, core.defaultRealtime, replace, t, single);
   const rt = toWrite.filter((u) => u.realtime && u.result?.outcome !== 'exists');
   if (rt.length) {
@@ -381,6 +387,35 @@ async function precheck(
   return toWrite;
 }
 
+/**
+ * The budgets' word before anything is written (ARCHITECTURE.md "Budgets"): a `refuse` budget the
+ * call's estimates would pass, or a full `hold` budget and a deadline it would make the request
+ * miss, refuses the whole call with BudgetExceededError naming the budget.
+ */
+async function checkBudgets(store: Store, toWrite: Unique[], now: number, single: boolean) {
+  const refusal = await store.budgets.check(
+    toWrite.map(({ item }) => ({
+      cid: item.cid,
+      feature: item.feature,
+      partition: item.partition,
+      est: item.est ?? 0,
+      deadline: item.deadline,
+    })),
+    now,
+  );
+  if (!refusal) return;
+  const index = new Map(toWrite.map((u) => [u.item.cid, u.item.index]));
+  const list = refusal.customIds
+    .slice(0, 5)
+    .map((cid) => (single ? cid : `requests[${index.get(cid)}] ${cid}`))
+    .join(', ');
+  throw new BudgetExceededError(
+    refusal.budget,
+    refusal.customIds,
+    `${refusal.detail} Refused: ${list}${refusal.customIds.length > 5 ? ', …' : ''}.`,
+  );
+}
+
 /** Writes in slices of 1,000 (each one atomic Lua call), a few at once; maps the store's codes. */
 async function write(
   store: Store,
@@ -401,6 +436,7 @@ async function write(
     partition: item.partition,
     group: item.group,
     bytes: item.bytes,
+    est: item.est,
     notify: item.notify,
     realtimeAllowed: (item.realtime ?? defaultRealtime) === 'fallback',
     state: realtime ? 'realtime' : 'queued',

@@ -1,4 +1,4 @@
-import { deriveCustomId, type FieldIssue, loneSurrogateAt } from '@nightshift/shared';
+import { deriveCustomId, estimateCost, type FieldIssue, loneSurrogateAt, toNano } from '@nightshift/shared';
 import type { EnqueueItem } from '@nightshift/store';
 import { NonJsonValue, toJson } from './canonical.js';
 import { groupKey } from './group.js';
@@ -111,6 +111,8 @@ function prepare(req: unknown, index: number, ctx: ValidateContext, at: At): Pre
     partition,
     group: groupKey(partition, value.model as string, value),
     bytes,
+    // The most it can cost at batch price: what a budget reserves when it is claimed.
+    est: toNano(estimateCost(value as { model: string; max_tokens?: number }, params, bytes, ctx.prices)),
     realtime: parsed.data.realtime,
     notify: [...new Set(parsed.data.notify ?? [])].join(','),
   };
