@@ -116,4 +116,46 @@ describe('the cost and savings ledger', () => {
       { minCacheableTokens: 16 },
     );
   });
+
+  it('settles each budget reservation from the real cost: reserved goes to 0, spent is the ledger cost', async () => {
+    await withWorld(
+      fx.redis,
+      async (w) => {
+        const T = Date.now();
+        await w.store.budgets.set({
+          name: 'sum',
+          period: 'day',
+          limitUsd: 10,
+          feature: 'summarize',
+          mode: 'hold',
+          alertAt: 0.8,
+        });
+        const cids = ['s-1', 's-2', 's-3', 's-4'];
+        const a = await w.seed({
+          cids,
+          feature: 'summarize',
+          params: (cid) => params('claude-sonnet-4-6', SHARED_A, '5m', cid),
+          now: T,
+        });
+        const ests = (await w.store.records.peek(cids, ['estimate'])).map((r) => Number(r!.estimate) / 1e9);
+        const [claimed] = await w.store.budgets.usage(T);
+        expect(claimed!.reserved).toBeCloseTo(
+          ests.reduce((x, y) => x + y, 0),
+          9,
+        );
+        expect(claimed!.spent).toBe(0);
+
+        await w.collector({ now: () => T });
+        await w.waitCollected(a.batch.id);
+        const payloads = await w.delivered();
+        const [settled] = await w.store.budgets.usage(T);
+        expect(settled!.reserved).toBe(0);
+        const cost = payloads.reduce((n, p) => n + p.cost.cost, 0);
+        expect(settled!.spent).toBeCloseTo(cost, 8);
+        // the estimate is an upper bound of each request's real cost
+        for (const p of payloads) expect(p.cost.cost).toBeLessThanOrEqual(ests[cids.indexOf(p.customId)]!);
+      },
+      { minCacheableTokens: 16 },
+    );
+  });
 });

@@ -1,11 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { type Emulator, type EmulatorOptions, startEmulator } from '@nightshift/emulator';
 import {
+  estimateCost,
   jobIds,
   type Logger,
   type MessageParams,
   type ResultJobData,
   type ResultPayload,
+  toNano,
 } from '@nightshift/shared';
 import { type EnqueueItem, openQueue, type RedisClient, Store } from '@nightshift/store';
 import { silentLogger, uniquePrefix } from '@nightshift/testing';
@@ -100,6 +102,10 @@ export class World {
         bytes: params.length + cid.length + 30,
         realtimeAllowed: o.realtime?.(cid) ?? false,
         state: 'queued',
+        // What the producer writes: the estimate a budget reserves at the claim.
+        est: toNano(
+          estimateCost(JSON.parse(params) as MessageParams, params, params.length + cid.length + 30),
+        ),
       };
     });
     const now = o.now ?? Date.now();
