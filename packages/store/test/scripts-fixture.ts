@@ -1,7 +1,7 @@
 /**
- * What the per-script tests share: a store on a fresh prefix per test, request items and raw reads
- * of the keys the scripts write (through `rawStore`, so a test checks what is stored, not what a
- * store method makes of it).
+ * What the store's tests share, the per-script ones above all: a store on a fresh prefix per test,
+ * request items and raw reads of the keys the scripts write (through `rawStore`, so a test checks
+ * what is stored, not what a store method makes of it).
  */
 import { rawStore } from '@nightshift/store/testing';
 import { useRedis } from '@nightshift/testing';

@@ -1,14 +1,9 @@
-import { queuedItem, useRedis } from '@nightshift/testing';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { costReport, createRedis, type EnqueueItem, Store } from '../src/index.js';
+import { queuedItem } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
+import { costReport, type EnqueueItem } from '../src/index.js';
+import { useScriptStore } from './scripts-fixture.js';
 
-const fx = useRedis((url) => createRedis({ url: url }));
-let store: Store;
-let n = 0;
-
-beforeEach(() => {
-  store = new Store(fx.redis, `c${++n}`);
-});
+const s = useScriptStore();
 
 const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem =>
   queuedItem(cid, {
@@ -22,10 +17,10 @@ const item = (cid: string, over: Partial<EnqueueItem> = {}): EnqueueItem =>
 describe('peekMany', () => {
   it('answers exactly like peek, for known and unknown ids, across its 1,000-id chunks', async () => {
     const cids = Array.from({ length: 1500 }, (_, i) => `p${i}`);
-    await store.records.enqueue(cids.filter((_, i) => i % 7 !== 0).map((c) => item(c, { deadline: 5 })));
+    await s.store.records.enqueue(cids.filter((_, i) => i % 7 !== 0).map((c) => item(c, { deadline: 5 })));
     const fields = ['state', 'metadata', 'deadline', 'submission', 'realtimeAllowed'] as const;
-    const a = await store.records.peek(cids, [...fields]);
-    const b = await store.records.peekMany(cids, [...fields]);
+    const a = await s.store.records.peek(cids, [...fields]);
+    const b = await s.store.records.peekMany(cids, [...fields]);
     expect(b).toEqual(a);
     expect(b[0]).toBeNull();
     expect(b[1]).toEqual({
@@ -35,12 +30,12 @@ describe('peekMany', () => {
       submission: '',
       realtimeAllowed: '',
     });
-    expect(await store.records.peekMany([], ['state'])).toEqual([]);
+    expect(await s.store.records.peekMany([], ['state'])).toEqual([]);
   });
 
   it('reads a value holding the reply separator (\\x1f) unharmed', async () => {
-    await store.records.enqueue([item('odd', { meta: 'a\x1fb\x1f' }), item('plain')]);
-    expect(await store.records.peekMany(['odd', 'plain'], ['metadata', 'state'])).toEqual([
+    await s.store.records.enqueue([item('odd', { meta: 'a\x1fb\x1f' }), item('plain')]);
+    expect(await s.store.records.peekMany(['odd', 'plain'], ['metadata', 'state'])).toEqual([
       { metadata: 'a\x1fb\x1f', state: 'queued' },
       { metadata: '{"k":1}', state: 'queued' },
     ]);
@@ -49,18 +44,18 @@ describe('peekMany', () => {
 
 describe('touchRealtime', () => {
   it('moves only existing real-time entries forward in time', async () => {
-    await store.records.enqueue([item('r1', { state: 'realtime' }), item('r2', { state: 'realtime' })], {
+    await s.store.records.enqueue([item('r1', { state: 'realtime' }), item('r2', { state: 'realtime' })], {
       now: 1000,
     });
-    await store.realtime.touch(['r1', 'ghost'], 5000);
-    expect(await store.realtime.stale(2000)).toEqual(['r2']);
-    expect(await store.realtime.stale(6000)).toEqual(['r2', 'r1']);
+    await s.store.realtime.touch(['r1', 'ghost'], 5000);
+    expect(await s.store.realtime.stale(2000)).toEqual(['r2']);
+    expect(await s.store.realtime.stale(6000)).toEqual(['r2', 'r1']);
   });
 });
 
 describe('costReport', () => {
   it('sums the ledger per feature, model and day, batch and real-time apart', async () => {
-    await store.records.enqueue([
+    await s.store.records.enqueue([
       item('a'),
       item('b', { feature: 'other' }),
       item('c', { state: 'realtime' }),
@@ -79,17 +74,17 @@ describe('costReport', () => {
       batchId: mode === 'batch' ? 'b1' : null,
       delivery: `res-${cid}`,
     });
-    await store.outcomes.apply(
+    await s.store.outcomes.apply(
       [success('a', 'batch', 1_000, 2_000), success('b', 'batch', 3_000, 6_000)],
       now,
     );
-    await store.outcomes.apply([success('c', 'realtime', 4_000, 4_000)], now - 86_400_000);
-    const day = await costReport(store, { days: 1, now });
+    await s.store.outcomes.apply([success('c', 'realtime', 4_000, 4_000)], now - 86_400_000);
+    const day = await costReport(s.store, { days: 1, now });
     expect(day.totals).toMatchObject({ results: 2, batchResults: 2, realtimeResults: 0 });
     expect(day.totals.costUsd).toBeCloseTo(4e-6, 15);
     expect(day.totals.savingsUsd).toBeCloseTo(4e-6, 15);
     expect(day.byFeature.map((f) => f.feature)).toEqual(['other', 'classify']);
-    const week = await costReport(store, { days: 7, now });
+    const week = await costReport(s.store, { days: 7, now });
     expect(week.from).toBe('2026-11-14');
     expect(week.to).toBe('2026-11-20');
     expect(week.totals).toMatchObject({ results: 3, realtimeResults: 1 });
