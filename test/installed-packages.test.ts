@@ -126,11 +126,12 @@ beforeAll(async () => {
   await Promise.all([run('npm', install, low), run('npm', install, high)]);
 }, 300_000);
 
+// Removing two installed projects' node_modules can take longer than the default 30 s on a busy machine.
 afterAll(async () => {
   await redis?.stop();
   for (const dir of [packDir, ...Object.values(projects)])
     if (dir) rmSync(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 describe("the README's service example", () => {
   it('is the example project, verbatim (the project runs below)', () => {

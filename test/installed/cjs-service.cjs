@@ -31,19 +31,11 @@ async function main() {
     if (seen.at(-1) !== status.state) seen.push(status.state);
   }
   await producer.close();
-  // Every other package loads through require() too (no top-level await in any of their graphs).
-  const others = [
-    'shared',
-    'telemetry',
-    'store',
-    'batcher',
-    'collector',
-    'board',
-    'api',
-    'webhooks',
-    'cli',
-    'emulator',
-  ];
+  // Every other package this project installed loads through require() too (no top-level await in
+  // any of their graphs).
+  const others = Object.keys(require('./package.json').dependencies)
+    .filter((dep) => dep.startsWith('@nightshift/') && dep !== '@nightshift/producer')
+    .map((dep) => dep.slice('@nightshift/'.length));
   const required = others.filter((name) => Object.keys(require(`@nightshift/${name}`)).length > 0);
   console.log(
     JSON.stringify({
