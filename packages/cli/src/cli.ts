@@ -8,6 +8,7 @@ import { costs } from './commands/costs.js';
 import { deadLetters, retryDead } from './commands/dead-letters.js';
 import { flush } from './commands/flush.js';
 import { health } from './commands/health.js';
+import { migrate } from './commands/migrate.js';
 import { status } from './commands/status.js';
 import { webhooks } from './commands/webhooks.js';
 import { type CliContext, openContext, UsageError } from './context.js';
@@ -39,6 +40,7 @@ Commands:
                          failed deliveries
   webhooks replay <name> | --job <id> | --all
                          send failed deliveries again, with the bodies they failed with
+  migrate                bring the store to this version's layout (after an upgrade; idempotent)
   demo [--requests N] [--quick]
                          run the whole pipeline end to end on local defaults (pnpm start)
 
@@ -187,6 +189,8 @@ async function dispatch(
     }
     case 'circuit':
       return circuit(ctx, args[0]);
+    case 'migrate':
+      return migrate(ctx);
     case 'health':
       return health(ctx, args[0], positiveInt(values['max-age'], 'max-age', 60) * 1000);
     case 'api-token':

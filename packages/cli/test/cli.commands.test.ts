@@ -1,5 +1,6 @@
 import { jobIds } from '@nightshift/shared';
-import { addDeadLetters, createRedis, openQueue, Store } from '@nightshift/store';
+import { addDeadLetters, createRedis, openQueue, STORE_LAYOUT, Store } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
 import { queuedItem, useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
@@ -103,6 +104,26 @@ describe('nightshift CLI', () => {
       'At the API: 2 requests of 2; 3 held back by the last flush for want of room',
     );
     expect(human.out).toContain('Circuit: closed');
+  });
+
+  it('migrate brings a store of before layout versions to the current layout, once', async () => {
+    const { prefix, store } = await seed();
+    // What the code before layout versions left: the same data, no layout key.
+    await fx.redis.del(rawStore(store).keys.layout);
+    expect((await cli(['status'], prefix)).out).toContain(
+      "Store layout: 1, older than this version's: run `nightshift migrate`",
+    );
+    const first = await cli(['migrate'], prefix);
+    expect(first.code).toBe(0);
+    expect(first.out).toContain(`Store migrated from layout 1 to ${STORE_LAYOUT}`);
+    expect(JSON.parse((await cli(['status', '--json'], prefix)).out).layout).toEqual({
+      version: STORE_LAYOUT,
+      migrationAvailable: false,
+    });
+    expect((await cli(['status'], prefix)).out).not.toContain('Store layout');
+    expect((await cli(['migrate'], prefix)).out).toBe(
+      `The store is at layout ${STORE_LAYOUT} already: nothing to migrate.`,
+    );
   });
 
   it('batches lists known batches with their counts', async () => {

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'CONFIG'
   | 'REDIS_UNAVAILABLE'
   | 'INVALID_STATE'
-  | 'BUDGET_EXCEEDED';
+  | 'BUDGET_EXCEEDED'
+  | 'STORE_LAYOUT';
 
 export class NightshiftError extends Error {
   readonly code: ErrorCode;

@@ -28,6 +28,14 @@ export { type DrainMark, drainMarkById, type FeatureProgress, type PendingMark }
 export { EventOutbox, type OutboxEvent } from './events.js';
 export { FlushLock } from './flush-lock.js';
 export { type JobWithin, jobIdsIn, missingJobIds, readJobsWithin } from './jobs-within.js';
+export {
+  assertReadableLayout,
+  type LayoutInfo,
+  type MigrationReport,
+  OLDEST_READABLE_LAYOUT,
+  STORE_LAYOUT,
+  StoreLayoutError,
+} from './layout.js';
 export { type LedgerRow, utcDay } from './ledger.js';
 export { ModelAlerts } from './model-alerts.js';
 export type { ApplyItem } from './outcomes.js';

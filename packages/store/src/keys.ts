@@ -12,6 +12,8 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
   const base = `${prefix}:{req}`;
   return {
     base,
+    /** HASH `version` → the store's layout version (layout.ts): a process checks it before its first script. */
+    layout: `${base}:layout`,
     /** HASH: one request record (see RequestRecord). */
     record: (customId: string) => `${base}:rec:${customId}`,
     /**

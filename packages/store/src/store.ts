@@ -7,6 +7,7 @@ import { bindCore, type StoreCore } from './core.js';
 import { Drains } from './drain.js';
 import { FlushLock } from './flush-lock.js';
 import { storeKeys } from './keys.js';
+import { Layout } from './layout.js';
 import { Ledger, Stats } from './ledger.js';
 import { Alerts, BoardKeys, Circuit, FlushLog, Heartbeats } from './ops.js';
 import { Outcomes } from './outcomes.js';
@@ -44,6 +45,7 @@ export class Store {
   readonly admission: Admission;
   readonly budgets: Budgets;
   readonly board: BoardKeys;
+  readonly layout: Layout;
 
   constructor(
     redis: RedisClient,
@@ -56,7 +58,12 @@ export class Store {
       redis,
       keys,
       prefix,
-      script: (name, ...args) => run[name](keys.stats, keys.base, ...args),
+      // Before this process's first script, the layout is checked once (layout.ts): no script
+      // runs on data written in a layout this code would misread.
+      script: async (name, ...args) => {
+        await this.layout.check();
+        return run[name](keys.stats, keys.base, ...args);
+      },
     };
     bindCore(this, core);
     this.records = new Records(core, this);
@@ -77,6 +84,7 @@ export class Store {
     this.admission = new Admission(core);
     this.budgets = new Budgets(core);
     this.board = new BoardKeys(core);
+    this.layout = new Layout(core, this);
   }
 
   /** A flush lock with this lease (not taken yet: call `acquire`). */

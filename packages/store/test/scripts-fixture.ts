@@ -21,6 +21,9 @@ export function useScriptStore() {
     get redis() {
       return fx.redis;
     },
+    get url() {
+      return fx.url;
+    },
     get keys() {
       return rawStore(ctx.store).keys;
     },

@@ -7,17 +7,19 @@ import { ago, duration, table } from '../format.js';
 export async function status(ctx: CliContext): Promise<number> {
   const { store } = ctx;
   const now = Date.now();
-  const [pending, inflightIds, atApi, admission, beats, alerts, circuit, stats, flushes] = await Promise.all([
-    store.pending.overview(now),
-    store.batches.inflightIds(),
-    store.admission.inFlight(),
-    store.admission.last(),
-    store.heartbeats.list(),
-    store.alerts.list(),
-    store.circuit.state(),
-    store.stats.all(),
-    store.flushLog.recent(1),
-  ]);
+  const [layout, pending, inflightIds, atApi, admission, beats, alerts, circuit, stats, flushes] =
+    await Promise.all([
+      store.layout.read(),
+      store.pending.overview(now),
+      store.batches.inflightIds(),
+      store.admission.inFlight(),
+      store.admission.last(),
+      store.heartbeats.list(),
+      store.alerts.list(),
+      store.circuit.state(),
+      store.stats.all(),
+      store.flushLog.recent(1),
+    ]);
   const inflight = (await Promise.all(inflightIds.map((id) => store.batches.get(id)))).filter(
     (b) => b !== null,
   );
@@ -30,6 +32,7 @@ export async function status(ctx: CliContext): Promise<number> {
   const lastOf = (role: string) =>
     Math.max(0, ...beats.filter((b) => b.role === role).map((b) => b.lastWork ?? 0));
   const report = {
+    layout: { version: layout.version, migrationAvailable: layout.migrationAvailable },
     queued: {
       total: pending.total,
       oldestAgeMs: pending.oldestAgeMs,
@@ -80,6 +83,10 @@ export async function status(ctx: CliContext): Promise<number> {
       `  Requests stay queued. Next probe (one create) ${probe}; after fixing it: nightshift circuit close`,
     );
   } else ctx.out('Circuit: closed');
+  if (layout.migrationAvailable)
+    ctx.out(
+      `Store layout: ${layout.version}, older than this version's: run \`nightshift migrate\` to shrink what it kept`,
+    );
   ctx.out(
     alerts.length ? `Alerts:\n${alerts.map((a) => `  [${a.code}] ${a.message}`).join('\n')}` : 'Alerts: none',
   );
