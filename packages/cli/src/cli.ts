@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { NightshiftError, redactUrls } from '@nightshift/shared';
 import { apiToken } from './commands/api-tokens.js';
 import { batches } from './commands/batches.js';
+import { budget } from './commands/budgets.js';
 import { cancel } from './commands/cancel.js';
 import { circuit } from './commands/circuit.js';
 import { costs } from './commands/costs.js';
@@ -27,6 +28,11 @@ Commands:
                          send dead letters back to the queue
   costs [--days 1|7|30]  cost and savings per feature and model
   circuit close          resume submissions after an account refusal or billing stop
+  budget set <name> <dollars>/<day|month> [--feature F] [--partition P] [--all]
+             [--mode hold|refuse] [--alert-at 0.8]
+                         a spend budget at batch price (default scope: the feature <name>)
+  budget list | rm <name|name/period>
+                         budgets with spent, reserved and remaining this window
   health <batcher|collector|webhooks>
                          exit 0 if such a process on this host sent a heartbeat recently
   api-token create <name> [--features a,b] [--partitions x,y]
@@ -158,6 +164,9 @@ function parse(argv: string[]) {
       secret: { type: 'string' },
       'request-only': { type: 'boolean' },
       job: { type: 'string' },
+      feature: { type: 'string' },
+      mode: { type: 'string' },
+      'alert-at': { type: 'string' },
     },
   });
 }
@@ -193,6 +202,8 @@ async function dispatch(
       return migrate(ctx);
     case 'health':
       return health(ctx, args[0], positiveInt(values['max-age'], 'max-age', 60) * 1000);
+    case 'budget':
+      return budget(ctx, args, values);
     case 'api-token':
       return apiToken(ctx, args, values);
     case 'webhooks':

@@ -158,6 +158,47 @@ describe('nightshift CLI', () => {
     expect((await cli(['costs'], prefix)).out).toContain('saved $0.0008');
   });
 
+  it('budget set, list and rm: a budget of the feature named like it, raised in place, listed with its usage', async () => {
+    const prefix = `c${++n}`;
+    const store = new Store(fx.redis, prefix);
+    const set = await cli(['budget', 'set', 'docs', '50/day', '--mode', 'refuse'], prefix);
+    expect(set.code).toBe(0);
+    expect(set.out).toBe(
+      'Budget docs/day: $50.00 a day at batch price for feature docs, mode refuse, alert at 80 %.',
+    );
+    // raised: mode and scope kept
+    await cli(['budget', 'set', 'docs', '$80/day'], prefix);
+    await cli(['budget', 'set', 'tenant-a', '1200/month', '--partition', 'a', '--alert-at', '0.5'], prefix);
+    expect(await store.budgets.list()).toMatchObject([
+      { id: 'docs/day', feature: 'docs', limitUsd: 80, mode: 'refuse', alertAt: 0.8, source: 'cli' },
+      { id: 'tenant-a/month', partition: 'a', limitUsd: 1200, mode: 'hold', alertAt: 0.5 },
+    ]);
+    // a claimed request of feature docs holds its estimate in the day budget
+    await store.records.enqueue([{ ...item('a'), est: 2_500_000_000 }]);
+    await store.submissions.open({
+      id: 's1',
+      partition: 'default',
+      reason: 'size',
+      owner: 'x',
+      leaseMs: 60_000,
+    });
+    await store.submissions.claim('g', 's1', 1, 1e9);
+    const list = await cli(['budget', 'list'], prefix);
+    expect(list.out).toMatch(
+      /docs\/day\s+feature docs\s+refuse\s+\$80\.00\s+\$0\.00\s+\$2\.50\s+\$77\.50\s+3 %/,
+    );
+    const json = JSON.parse((await cli(['budget', 'list', '--json'], prefix)).out);
+    expect(json[0]).toMatchObject({ id: 'docs/day', reserved: 2.5, spent: 0, remaining: 77.5 });
+    expect((await cli(['budget', 'rm', 'docs'], prefix)).out).toBe('Removed docs/day.');
+    expect((await cli(['budget', 'rm', 'docs'], prefix)).code).toBe(1);
+    const bad = await cli(['budget', 'set', 'docs', '50/week'], prefix);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/dollars\/period/);
+    expect((await cli(['budget', 'set', 'docs', '5/day', '--mode', 'stop'], prefix)).err).toMatch(
+      /--mode must be hold or refuse/,
+    );
+  });
+
   it('shows an account refusal with its code and fix in status, and closes the circuit', async () => {
     const { prefix, store } = await seed();
     await store.circuit.open({

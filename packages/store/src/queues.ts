@@ -16,6 +16,8 @@ import { type JobState, type JobsOptions, Queue, type QueueOptions } from 'bullm
 import type { RedisClient } from './connection.js';
 
 const DAY_S = 86_400;
+/** Entries of the `{results}` queue's event stream BullMQ keeps (its default: 10,000). */
+const RESULTS_EVENTS_KEPT = 1_000;
 
 /** Default job options per queue: what is kept, for how long. */
 export function defaultJobOptions(role: QueueRole, retentionDays = 35): JobsOptions {
@@ -52,6 +54,9 @@ export function openQueue<T = unknown>(
     connection,
     prefix,
     defaultJobOptions: defaultJobOptions(role),
+    // BullMQ keeps ~10,000 events per queue; {results}' progress events carry each job's handled
+    // custom_ids (~10 MB), and nobody reads them (no QueueEvents): 1,000 are kept.
+    ...(role === 'results' ? { streams: { events: { maxLen: RESULTS_EVENTS_KEPT } } } : {}),
     ...extra,
   });
   // The queue re-emits the errors of the connection it shares, whose owner logs them
