@@ -6,7 +6,7 @@ import {
   jobIds,
   parseJson,
 } from '@nightshift/shared';
-import { jobIdsIn, readJobsWithin } from '@nightshift/store';
+import { type BudgetUsage, jobIdsIn, readJobsWithin } from '@nightshift/store';
 import type { BoardContext } from './context.js';
 import { type BoardCostReport, type CostWindow, loadCosts } from './costs.js';
 import { LIST_DATA_BYTES, truncateText } from './limits.js';
@@ -124,6 +124,11 @@ export async function admissionView(ctx: BoardContext): Promise<AdmissionView> {
   };
 }
 
+/** Every budget with its current window: limit, spent (settled), reserved (claimed, not final) and remaining, in dollars. */
+export function budgetsView(ctx: BoardContext): Promise<BudgetUsage[]> {
+  return ctx.store.budgets.usage(ctx.opts.now());
+}
+
 /** Everything the overview page shows. */
 export interface Overview {
   now: number;
@@ -133,6 +138,7 @@ export interface Overview {
   inflight: BatchView[];
   recent: BatchView[];
   admission: AdmissionView;
+  budgets: BudgetUsage[];
   liveness: { batcher: RoleLiveness; collector: RoleLiveness; flushes: Record<string, unknown>[] };
   alerts: Alert[];
   circuit: CircuitState;
@@ -399,19 +405,31 @@ export async function queuedRequestsView(ctx: BoardContext, now: number, limit: 
 /** Gathers the whole overview (one page render or one `/api/overview` answer). */
 export async function overview(ctx: BoardContext, days: CostWindow): Promise<Overview> {
   const now = ctx.opts.now();
-  const [waiting, batches, admission, liveness, alerts, circuit, deadLetters, requests, costs, webhooks] =
-    await Promise.all([
-      waitingView(ctx, now),
-      batchesView(ctx, now, 15),
-      admissionView(ctx),
-      livenessView(ctx, now),
-      ctx.store.alerts.list(),
-      ctx.store.circuit.state(),
-      deadLettersView(ctx, 50),
-      queuedRequestsView(ctx, now, 50),
-      loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
-      webhooksView(ctx),
-    ]);
+  const [
+    waiting,
+    batches,
+    admission,
+    budgets,
+    liveness,
+    alerts,
+    circuit,
+    deadLetters,
+    requests,
+    costs,
+    webhooks,
+  ] = await Promise.all([
+    waitingView(ctx, now),
+    batchesView(ctx, now, 15),
+    admissionView(ctx),
+    budgetsView(ctx),
+    livenessView(ctx, now),
+    ctx.store.alerts.list(),
+    ctx.store.circuit.state(),
+    deadLettersView(ctx, 50),
+    queuedRequestsView(ctx, now, 50),
+    loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
+    webhooksView(ctx),
+  ]);
   return {
     now,
     readOnly: ctx.opts.readOnly,
@@ -420,6 +438,7 @@ export async function overview(ctx: BoardContext, days: CostWindow): Promise<Ove
     inflight: batches.inflight,
     recent: batches.recent,
     admission,
+    budgets,
     liveness,
     alerts,
     circuit,

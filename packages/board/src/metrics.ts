@@ -1,6 +1,6 @@
 import type { Alert, CircuitState } from '@nightshift/shared';
 import { fromNano, QUEUES, RESULTS_ARCHIVE_MS } from '@nightshift/shared';
-import { EventOutbox, type LedgerRow } from '@nightshift/store';
+import { type BudgetUsage, EventOutbox, type LedgerRow } from '@nightshift/store';
 import { Counter, Gauge, type Registry } from '@nightshift/telemetry';
 import { Cluster, type Redis } from 'ioredis';
 import { type BoardContext, QUEUE_ROLES } from './context.js';
@@ -9,6 +9,7 @@ import {
   admissionView,
   type BatchView,
   batchesView,
+  budgetsView,
   livenessView,
   type RoleLiveness,
   type WaitingView,
@@ -21,6 +22,7 @@ interface Fleet {
   waiting: WaitingView;
   inflight: BatchView[];
   admission: AdmissionView;
+  budgets: BudgetUsage[];
   stats: Record<string, number>;
   ledger: LedgerRow[];
   roles: RoleLiveness[];
@@ -50,11 +52,12 @@ async function redisMemory(conn: BoardContext['opts']['connection']) {
 
 async function readFleet(ctx: BoardContext): Promise<Fleet> {
   const now = ctx.opts.now();
-  const [waiting, batches, admission, stats, ledger, live, circuit, alerts, queues, memory, outbox] =
+  const [waiting, batches, admission, budgets, stats, ledger, live, circuit, alerts, queues, memory, outbox] =
     await Promise.all([
       waitingView(ctx, now),
       batchesView(ctx, now, 0),
       admissionView(ctx),
+      budgetsView(ctx),
       ctx.store.stats.all(),
       ctx.store.ledger.rows(),
       livenessView(ctx, now),
@@ -69,6 +72,7 @@ async function readFleet(ctx: BoardContext): Promise<Fleet> {
     waiting,
     inflight: batches.inflight,
     admission,
+    budgets,
     stats,
     ledger,
     roles: [live.batcher, live.collector],
@@ -195,6 +199,31 @@ const GAUGES: FleetMetric[] = [
     help: 'Ready requests the last flush held back because the in-flight cap left no room for them.',
     fill: (f, put) => put(f.admission.held),
   },
+  ...(
+    [
+      ['limit', 'The budget’s limit in its window, in US dollars at batch price.', (b) => b.limitUsd],
+      ['spent', 'Real cost settled in the budget’s current window (successes applied).', (b) => b.spent],
+      [
+        'reserved',
+        'Estimated cost reserved in the budget’s current window by requests submitted and not final yet.',
+        (b) => b.reserved,
+      ],
+      [
+        'remaining',
+        'The limit less spent and reserved (0 at least): what the batcher may still submit in this window.',
+        (b) => b.remaining,
+      ],
+    ] as const satisfies readonly [string, string, (b: BudgetUsage) => number][]
+  ).map(
+    ([what, help, value]): FleetMetric => ({
+      name: `nightshift_budget_${what}_dollars`,
+      help: `${help} Per budget (\`<name>/<day|month>\`).`,
+      labels: ['budget', 'mode'],
+      fill: (f, put) => {
+        for (const b of f.budgets) put(value(b), { budget: b.id, mode: b.mode });
+      },
+    }),
+  ),
   {
     name: 'nightshift_oldest_batch_in_flight_age_seconds',
     help: 'Age of the oldest batch whose results are not applied yet (0 when none).',

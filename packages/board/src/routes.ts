@@ -3,7 +3,14 @@ import express, { type Request, type Response, Router } from 'express';
 import { type ActionResult, cancelBatch, retryAllDeadLetters, retryDeadLetter } from './actions.js';
 import type { BoardContext } from './context.js';
 import { COST_WINDOWS, type CostWindow, loadCosts } from './costs.js';
-import { admissionView, batchesView, deadLettersView, overview, queuedRequestsView } from './data.js';
+import {
+  admissionView,
+  batchesView,
+  budgetsView,
+  deadLettersView,
+  overview,
+  queuedRequestsView,
+} from './data.js';
 import { html } from './html/format.js';
 import { renderFragments, renderPage } from './html/page.js';
 import { actorOf, audit, requireCsrf } from './security.js';
@@ -62,6 +69,9 @@ export function readRoutes(ctx: BoardContext): Router {
   });
   r.get('/api/admission', async (_req, res) => {
     res.json(await admissionView(ctx));
+  });
+  r.get('/api/budgets', async (_req, res) => {
+    res.json(await budgetsView(ctx));
   });
   r.get('/api/costs', async (req, res) => {
     const days = daysParam(req);

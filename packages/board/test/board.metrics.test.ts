@@ -1,10 +1,10 @@
 import { DEFAULT_PRICES, type ResultPayload } from '@nightshift/shared';
-import { buildSuccess, createRedis, deliverResults, openQueue } from '@nightshift/store';
+import { buildSuccess, createRedis, deliverResults, openQueue, Store } from '@nightshift/store';
 import { uniquePrefix, useRedis } from '@nightshift/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
-import { message, type Seeded, seed, startBoard, T0 } from './helpers.js';
+import { item, message, type Seeded, seed, startBoard, T0 } from './helpers.js';
 
 const fx = useRedis((url) => createRedis({ url: url }, 'client'));
 
@@ -185,6 +185,45 @@ describe('/metrics on an empty deployment', () => {
       expect(m.get('nightshift_dead_letters')).toBe(0);
       expect(m.get('nightshift_circuit_open')).toBe(0);
       expect(m.get('nightshift_queue_jobs{queue="flush",state="waiting"}')).toBe(0);
+    } finally {
+      await board.close();
+    }
+  });
+});
+
+describe('/metrics of budgets', () => {
+  it('gauges each budget’s limit, spent, reserved and remaining dollars in its current window', async () => {
+    const prefix = uniquePrefix();
+    const store = new Store(fx.redis, prefix);
+    await store.budgets.set({ name: 'docs', period: 'day', limitUsd: 10, mode: 'hold', alertAt: 0.8 });
+    await store.budgets.set({
+      name: 'tenant',
+      period: 'month',
+      limitUsd: 100,
+      partition: 'acme',
+      mode: 'refuse',
+      alertAt: 0.8,
+    });
+    await store.records.enqueue([item('a', { est: 2_000_000_000 })], { now: T0 });
+    await store.submissions.open({
+      id: 's1',
+      partition: 'default',
+      reason: 'size',
+      owner: 't',
+      leaseMs: 1000,
+      now: T0,
+    });
+    await store.submissions.claim('g-default', 's1', 10, 1e9, T0);
+    const board = await startBoard(fx.redis, prefix);
+    try {
+      const m = parse(await (await fetch(`${board.url}/metrics`)).text());
+      const of = (what: string, budget: string, mode: string) =>
+        m.get(`nightshift_budget_${what}_dollars{budget="${budget}",mode="${mode}"}`);
+      expect(of('limit', 'docs/day', 'hold')).toBe(10);
+      expect(of('reserved', 'docs/day', 'hold')).toBe(2);
+      expect(of('spent', 'docs/day', 'hold')).toBe(0);
+      expect(of('remaining', 'docs/day', 'hold')).toBe(8);
+      expect(of('remaining', 'tenant/month', 'refuse')).toBe(100);
     } finally {
       await board.close();
     }

@@ -262,6 +262,72 @@ describe('the JSON endpoints', () => {
     }
   });
 
+  it('/api/budgets answers each budget with spent, reserved and remaining; the page draws their bars', async () => {
+    const prefix = uniquePrefix();
+    const store = new Store(fx.redis, prefix);
+    const b = await startBoard(fx.redis, prefix);
+    try {
+      expect(await getJson(`${b.url}/api/budgets`)).toEqual([]);
+      expect(await (await fetch(`${b.url}/`)).text()).toContain('No budgets.');
+      await store.budgets.set({
+        name: 'docs',
+        period: 'day',
+        limitUsd: 5,
+        feature: 'classify-docs',
+        mode: 'hold',
+        alertAt: 0.5,
+      });
+      await store.records.enqueue([item('a', { est: 3_000_000_000 }), item('b', { est: 1_000_000_000 })], {
+        now: T0,
+      });
+      await store.submissions.open({
+        id: 's1',
+        partition: 'default',
+        reason: 'size',
+        owner: 't',
+        leaseMs: 1000,
+        now: T0,
+      });
+      await store.submissions.claim('g-default', 's1', 10, 1e9, T0);
+      const price = DEFAULT_PRICES['claude-haiku-4-5']!;
+      const cost = (1_000 * price.input + 100 * price.output) / 1e6 / 2;
+      const success = buildSuccess({
+        customId: 'b',
+        feature: 'classify-docs',
+        metadata: null,
+        model: 'claude-haiku-4-5',
+        message: message('claude-haiku-4-5', 1_000, 100),
+        mode: 'batch',
+        batchId: 'msgbatch_b',
+        attempt: 1,
+        prices: DEFAULT_PRICES,
+        now: T0,
+      });
+      await store.outcomes.apply([success.item], T0);
+      const [docs] = await getJson<
+        { id: string; reserved: number; spent: number; remaining: number; window: string }[]
+      >(`${b.url}/api/budgets`);
+      expect(docs).toMatchObject({
+        id: 'docs/day',
+        window: '2026-11-20',
+        reserved: 3,
+        limitUsd: 5,
+        mode: 'hold',
+      });
+      expect(docs!.spent).toBeCloseTo(cost, 9);
+      expect(docs!.remaining).toBeCloseTo(5 - 3 - cost, 9);
+      const page = await (await fetch(`${b.url}/`)).text();
+      const row = /<tr class="([^"]*)" data-budget="docs\/day">[\s\S]*?<\/tr>/.exec(page);
+      // 3 reserved + spent of 5 is past the 50 % alert: the row is amber
+      expect(row?.[1]).toBe('row-warn');
+      expect(row?.[0]).toContain('class="bar bar-reserved"');
+      expect(row?.[0]).toContain('$3.00');
+      expect((await getJson<Overview>(`${b.url}/api/overview`)).budgets).toHaveLength(1);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('answers 404 as JSON for unknown paths', async () => {
     const res = await get('/api/nope');
     expect(res.status).toBe(404);

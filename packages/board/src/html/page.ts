@@ -1,5 +1,5 @@
 import { html, type Raw, raw } from './format.js';
-import { costsPanel, deadLettersPanel, requestsPanel } from './panels-data.js';
+import { budgetsPanel, costsPanel, deadLettersPanel, requestsPanel } from './panels-data.js';
 import {
   alertsPanel,
   batchesPanel,
@@ -27,6 +27,7 @@ const FRAGMENTS: Record<string, (v: View) => Raw> = {
   batches: batchesPanel,
   flushes: flushesPanel,
   costs: costsPanel,
+  budgets: budgetsPanel,
   'dead-letters': deadLettersPanel,
   requests: requestsPanel,
   webhooks: webhooksPanel,
@@ -74,11 +75,12 @@ export function renderPage(view: View, nonce: string, notice: string): string {
     ${card('flushes', 'Latest flushes', flushesPanel(view))}
   </div>
   ${card('costs', 'Cost and savings', costsPanel(view))}
+  ${card('budgets', 'Budgets', budgetsPanel(view))}
   ${card('requests', 'Queued requests', requestsPanel(view))}
   ${card('webhooks', 'Webhooks', webhooksPanel(view))}
   ${registerForm(view)}
 </main>
-<footer>Refreshes every 5 s. Times in UTC. JSON: /api/overview · /api/batches · /api/costs?days=7 · /api/dead-letters · /api/requests · /api/webhooks</footer>
+<footer>Refreshes every 5 s. Times in UTC. JSON: /api/overview · /api/batches · /api/costs?days=7 · /api/budgets · /api/dead-letters · /api/requests · /api/webhooks</footer>
 <script nonce="${nonce}">${raw(SCRIPT)}</script>
 </body></html>`}`;
 }

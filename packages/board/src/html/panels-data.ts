@@ -1,3 +1,4 @@
+import type { BudgetUsage } from '@nightshift/store';
 import { COST_WINDOWS, type CostLine, costLines } from '../costs.js';
 import { chartLegend, costChart, dailyChart } from './chart.js';
 import { duration, html, int, type Raw, usd, utc } from './format.js';
@@ -48,6 +49,44 @@ export function costsPanel({ o, days }: View): Raw {
       <div>${costChart(costLines(c, 'feature'), 'Per feature')}${costTable(costLines(c, 'feature'), 'feature', 'costs-feature')}</div>
       <div>${costChart(costLines(c, 'model'), 'Per model')}${costTable(costLines(c, 'model'), 'model', 'costs-model')}</div>
     </div>`;
+}
+
+const BUDGET_BAR = 240;
+
+/** One budget's bar: spent, then reserved, then what remains, out of its limit (inline SVG). */
+function budgetBar(b: BudgetUsage): Raw {
+  const scale = Math.max(b.limitUsd, b.spent + b.reserved, 1e-12);
+  const wSpent = (b.spent / scale) * BUDGET_BAR;
+  const wReserved = (b.reserved / scale) * BUDGET_BAR;
+  return html`<svg class="budget-bar" viewBox="0 0 ${BUDGET_BAR} 12" width="${BUDGET_BAR}" height="12" role="img"
+    aria-label="${usd(b.spent)} spent, ${usd(b.reserved)} reserved, ${usd(b.remaining)} remaining of ${usd(b.limitUsd)}">
+    <rect class="bar bar-left" x="0" y="0" width="${BUDGET_BAR}" height="12" rx="2"></rect>
+    <rect class="bar bar-paid" x="0" y="0" width="${wSpent.toFixed(1)}" height="12"></rect>
+    <rect class="bar bar-reserved" x="${wSpent.toFixed(1)}" y="0" width="${wReserved.toFixed(1)}" height="12"></rect>
+  </svg>`;
+}
+
+/** Spend budgets: per budget its window's bar of spent, reserved and remaining (ARCHITECTURE.md "Budgets"). */
+export function budgetsPanel({ o }: View): Raw {
+  if (o.budgets.length === 0)
+    return html`<p class="empty">No budgets. <span class="mono">nightshift budget set &lt;feature&gt; 50/day</span> adds one.</p>`;
+  return html`<div class="legend">
+      <span><i class="swatch swatch-paid"></i>spent (settled)</span>
+      <span><i class="swatch swatch-reserved"></i>reserved (submitted, not final)</span>
+      <span><i class="swatch swatch-left"></i>remaining</span>
+    </div>
+    <table class="grid" data-testid="budgets">
+    <thead><tr><th>budget</th><th>scope</th><th>mode</th><th></th><th class="num">spent</th><th class="num">reserved</th><th class="num">remaining</th><th class="num">limit</th><th>resets</th></tr></thead>
+    <tbody>${o.budgets.map((b) => {
+      const used = b.limitUsd > 0 ? (b.spent + b.reserved) / b.limitUsd : 1;
+      const cls = used >= 1 ? 'row-bad' : used >= b.alertAt ? 'row-warn' : '';
+      const scope = [b.feature ? `feature ${b.feature}` : '', b.partition ? `partition ${b.partition}` : '']
+        .filter(Boolean)
+        .join(', ');
+      return html`<tr class="${cls}" data-budget="${b.id}"><td class="mono">${b.id}</td><td>${scope || 'every request'}</td><td>${b.mode}</td>
+        <td>${budgetBar(b)}</td><td class="num">${usd(b.spent)}</td><td class="num">${usd(b.reserved)}</td>
+        <td class="num">${usd(b.remaining)}</td><td class="num">${usd(b.limitUsd)}</td><td title="${utc(b.resetsAt)}">in ${duration(b.resetsAt - o.now)}</td></tr>`;
+    })}</tbody></table>`;
 }
 
 /** Dead letters with Retry (one) and Retry all. */

@@ -32,7 +32,7 @@ section.card h3{font-size:13px;margin:14px 0 6px;color:var(--muted);text-transfo
 .grid thead th{font-size:12px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.04em}
 .grid.compact td,.grid.compact th{padding:4px 8px}
 .grid td.num,.grid th.num{text-align:right;font-variant-numeric:tabular-nums}
-.row-bad{background:var(--bad-bg)}
+.row-bad{background:var(--bad-bg)}.row-warn{background:var(--warn-bg)}
 .mono{font-family:var(--mono);font-size:12.5px;word-break:break-all}
 .small{font-size:12px}.muted{color:var(--muted)}
 .good{color:var(--ok)}.bad{color:var(--bad);font-weight:600}.warn{color:var(--warn);font-weight:600}
@@ -59,11 +59,11 @@ form.action{display:inline;margin:0}
 .two-col{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:20px}
 .chart{margin:6px 0 10px}.chart figcaption{font-size:12px;color:var(--muted)}
 .chart svg{display:block;max-width:640px}.chart-daily svg{max-width:none}.axis{stroke:var(--line);stroke-width:1}
-.bar-list{fill:var(--list)}.bar-paid{fill:var(--paid)}
+.bar-list{fill:var(--list)}.bar-paid{fill:var(--paid)}.bar-reserved{fill:var(--warn)}.bar-left{fill:var(--line)}
 .chart-label{font-size:12px;fill:var(--ink)}.chart-amount{font-size:11px;fill:var(--muted)}.chart-amount.paid{fill:var(--paid);font-weight:600}
 .legend{display:flex;gap:18px;font-size:12px;color:var(--muted);margin:4px 0}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-2px}
-.swatch-list{background:var(--list)}.swatch-paid{background:var(--paid)}
+.swatch-list{background:var(--list)}.swatch-paid{background:var(--paid)}.swatch-reserved{background:var(--warn)}.swatch-left{background:var(--line)}
 .stale-data header.top{background:#7a1d22}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:10px}
 code{font-family:var(--mono);font-size:12.5px}
