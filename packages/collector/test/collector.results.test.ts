@@ -1,5 +1,5 @@
 import type { DeadLetterPayload, ResultJobData, ResultPayload } from '@nightshift/shared';
-import { createRedis } from '@nightshift/store';
+import { createRedis, WebhookEndpoints } from '@nightshift/store';
 import { useRedis } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import type { CollectorEvents } from '../src/index.js';
@@ -218,5 +218,31 @@ describe('a collector that collects many batches', () => {
       await w.close();
       await emu.close();
     }
+  });
+});
+
+describe('when a result job is added', () => {
+  it('is removed once completed, unless an endpoint subscribes to request.succeeded (kept a day)', async () => {
+    await withWorld(fx.redis, async (w) => {
+      const first = await w.seedMany(2, 'plain-');
+      const c = await w.collector();
+      await w.expectAllSucceeded(first.batch.id, 2);
+      expect((await w.resultJobs()).map((j) => j.opts.removeOnComplete)).toEqual([true]);
+      await c.close();
+
+      // The webhook's text is read from the job: while an endpoint wants it, the job stays a day.
+      await new WebhookEndpoints(w.store).register({
+        name: 'svc',
+        url: 'https://example.com/hook',
+        events: ['request.succeeded'],
+      });
+      const second = await w.seedMany(2, 'hooked-', { subId: 's2' });
+      await w.collector();
+      expect((await w.waitCollected(second.batch.id)).state).toBe('collected');
+      const kept = (await w.resultJobs()).filter((j) =>
+        (j.data as ResultJobData).results.some((r) => r.customId.startsWith('hooked-')),
+      );
+      expect(kept.map((j) => j.opts.removeOnComplete)).toEqual([{ age: 86_400 }]);
+    });
   });
 });
