@@ -1,7 +1,16 @@
-import { jobIds } from '@nightshift/shared';
-import { addDeadLetters, createRedis, openQueue, STORE_LAYOUT, Store } from '@nightshift/store';
+import { createResultWorker } from '@nightshift/producer';
+import { jobIds, type ResultJobData } from '@nightshift/shared';
+import {
+  addDeadLetters,
+  createRedis,
+  deliverResults,
+  openQueue,
+  STORE_LAYOUT,
+  Store,
+  WebhookEndpoints,
+} from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
-import { queuedItem, useRedis } from '@nightshift/testing';
+import { queuedItem, useRedis, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
 
@@ -124,6 +133,42 @@ describe('nightshift CLI', () => {
     expect((await cli(['migrate'], prefix)).out).toBe(
       `The store is at layout ${STORE_LAYOUT} already: nothing to migrate.`,
     );
+  });
+
+  it('migrate run again a day later removes the result jobs its first run kept for webhooks', async () => {
+    const { prefix, store } = await seed();
+    await new WebhookEndpoints(store).register({
+      name: 'svc',
+      url: 'https://example.com/hook',
+      events: ['request.succeeded'],
+    });
+    // A result job handed over and kept completed for the webhooks, on a store of layout 1.
+    const results = openQueue<ResultJobData>('results', fx.redis, prefix);
+    const result = { customId: 'gone', feature: 'docs', metadata: {}, outcome: 'succeeded', attempt: 1 };
+    await deliverResults(results, [{ id: 'res-b-1', results: [result] as never }], { keepCompleted: true });
+    const worker = createResultWorker({ connection: fx.redis, prefix, handler: () => {} });
+    try {
+      await waitFor(async () => (await results.getJobState('res-b-1')) === 'completed', {
+        what: 'the result job completed',
+      });
+    } finally {
+      await worker.close();
+    }
+    await fx.redis.del(rawStore(store).keys.layout);
+    expect((await cli(['migrate'], prefix)).out).toContain(
+      '1 result jobs finished in the last day were kept for webhook endpoints',
+    );
+    expect(await results.getJobState('res-b-1')).toBe('completed');
+    // The day has passed, as the first run asked: the same command removes the job.
+    await fx.redis.hset(`${prefix}:{results}:res-b-1`, 'finishedOn', Date.now() - 86_400_001);
+    expect((await cli(['migrate'], prefix)).out).toBe(
+      `The store is at layout ${STORE_LAYOUT}: 0 delivered records compacted, 1 completed result jobs removed.`,
+    );
+    expect(await results.getJob('res-b-1')).toBeUndefined();
+    expect((await cli(['migrate'], prefix)).out).toBe(
+      `The store is at layout ${STORE_LAYOUT} already: nothing to migrate.`,
+    );
+    await results.close();
   });
 
   it('batches lists known batches with their counts', async () => {
