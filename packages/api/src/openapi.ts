@@ -41,6 +41,11 @@ const answers = {
     lastError: z.object({ type: z.string(), message: z.string() }).nullable().optional(),
     history: z.array(z.object({}).loose()),
     completedAt: z.number().int().optional(),
+    costUsd: z.number().optional().meta({ description: 'for succeeded: what the result cost' }),
+    compacted: z.literal(true).optional().meta({
+      description:
+        'succeeded and delivered: the record keeps state, attempt, batchId, completedAt and costUsd only (feature, model and partition read empty, enqueuedAt 0)',
+    }),
   }),
   Canceled: z.object({ customId: z.string(), state: z.literal('canceled'), alreadyCanceled: z.boolean() }),
   FeatureProgress: z.object({

@@ -170,6 +170,43 @@ describe('status, cancel, progress and drain marks', () => {
   });
 });
 
+describe('a delivered request (its record compacted)', () => {
+  it('reads its compact status with an unscoped token; a scoped token reads 404 (no feature is kept)', async () => {
+    const { call, tokens, store } = await h.start();
+    const { token } = await tokens.create({ name: 'svc' });
+    const { token: scoped } = await tokens.create({ name: 'digest-only', features: ['digest'] });
+    const { customId } = await (
+      await call('/v1/requests', { method: 'POST', token, json: request('done') })
+    ).json();
+    const success = {
+      cid: customId,
+      action: 'success' as const,
+      mode: 'batch' as const,
+      tokens: { input: 10, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0, output: 2 },
+      costNano: 5000,
+      listNano: 10_000,
+      entry: { attempt: 1, batchId: 'msgbatch_x', outcome: 'succeeded' as const, at: 1 },
+      batchId: 'msgbatch_x',
+      delivery: 'res-msgbatch_x-a',
+    };
+    await store.outcomes.apply([success]);
+    expect(await store.outcomes.delivered('res-msgbatch_x-a', [customId])).toEqual([true]);
+    expect(await (await call(`/v1/requests/${customId}`, { token })).json()).toMatchObject({
+      customId,
+      state: 'succeeded',
+      batchId: 'msgbatch_x',
+      costUsd: 5000 / 1e9,
+      compacted: true,
+      feature: '',
+      partition: '',
+    });
+    expect((await call(`/v1/requests/${customId}`, { token: scoped })).status).toBe(404);
+    // Enqueueing it again is still idempotent through the API.
+    const again = await (await call('/v1/requests', { method: 'POST', token, json: request('done') })).json();
+    expect(again).toMatchObject({ customId, outcome: 'exists', state: 'succeeded' });
+  });
+});
+
 describe('tokens, scopes and the document', () => {
   it('needs a valid token; a scoped one reaches only its features and partitions', async () => {
     const { call, tokens, store } = await h.start();
