@@ -108,8 +108,10 @@ export class Layout {
       const version = Number(raw);
       return { version, recorded: true, migrationAvailable: version < STORE_LAYOUT };
     }
-    // Every store that ever held a request has a stats hash: one of before layout versions.
-    const hasData = (await redis.exists(keys.stats)) === 1;
+    // A store that ever held a request has its feature counts (every enqueue writes them) or its
+    // stats (every commit and apply): one of before layout versions. Stats alone would miss a
+    // store whose requests were only enqueued so far.
+    const hasData = (await redis.exists(keys.stats, keys.featureStats)) > 0;
     return hasData
       ? { version: 1, recorded: false, migrationAvailable: true }
       : { version: STORE_LAYOUT, recorded: false, migrationAvailable: false };

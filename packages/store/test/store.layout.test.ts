@@ -85,6 +85,17 @@ describe('the layout version', () => {
     });
   });
 
+  it('is 1 on a store of before layout versions that holds only queued requests (no stats yet)', async () => {
+    await s.store.records.enqueue([item('a')], { now: T0 });
+    await s.redis.del(s.keys.layout);
+    expect(await s.redis.exists(s.keys.stats)).toBe(0);
+    expect(await new Store(s.redis, s.store.prefix).layout.read()).toEqual({
+      version: 1,
+      recorded: false,
+      migrationAvailable: true,
+    });
+  });
+
   it('of a newer Nightshift is refused before any script writes, naming the fix', async () => {
     await s.redis.hset(s.keys.layout, 'version', String(STORE_LAYOUT + 1));
     const err = await s.store.records.enqueue([item('a')], { now: T0 }).catch((e: unknown) => e);
