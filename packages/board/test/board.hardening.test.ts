@@ -197,8 +197,13 @@ describe("Bull Board's write API on a read-write board", () => {
     ctx = await open({ auth: { user: 'ops', password: 'pw-correct-horse' } });
     results = openQueue('results', fx.redis, ctx.prefix);
     toClose.push(results);
-    // One delivered result job and one whose handler failed for good.
-    await results.add('docs', { results: [] }, { jobId: 'res-done', attempts: 1 });
+    // One delivered result job (kept a day, as while a webhook endpoint wants request.succeeded:
+    // by default a handled result job is removed at once) and one whose handler failed for good.
+    await results.add(
+      'docs',
+      { results: [] },
+      { jobId: 'res-done', attempts: 1, removeOnComplete: { age: 86_400 } },
+    );
     await results.add('docs', { results: [] }, { jobId: 'res-failed', attempts: 1 });
     const connection = (fx.redis as Redis).duplicate({ maxRetriesPerRequest: null });
     const worker = new Worker(
