@@ -234,6 +234,13 @@ describe('nightshift CLI', () => {
     );
     const json = JSON.parse((await cli(['budget', 'list', '--json'], prefix)).out);
     expect(json[0]).toMatchObject({ id: 'docs/day', reserved: 2.5, spent: 0, remaining: 77.5 });
+    expect((await cli(['status'], prefix)).out).toMatch(
+      /Budget docs\/day: \$2\.50 of \$80\.00 \(\$0\.00 spent, \$2\.50 reserved\), resets in /,
+    );
+    expect(JSON.parse((await cli(['status', '--json'], prefix)).out).budgets[0]).toMatchObject({
+      id: 'docs/day',
+      reserved: 2.5,
+    });
     expect((await cli(['budget', 'rm', 'docs'], prefix)).out).toBe('Removed docs/day.');
     expect((await cli(['budget', 'rm', 'docs'], prefix)).code).toBe(1);
     const bad = await cli(['budget', 'set', 'docs', '50/week'], prefix);

@@ -7,13 +7,14 @@ import { ago, duration, table } from '../format.js';
 export async function status(ctx: CliContext): Promise<number> {
   const { store } = ctx;
   const now = Date.now();
-  const [layout, pending, inflightIds, atApi, admission, beats, alerts, circuit, stats, flushes] =
+  const [layout, pending, inflightIds, atApi, admission, budgets, beats, alerts, circuit, stats, flushes] =
     await Promise.all([
       store.layout.read(),
       store.pending.overview(now),
       store.batches.inflightIds(),
       store.admission.inFlight(),
       store.admission.last(),
+      store.budgets.usage(now),
       store.heartbeats.list(),
       store.alerts.list(),
       store.circuit.state(),
@@ -50,6 +51,15 @@ export async function status(ctx: CliContext): Promise<number> {
       cap: admission ? admission.cap : null,
       held: admission ? admission.held : 0,
     },
+    budgets: budgets.map((b) => ({
+      id: b.id,
+      mode: b.mode,
+      limitUsd: b.limitUsd,
+      spent: b.spent,
+      reserved: b.reserved,
+      remaining: b.remaining,
+      resetsAt: b.resetsAt,
+    })),
     lastFlushAt: lastOf('batcher') || null,
     lastPollAt: lastOf('collector') || null,
     processes: beats,
@@ -70,6 +80,13 @@ export async function status(ctx: CliContext): Promise<number> {
   if (inflight.length)
     ctx.out(table(report.batchesInFlight.map((b) => ({ ...b, submittedAt: ago(b.submittedAt, now) }))));
   ctx.out(`At the API: ${admissionLine(report.admission)}`);
+  for (const b of budgets) {
+    const full =
+      b.remaining <= 0 ? (b.mode === 'hold' ? ' — FULL: holding its requests' : ' — FULL: refusing') : '';
+    ctx.out(
+      `Budget ${b.id}: $${(b.spent + b.reserved).toFixed(2)} of $${b.limitUsd.toFixed(2)} ($${b.spent.toFixed(2)} spent, $${b.reserved.toFixed(2)} reserved), resets in ${duration(b.resetsAt - now)}${full}`,
+    );
+  }
   ctx.out(`Last flush: ${ago(report.lastFlushAt, now)}   Last poll: ${ago(report.lastPollAt, now)}`);
   ctx.out(
     `Processes: ${beats.map((b) => `${b.role}@${b.instance} (${ago(b.at, now)})`).join(', ') || 'none seen'}`,
