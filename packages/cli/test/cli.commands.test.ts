@@ -230,7 +230,7 @@ describe('nightshift CLI', () => {
     await store.submissions.claim('g', 's1', 1, 1e9);
     const list = await cli(['budget', 'list'], prefix);
     expect(list.out).toMatch(
-      /docs\/day\s+feature docs\s+refuse\s+\$80\.00\s+\$0\.00\s+\$2\.50\s+\$77\.50\s+3 %/,
+      /docs\/day\s+feature docs\s+refuse\s+\$80\.00\s+\$0\.00\s+\$2\.50\s+\$77\.50\s+\$0\.00\s+3 %/,
     );
     const json = JSON.parse((await cli(['budget', 'list', '--json'], prefix)).out);
     expect(json[0]).toMatchObject({ id: 'docs/day', reserved: 2.5, spent: 0, remaining: 77.5 });

@@ -29,6 +29,8 @@ export interface BudgetUsage extends StoredBudget {
   reserved: number;
   /** Real cost of what succeeded in this window (settled). */
   spent: number;
+  /** Estimates of the requests it covers that are queued, not claimed yet (in no window yet). */
+  queued: number;
   /** limitUsd − reserved − spent, at least 0. */
   remaining: number;
 }
@@ -103,7 +105,7 @@ export class Budgets {
   async usage(now = Date.now()): Promise<BudgetUsage[]> {
     const list = await this.list();
     if (list.length === 0) return [];
-    const use = await this.useNano(list, now);
+    const [use, queued] = await Promise.all([this.useNano(list, now), this.queuedNano(list)]);
     return list.map((b, i) => {
       const [reserved, spent] = use[i]!;
       return {
@@ -112,6 +114,7 @@ export class Budgets {
         resetsAt: budgetWindowEnd(b.period, now),
         reserved: fromNano(reserved),
         spent: fromNano(spent),
+        queued: fromNano(queued[i]!),
         remaining: Math.max(0, fromNano(toNano(b.limitUsd) - reserved - spent)),
       };
     });
@@ -119,21 +122,23 @@ export class Budgets {
 
   /**
    * What enqueue must refuse, or null (one read of the budgets; no budget, no further read). A
-   * `refuse` budget refuses the whole call when its reserved + spent + the call's estimates pass
-   * the limit. A `hold` budget that would pass it refuses only the requests whose deadline falls
-   * before its window resets plus the 24 h a batch may take: held, they could not make it.
-   * Advisory against concurrent enqueues: the claim enforces the limit either way.
+   * `refuse` budget refuses the whole call when its reserved + spent + the estimates of the queued
+   * requests it covers + the call's estimates pass the limit. A `hold` budget that would pass it
+   * refuses only the requests whose deadline falls before its window resets plus the 24 h a batch
+   * may take: held, they could not make it. Advisory against concurrent enqueues (two calls may
+   * both pass it): the claim enforces the limit either way.
    */
   async check(items: BudgetCheckItem[], now = Date.now()): Promise<BudgetRefusal | null> {
     if (items.length === 0) return null;
     const list = await this.list();
     if (list.length === 0) return null;
-    const use = await this.useNano(list, now);
+    const [use, queuedOf] = await Promise.all([this.useNano(list, now), this.queuedNano(list)]);
     for (let i = 0; i < list.length; i++) {
       const b = list[i]!;
       const covered = items.filter((it) => budgetCovers(b, it.feature, it.partition));
       if (covered.length === 0) continue;
       const [reserved, spent] = use[i]!;
+      const queued = queuedOf[i]!;
       const limit = toNano(b.limitUsd);
       const resetsAt = budgetWindowEnd(b.period, now);
       const late =
@@ -141,8 +146,8 @@ export class Budgets {
           ? covered
           : covered.filter((it) => it.deadline !== null && it.deadline < resetsAt + BATCH_WINDOW_MS);
       const want = late.reduce((n, it) => n + it.est, 0);
-      if (late.length === 0 || reserved + spent + want <= limit) continue;
-      const state = `${usd(reserved)} reserved + ${usd(spent)} spent of ${usd(limit)} this ${b.period}`;
+      if (late.length === 0 || reserved + spent + queued + want <= limit) continue;
+      const state = `${usd(reserved)} reserved + ${usd(spent)} spent + ${usd(queued)} queued of ${usd(limit)} this ${b.period}`;
       const detail =
         b.mode === 'refuse'
           ? `${covered.length} request(s) estimated at ${usd(want)} would pass it (${state}; mode refuse).`
@@ -151,6 +156,18 @@ export class Budgets {
       return { budget: b.id, customIds: late.map((it) => it.cid), detail };
     }
     return null;
+  }
+
+  /** Nano-dollars of queued requests each budget covers (queued-est, kept by _pending.lua). */
+  private async queuedNano(list: StoredBudget[]): Promise<number[]> {
+    const h = await this.core.redis.hgetall(this.core.keys.queuedEst);
+    const pairs = Object.entries(h).map(([k, v]) => {
+      const at = k.lastIndexOf('|');
+      return { feature: k.slice(0, at), partition: k.slice(at + 1), nano: Number(v) };
+    });
+    return list.map((b) =>
+      pairs.reduce((n, p) => n + (budgetCovers(b, p.feature, p.partition) ? p.nano : 0), 0),
+    );
   }
 
   /** [reserved, spent] nano-dollars of each budget's current window. */

@@ -89,6 +89,11 @@ export function storeKeys(prefix: string = DEFAULT_PREFIX) {
      * (`yyyy-mm-dd` or `yyyy-mm`): written by claim.lua, release.lua and apply.lua.
      */
     budgetUse: `${base}:budget-use`,
+    /**
+     * HASH `<feature>|<partition>` → the estimates (nano-dollars) of its queued requests, kept by
+     * the pending index's helpers (_pending.lua): what enqueue's budget check counts as promised.
+     */
+    queuedEst: `${base}:queued-est`,
     /** STRING: the batcher's flush lock (token, PX lease): one flush at a time across processes. */
     flushLock: `${base}:flush-lock`,
     /**

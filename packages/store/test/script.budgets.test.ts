@@ -93,6 +93,39 @@ describe('apply.lua and release.lua with budgets', () => {
   });
 });
 
+describe('queued-est (_pending.lua): the estimates of queued requests per feature and partition', () => {
+  const queued = () => s.hash(s.keys.queuedEst);
+  it('follows every way into and out of the queue', async () => {
+    await s.store.records.enqueue(
+      [
+        item('a', { est: 1000 }),
+        item('b', { est: 2000 }),
+        item('c', { est: 4000, partition: 'p2', group: 'g2' }),
+      ],
+      { now: T0 },
+    );
+    expect(await queued()).toEqual({ 'classify|default': '3000', 'classify|p2': '4000' });
+    // the same request again changes nothing; a replace swaps its estimate
+    await s.store.records.enqueue([item('a', { est: 1000 })], { now: T0 });
+    await s.store.records.enqueue([item('a', { est: 1500, phash: 'other' })], { now: T0, replace: true });
+    expect((await queued())['classify|default']).toBe('3500');
+    // claimed: out of the queue
+    await s.openSubmission('sub1');
+    await s.store.submissions.claim('g1', 'sub1', 10, 1e9, T0);
+    expect((await queued())['classify|default']).toBe('0');
+    // requeued and released: back
+    await s.store.outcomes.apply([requeue('a', 'sub1', T0)], T0);
+    expect((await queued())['classify|default']).toBe('1500');
+    await s.store.submissions.release('sub1', { now: T0 });
+    expect((await queued())['classify|default']).toBe('3500');
+    // canceled and a success of a queued request: out
+    await s.store.records.cancel(['a'], T0);
+    await s.store.outcomes.apply([success('b')], T0);
+    expect((await queued())['classify|default']).toBe('0');
+    expect((await queued())['classify|p2']).toBe('4000');
+  });
+});
+
 describe('store.budgets', () => {
   it('lists, syncs from a file, removes, and reports usage in dollars', async () => {
     await budget('cls', 10_000);
@@ -108,8 +141,16 @@ describe('store.budgets', () => {
       'docs/month:file:60',
     ]);
     await s.claimed('sub1', [item('a', { est: 3000 })]);
+    await s.store.records.enqueue([item('q', { est: 500 })], { now: T0 });
     const [cls] = await s.store.budgets.usage(T0);
-    expect(cls).toMatchObject({ id: 'cls/day', window: DAY, reserved: 3e-6, spent: 0, remaining: 7e-6 });
+    expect(cls).toMatchObject({
+      id: 'cls/day',
+      window: DAY,
+      reserved: 3e-6,
+      spent: 0,
+      queued: 5e-7,
+      remaining: 7e-6,
+    });
     expect(cls!.resetsAt).toBe(Date.UTC(2023, 10, 15));
     expect(await s.store.budgets.remove('docs')).toEqual(['docs/month']);
     expect(await s.store.budgets.remove('nope')).toEqual([]);
@@ -120,6 +161,10 @@ describe('store.budgets', () => {
     await s.claimed('sub1', [item('a', { est: 6000 })]);
     const it1 = { cid: 'x', feature: 'classify', partition: 'default', est: 3000, deadline: null };
     expect(await s.store.budgets.check([it1], T0)).toBeNull();
+    // what is queued counts as promised: 6000 reserved + 2000 queued + 3000 > 10000
+    await s.store.records.enqueue([item('q', { est: 2000 })], { now: T0 });
+    expect(await s.store.budgets.check([it1], T0)).toMatchObject({ budget: 'cls/day', customIds: ['x'] });
+    await s.store.records.cancel(['q'], T0);
     const refusal = await s.store.budgets.check([it1, { ...it1, cid: 'y' }], T0);
     expect(refusal).toMatchObject({ budget: 'cls/day', customIds: ['x', 'y'] });
     expect(refusal!.detail).toMatch(/mode refuse/);

@@ -76,7 +76,7 @@ export function budgetsPanel({ o }: View): Raw {
       <span><i class="swatch swatch-left"></i>remaining</span>
     </div>
     <table class="grid" data-testid="budgets">
-    <thead><tr><th>budget</th><th>scope</th><th>mode</th><th></th><th class="num">spent</th><th class="num">reserved</th><th class="num">remaining</th><th class="num">limit</th><th>resets</th></tr></thead>
+    <thead><tr><th>budget</th><th>scope</th><th>mode</th><th></th><th class="num">spent</th><th class="num">reserved</th><th class="num">remaining</th><th class="num">limit</th><th class="num" title="estimates of its queued requests, not claimed yet">queued</th><th>resets</th></tr></thead>
     <tbody>${o.budgets.map((b) => {
       const used = b.limitUsd > 0 ? (b.spent + b.reserved) / b.limitUsd : 1;
       const cls = used >= 1 ? 'row-bad' : used >= b.alertAt ? 'row-warn' : '';
@@ -85,7 +85,7 @@ export function budgetsPanel({ o }: View): Raw {
         .join(', ');
       return html`<tr class="${cls}" data-budget="${b.id}"><td class="mono">${b.id}</td><td>${scope || 'every request'}</td><td>${b.mode}</td>
         <td>${budgetBar(b)}</td><td class="num">${usd(b.spent)}</td><td class="num">${usd(b.reserved)}</td>
-        <td class="num">${usd(b.remaining)}</td><td class="num">${usd(b.limitUsd)}</td><td title="${utc(b.resetsAt)}">in ${duration(b.resetsAt - o.now)}</td></tr>`;
+        <td class="num">${usd(b.remaining)}</td><td class="num">${usd(b.limitUsd)}</td><td class="num muted">${usd(b.queued)}</td><td title="${utc(b.resetsAt)}">in ${duration(b.resetsAt - o.now)}</td></tr>`;
     })}</tbody></table>`;
 }
 

@@ -63,6 +63,7 @@ export async function budget(ctx: CliContext, args: string[], flags: BudgetFlags
         spent: usd(u.spent),
         reserved: usd(u.reserved),
         remaining: usd(u.remaining),
+        queued: usd(u.queued),
         used: u.limitUsd > 0 ? `${Math.round(((u.spent + u.reserved) / u.limitUsd) * 100)} %` : '-',
         resets: new Date(u.resetsAt).toISOString().slice(0, 16).replace('T', ' '),
         source: u.source,

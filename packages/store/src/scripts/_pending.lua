@@ -1,8 +1,18 @@
 -- Shared helpers, prepended to every script that touches the pending index.
 -- The pending index: pending:<group> ZSET (cid → ready-at), groups ZSET (group → oldest ready-at),
--- group-partition HASH, partition-count / partition-bytes HASH, deadlines ZSET.
+-- group-partition HASH, partition-count / partition-bytes HASH, deadlines ZSET, and queued-est HASH
+-- ('<feature>|<partition>' → the estimates of its queued requests, nano-dollars: what enqueue's
+-- budget check counts as already promised; read from the record, which holds feature and est).
+local function queuedEst(base, cid, partition, sign)
+  local feature, est = unpack(redis.call('HMGET', base .. ':rec:' .. cid, 'feature', 'est'))
+  local n = tonumber(est) or 0
+  if n ~= 0 then
+    redis.call('HINCRBY', base .. ':queued-est', (feature or '') .. '|' .. partition, string.format('%d', sign * n))
+  end
+end
+
 local function pendingAdd(base, cid, group, partition, bytes, ready, deadline)
-  redis.call('ZADD', base .. ':pending:' .. group, ready, cid)
+  if redis.call('ZADD', base .. ':pending:' .. group, ready, cid) == 1 then queuedEst(base, cid, partition, 1) end
   redis.call('ZADD', base .. ':groups', 'LT', ready, group)
   redis.call('HSET', base .. ':group-partition', group, partition)
   redis.call('HINCRBY', base .. ':partition-count', partition, 1)
@@ -34,6 +44,7 @@ local function pendingRemove(base, cid, group, partition, bytes)
   redis.call('ZREM', base .. ':deadlines', cid)
   redis.call('ZREM', base .. ':delayed', cid)
   if removed == 1 then
+    queuedEst(base, cid, partition, -1)
     redis.call('HINCRBY', base .. ':partition-count', partition, -1)
     redis.call('HINCRBY', base .. ':partition-bytes', partition, -bytes)
     groupRescore(base, group)

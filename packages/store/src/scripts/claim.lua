@@ -36,6 +36,7 @@ local partition = redis.call('HGET', base .. ':group-partition', group) or ''
 local ids = redis.call('ZRANGEBYSCORE', pk, '-inf', now, 'LIMIT', 0, maxCount)
 local out = { 0, 0 }
 local taken, takenBytes, held = 0, 0, 0
+local takenEst = {} -- feature → estimates taken out of the queue (queued-est, _pending.lua)
 for _, cid in ipairs(ids) do
   local rk = base .. ':rec:' .. cid
   local state, bytes, inlineParams, feature, est = unpack(redis.call('HMGET', rk, 'state', 'bytes',
@@ -63,6 +64,7 @@ for _, cid in ipairs(ids) do
     out[#out + 1] = redis.call('GET', base .. ':params:' .. cid) or inlineParams
     taken = taken + 1
     takenBytes = takenBytes + size
+    takenEst[feature or ''] = (takenEst[feature or ''] or 0) + (tonumber(est) or 0)
   end
 end
 if taken > 0 then
@@ -70,6 +72,11 @@ if taken > 0 then
   redis.call('HINCRBY', base .. ':partition-bytes', partition, -takenBytes)
   redis.call('HINCRBY', sk, 'count', taken)
   redis.call('HINCRBY', sk, 'bytes', takenBytes)
+  for f, sum in pairs(takenEst) do
+    if sum ~= 0 then
+      redis.call('HINCRBY', base .. ':queued-est', f .. '|' .. partition, string.format('%d', -sum))
+    end
+  end
 end
 groupRescore(base, group)
 budgetFlush(base)
