@@ -20,16 +20,15 @@ export async function checkBudgetAlerts(ctx: FlushContext, now: number): Promise
       u.mode === 'hold'
         ? `requests past it stay queued until ${new Date(u.resetsAt).toISOString()} or the limit is raised`
         : 'enqueue refuses what would pass it';
-    await store.alerts.raise(
-      {
-        code: 'budget',
-        budget: u.id,
-        message:
-          `budget ${u.id}: ${usd(used)} of ${usd(u.limitUsd)} used (${usd(u.spent)} spent, ${usd(u.reserved)} reserved), ` +
-          `${Math.round(fraction * 100)} % ≥ its ${Math.round(u.alertAt * 100)} % alert; mode ${u.mode}: ${atLimit}.`,
-      },
-      now,
-    );
+    const alert = {
+      code: 'budget' as const,
+      budget: u.id,
+      message:
+        `budget ${u.id}: ${usd(used)} of ${usd(u.limitUsd)} used (${usd(u.spent)} spent, ${usd(u.reserved)} reserved), ` +
+        `${Math.round(fraction * 100)} % ≥ its ${Math.round(u.alertAt * 100)} % alert; mode ${u.mode}: ${atLimit}.`,
+    };
+    // Logged once, when raised; refreshed silently while it holds.
+    if (await store.alerts.raise(alert, now)) ctx.log.warn({ alert }, `alert: ${alert.message}`);
   }
   for (const a of await store.alerts.list()) {
     if (a.code === 'budget' && a.budget && !live.has(a.budget)) await store.alerts.clear('budget', a.budget);
