@@ -88,7 +88,8 @@ export interface MigrationReport {
   keptForWebhooks: number;
 }
 
-const PAGE = 100;
+// Result jobs read at a time: each holds up to `resultsPerJob` messages (a few MB at most per page).
+const PAGE = 10;
 const DAY_MS = 86_400_000;
 
 /** The store's layout version: read, checked once per process, migrated. */

@@ -46,22 +46,26 @@ const payload = (customId: string) => ({
  * and completed by a consumer that did not compact (the result worker before compaction), the
  * job kept as `removeOnComplete` then kept it, and no layout key.
  */
-async function layoutOneData(store: Store, jobId: string, cids: string[]) {
+async function layoutOneData(store: Store, jobs: [jobId: string, cids: string[]][]) {
+  const all = jobs.flatMap(([, cids]) => cids);
   await store.records.enqueue(
-    cids.map((c) => item(c)),
+    all.map((c) => item(c)),
     { now: T0 },
   );
   await store.outcomes.apply(
-    cids.map((c) => success(c, { delivery: jobId })),
+    jobs.flatMap(([jobId, cids]) => cids.map((c) => success(c, { delivery: jobId }))),
     T0 + 10,
   );
   const results = openQueue<ResultJobData>('results', s.redis, store.prefix);
-  await deliverResults(results, [{ id: jobId, results: cids.map(payload) as never }], {
-    keepCompleted: true,
-  });
+  await deliverResults(
+    results,
+    jobs.map(([id, cids]) => ({ id, results: cids.map(payload) as never })),
+    { keepCompleted: true },
+  );
   const connection = createRedis({ url: s.url });
   const worker = new Worker(results.name, async () => 'handled', { connection, prefix: store.prefix });
-  await new Promise<void>((resolve) => worker.on('completed', () => resolve()));
+  let left = jobs.length;
+  await new Promise<void>((resolve) => worker.on('completed', () => --left === 0 && resolve()));
   await worker.close();
   await connection.quit();
   await results.close();
@@ -124,7 +128,7 @@ describe('the layout version', () => {
 describe('migrate from layout 1', () => {
   it('compacts the delivered records of every completed result job, removes the jobs and records the layout', async () => {
     const cids = ['a', 'b', 'c'];
-    await layoutOneData(s.store, 'res-b1-1', cids);
+    await layoutOneData(s.store, [['res-b1-1', cids]]);
     // A request whose result job has not run yet stays whole: it was not delivered.
     await s.store.records.enqueue([item('w')], { now: T0 });
     await s.store.outcomes.apply([success('w', { delivery: 'res-b1-2' })], T0 + 10);
@@ -161,8 +165,22 @@ describe('migrate from layout 1', () => {
     await results.close();
   });
 
+  it('reads the completed jobs page by page (more than one page, removed as it goes)', async () => {
+    const jobs = Array.from({ length: 23 }, (_, j): [string, string[]] => [
+      `res-b${j}-1`,
+      [`r${j}a`, `r${j}b`],
+    ]);
+    await layoutOneData(s.store, jobs);
+    const report = await s.store.layout.migrate();
+    expect(report).toMatchObject({ resultJobs: 23, compacted: 46, removedJobs: 23, keptForWebhooks: 0 });
+    const results = openQueue('results', s.redis, s.store.prefix);
+    expect(await results.getJobCounts('completed')).toEqual({ completed: 0 });
+    await results.close();
+    for (const [, cids] of jobs) for (const c of cids) expect(await compacted(c)).toBe(true);
+  });
+
   it('keeps result jobs of the last day while a webhook endpoint wants request.succeeded', async () => {
-    await layoutOneData(s.store, 'res-b1-1', ['a']);
+    await layoutOneData(s.store, [['res-b1-1', ['a']]]);
     await new WebhookEndpoints(s.store).register({
       name: 'svc',
       url: 'https://example.com/hook',

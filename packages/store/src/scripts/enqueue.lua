@@ -55,7 +55,7 @@ for i = 0, n - 1 do
     redis.call('ZREM', base .. ':final', cid)
     write = true
     out[#out + 1] = 'replaced'
-  elseif curPhash == phash or (#curPhash == 24 and string.sub(phash, 1, 24) == curPhash) then
+  elseif curPhash == phash or (curPhash and #curPhash == 24 and string.sub(phash, 1, 24) == curPhash) then
     out[#out + 1] = 'exists:' .. curState
   elseif replace == '1' and curState == 'queued' then
     pendingRemove(base, cid, curGroup, curPartition, tonumber(curBytes))
