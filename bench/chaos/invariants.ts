@@ -98,7 +98,9 @@ const FAILURES = new Set<AttemptRecord['outcome']>(['errored', 'expired', 'cance
  * 2. no result is delivered twice (what the handler saw);
  * 3. the ledger counts each succeeded result once (results and cost);
  * 4. nothing is stuck: no open submission, nothing in flight, empty pending index;
- * 5. every batch created at the emulator is known to Nightshift and collected.
+ * 5. every batch created at the emulator is known to Nightshift and collected;
+ * 6. budgets: nothing is left reserved, and what they count as spent is the ledger's cost (each
+ *    success settled once, whatever was killed between claim and apply).
  * It also reports duplicates (allowed, counted) and requests over the attempt policy.
  */
 export async function checkInvariants(input: CheckInput): Promise<CheckReport> {
@@ -155,6 +157,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckReport> {
   });
   f.ledger.resultJobsCostNano = resultJobsCost;
   await checkLedger(v, f, store);
+  await checkBudgets(v, f, store);
   await checkDeadLetterJobs(v, store, dead);
   await checkNothingStuck(v, store);
   await checkBatches(v, f, store, input, recs, cids);
@@ -321,6 +324,32 @@ async function checkLedger(v: Violations, f: CheckFigures, store: Store) {
   }
   const stats = await store.stats.all();
   f.unknownCustomIdResults = stats.unknown_custom_ids ?? 0;
+}
+
+/**
+ * Every budget window's reservations, summed, are 0 once drained (none leaked), and its spend is
+ * the ledger's cost (the run's budget covers every request; see runScenario).
+ */
+async function checkBudgets(v: Violations, f: CheckFigures, store: Store) {
+  const budgets = await store.budgets.list();
+  if (budgets.length === 0) return;
+  const use = await rawStore(store).redis.hgetall(rawStore(store).keys.budgetUse);
+  for (const b of budgets) {
+    let reserved = 0;
+    let spent = 0;
+    for (const [field, value] of Object.entries(use)) {
+      if (!field.startsWith(`${b.id}|`)) continue;
+      if (field.endsWith('|r')) reserved += Number(value);
+      else if (field.endsWith('|s')) spent += Number(value);
+    }
+    if (reserved !== 0) v.add('no budget reservation is left once drained', `${b.id} reserved=${reserved}`);
+    if (!b.feature && !b.partition && spent !== f.ledger.costNano) {
+      v.add(
+        'a budget over every request counts the ledger cost as spent',
+        `${b.id} spent=${spent} ledger=${f.ledger.costNano}`,
+      );
+    }
+  }
 }
 
 /** Each dead request has its `dead-<custom_id>-<deaths>` job, carrying the same reason. */

@@ -279,6 +279,9 @@ export async function runScenario(s: Scenario, log: (msg: string) => void = () =
   const run = new ChaosRun(s, { redis, emu }, log);
   try {
     run.injectOutcomes();
+    // A budget over everything, far above the run: every claim reserves in it and every success
+    // settles in it, so the checker can see that no kill or Redis fault leaks a reservation.
+    await run.store.budgets.set({ name: 'chaos', period: 'month', limitUsd: 1e6, mode: 'hold', alertAt: 1 });
     run.fleet.add('batcher', s.batchers);
     run.fleet.add('collector', s.collectors);
     if (s.resultWorkers) run.fleet.add('results', s.resultWorkers);
