@@ -315,6 +315,10 @@ export const SETTINGS = {
     schema: count(16, 1_000),
     doc: 'Webhooks: deliveries in progress at once per `nightshift-webhooks` process.',
   },
+  NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS: {
+    schema: bool(false),
+    doc: 'Webhooks: the webhooks role also consumes `{results}`, for a deployment with no result worker of its own (services using only the HTTP API and webhooks): a result is handed over once its `request.succeeded` deliveries are enqueued, then its text leaves Redis and its record is compacted. Leave off when a service runs `createResultWorker`.',
+  },
 } as const;
 
 type Settings = typeof SETTINGS;

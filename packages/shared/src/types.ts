@@ -87,6 +87,11 @@ export interface RequestRecord {
   reserved: string;
   /** The budget windows it is reserved in, `<budget id>|<window>` joined by ',' ('' when none). */
   budgetWindows: string;
+  /**
+   * '1' when the success wrote a request.succeeded event (an endpoint subscribed): the webhook
+   * role, consuming `{results}`, leaves the record to the dispatcher's fan-out. '' otherwise.
+   */
+  webhookPending: string;
 }
 
 /** One attempt in a request's history. */

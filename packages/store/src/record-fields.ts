@@ -36,6 +36,7 @@ const HASH_FIELD = {
   estimate: 'est',
   reserved: 'bres',
   budgetWindows: 'bwin',
+  webhookPending: 'whp',
 } as const satisfies Record<keyof RequestRecord, string>;
 
 const READABLE = Object.entries(HASH_FIELD) as [keyof RequestRecord, string][];

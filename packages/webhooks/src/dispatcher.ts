@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { type DeliveryJobData, jobIds, type Logger, redactError } from '@nightshift/shared';
 import {
   EventOutbox,
+  isCompacted,
   type OutboxEvent,
   type RedisClient,
   type Store,
@@ -120,8 +121,48 @@ export class Dispatcher {
     }
     for (let i = 0; i < jobs.length; i += ADD_CHUNK)
       await this.deliveries.addBulk(jobs.slice(i, i + ADD_CHUNK));
+    // The deliveries exist (they carry the body): the results are handed over. Before the ack, so
+    // a kill in between fans the events out again (the same job ids: no-ops) and compacts then.
+    if (this.opts.consumeResults) await this.handOver(succeededIn(events, done));
     await this.outbox.ack(done);
     this.metrics.dispatched(done.length);
     if (jobs.length) this.log.debug({ events: done.length, deliveries: jobs.length }, 'events fanned out');
   }
+
+  /**
+   * Compacts the records of requests whose request.succeeded event is fanned out
+   * (`consumeResults`): delivered.lua, guarded by the job each record names now, so the
+   * `{results}` consumer completes and removes that job. A record a repair points at another job
+   * between the read and the script is read again.
+   */
+  private async handOver(cids: string[]) {
+    let todo = cids;
+    for (let round = 0; round < 3 && todo.length; round++) {
+      const recs = await this.store.records.peek(todo, ['state', 'delivery', 'customId']);
+      const byJob = new Map<string, string[]>();
+      todo.forEach((cid, i) => {
+        const rec = recs[i];
+        if (rec?.state !== 'succeeded' || isCompacted(rec) || !rec.delivery) return;
+        byJob.set(rec.delivery, [...(byJob.get(rec.delivery) ?? []), cid]);
+      });
+      const again: string[] = [];
+      for (const [job, list] of byJob) {
+        const compacted = await this.store.outcomes.delivered(job, list);
+        list.forEach((cid, i) => {
+          if (!compacted[i]) again.push(cid);
+        });
+      }
+      todo = again;
+    }
+    if (todo.length)
+      this.log.warn({ customIds: todo.slice(0, 10), count: todo.length }, 'results not handed over');
+  }
+}
+
+/** The custom_ids of the request.succeeded events among those done. */
+function succeededIn(events: OutboxEvent[], done: string[]): string[] {
+  const ids = new Set(done);
+  return events
+    .filter((e) => e.type === 'request.succeeded' && ids.has(e.streamId) && e.fields.c)
+    .map((e) => e.fields.c!);
 }

@@ -49,6 +49,15 @@ export interface WebhooksOptions {
   /** Run the delivery worker. @defaultValue true */
   deliver?: boolean;
   /**
+   * Also consume `{results}`, for a deployment without a result worker (`createResultWorker`) of
+   * its own: the dispatcher compacts a succeeded request's record once its request.succeeded
+   * deliveries are enqueued (they carry the body), and a `{results}` job is completed and removed
+   * once none of its results waits for that. Every webhooks process of a deployment must agree.
+   * Needs `dispatch`. A service's result worker would skip the results handed over this way.
+   * @defaultValue false
+   */
+  consumeResults?: boolean;
+  /**
    * A prom-client registry to register the role's metrics on (`nightshift_webhook_*`,
    * docs/operations.md).
    * @defaultValue undefined (nothing is measured)
@@ -78,6 +87,7 @@ export function resolveWebhooksOptions(o: WebhooksOptions): ResolvedWebhooksOpti
     lockDurationMs: o.lockDurationMs ?? 30_000,
     dispatch: o.dispatch ?? true,
     deliver: o.deliver ?? true,
+    consumeResults: o.consumeResults ?? false,
     now: o.now ?? Date.now,
   };
 }
@@ -92,5 +102,6 @@ export function webhooksOptionsFromEnv(env: Env): Omit<WebhooksOptions, 'connect
     maxTextBytes: env.NIGHTSHIFT_WEBHOOK_MAX_TEXT_BYTES,
     allowPrivate: env.NIGHTSHIFT_WEBHOOK_ALLOW_PRIVATE,
     concurrency: env.NIGHTSHIFT_WEBHOOK_CONCURRENCY,
+    consumeResults: env.NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS,
   };
 }

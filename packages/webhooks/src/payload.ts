@@ -7,7 +7,7 @@ import {
   type WebhookEndpoint,
   type WebhookEnvelope,
 } from '@nightshift/shared';
-import type { OutboxEvent, Store } from '@nightshift/store';
+import { isCompacted, type OutboxEvent, type Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 
 /** Cuts a string at `max` UTF-8 bytes without splitting a character. */
@@ -56,17 +56,23 @@ export class PayloadBuilder {
     return this.jobs.get(jobId) ?? null;
   }
 
-  /** The result of a succeeded request: from the job the event names, else the one its record names now. */
-  private async resultOf(ev: OutboxEvent): Promise<ResultPayload | null> {
+  /**
+   * The result of a succeeded request: from the job the event names, else the one its record names
+   * now; `'gone'` when neither has it and the record is compacted (its result was handed over and
+   * its job is gone: waiting would not bring the text back).
+   */
+  private async resultOf(ev: OutboxEvent): Promise<ResultPayload | null | 'gone'> {
     const cid = ev.fields.c ?? '';
     const named = ev.fields.j || jobIds.result(cid);
     const hit = (await this.resultsOf(named))?.get(cid);
     if (hit) return hit;
     // A repair after a crash delivers through another job and points the record at it.
-    const [rec] = await this.store.records.peek([cid], ['delivery']);
-    if (rec?.delivery && rec.delivery !== named)
-      return (await this.resultsOf(rec.delivery))?.get(cid) ?? null;
-    return null;
+    const [rec] = await this.store.records.peek([cid], ['delivery', 'state', 'customId']);
+    if (rec?.delivery && rec.delivery !== named) {
+      const moved = (await this.resultsOf(rec.delivery))?.get(cid);
+      if (moved) return moved;
+    }
+    return rec && isCompacted(rec) ? 'gone' : null;
   }
 
   async build(ev: OutboxEvent, meta: unknown): Promise<string | 'wait'> {
@@ -76,8 +82,9 @@ export class PayloadBuilder {
     let data: WebhookData[keyof WebhookData];
     switch (ev.type) {
       case 'request.succeeded': {
-        const r = await this.resultOf(ev);
-        if (!r && this.opts.now() - at < this.opts.resultWaitMs) return 'wait';
+        const found = await this.resultOf(ev);
+        if (found === null && this.opts.now() - at < this.opts.resultWaitMs) return 'wait';
+        const r = found === 'gone' ? null : found;
         const text = r ? textOf(r) : null;
         const cut = text === null ? null : cutUtf8(text, this.opts.maxTextBytes);
         data = {

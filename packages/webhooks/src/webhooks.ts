@@ -15,6 +15,7 @@ import { deliveryBackoff, deliveryProcessor } from './deliver.js';
 import { Dispatcher } from './dispatcher.js';
 import { webhookInstruments } from './metrics.js';
 import { resolveWebhooksOptions, type WebhooksOptions } from './options.js';
+import { resultsConsumerHint, startResultsConsumer } from './results-consumer.js';
 
 /** A running webhook role: dispatcher and delivery worker. */
 export interface Webhooks {
@@ -28,6 +29,7 @@ export interface Webhooks {
 
 const DAY_S = 86_400;
 const HEARTBEAT_MS = 15_000;
+const HINT_MS = 10 * 60_000;
 
 /** The dispatcher's own connection: its XREADGROUP blocks, and closing it cuts the wait short. */
 function blockingCopy(conn: RedisClient, log: Logger): RedisClient {
@@ -72,6 +74,12 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     );
     dispatcher.start();
   }
+  const consumer =
+    opts.consumeResults && opts.dispatch
+      ? startResultsConsumer(opts.connection, opts.prefix, store, log, opts)
+      : undefined;
+  if (opts.consumeResults && !opts.dispatch)
+    log.warn('consumeResults needs dispatch: this process does not consume {results}');
   let worker: Worker<DeliveryJobData> | undefined;
   if (opts.deliver) {
     worker = new Worker<DeliveryJobData>(QUEUES.webhooks, deliveryProcessor(store, opts, log, metrics), {
@@ -92,9 +100,22 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     });
   }
   log.info(
-    { dispatch: opts.dispatch, deliver: opts.deliver, concurrency: opts.concurrency },
+    {
+      dispatch: opts.dispatch,
+      deliver: opts.deliver,
+      consumeResults: opts.consumeResults,
+      concurrency: opts.concurrency,
+    },
     'webhooks started',
   );
+  // Results nobody consumes keep their text and full records in Redis: say so, and how to fix it.
+  const hint = () =>
+    resultsConsumerHint(results, opts.consumeResults, opts.now())
+      .then((h) => h && log.warn(h))
+      .catch((err: unknown) => log.debug({ err: redactError(err) }, 'results consumer check failed'));
+  void hint();
+  const hinting = setInterval(hint, HINT_MS);
+  hinting.unref();
   // A heartbeat, like the other roles: `nightshift health webhooks` (container health checks).
   const instance = `${hostname()}-${process.pid}`;
   const beat = () =>
@@ -111,12 +132,13 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     worker,
     close: closeOnce(async () => {
       clearInterval(beating);
+      clearInterval(hinting);
       await dispatcher?.stop();
       // With Redis out of reach (down, or refusing the password) a delivery in progress cannot
       // finish and nothing can be written: stop at once (a job in progress is retried after its
       // lock, the heartbeat ages out) rather than wait for a Redis that may not come back.
       const reachable = opts.connection.status === 'ready';
-      await worker?.close(!reachable);
+      await Promise.all([worker?.close(!reachable), consumer?.close(!reachable)]);
       if (reachable) await store.heartbeats.remove('webhooks', instance).catch(() => {});
       await Promise.all([queue.close(), results.close()]);
     }),

@@ -7,6 +7,7 @@ import {
   deliverResults,
   type EnqueueItem,
   openQueue,
+  resultsWantedByWebhooks,
   type Store,
 } from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
@@ -95,6 +96,9 @@ export async function succeed(
   }
   await store.outcomes.apply(items);
   const queue = openQueue('results', rawStore(store).redis, store.prefix);
-  await deliverResults(queue, [{ id: jobId, results: payloads }]);
+  // As the collector does: kept a day after completion while an endpoint wants request.succeeded.
+  await deliverResults(queue, [{ id: jobId, results: payloads }], {
+    keepCompleted: await resultsWantedByWebhooks(store),
+  });
   await queue.close();
 }

@@ -46,8 +46,9 @@
 --     An unknown action is an error reply (a client bug: the items before it stay applied, without
 --     their ledger and counters).
 --
---   An 'ok' success writes the delivery job id (`dlv`) and its cost (`cost`, the 6th figure) into the
---   record; delivered.lua compacts the record once that job has handed the result over.
+--   An 'ok' success writes the delivery job id (`dlv`), its cost (`cost`, the 6th figure) and
+--   when it wrote a request.succeeded event `whp` = '1' into the record; delivered.lua
+--   compacts the record once that job has handed the result over.
 --
 --   Budgets (_budget.lua): an 'ok' success settles the record's reservation with its real cost
 --   (costNano; without a reservation the cost is spent in the budgets covering it today); an 'ok'
@@ -83,6 +84,10 @@ for i = 0, n - 1 do
       local cost = string.match(figures, '^[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,([^,]*)') or ''
       redis.call('HSET', rk, 'state', 'succeeded', 'done', now, 'upd', now, 'batch', batchId, 'err', '',
         'dlv', delivery, 'cost', cost, 'hist', appendHist(hist, entry))
+      -- A request.succeeded event is written below (an endpoint subscribes): the webhook role
+      -- consuming {results} leaves this record to the dispatcher, which compacts it once the
+      -- event's deliveries exist (NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS).
+      if subscribed(base, 'request.succeeded') then redis.call('HSET', rk, 'whp', '1') end
       redis.call('ZADD', base .. ':final', now, cid)
       -- A success is never sent again: its params go (a dead request keeps them for a retry).
       redis.call('UNLINK', base .. ':params:' .. cid)

@@ -1,0 +1,128 @@
+import {
+  jobIds,
+  type Logger,
+  QUEUES,
+  type RequestRecord,
+  type ResultJobData,
+  type ResultPayload,
+  redactError,
+} from '@nightshift/shared';
+import { isCompacted, type RedisClient, type Store } from '@nightshift/store';
+import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
+
+/** Jobs handled at once: a job is a few reads and at most one script call. */
+const CONCURRENCY = 4;
+/** The consumer's BullMQ worker name (CLIENT LIST `…:w:webhooks-results`): told apart from result workers. */
+const CONSUMER_NAME = 'webhooks-results';
+/** A waiting `{results}` job this old with no worker on the queue is worth a warning. */
+const UNCONSUMED_AFTER_MS = 10 * 60_000;
+
+type Rec = Pick<RequestRecord, 'state' | 'delivery' | 'customId' | 'webhookPending'>;
+
+/** What the consumer does with one result of job `jobId`. */
+function fateOf(jobId: string, cid: string, rec: Rec | null): 'done' | 'compact' | 'wait' {
+  // No record (gone after retention) or compacted (handed over): nothing left to do for it.
+  if (!rec || isCompacted(rec)) return 'done';
+  if (rec.state === 'succeeded' && rec.delivery === jobId)
+    // With an event written, the dispatcher hands it over once the deliveries exist; without one
+    // no endpoint wanted it, and the job is its only consumer.
+    return rec.webhookPending === '1' ? 'wait' : 'compact';
+  // A real-time answer is added just before its apply: wait for the apply (or another outcome).
+  const single = jobId === jobIds.result(cid);
+  if (single && rec.state !== 'succeeded' && rec.state !== 'dead' && rec.state !== 'canceled') return 'wait';
+  // Another job names it (a re-stream, a duplicate batch, a repair): that job is the one.
+  return 'done';
+}
+
+/**
+ * The `{results}` consumer of a deployment whose services run no result worker
+ * (`consumeResults`). It never builds a webhook: the dispatcher fans each request.succeeded event
+ * out once and then compacts the record (delivered.lua). A job is complete once each of its
+ * results is handed over so, compacted or not this job's; results no event was written for (no
+ * endpoint subscribed) are compacted here. A job with results still waiting for the dispatcher
+ * is delayed (not an attempt) and looked at again. A completed job is removed at once: its text
+ * is in the delivery jobs' bodies.
+ */
+export function startResultsConsumer(
+  connection: RedisClient,
+  prefix: string,
+  store: Store,
+  log: Logger,
+  opts: { lockDurationMs: number; now: () => number },
+): Worker<ResultJobData> {
+  const handle = async (job: Job<ResultJobData>, token?: string) => {
+    const id = job.id ?? '';
+    const results = resultsOf(job.data);
+    const recs = await store.records.peekMany(
+      results.map((r) => r.customId),
+      ['state', 'delivery', 'customId', 'webhookPending'],
+    );
+    const compact: string[] = [];
+    let waiting = 0;
+    results.forEach((r, i) => {
+      const fate = fateOf(id, r.customId, recs[i] ?? null);
+      if (fate === 'compact') compact.push(r.customId);
+      else if (fate === 'wait') waiting++;
+    });
+    if (compact.length) await store.outcomes.delivered(id, compact);
+    if (waiting) {
+      // The dispatcher usually hands the results over within a second of the job's add; a
+      // backlog (no dispatcher for a while) is polled less often: a quarter of the job's age,
+      // 0.5 s to 1 min.
+      const age = opts.now() - job.timestamp;
+      await job.moveToDelayed(opts.now() + Math.min(60_000, Math.max(500, age / 4)), token);
+      throw new DelayedError();
+    }
+    // BullMQ reads the job's own removeOnComplete at completion: the job (and its text) goes in the
+    // same call that completes it, even when the collector asked to keep it a day for webhooks (the
+    // deliveries hold the text now).
+    job.opts.removeOnComplete = true;
+  };
+  const worker = new Worker<ResultJobData>(QUEUES.results, handle, {
+    connection,
+    prefix,
+    concurrency: CONCURRENCY,
+    name: CONSUMER_NAME,
+    lockDuration: opts.lockDurationMs,
+    stalledInterval: Math.ceil(opts.lockDurationMs / 2),
+  });
+  worker.on('error', (err) => log.warn({ err: redactError(err) }, 'results consumer error'));
+  worker.on('failed', (job, err) =>
+    log.warn({ jobId: job?.id, err: redactError(err).message }, 'results job failed; will retry'),
+  );
+  return worker;
+}
+
+/** The results of a job; a job of an earlier version carried one result as its whole data. */
+function resultsOf(data: ResultJobData | ResultPayload): ResultPayload[] {
+  return 'results' in data && Array.isArray(data.results) ? data.results : [data as ResultPayload];
+}
+
+/**
+ * A hint for the operator when `{results}` looks unconsumed or doubly consumed, from the queue's
+ * workers (BullMQ's CLIENT LIST; undefined where the service refuses it) and its oldest waiting job.
+ */
+export async function resultsConsumerHint(
+  results: Queue,
+  consumeResults: boolean,
+  now: number,
+): Promise<string | undefined> {
+  const workers = await results.getWorkers();
+  if (workers.some((w) => !w.rawname)) return undefined; // CLIENT LIST refused: nothing known
+  const others = workers.filter((w) => !String(w.rawname).endsWith(`:w:${CONSUMER_NAME}`));
+  if (consumeResults) {
+    return others.length
+      ? `NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS is on while ${others.length} other worker(s) consume {results}: ` +
+          'a result worker skips the results the webhooks role hands over; turn the setting off where a service runs createResultWorker'
+      : undefined;
+  }
+  if (others.length) return undefined;
+  const [oldest] = await results.getJobs(['wait'], 0, 0, true);
+  if (!oldest || now - oldest.timestamp < UNCONSUMED_AFTER_MS) return undefined;
+  const waiting = await results.getWaitingCount();
+  return (
+    `{results} has ${waiting} waiting job(s), the oldest ${Math.round((now - oldest.timestamp) / 60_000)} min old, ` +
+    'and no worker consumes it: their text and full records stay in Redis. If no service runs createResultWorker ' +
+    '(HTTP API and webhooks only), set NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS=true on the webhooks role'
+  );
+}

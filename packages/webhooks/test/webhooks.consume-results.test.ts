@@ -1,0 +1,237 @@
+/**
+ * `consumeResults`: a deployment with no result worker (HTTP API and webhooks only). The webhooks
+ * role hands each result over once its request.succeeded deliveries exist, then `{results}` is
+ * emptied and the records compacted. Real redis-server, real receiver process, real HTTP.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WebhookEnvelope } from '@nightshift/shared';
+import { createRedis, openQueue, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
+import { rawStore } from '@nightshift/store/testing';
+import { freePort, keepOutput, silentLogger, spawnTs, useRedis, waitFor } from '@nightshift/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebhooks, type Webhooks } from '../src/index.js';
+import { resultsConsumerHint } from '../src/results-consumer.js';
+import { item, type Received, receiver, succeed } from './helpers.js';
+
+const ROLE = new URL('./fixtures/webhooks-role.ts', import.meta.url).pathname;
+const fx = useRedis((url) => createRedis({ url: url }, 'client'));
+let worker: RedisClient;
+let dir: string;
+const running: Webhooks[] = [];
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  worker = createRedis({ url: fx.url }, 'worker');
+  dir = mkdtempSync(join(tmpdir(), 'nightshift-consume-results-'));
+});
+afterAll(async () => {
+  await Promise.all(running.map((w) => w.close()));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await worker.quit();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const start = async (prefix: string, consumeResults: boolean) => {
+  const w = await startWebhooks({
+    connection: worker,
+    prefix,
+    backoffMs: 40,
+    allowPrivate: true,
+    claimIdleMs: 600,
+    consumeResults,
+    logger: silentLogger,
+  });
+  running.push(w);
+  return w;
+};
+
+/** Job counts of `{results}` that are not 0. */
+async function resultJobs(store: Store) {
+  const q = openQueue('results', rawStore(store).redis, store.prefix);
+  const counts = await q.getJobCounts('wait', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+  await q.close();
+  return Object.fromEntries(Object.entries(counts).filter(([, v]) => v > 0));
+}
+
+async function compacted(store: Store, cids: string[]) {
+  const recs = await store.records.peek(cids, ['state', 'customId']);
+  return recs.filter((r) => r?.state === 'succeeded' && r.customId === '').length;
+}
+
+const cidsOf = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
+
+/** Accepted (204, signature verified) deliveries per webhook-id. */
+function accepted(log: Received[]) {
+  const by = new Map<string, Received[]>();
+  for (const r of log.filter((x) => x.status === 204 && x.verified))
+    by.set(r.id, [...(by.get(r.id) ?? []), r]);
+  return by;
+}
+
+describe('when the webhooks role consumes {results}', () => {
+  it('delivers every request.succeeded once with its text, then empties {results} and compacts', async () => {
+    const prefix = 'cr1';
+    const store = new Store(fx.redis, prefix);
+    const port = await freePort();
+    const { secret } = await new WebhookEndpoints(store).register({
+      name: 'svc',
+      url: `http://127.0.0.1:${port}/svc`,
+      events: ['request.succeeded'],
+    });
+    // An endpoint whose filter matches nothing: its events are fanned out to no one, and those
+    // results must be handed over all the same.
+    await new WebhookEndpoints(store).register({
+      name: 'other',
+      url: `http://127.0.0.1:${port}/other`,
+      events: ['request.succeeded'],
+      features: ['nothing-here'],
+    });
+    const rx = receiver({ port, log: join(dir, 'rx1.jsonl'), secrets: { '/svc': secret } });
+    await rx.start();
+    const cids = cidsOf('a', 60);
+    await store.records.enqueue(cids.map((c) => item(c)));
+    await start(prefix, true);
+    for (let i = 0; i < cids.length; i += 20) await succeed(store, cids.slice(i, i + 20), `msgbatch_${i}`);
+    await waitFor(async () => (await compacted(store, cids)) === cids.length, {
+      timeoutMs: 20_000,
+      what: 'every record compacted',
+    });
+    await waitFor(async () => Object.keys(await resultJobs(store)).length === 0, {
+      timeoutMs: 20_000,
+      what: '{results} empty',
+    });
+    await waitFor(() => accepted(rx.received()).size === cids.length, {
+      timeoutMs: 20_000,
+      what: 'every webhook delivered',
+    });
+    const got = accepted(rx.received());
+    for (const cid of cids) {
+      const [first, ...again] = [...got.entries()].find(([id]) => id.endsWith(`-${cid}-ok`))?.[1] ?? [];
+      expect(first, cid).toBeDefined();
+      expect(again).toHaveLength(0);
+      const body = JSON.parse(first!.body) as WebhookEnvelope<'request.succeeded'>;
+      expect(body.data.text).toBe(`summary of ${cid}`);
+    }
+    expect(await resultJobs(store)).toEqual({});
+    await rx.kill('SIGTERM');
+  }, 60_000);
+
+  it('hands over results no endpoint wants (no event was written) and leaves no text behind', async () => {
+    const prefix = 'cr2';
+    const store = new Store(fx.redis, prefix);
+    await new WebhookEndpoints(store).register({
+      name: 'failures-only',
+      url: 'http://127.0.0.1:9/x',
+      events: ['request.failed'],
+    });
+    const cids = cidsOf('b', 30);
+    await store.records.enqueue(cids.map((c) => item(c)));
+    await start(prefix, true);
+    await succeed(store, cids, 'msgbatch_b');
+    await waitFor(async () => Object.keys(await resultJobs(store)).length === 0, {
+      timeoutMs: 20_000,
+      what: '{results} empty',
+    });
+    expect(await compacted(store, cids)).toBe(cids.length);
+  }, 30_000);
+
+  it('off (the default): a result worker’s jobs are left alone, and an unconsumed queue is named', async () => {
+    const prefix = 'cr3';
+    const store = new Store(fx.redis, prefix);
+    const port = await freePort();
+    const { secret } = await new WebhookEndpoints(store).register({
+      name: 'svc',
+      url: `http://127.0.0.1:${port}/svc`,
+      events: ['request.succeeded'],
+    });
+    const rx = receiver({ port, log: join(dir, 'rx3.jsonl'), secrets: { '/svc': secret } });
+    await rx.start();
+    const cids = cidsOf('c', 10);
+    await store.records.enqueue(cids.map((c) => item(c)));
+    const w = await start(prefix, false);
+    await succeed(store, cids, 'msgbatch_c');
+    await waitFor(() => accepted(rx.received()).size === cids.length, {
+      timeoutMs: 20_000,
+      what: 'every webhook delivered',
+    });
+    expect(await resultJobs(store)).toEqual({ wait: 1 });
+    expect(await compacted(store, cids)).toBe(0);
+    const results = openQueue('results', rawStore(store).redis, prefix);
+    expect(await resultsConsumerHint(results, false, Date.now())).toBeUndefined(); // not old yet
+    expect(await resultsConsumerHint(results, false, Date.now() + 11 * 60_000)).toMatch(
+      /no worker consumes it.*NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS=true/,
+    );
+    await results.close();
+    await w.close();
+    await rx.kill('SIGTERM');
+  }, 30_000);
+});
+
+describe('a webhooks process consuming {results} killed with -9', () => {
+  it('loses no webhook, sends none twice beyond those in progress, and still empties {results}', async () => {
+    const prefix = 'cr4';
+    const store = new Store(fx.redis, prefix);
+    const port = await freePort();
+    const { secret } = await new WebhookEndpoints(store).register({
+      name: 'svc',
+      url: `http://127.0.0.1:${port}/svc`,
+      events: ['request.succeeded'],
+    });
+    // Every other delivery is slow, so the kill finds some in progress.
+    const rx = receiver({
+      port,
+      log: join(dir, 'rx4.jsonl'),
+      secrets: { '/svc': secret },
+      slowEvery: 3,
+      slowMs: 1_000,
+    });
+    await rx.start();
+    const role = async () => {
+      const child = spawnTs(ROLE, [JSON.stringify({ url: fx.url, prefix, consumeResults: true })], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      const out = keepOutput(child);
+      await waitFor(() => out().includes('started'), {
+        timeoutMs: 15_000,
+        what: 'the webhook role to start',
+      });
+      return child;
+    };
+    const cids = cidsOf('k', 120);
+    await store.records.enqueue(cids.map((c) => item(c)));
+    const first = await role();
+    for (let i = 0; i < 60; i += 20) await succeed(store, cids.slice(i, i + 20), `msgbatch_${i}`);
+    await waitFor(() => accepted(rx.received()).size >= 10, { timeoutMs: 20_000, what: 'some deliveries' });
+    const gone = new Promise((r) => first.once('exit', r));
+    first.kill('SIGKILL');
+    await gone;
+    // Results applied while no webhooks process runs wait in {results} and the outbox.
+    for (let i = 60; i < 120; i += 20) await succeed(store, cids.slice(i, i + 20), `msgbatch_${i}`);
+    expect(accepted(rx.received()).size).toBeLessThan(cids.length);
+    const second = await role();
+    await waitFor(() => accepted(rx.received()).size === cids.length, {
+      timeoutMs: 40_000,
+      what: `every webhook delivered (have ${accepted(rx.received()).size})`,
+    });
+    await waitFor(async () => Object.keys(await resultJobs(store)).length === 0, {
+      timeoutMs: 20_000,
+      what: '{results} empty',
+    });
+    expect(await compacted(store, cids)).toBe(cids.length);
+    const got = accepted(rx.received());
+    // At least once: only deliveries in progress at the kill (at most the role's concurrency, 8)
+    // may reach the receiver again, with the same webhook-id.
+    const twice = [...got.values()].filter((l) => l.length > 1);
+    expect(twice.length).toBeLessThanOrEqual(8);
+    for (const [id, [r]] of got) {
+      const body = JSON.parse(r!.body) as WebhookEnvelope<'request.succeeded'>;
+      expect(body.data.text, id).toBe(`summary of ${body.data.customId}`);
+    }
+    second.kill('SIGTERM');
+    await rx.kill('SIGTERM');
+  }, 90_000);
+});
