@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_PRICES, jobIds } from '@nightshift/shared';
 import { buildSuccess, createRedis, openQueue, type RedisClient, type Store } from '@nightshift/store';
 import { type RedisServer, startRedisServer, uniquePrefix, waitFor } from '@nightshift/testing';
@@ -101,6 +102,54 @@ async function showcase(store: Store, redis: RedisClient, prefix: string, now: n
   await batches.close();
 }
 
+/** Two budgets: one with spend and reservations (past its 30 % alert), one untouched. */
+async function budgets(store: Store, now: number) {
+  await store.budgets.set({
+    name: 'digest',
+    period: 'day',
+    limitUsd: 10,
+    feature: 'weekly-digest',
+    mode: 'hold',
+    alertAt: 0.3,
+  });
+  await store.budgets.set({
+    name: 'tenant-acme',
+    period: 'month',
+    limitUsd: 250,
+    partition: 'acme',
+    mode: 'refuse',
+    alertAt: 0.8,
+  });
+  await store.records.enqueue(
+    [0, 1].map((i) =>
+      item(`budget-${i}`, { feature: 'weekly-digest', group: 'g-budget', est: 2_500_000_000 }),
+    ),
+    { now },
+  );
+  await store.submissions.open({
+    id: 's-budget',
+    partition: 'default',
+    reason: 'time',
+    owner: 't',
+    leaseMs: 60_000,
+    now,
+  });
+  await store.submissions.claim('g-budget', 's-budget', 10, 1e9, now);
+  const success = buildSuccess({
+    customId: 'budget-0',
+    feature: 'weekly-digest',
+    metadata: null,
+    model: 'claude-haiku-4-5',
+    message: message('claude-haiku-4-5', 1_000_000, 100_000),
+    mode: 'batch',
+    batchId: 'msgbatch_budget',
+    attempt: 1,
+    prices: DEFAULT_PRICES,
+    now,
+  });
+  await store.outcomes.apply([success.item], now);
+}
+
 // Generous limits: a browser on a loaded 2-core machine is slow (these are not timing assertions).
 describe.skipIf(!withChromium)('the board in a real browser', { timeout: 90_000 }, () => {
   let server: RedisServer;
@@ -117,6 +166,7 @@ describe.skipIf(!withChromium)('the board in a real browser', { timeout: 90_000 
     const now = Date.now();
     seeded = await seed(redis, prefix, now);
     await showcase(seeded.store, redis, prefix, now);
+    await budgets(seeded.store, now);
     board = await startBoard(redis, prefix, { now: Date.now });
     ({ browser, page } = await openBrowser());
   }, 90_000);
@@ -147,6 +197,25 @@ describe.skipIf(!withChromium)('the board in a real browser', { timeout: 90_000 
     expect(await dead.textContent()).toContain('invalid_request');
     expect(await dead.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
     expect(violations).toEqual([]);
+  });
+
+  it('draws each budget as a bar of spent, reserved and remaining, amber past its alert', async () => {
+    await page.goto(`${board.url}/#budgets`);
+    const row = page.locator('[data-budget="digest/day"]');
+    expect(await row.getAttribute('class')).toBe('row-warn');
+    const spent = Number(await row.locator('rect.bar-paid').getAttribute('width'));
+    const reserved = Number(await row.locator('rect.bar-reserved').getAttribute('width'));
+    // $0.75 spent and $2.50 reserved of $10 on a 240-wide bar
+    expect(spent).toBeCloseTo(18, 0);
+    expect(reserved).toBeCloseTo(60, 0);
+    expect(await row.textContent()).toContain('$6.75');
+    const idle = page.locator('[data-budget="tenant-acme/month"]');
+    expect(Number(await idle.locator('rect.bar-reserved').getAttribute('width'))).toBe(0);
+    expect(await idle.textContent()).toContain('partition acme');
+    if (shots) {
+      const path = fileURLToPath(new URL('../../../docs/board-budgets.png', import.meta.url));
+      await page.locator('#budgets').screenshot({ path });
+    }
   });
 
   it('turns liveness green on the next refresh once the batcher beats', async () => {
