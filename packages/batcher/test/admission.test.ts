@@ -111,6 +111,42 @@ describe('when the in-flight cap is reached', () => {
     expect(after.admission).toMatchObject({ inFlight: 50, held: 30 });
     expect(env.emu.inspect.batches().length).toBe(before + 1);
   });
+  it('leaves room for the claim of a flush that lost its lock mid-claim: the cap holds when that flush sends it', async () => {
+    const prefix = uniquePrefix();
+    const store = storeFor(env, prefix);
+    const opts = { maxInFlightRequests: 100, maxWaitMs: 1, maxRequests: 50 };
+    const survivor = await batcherFor(env, prefix, { ...opts, instance: 'survivor' });
+    env.open.push(survivor);
+    let taken: FlushReport | undefined;
+    const stalled = await batcherFor(env, prefix, {
+      ...opts,
+      instance: 'stalled',
+      flushLockMs: 150,
+      testOnlyHooks: {
+        afterClaim: async () => {
+          if (taken) return;
+          // The event loop stalls past the lock's lease (no renewal can run), so the lock lapses
+          // and another batcher's flush takes it over while this claim is still to be sent.
+          const until = Date.now() + 600;
+          while (Date.now() < until) {
+            // busy: a stalled process
+          }
+          await enqueue(store, 200, { partition: 'b' }, 'b');
+          clock.advance(5);
+          taken = await survivor.runFlushOnce();
+        },
+      },
+    });
+    env.open.push(stalled);
+    await enqueue(store, 50, { partition: 'a' }, 'a');
+    clock.advance(5);
+    const r = await stalled.runFlushOnce();
+    expect(submitted(r)).toBe(50); // the stalled flush sent what it had claimed
+    expect(taken?.skipped).toBeUndefined();
+    expect(taken?.admission).toMatchObject({ cap: 100, inFlight: 50 });
+    expect(submitted(taken!)).toBe(50);
+    expect((await store.admission.inFlight()).requests).toBe(100);
+  });
 });
 
 describe('fairness between partitions', () => {

@@ -100,7 +100,7 @@ export interface QueuedRequestView {
 
 /** Requests in flight at the API against the cap the batchers flush under. */
 export interface AdmissionView {
-  /** Requests in the API's processing queue now, as the store counts them (batches not seen ended, open creates). */
+  /** Requests in the API's processing queue now, as the store counts them (batches not seen ended, open creates and claims). */
   inFlight: number;
   /** Batches they are in. */
   batches: number;

@@ -186,7 +186,7 @@ const GAUGES: FleetMetric[] = [
   },
   {
     name: 'nightshift_requests_in_flight',
-    help: "Requests in the API's processing queue as the store counts them: batches not yet seen ended, and creates that may have gone through.",
+    help: "Requests in the API's processing queue as the store counts them: batches not yet seen ended, creates that may have gone through, and claims whose create is next.",
     fill: (f, put) => put(f.admission.inFlight),
   },
   {

@@ -2,12 +2,17 @@ import type { StoreCore } from './core.js';
 
 /** Requests Nightshift has in the API's processing queue (in-flight.lua). */
 export interface InFlight {
-  /** Requests of batches not yet seen ended, plus those of submissions whose create may have gone through. */
+  /**
+   * Requests of batches not yet seen ended, plus those of open submissions whose create may have
+   * gone through ('creating') or is next ('claiming').
+   */
   requests: number;
   /** Batches in flight not yet seen ended. */
   batches: number;
   /** Open submissions in state 'creating' counted in `requests`. */
   creating: number;
+  /** Open submissions in state 'claiming' counted in `requests` (a flush claiming, or one that lost its lock mid-claim). */
+  claiming: number;
 }
 
 /** What the last flush found about admission, for the board (hash `admission`). */
@@ -33,8 +38,13 @@ export class Admission {
 
   /** Requests (and batches) in the API's processing queue now, as far as the store knows. */
   async inFlight(): Promise<InFlight> {
-    const [requests, batches, creating] = (await this.core.script('nsInFlight')) as number[];
-    return { requests: Number(requests), batches: Number(batches), creating: Number(creating) };
+    const [requests, batches, creating, claiming] = (await this.core.script('nsInFlight')) as number[];
+    return {
+      requests: Number(requests),
+      batches: Number(batches),
+      creating: Number(creating),
+      claiming: Number(claiming),
+    };
   }
 
   /** Records what a flush found (the board shows it beside the live count). */

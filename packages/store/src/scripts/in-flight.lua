@@ -2,7 +2,9 @@
 -- batches in flight whose end the collector has not seen yet (batch state 'submitted', status not
 -- 'ended'), and of open submissions in state 'creating', whose create may have gone through (a
 -- create whose answer was lost, a batcher killed mid-create: counted until recovery settles them).
--- A submission still 'claiming' has sent nothing and does not count.
+-- Open submissions still 'claiming' count too (claim.lua keeps their count): their create is next,
+-- and a flush that lost its lock mid-claim still sends it, so the flush that took the lock over
+-- must leave room for it (until recovery releases it, past its lease).
 --
 --   Input:
 --     KEYS[1] stats hash `<base>:stats`: routes a Cluster client to the store's slot (every key
@@ -11,10 +13,10 @@
 --     ARGV[1] base: '<prefix>:{req}'
 --
 --   Output:
---     { requests, batches, creating }: the requests counted, the batches they are in, and the
---     open submissions in 'creating' counted with them
+--     { requests, batches, creating, claiming }: the requests counted, the batches they are in,
+--     and the open submissions in 'creating' and in 'claiming' counted with them
 local base = ARGV[1]
-local requests, batches, creating = 0, 0, 0
+local requests, batches, creating, claiming = 0, 0, 0, 0
 for _, id in ipairs(redis.call('SMEMBERS', base .. ':inflight')) do
   local state, status, count = unpack(redis.call('HMGET', base .. ':batch:' .. id, 'state', 'status', 'count'))
   if state == 'submitted' and status ~= 'ended' then
@@ -24,9 +26,9 @@ for _, id in ipairs(redis.call('SMEMBERS', base .. ':inflight')) do
 end
 for _, sid in ipairs(redis.call('SMEMBERS', base .. ':subs-open')) do
   local state, count = unpack(redis.call('HMGET', base .. ':sub:' .. sid, 'state', 'count'))
-  if state == 'creating' then
+  if state == 'creating' or state == 'claiming' then
     requests = requests + (tonumber(count) or 0)
-    creating = creating + 1
+    if state == 'creating' then creating = creating + 1 else claiming = claiming + 1 end
   end
 end
-return { requests, batches, creating }
+return { requests, batches, creating, claiming }
