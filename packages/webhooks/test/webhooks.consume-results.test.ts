@@ -7,8 +7,15 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WebhookEnvelope } from '@nightshift/shared';
-import { createRedis, openQueue, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
+import { jobIds, type WebhookEnvelope } from '@nightshift/shared';
+import {
+  createRedis,
+  EventOutbox,
+  openQueue,
+  type RedisClient,
+  Store,
+  WebhookEndpoints,
+} from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
 import { freePort, keepOutput, silentLogger, spawnTs, useRedis, waitFor } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +173,68 @@ describe('when the webhooks role consumes {results}', () => {
     );
     await results.close();
     await w.close();
+    await rx.kill('SIGTERM');
+  }, 30_000);
+});
+
+describe('a dispatcher that died mid-way through a hand-over', () => {
+  it('before or after compacting: the events are fanned out again to the same jobs, and {results} empties', async () => {
+    const prefix = 'cr5';
+    const store = new Store(fx.redis, prefix);
+    const port = await freePort();
+    const { secret } = await new WebhookEndpoints(store).register({
+      name: 'svc',
+      url: `http://127.0.0.1:${port}/svc`,
+      events: ['request.succeeded'],
+    });
+    const rx = receiver({ port, log: join(dir, 'rx5.jsonl'), secrets: { '/svc': secret } });
+    await rx.start();
+    const before = cidsOf('p', 5); // died after adding the deliveries, before compacting
+    const after = cidsOf('q', 5); // died after compacting (and its job completed), before the ack
+    await store.records.enqueue([...before, ...after].map((c) => item(c)));
+    await succeed(store, before, 'msgbatch_p');
+    await succeed(store, after, 'msgbatch_q');
+    const outbox = new EventOutbox(store);
+    await outbox.ensureGroup();
+    const events = await outbox.read('dead-dispatcher', 20, 10);
+    expect(events).toHaveLength(10);
+    const deliveries = openQueue('webhooks', fx.redis, prefix);
+    for (const ev of events) {
+      const body = JSON.stringify({
+        type: ev.type,
+        timestamp: 'x',
+        data: { customId: ev.fields.c, text: 'first' },
+      });
+      await deliveries.add(
+        ev.type,
+        { eventId: ev.id, endpoint: 'svc', type: ev.type, body, at: 1 },
+        { jobId: jobIds.webhook('svc', ev.id), attempts: 3 },
+      );
+    }
+    await deliveries.close();
+    expect(await store.outcomes.delivered(`res-msgbatch_q-${after[0]}`, after)).toEqual(
+      after.map(() => true),
+    );
+    const results = openQueue('results', fx.redis, prefix);
+    await results.remove(`res-msgbatch_q-${after[0]}`);
+    await results.close();
+    await start(prefix, true);
+    await waitFor(async () => (await outbox.backlog()) === 0, {
+      timeoutMs: 15_000,
+      what: 'the outbox empty',
+    });
+    await waitFor(async () => Object.keys(await resultJobs(store)).length === 0, {
+      timeoutMs: 15_000,
+      what: '{results} empty',
+    });
+    await waitFor(() => accepted(rx.received()).size === 10, { timeoutMs: 15_000, what: '10 webhooks' });
+    expect(await compacted(store, [...before, ...after])).toBe(10);
+    // Each event went out once, with the body its first fan-out stored.
+    const got = [...accepted(rx.received()).values()];
+    expect(got.every((l) => l.length === 1)).toBe(true);
+    expect(got.map(([r]) => (JSON.parse(r!.body) as { data: { text: string } }).data.text)).toEqual(
+      got.map(() => 'first'),
+    );
     await rx.kill('SIGTERM');
   }, 30_000);
 });
