@@ -119,7 +119,7 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
     }
   }
   const overview = await store.pending.overview(now);
-  if (overview.total === 0) return;
+  if (overview.total === 0) return recordNothingHeld(ctx, state);
   const urgent = await deadlinePartitions(store, opts, now);
   const plans = decide(
     {
@@ -130,15 +130,16 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
     opts,
     now,
   );
-  if (plans.length === 0) return;
+  if (plans.length === 0) return recordNothingHeld(ctx, state);
   const room = await readRoom(ctx);
+  const ready = await readyByPlan(ctx, plans, now);
   const runs = plans.map(
-    (plan): PartitionRun => ({
+    (plan, i): PartitionRun => ({
       plan,
       cursor: { group: 0, heldByBudget: 0 },
       first: true,
       done: false,
-      demand: overview.partitions.get(plan.partition)?.count ?? 0,
+      demand: ready[i]!,
       urgent: [...(urgent.get(plan.partition)?.values() ?? [])].reduce((a, b) => a + b, 0),
       claimed: 0,
     }),
@@ -161,6 +162,33 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   await store.admission.record({ ...state.report.admission, at: opts.now(), instance: opts.instance });
 }
 
+/**
+ * A flush with nothing to submit holds nothing back: it says so, or the board and the gauge would
+ * keep the last figure (held requests since canceled, submitted by another path, or gone to backoff).
+ */
+async function recordNothingHeld(ctx: FlushContext, state: FlushState) {
+  const room = await readRoom(ctx);
+  state.report.admission = { cap: room.cap, inFlight: room.inFlight, held: 0 };
+  await ctx.store.admission.record({
+    ...state.report.admission,
+    at: ctx.opts.now(),
+    instance: ctx.opts.instance,
+  });
+}
+
+/**
+ * Each plan's ready requests (its groups' ready counts): what admission shares and counts as held.
+ * The partition's queued count would include requests still in backoff, which no flush can take.
+ */
+async function readyByPlan(ctx: FlushContext, plans: PartitionPlan[], now: number): Promise<number[]> {
+  return Promise.all(
+    plans.map(async (plan) => {
+      const counts = await Promise.all(plan.groups.map((g) => ctx.store.pending.readyCount(g, now)));
+      return counts.reduce((a, b) => a + b, 0);
+    }),
+  );
+}
+
 /** One partition plan's progress through a flush, across the rounds of admission. */
 interface PartitionRun {
   plan: PartitionPlan;
@@ -168,7 +196,7 @@ interface PartitionRun {
   first: boolean;
   /** Nothing more to take: no ready request left, or its 'full' trigger no longer holds. */
   done: boolean;
-  /** The partition's queued requests when the flush decided. */
+  /** The partition's ready requests when the flush decided (not those still in backoff). */
   demand: number;
   /** Its ready requests whose deadline needs submission now. */
   urgent: number;

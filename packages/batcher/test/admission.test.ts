@@ -75,6 +75,49 @@ describe('when the in-flight cap is reached', () => {
     expect(refill.admission).toMatchObject({ inFlight: 40, held: 90 });
   });
 
+  it('counts as held only ready requests, not those still in backoff', async () => {
+    const { b, store } = await freshBatcher(env, { maxInFlightRequests: 100, maxWaitMs: 1, maxRequests: 60 });
+    // 40 requests back in the queue with a retry backoff of an hour (a released submission's).
+    const later = await enqueue(store, 40, {}, 'later');
+    await store.submissions.open({
+      id: 'sub-x',
+      partition: 'default',
+      reason: 'time',
+      owner: 't',
+      leaseMs: 60_000,
+      now: clock.now(),
+    });
+    await store.submissions.claim('default-g1', 'sub-x', 100, 1e9, clock.now());
+    await store.submissions.release('sub-x', { readyAt: clock.now() + 3_600_000, now: clock.now() });
+    const ready = await enqueue(store, 250);
+    clock.advance(5);
+    const first = await b.runFlushOnce();
+    expect(submitted(first)).toBe(100);
+    expect(first.admission).toEqual({ cap: 100, inFlight: 0, held: 150 });
+    expect(await store.admission.last()).toMatchObject({ held: 150 });
+    expect(
+      batchContents(env, first)
+        .flat()
+        .some((c) => later.includes(c)),
+    ).toBe(false);
+
+    // The held requests are canceled: only the 40 in backoff are left, which nothing holds.
+    const sent = new Set(batchContents(env, first).flat());
+    await store.records.cancel(
+      ready.filter((c) => !sent.has(c)),
+      clock.now(),
+    );
+    clock.advance(5);
+    const after = await b.runFlushOnce();
+    expect(after.batches).toEqual([]);
+    expect(after.admission).toMatchObject({ held: 0 });
+    expect(await store.admission.last()).toMatchObject({ held: 0 });
+    // An empty queue records too.
+    await store.records.cancel(later, clock.now());
+    const empty = await b.runFlushOnce();
+    expect(empty.admission).toEqual({ cap: 100, inFlight: 100, held: 0 });
+  });
+
   it('counts a create a crashed flush may have made until recovery settles it: the cap holds across the crash', async () => {
     const prefix = uniquePrefix();
     const store = storeFor(env, prefix);
