@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jobIds, type WebhookEnvelope } from '@nightshift/shared';
+import { jobIds, QUEUES, type WebhookEnvelope } from '@nightshift/shared';
 import {
   createRedis,
   EventOutbox,
@@ -18,6 +18,7 @@ import {
 } from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
 import { freePort, keepOutput, silentLogger, spawnTs, useRedis, waitFor } from '@nightshift/testing';
+import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhooks, type Webhooks } from '../src/index.js';
 import { resultsConsumerHint } from '../src/results-consumer.js';
@@ -166,11 +167,25 @@ describe('when the webhooks role consumes {results}', () => {
     });
     expect(await resultJobs(store)).toEqual({ wait: 1 });
     expect(await compacted(store, cids)).toBe(0);
+    // apply.lua marked each success whose request.succeeded event it wrote.
+    const marks = await store.records.peek(cids, ['webhookPending']);
+    expect(marks.map((m) => m?.webhookPending)).toEqual(cids.map(() => '1'));
     const results = openQueue('results', rawStore(store).redis, prefix);
     expect(await resultsConsumerHint(results, false, Date.now())).toBeUndefined(); // not old yet
     expect(await resultsConsumerHint(results, false, Date.now() + 11 * 60_000)).toMatch(
       /no worker consumes it.*NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS=true/,
     );
+    // A service's result worker appears: nothing to say with the setting off, a warning with it on.
+    const service = new Worker(QUEUES.results, async () => {}, {
+      connection: worker,
+      prefix,
+      name: 'result-worker-test',
+    });
+    await service.waitUntilReady();
+    await waitFor(async () => (await results.getWorkers()).length > 0, { what: 'the worker listed' });
+    expect(await resultsConsumerHint(results, false, Date.now() + 11 * 60_000)).toBeUndefined();
+    expect(await resultsConsumerHint(results, true, Date.now())).toMatch(/1 other worker\(s\) consume/);
+    await service.close();
     await results.close();
     await w.close();
     await rx.kill('SIGTERM');
