@@ -1,4 +1,5 @@
 import { Registry } from '@nightshift/telemetry';
+import { claimInto } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiHarness, request } from './helpers.js';
 
@@ -135,14 +136,7 @@ describe('status, cancel, progress and drain marks', () => {
     const { customId: other } = await (
       await call('/v1/requests', { method: 'POST', token, json: request('y') })
     ).json();
-    await store.submissions.open({
-      id: 's',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1e4,
-    });
-    await store.submissions.claim((await store.pending.overview()).groups[0]!.group, 's', 10, 1e9);
+    await claimInto(store, (await store.pending.overview()).groups[0]!.group);
     const refused = await call(`/v1/requests/${other}`, { method: 'DELETE', token });
     expect(refused.status).toBe(409);
     expect((await refused.json()).error).toMatchObject({ code: 'not_cancelable', state: 'claimed' });

@@ -402,49 +402,35 @@ export async function queuedRequestsView(ctx: BoardContext, now: number, limit: 
   return { total: ov.total, items };
 }
 
+/** Awaits every promise of an object at once: the answers under the same names. */
+async function allOf<T extends Record<string, unknown>>(work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const names = Object.keys(work) as (keyof T)[];
+  const answers = await Promise.all(names.map((n) => work[n]));
+  return Object.fromEntries(names.map((n, i) => [n, answers[i]])) as T;
+}
+
 /** Gathers the whole overview (one page render or one `/api/overview` answer). */
 export async function overview(ctx: BoardContext, days: CostWindow): Promise<Overview> {
   const now = ctx.opts.now();
-  const [
-    waiting,
-    batches,
-    admission,
-    budgets,
-    liveness,
-    alerts,
-    circuit,
-    deadLetters,
-    requests,
-    costs,
-    webhooks,
-  ] = await Promise.all([
-    waitingView(ctx, now),
-    batchesView(ctx, now, 15),
-    admissionView(ctx),
-    budgetsView(ctx),
-    livenessView(ctx, now),
-    ctx.store.alerts.list(),
-    ctx.store.circuit.state(),
-    deadLettersView(ctx, 50),
-    queuedRequestsView(ctx, now, 50),
-    loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
-    webhooksView(ctx),
-  ]);
+  const { batches, ...views } = await allOf({
+    waiting: waitingView(ctx, now),
+    batches: batchesView(ctx, now, 15),
+    admission: admissionView(ctx),
+    budgets: budgetsView(ctx),
+    liveness: livenessView(ctx, now),
+    alerts: ctx.store.alerts.list(),
+    circuit: ctx.store.circuit.state(),
+    deadLetters: deadLettersView(ctx, 50),
+    requests: queuedRequestsView(ctx, now, 50),
+    costs: loadCosts(ctx.store, { days, now, ...(ctx.opts.prices ? { prices: ctx.opts.prices } : {}) }),
+    webhooks: webhooksView(ctx),
+  });
   return {
     now,
     readOnly: ctx.opts.readOnly,
     canCancel: !!ctx.opts.client && !ctx.opts.readOnly,
-    waiting,
     inflight: batches.inflight,
     recent: batches.recent,
-    admission,
-    budgets,
-    liveness,
-    alerts,
-    circuit,
-    deadLetters,
-    requests,
-    costs,
-    webhooks,
+    ...views,
   };
 }

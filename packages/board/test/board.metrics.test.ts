@@ -1,6 +1,6 @@
 import { DEFAULT_PRICES, type ResultPayload } from '@nightshift/shared';
 import { buildSuccess, createRedis, deliverResults, openQueue, Store } from '@nightshift/store';
-import { uniquePrefix, useRedis } from '@nightshift/testing';
+import { claimInto, uniquePrefix, useRedis } from '@nightshift/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../src/index.js';
@@ -205,15 +205,7 @@ describe('/metrics of budgets', () => {
       alertAt: 0.8,
     });
     await store.records.enqueue([item('a', { est: 2_000_000_000 })], { now: T0 });
-    await store.submissions.open({
-      id: 's1',
-      partition: 'default',
-      reason: 'size',
-      owner: 't',
-      leaseMs: 1000,
-      now: T0,
-    });
-    await store.submissions.claim('g-default', 's1', 10, 1e9, T0);
+    await claimInto(store, 'g-default', { now: T0, reason: 'size' });
     const board = await startBoard(fx.redis, prefix);
     try {
       const m = parse(await (await fetch(`${board.url}/metrics`)).text());

@@ -1,6 +1,6 @@
 import { DEFAULT_PRICES } from '@nightshift/shared';
 import { buildSuccess, createRedis, Store } from '@nightshift/store';
-import { freePort, uniquePrefix, useRedis } from '@nightshift/testing';
+import { claimInto, freePort, uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BoardCostReport } from '../src/costs.js';
 import type { BatchView, DeadLetterView, Overview, QueuedRequestView } from '../src/data.js';
@@ -280,15 +280,7 @@ describe('the JSON endpoints', () => {
       await store.records.enqueue([item('a', { est: 3_000_000_000 }), item('b', { est: 1_000_000_000 })], {
         now: T0,
       });
-      await store.submissions.open({
-        id: 's1',
-        partition: 'default',
-        reason: 'size',
-        owner: 't',
-        leaseMs: 1000,
-        now: T0,
-      });
-      await store.submissions.claim('g-default', 's1', 10, 1e9, T0);
+      await claimInto(store, 'g-default', { now: T0, reason: 'size' });
       const price = DEFAULT_PRICES['claude-haiku-4-5']!;
       const cost = (1_000 * price.input + 100 * price.output) / 1e6 / 2;
       const success = buildSuccess({

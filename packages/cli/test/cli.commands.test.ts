@@ -10,7 +10,7 @@ import {
   WebhookEndpoints,
 } from '@nightshift/store';
 import { rawStore } from '@nightshift/store/testing';
-import { queuedItem, useRedis, waitFor } from '@nightshift/testing';
+import { claimInto, queuedItem, useRedis, waitFor } from '@nightshift/testing';
 import { describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers.js';
 
@@ -30,14 +30,7 @@ async function seed() {
   const prefix = `c${++n}`;
   const store = new Store(fx.redis, prefix);
   await store.records.enqueue(['a', 'b', 'c', 'd', 'e'].map(item));
-  await store.submissions.open({
-    id: 's1',
-    partition: 'default',
-    reason: 'size',
-    owner: 'x',
-    leaseMs: 60_000,
-  });
-  await store.submissions.claim('g', 's1', 2, 1e9);
+  await claimInto(store, 'g', { max: 2, reason: 'size' });
   const now = new Date().toISOString();
   await store.submissions.commit(
     's1',
@@ -220,14 +213,7 @@ describe('nightshift CLI', () => {
     ]);
     // a claimed request of feature docs holds its estimate in the day budget
     await store.records.enqueue([{ ...item('a'), est: 2_500_000_000 }]);
-    await store.submissions.open({
-      id: 's1',
-      partition: 'default',
-      reason: 'size',
-      owner: 'x',
-      leaseMs: 60_000,
-    });
-    await store.submissions.claim('g', 's1', 1, 1e9);
+    await claimInto(store, 'g', { max: 1, reason: 'size' });
     const list = await cli(['budget', 'list'], prefix);
     expect(list.out).toMatch(
       /docs\/day\s+feature docs\s+refuse\s+\$80\.00\s+\$0\.00\s+\$2\.50\s+\$77\.50\s+\$0\.00\s+3 %/,

@@ -1,5 +1,5 @@
 import { createRedis, Store } from '@nightshift/store';
-import { uniquePrefix, useRedis } from '@nightshift/testing';
+import { claimInto, uniquePrefix, useRedis } from '@nightshift/testing';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProducer, type Producer, requestJsonSchema, ValidationError } from '../src/index.js';
 import { docRequest } from './helpers.js';
@@ -34,15 +34,7 @@ describe('cancel', () => {
 
   it('leaves a request that is not only queued, and names its state', async () => {
     const { customId } = await producer.enqueue(docRequest(2));
-    await store.submissions.open({
-      id: 's',
-      partition: 'default',
-      reason: 'manual',
-      owner: 'x',
-      leaseMs: 1e4,
-    });
-    const { groups } = await store.pending.overview();
-    await store.submissions.claim(groups[0]!.group, 's', 10, 1e9);
+    await claimInto(store, (await store.pending.overview()).groups[0]!.group);
     expect(await producer.cancel(customId)).toEqual({ customId, canceled: false, state: 'claimed' });
     expect(await producer.cancel('nope')).toEqual({ customId: 'nope', canceled: false, state: 'unknown' });
     await expect(producer.cancel('bad id')).rejects.toBeInstanceOf(ValidationError);

@@ -6,7 +6,7 @@ export {
   useRedis,
   useRedisServer,
 } from './fixtures.js';
-export { classifyRequest, queuedItem } from './items.js';
+export { claimInto, classifyRequest, queuedItem } from './items.js';
 export { freePort } from './ports.js';
 export { type RedisCluster, startRedisCluster } from './redis-cluster.js';
 export { type RedisSentinelSet, startRedisSentinelSet } from './redis-sentinel.js';

@@ -37,3 +37,43 @@ export function classifyRequest<O extends object = Record<never, never>>(key: st
     ...over,
   };
 }
+
+/** What {@link claimInto} needs of a `Store` (structural: this package does not depend on the store). */
+interface Claims {
+  submissions: {
+    open(s: {
+      id: string;
+      partition: string;
+      reason: string;
+      owner: string;
+      leaseMs: number;
+      now?: number;
+    }): Promise<unknown>;
+    claim(group: string, subId: string, maxCount: number, maxBytes: number, now?: number): Promise<unknown>;
+  };
+}
+
+/**
+ * Claims up to `max` ready requests of `group` into a new submission `sub` (a manual flush's, unless
+ * `reason` says otherwise): how a test puts requests into the `claimed` state without a batcher.
+ */
+export async function claimInto(
+  store: Claims,
+  group: string,
+  {
+    sub = 's1',
+    max = 10,
+    now,
+    reason = 'manual',
+  }: { sub?: string; max?: number; now?: number; reason?: string } = {},
+): Promise<void> {
+  await store.submissions.open({
+    id: sub,
+    partition: 'default',
+    reason,
+    owner: 'test',
+    leaseMs: 60_000,
+    now,
+  });
+  await store.submissions.claim(group, sub, max, 1e9, now);
+}
