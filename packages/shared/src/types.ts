@@ -280,7 +280,12 @@ export interface Alert {
     | 'model-deprecated'
     | 'model-unpriced'
     /** A budget's reserved + spent reached its alert fraction (or its limit: requests are held). */
-    | 'budget';
+    | 'budget'
+    /**
+     * `{results}` has old waiting jobs and no worker, or the webhooks role consumes it beside other
+     * workers (raised and cleared by the webhooks role, NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS).
+     */
+    | 'results-unconsumed';
   message: string;
   /** First raised. */
   since: number;

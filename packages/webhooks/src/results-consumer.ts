@@ -100,15 +100,16 @@ function resultsOf(data: ResultJobData | ResultPayload): ResultPayload[] {
 
 /**
  * A hint for the operator when `{results}` looks unconsumed or doubly consumed, from the queue's
- * workers (BullMQ's CLIENT LIST; undefined where the service refuses it) and its oldest waiting job.
+ * workers (BullMQ's CLIENT LIST; null where the service refuses it: nothing known) and its oldest
+ * waiting job; undefined when all is well.
  */
 export async function resultsConsumerHint(
   results: Queue,
   consumeResults: boolean,
   now: number,
-): Promise<string | undefined> {
+): Promise<string | undefined | null> {
   const workers = await results.getWorkers();
-  if (workers.some((w) => !w.rawname)) return undefined; // CLIENT LIST refused: nothing known
+  if (workers.some((w) => !w.rawname)) return null; // CLIENT LIST refused: nothing known
   const others = workers.filter((w) => !String(w.rawname).endsWith(`:w:${CONSUMER_NAME}`));
   if (consumeResults) {
     return others.length
@@ -125,4 +126,25 @@ export async function resultsConsumerHint(
     'and no worker consumes it: their text and full records stay in Redis. If no service runs createResultWorker ' +
     '(HTTP API and webhooks only), set NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS=true on the webhooks role'
   );
+}
+
+/**
+ * The check the role runs at start and every 10 minutes: the hint, if any, is logged and shown on
+ * the board as the `results-unconsumed` alert, cleared once it no longer holds. Where the workers
+ * cannot be listed nothing is known and nothing changes.
+ */
+export async function reportResultsConsumer(
+  store: Store,
+  results: Queue,
+  consumeResults: boolean,
+  now: number,
+  log: Logger,
+): Promise<string | undefined> {
+  const hint = await resultsConsumerHint(results, consumeResults, now);
+  if (hint === null) return undefined;
+  if (hint) {
+    log.warn(hint);
+    await store.alerts.raise({ code: 'results-unconsumed', message: hint }, now);
+  } else await store.alerts.clear('results-unconsumed');
+  return hint;
 }

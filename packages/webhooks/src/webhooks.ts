@@ -15,7 +15,7 @@ import { deliveryBackoff, deliveryProcessor } from './deliver.js';
 import { Dispatcher } from './dispatcher.js';
 import { webhookInstruments } from './metrics.js';
 import { resolveWebhooksOptions, type WebhooksOptions } from './options.js';
-import { resultsConsumerHint, startResultsConsumer } from './results-consumer.js';
+import { reportResultsConsumer, startResultsConsumer } from './results-consumer.js';
 
 /** A running webhook role: dispatcher and delivery worker. */
 export interface Webhooks {
@@ -110,9 +110,9 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   );
   // Results nobody consumes keep their text and full records in Redis: say so, and how to fix it.
   const hint = () =>
-    resultsConsumerHint(results, opts.consumeResults, opts.now())
-      .then((h) => h && log.warn(h))
-      .catch((err: unknown) => log.debug({ err: redactError(err) }, 'results consumer check failed'));
+    reportResultsConsumer(store, results, opts.consumeResults, opts.now(), log).catch((err: unknown) =>
+      log.debug({ err: redactError(err) }, 'results consumer check failed'),
+    );
   void hint();
   const hinting = setInterval(hint, HINT_MS);
   hinting.unref();

@@ -21,7 +21,7 @@ import { freePort, keepOutput, silentLogger, spawnTs, useRedis, waitFor } from '
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhooks, type Webhooks } from '../src/index.js';
-import { resultsConsumerHint } from '../src/results-consumer.js';
+import { reportResultsConsumer, resultsConsumerHint } from '../src/results-consumer.js';
 import { item, type Received, receiver, succeed } from './helpers.js';
 
 const ROLE = new URL('./fixtures/webhooks-role.ts', import.meta.url).pathname;
@@ -175,6 +175,11 @@ describe('when the webhooks role consumes {results}', () => {
     expect(await resultsConsumerHint(results, false, Date.now() + 11 * 60_000)).toMatch(
       /no worker consumes it.*NIGHTSHIFT_WEBHOOK_CONSUME_RESULTS=true/,
     );
+    // The role's check puts it on the board, and takes it off once it no longer holds.
+    await reportResultsConsumer(store, results, false, Date.now() + 11 * 60_000, silentLogger);
+    expect((await store.alerts.list()).map((a) => a.code)).toEqual(['results-unconsumed']);
+    await reportResultsConsumer(store, results, false, Date.now(), silentLogger);
+    expect(await store.alerts.list()).toEqual([]);
     // A service's result worker appears: nothing to say with the setting off, a warning with it on.
     const service = new Worker(QUEUES.results, async () => {}, {
       connection: worker,
