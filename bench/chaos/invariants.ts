@@ -418,8 +418,12 @@ async function checkBatches(
     }
   }
   cids.forEach((cid, i) => {
-    const hist = JSON.parse(recs[i]?.hist || '[]') as AttemptRecord[];
-    const fromBatches = hist.filter((h) => h.batchId).length;
+    const rec = recs[i] ?? {};
+    // A compacted record keeps no history, only its attempts (absent: one), each of which may have
+    // gone out in a batch.
+    const fromBatches = isCompacted({ state: rec.state, customId: rec.cid })
+      ? Number(rec.attempt || 1)
+      : (JSON.parse(rec.hist || '[]') as AttemptRecord[]).filter((h) => h.batchId).length;
     const extra = (carried.get(cid) ?? 0) - fromBatches;
     if (extra > 0) f.requestsSentTwice += extra;
   });
