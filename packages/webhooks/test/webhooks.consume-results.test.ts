@@ -127,23 +127,35 @@ describe('when the webhooks role consumes {results}', () => {
     await rx.kill('SIGTERM');
   }, 60_000);
 
-  it('hands over results no endpoint wants (no event was written) and leaves no text behind', async () => {
+  it('hands over results no endpoint wants, with or without an event, and leaves no text behind', async () => {
     const prefix = 'cr2';
     const store = new Store(fx.redis, prefix);
-    await new WebhookEndpoints(store).register({
+    const endpoints = new WebhookEndpoints(store);
+    await endpoints.register({
       name: 'failures-only',
       url: 'http://127.0.0.1:9/x',
       events: ['request.failed'],
     });
-    const cids = cidsOf('b', 30);
-    await store.records.enqueue(cids.map((c) => item(c)));
+    const noEvent = cidsOf('b', 30);
+    const noTarget = cidsOf('t', 30);
+    await store.records.enqueue([...noEvent, ...noTarget].map((c) => item(c)));
     await start(prefix, true);
-    await succeed(store, cids, 'msgbatch_b');
+    // No endpoint subscribes to request.succeeded: no event, the consumer compacts.
+    await succeed(store, noEvent, 'msgbatch_b');
+    // One subscribes, filtered to another feature: events fanned out to no one, the dispatcher compacts.
+    await endpoints.register({
+      name: 'elsewhere',
+      url: 'http://127.0.0.1:9/y',
+      events: ['request.succeeded'],
+      features: ['nothing-here'],
+    });
+    await succeed(store, noTarget, 'msgbatch_t');
     await waitFor(async () => Object.keys(await resultJobs(store)).length === 0, {
       timeoutMs: 20_000,
       what: '{results} empty',
     });
-    expect(await compacted(store, cids)).toBe(cids.length);
+    expect(await compacted(store, [...noEvent, ...noTarget])).toBe(60);
+    expect(await new EventOutbox(store).backlog()).toBe(0);
   }, 30_000);
 
   it('off (the default): a result worker’s jobs are left alone, and an unconsumed queue is named', async () => {
