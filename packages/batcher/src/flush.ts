@@ -1,6 +1,6 @@
 import { ATTR, inSpan, SPANS } from '@nightshift/telemetry';
 
-import { type Room, readRoom, shareRoom } from './admission.js';
+import { type Room, readRoom, rotation, shareRoom, shareShortRoom } from './admission.js';
 import { checkBudgetAlerts } from './budget-alerts.js';
 import { type ClaimCursor, claimBatch } from './claim.js';
 import type { FlushContext, FlushState } from './context.js';
@@ -144,22 +144,24 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
       claimed: 0,
     }),
   );
-  await admit(ctx, state, runs, room);
-  // What admission held back once the room ran out: the plans' requests it did not reach (what a
-  // plan did not want, a 'full' plan's remainder, is not counted; nor what a flush stopped by a
-  // refused create left with room to spare).
+  const turn = { last: room.turn, moved: false };
+  const limited = await admit(ctx, state, runs, room, turn);
+  // What admission held back once the room ran out (or fell below a chunk): the plans' requests it
+  // did not reach (what a plan did not want, a 'full' plan's remainder, is not counted; nor what a
+  // flush stopped by a refused create left with room to spare).
   // What a budget held is not admission's (ARCHITECTURE.md "Budgets").
   const heldByBudget = runs.reduce((n, r) => n + r.cursor.heldByBudget, 0);
-  const held =
-    room.left > 0
-      ? 0
-      : runs.reduce(
-          (n, r) => n + (r.done ? 0 : Math.max(0, r.demand - r.claimed - r.cursor.heldByBudget)),
-          0,
-        );
+  const held = !limited
+    ? 0
+    : runs.reduce((n, r) => n + (r.done ? 0 : Math.max(0, r.demand - r.claimed - r.cursor.heldByBudget)), 0);
   state.report.admission = { cap: room.cap, inFlight: room.inFlight, held };
   if (heldByBudget > 0) state.report.heldByBudget = heldByBudget;
-  await store.admission.record({ ...state.report.admission, at: opts.now(), instance: opts.instance });
+  await store.admission.record({
+    ...state.report.admission,
+    at: opts.now(),
+    instance: opts.instance,
+    ...(turn.moved && turn.last !== undefined ? { turn: turn.last } : {}),
+  });
 }
 
 /**
@@ -218,33 +220,58 @@ const TIERS: ((r: PartitionRun) => number)[] = [
 /**
  * Submits what fits in the room (ARCHITECTURE.md "Admission"), tier by tier; within a tier the
  * room is shared fairly between partitions (shareRoom: a small partition gets all it has beside
- * a large backlog), any remainder to the oldest. A partition that takes less than its share
- * leaves the rest to the others in the next round.
+ * a large backlog), any remainder to the oldest. In the last tier a share is never below the
+ * room's minShare: a shorter room goes in chunks, partitions taking turns (shareShortRoom, the
+ * rotation kept in `turn`), and the rest waits for batches to end; manual and urgent requests
+ * take any room. A partition that takes less than its share leaves the rest to the others in the
+ * next round. Returns whether admission held planned requests back.
  */
-async function admit(ctx: FlushContext, state: FlushState, runs: PartitionRun[], room: Room) {
+async function admit(
+  ctx: FlushContext,
+  state: FlushState,
+  runs: PartitionRun[],
+  room: Room,
+  turn: { last: string | undefined; moved: boolean },
+): Promise<boolean> {
   if (runs.reduce((n, r) => n + r.demand, 0) <= room.left) {
     // Room for all the plans want (or no cap): each runs to its end in decide's order, as without
     // admission; the room still bounds what was enqueued since the plans were decided.
     for (const run of runs) {
       room.left -= await flushPartition(ctx, state, run, room.left);
-      if (state.stop) return;
+      if (state.stop) return room.left <= 0;
     }
-    return;
+    return false;
   }
-  for (const want of TIERS) {
+  for (const [tier, want] of TIERS.entries()) {
     for (;;) {
       const open = runs.filter((r) => !r.done && want(r) > 0);
-      if (open.length === 0 || room.left <= 0) break;
+      if (open.length === 0) break;
+      if (room.left <= 0) return true;
+      const demands = open.map(want);
+      let shares: number[];
+      if (tier < TIERS.length - 1) shares = shareRoom(demands, room.left);
+      else {
+        const names = open.map((r) => r.plan.partition);
+        const order = rotation(names, turn.last);
+        const r = shareShortRoom(demands, room.left, room.minShare, order);
+        shares = r.shares;
+        if (r.short) {
+          const last = order.filter((i) => shares[i]! > 0).at(-1);
+          if (last !== undefined) Object.assign(turn, { last: names[last], moved: true });
+        }
+      }
+      // Nothing fits (the room is below every chunk): the rest waits for batches to end.
+      if (shares.every((v) => v <= 0)) return true;
       // Each round uses room or finds a run done (a run given a share that takes nothing is done),
       // so the rounds end.
-      const shares = shareRoom(open.map(want), room.left);
       for (let i = 0; i < open.length; i++) {
         if (shares[i]! <= 0) continue;
         room.left -= await flushPartition(ctx, state, open[i]!, shares[i]!);
-        if (state.stop) return;
+        if (state.stop) return room.left <= 0;
       }
     }
   }
+  return false;
 }
 
 /** Claims and submits batches of one plan until `share` requests went out or nothing more is due. */

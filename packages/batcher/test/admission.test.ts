@@ -1,7 +1,7 @@
 import type { Store } from '@nightshift/store';
 import { uniquePrefix } from '@nightshift/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { shareRoom } from '../src/admission.js';
+import { minShare, rotation, shareRoom, shareShortRoom } from '../src/admission.js';
 import type { FlushReport } from '../src/index.js';
 import { batchContents, batcherFor, clock, enqueue, freshBatcher, storeFor, useEnv } from './helpers.js';
 
@@ -51,6 +51,44 @@ describe('shareRoom', () => {
         if (v < demands[i]!) expect(v).toBeGreaterThanOrEqual(max - 1);
       }
     }
+  });
+});
+
+describe('shareShortRoom', () => {
+  it('shares as shareRoom while every share it cannot serve whole is at least the minimum', () => {
+    expect(shareShortRoom([49_100, 100], 1_000, 100, [0, 1])).toEqual({ shares: [900, 100], short: false });
+    expect(shareShortRoom([500, 500, 500, 500], 100, 10, [0, 1, 2, 3])).toEqual({
+      shares: [25, 25, 25, 25],
+      short: false,
+    });
+  });
+
+  it('gives a shorter room in whole chunks, one each in the order given, serving small demands whole', () => {
+    // 25 for 4 backlogs: two chunks of 10 in turn, 5 wait (not 7 + 6 + 6 + 6)
+    expect(shareShortRoom([500, 500, 500, 500], 25, 10, [2, 3, 0, 1])).toEqual({
+      shares: [0, 0, 10, 10],
+      short: true,
+    });
+    // the small demand (3) goes whole; a chunk that does not fit is skipped for one that does (4)
+    expect(shareShortRoom([500, 3, 500, 4], 19, 10, [0, 1, 2, 3])).toEqual({
+      shares: [10, 3, 0, 4],
+      short: true,
+    });
+    // below every chunk: nothing now
+    expect(shareShortRoom([500, 500], 9, 10, [0, 1]).shares).toEqual([0, 0]);
+  });
+
+  it('rotates by name after the last turn, wrapping, whatever partitions come and go', () => {
+    expect(rotation(['c', 'a', 'b'], undefined)).toEqual([1, 2, 0]);
+    expect(rotation(['c', 'a', 'b'], 'a')).toEqual([2, 0, 1]);
+    expect(rotation(['c', 'a', 'b'], 'c')).toEqual([1, 2, 0]);
+    expect(rotation(['c', 'a', 'd'], 'b')).toEqual([0, 2, 1]); // b is gone: c is next
+  });
+
+  it('takes a tenth of the cap as the minimum, at most maxRequests', () => {
+    expect(minShare(100_000, 100_000)).toBe(10_000);
+    expect(minShare(100_000, 5_000)).toBe(5_000);
+    expect(minShare(5, 100)).toBe(1);
   });
 });
 
@@ -219,6 +257,35 @@ describe('fairness between partitions', () => {
     const byPartition = Object.fromEntries(tick.batches.map((x) => [x.partition, x.requestCount]));
     expect(byPartition).toEqual({ small: 100, big: 900 });
     expect((await store.pending.ofPartition('small')).count).toBe(0);
+  });
+
+  it('keeps batches at the minimum share as room frees one batch at a time, the partitions taking turns', async () => {
+    // A tenth of the cap: chunks of 10.
+    const { b, store } = await freshBatcher(env, { maxInFlightRequests: 100, maxWaitMs: 1, claimChunk: 500 });
+    const parts = ['p1', 'p2', 'p3', 'p4'];
+    for (const p of parts) await enqueue(store, 500, { partition: p }, p);
+    clock.advance(5);
+    const first = await b.runFlushOnce();
+    expect(first.batches.map((x) => x.requestCount)).toEqual([25, 25, 25, 25]);
+    const inFlight = first.batches.map((x) => x.batchId);
+    const all = [...first.batches];
+    // Batches end one at a time, and a flush follows each end.
+    for (let i = 0; i < 24; i++) {
+      await endBatches(store, [inFlight.shift()!]);
+      clock.advance(5);
+      const r = await b.runFlushOnce();
+      inFlight.push(...r.batches.map((x) => x.batchId));
+      all.push(...r.batches);
+      if (r.batches.length === 0) expect(r.admission?.held).toBeGreaterThan(0);
+    }
+    // No batch below the minimum (without it: 7, 6, 6, 6, then 2 or 1 request batches).
+    expect(Math.min(...all.map((x) => x.requestCount))).toBeGreaterThanOrEqual(10);
+    // Every partition had its turns: what each submitted is within two chunks of the others.
+    const per = parts.map((p) =>
+      all.filter((x) => x.partition === p).reduce((n, x) => n + x.requestCount, 0),
+    );
+    expect(Math.max(...per) - Math.min(...per)).toBeLessThanOrEqual(20);
+    expect((await store.admission.inFlight()).requests).toBeLessThanOrEqual(100);
   });
 
   it('submits urgent deadlines before the rest, whatever their partition holds', async () => {

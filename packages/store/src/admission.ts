@@ -27,6 +27,11 @@ export interface AdmissionRecord {
   at: number;
   /** The batcher process that flushed. */
   instance: string;
+  /**
+   * The partition that took the last chunk of a short room (the batcher's rotation starts after
+   * it); kept from earlier flushes when a record leaves it out.
+   */
+  turn?: string;
 }
 
 /**
@@ -49,7 +54,8 @@ export class Admission {
 
   /** Records what a flush found (the board shows it beside the live count). */
   async record(r: AdmissionRecord): Promise<void> {
-    await this.core.redis.hset(this.core.keys.admission, { ...r });
+    const { turn, ...rest } = r;
+    await this.core.redis.hset(this.core.keys.admission, turn === undefined ? rest : { ...rest, turn });
   }
 
   /** The last flush's record, or null before the first. */
@@ -62,6 +68,7 @@ export class Admission {
       held: Number(h.held ?? 0),
       at: Number(h.at),
       instance: h.instance ?? '',
+      ...(h.turn ? { turn: h.turn } : {}),
     };
   }
 }

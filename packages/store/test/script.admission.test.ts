@@ -71,5 +71,9 @@ describe('the admission record', () => {
     await s.store.admission.record({ ...r, inFlight: 60, at: T0 + 1 });
     expect(await s.store.admission.last()).toEqual({ ...r, inFlight: 60, at: T0 + 1 });
     expect(await s.hash(s.keys.admission)).toMatchObject({ cap: '100', inFlight: '60' });
+    // The rotation's turn is kept by records that leave it out.
+    await s.store.admission.record({ ...r, turn: 'p2' });
+    await s.store.admission.record({ ...r, held: 0 });
+    expect(await s.store.admission.last()).toEqual({ ...r, held: 0, turn: 'p2' });
   });
 });
