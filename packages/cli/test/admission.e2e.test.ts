@@ -16,10 +16,12 @@ const N = 600;
 describe('an in-flight cap of N, two batcher replicas, batches that take time', () => {
   it('never has more than N requests in the API’s processing queue, and delivers every request', async () => {
     const prefix = 'admission-e2e';
-    // Each batch takes 400 ms of processing: the cap, not the API's speed, paces the flushes.
+    // The first wave's batches stay in the queue until the test ends them (manual processing), so
+    // that the cap is certain to be what holds requests back (not a race between enqueue waves and
+    // the batches' processing); from then on each batch takes 400 ms, and the cap paces the flushes.
     const emu = await startEmulator({
       quiet: true,
-      processing: { delayMs: 400 },
+      processing: 'manual',
       processingQueue: { maxRequests: CAP },
     });
     const store = new Store(fx.redis, prefix);
@@ -34,15 +36,25 @@ describe('an in-flight cap of N, two batcher replicas, batches that take time', 
     });
     const held: number[] = [];
     for (const b of run.batchers) b.on('flush:done', (r) => r.admission && held.push(r.admission.held));
+    const wave = (w: number, n: number) =>
+      run.producer.enqueueMany(
+        Array.from({ length: n }, (_, i) =>
+          classifyRequest(`w${w}-${i}`, { partition: i % 2 ? 'odd' : 'even' }),
+        ),
+      );
     try {
-      // Two partitions, arriving in waves while the replicas flush.
-      for (let wave = 0; wave < 6; wave++) {
-        await run.producer.enqueueMany(
-          Array.from({ length: N / 6 }, (_, i) =>
-            classifyRequest(`w${wave}-${i}`, { partition: i % 2 ? 'odd' : 'even' }),
-          ),
-        );
-      }
+      // A first wave of twice the cap, in two partitions: while its batches stay in the queue, the
+      // replicas fill the room and then hold the rest back.
+      const FIRST = 2 * CAP;
+      await wave(0, FIRST);
+      await waitFor(() => held.some((h) => h > 0) && emu.inspect.stats().processingQueue.peakRequests > 50, {
+        what: 'the room filled by more than one batch, and a flush holding requests back',
+        timeoutMs: 30_000,
+      });
+      emu.control.setProcessing({ delayMs: 400 });
+      emu.control.complete();
+      // The rest arrives in waves while the replicas flush.
+      for (let w = 1; w <= 4; w++) await wave(w, (N - FIRST) / 4);
       await waitFor(() => run.delivered.size === N, { what: 'every result delivered', timeoutMs: 60_000 });
       const q = emu.inspect.stats().processingQueue;
       expect(q.refusals).toBe(0);
