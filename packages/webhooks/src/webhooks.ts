@@ -43,7 +43,8 @@ function blockingCopy(conn: RedisClient, log: Logger): RedisClient {
 /**
  * Starts the webhook role (`nightshift-webhooks`): a dispatcher that turns the store's event outbox
  * into one `{webhooks}` job per (event, endpoint), and a worker that delivers them, signed per
- * Standard Webhooks, at least once, with backoff. Any number of processes may run it.
+ * Standard Webhooks, at least once, with backoff; with `consumeResults`, also the `{results}`
+ * consumer of a deployment that has no result worker. Any number of processes may run it.
  */
 export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks> {
   const opts = resolveWebhooksOptions(options);
