@@ -132,7 +132,10 @@ async function flushLocked(ctx: FlushContext, state: FlushState, trigger: FlushT
   );
   if (plans.length === 0) return recordNothingHeld(ctx, state);
   const room = await readRoom(ctx);
-  const ready = await readyByPlan(ctx, plans, now);
+  // The queued counts bound the ready ones: when they fit, every plan runs to its end and nothing
+  // is held, so the groups' ready counts are read only when the room may be short.
+  const queued = plans.map((p) => overview.partitions.get(p.partition)?.count ?? 0);
+  const ready = queued.reduce((a, b) => a + b, 0) <= room.left ? queued : await readyByPlan(ctx, plans, now);
   const runs = plans.map(
     (plan, i): PartitionRun => ({
       plan,

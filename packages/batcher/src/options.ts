@@ -102,7 +102,9 @@ export interface BatcherOptions {
   /**
    * Most requests in flight at the API at once (batches not yet seen ended, and creates that may
    * have gone through), across every batcher of this prefix: the workspace's processing-queue cap
-   * (100,000 at tier 1; see the API's rate limits). A flush submits only what fits. 0: no cap.
+   * (100,000 at tier 1; see the API's rate limits). A flush submits only what fits; a short room
+   * gives a backlog no less than a tenth of this (at most `maxRequests`), partitions taking turns
+   * (ARCHITECTURE.md "Admission"). 0: no cap.
    * @defaultValue 100_000
    */
   maxInFlightRequests?: number;

@@ -161,7 +161,7 @@ export const SETTINGS = {
   },
   NIGHTSHIFT_MAX_IN_FLIGHT_REQUESTS: {
     schema: z.coerce.number().int().min(0).default(API_MAX_REQUESTS),
-    doc: "Batcher: most requests in flight at the API at once for this prefix's API key (the workspace's processing-queue cap: 100,000 at tier 1, 200,000 at tier 2, 300,000 at tier 3, 500,000 at tier 4). Each flush submits only what fits, deadlines first, then the oldest, the room shared fairly between partitions; the rest waits for batches to end. Every batcher of the prefix shares it. 0: no cap.",
+    doc: "Batcher: most requests in flight at the API at once for this prefix's API key (the workspace's processing-queue cap: 100,000 at tier 1, 200,000 at tier 2, 300,000 at tier 3, 500,000 at tier 4). Each flush submits only what fits, deadlines first, then the oldest, the room shared fairly between partitions (a backlog's share at least a tenth of this, partitions taking turns when the room is shorter); the rest waits for batches to end. Every batcher of the prefix shares it. 0: no cap.",
   },
   NIGHTSHIFT_POLL_MS: { schema: ms(60_000), doc: 'Collector: how often each batch in flight is polled.' },
   NIGHTSHIFT_MAX_POLL_MS: {
