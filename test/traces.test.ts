@@ -37,10 +37,10 @@ afterAll(async () => {
   await emu.close();
 });
 
-/** Runs 3 requests through every role; returns the custom_ids delivered. */
 /** The data of every `{results}` job a pipeline's worker handled (completed jobs are removed). */
 const handledJobs: ResultJobData[] = [];
 
+/** Runs 3 requests through every role; returns the custom_ids delivered. */
 async function pipeline(prefix: string): Promise<string[]> {
   const client = new Anthropic({ apiKey: 'k', baseURL: emu.url, maxRetries: 0 });
   const producer = createProducer({ connection: fx.redis, prefix, logger: silentLogger });
