@@ -107,6 +107,15 @@ export class EventOutbox {
       .exec();
   }
 
+  /**
+   * When the oldest event not handled yet was written (ms of Redis's clock, from its stream id);
+   * undefined when there is none.
+   */
+  async oldestAt(): Promise<number | undefined> {
+    const [first] = (await this.redis.xrange(this.key, '-', '+', 'COUNT', 1)) as [string, string[]][];
+    return first ? Number(first[0].split('-')[0]) : undefined;
+  }
+
   /** Events not handled yet: in the stream (unread or pending). */
   async backlog(): Promise<number> {
     return this.redis.xlen(this.key);

@@ -7,17 +7,19 @@ import {
   type ResultPayload,
   redactError,
 } from '@nightshift/shared';
-import { isCompacted, type RedisClient, type Store } from '@nightshift/store';
+import { EventOutbox, isCompacted, type RedisClient, type Store } from '@nightshift/store';
 import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
 
 /** Jobs handled at once: a job is a few reads and at most one script call. */
 const CONCURRENCY = 4;
 /** The consumer's BullMQ worker name (CLIENT LIST `…:w:webhooks-results`): told apart from result workers. */
 const CONSUMER_NAME = 'webhooks-results';
+/** How far the applier's clock may be from Redis's (see the outbox check in the consumer). */
+const CLOCK_MARGIN_MS = 60_000;
 /** A waiting `{results}` job this old with no worker on the queue is worth a warning. */
 const UNCONSUMED_AFTER_MS = 10 * 60_000;
 
-type Rec = Pick<RequestRecord, 'state' | 'delivery' | 'customId' | 'webhookPending'>;
+type Rec = Pick<RequestRecord, 'state' | 'delivery' | 'customId' | 'webhookPending' | 'completedAt'>;
 
 /** What the consumer does with one result of job `jobId`. */
 function fateOf(jobId: string, cid: string, rec: Rec | null): 'done' | 'compact' | 'wait' {
@@ -38,10 +40,10 @@ function fateOf(jobId: string, cid: string, rec: Rec | null): 'done' | 'compact'
  * The `{results}` consumer of a deployment whose services run no result worker
  * (`consumeResults`). It never builds a webhook: the dispatcher fans each request.succeeded event
  * out once and then compacts the record (delivered.lua). A job is complete once each of its
- * results is handed over so, compacted or not this job's; results no event was written for (no
- * endpoint subscribed) are compacted here. A job with results still waiting for the dispatcher
- * is delayed (not an attempt) and looked at again. A completed job is removed at once: its text
- * is in the delivery jobs' bodies.
+ * results is handed over: compacted, or another job's. Results no event was written for (no
+ * endpoint subscribed) are compacted here, once no older event waits in the outbox. A job with
+ * results still waiting is delayed (not an attempt) and looked at again. A completed job is
+ * removed at once: its text is in the delivery jobs' bodies.
  */
 export function startResultsConsumer(
   connection: RedisClient,
@@ -50,21 +52,35 @@ export function startResultsConsumer(
   log: Logger,
   opts: { lockDurationMs: number; now: () => number },
 ): Worker<ResultJobData> {
+  const outbox = new EventOutbox(store);
   const handle = async (job: Job<ResultJobData>, token?: string) => {
     const id = job.id ?? '';
     const results = resultsOf(job.data);
     const recs = await store.records.peekMany(
       results.map((r) => r.customId),
-      ['state', 'delivery', 'customId', 'webhookPending'],
+      ['state', 'delivery', 'customId', 'webhookPending', 'completedAt'],
     );
-    const compact: string[] = [];
+    const candidates: { cid: string; done: number }[] = [];
     let waiting = 0;
     results.forEach((r, i) => {
-      const fate = fateOf(id, r.customId, recs[i] ?? null);
-      if (fate === 'compact') compact.push(r.customId);
+      const rec = recs[i] ?? null;
+      const fate = fateOf(id, r.customId, rec);
+      if (fate === 'compact') candidates.push({ cid: r.customId, done: Number(rec?.completedAt) || 0 });
       else if (fate === 'wait') waiting++;
     });
-    if (compact.length) await store.outcomes.delivered(id, compact);
+    if (candidates.length) {
+      // A success applied by a version before `whp` may still have its event in the outbox: compact
+      // only what became final before the oldest event not handled yet (Redis's clock and the
+      // applier's may differ: a margin), so its webhook still finds the text.
+      const oldest = await outbox.oldestAt();
+      const compact = candidates.filter((c) => oldest === undefined || c.done + CLOCK_MARGIN_MS < oldest);
+      waiting += candidates.length - compact.length;
+      if (compact.length)
+        await store.outcomes.delivered(
+          id,
+          compact.map((c) => c.cid),
+        );
+    }
     if (waiting) {
       // The dispatcher usually hands the results over within a second of the job's add; a
       // backlog (no dispatcher for a while) is polled less often: a quarter of the job's age,

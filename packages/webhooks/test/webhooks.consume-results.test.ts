@@ -271,6 +271,43 @@ describe('a dispatcher that died mid-way through a hand-over', () => {
   }, 30_000);
 });
 
+describe('a success applied before the whp mark existed', () => {
+  it('is not compacted while an event older than it waits in the outbox: its webhook keeps its text', async () => {
+    const prefix = 'cr6';
+    const store = new Store(fx.redis, prefix);
+    const port = await freePort();
+    const { secret } = await new WebhookEndpoints(store).register({
+      name: 'svc',
+      url: `http://127.0.0.1:${port}/svc`,
+      events: ['request.succeeded'],
+    });
+    const rx = receiver({ port, log: join(dir, 'rx6.jsonl'), secrets: { '/svc': secret } });
+    await rx.start();
+    const cids = cidsOf('u', 5);
+    await store.records.enqueue(cids.map((c) => item(c)));
+    await succeed(store, cids, 'msgbatch_u');
+    // As an earlier version left them: no whp, and their events read by a dispatcher that died, so
+    // they are claimed only after claimIdleMs; the consumer sees the job first.
+    const { redis, keys } = rawStore(store);
+    for (const c of cids) await redis.hdel(keys.record(c), 'whp');
+    const outbox = new EventOutbox(store);
+    await outbox.ensureGroup();
+    expect(await outbox.read('dead-dispatcher', 10, 10)).toHaveLength(5);
+    await start(prefix, true);
+    await waitFor(async () => Object.keys(await resultJobs(store)).length === 0, {
+      timeoutMs: 15_000,
+      what: '{results} empty',
+    });
+    await waitFor(() => accepted(rx.received()).size === 5, { timeoutMs: 15_000, what: '5 webhooks' });
+    for (const [id, [r]] of accepted(rx.received())) {
+      const body = JSON.parse(r!.body) as WebhookEnvelope<'request.succeeded'>;
+      expect(body.data.text, id).toBe(`summary of ${body.data.customId}`);
+    }
+    expect(await compacted(store, cids)).toBe(5);
+    await rx.kill('SIGTERM');
+  }, 30_000);
+});
+
 describe('a webhooks process consuming {results} killed with -9', () => {
   it('loses no webhook, sends none twice beyond those in progress, and still empties {results}', async () => {
     const prefix = 'cr4';
