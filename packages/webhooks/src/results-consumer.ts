@@ -101,6 +101,9 @@ export function startResultsConsumer(
     name: CONSUMER_NAME,
     lockDuration: opts.lockDurationMs,
     stalledInterval: Math.ceil(opts.lockDurationMs / 2),
+    // A webhooks process killed mid-job leaves it stalled: taken again, as by the result worker
+    // (BullMQ's default of 1 would fail a job left behind twice).
+    maxStalledCount: 10,
   });
   worker.on('error', (err) => log.warn({ err: redactError(err) }, 'results consumer error'));
   worker.on('failed', (job, err) =>
