@@ -43,6 +43,25 @@ describe('claim.lua with budgets', () => {
     expect(await use()).toEqual({ [`cls/day|${DAY}|r`]: '10000' });
   });
 
+  it('takes what its budgets have room for from behind held requests at the front of the group', async () => {
+    await budget('sum', 5000, { feature: 'summarize' });
+    // a1, a2 (held: their budget has no room) sort before b1, b2 (no budget) at the same ready time.
+    await s.store.records.enqueue(
+      [
+        item('a1', { feature: 'summarize', est: 6000 }),
+        item('a2', { feature: 'summarize', est: 6000 }),
+        item('b1', { est: 6000 }),
+        item('b2', { est: 6000 }),
+      ],
+      { now: T0 },
+    );
+    await s.openSubmission('sub1');
+    const got = await s.store.submissions.claim('g1', 'sub1', 2, 1e9, T0);
+    expect(got.items.map(([c]) => c)).toEqual(['b1', 'b2']);
+    expect(got.held).toBe(2);
+    expect(Object.keys(await s.zset(s.keys.pending('g1')))).toEqual(['a1', 'a2']);
+  });
+
   it('reserves nothing and holds nothing when no budget covers the request', async () => {
     await budget('other', 1, { partition: 'tenant-b' });
     const got = await s.claimed('sub1', [item('a', { est: 6000 })]);

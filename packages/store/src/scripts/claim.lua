@@ -33,38 +33,47 @@ local pk = base .. ':pending:' .. group
 local sk = base .. ':sub:' .. sid
 local mk = sk .. ':m'
 local partition = redis.call('HGET', base .. ':group-partition', group) or ''
-local ids = redis.call('ZRANGEBYSCORE', pk, '-inf', now, 'LIMIT', 0, maxCount)
 local out = { 0, 0 }
 local taken, takenBytes, held = 0, 0, 0
 local takenEst = {} -- feature → estimates taken out of the queue (queued-est, _pending.lua)
-for _, cid in ipairs(ids) do
-  local rk = base .. ':rec:' .. cid
-  local state, bytes, inlineParams, feature, est = unpack(redis.call('HMGET', rk, 'state', 'bytes',
-    'params', 'feature', 'est'))
-  local size = tonumber(bytes)
-  local wins = ''
-  if state ~= 'queued' then
-    redis.call('ZREM', pk, cid) -- stale index entry
-  elseif takenBytes + size + overhead * (taken + 1) > maxBytes then
-    break
-  else
-    wins = budgetReserve(base, feature or '', partition, tonumber(est) or 0, day)
-  end
-  if wins == false then
-    held = held + 1
-  elseif state == 'queued' then
-    redis.call('ZREM', pk, cid)
-    redis.call('ZREM', base .. ':deadlines', cid)
-    redis.call('ZREM', base .. ':delayed', cid)
-    redis.call('HSET', rk, 'state', 'claimed', 'sub', sid, 'upd', now)
-    if wins ~= '' then redis.call('HSET', rk, 'bres', string.format('%d', tonumber(est) or 0), 'bwin', wins) end
-    redis.call('RPUSH', mk, cid)
-    out[#out + 1] = cid
-    -- params live in their own key; a record written before that still holds them in the hash.
-    out[#out + 1] = redis.call('GET', base .. ':params:' .. cid) or inlineParams
-    taken = taken + 1
-    takenBytes = takenBytes + size
-    takenEst[feature or ''] = (takenEst[feature or ''] or 0) + (tonumber(est) or 0)
+-- Held requests stay at the front of the group's index: read past them, page by page, so that a
+-- request behind them that its budgets have room for is still taken; at most `scanLimit` entries
+-- are read in one call, so a group whose budget is full costs a bounded read per claim.
+local scanLimit, scanned, full = maxCount * 4, 0, false
+while taken < maxCount and scanned < scanLimit and not full do
+  local ids = redis.call('ZRANGEBYSCORE', pk, '-inf', now, 'LIMIT', held, maxCount - taken)
+  if #ids == 0 then break end
+  scanned = scanned + #ids
+  for _, cid in ipairs(ids) do
+    local rk = base .. ':rec:' .. cid
+    local state, bytes, inlineParams, feature, est = unpack(redis.call('HMGET', rk, 'state', 'bytes',
+      'params', 'feature', 'est'))
+    local size = tonumber(bytes)
+    local wins = ''
+    if state ~= 'queued' then
+      redis.call('ZREM', pk, cid) -- stale index entry
+    elseif takenBytes + size + overhead * (taken + 1) > maxBytes then
+      full = true
+      break
+    else
+      wins = budgetReserve(base, feature or '', partition, tonumber(est) or 0, day)
+    end
+    if wins == false then
+      held = held + 1
+    elseif state == 'queued' then
+      redis.call('ZREM', pk, cid)
+      redis.call('ZREM', base .. ':deadlines', cid)
+      redis.call('ZREM', base .. ':delayed', cid)
+      redis.call('HSET', rk, 'state', 'claimed', 'sub', sid, 'upd', now)
+      if wins ~= '' then redis.call('HSET', rk, 'bres', string.format('%d', tonumber(est) or 0), 'bwin', wins) end
+      redis.call('RPUSH', mk, cid)
+      out[#out + 1] = cid
+      -- params live in their own key; a record written before that still holds them in the hash.
+      out[#out + 1] = redis.call('GET', base .. ':params:' .. cid) or inlineParams
+      taken = taken + 1
+      takenBytes = takenBytes + size
+      takenEst[feature or ''] = (takenEst[feature or ''] or 0) + (tonumber(est) or 0)
+    end
   end
 end
 if taken > 0 then
