@@ -69,6 +69,23 @@ async function compacted(store: Store, cids: string[]) {
   return recs.filter((r) => r?.state === 'succeeded' && r.customId === '').length;
 }
 
+/**
+ * A store on `prefix` with the endpoint `svc` subscribed to request.succeeded, and a receiver
+ * process started for it (verifying its signatures, logging to `log`; `more` adds its options).
+ */
+async function svcReceiver(prefix: string, log: string, more: Record<string, unknown> = {}) {
+  const store = new Store(fx.redis, prefix);
+  const port = await freePort();
+  const { secret } = await new WebhookEndpoints(store).register({
+    name: 'svc',
+    url: `http://127.0.0.1:${port}/svc`,
+    events: ['request.succeeded'],
+  });
+  const rx = receiver({ port, log: join(dir, log), secrets: { '/svc': secret }, ...more });
+  await rx.start();
+  return { store, port, rx };
+}
+
 const cidsOf = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
 
 /** Accepted (204, signature verified) deliveries per webhook-id. */
@@ -82,13 +99,7 @@ function accepted(log: Received[]) {
 describe('when the webhooks role consumes {results}', () => {
   it('delivers every request.succeeded once with its text, then empties {results} and compacts', async () => {
     const prefix = 'cr1';
-    const store = new Store(fx.redis, prefix);
-    const port = await freePort();
-    const { secret } = await new WebhookEndpoints(store).register({
-      name: 'svc',
-      url: `http://127.0.0.1:${port}/svc`,
-      events: ['request.succeeded'],
-    });
+    const { store, port, rx } = await svcReceiver(prefix, 'rx1.jsonl');
     // An endpoint whose filter matches nothing: its events are fanned out to no one, and those
     // results must be handed over all the same.
     await new WebhookEndpoints(store).register({
@@ -97,8 +108,6 @@ describe('when the webhooks role consumes {results}', () => {
       events: ['request.succeeded'],
       features: ['nothing-here'],
     });
-    const rx = receiver({ port, log: join(dir, 'rx1.jsonl'), secrets: { '/svc': secret } });
-    await rx.start();
     const cids = cidsOf('a', 60);
     await store.records.enqueue(cids.map((c) => item(c)));
     await start(prefix, true);
@@ -160,15 +169,7 @@ describe('when the webhooks role consumes {results}', () => {
 
   it('off (the default): a result worker’s jobs are left alone, and an unconsumed queue is named', async () => {
     const prefix = 'cr3';
-    const store = new Store(fx.redis, prefix);
-    const port = await freePort();
-    const { secret } = await new WebhookEndpoints(store).register({
-      name: 'svc',
-      url: `http://127.0.0.1:${port}/svc`,
-      events: ['request.succeeded'],
-    });
-    const rx = receiver({ port, log: join(dir, 'rx3.jsonl'), secrets: { '/svc': secret } });
-    await rx.start();
+    const { store, rx } = await svcReceiver(prefix, 'rx3.jsonl');
     const cids = cidsOf('c', 10);
     await store.records.enqueue(cids.map((c) => item(c)));
     const w = await start(prefix, false);
@@ -212,15 +213,7 @@ describe('when the webhooks role consumes {results}', () => {
 describe('a dispatcher that died mid-way through a hand-over', () => {
   it('before or after compacting: the events are fanned out again to the same jobs, and {results} empties', async () => {
     const prefix = 'cr5';
-    const store = new Store(fx.redis, prefix);
-    const port = await freePort();
-    const { secret } = await new WebhookEndpoints(store).register({
-      name: 'svc',
-      url: `http://127.0.0.1:${port}/svc`,
-      events: ['request.succeeded'],
-    });
-    const rx = receiver({ port, log: join(dir, 'rx5.jsonl'), secrets: { '/svc': secret } });
-    await rx.start();
+    const { store, rx } = await svcReceiver(prefix, 'rx5.jsonl');
     const before = cidsOf('p', 5); // died after adding the deliveries, before compacting
     const after = cidsOf('q', 5); // died after compacting (and its job completed), before the ack
     await store.records.enqueue([...before, ...after].map((c) => item(c)));
@@ -274,15 +267,7 @@ describe('a dispatcher that died mid-way through a hand-over', () => {
 describe('a success applied before the whp mark existed', () => {
   it('is not compacted while an event older than it waits in the outbox: its webhook keeps its text', async () => {
     const prefix = 'cr6';
-    const store = new Store(fx.redis, prefix);
-    const port = await freePort();
-    const { secret } = await new WebhookEndpoints(store).register({
-      name: 'svc',
-      url: `http://127.0.0.1:${port}/svc`,
-      events: ['request.succeeded'],
-    });
-    const rx = receiver({ port, log: join(dir, 'rx6.jsonl'), secrets: { '/svc': secret } });
-    await rx.start();
+    const { store, rx } = await svcReceiver(prefix, 'rx6.jsonl');
     const cids = cidsOf('u', 5);
     await store.records.enqueue(cids.map((c) => item(c)));
     await succeed(store, cids, 'msgbatch_u');
@@ -311,22 +296,8 @@ describe('a success applied before the whp mark existed', () => {
 describe('a webhooks process consuming {results} killed with -9', () => {
   it('loses no webhook, sends none twice beyond those in progress, and still empties {results}', async () => {
     const prefix = 'cr4';
-    const store = new Store(fx.redis, prefix);
-    const port = await freePort();
-    const { secret } = await new WebhookEndpoints(store).register({
-      name: 'svc',
-      url: `http://127.0.0.1:${port}/svc`,
-      events: ['request.succeeded'],
-    });
-    // Every other delivery is slow, so the kill finds some in progress.
-    const rx = receiver({
-      port,
-      log: join(dir, 'rx4.jsonl'),
-      secrets: { '/svc': secret },
-      slowEvery: 3,
-      slowMs: 1_000,
-    });
-    await rx.start();
+    // Every third delivery is slow, so the kill finds some in progress.
+    const { store, rx } = await svcReceiver(prefix, 'rx4.jsonl', { slowEvery: 3, slowMs: 1_000 });
     const role = async () => {
       const child = spawnTs(ROLE, [JSON.stringify({ url: fx.url, prefix, consumeResults: true })], {
         stdio: ['ignore', 'pipe', 'inherit'],
