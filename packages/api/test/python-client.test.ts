@@ -7,15 +7,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import Anthropic from '@anthropic-ai/sdk';
-import { startBatcher } from '@nightshift/batcher';
-import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
-import { ApiTokens, createRedis, type RedisClient, Store, WebhookEndpoints } from '@nightshift/store';
-import { freePort, silentLogger, useRedisServer } from '@nightshift/testing';
-import { startWebhooks } from '@nightshift/webhooks';
+import { ApiTokens, WebhookEndpoints } from '@nightshift/store';
+import { freePort, useRedisServer } from '@nightshift/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi } from '../src/index.js';
+import { startHttpDeployment } from './deployment.js';
 
 const CLIENT = fileURLToPath(new URL('./fixtures/client.py', import.meta.url));
 const run = promisify(execFile);
@@ -36,41 +32,12 @@ afterAll(async () => {
 describe('a Python service over HTTP and webhooks', () => {
   it('enqueues with a token, receives every result as a verified webhook', async () => {
     const prefix = 'py';
-    const conn = (purpose: 'client' | 'worker'): RedisClient => {
-      const c = createRedis({ url: fx.url }, purpose);
-      closers.push(() => c.quit());
-      return c;
-    };
-    const client = new Anthropic({ apiKey: 'test-key', baseURL: emulator.url });
-    const roles = await Promise.all([
-      startBatcher({
-        connection: conn('worker'),
-        prefix,
-        client,
-        tickMs: 150,
-        maxWaitMs: 1,
-        logger: silentLogger,
-      }),
-      startCollector({
-        connection: conn('worker'),
-        prefix,
-        client,
-        pollMs: 100,
-        logUsage: false,
-        logger: silentLogger,
-      }),
-      startWebhooks({
-        connection: conn('worker'),
-        prefix,
-        allowPrivate: true,
-        backoffMs: 100,
-        logger: silentLogger,
-      }),
-      createApi({ connection: conn('client'), prefix, port: 0, logger: silentLogger }),
-    ]);
-    for (const r of roles) closers.push(() => r.close());
-    const api = roles[3];
-    const store = new Store(conn('client'), prefix);
+    const { api, store } = await startHttpDeployment({
+      redisUrl: fx.url,
+      apiUrl: emulator.url,
+      prefix,
+      closers,
+    });
     const { token } = await new ApiTokens(store).create({
       name: 'py',
       features: ['py-summaries'],

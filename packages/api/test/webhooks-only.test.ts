@@ -7,23 +7,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Anthropic from '@anthropic-ai/sdk';
-import { startBatcher } from '@nightshift/batcher';
-import { startCollector } from '@nightshift/collector';
 import { type Emulator, startEmulator } from '@nightshift/emulator';
 import type { WebhookEnvelope } from '@nightshift/shared';
-import {
-  ApiTokens,
-  createRedis,
-  openQueue,
-  type RedisClient,
-  Store,
-  WebhookEndpoints,
-} from '@nightshift/store';
-import { silentLogger, useRedisServer, waitFor } from '@nightshift/testing';
-import { startWebhooks, verifyWebhook } from '@nightshift/webhooks';
+import { ApiTokens, openQueue, WebhookEndpoints } from '@nightshift/store';
+import { useRedisServer, waitFor } from '@nightshift/testing';
+import { verifyWebhook } from '@nightshift/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi } from '../src/index.js';
+import { startHttpDeployment } from './deployment.js';
 
 const fx = useRedisServer();
 let emulator: Emulator;
@@ -66,42 +56,13 @@ async function receiver(secret: () => string) {
 describe('an HTTP-only service with webhooks and no result worker', () => {
   it('receives every result once, verified, and leaves {results} empty and the records compacted', async () => {
     const prefix = 'whonly';
-    const conn = (purpose: 'client' | 'worker'): RedisClient => {
-      const c = createRedis({ url: fx.url }, purpose);
-      closers.push(() => c.quit());
-      return c;
-    };
-    const client = new Anthropic({ apiKey: 'test-key', baseURL: emulator.url });
-    const roles = await Promise.all([
-      startBatcher({
-        connection: conn('worker'),
-        prefix,
-        client,
-        tickMs: 150,
-        maxWaitMs: 1,
-        logger: silentLogger,
-      }),
-      startCollector({
-        connection: conn('worker'),
-        prefix,
-        client,
-        pollMs: 100,
-        logUsage: false,
-        logger: silentLogger,
-      }),
-      startWebhooks({
-        connection: conn('worker'),
-        prefix,
-        allowPrivate: true,
-        backoffMs: 100,
-        consumeResults: true,
-        logger: silentLogger,
-      }),
-      createApi({ connection: conn('client'), prefix, port: 0, logger: silentLogger }),
-    ]);
-    for (const r of roles) closers.push(() => r.close());
-    const api = roles[3];
-    const store = new Store(conn('client'), prefix);
+    const { api, store, redis } = await startHttpDeployment({
+      redisUrl: fx.url,
+      apiUrl: emulator.url,
+      prefix,
+      closers,
+      consumeResults: true,
+    });
     const { token } = await new ApiTokens(store).create({ name: 'svc', features: ['summaries'] });
     let secret = '';
     const rx = await receiver(() => secret);
@@ -132,7 +93,7 @@ describe('an HTTP-only service with webhooks and no result worker', () => {
     const cids = results.map((r) => r.customId);
     expect(new Set(cids).size).toBe(docs.length);
 
-    const queue = openQueue('results', conn('client'), prefix);
+    const queue = openQueue('results', redis, prefix);
     closers.push(() => queue.close());
     const leftInResults = async () => {
       const counts = await queue.getJobCounts(
