@@ -12,12 +12,14 @@ import {
   redactError,
 } from '@nightshift/shared';
 import {
+  awaitsRealtimeApply,
   createRedis,
   defaultJobOptions,
   describeRedis,
   isCompacted,
   logRedisErrors,
   type RedisClient,
+  resultsInJob,
   Store,
 } from '@nightshift/store';
 import { DelayedError, type Job, Worker } from 'bullmq';
@@ -63,18 +65,10 @@ function fateOf(
   // Compacted: its result was handed over already (by this job before a crash, or by another).
   if (isCompacted(rec)) return 'skip';
   if (rec.delivery === jobId) return 'deliver';
-  const single = jobId === jobIds.result(cid);
   // Succeeded before deliveries were named: its job is its `res-<custom_id>`.
-  if (single && !rec.delivery && rec.state === 'succeeded') return 'deliver';
-  // A real-time answer is added just before it is applied: wait for the apply (or for a batch to
-  // decide, when the call's process died and the request went another way).
-  if (single && rec.state !== 'succeeded' && rec.state !== 'dead' && rec.state !== 'canceled') return 'wait';
+  if (jobId === jobIds.result(cid) && !rec.delivery && rec.state === 'succeeded') return 'deliver';
+  if (awaitsRealtimeApply(jobId, cid, rec.state)) return 'wait';
   return 'skip';
-}
-
-/** The results of a job; a job of an earlier version carried one result as its whole data. */
-function resultsOf(data: ResultJobData | ResultPayload): ResultPayload[] {
-  return 'results' in data && Array.isArray(data.results) ? data.results : [data as ResultPayload];
 }
 
 /** Times a job may be left behind by a dead worker before it fails ("stalled more than allowable"). */
@@ -127,7 +121,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
   const processJob = async (job: Job<ResultJobData>, token?: string) => {
     const progress = progressOf(job);
     const recorder = new ProgressRecorder(job, progress, maxUnrecorded, logger);
-    const todo = resultsOf(job.data).filter((r) => !recorder.has(r.customId));
+    const todo = resultsInJob(job.data).filter((r) => !recorder.has(r.customId));
     const recs = await store.records.peekMany(
       todo.map((r) => r.customId),
       ['state', 'delivery', 'enqueuedAt', 'customId'],
@@ -238,7 +232,7 @@ export function createResultWorker(opts: ResultWorkerOptions): ResultWorker {
     logger[last ? 'error' : 'warn'](
       {
         job: job?.id,
-        results: job ? resultsOf(job.data).length : undefined,
+        results: job ? resultsInJob(job.data).length : undefined,
         attempt: job?.attemptsMade,
         err: redactError(err),
       },

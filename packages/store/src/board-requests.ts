@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { callChunks } from './call-limits.js';
 import { coreOf } from './core.js';
 import { jobIdsIn, readJobsWithin } from './jobs-within.js';
+import { resultsInJob } from './queues.js';
 import { attemptsOf, fromHash, isCompacted } from './record-fields.js';
 import { type PromoteResult, parsePromote } from './replies.js';
 import type { Store } from './store.js';
@@ -161,9 +162,9 @@ export async function boardRequests(
     if (rec.state === 'succeeded' && job) {
       if (job.omittedDataBytes) r.resultOmittedBytes = job.omittedDataBytes;
       else {
-        const data = job.job.data as ResultJobData | ResultPayload;
-        const list = 'results' in data ? data.results : [data];
-        const found = list.find((p) => p.customId === rec.customId);
+        const found = resultsInJob(job.job.data as ResultJobData | ResultPayload).find(
+          (p) => p.customId === rec.customId,
+        );
         if (found) r.result = found;
       }
     }

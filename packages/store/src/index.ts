@@ -42,6 +42,7 @@ export type { ApplyItem } from './outcomes.js';
 export {
   addDeadLetters,
   addTrackingJob,
+  awaitsRealtimeApply,
   type DeadLetterSource,
   type Death,
   deadLetterPayload,
@@ -50,6 +51,7 @@ export {
   ensureTrackingJobs,
   openQueue,
   type ResultJob,
+  resultsInJob,
   type TrackedBatch,
   trackingJobData,
 } from './queues.js';

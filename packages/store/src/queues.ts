@@ -100,6 +100,23 @@ export async function deliverResults(
   );
 }
 
+/**
+ * The results a `{results}` job carries: `results` of its data, or the data itself for a job of
+ * the earlier one-result format.
+ */
+export function resultsInJob(data: ResultJobData | ResultPayload): ResultPayload[] {
+  return 'results' in data && Array.isArray(data.results) ? data.results : [data as ResultPayload];
+}
+
+/**
+ * Whether a consumer of `{results}` job `jobId` should wait for the request `cid`'s apply: a
+ * real-time answer's job (`res-<custom_id>`) is added just before it is applied, so while the
+ * request is not final the apply (or a batch, when the call's process died) is still to decide.
+ */
+export function awaitsRealtimeApply(jobId: string, cid: string, state: string): boolean {
+  return jobId === jobIds.result(cid) && state !== 'succeeded' && state !== 'dead' && state !== 'canceled';
+}
+
 /** Adds dead-letter jobs; `deaths` is the record's dead-letter count after this death. */
 export async function addDeadLetters(queue: Queue, items: { payload: DeadLetterPayload; deaths: number }[]) {
   if (items.length === 0) return;

@@ -7,7 +7,7 @@ import {
   type WebhookEndpoint,
   type WebhookEnvelope,
 } from '@nightshift/shared';
-import { isCompacted, type OutboxEvent, type Store } from '@nightshift/store';
+import { isCompacted, type OutboxEvent, resultsInJob, type Store } from '@nightshift/store';
 import type { Queue } from 'bullmq';
 
 /** Cuts a string at `max` UTF-8 bytes without splitting a character. */
@@ -49,8 +49,7 @@ export class PayloadBuilder {
     if (!this.jobs.has(jobId)) {
       const job = await this.results.getJob(jobId);
       const data = job?.data as ResultJobData | ResultPayload | undefined;
-      // Jobs of the earlier one-result format hold the result itself.
-      const list = data ? ('results' in data ? data.results : [data]) : null;
+      const list = data ? resultsInJob(data) : null;
       this.jobs.set(jobId, list ? new Map(list.map((r) => [r.customId, r])) : null);
     }
     return this.jobs.get(jobId) ?? null;

@@ -1,13 +1,12 @@
+import { type Logger, QUEUES, type RequestRecord, type ResultJobData, redactError } from '@nightshift/shared';
 import {
-  jobIds,
-  type Logger,
-  QUEUES,
-  type RequestRecord,
-  type ResultJobData,
-  type ResultPayload,
-  redactError,
-} from '@nightshift/shared';
-import { EventOutbox, isCompacted, type RedisClient, type Store } from '@nightshift/store';
+  awaitsRealtimeApply,
+  EventOutbox,
+  isCompacted,
+  type RedisClient,
+  resultsInJob,
+  type Store,
+} from '@nightshift/store';
 import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
 
 /** Jobs handled at once: a job is a few reads and at most one script call. */
@@ -29,9 +28,7 @@ function fateOf(jobId: string, cid: string, rec: Rec | null): 'done' | 'compact'
     // With an event written, the dispatcher hands it over once the deliveries exist; without one
     // no endpoint wanted it, and the job is its only consumer.
     return rec.webhookPending === '1' ? 'wait' : 'compact';
-  // A real-time answer is added just before its apply: wait for the apply (or another outcome).
-  const single = jobId === jobIds.result(cid);
-  if (single && rec.state !== 'succeeded' && rec.state !== 'dead' && rec.state !== 'canceled') return 'wait';
+  if (awaitsRealtimeApply(jobId, cid, rec.state)) return 'wait';
   // Another job names it (a re-stream, a duplicate batch, a repair): that job is the one.
   return 'done';
 }
@@ -55,7 +52,7 @@ export function startResultsConsumer(
   const outbox = new EventOutbox(store);
   const handle = async (job: Job<ResultJobData>, token?: string) => {
     const id = job.id ?? '';
-    const results = resultsOf(job.data);
+    const results = resultsInJob(job.data);
     const recs = await store.records.peekMany(
       results.map((r) => r.customId),
       ['state', 'delivery', 'customId', 'webhookPending', 'completedAt'],
@@ -110,11 +107,6 @@ export function startResultsConsumer(
     log.warn({ jobId: job?.id, err: redactError(err).message }, 'results job failed; will retry'),
   );
   return worker;
-}
-
-/** The results of a job; a job of an earlier version carried one result as its whole data. */
-function resultsOf(data: ResultJobData | ResultPayload): ResultPayload[] {
-  return 'results' in data && Array.isArray(data.results) ? data.results : [data as ResultPayload];
 }
 
 /**
