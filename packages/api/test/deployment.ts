@@ -1,9 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { startBatcher } from '@nightshift/batcher';
 import { startCollector } from '@nightshift/collector';
+import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { createRedis, type RedisClient, Store } from '@nightshift/store';
-import { silentLogger } from '@nightshift/testing';
+import { silentLogger, useRedisServer } from '@nightshift/testing';
 import { startWebhooks } from '@nightshift/webhooks';
+import { afterAll, beforeAll } from 'vitest';
 import { createApi } from '../src/index.js';
 
 /**
@@ -11,7 +13,7 @@ import { createApi } from '../src/index.js';
  * collector against the emulator at `apiUrl`, a webhooks role and the API, each on a connection
  * of its own. Everything it opens is pushed on `closers` (close them last first).
  */
-export async function startHttpDeployment(opts: {
+async function startHttpDeployment(opts: {
   redisUrl: string;
   apiUrl: string;
   prefix: string;
@@ -56,4 +58,30 @@ export async function startHttpDeployment(opts: {
   // The test's own connection: its store and raw queue reads.
   const redis = conn('client');
   return { api: roles[3], store: new Store(redis, prefix), redis };
+}
+
+/**
+ * A redis-server and an emulator for the test file; `start` runs a deployment on them (see
+ * startHttpDeployment) and `closers` takes what a test opens besides. All of it is closed after the
+ * file, last opened first.
+ */
+export function useHttpDeployment() {
+  const fx = useRedisServer();
+  let emulator: Emulator | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
+  beforeAll(async () => {
+    emulator = await startEmulator({ quiet: true });
+  });
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await emulator?.close();
+    await fx.server?.stop();
+  });
+  return {
+    closers,
+    start: (prefix: string, opts: { consumeResults?: boolean } = {}) => {
+      if (!emulator) throw new Error('useHttpDeployment: start() runs inside a test');
+      return startHttpDeployment({ redisUrl: fx.url, apiUrl: emulator.url, prefix, closers, ...opts });
+    },
+  };
 }

@@ -7,37 +7,20 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Emulator, startEmulator } from '@nightshift/emulator';
 import { ApiTokens, WebhookEndpoints } from '@nightshift/store';
-import { freePort, useRedisServer } from '@nightshift/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpDeployment } from './deployment.js';
+import { freePort } from '@nightshift/testing';
+import { describe, expect, it } from 'vitest';
+import { useHttpDeployment } from './deployment.js';
 
 const CLIENT = fileURLToPath(new URL('./fixtures/client.py', import.meta.url));
 const run = promisify(execFile);
 
-const fx = useRedisServer();
-let emulator: Emulator;
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  emulator = await startEmulator({ quiet: true });
-});
-afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => {});
-  await emulator?.close();
-  await fx.server?.stop();
-});
+const { start } = useHttpDeployment();
 
 describe('a Python service over HTTP and webhooks', () => {
   it('enqueues with a token, receives every result as a verified webhook', async () => {
     const prefix = 'py';
-    const { api, store } = await startHttpDeployment({
-      redisUrl: fx.url,
-      apiUrl: emulator.url,
-      prefix,
-      closers,
-    });
+    const { api, store } = await start(prefix);
     const { token } = await new ApiTokens(store).create({
       name: 'py',
       features: ['py-summaries'],

@@ -7,26 +7,14 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Emulator, startEmulator } from '@nightshift/emulator';
 import type { WebhookEnvelope } from '@nightshift/shared';
 import { ApiTokens, openQueue, WebhookEndpoints } from '@nightshift/store';
-import { useRedisServer, waitFor } from '@nightshift/testing';
+import { waitFor } from '@nightshift/testing';
 import { verifyWebhook } from '@nightshift/webhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpDeployment } from './deployment.js';
+import { describe, expect, it } from 'vitest';
+import { useHttpDeployment } from './deployment.js';
 
-const fx = useRedisServer();
-let emulator: Emulator;
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  emulator = await startEmulator({ quiet: true });
-});
-afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => {});
-  await emulator?.close();
-  await fx.server?.stop();
-});
+const { start, closers } = useHttpDeployment();
 
 /** A receiver that verifies each webhook with the endpoint's secret and keeps what it accepted. */
 async function receiver(secret: () => string) {
@@ -56,13 +44,7 @@ async function receiver(secret: () => string) {
 describe('an HTTP-only service with webhooks and no result worker', () => {
   it('receives every result once, verified, and leaves {results} empty and the records compacted', async () => {
     const prefix = 'whonly';
-    const { api, store, redis } = await startHttpDeployment({
-      redisUrl: fx.url,
-      apiUrl: emulator.url,
-      prefix,
-      closers,
-      consumeResults: true,
-    });
+    const { api, store, redis } = await start(prefix, { consumeResults: true });
     const { token } = await new ApiTokens(store).create({ name: 'svc', features: ['summaries'] });
     let secret = '';
     const rx = await receiver(() => secret);
